@@ -1,0 +1,117 @@
+# smshim: one Makefile. `make` builds build/libsmshim.so and build/smshim; `make test` runs every
+# test; `make SAN=address|undefined|thread test` builds and tests under a sanitizer in build/$(SAN).
+# Override CC, OPT or add flags with XCFLAGS / XLDFLAGS.
+
+CC      ?= gcc
+OPT     ?= -O2 -g
+SAN     ?=
+V       ?= 0
+
+ifeq ($(SAN),)
+  B := build
+  SANFLAGS :=
+else ifeq ($(SAN),address)
+  B := build/address
+  SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
+else ifeq ($(SAN),undefined)
+  B := build/undefined
+  SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SAN),thread)
+  B := build/thread
+  SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else
+  $(error unknown SAN=$(SAN): use address, undefined or thread)
+endif
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+           -Wvla -Wno-format-nonliteral -Wno-format-truncation -Wno-nonnull-compare -Wno-nonnull
+CFLAGS  := -std=c11 -D_GNU_SOURCE $(OPT) -fPIC -fvisibility=hidden -ftls-model=initial-exec -fno-delete-null-pointer-checks \
+           -Iinclude $(WARN) $(SANFLAGS) $(XCFLAGS) -MMD -MP
+LDFLAGS := $(SANFLAGS) $(XLDFLAGS)
+
+ifeq ($(V),0)
+  Q = @
+  say = @printf '  %-6s %s\n' $(1) $(2);
+else
+  Q =
+  say =
+endif
+
+SHIM_SRC  := $(wildcard shim/*.c)
+CACHE_SRC := $(wildcard cache/*.c)
+TOOL_SRC  := $(wildcard tools/*.c)
+TEST_SRC  := $(wildcard tests/*.c tests/unit/*.c)
+
+SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/obj/%.o)
+CACHE_OBJ := $(CACHE_SRC:%.c=$(B)/obj/%.o)
+TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/obj/%.o)
+TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
+# unit tests link the shim's internals (not its wrappers) and the cache
+UNIT_SHIM := $(B)/obj/shim/path.o $(B)/obj/shim/config.o $(B)/obj/shim/real.o $(B)/obj/shim/log.o
+
+LIB  := $(B)/libsmshim.so
+CLI  := $(B)/smshim
+TRUN := $(B)/tests/run
+
+all: $(LIB) $(CLI) $(TRUN)
+
+$(B)/obj/%.o: %.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(SHIM_OBJ) $(CACHE_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -llmdb -lpthread -ldl
+
+$(CLI): $(TOOL_OBJ) $(CACHE_OBJ)
+	$(call say,LD,$@)
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread
+
+$(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(UNIT_SHIM)
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
+
+# helper programs the integration tests run (tests/prog/*.c -> build/tests/<name>)
+PROG_SRC := $(wildcard tests/prog/*.c)
+PROGS    := $(PROG_SRC:tests/prog/%.c=$(B)/tests/%)
+$(B)/tests/%: tests/prog/%.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -o $@ $< -lpthread
+
+test: all $(PROGS)
+	$(Q)SMSHIM_BUILD=$(B) SMSHIM_SAN=$(SAN) $(TRUN) $(T)
+
+asan:
+	$(MAKE) SAN=address test
+ubsan:
+	$(MAKE) SAN=undefined test
+tsan:
+	$(MAKE) SAN=thread test
+
+bench: all
+	$(Q)$(MAKE) -C bench B=$(abspath $(B))
+
+deps:
+	@tools/deps.sh
+
+format:
+	clang-format -i $(SHIM_SRC) $(CACHE_SRC) $(TOOL_SRC) $(TEST_SRC) $(PROG_SRC) shim/*.h cache/*.h include/*.h
+
+format-check:
+	clang-format --dry-run --Werror $(SHIM_SRC) $(CACHE_SRC) $(TOOL_SRC) shim/*.h cache/*.h include/*.h
+
+cppcheck:
+	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
+	  --std=c11 -D_GNU_SOURCE -Iinclude --suppress=missingIncludeSystem shim cache tools
+
+check: format-check cppcheck
+
+clean:
+	rm -rf build
+
+.PHONY: all test asan ubsan tsan bench deps format format-check cppcheck check clean
+
+-include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)

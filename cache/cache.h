@@ -1,0 +1,63 @@
+/* cache.h: the smc_ API over a cache's LMDB environment. The cache is passive: it never touches
+ * the network; the shim records changes into it and the sync engine drains it.
+ *
+ * Functions return 0 (or a count) on success and -errno on failure; LMDB codes are mapped once,
+ * in smc_errno(). Every function may be called from any thread (the environment is opened with
+ * MDB_NOTLS); an smc handle must not be used after fork (see smc_abandon).
+ */
+#ifndef SMC_CACHE_H
+#define SMC_CACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "schema.h"
+
+struct smc;
+
+/** Open (creating if needed) the environment in directory `meta_dir`. Commits are not flushed to
+ *  disk (MDB_NOSYNC): a killed process never corrupts it; smc_flush() makes it durable.
+ *  @return 0 and *out, or -EPROTO (another schema), -errno. */
+int smc_open(const char *meta_dir, struct smc **out);
+/** Close the environment (process exit or end of use). */
+void smc_close(struct smc *c);
+/** In a fork child: forget the inherited handle without touching it (LMDB: "not after fork"). */
+void smc_abandon(struct smc *c);
+/** Flush committed transactions to disk. */
+int smc_flush(struct smc *c);
+/** Map an LMDB or errno code to -errno. */
+int smc_errno(int rc);
+
+/** Record a create/write/truncate of the file `key`: the entry becomes dirty (if it was clean)
+ *  and a SMC_Q_WRITE record is queued, in one transaction. A file already dirty costs one read. */
+int smc_note_write(struct smc *c, const char *key, uint64_t now_ns);
+/** Record the removal of `key`: its entry goes and a SMC_Q_DELETE record carrying the remote
+ *  id is queued. No-op for a file that has no entry. */
+int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns);
+/** Record a rename. from == NULL: something arrived at `to` from outside the prefix; to == NULL:
+ *  `from` left the prefix; is_dir: a whole directory (every entry below moves). */
+int smc_note_rename(struct smc *c, const char *from, const char *to, int is_dir, uint64_t now_ns);
+
+struct smc_counts {
+    uint64_t entries;   /* files with sync state */
+    uint64_t dirty;     /* entries with a pending local change */
+    uint64_t remote;    /* entries known remotely */
+    uint64_t poisoned;  /* entries the server refused */
+    uint64_t localonly; /* entries that cannot be synced */
+    uint64_t queued;    /* push-queue records */
+};
+int smc_counts(struct smc *c, struct smc_counts *out);
+
+/** Read the entry of `key` into *e. 0, or -ENOENT. */
+int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e);
+
+/** Visit queue records in order; stop when fn returns non-zero. */
+typedef int (*smc_qvisit)(void *arg, uint64_t seq, const struct smc_qrec *q, const char *from,
+                          const char *to);
+int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg);
+
+/** Visit entries in key order; stop when fn returns non-zero. */
+typedef int (*smc_evisit)(void *arg, const char *key, const struct smc_entry *e);
+int smc_entry_each(struct smc *c, smc_evisit fn, void *arg);
+
+#endif

@@ -1,0 +1,103 @@
+/* env.c: the lifecycle of a cache's LMDB environment (open, schema check, flush, close). */
+#include "cache_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+int smc_errno(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS: return 0;
+    case MDB_NOTFOUND: return -ENOENT;
+    case MDB_MAP_FULL: return -ENOSPC;
+    case MDB_READERS_FULL:
+    case MDB_TXN_FULL: return -EAGAIN;
+    case MDB_VERSION_MISMATCH:
+    case MDB_INVALID: return -EPROTO;
+    default: return rc > 0 ? -rc : -EIO;
+    }
+}
+
+/* Check (or, on a new cache, write) the schema number. */
+static int schema_check(struct smc *c, MDB_txn *t)
+{
+    char want[16];
+    MDB_val k = {strlen(SMC_KV_SCHEMA), (void *)SMC_KV_SCHEMA}, v;
+    int n = snprintf(want, sizeof want, "%d", SMC_SCHEMA);
+    int rc = mdb_get(t, c->kv, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        v.mv_size = (size_t)n;
+        v.mv_data = want;
+        return smc_errno(mdb_put(t, c->kv, &k, &v, 0));
+    }
+    if (rc != 0)
+        return smc_errno(rc);
+    if (v.mv_size != (size_t)n || memcmp(v.mv_data, want, (size_t)n) != 0)
+        return -EPROTO;
+    return 0;
+}
+
+int smc_open(const char *meta_dir, struct smc **out)
+{
+    struct smc *c = calloc(1, sizeof *c);
+    MDB_txn *t = NULL;
+    int rc;
+    if (!c)
+        return -ENOMEM;
+    if (mkdir(meta_dir, 0700) != 0 && errno != EEXIST) {
+        rc = -errno;
+        goto fail;
+    }
+    if ((rc = smc_errno(mdb_env_create(&c->env))) < 0)
+        goto fail;
+    mdb_env_set_maxdbs(c->env, 8);
+    mdb_env_set_mapsize(c->env, SMC_MAPSIZE);
+    /* NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a write
+     * to the page cache, like a file create; a killed process leaves a consistent environment. */
+    rc = smc_errno(mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC, 0600));
+    if (rc < 0)
+        goto fail;
+    int dead = 0;
+    mdb_reader_check(c->env, &dead); /* slots of killed processes */
+    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t))) < 0)
+        goto fail;
+    if ((rc = smc_errno(mdb_dbi_open(t, SMC_DB_ENTRIES, MDB_CREATE, &c->entries))) < 0 ||
+        (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
+        (rc = smc_errno(mdb_dbi_open(t, SMC_DB_KV, MDB_CREATE, &c->kv))) < 0 ||
+        (rc = schema_check(c, t)) < 0)
+        goto fail;
+    rc = smc_errno(mdb_txn_commit(t));
+    t = NULL;
+    if (rc < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    if (t)
+        mdb_txn_abort(t);
+    if (c->env)
+        mdb_env_close(c->env);
+    free(c);
+    return rc;
+}
+
+void smc_close(struct smc *c)
+{
+    if (!c)
+        return;
+    mdb_env_close(c->env);
+    free(c);
+}
+
+void smc_abandon(struct smc *c)
+{
+    (void)c; /* the mapping and descriptors stay until exec or exit: never used again */
+}
+
+int smc_flush(struct smc *c)
+{
+    return smc_errno(mdb_env_sync(c->env, 1));
+}

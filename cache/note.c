@@ -1,0 +1,387 @@
+/* note.c: recording local changes. Each change is one write transaction that updates the file's
+ * entry and appends a push-queue record together, so the two never disagree. */
+#include "cache_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+static MDB_val kval(const char *key)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return k;
+}
+
+void smc_custom_id(char out[48])
+{
+    static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    unsigned char r[22];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uintptr_t)out;
+        for (size_t i = 0; i < sizeof r; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            r[i] = (unsigned char)x;
+        }
+    }
+    for (size_t i = 0; i < sizeof r; i++)
+        out[i] = al[r[i] % (sizeof al - 1)];
+    out[sizeof r] = '\0';
+}
+
+int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
+                  const struct smc_entry *e, uint64_t now_ns)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t seq = 1;
+    unsigned char kb[8];
+    int rc = mdb_cursor_open(t, c->queue, &cur);
+    if (rc)
+        return smc_errno(rc);
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
+        const unsigned char *p = k.mv_data;
+        seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = seq << 8 | p[i];
+        seq++;
+    }
+    mdb_cursor_close(cur);
+    for (int i = 7; i >= 0; i--, seq >>= 8)
+        kb[i] = (unsigned char)seq;
+
+    size_t fl = strlen(from) + 1, tl = (to ? strlen(to) : 0) + 1;
+    size_t sz = sizeof(struct smc_qrec) + fl + tl;
+    k.mv_size = 8;
+    k.mv_data = kb;
+    v.mv_size = sz;
+    rc = mdb_put(t, c->queue, &k, &v, MDB_RESERVE | MDB_APPEND);
+    if (rc)
+        return smc_errno(rc);
+    struct smc_qrec q;
+    memset(&q, 0, sizeof q);
+    q.version = SMC_QREC_V1;
+    q.op = op;
+    q.enq_ns = now_ns;
+    if (e) {
+        memcpy(q.remote_id, e->remote_id, sizeof q.remote_id);
+        memcpy(q.custom_id, e->custom_id, sizeof q.custom_id);
+    }
+    char *w = v.mv_data;
+    memcpy(w, &q, sizeof q);
+    memcpy(w + sizeof q, from, fl);
+    memcpy(w + sizeof q + fl, to ? to : "", tl);
+    return 0;
+}
+
+/* Read the entry of key in t; 1 found, 0 not found, -errno. */
+static int entry_read(struct smc *c, MDB_txn *t, const char *key, struct smc_entry *e)
+{
+    MDB_val k = kval(key), v;
+    int rc = mdb_get(t, c->entries, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return smc_errno(rc);
+    if (v.mv_size < sizeof *e)
+        return -EPROTO;
+    memcpy(e, v.mv_data, sizeof *e);
+    return 1;
+}
+
+static int entry_write(struct smc *c, MDB_txn *t, const char *key, const struct smc_entry *e)
+{
+    MDB_val k = kval(key), v = {sizeof *e, (void *)e};
+    return smc_errno(mdb_put(t, c->entries, &k, &v, 0));
+}
+
+int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
+{
+    MDB_txn *t;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    if (rc < 0)
+        return rc;
+    rc = entry_read(c, t, key, e);
+    mdb_txn_abort(t);
+    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
+}
+
+/* Inside t: mark key dirty (creating its entry) and queue a write. */
+static int mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns)
+{
+    struct smc_entry e;
+    int rc = entry_read(c, t, key, &e);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && e.dirty_since_ns)
+        return 0;
+    if (rc == 0) {
+        memset(&e, 0, sizeof e);
+        e.version = SMC_ENTRY_V1;
+        smc_custom_id(e.custom_id);
+    }
+    e.dirty_since_ns = now_ns;
+    if ((rc = entry_write(c, t, key, &e)) < 0)
+        return rc;
+    return smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now_ns);
+}
+
+/* Inside t: key is gone; queue the deletion of its document. */
+static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns)
+{
+    struct smc_entry e;
+    int rc = entry_read(c, t, key, &e);
+    if (rc <= 0)
+        return rc;
+    MDB_val k = kval(key);
+    if ((rc = smc_errno(mdb_del(t, c->entries, &k, NULL))) < 0)
+        return rc;
+    return smc_queue_put(c, t, SMC_Q_DELETE, key, NULL, &e, now_ns);
+}
+
+/* Inside t: the file from is now to (an entry at to, if any, is replaced). */
+static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *to,
+                      uint64_t now_ns)
+{
+    struct smc_entry e;
+    int rc = entry_read(c, t, from, &e);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return mark_dirty(c, t, to, now_ns);
+    if ((rc = drop_entry(c, t, to, now_ns)) < 0)
+        return rc;
+    MDB_val k = kval(from);
+    if ((rc = smc_errno(mdb_del(t, c->entries, &k, NULL))) < 0)
+        return rc;
+    if ((rc = entry_write(c, t, to, &e)) < 0)
+        return rc;
+    return smc_queue_put(c, t, SMC_Q_RENAME, from, to, &e, now_ns);
+}
+
+/* Keys of the entries below directory dir ("/a" -> "/a/..."), malloc'd; count in *n. */
+static int keys_below(struct smc *c, MDB_txn *t, const char *dir, char ***out, size_t *n)
+{
+    MDB_cursor *cur;
+    size_t dl = strlen(dir), cap = 0;
+    char **v = NULL;
+    int rc = smc_errno(mdb_cursor_open(t, c->entries, &cur));
+    *n = 0;
+    if (rc < 0)
+        return rc;
+    char start[4097];
+    if (dl + 2 > sizeof start) {
+        mdb_cursor_close(cur);
+        return -ENAMETOOLONG;
+    }
+    memcpy(start, dir, dl);
+    start[dl] = '/';
+    MDB_val k = {dl + 1, start}, d;
+    for (int op = MDB_SET_RANGE; mdb_cursor_get(cur, &k, &d, op) == 0; op = MDB_NEXT) {
+        if (k.mv_size <= dl + 1 || memcmp(k.mv_data, start, dl + 1) != 0)
+            break;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **nv = realloc(v, cap * sizeof *v);
+            if (!nv) {
+                rc = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        char *s = malloc(k.mv_size + 1);
+        if (!s) {
+            rc = -ENOMEM;
+            break;
+        }
+        memcpy(s, k.mv_data, k.mv_size);
+        s[k.mv_size] = '\0';
+        v[(*n)++] = s;
+    }
+    mdb_cursor_close(cur);
+    *out = v;
+    return rc;
+}
+
+static void keys_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Run op in one write transaction. */
+#define IN_WRITE_TXN(c, body)                                                                    \
+    MDB_txn *t;                                                                                  \
+    int rc = smc_errno(mdb_txn_begin((c)->env, NULL, 0, &t));                                   \
+    if (rc < 0)                                                                                  \
+        return rc;                                                                               \
+    rc = (body);                                                                                 \
+    if (rc < 0) {                                                                                \
+        mdb_txn_abort(t);                                                                        \
+        return rc;                                                                               \
+    }                                                                                            \
+    return smc_errno(mdb_txn_commit(t));
+
+/* Is key's entry already dirty? One read transaction, no writer lock. */
+static int already_dirty(struct smc *c, const char *key)
+{
+    struct smc_entry e;
+    return smc_entry_get(c, key, &e) == 0 && e.dirty_since_ns != 0;
+}
+
+int smc_note_write(struct smc *c, const char *key, uint64_t now_ns)
+{
+    if (already_dirty(c, key))
+        return 0;
+    IN_WRITE_TXN(c, mark_dirty(c, t, key, now_ns));
+}
+
+int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns)
+{
+    struct smc_entry e;
+    if (smc_entry_get(c, key, &e) == -ENOENT)
+        return 0;
+    IN_WRITE_TXN(c, drop_entry(c, t, key, now_ns));
+}
+
+static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *to,
+                      uint64_t now_ns)
+{
+    char **keys = NULL;
+    size_t n = 0;
+    char nk[4097];
+    int rc = keys_below(c, t, from, &keys, &n);
+    size_t fl = strlen(from);
+    for (size_t i = 0; rc >= 0 && i < n; i++) {
+        if (!to) {
+            rc = drop_entry(c, t, keys[i], now_ns);
+            continue;
+        }
+        if (snprintf(nk, sizeof nk, "%s%s", to, keys[i] + fl) >= (int)sizeof nk) {
+            rc = -ENAMETOOLONG;
+            break;
+        }
+        rc = move_entry(c, t, keys[i], nk, now_ns);
+    }
+    keys_free(keys, n);
+    return rc;
+}
+
+static int rename_body(struct smc *c, MDB_txn *t, const char *from, const char *to, int is_dir,
+                       uint64_t now_ns)
+{
+    if (is_dir) {
+        if (!from)
+            return smc_queue_put(c, t, SMC_Q_SCAN, to, NULL, NULL, now_ns);
+        return rename_dir(c, t, from, to, now_ns);
+    }
+    if (!from)
+        return mark_dirty(c, t, to, now_ns);
+    if (!to)
+        return drop_entry(c, t, from, now_ns);
+    return move_entry(c, t, from, to, now_ns);
+}
+
+int smc_note_rename(struct smc *c, const char *from, const char *to, int is_dir, uint64_t now_ns)
+{
+    if (!from && !to)
+        return 0;
+    IN_WRITE_TXN(c, rename_body(c, t, from, to, is_dir, now_ns));
+}
+
+/* ---- reading ------------------------------------------------------------------------------ */
+
+int smc_entry_each(struct smc *c, smc_evisit fn, void *arg)
+{
+    MDB_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    char key[4097];
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_errno(mdb_cursor_open(t, c->entries, &cur))) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+        struct smc_entry e;
+        if (k.mv_size >= sizeof key || v.mv_size < sizeof e)
+            continue;
+        memcpy(key, k.mv_data, k.mv_size);
+        key[k.mv_size] = '\0';
+        memcpy(&e, v.mv_data, sizeof e);
+        if ((rc = fn(arg, key, &e)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(t);
+    return rc;
+}
+
+int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg)
+{
+    MDB_txn *t;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_errno(mdb_cursor_open(t, c->queue, &cur))) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+        struct smc_qrec q;
+        if (k.mv_size != 8 || v.mv_size < sizeof q + 2)
+            continue;
+        memcpy(&q, v.mv_data, sizeof q);
+        const char *from = (const char *)v.mv_data + sizeof q;
+        size_t fl = strnlen(from, v.mv_size - sizeof q);
+        if (fl + 1 >= v.mv_size - sizeof q)
+            continue;
+        const char *to = from + fl + 1;
+        uint64_t seq = 0;
+        for (int i = 0; i < 8; i++)
+            seq = seq << 8 | ((const unsigned char *)k.mv_data)[i];
+        if ((rc = fn(arg, seq, &q, from, to)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(t);
+    return rc;
+}
+
+static int count_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    struct smc_counts *n = arg;
+    (void)key;
+    n->entries++;
+    n->dirty += e->dirty_since_ns != 0;
+    n->remote += (e->flags & SMC_E_REMOTE) != 0;
+    n->poisoned += (e->flags & SMC_E_POISONED) != 0;
+    n->localonly += (e->flags & SMC_E_LOCALONLY) != 0;
+    return 0;
+}
+
+int smc_counts(struct smc *c, struct smc_counts *out)
+{
+    MDB_txn *t;
+    MDB_stat st;
+    memset(out, 0, sizeof *out);
+    int rc = smc_entry_each(c, count_entry, out);
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t))) < 0)
+        return rc;
+    rc = smc_errno(mdb_stat(t, c->queue, &st));
+    mdb_txn_abort(t);
+    if (rc == 0)
+        out->queued = st.ms_entries;
+    return rc;
+}

@@ -1,0 +1,61 @@
+/* schema.h: the LMDB schema of a cache: databases, key encodings and the packed, versioned value
+ * structures. Bump SMC_SCHEMA when a layout changes; an old cache is then refused with -EPROTO
+ * (never misread). */
+#ifndef SMC_SCHEMA_H
+#define SMC_SCHEMA_H
+
+#include <stdint.h>
+
+#define SMC_SCHEMA 1
+
+/* Databases of the environment <cache>/meta:
+ *   "entries"  key: the file's remote filepath ("/a/b.md", no NUL)   value: struct smc_entry
+ *   "queue"    key: uint64 sequence number, big-endian (FIFO order)   value: struct smc_qrec + paths
+ *   "kv"       key: a setting name (string)                           value: bytes
+ * Directories and symbolic links have no entry: they are not documents (the tree holds them). */
+#define SMC_DB_ENTRIES "entries"
+#define SMC_DB_QUEUE   "queue"
+#define SMC_DB_KV      "kv"
+
+/* kv names */
+#define SMC_KV_SCHEMA "schema" /* decimal SMC_SCHEMA */
+
+/** One regular file's sync state. An entry exists from the first local change (or the first
+ *  pull) of the file until its remote document is gone. */
+struct smc_entry {
+    uint32_t version;           /* SMC_ENTRY_V1 */
+    uint32_t flags;             /* SMC_E_* */
+    uint64_t dirty_since_ns;    /* first local change not yet pushed; 0 when clean */
+    uint64_t synced_size;       /* local stat when the file last matched the remote */
+    uint64_t synced_mtime_ns;
+    uint64_t synced_ino;
+    uint64_t remote_updated_ms; /* the remote document's updatedAt */
+    char remote_id[64];         /* the remote document id; "" until a create is answered */
+    char custom_id[48];         /* idempotency key of the create, chosen when first queued */
+};
+#define SMC_ENTRY_V1 1
+
+#define SMC_E_REMOTE    0x1 /* a remote document exists (remote_id is set) */
+#define SMC_E_POISONED  0x2 /* the server refused this file for good; kept, not retried */
+#define SMC_E_LOCALONLY 0x4 /* content the service cannot hold (not UTF-8, empty): never pushed */
+
+/** A push-queue record: something changed at `from` (and `to`). The pusher compares the tree
+ *  with the entries to decide what to send; records are hints that never carry content. */
+struct smc_qrec {
+    uint32_t version; /* SMC_QREC_V1 */
+    uint32_t op;      /* SMC_Q_* */
+    uint64_t enq_ns;  /* when queued */
+    char remote_id[64];  /* SMC_Q_DELETE: the document to delete ("" if never created) */
+    char custom_id[48];  /* SMC_Q_DELETE: the create's idempotency key */
+    /* followed by: from (NUL-terminated), to (NUL-terminated, "" unless SMC_Q_RENAME) */
+};
+#define SMC_QREC_V1 1
+
+enum smc_qop {
+    SMC_Q_WRITE = 1,  /* the file `from` was created or its content changed */
+    SMC_Q_DELETE = 2, /* the file `from` was removed */
+    SMC_Q_RENAME = 3, /* the file `from` is now `to` (same document) */
+    SMC_Q_SCAN = 4,   /* compare the subtree `from` with the entries (a directory came or went) */
+};
+
+#endif

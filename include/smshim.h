@@ -1,0 +1,46 @@
+/* smshim.h: names shared by the preload, the CLI and the tests (settings, layout, version). */
+#ifndef SMSHIM_H
+#define SMSHIM_H
+
+#define SMSHIM_VERSION "0.1.0"
+
+/** @defgroup env Environment variables
+ * The preload reads these once, in its constructor, and re-injects them into every child it execs.
+ * @{ */
+#define SMSHIM_ENV_PREFIX   "SMSHIM_PREFIX"    /**< virtual prefix, absolute, default "/sm" */
+#define SMSHIM_ENV_CACHE    "SMSHIM_CACHE"     /**< cache directory, default $XDG_CACHE_HOME/smshim */
+#define SMSHIM_ENV_TAG      "SMSHIM_TAG"       /**< container tag the prefix maps to, default "smshim" */
+#define SMSHIM_ENV_LOG      "SMSHIM_LOG"       /**< "LEVEL[:FILE]", off by default */
+#define SMSHIM_ENV_SUD      "SMSHIM_SUD"       /**< 1 forces syscall user dispatch, 0 forbids it */
+#define SMSHIM_ENV_KEY      "SUPERMEMORY_API_KEY"
+#define SMSHIM_ENV_BASE_URL "SUPERMEMORY_BASE_URL"
+#define SMSHIM_ENV_API_URL  "SUPERMEMORY_API_URL"  /**< accepted alias of SUPERMEMORY_BASE_URL */
+/** @} */
+
+#define SMSHIM_DEFAULT_PREFIX "/sm"
+#define SMSHIM_DEFAULT_TAG    "smshim"
+
+/** @defgroup layout Cache directory layout
+ * <cache>/tree   the materialised namespace: real directories, real files holding the local bytes,
+ *                real symbolic links. Every virtual path /<prefix>/a/b maps to <cache>/tree/a/b.
+ * <cache>/meta   the LMDB environment (sync state of each file, the push queue, settings).
+ * <cache>/tmp    staging for files written by the sync engine (same filesystem as tree/, so a
+ *                finished download is renamed into place atomically).
+ * @{ */
+#define SMSHIM_TREE_DIR "tree"
+#define SMSHIM_META_DIR "meta"
+#define SMSHIM_TMP_DIR  "tmp"
+/** @} */
+
+/* Caveats (the rules every module follows; see README "Architecture"):
+ *  - The constructor only reads the environment and sets UV_USE_IO_URING=0 when unset. No thread,
+ *    no LMDB, no network before the first call under the prefix that needs them.
+ *  - A call under the prefix never waits on the network: it is answered by the kernel on the
+ *    materialised tree and by LMDB.
+ *  - An LMDB environment is used only in the process that opened it: after fork the child drops
+ *    the pointer (never closes it) and reopens lazily.
+ *  - The preload never exits, aborts or writes to the host's stdout/stderr; an internal failure
+ *    becomes EIO (or a pass-through) and a log line when SMSHIM_LOG asks for one.
+ */
+
+#endif

@@ -1,0 +1,149 @@
+/* cwd.c: chdir into the prefix changes the kernel cwd to the tree directory, so relative paths,
+ * children and posix_spawn inherit it natively; getcwd, realpath and friends show it back as the
+ * virtual path. */
+#include "shim.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Runs in vfork children (Python's subprocess cwd=): no malloc, no locks, no tree fd. */
+SM_EXPORT int chdir(const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path))) {
+        int rc = SM_REAL(chdir)(path);
+        if (rc == 0)
+            sm_cwd_changed();
+        return rc;
+    }
+    int saved = errno;
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return (int)sm_finish(rc, saved);
+    rc = SM_REAL(chdir)(r.path);
+    if (rc == 0)
+        sm_cwd_changed();
+    return rc;
+}
+
+SM_EXPORT int fchdir(int fd)
+{
+    int rc = SM_REAL(fchdir)(fd);
+    if (rc == 0)
+        sm_cwd_changed();
+    return rc;
+}
+
+/* The kernel's cwd, untranslated, into buf (size > 0). 0 or -errno. */
+static int cwd_virtual(char *buf, size_t size)
+{
+    char t[PATH_MAX];
+    if (!SM_REAL(getcwd)(t, sizeof t))
+        return -errno;
+    if (sm_cfg.enabled && sm_untranslate(t, sizeof t) < 0)
+        return -ENAMETOOLONG;
+    size_t n = strlen(t);
+    if (n + 1 > size)
+        return -ERANGE;
+    memcpy(buf, t, n + 1);
+    return 0;
+}
+
+SM_EXPORT char *getcwd(char *buf, size_t size)
+{
+    int saved = errno;
+    if (buf && size == 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (!buf) {
+        char t[PATH_MAX];
+        int rc = cwd_virtual(t, sizeof t);
+        if (rc < 0) {
+            errno = -rc;
+            return NULL;
+        }
+        size_t n = strlen(t) + 1;
+        if (size && n > size) {
+            errno = ERANGE;
+            return NULL;
+        }
+        char *p = malloc(size ? size : n);
+        if (!p)
+            return NULL;
+        memcpy(p, t, n);
+        errno = saved;
+        return p;
+    }
+    int rc = cwd_virtual(buf, size);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    errno = saved;
+    return buf;
+}
+
+SM_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+    (void)buflen;
+    return getcwd(buf, size);
+}
+
+SM_EXPORT char *getwd(char *buf)
+{
+    return getcwd(buf, PATH_MAX);
+}
+
+/* glibc compares $PWD with "." by stat, inside itself: do the same through the shim. */
+SM_EXPORT char *get_current_dir_name(void)
+{
+    const char *pwd = sm_getenv("PWD");
+    struct stat a, b;
+    if (pwd && pwd[0] == '/' && sm_fstatat_core(AT_FDCWD, pwd, &a, 0) == 0 &&
+        SM_REAL(stat)(".", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return strdup(pwd);
+    return getcwd(NULL, 0);
+}
+
+/* ---- realpath -------------------------------------------------------------------------------------- */
+
+SM_EXPORT char *realpath(const char *path, char *resolved)
+{
+    char out[PATH_MAX];
+    if (!path || !sm_cfg.enabled)
+        return SM_REAL(realpath)(path, resolved);
+    int saved = errno;
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    if (!SM_REAL(realpath)(r.path, out))
+        return NULL;
+    if (sm_untranslate(out, sizeof out) < 0) {
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    if (!resolved) {
+        char *p = strdup(out);
+        if (p)
+            errno = saved;
+        return p;
+    }
+    strcpy(resolved, out);
+    errno = saved;
+    return resolved;
+}
+
+SM_EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
+{
+    (void)resolvedlen;
+    return realpath(path, resolved);
+}
+
+SM_EXPORT char *canonicalize_file_name(const char *path)
+{
+    return realpath(path, NULL);
+}

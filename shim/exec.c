@@ -1,0 +1,434 @@
+/* exec.c: children keep the shim. Every exec and spawn re-injects LD_PRELOAD (absolute) and the
+ * SMSHIM_* settings into the child's environment, and runs programs stored under the prefix: an
+ * ELF from its bytes in the tree, a "#!" script through its interpreter with the virtual path as
+ * the script argument (so $0 and __file__ name the virtual path).
+ *
+ * These wrappers run in vfork children (Python's _posixsubprocess, posix_spawn): they take no
+ * locks and never malloc; scratch memory comes from mmap and goes back with munmap.
+ */
+#include "shim.h"
+#include "smshim.h"
+
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct scratch {
+    void *map;
+    size_t len;
+};
+
+static void *scratch_get(struct scratch *s, size_t len)
+{
+    s->len = len;
+    s->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (s->map == MAP_FAILED)
+        s->map = NULL;
+    return s->map;
+}
+
+static void scratch_put(struct scratch *s)
+{
+    if (s->map)
+        munmap(s->map, s->len);
+    s->map = NULL;
+}
+
+static int has_name(const char *entry, const char *name, size_t n)
+{
+    return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
+static int is_shim_lib(const char *tok, size_t n)
+{
+    static const char base[] = "libsmshim.so";
+    size_t b = sizeof base - 1;
+    if (n == strlen(sm_cfg.libpath) && memcmp(tok, sm_cfg.libpath, n) == 0)
+        return 1;
+    return n >= b && memcmp(tok + n - b, base, b) == 0 && (n == b || tok[n - b - 1] == '/');
+}
+
+/* The environment a child receives: envp plus our settings where missing, and LD_PRELOAD with
+ * this library's absolute path first. Falls back to envp itself if memory is short. */
+static char *const *env_build(char *const envp[], struct scratch *s)
+{
+    s->map = NULL;
+    if (!sm_cfg.enabled || !sm_cfg.libpath[0])
+        return envp;
+    size_t n = 0;
+    const char *pre = NULL;
+    if (envp)
+        for (; envp[n]; n++)
+            if (has_name(envp[n], "LD_PRELOAD", 10))
+                pre = envp[n] + 11;
+    size_t plen = pre ? strlen(pre) : 0;
+    size_t strsz = 12 + strlen(sm_cfg.libpath) + 1 + plen + 1;
+    char **out = scratch_get(s, (n + 8) * sizeof(char *) + strsz);
+    if (!out)
+        return envp;
+    char *str = (char *)(out + n + 8);
+    char *w = str;
+    memcpy(w, "LD_PRELOAD=", 11);
+    w += 11;
+    size_t ll = strlen(sm_cfg.libpath);
+    memcpy(w, sm_cfg.libpath, ll);
+    w += ll;
+    for (const char *p = pre; p && *p;) {
+        size_t t = strcspn(p, ": ");
+        if (t && !is_shim_lib(p, t)) {
+            *w++ = ':';
+            memcpy(w, p, t);
+            w += t;
+        }
+        p += t;
+        while (*p == ':' || *p == ' ')
+            p++;
+    }
+    *w = '\0';
+
+    int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *e = envp[i];
+        if (has_name(e, "LD_PRELOAD", 10))
+            continue;
+        have_prefix |= has_name(e, SMSHIM_ENV_PREFIX, sizeof SMSHIM_ENV_PREFIX - 1);
+        have_cache |= has_name(e, SMSHIM_ENV_CACHE, sizeof SMSHIM_ENV_CACHE - 1);
+        have_tag |= has_name(e, SMSHIM_ENV_TAG, sizeof SMSHIM_ENV_TAG - 1);
+        have_log |= has_name(e, SMSHIM_ENV_LOG, sizeof SMSHIM_ENV_LOG - 1);
+        have_uv |= has_name(e, "UV_USE_IO_URING", 15);
+        out[k++] = (char *)e;
+    }
+    out[k++] = str;
+    if (!have_prefix)
+        out[k++] = sm_cfg.env_prefix;
+    if (!have_cache)
+        out[k++] = sm_cfg.env_cache;
+    if (!have_tag)
+        out[k++] = sm_cfg.env_tag;
+    if (!have_log && sm_cfg.have_log)
+        out[k++] = sm_cfg.env_log;
+    if (!have_uv)
+        out[k++] = (char *)"UV_USE_IO_URING=0";
+    out[k] = NULL;
+    return out;
+}
+
+/* If the file at tpath starts with "#!", split the line into interpreter and optional argument
+ * (as the kernel does). 1 if it is a script, 0 if not. */
+static int shebang(const char *tpath, char interp[256], char arg[256])
+{
+    char buf[256];
+    int fd = SM_REAL(openat)(AT_FDCWD, tpath, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    SM_REAL(close)(fd);
+    if (n < 2 || buf[0] != '#' || buf[1] != '!')
+        return 0;
+    buf[n] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+    char *p = buf + 2;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t il = strcspn(p, " \t");
+    if (il == 0 || il >= 256)
+        return 0;
+    memcpy(interp, p, il);
+    interp[il] = '\0';
+    p += il;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t al = strlen(p);
+    while (al > 0 && (p[al - 1] == ' ' || p[al - 1] == '\t' || p[al - 1] == '\r'))
+        al--;
+    memcpy(arg, p, al);
+    arg[al] = '\0';
+    return 1;
+}
+
+/* What to exec for `path`: fills target (the real file) and, for a script stored under the
+ * prefix, argv2 (interpreter, argument, virtual path, argv[1..]). 0 or -errno. */
+struct plan {
+    struct sm_res r;
+    struct sm_res ir; /* the interpreter */
+    char *const *argv;
+    const char *target;
+    struct scratch s;
+    char interp[256], arg[256];
+};
+
+static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+{
+    pl->argv = argv;
+    pl->target = path;
+    pl->s.map = NULL;
+    if (!sm_maybe(path))
+        return 0;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &pl->r);
+    if (rc < 0)
+        return rc;
+    pl->target = pl->r.path;
+    if (pl->r.kind != SM_TREE || path[0] != '/')
+        return 0;
+    if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
+        return -errno;
+    if (!shebang(pl->r.path, pl->interp, pl->arg))
+        return 0;
+    rc = sm_resolve(AT_FDCWD, pl->interp, SM_RES_ABS, &pl->ir);
+    if (rc < 0)
+        return rc;
+    size_t argc = 0;
+    while (argv && argv[argc])
+        argc++;
+    char **a = scratch_get(&pl->s, (argc + 4) * sizeof(char *));
+    if (!a)
+        return -ENOMEM;
+    size_t k = 0;
+    a[k++] = pl->interp;
+    if (pl->arg[0])
+        a[k++] = pl->arg;
+    a[k++] = (char *)path;
+    for (size_t i = 1; i < argc; i++)
+        a[k++] = argv[i];
+    a[k] = NULL;
+    pl->argv = a;
+    pl->target = pl->ir.path;
+    return 0;
+}
+
+static int execve_core(const char *path, char *const argv[], char *const envp[])
+{
+    struct scratch es;
+    struct plan pl;
+    char *const *env = env_build(envp, &es);
+    int rc = plan_exec(&pl, path, argv);
+    if (rc == 0) {
+        SM_REAL(execve)(pl.target, pl.argv, env);
+        rc = -errno;
+    }
+    scratch_put(&pl.s);
+    scratch_put(&es);
+    return rc;
+}
+
+SM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return (int)sm_ret(execve_core(path, argv, envp));
+}
+
+SM_EXPORT int execv(const char *path, char *const argv[])
+{
+    return execve(path, argv, environ);
+}
+
+SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    struct scratch es;
+    char *const *env = env_build(envp, &es);
+    SM_REAL(fexecve)(fd, argv, env);
+    int e = errno;
+    scratch_put(&es);
+    errno = e;
+    return -1;
+}
+
+/* execvp's fallback for a file the kernel cannot run: hand it to /bin/sh. */
+static int exec_sh(const char *file, char *const argv[], char *const envp[])
+{
+    struct scratch s;
+    size_t argc = 0;
+    while (argv && argv[argc])
+        argc++;
+    char **a = scratch_get(&s, (argc + 3) * sizeof(char *));
+    if (!a)
+        return -ENOMEM;
+    a[0] = (char *)"/bin/sh";
+    a[1] = (char *)file;
+    for (size_t i = 1; i < argc; i++)
+        a[i + 1] = argv[i];
+    a[argc > 0 ? argc + 1 : 2] = NULL;
+    int rc = execve_core("/bin/sh", a, envp);
+    scratch_put(&s);
+    return rc;
+}
+
+static int execvpe_core(const char *file, char *const argv[], char *const envp[])
+{
+    if (!file || !*file)
+        return -ENOENT;
+    if (strchr(file, '/')) {
+        int rc = execve_core(file, argv, envp);
+        return rc == -ENOEXEC ? exec_sh(file, argv, envp) : rc;
+    }
+    const char *path = sm_getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    size_t fl = strlen(file);
+    if (fl > NAME_MAX)
+        return -ENAMETOOLONG;
+    int eacces = 0;
+    char buf[PATH_MAX];
+    for (const char *p = path;; p++) {
+        const char *z = strchrnul(p, ':');
+        size_t dl = (size_t)(z - p);
+        if (dl + 1 + fl + 1 <= sizeof buf) {
+            if (dl) {
+                memcpy(buf, p, dl);
+                buf[dl] = '/';
+                memcpy(buf + dl + 1, file, fl + 1);
+            } else {
+                memcpy(buf, file, fl + 1); /* empty entry: the cwd */
+            }
+            int rc = execve_core(buf, argv, envp);
+            switch (-rc) {
+            case ENOEXEC:
+                return exec_sh(buf, argv, envp);
+            case EACCES:
+                eacces = 1;
+                /* fallthrough */
+            case ENOENT:
+            case ENOTDIR:
+            case ESTALE:
+            case ENODEV:
+            case ETIMEDOUT:
+            case ELOOP:
+            case ENAMETOOLONG:
+                break;
+            default:
+                return rc;
+            }
+        }
+        if (!*z)
+            break;
+        p = z;
+    }
+    return eacces ? -EACCES : -ENOENT;
+}
+
+SM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    return (int)sm_ret(execvpe_core(file, argv, envp));
+}
+
+SM_EXPORT int execvp(const char *file, char *const argv[])
+{
+    return execvpe(file, argv, environ);
+}
+
+/* execl family: collect the variadic arguments into an argv on the stack. */
+#define COLLECT_ARGV(argv, arg0, ap_last, extra)                                                \
+    size_t argc_ = 1;                                                                            \
+    va_list ap;                                                                                  \
+    va_start(ap, ap_last);                                                                       \
+    while (va_arg(ap, char *))                                                                   \
+        argc_++;                                                                                 \
+    va_end(ap);                                                                                  \
+    char **argv = __builtin_alloca((argc_ + 1) * sizeof(char *));                                \
+    argv[0] = (char *)arg0;                                                                      \
+    va_start(ap, ap_last);                                                                       \
+    for (size_t i_ = 1; i_ <= argc_; i_++)                                                       \
+        argv[i_] = va_arg(ap, char *);                                                           \
+    extra;                                                                                       \
+    va_end(ap);
+
+SM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+    COLLECT_ARGV(argv, arg, arg, (void)0);
+    return execve(path, argv, environ);
+}
+
+SM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    COLLECT_ARGV(argv, arg, arg, (void)0);
+    return execvpe(file, argv, environ);
+}
+
+SM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char **envp;
+    COLLECT_ARGV(argv, arg, arg, envp = va_arg(ap, char **));
+    return execve(path, argv, envp);
+}
+
+/* ---- posix_spawn --------------------------------------------------------------------------------- */
+
+SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    struct scratch es;
+    struct plan pl;
+    int saved = errno;
+    char *const *env = env_build(envp, &es);
+    int rc = plan_exec(&pl, path, argv);
+    if (rc == 0)
+        rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
+    else
+        rc = -rc;
+    scratch_put(&pl.s);
+    scratch_put(&es);
+    errno = saved;
+    return rc;
+}
+
+SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    if (!file || !*file)
+        return ENOENT;
+    if (strchr(file, '/'))
+        return posix_spawn(pid, file, fa, attr, argv, envp);
+    const char *path = sm_getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    size_t fl = strlen(file);
+    char buf[PATH_MAX];
+    int err = ENOENT;
+    for (const char *p = path;; p++) {
+        const char *z = strchrnul(p, ':');
+        size_t dl = (size_t)(z - p);
+        if (dl + 1 + fl + 1 <= sizeof buf) {
+            int n = dl ? snprintf(buf, sizeof buf, "%.*s/%s", (int)dl, p, file)
+                       : snprintf(buf, sizeof buf, "%s", file);
+            struct stat st;
+            if (n > 0 && sm_fstatat_core(AT_FDCWD, buf, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+                if (sm_faccessat_core(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0)
+                    return posix_spawn(pid, buf, fa, attr, argv, envp);
+                err = EACCES;
+            }
+        }
+        if (!*z)
+            break;
+        p = z;
+    }
+    return err;
+}
+
+SM_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd,
+                                               const char *path, int oflag, mode_t mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return -rc;
+    return SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, r.path, oflag, mode);
+}
+
+SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
+                                                   const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, path);
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return -rc;
+    return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, r.path);
+}

@@ -1,0 +1,461 @@
+/* mutate.c: calls that change the namespace or an entry's attributes (mkdir, unlink, rename,
+ * link, symlink, truncate, chmod, chown, utime, mknod). Changes to regular files are recorded
+ * for the sync engine after the kernel has made them on the tree. */
+#include "shim.h"
+
+#include <sys/time.h>
+#include <unistd.h>
+#include <utime.h>
+
+/* ---- mkdir / rmdir / unlink ------------------------------------------------------------------ */
+
+int sm_mkdirat_core(int dirfd, const char *path, mode_t mode)
+{
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, 0, &r);
+    if (rc < 0)
+        return rc;
+    return SM_REAL(mkdirat)(r.fd, r.path, mode) == 0 ? 0 : -errno;
+}
+
+SM_EXPORT int mkdir(const char *path, mode_t mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mkdir)(path, mode);
+    SM_CALL(sm_mkdirat_core(AT_FDCWD, path, mode));
+}
+
+SM_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mkdirat)(dirfd, path, mode);
+    SM_CALL(sm_mkdirat_core(dirfd, path, mode));
+}
+
+/* The prefix itself behaves like a mount point: it cannot be removed or renamed. */
+static int is_root(const struct sm_res *r)
+{
+    return r->kind == SM_TREE && sm_is_tree_fd(r->fd) && strcmp(r->path, ".") == 0;
+}
+
+int sm_unlinkat_core(int dirfd, const char *path, int flags)
+{
+    struct sm_res r;
+    char key[PATH_MAX];
+    int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
+    if (rc < 0)
+        return rc;
+    if (r.kind == SM_PASS)
+        return SM_REAL(unlinkat)(r.fd, r.path, flags) == 0 ? 0 : -errno;
+    if (is_root(&r))
+        return -EBUSY;
+    int have_key = 0;
+    if (!(flags & AT_REMOVEDIR)) {
+        struct stat st;
+        if (SM_REAL(fstatat)(r.fd, r.path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            have_key = sm_key_at(r.fd, r.path, key) == 0;
+    }
+    if (SM_REAL(unlinkat)(r.fd, r.path, flags) != 0)
+        return -errno;
+    if (have_key)
+        sm_note_unlink(key);
+    return 0;
+}
+
+SM_EXPORT int unlink(const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(unlink)(path);
+    SM_CALL(sm_unlinkat_core(AT_FDCWD, path, 0));
+}
+
+SM_EXPORT int unlinkat(int dirfd, const char *path, int flags)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(unlinkat)(dirfd, path, flags);
+    SM_CALL(sm_unlinkat_core(dirfd, path, flags));
+}
+
+SM_EXPORT int rmdir(const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(rmdir)(path);
+    SM_CALL(sm_unlinkat_core(AT_FDCWD, path, AT_REMOVEDIR));
+}
+
+SM_EXPORT int remove(const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(remove)(path);
+    int saved = errno;
+    int rc = sm_unlinkat_core(AT_FDCWD, path, 0);
+    if (rc == -EISDIR)
+        rc = sm_unlinkat_core(AT_FDCWD, path, AT_REMOVEDIR);
+    return (int)sm_finish(rc, saved);
+}
+
+/* ---- rename ------------------------------------------------------------------------------------ */
+
+int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, unsigned flags)
+{
+    struct sm_res a, b;
+    char from[PATH_MAX], to[PATH_MAX];
+    struct stat st;
+    int rc = sm_resolve(ofd, opath, SM_RES_MUT, &a);
+    if (rc < 0)
+        return rc;
+    rc = sm_resolve(nfd, npath, SM_RES_MUT, &b);
+    if (rc < 0)
+        return rc;
+    if (is_root(&a) || is_root(&b))
+        return -EBUSY;
+    int kind = 0; /* 0: not synced (symlink, ...), 1: file, 2: directory */
+    int have_from = 0;
+    if (a.kind == SM_TREE && SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+        have_from = kind && sm_key_at(a.fd, a.path, from) == 0;
+    }
+    if (b.kind == SM_TREE && a.kind == SM_PASS &&
+        SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    rc = flags ? SM_REAL(renameat2)(a.fd, a.path, b.fd, b.path, flags)
+               : SM_REAL(renameat)(a.fd, a.path, b.fd, b.path);
+    if (rc != 0)
+        return -errno;
+    if (!kind)
+        return 0;
+    int have_to = b.kind == SM_TREE && sm_key_at(b.fd, b.path, to) == 0;
+    if (flags & RENAME_EXCHANGE) {
+        /* both names now hold the other's content */
+        if (have_from)
+            sm_note_rename(NULL, from, kind == 2);
+        if (have_to)
+            sm_note_rename(NULL, to, kind == 2);
+        return 0;
+    }
+    sm_note_rename(have_from ? from : NULL, have_to ? to : NULL, kind == 2);
+    return 0;
+}
+
+SM_EXPORT int rename(const char *o, const char *n)
+{
+    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+        return SM_REAL(rename)(o, n);
+    SM_CALL(sm_renameat2_core(AT_FDCWD, o, AT_FDCWD, n, 0));
+}
+
+SM_EXPORT int renameat(int ofd, const char *o, int nfd, const char *n)
+{
+    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+        return SM_REAL(renameat)(ofd, o, nfd, n);
+    SM_CALL(sm_renameat2_core(ofd, o, nfd, n, 0));
+}
+
+SM_EXPORT int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
+{
+    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+        return SM_REAL(renameat2)(ofd, o, nfd, n, flags);
+    SM_CALL(sm_renameat2_core(ofd, o, nfd, n, flags));
+}
+
+/* ---- links ------------------------------------------------------------------------------------- */
+
+/* Hard links cannot be represented remotely (two documents, one inode): like a link across
+ * filesystems, they fail with EXDEV, and git, cp and mv fall back to copy or rename. */
+static int linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
+{
+    struct sm_res a, b;
+    int rc = sm_resolve(ofd, o, SM_RES_MUT, &a);
+    if (rc < 0)
+        return rc;
+    rc = sm_resolve(nfd, n, SM_RES_MUT, &b);
+    if (rc < 0)
+        return rc;
+    if (a.kind == SM_TREE || b.kind == SM_TREE) {
+        struct stat st;
+        /* the usual errors come first, as from the kernel */
+        if (a.kind == SM_TREE && (!o || !*o ? 0 : SM_REAL(fstatat)(a.fd, a.path, &st,
+                                                              AT_SYMLINK_NOFOLLOW) != 0))
+            return -errno;
+        if (b.kind == SM_TREE && SM_REAL(fstatat)(b.fd, b.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+            return -EEXIST;
+        return -EXDEV;
+    }
+    return SM_REAL(linkat)(a.fd, a.path, b.fd, b.path, flags) == 0 ? 0 : -errno;
+}
+
+SM_EXPORT int link(const char *o, const char *n)
+{
+    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+        return SM_REAL(link)(o, n);
+    SM_CALL(linkat_core(AT_FDCWD, o, AT_FDCWD, n, 0));
+}
+
+SM_EXPORT int linkat(int ofd, const char *o, int nfd, const char *n, int flags)
+{
+    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+        return SM_REAL(linkat)(ofd, o, nfd, n, flags);
+    SM_CALL(linkat_core(ofd, o, nfd, n, flags));
+}
+
+/* Symbolic links are real links in the tree. An absolute target under the prefix is stored as
+ * its tree path (so the kernel follows it) and shown untranslated by readlink. */
+int sm_symlinkat_core(const char *target, int dirfd, const char *path)
+{
+    struct sm_res r;
+    char t[PATH_MAX];
+    int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
+    if (rc < 0)
+        return rc;
+    if (r.kind == SM_TREE && target && target[0] == '/' && sm_under_prefix(target) >= 0) {
+        rc = sm_tree_path(target + sm_cfg.plen, t, sizeof t);
+        if (rc < 0)
+            return rc;
+        target = t;
+    }
+    return SM_REAL(symlinkat)(target, r.fd, r.path) == 0 ? 0 : -errno;
+}
+
+SM_EXPORT int symlink(const char *target, const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(symlink)(target, path);
+    SM_CALL(sm_symlinkat_core(target, AT_FDCWD, path));
+}
+
+SM_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(symlinkat)(target, dirfd, path);
+    SM_CALL(sm_symlinkat_core(target, dirfd, path));
+}
+
+/* readlink: every answer that names the tree is shown as its virtual path, whatever the link
+ * (/proc/self/fd/N, /proc/self/cwd, a link in the tree). */
+int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len)
+{
+    struct sm_res r;
+    char t[PATH_MAX];
+    int rc = sm_resolve(dirfd, path, 0, &r);
+    if (rc < 0)
+        return rc;
+    ssize_t n = SM_REAL(readlinkat)(r.fd, r.path, t, sizeof t - 1);
+    if (n < 0)
+        return -errno;
+    t[n] = '\0';
+    if (t[0] == '/' && sm_cfg.enabled && sm_untranslate(t, sizeof t) > 0)
+        n = (ssize_t)strlen(t);
+    if ((size_t)n > len)
+        n = (ssize_t)len;
+    memcpy(buf, t, (size_t)n);
+    return (int)n;
+}
+
+SM_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
+{
+    SM_CALL(sm_readlinkat_core(dirfd, path, buf, len));
+}
+
+SM_EXPORT ssize_t readlink(const char *path, char *buf, size_t len)
+{
+    SM_CALL(sm_readlinkat_core(AT_FDCWD, path, buf, len));
+}
+
+SM_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen)
+{
+    (void)buflen;
+    return readlink(path, buf, len);
+}
+
+SM_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len,
+                                   size_t buflen)
+{
+    (void)buflen;
+    return readlinkat(dirfd, path, buf, len);
+}
+
+/* ---- truncate ------------------------------------------------------------------------------------ */
+
+static int truncate_core(const char *path, off_t len)
+{
+    struct sm_res r;
+    char key[PATH_MAX];
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_MUT | SM_RES_ABS, &r);
+    if (rc < 0)
+        return rc;
+    if (SM_REAL(truncate)(r.path, len) != 0)
+        return -errno;
+    if (r.kind == SM_TREE && sm_key_at(AT_FDCWD, r.path, key) == 0)
+        sm_note_write(key);
+    return 0;
+}
+
+SM_EXPORT int truncate(const char *path, off_t len)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(truncate)(path, len);
+    SM_CALL(truncate_core(path, len));
+}
+SM_EXPORT int truncate64(const char *path, off64_t len) __attribute__((alias("truncate")));
+
+/* ---- attributes: the kernel keeps them on the tree's inodes --------------------------------- */
+
+/* Wrapper bodies for calls whose only shim work is to translate one path. AT_ is for *at()
+ * functions (dirfd + path), ABS_ for those that take a path alone. */
+#define AT_BODY(name, realargs, dirfd, path)                                                           \
+    if (SM_LIKELY(!sm_maybe(path)))                                                              \
+        return SM_REAL(name) realargs;                                                                \
+    int saved = errno;                                                                           \
+    struct sm_res r;                                                                             \
+    int rc = sm_resolve(dirfd, path, 0, &r);                                                     \
+    if (rc < 0)                                                                                  \
+        return (int)sm_finish(rc, saved);
+
+SM_EXPORT int chmod(const char *path, mode_t mode)
+{
+    AT_BODY(chmod, (path, mode), AT_FDCWD, path);
+    return SM_REAL(fchmodat)(r.fd, r.path, mode, 0);
+}
+
+SM_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+    AT_BODY(fchmodat, (dirfd, path, mode, flags), dirfd, path);
+    return SM_REAL(fchmodat)(r.fd, r.path, mode, flags);
+}
+
+SM_EXPORT int lchmod(const char *path, mode_t mode)
+{
+    AT_BODY(lchmod, (path, mode), AT_FDCWD, path);
+    return SM_REAL(fchmodat)(r.fd, r.path, mode, AT_SYMLINK_NOFOLLOW);
+}
+
+SM_EXPORT int chown(const char *path, uid_t u, gid_t g)
+{
+    AT_BODY(chown, (path, u, g), AT_FDCWD, path);
+    return SM_REAL(fchownat)(r.fd, r.path, u, g, 0);
+}
+
+SM_EXPORT int lchown(const char *path, uid_t u, gid_t g)
+{
+    AT_BODY(lchown, (path, u, g), AT_FDCWD, path);
+    return SM_REAL(fchownat)(r.fd, r.path, u, g, AT_SYMLINK_NOFOLLOW);
+}
+
+SM_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
+{
+    AT_BODY(fchownat, (dirfd, path, u, g, flags), dirfd, path);
+    return SM_REAL(fchownat)(r.fd, r.path, u, g, flags);
+}
+
+SM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+{
+    AT_BODY(utimensat, (dirfd, path, ts, flags), dirfd, path);
+    return SM_REAL(utimensat)(r.fd, r.path, ts, flags);
+}
+
+/* struct timeval[2] (NULL: now) -> struct timespec[2] */
+static const struct timespec *tv2ts(const struct timeval tv[2], struct timespec ts[2])
+{
+    if (!tv)
+        return NULL;
+    for (int i = 0; i < 2; i++) {
+        ts[i].tv_sec = tv[i].tv_sec;
+        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+    }
+    return ts;
+}
+
+SM_EXPORT int utimes(const char *path, const struct timeval tv[2])
+{
+    struct timespec ts[2];
+    AT_BODY(utimes, (path, tv), AT_FDCWD, path);
+    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), 0);
+}
+
+SM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
+{
+    struct timespec ts[2];
+    AT_BODY(lutimes, (path, tv), AT_FDCWD, path);
+    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), AT_SYMLINK_NOFOLLOW);
+}
+
+SM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
+{
+    struct timespec ts[2];
+    AT_BODY(futimesat, (dirfd, path, tv), dirfd, path);
+    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), 0);
+}
+
+SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
+{
+    struct timespec ts[2];
+    AT_BODY(utime, (path, ub), AT_FDCWD, path);
+    if (ub) {
+        ts[0].tv_sec = ub->actime;
+        ts[1].tv_sec = ub->modtime;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+    }
+    return SM_REAL(utimensat)(r.fd, r.path, ub ? ts : NULL, 0);
+}
+
+/* ---- special files --------------------------------------------------------------------------- */
+
+/* Devices cannot live under the prefix (EPERM, as for an unprivileged user); FIFOs, sockets and
+ * plain files are made in the tree like anywhere else (and are not synced, except files). */
+static int mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
+    if (rc < 0)
+        return rc;
+    if (r.kind == SM_TREE && (S_ISCHR(mode) || S_ISBLK(mode)))
+        return -EPERM;
+    if (SM_REAL(mknodat)(r.fd, r.path, mode, dev) != 0)
+        return -errno;
+    char key[PATH_MAX];
+    if (r.kind == SM_TREE && (S_ISREG(mode) || (mode & S_IFMT) == 0) &&
+        sm_key_at(r.fd, r.path, key) == 0)
+        sm_note_write(key);
+    return 0;
+}
+
+SM_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mknod)(path, mode, dev);
+    SM_CALL(mknodat_core(AT_FDCWD, path, mode, dev));
+}
+
+SM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mknodat)(dirfd, path, mode, dev);
+    SM_CALL(mknodat_core(dirfd, path, mode, dev));
+}
+
+SM_EXPORT int mkfifo(const char *path, mode_t mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mkfifo)(path, mode);
+    SM_CALL(mknodat_core(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0));
+}
+
+SM_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(mkfifoat)(dirfd, path, mode);
+    SM_CALL(mknodat_core(dirfd, path, S_IFIFO | (mode & 07777), 0));
+}
+
+int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
+int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
+SM_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
+{
+    (void)ver;
+    return mknod(path, mode, dev ? *dev : 0);
+}
+SM_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
+{
+    (void)ver;
+    return mknodat(dirfd, path, mode, dev ? *dev : 0);
+}

@@ -1,0 +1,169 @@
+/* open.c: the open family. Every virtual open returns a real kernel fd onto the file's local
+ * bytes in the tree (or onto the real directory that mirrors a virtual one). */
+#include "shim.h"
+
+#include <stdlib.h>
+
+#define NEEDS_MODE(f) (((f) & O_CREAT) || ((f) & __O_TMPFILE) == __O_TMPFILE)
+#define OPEN_MODE(flags, last)                                                                   \
+    mode_t mode = 0;                                                                             \
+    if (NEEDS_MODE(flags)) {                                                                     \
+        va_list ap;                                                                              \
+        va_start(ap, last);                                                                      \
+        mode = va_arg(ap, mode_t);                                                               \
+        va_end(ap);                                                                              \
+    }
+
+static int open_writes(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
+}
+
+/* After a successful open that may change a regular file under the prefix: record it. */
+static void note_open(int fd, int flags)
+{
+    char key[PATH_MAX];
+    struct stat st;
+    if ((flags & __O_TMPFILE) == __O_TMPFILE)
+        return; /* no name yet */
+    if (SM_REAL(fstat)(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    if (sm_key_fd(fd, key) == 0)
+        sm_note_write(key);
+}
+
+/* The open of a resolved target. */
+static int open_res(const struct sm_res *r, int flags, mode_t mode)
+{
+    int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
+    if (fd < 0)
+        return -errno;
+    if (r->kind == SM_TREE && open_writes(flags))
+        note_open(fd, flags);
+    return fd;
+}
+
+int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, open_writes(flags) ? SM_RES_MUT : 0, &r);
+    if (rc < 0)
+        return rc;
+    return open_res(&r, flags, mode);
+}
+
+SM_EXPORT int open(const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(open)(path, flags, mode);
+    SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
+}
+SM_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+SM_EXPORT int __open_2(const char *path, int flags)
+{
+    return open(path, flags);
+}
+SM_EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
+
+SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+    OPEN_MODE(flags, flags);
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(openat)(dirfd, path, flags, mode);
+    SM_CALL(sm_openat_core(dirfd, path, flags, mode));
+}
+SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+SM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+    return openat(dirfd, path, flags);
+}
+SM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+    __attribute__((alias("__openat_2")));
+
+SM_EXPORT int creat(const char *path, mode_t mode)
+{
+    return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+SM_EXPORT int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
+
+/* fopen mode string -> open flags (as glibc reads it); -1 for an invalid mode. */
+static int fmode_flags(const char *m)
+{
+    int f;
+    switch (m[0]) {
+    case 'r': f = O_RDONLY; break;
+    case 'w': f = O_WRONLY | O_CREAT | O_TRUNC; break;
+    case 'a': f = O_WRONLY | O_CREAT | O_APPEND; break;
+    default: return -1;
+    }
+    for (int i = 1; i < 7 && m[i] && m[i] != ','; i++) {
+        switch (m[i]) {
+        case '+': f = (f & ~O_ACCMODE) | O_RDWR; break;
+        case 'x': f |= O_EXCL; break;
+        case 'e': f |= O_CLOEXEC; break;
+        default: break;
+        }
+    }
+    return f;
+}
+
+SM_EXPORT FILE *fopen(const char *path, const char *mode)
+{
+    if (SM_LIKELY(!sm_maybe(path)) || !mode)
+        return SM_REAL(fopen)(path, mode);
+    int saved = errno;
+    int flags = fmode_flags(mode);
+    if (flags < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, open_writes(flags) ? SM_RES_MUT : 0, &r);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    if (r.kind == SM_PASS)
+        return SM_REAL(fopen)(r.path, mode);
+    int fd = open_res(&r, flags, 0666);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
+    FILE *f = fdopen(fd, mode);
+    if (!f) {
+        int e = errno;
+        SM_REAL(close)(fd);
+        errno = e;
+        return NULL;
+    }
+    errno = saved;
+    return f;
+}
+SM_EXPORT FILE *fopen64(const char *path, const char *mode) __attribute__((alias("fopen")));
+
+SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
+{
+    if (SM_LIKELY(!sm_maybe(path)) || !mode)
+        return SM_REAL(freopen)(path, mode, stream);
+    int flags = fmode_flags(mode);
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, (flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS
+                                                                            : SM_RES_ABS, &r);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    FILE *f = SM_REAL(freopen)(r.path, mode, stream);
+    if (f && r.kind == SM_TREE && flags >= 0 && open_writes(flags)) {
+        int saved = errno;
+        note_open(fileno(f), flags);
+        errno = saved;
+    }
+    return f;
+}
+SM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
+    __attribute__((alias("freopen")));

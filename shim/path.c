@@ -1,0 +1,521 @@
+/* path.c: classify a call's (dirfd, path) as pass-through or virtual, and translate between
+ * virtual paths (/sm/a/b) and the materialised tree (<cache>/tree/a/b).
+ *
+ * The kernel does the work wherever it can: a path relative to the cwd or to a directory fd that
+ * already lies in the tree is resolved natively (the tree holds real directories, files and
+ * symlinks whose absolute targets are stored translated). The shim translates only absolute
+ * virtual paths, '..' that could climb out of the tree, and relative paths whose base is an
+ * ancestor of the prefix. Everything here is free of malloc and locks (except the one-time tree
+ * open), so it may run in a vfork child.
+ */
+#include "shim.h"
+#include "smshim.h"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+int sm_treefd_value = -1;
+static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- the tree directory --------------------------------------------------------------------- */
+
+/* mkdir -p with mode for each created component; 0 or -errno. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof buf)
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (SM_REAL(mkdirat)(AT_FDCWD, buf, mode) != 0 && errno != EEXIST)
+            return -errno;
+        buf[i] = c;
+    }
+    return 0;
+}
+
+int sm_layout_ensure(void)
+{
+    char p[PATH_MAX];
+    int rc = mkdir_p(sm_cfg.cache, 0700);
+    if (rc < 0)
+        return rc;
+    if (SM_REAL(mkdirat)(AT_FDCWD, sm_cfg.tree, 0755) != 0 && errno != EEXIST)
+        return -errno;
+    snprintf(p, sizeof p, "%s/%s", sm_cfg.cache, SMSHIM_TMP_DIR);
+    if (SM_REAL(mkdirat)(AT_FDCWD, p, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The tree fd lives high in the fd table, out of the way of programs that dup2 onto small
+ * numbers, and is CLOEXEC: an exec'd child opens its own. */
+static int move_high(int fd)
+{
+    struct rlimit rl;
+    int hint = 900;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+        hint = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 32 : 10;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hint);
+    if (nfd < 0)
+        return fd;
+    SM_REAL(close)(fd);
+    return nfd;
+}
+
+int sm_tree_fd(void)
+{
+    int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+    if (SM_LIKELY(fd >= 0))
+        return fd;
+    pthread_mutex_lock(&tree_mu);
+    fd = sm_treefd_value;
+    if (fd < 0) {
+        int rc = sm_layout_ensure();
+        if (rc == 0) {
+            fd = SM_REAL(openat)(AT_FDCWD, sm_cfg.tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (fd >= 0)
+                fd = move_high(fd);
+            else
+                rc = -errno;
+        }
+        if (rc < 0) {
+            sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_cfg.tree, strerror(-rc));
+            fd = rc;
+        } else {
+            __atomic_store_n(&sm_treefd_value, fd, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&tree_mu);
+    return fd;
+}
+
+void sm_tree_fd_lost(int fd)
+{
+    int expect = fd;
+    __atomic_compare_exchange_n(&sm_treefd_value, &expect, -1, 0, __ATOMIC_ACQ_REL,
+                                __ATOMIC_ACQUIRE);
+}
+
+/* ---- string helpers --------------------------------------------------------------------------- */
+
+/* Does p contain a "." or ".." component? */
+static int has_dots(const char *p)
+{
+    for (const char *s = p; *s; s++) {
+        if (s[0] != '.' || (s != p && s[-1] != '/'))
+            continue;
+        if (s[1] == '/' || s[1] == '\0')
+            return 1;
+        if (s[1] == '.' && (s[2] == '/' || s[2] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Does the first component of relative path p equal a component of the prefix? (Only then can a
+ * relative path from an ancestor directory reach the prefix without '..'.) */
+static int first_in_prefix(const char *p)
+{
+    size_t n = strcspn(p, "/");
+    const char *s = sm_cfg.prefix;
+    while (*s) {
+        s++;
+        size_t m = strcspn(s, "/");
+        if (m == n && memcmp(s, p, n) == 0)
+            return 1;
+        s += m;
+    }
+    return 0;
+}
+
+int sm_untranslate(char *real, size_t size)
+{
+    if (sm_cfg.tlen == 0 || strncmp(real, sm_cfg.tree, sm_cfg.tlen) != 0 ||
+        (real[sm_cfg.tlen] != '/' && real[sm_cfg.tlen] != '\0'))
+        return 0;
+    size_t rest = strlen(real + sm_cfg.tlen);
+    if (sm_cfg.plen + rest + 1 > size)
+        return -ERANGE;
+    memmove(real + sm_cfg.plen, real + sm_cfg.tlen, rest + 1);
+    memcpy(real, sm_cfg.prefix, sm_cfg.plen);
+    return 1;
+}
+
+int sm_tree_path(const char *rel, char *out, size_t size)
+{
+    while (*rel == '/')
+        rel++;
+    int n = snprintf(out, size, "%s%s%s", sm_cfg.tree, *rel ? "/" : "", rel);
+    return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : 0;
+}
+
+/* Translate a virtual-namespace absolute path for a real call: under the prefix it becomes the
+ * tree path, anything else is copied. */
+static int xlate(const char *vabs, char *out, size_t size)
+{
+    long off = sm_under_prefix(vabs);
+    if (off >= 0)
+        return sm_tree_path(vabs + off, out, size);
+    if (strlen(vabs) >= size)
+        return -ENAMETOOLONG;
+    strcpy(out, vabs);
+    return 0;
+}
+
+/* ---- the cwd and directory fds ------------------------------------------------------------ */
+
+enum { CWD_UNKNOWN = 0, CWD_OUTSIDE, CWD_INSIDE, CWD_ABOVE };
+static int cwd_state_v;
+
+void sm_cwd_changed(void)
+{
+    __atomic_store_n(&cwd_state_v, CWD_UNKNOWN, __ATOMIC_RELEASE);
+}
+
+/* Classify an absolute real directory path. */
+static int classify_dir(const char *real)
+{
+    if (sm_cfg.tlen && strncmp(real, sm_cfg.tree, sm_cfg.tlen) == 0 &&
+        (real[sm_cfg.tlen] == '/' || real[sm_cfg.tlen] == '\0'))
+        return CWD_INSIDE;
+    size_t n = strlen(real);
+    if (n == 1 || (strncmp(sm_cfg.prefix, real, n) == 0 && sm_cfg.prefix[n] == '/'))
+        return CWD_ABOVE;
+    return CWD_OUTSIDE;
+}
+
+/* The cwd as a virtual-namespace absolute path; returns its class or -errno. */
+static int cwd_get(char *out, size_t size)
+{
+    if (!SM_REAL(getcwd)(out, size))
+        return -errno;
+    int st = classify_dir(out);
+    if (st == CWD_INSIDE && sm_untranslate(out, size) < 0)
+        return -ENAMETOOLONG;
+    return st;
+}
+
+static int cwd_state(void)
+{
+    int st = __atomic_load_n(&cwd_state_v, __ATOMIC_ACQUIRE);
+    if (SM_LIKELY(st != CWD_UNKNOWN))
+        return st;
+    char buf[PATH_MAX];
+    st = cwd_get(buf, sizeof buf);
+    if (st < 0)
+        return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
+    __atomic_store_n(&cwd_state_v, st, __ATOMIC_RELEASE);
+    return st;
+}
+
+/* The directory an fd refers to, as a virtual-namespace absolute path; class or -errno. */
+static int fd_get(int fd, char *out, size_t size)
+{
+    char link[32];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, link, out, size - 1);
+    if (n < 0)
+        return -errno;
+    out[n] = '\0';
+    if (out[0] != '/')
+        return -ENOTDIR;
+    int st = classify_dir(out);
+    if (st == CWD_INSIDE && sm_untranslate(out, size) < 0)
+        return -ENAMETOOLONG;
+    return st;
+}
+
+/* ---- canonicalisation (the slow path: '..' and friends) ------------------------------------- */
+
+/* Resolve "." and ".." in the virtual-namespace absolute path `in` as the kernel would: a ".."
+ * after a symbolic link applies to the link's target. Other components are kept as written (the
+ * kernel follows them). Sets *touched when the walk passed through the prefix. */
+static int canon(const char *in, char *out, size_t size, int *touched)
+{
+    char pend[PATH_MAX], tmp[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
+    size_t n = 0;
+    int loops = 0;
+    int trail = 0;
+
+    if (strlen(in) >= sizeof pend)
+        return -ENAMETOOLONG;
+    strcpy(pend, in);
+    out[0] = '\0';
+    char *p = pend;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - s);
+        if (len == 0)
+            break;
+        trail = (*p == '/') || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
+        if (len == 1 && s[0] == '.')
+            continue;
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            if (n == 0)
+                continue;
+            out[n] = '\0';
+            if (sm_under_prefix(out) >= 0)
+                *touched = 1;
+            struct stat st;
+            int rc = xlate(out, real, sizeof real);
+            if (rc < 0)
+                return rc;
+            if (SM_REAL(fstatat)(AT_FDCWD, real, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISLNK(st.st_mode)) {
+                if (++loops > 40)
+                    return -ELOOP;
+                ssize_t ln = SM_REAL(readlinkat)(AT_FDCWD, real, link, sizeof link - 1);
+                if (ln < 0)
+                    return -errno;
+                link[ln] = '\0';
+                sm_untranslate(link, sizeof link);
+                /* continue with target + "/.." + rest, relative to the link's directory */
+                int m = snprintf(tmp, sizeof tmp, "%s/..%s", link, p);
+                if (m < 0 || (size_t)m >= sizeof tmp)
+                    return -ENAMETOOLONG;
+                strcpy(pend, tmp);
+                p = pend;
+                while (n > 0 && out[n - 1] != '/')
+                    n--;
+                if (n > 0)
+                    n--;
+                if (link[0] == '/')
+                    n = 0;
+                continue;
+            }
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            continue;
+        }
+        if (n + 1 + len + 1 > size)
+            return -ENAMETOOLONG;
+        out[n++] = '/';
+        memcpy(out + n, s, len);
+        n += len;
+        out[n] = '\0';
+    }
+    if (n == 0)
+        out[n++] = '/';
+    else if (trail && n + 2 <= size)
+        out[n++] = '/';
+    out[n] = '\0';
+    if (sm_under_prefix(out) >= 0)
+        *touched = 1;
+    return 0;
+}
+
+/* ---- resolution -------------------------------------------------------------------------------- */
+
+/* r names the virtual remainder `rest` ("", "a/b", "/a"): point it into the tree. `stable` says
+ * rest is the caller's own string (it outlives the call and may be used in place); otherwise it
+ * is copied into r->buf. */
+static int to_tree(const char *rest, int stable, int flags, struct sm_res *r)
+{
+    char tmp[PATH_MAX];
+    while (*rest == '/')
+        rest++;
+    r->kind = SM_TREE;
+    if (flags & SM_RES_ABS) {
+        if (!stable) {
+            strcpy(tmp, rest);
+            rest = tmp;
+        }
+        int rc = sm_tree_path(rest, r->buf, sizeof r->buf);
+        if (rc < 0)
+            return rc;
+        /* the tree must exist even when this process never opened it (vfork child: no fd) */
+        if (__atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE) < 0)
+            (void)sm_layout_ensure();
+        r->fd = AT_FDCWD;
+        r->path = r->buf;
+        return 0;
+    }
+    int fd = sm_tree_fd();
+    if (fd < 0)
+        return fd;
+    r->fd = fd;
+    if (!*rest) {
+        r->path = ".";
+    } else if (stable) {
+        r->path = rest;
+    } else {
+        memmove(r->buf, rest, strlen(rest) + 1);
+        r->path = r->buf;
+    }
+    return 0;
+}
+
+/* Resolve a virtual-namespace absolute path. `orig` is what the caller wrote (kept as is when
+ * the path does not concern the prefix); vabs is either orig or r->buf. */
+static int resolve_vabs(const char *vabs, const char *orig, int flags, struct sm_res *r)
+{
+    if (vabs[1] != '/' && !has_dots(vabs)) {
+        long off = sm_under_prefix(vabs);
+        if (off >= 0)
+            return to_tree(vabs + off, vabs == orig, flags, r);
+        if (vabs != orig) {
+            r->fd = AT_FDCWD;
+            r->path = r->buf;
+        }
+        return 0;
+    }
+    char c[PATH_MAX];
+    int touched = 0;
+    int rc = canon(vabs, c, sizeof c, &touched);
+    if (rc < 0)
+        return rc;
+    long off = sm_under_prefix(c);
+    if (off >= 0)
+        return to_tree(c + off, 0, flags, r);
+    if (touched || vabs != orig) {
+        strcpy(r->buf, c);
+        r->fd = AT_FDCWD;
+        r->path = r->buf;
+    }
+    return 0;
+}
+
+/* base (virtual-namespace absolute directory) + "/" + rel, then resolve. */
+static int resolve_joined(const char *base, const char *rel, const char *orig, int flags,
+                          struct sm_res *r)
+{
+    int n = snprintf(r->buf, sizeof r->buf, "%s/%s", strcmp(base, "/") ? base : "", rel);
+    if (n < 0 || (size_t)n >= sizeof r->buf)
+        return -ENAMETOOLONG;
+    return resolve_vabs(r->buf, orig, flags, r);
+}
+
+int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
+{
+    char base[PATH_MAX];
+    r->kind = SM_PASS;
+    r->fd = dirfd;
+    r->path = path;
+    if (!sm_cfg.enabled || path == NULL || path[0] == '\0')
+        return 0;
+    if (strnlen(path, PATH_MAX) >= PATH_MAX)
+        return -ENAMETOOLONG;
+    if (path[0] == '/') {
+        r->fd = AT_FDCWD;
+        return resolve_vabs(path, path, flags, r);
+    }
+    int dots = has_dots(path);
+    if (dirfd == AT_FDCWD) {
+        int st = cwd_state();
+        if (st == CWD_OUTSIDE && !dots)
+            return 0;
+        if (st == CWD_INSIDE && !dots) {
+            if (flags & SM_RES_MUT)
+                r->kind = SM_TREE;
+            return 0;
+        }
+        st = cwd_get(base, sizeof base);
+        if (st < 0)
+            return 0;
+        return resolve_joined(base, path, path, flags, r);
+    }
+    if (!dots && !(flags & SM_RES_MUT) && !first_in_prefix(path))
+        return 0;
+    int st = fd_get(dirfd, base, sizeof base);
+    if (st < 0)
+        return 0; /* not a directory, bad fd, no /proc: the kernel gives the answer */
+    if (st == CWD_INSIDE && !dots) {
+        r->kind = SM_TREE;
+        return 0;
+    }
+    if (st == CWD_OUTSIDE && !dots)
+        return 0;
+    return resolve_joined(base, path, path, flags, r);
+}
+
+/* ---- keys ------------------------------------------------------------------------------------ */
+
+/* Strip the tree root from an absolute real path into a key ("/a/b"); -ENOENT if outside. */
+static int key_from_real(const char *real, char key[PATH_MAX])
+{
+    if (strncmp(real, sm_cfg.tree, sm_cfg.tlen) != 0)
+        return -ENOENT;
+    const char *rest = real + sm_cfg.tlen;
+    if (*rest != '/' && *rest != '\0')
+        return -ENOENT;
+    snprintf(key, PATH_MAX, "%s", *rest ? rest : "/");
+    return 0;
+}
+
+int sm_key_fd(int fd, char key[PATH_MAX])
+{
+    char link[32], real[PATH_MAX];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, link, real, sizeof real - 1);
+    if (n < 0)
+        return -errno;
+    real[n] = '\0';
+    return key_from_real(real, key);
+}
+
+int sm_key_at(int fd, const char *path, char key[PATH_MAX])
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    size_t cut = len;
+    while (cut > 0 && path[cut - 1] != '/')
+        cut--;
+    const char *name = path + cut;
+    size_t nlen = len - cut;
+    int dfd = fd, opened = -1, rc;
+
+    if (cut > 0) {
+        /* the directory part may hold symlinks: let the kernel name it */
+        if (cut >= sizeof dir)
+            return -ENAMETOOLONG;
+        memcpy(dir, path, cut);
+        dir[cut] = '\0';
+        opened = SM_REAL(openat)(fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (opened < 0)
+            return -errno;
+        dfd = opened;
+    }
+    if (dfd == AT_FDCWD) {
+        if (!SM_REAL(getcwd)(real, sizeof real))
+            return -errno;
+        rc = key_from_real(real, dir);
+    } else if (sm_is_tree_fd(dfd)) {
+        strcpy(dir, "/");
+        rc = 0;
+    } else {
+        rc = sm_key_fd(dfd, dir);
+    }
+    if (opened >= 0)
+        SM_REAL(close)(opened);
+    if (rc < 0)
+        return rc;
+    if (nlen == 0 || (nlen == 1 && name[0] == '.')) {
+        strcpy(key, dir);
+        return 0;
+    }
+    size_t dl = strlen(dir);
+    if (dl == 1)
+        dl = 0;
+    if (dl + 1 + nlen + 1 > PATH_MAX)
+        return -ENAMETOOLONG;
+    memcpy(key, dir, dl);
+    key[dl] = '/';
+    memcpy(key + dl + 1, name, nlen);
+    key[dl + 1 + nlen] = '\0';
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* record.c: the shim's door into the cache. Opens this process's LMDB environment on the first
+ * change under the prefix and records changes into it. A failure to record never fails the
+ * caller's call: the tree already holds the change, and the sync engine's scan finds changes
+ * that were never recorded. */
+#include "shim.h"
+#include "smshim.h"
+#include "../cache/cache.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+static struct smc *rec_env;
+static int rec_failed;
+static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER; /* guards opening only */
+static pthread_once_t rec_atfork_once = PTHREAD_ONCE_INIT;
+
+void sm_record_atfork_child(void)
+{
+    /* LMDB: never use an environment after fork. Forget it; the child reopens on demand. */
+    if (rec_env)
+        smc_abandon(rec_env);
+    rec_env = NULL;
+    rec_failed = 0;
+    pthread_mutex_init(&rec_mu, NULL);
+}
+
+static void rec_register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, sm_record_atfork_child);
+}
+
+/** The process's cache handle, opening it on first use; NULL if it cannot be opened. */
+struct smc *sm_record_env(void);
+struct smc *sm_record_env(void)
+{
+    struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
+    if (SM_LIKELY(c != NULL))
+        return c;
+    pthread_mutex_lock(&rec_mu);
+    if (!rec_env && !rec_failed) {
+        char meta[PATH_MAX];
+        pthread_once(&rec_atfork_once, rec_register_atfork);
+        snprintf(meta, sizeof meta, "%s/%s", sm_cfg.cache, SMSHIM_META_DIR);
+        int rc = sm_layout_ensure();
+        if (rc == 0)
+            rc = smc_open(meta, &c);
+        if (rc < 0) {
+            rec_failed = 1;
+            sm_log(SM_LOG_ERROR, "cannot open cache %s: %s", meta, strerror(-rc));
+        } else {
+            __atomic_store_n(&rec_env, c, __ATOMIC_RELEASE);
+        }
+    }
+    c = rec_env;
+    pthread_mutex_unlock(&rec_mu);
+    return c;
+}
+
+void sm_note_write(const char *key)
+{
+    struct smc *c = sm_record_env();
+    int rc = c ? smc_note_write(c, key, sm_now_ns()) : 0;
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+}
+
+void sm_note_unlink(const char *key)
+{
+    struct smc *c = sm_record_env();
+    int rc = c ? smc_note_unlink(c, key, sm_now_ns()) : 0;
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record unlink %s: %s", key, strerror(-rc));
+}
+
+void sm_note_rename(const char *from, const char *to, int is_dir)
+{
+    struct smc *c = sm_record_env();
+    int rc = c ? smc_note_rename(c, from, to, is_dir, sm_now_ns()) : 0;
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record rename %s -> %s: %s", from ? from : "-", to ? to : "-",
+               strerror(-rc));
+}
+
+void sm_note_sync(void)
+{
+    struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
+    if (c)
+        smc_flush(c);
+}

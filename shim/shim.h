@@ -1,0 +1,259 @@
+/* shim.h: internal interfaces of libsmshim.so (sm_ prefix): configuration, the real-function
+ * table, path resolution, the per-family cores and the change recorder.
+ *
+ * Error convention (musl/libuv): internal functions return >= 0 or -errno and never write errno;
+ * the exported wrappers convert with sm_ret() and restore the caller's errno on success.
+ */
+#ifndef SM_SHIM_H
+#define SM_SHIM_H
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include <ftw.h>
+#include <glob.h>
+#include <spawn.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+#define SM_EXPORT __attribute__((visibility("default")))
+#define SM_HIDDEN __attribute__((visibility("hidden")))
+#define SM_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define SM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* ---- configuration (config.c) ------------------------------------------------------------ */
+
+/** Settings read once by the constructor; read-only afterwards (safe from any thread, from a
+ *  vfork child and from a signal handler). */
+struct sm_cfg {
+    int enabled;               /* 0: every call passes straight through */
+    char prefix[PATH_MAX];     /* virtual prefix, normalised, no trailing '/' ("/sm") */
+    size_t plen;               /* strlen(prefix) */
+    char cache[PATH_MAX];      /* absolute, canonical cache directory */
+    size_t clen;
+    char tree[PATH_MAX];       /* cache + "/tree": where the namespace is materialised */
+    size_t tlen;
+    char tag[128];             /* container tag (SMSHIM_TAG) */
+    char libpath[PATH_MAX];    /* absolute path of this library, re-injected into LD_PRELOAD */
+    /* "NAME=value" strings every exec'd child receives (see exec.c) */
+    char env_prefix[PATH_MAX + 32];
+    char env_cache[PATH_MAX + 32];
+    char env_tag[160];
+    char env_log[PATH_MAX + 32];
+    int have_log;
+};
+extern struct sm_cfg sm_cfg;
+
+/** getenv that reads environ directly (never a host program's own getenv). */
+const char *sm_getenv(const char *name);
+
+/* ---- real functions (real.c) --------------------------------------------------------------- */
+
+/* Prototypes glibc no longer declares (old stat ABI, fortify entry points, ...). */
+int __xstat(int ver, const char *path, struct stat *st);
+int __lxstat(int ver, const char *path, struct stat *st);
+int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags);
+int __xstat64(int ver, const char *path, struct stat64 *st);
+int __lxstat64(int ver, const char *path, struct stat64 *st);
+int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags);
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
+char *__getcwd_chk(char *buf, size_t size, size_t buflen);
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
+
+/* Every libc function the shim calls for real. One entry per name, in the style of SQLite's
+ * aSyscall table: the list is the single place a real function is named. */
+#define SM_REAL_LIST(X)                                                                          \
+    X(open) X(openat) X(creat) X(fopen) X(freopen) X(close) X(close_range) X(dup2) X(dup3)      \
+    X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
+    X(access) X(faccessat) X(euidaccess)                                                         \
+    X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob)                                    \
+    X(mkdir) X(mkdirat) X(rmdir) X(unlink) X(unlinkat) X(remove) X(rename) X(renameat)          \
+    X(renameat2) X(link) X(linkat) X(symlink) X(symlinkat) X(readlink) X(readlinkat)            \
+    X(truncate) X(chmod) X(fchmodat) X(lchmod) X(chown) X(lchown) X(fchownat) X(utimensat)      \
+    X(utime) X(utimes) X(futimesat) X(lutimes) X(mknod) X(mknodat) X(mkfifo) X(mkfifoat)        \
+    X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr) X(setxattr) X(lsetxattr)                \
+    X(removexattr) X(lremovexattr) X(statfs) X(statvfs) X(pathconf)                             \
+    X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
+    X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawn_file_actions_addopen)         \
+    X(posix_spawn_file_actions_addchdir_np) X(dlopen) X(dlmopen) X(inotify_add_watch)           \
+    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv)
+
+#define SM_REAL_FIELD(n) __typeof__(n) *n;
+struct sm_real_tab {
+    SM_REAL_LIST(SM_REAL_FIELD)
+};
+extern struct sm_real_tab sm_real_tab;
+extern int sm_real_ready;
+void sm_real_init(void);
+#define SM_REAL(n) (SM_LIKELY(sm_real_ready) ? sm_real_tab.n : (sm_real_init(), sm_real_tab.n))
+
+/* ---- small helpers --------------------------------------------------------------------------- */
+
+/** Turn an internal result (>= 0 or -errno) into the libc contract: -1 with errno set. */
+static inline long sm_ret(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+/** sm_ret for a wrapper that saved the caller's errno: on success errno is restored (internal
+ *  calls may have changed it), on failure it is set from -r. */
+static inline long sm_finish(long r, int saved)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    errno = saved;
+    return r;
+}
+#define SM_CALL(expr)                                                                            \
+    do {                                                                                         \
+        int sm_saved_ = errno;                                                                   \
+        long sm_r_ = (expr);                                                                     \
+        return sm_finish(sm_r_, sm_saved_);                                                      \
+    } while (0)
+
+/** Is `p` (absolute) the virtual prefix or below it?  Returns the offset of the remainder
+ *  ("" or "/..."), or -1. */
+static inline long sm_under_prefix(const char *p)
+{
+    if (memcmp(p, sm_cfg.prefix, sm_cfg.plen) != 0)
+        return -1;
+    char c = p[sm_cfg.plen];
+    return (c == '/' || c == '\0') ? (long)sm_cfg.plen : -1;
+}
+
+/** Cheap pre-filter run by every wrapper: 0 when the call certainly does not concern the prefix
+ *  (the common pass-through case), 1 when the core must look closer. */
+static inline int sm_maybe(const char *p)
+{
+    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(p == NULL))
+        return 0;
+    if (p[0] != '/')
+        return 1; /* relative: depends on the cwd or the dirfd */
+    if (p[1] == '/' || sm_under_prefix(p) >= 0)
+        return 1;
+    return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
+}
+
+/* ---- path resolution (path.c) -------------------------------------------------------------- */
+
+enum sm_kind {
+    SM_PASS = 0, /* not virtual: call the real function with (r.fd, r.path) */
+    SM_TREE = 1, /* virtual: (r.fd, r.path) names the entry inside the materialised tree */
+};
+
+/** Resolution of a (dirfd, path) pair. (fd, path) are what to hand the real *at() call. */
+struct sm_res {
+    int kind;
+    int fd;
+    const char *path;
+    char buf[PATH_MAX];
+};
+
+#define SM_RES_MUT 1 /* the caller changes the namespace: relative paths must be classified */
+#define SM_RES_ABS 2 /* the real call takes no dirfd: a virtual target comes back as an absolute
+                        tree path with fd == AT_FDCWD (and no tree fd is opened: vfork-safe) */
+
+/** Resolve a call's path. Fills r; returns 0 or -errno (ENAMETOOLONG, ELOOP, ...).
+ *  Never touches LMDB and never allocates; safe in a vfork child. */
+int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r);
+
+/** The materialised tree's directory fd (O_PATH, CLOEXEC, high number), opening it (and creating
+ *  the cache layout) on first use. Returns the fd or -errno. */
+int sm_tree_fd(void);
+/** Create the cache layout (cache 0700, tree 0755, tmp). 0 or -errno. */
+int sm_layout_ensure(void);
+/** Forget the tree fd if `fd` is it (the program closed or replaced that descriptor). */
+void sm_tree_fd_lost(int fd);
+static inline int sm_is_tree_fd(int fd);
+
+/** If `real` (absolute, NUL-terminated, in a buffer of `size` bytes) lies in the tree, rewrite it
+ *  in place to its virtual path. Returns 1 if rewritten, 0 if not in the tree, -ERANGE if the
+ *  virtual path does not fit. */
+int sm_untranslate(char *real, size_t size);
+/** Write the absolute tree path of virtual remainder `rel` ("" or "a/b") into out. */
+int sm_tree_path(const char *rel, char *out, size_t size);
+
+/** Key (the remote filepath, "/a/b.md") of the entry (fd, path) names, where (fd, path) came from
+ *  sm_resolve with kind SM_TREE. The last component is not followed. Returns 0 or -errno. */
+int sm_key_at(int fd, const char *path, char key[PATH_MAX]);
+/** Key of the file an open descriptor refers to (readlink of /proc/self/fd/N); -ENOENT when the
+ *  descriptor is not in the tree. */
+int sm_key_fd(int fd, char key[PATH_MAX]);
+/** Forget the cached cwd classification (after chdir/fchdir). */
+void sm_cwd_changed(void);
+
+/* ---- cores (one implementation per family; wrappers and the raw-syscall door call them) ---- */
+
+int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode);
+int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags);
+int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
+int sm_faccessat_core(int dirfd, const char *path, int mode, int flags);
+int sm_mkdirat_core(int dirfd, const char *path, mode_t mode);
+int sm_unlinkat_core(int dirfd, const char *path, int flags);
+int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, unsigned flags);
+int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len);
+int sm_symlinkat_core(const char *target, int dirfd, const char *path);
+
+/* ---- change recorder (record.c): the shim's only door into LMDB --------------------------- */
+
+/** A regular file under the prefix was created, opened for writing or truncated. */
+void sm_note_write(const char *key);
+/** The file `key` was removed. */
+void sm_note_unlink(const char *key);
+/** `from` was renamed to `to` (is_dir: a whole directory moved). */
+void sm_note_rename(const char *from, const char *to, int is_dir);
+/** fsync/sync under the prefix: make the cache's committed state durable. */
+void sm_note_sync(void);
+/** atfork child: drop the inherited LMDB environment without using it. */
+void sm_record_atfork_child(void);
+
+/* ---- logging (log.c) ------------------------------------------------------------------------ */
+
+enum { SM_LOG_ERROR = 1, SM_LOG_WARN, SM_LOG_INFO, SM_LOG_DEBUG };
+extern int sm_log_level;
+/** Parse SMSHIM_LOG ("LEVEL[:FILE]"; FILE defaults to <cache>/log, "stderr" is allowed). */
+void sm_log_init(const char *spec, const char *cache);
+void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+#define sm_log(level, ...)                                                                       \
+    do {                                                                                         \
+        if (SM_UNLIKELY(sm_log_level >= (level)))                                                \
+            sm_logf((level), __func__, __LINE__, __VA_ARGS__);                                   \
+    } while (0)
+
+/* ---- misc ------------------------------------------------------------------------------------ */
+
+uint64_t sm_now_ns(void);
+
+extern int sm_treefd_value;
+static inline int sm_is_tree_fd(int fd)
+{
+    return fd >= 0 && fd == sm_treefd_value;
+}
+
+#endif

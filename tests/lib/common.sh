@@ -1,0 +1,67 @@
+# common.sh: helpers for the integration tests (sourced by tests/integ/*.sh).
+#
+#   shim CMD...          run CMD with the preload (this test's cache, prefix /sm)
+#   parity NAME SCRIPT   run SCRIPT (bash) once in a real directory and once under the shim in
+#                        /sm/w, with $W naming the work directory; fail unless the output, the exit
+#                        status and the resulting trees (type, path, size, mode, sha256) are equal
+#   skip REASON          end the test as skipped
+#   fail MSG             end the test as failed
+#
+# A test script exits 0 on success, 77 when skipped, anything else on failure.
+set -euo pipefail
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+B=${SMSHIM_BUILD:-build}
+case "$B" in /*) ;; *) B="$SRC/$B" ;; esac
+LIB="$B/libsmshim.so"
+T=${SMSHIM_TEST_TMP:-$(mktemp -d /tmp/smshim-t.XXXXXX)}
+mkdir -p "$T"
+export SMSHIM_CACHE="$T/cache"
+export SMSHIM_PREFIX=/sm
+unset SUPERMEMORY_API_KEY SMSHIM_LOG
+PRELOAD="$LIB"
+case "${SMSHIM_SAN:-}" in
+    address) PRELOAD="$(gcc -print-file-name=libasan.so):$LIB"
+             export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 ;;
+    undefined) PRELOAD="$(gcc -print-file-name=libubsan.so):$LIB" ;;
+    thread) PRELOAD="$(gcc -print-file-name=libtsan.so):$LIB"
+            export TSAN_OPTIONS="report_signal_unsafe=0 suppressions=$SRC/tests/tsan.supp" ;;
+esac
+PY=/usr/bin/python3
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+shim() { LD_PRELOAD="$PRELOAD" "$@"; }
+need() { for c in "$@"; do command -v "$c" >/dev/null || skip "$c is not installed"; done; }
+
+# manifest DIR: one line per entry below DIR: type, path, size, mode, sha256 or link target
+manifest() { "$PY" "$SRC/tests/lib/manifest.py" "$1"; }
+
+# Run a scenario in a real directory and under the shim, compare everything.
+parity() {
+    local name=$1 script=$2
+    local real="$T/real-$name" virt="/sm/w-$name"
+    mkdir -p "$real"
+    local rout="$T/$name.real.out" vout="$T/$name.virt.out" rc_r=0 rc_v=0
+    (cd "$real" && W="$real" bash -c "$script") >"$rout" 2>&1 || rc_r=$?
+    shim bash -c "mkdir -p '$virt'" || fail "$name: mkdir $virt"
+    (cd / && shim env W="$virt" bash -c "cd '$virt' && $script") >"$vout" 2>&1 || rc_v=$?
+    sed -i "s#$real#\$W#g" "$rout"
+    sed -i "s#$virt#\$W#g" "$vout"
+    if [ "$rc_r" != "$rc_v" ] || ! cmp -s "$rout" "$vout"; then
+        echo "--- $name: real (exit $rc_r) vs shim (exit $rc_v)"
+        diff "$rout" "$vout" | head -40 || true
+        fail "$name: output differs"
+    fi
+    manifest "$real" >"$T/$name.real.man"
+    shim "$PY" "$SRC/tests/lib/manifest.py" "$virt" >"$T/$name.virt.man"
+    manifest "$SMSHIM_CACHE/tree/w-$name" >"$T/$name.tree.man"
+    if ! cmp -s "$T/$name.real.man" "$T/$name.virt.man"; then
+        diff "$T/$name.real.man" "$T/$name.virt.man" | head -40 || true
+        fail "$name: tree seen through the shim differs from the real directory"
+    fi
+    if ! cmp -s "$T/$name.real.man" "$T/$name.tree.man"; then
+        diff "$T/$name.real.man" "$T/$name.tree.man" | head -40 || true
+        fail "$name: tree stored in the cache differs from the real directory"
+    fi
+    echo "ok - parity $name ($(wc -l <"$T/$name.real.man") entries)"
+}

@@ -1,0 +1,1059 @@
+#!/usr/bin/env python3
+"""smserver.py - loopback emulation of the Supermemory v3 documents API (quirks and faults included) for smshim tests.
+
+The contract is api.md: the subset of the Supermemory v3 documents API that smshim speaks. The odd behaviour of
+the real service is reproduced on purpose; see the "Quirk" notes beside the code (numbered as in api.md). On top
+of the API, unauthenticated /_admin/* endpoints let tests seed documents, change faults at run time and read
+counters. Faults, latency and --hang apply to /v3 only, never to /_admin.
+
+Python 3.11 standard library only. Run `smserver.py --help` for the flags.
+"""
+
+import argparse
+import contextlib
+import datetime
+import hmac
+import json
+import math
+import os
+import random
+import re
+import signal
+import socketserver
+import sys
+import threading
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+# ---------------------------------------------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------------------------------------------
+
+STAGES = ("queued", "extracting", "chunking", "embedding", "indexing")  # then "done"; equal fifths of processing_ms
+STATUSES = STAGES + ("done", "failed", "unknown")
+ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+ID_LEN = 22
+TAG_RE = re.compile(r"[A-Za-z0-9_:-]{1,100}")       # api.md: containerTag charset and length
+CUSTOM_ID_RE = re.compile(r"[A-Za-z0-9_.-]{1,100}")  # service docs: alphanumeric, hyphens, underscores, dots
+MAX_CONTENT = 50 * 1024 * 1024                      # api.md: documents up to 50 MB (UTF-8 bytes)
+MAX_BODY = 4 * MAX_CONTENT                          # JSON escaping can inflate content; refuse beyond this
+LIST_LIMIT_DEFAULT = 10                             # the service's documented default page size
+LIST_LIMIT_MAX = 100
+CREATE_KEYS = {"content", "containerTag", "containerTags", "entityContext", "customId", "metadata",
+               "taskType", "filepath"}              # create is additionalProperties:false in the service schema
+TASK_TYPES = ("memory", "superrag")
+
+# Stats keys for the /v3 routes; "uploads" are the routes that change documents.
+R_LIST = "POST /v3/documents/list"
+R_GET = "GET /v3/documents/{id}"
+R_CREATE = "POST /v3/documents"
+R_PATCH = "PATCH /v3/documents/{id}"
+R_DELETE = "DELETE /v3/documents/{id}"
+R_BULK = "DELETE /v3/documents/bulk"
+R_OTHER = "other"
+ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_OTHER)
+UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK)
+FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang")
+
+# Live configuration: name -> kind. Kinds drive validation in Store.set_config().
+CONFIG_KINDS = {
+    "latency_ms": "ms", "processing_ms": "ms",
+    "fault_5xx": "prob", "fault_429": "prob", "fault_drop": "prob", "fault_drop_after": "prob",
+    "bad_json": "prob", "wrong_types": "prob",
+    "retry_after": "retry", "hang": "bool", "drop_patch_while_processing": "bool", "key": "key",
+}
+
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus the service's {"error", "details"} body."""
+
+    def __init__(self, status, error, details=None):
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.details = details
+
+    def body(self):
+        out = {"error": self.error}
+        if self.details is not None:
+            out["details"] = self.details
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Small helpers: time, JSON, validation
+# ---------------------------------------------------------------------------------------------------------------
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def iso_ms(ms):
+    """Epoch milliseconds -> '2026-05-10T23:28:10.123Z' (the service's format)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
+
+
+def parse_time(value, name):
+    """Admin input: ISO-8601 string (naive = UTC) or epoch milliseconds -> epoch milliseconds."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            dt = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=datetime.timezone.utc)
+            return int(round(dt.timestamp() * 1000))
+    raise ApiError(400, "Invalid request", f"{name} must be an ISO-8601 string or epoch milliseconds")
+
+
+def dump_json(obj):
+    """Serialise as UTF-8 JSON; falls back to ASCII escapes if a stored string holds a lone surrogate."""
+    try:
+        return json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(obj).encode("ascii")
+
+
+def parse_json(body, empty_ok=True):
+    """Request body -> JSON object. Empty body is {} when empty_ok. Anything else malformed is a 400."""
+    if not body.strip():
+        if empty_ok:
+            return {}
+        raise ApiError(400, "Invalid request", "request body is required")
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "Invalid JSON", str(exc)) from None
+    if not isinstance(obj, dict):
+        raise ApiError(400, "Invalid request", "request body must be a JSON object")
+    return obj
+
+
+def check_text(value, name):
+    """A string that is valid Unicode (the contract is UTF-8 text; a lone surrogate escape is refused)."""
+    if not isinstance(value, str):
+        raise ApiError(400, "Invalid request", f"{name} must be a string")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "Invalid request", f"{name} is not valid Unicode") from None
+    return value
+
+
+def check_tag(value):
+    if not isinstance(value, str) or not TAG_RE.fullmatch(value):
+        raise ApiError(400, "Invalid request", "containerTag must match [A-Za-z0-9_:-]{1,100}")
+    return value
+
+
+def check_tags(value):
+    if not isinstance(value, list) or not value:
+        raise ApiError(400, "Invalid request", "containerTags must be a non-empty array of strings")
+    return [check_tag(t) for t in value]
+
+
+def check_metadata(value):
+    """Flat object; values are strings, numbers, booleans or arrays of strings (no nesting)."""
+    if not isinstance(value, dict):
+        raise ApiError(400, "Invalid request", "metadata must be an object")
+    for k, v in value.items():
+        flat = isinstance(v, (str, int, float, bool))
+        strs = isinstance(v, list) and all(isinstance(x, str) for x in v)
+        if not (flat or strs):
+            raise ApiError(400, "Invalid request", f"metadata value for {k!r} must be a string, number, "
+                                                   "boolean or array of strings")
+    return value
+
+
+def normalise_content(content):
+    """Quirk 6: the service strips exactly one trailing "\\n" (not "\\r", not further newlines)."""
+    return content[:-1] if content.endswith("\n") else content
+
+
+def content_size_ok(content):
+    if len(content) > MAX_CONTENT or len(content.encode("utf-8")) > MAX_CONTENT:
+        raise ApiError(413, "Payload Too Large", "documents are limited to 50 MB")
+
+
+def filepath_matches(filter_value, filepath):
+    """Quirk 1: a filter ending in "/" matches every filepath below it (recursively); else exact match."""
+    if not isinstance(filepath, str):
+        return False
+    if filter_value.endswith("/"):
+        return filepath.startswith(filter_value)
+    return filepath == filter_value
+
+
+def page_number(value, name, default):
+    """limit/page: a number or a string of digits (both accepted by the service)."""
+    if value is None:
+        return default
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return int(value)
+    raise ApiError(400, "Invalid request", f"{name} must be a number or a string of digits")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The document store, counters and live configuration (all behind one lock)
+# ---------------------------------------------------------------------------------------------------------------
+
+class Store:
+    """Documents, stats and config. Every public method takes self.lock; none sleeps while holding it.
+
+    A stored document is a dict with the public fields plus: createdAt/updatedAt as epoch ms, "seq" (creation
+    order, the sort tie-break), "procStart"/"procMs" (processing in progress, status derived lazily from the
+    clock) and "fixedStatus" (a status pinned by an admin seed, e.g. "failed"; cleared by an accepted content
+    change).
+    """
+
+    def __init__(self, defaults, seed=None, state_file=None):
+        self.lock = threading.Lock()
+        self.defaults = dict(defaults)
+        self.seed = seed
+        self.state_file = state_file
+        self.shutdown = threading.Event()  # set when the server stops; releases --hang waiters
+        self._reset_locked()
+        if state_file and os.path.exists(state_file):
+            self._load()
+        self._persist()  # an unwritable --state-file fails here, at start, not as 500s later
+
+    # -- reset / persistence ------------------------------------------------------------------------------------
+
+    def _reset_locked(self):
+        self.docs = {}
+        self.next_seq = 0
+        self.config = dict(self.defaults)
+        self.rng = random.Random(self.seed)
+        self.gen = getattr(self, "gen", 0) + 1  # in-flight requests from before a reset do not touch new stats
+        self.stats = {
+            "requests": {r: 0 for r in ROUTES},
+            "faults": {f: 0 for f in FAULT_KINDS},
+            "dropped_patches": 0,
+            "inflight_uploads": 0, "max_inflight_uploads": 0,
+            "inflight": 0, "max_inflight": 0,
+            "list_filepaths": [],
+        }
+
+    def reset(self):
+        with self.lock:
+            self._reset_locked()
+            self._persist()
+            return self._config_view()
+
+    def _load(self):
+        with open(self.state_file, encoding="utf-8") as f:
+            state = json.load(f)
+        for doc in state.get("documents", []):
+            self.docs[doc["id"]] = doc
+        self.next_seq = max([state.get("next_seq", 0)] + [d["seq"] + 1 for d in self.docs.values()])
+
+    def _persist(self):
+        """Write all documents to --state-file (tmp + rename). Called under the lock after every change."""
+        if not self.state_file:
+            return
+        tmp = f"{self.state_file}.tmp.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"next_seq": self.next_seq, "documents": list(self.docs.values())}, f)
+        os.replace(tmp, self.state_file)
+
+    # -- config -------------------------------------------------------------------------------------------------
+
+    def _config_view(self):
+        out = dict(self.config)
+        out["key"] = None if out["key"] is None else "<set>"  # never echo the secret
+        return out
+
+    def get_config(self):
+        with self.lock:
+            return self._config_view()
+
+    def config_snapshot(self):
+        with self.lock:
+            return dict(self.config)
+
+    def set_config(self, changes):
+        new = {}
+        for name, value in changes.items():
+            kind = CONFIG_KINDS.get(name)
+            if kind is None:
+                raise ApiError(400, "Invalid request", f"unknown config key {name!r}")
+            num = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if kind == "ms" and num and value >= 0:
+                new[name] = value
+            elif kind == "prob" and num and 0 <= value <= 1:
+                new[name] = float(value)
+            elif kind == "retry" and (value is None or num):
+                new[name] = value
+            elif kind == "bool" and isinstance(value, bool):
+                new[name] = value
+            elif kind == "key" and (value is None or isinstance(value, str)):
+                new[name] = value
+            else:
+                raise ApiError(400, "Invalid request", f"bad value for config key {name!r}")
+        with self.lock:
+            self.config.update(new)
+            return self._config_view()
+
+    # -- stats and faults ---------------------------------------------------------------------------------------
+
+    def count_request(self, route):
+        with self.lock:
+            self.stats["requests"][route] += 1
+
+    def count_fault(self, kind):
+        with self.lock:
+            self.stats["faults"][kind] += 1
+
+    @contextlib.contextmanager
+    def inflight(self, upload):
+        """Count a /v3 request as in flight (and as an upload) for the duration of the with-block."""
+        keys = ("inflight", "inflight_uploads") if upload else ("inflight",)
+        with self.lock:
+            gen = self.gen
+            for k in keys:
+                self.stats[k] += 1
+                self.stats["max_" + k] = max(self.stats["max_" + k], self.stats[k])
+        try:
+            yield
+        finally:
+            with self.lock:
+                if gen == self.gen:
+                    for k in keys:
+                        self.stats[k] -= 1
+
+    def roll(self, name):
+        """True with probability config[name]; counts nothing (callers count the fault they act on)."""
+        with self.lock:
+            p = self.config[name]
+            return p > 0 and self.rng.random() < p
+
+    def choice(self, seq):
+        with self.lock:
+            return self.rng.choice(seq)
+
+    def roll_fault(self):
+        """Faults that happen before a request takes effect: "drop", "429", "500"/"502"/"503" or None."""
+        with self.lock:
+            cfg, rng = self.config, self.rng
+            fault = None
+            if cfg["fault_drop"] > 0 and rng.random() < cfg["fault_drop"]:
+                fault = "drop"
+            elif cfg["fault_429"] > 0 and rng.random() < cfg["fault_429"]:
+                fault = "429"
+            elif cfg["fault_5xx"] > 0 and rng.random() < cfg["fault_5xx"]:
+                fault = rng.choice(("500", "502", "503"))
+            if fault:
+                self.stats["faults"][fault] += 1
+            return fault
+
+    def stats_view(self):
+        with self.lock:
+            return json.loads(json.dumps(self.stats))  # deep copy
+
+    # -- document helpers (call with the lock held) -------------------------------------------------------------
+
+    def _new_id(self):
+        while True:
+            doc_id = "".join(self.rng.choice(ID_CHARS) for _ in range(ID_LEN))
+            if doc_id not in self.docs:
+                return doc_id
+
+    def _settle(self, doc, now):
+        """Quirk 4: once processing has run its course, updatedAt moves to the moment it finished."""
+        if doc["procStart"] is not None and now >= doc["procStart"] + doc["procMs"]:
+            doc["updatedAt"] = doc["procStart"] + doc["procMs"]
+            doc["procStart"] = None
+
+    def _status(self, doc, now):
+        self._settle(doc, now)
+        if doc["fixedStatus"]:
+            return doc["fixedStatus"]
+        if doc["procStart"] is None:
+            return "done"
+        stage = (now - doc["procStart"]) * len(STAGES) // doc["procMs"]
+        return STAGES[min(stage, len(STAGES) - 1)]
+
+    def _start_processing(self, doc, now):
+        """A create or accepted content change: status "queued", updatedAt now, done after processing_ms."""
+        doc["updatedAt"] = now
+        doc["fixedStatus"] = None
+        doc["procMs"] = int(self.config["processing_ms"])
+        doc["procStart"] = now if doc["procMs"] > 0 else None
+
+    def _view(self, doc, now, content=True):
+        """The public JSON shape of a document (the service's field set)."""
+        out = {
+            "id": doc["id"],
+            "customId": doc["customId"],
+            "filepath": doc["filepath"],
+            "containerTags": list(doc["containerTags"]),
+            "status": self._status(doc, now),
+            "createdAt": iso_ms(doc["createdAt"]),
+            "updatedAt": iso_ms(doc["updatedAt"]),
+            "metadata": doc["metadata"],
+            "title": doc["title"],
+            "summary": None,
+            "type": "text",
+            "connectionId": None,
+        }
+        if content:
+            out["content"] = doc["content"]
+        return out
+
+    def _lookup(self, doc_id):
+        doc = self.docs.get(doc_id)
+        if doc is None:
+            raise ApiError(404, "Document not found", f"no document with id {doc_id!r}")
+        return doc
+
+    def _insert(self, doc_id, now, **fields):
+        doc = {"id": doc_id, "customId": None, "filepath": None, "containerTags": [], "content": "",
+               "metadata": {}, "title": None, "createdAt": now, "updatedAt": now, "seq": self.next_seq,
+               "procStart": None, "procMs": 0, "fixedStatus": None}
+        doc.update(fields)
+        self.next_seq += 1
+        self.docs[doc_id] = doc
+        return doc
+
+    # -- the API ------------------------------------------------------------------------------------------------
+
+    def create(self, body):
+        """POST /v3/documents -> {"id", "status": "queued"}; quirks 2 (duplicates), 3 (customId upsert), 6."""
+        unknown = sorted(set(body) - CREATE_KEYS)
+        if unknown:
+            raise ApiError(400, "Invalid request", f"unknown field(s): {', '.join(unknown)}")
+        if "content" not in body:
+            raise ApiError(400, "Invalid request", "content is required")
+        content = normalise_content(check_text(body["content"], "content"))
+        content_size_ok(content)
+        if body.get("containerTag") is not None:
+            tags = [check_tag(body["containerTag"])]
+        elif body.get("containerTags") is not None:
+            tags = check_tags(body["containerTags"])
+        else:
+            tags = []
+        filepath = body.get("filepath")
+        if filepath is not None:
+            check_text(filepath, "filepath")
+        custom_id = body.get("customId")
+        if custom_id is not None and (not isinstance(custom_id, str) or not CUSTOM_ID_RE.fullmatch(custom_id)):
+            raise ApiError(400, "Invalid request", "customId must match [A-Za-z0-9_.-]{1,100}")
+        metadata = check_metadata(body["metadata"]) if body.get("metadata") is not None else None
+        if body.get("taskType") is not None and body["taskType"] not in TASK_TYPES:
+            raise ApiError(400, "Invalid request", "taskType must be memory or superrag")
+        if body.get("entityContext") is not None:
+            check_text(body["entityContext"], "entityContext")
+
+        with self.lock:
+            now = now_ms()
+            doc = None
+            if custom_id is not None:
+                # Upsert key: same customId within the same (first) container tag, or both untagged.
+                for d in self.docs.values():
+                    same_tag = (tags[0] in d["containerTags"]) if tags else not d["containerTags"]
+                    if d["customId"] == custom_id and same_tag:
+                        doc = d
+                        break
+            if doc is None:
+                doc = self._insert(self._new_id(), now, customId=custom_id, containerTags=tags)
+            doc["content"] = content
+            if filepath is not None:
+                doc["filepath"] = filepath
+            if metadata is not None:
+                doc["metadata"] = metadata
+            self._start_processing(doc, now)
+            self._persist()
+            return {"id": doc["id"], "status": "queued"}
+
+    def get(self, doc_id):
+        with self.lock:
+            return self._view(self._lookup(doc_id), now_ms())
+
+    def patch(self, doc_id, body):
+        """PATCH /v3/documents/{id}; quirks 4 (dropped while processing), 5 (content wins over filepath), 6."""
+        content = body.get("content")
+        if content is not None:
+            content = normalise_content(check_text(content, "content"))
+            content_size_ok(content)
+        filepath = body.get("filepath")
+        if filepath is not None:
+            check_text(filepath, "filepath")
+        metadata = check_metadata(body["metadata"]) if body.get("metadata") is not None else None
+        custom_id = body.get("customId")
+        if custom_id is not None and (not isinstance(custom_id, str) or not CUSTOM_ID_RE.fullmatch(custom_id)):
+            raise ApiError(400, "Invalid request", "customId must match [A-Za-z0-9_.-]{1,100}")
+        if content is None and filepath is None and metadata is None and custom_id is None:
+            raise ApiError(400, "Invalid request", "nothing to update (content, filepath or metadata)")
+
+        with self.lock:
+            now = now_ms()
+            doc = self._lookup(doc_id)
+            status = self._status(doc, now)
+            if content is not None:
+                if status != "done" and self.config["drop_patch_while_processing"]:
+                    # The service answers as if it took the change, and forgets it.
+                    self.stats["dropped_patches"] += 1
+                    return {"id": doc_id, "status": status}
+                doc["content"] = content  # filepath is ignored alongside content
+                self._start_processing(doc, now)
+                answer = "queued"  # like create, whatever processing_ms is
+            else:
+                if filepath is not None:
+                    doc["filepath"] = filepath
+                doc["updatedAt"] = now
+                answer = status
+            if metadata is not None:
+                doc["metadata"] = metadata
+            if custom_id is not None:
+                doc["customId"] = custom_id
+            self._persist()
+            return {"id": doc_id, "status": answer}
+
+    def delete(self, doc_id):
+        """DELETE /v3/documents/{id}: by id, or else by customId (the service accepts either)."""
+        with self.lock:
+            doc = self.docs.get(doc_id)
+            if doc is None:
+                doc = next((d for d in self.docs.values() if d["customId"] == doc_id), None)
+            if doc is None:
+                raise ApiError(404, "Document not found", f"no document with id {doc_id!r}")
+            del self.docs[doc["id"]]
+            self._persist()
+
+    def bulk_delete(self, body):
+        """DELETE /v3/documents/bulk by {"ids"} or by {"containerTags", "filepath"?} (any of the tags)."""
+        if body.get("ids") is not None:
+            ids = body["ids"]
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 100 or not all(isinstance(i, str) for i in ids):
+                raise ApiError(400, "Invalid request", "ids must be an array of 1..100 strings")
+            with self.lock:
+                errors = []
+                for doc_id in ids:
+                    if self.docs.pop(doc_id, None) is None:
+                        errors.append({"id": doc_id, "error": "Document not found"})
+                self._persist()
+            out = {"success": True, "deletedCount": len(ids) - len(errors)}
+            if errors:
+                out["errors"] = errors
+            return out
+        if body.get("containerTags") is not None:
+            tags = check_tags(body["containerTags"])
+            fp = body.get("filepath")
+            if fp is not None and not isinstance(fp, str):
+                raise ApiError(400, "Invalid request", "filepath must be a string")
+            with self.lock:
+                gone = [d["id"] for d in self.docs.values()
+                        if any(t in d["containerTags"] for t in tags)
+                        and (fp is None or filepath_matches(fp, d["filepath"]))]
+                for doc_id in gone:
+                    del self.docs[doc_id]
+                self._persist()
+            return {"success": True, "deletedCount": len(gone), "containerTags": tags}
+        raise ApiError(400, "Invalid request", "either 'ids' or 'containerTags' must be provided")
+
+    def list(self, body):
+        """POST /v3/documents/list: filter (all given tags, filepath quirk 1), sort, paginate (quirk 7)."""
+        tags = check_tags(body["containerTags"]) if body.get("containerTags") is not None else []
+        fp = body.get("filepath")
+        if fp is not None and not isinstance(fp, str):
+            raise ApiError(400, "Invalid request", "filepath must be a string")
+        include = body.get("includeContent", False)
+        if not isinstance(include, bool):
+            raise ApiError(400, "Invalid request", "includeContent must be a boolean")
+        limit = min(max(page_number(body.get("limit"), "limit", LIST_LIMIT_DEFAULT), 1), LIST_LIMIT_MAX)
+        page = max(page_number(body.get("page"), "page", 1), 1)
+        sort = body.get("sort", "createdAt")
+        order = body.get("order", "desc")
+        if sort not in ("createdAt", "updatedAt"):
+            raise ApiError(400, "Invalid request", "sort must be createdAt or updatedAt")
+        if order not in ("asc", "desc"):
+            raise ApiError(400, "Invalid request", "order must be asc or desc")
+
+        with self.lock:
+            now = now_ms()
+            if "filepath" in body:
+                self.stats["list_filepaths"].append(fp)
+            hits = []
+            for d in self.docs.values():
+                self._settle(d, now)  # before sorting: updatedAt may have moved
+                if all(t in d["containerTags"] for t in tags) and (fp is None or filepath_matches(fp, d["filepath"])):
+                    hits.append(d)
+            hits.sort(key=lambda d: (d[sort], d["seq"]), reverse=(order == "desc"))
+            start = (page - 1) * limit
+            memories = [self._view(d, now, include) for d in hits[start:start + limit]]
+        return {"memories": memories,
+                "pagination": {"currentPage": page, "limit": limit, "totalItems": len(hits),
+                               "totalPages": math.ceil(len(hits) / limit)}}
+
+    # -- admin --------------------------------------------------------------------------------------------------
+
+    def all_docs(self):
+        with self.lock:
+            now = now_ms()
+            return {"documents": [self._view(d, now) for d in sorted(self.docs.values(), key=lambda d: d["seq"])]}
+
+    def seed_doc(self, body):
+        """Admin seed: any filepath value (hostile ones included), raw content (not normalised), status done."""
+        content = body.get("content", "")
+        if not isinstance(content, str):
+            raise ApiError(400, "Invalid request", "content must be a string")
+        if body.get("containerTags") is not None:
+            tags = body["containerTags"]
+        elif body.get("containerTag") is not None:
+            tags = [body["containerTag"]]
+        else:
+            tags = []
+        status = body.get("status", "done")
+        if status not in STATUSES:
+            raise ApiError(400, "Invalid request", f"status must be one of {', '.join(STATUSES)}")
+        doc_id = body.get("id")
+        if doc_id is not None and not isinstance(doc_id, str):
+            raise ApiError(400, "Invalid request", "id must be a string")
+        now = now_ms()
+        updated = parse_time(body["updatedAt"], "updatedAt") if body.get("updatedAt") is not None else now
+        created = parse_time(body["createdAt"], "createdAt") if body.get("createdAt") is not None else updated
+        with self.lock:
+            if doc_id is None:
+                doc_id = self._new_id()
+            self.docs.pop(doc_id, None)  # seeding an existing id replaces it
+            doc = self._insert(doc_id, created, updatedAt=updated, content=content,
+                               filepath=body.get("filepath"), containerTags=tags,
+                               customId=body.get("customId"), metadata=body.get("metadata", {}),
+                               title=body.get("title"), fixedStatus=None if status == "done" else status)
+            self._persist()
+            return self._view(doc, now)
+
+    def edit_doc(self, body):
+        """Admin edit, as if changed remotely: new content/filepath/metadata, updatedAt now (or given), done."""
+        doc_id = body.get("id")
+        if not isinstance(doc_id, str):
+            raise ApiError(400, "Invalid request", "id is required")
+        if "content" in body and not isinstance(body["content"], str):
+            raise ApiError(400, "Invalid request", "content must be a string")
+        updated = parse_time(body["updatedAt"], "updatedAt") if body.get("updatedAt") is not None else None
+        with self.lock:
+            now = now_ms()
+            doc = self._lookup(doc_id)
+            for field in ("content", "filepath", "metadata", "title", "customId"):
+                if field in body:
+                    doc[field] = body[field]
+            doc["updatedAt"] = now if updated is None else updated
+            doc["procStart"] = None
+            doc["fixedStatus"] = None
+            self._persist()
+            return self._view(doc, now)
+
+    def delete_doc(self, body):
+        with self.lock:
+            doc_id = body.get("id")
+            if not isinstance(doc_id, str) or self.docs.pop(doc_id, None) is None:
+                raise ApiError(404, "Document not found", f"no document with id {doc_id!r}")
+            self._persist()
+            return {"deleted": True, "id": doc_id}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Hostile list answers (config bad_json / wrong_types)
+# ---------------------------------------------------------------------------------------------------------------
+
+def bad_json_body(store, body):
+    """A list answer whose body is not valid JSON (status 200, correct Content-Length)."""
+    kind = store.choice(("truncated", "garbage", "html", "utf8", "unquoted"))
+    if kind == "truncated":
+        return body[:max(1, len(body) // 2)]
+    if kind == "garbage":
+        return body + b"}]garbage"
+    if kind == "html":
+        return b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+    if kind == "utf8":
+        return body.replace(b'"memories"', b'"memo\xff\xferies"', 1)
+    return b"{memories: [], pagination: {currentPage: 1,}}"
+
+
+def wrong_types_answer(store, answer):
+    """A list answer that parses as JSON but has fields of the wrong type."""
+    mems = answer["memories"]
+    kinds = ["memories_object", "memories_null", "pagination_strings"]
+    if mems:
+        kinds += ["filepath_number", "id_number", "tags_string", "updated_number", "entry_string",
+                  "content_number", "status_number"]
+    kind = store.choice(kinds)
+    doc = mems[0] if mems else None
+    if kind == "memories_object":
+        answer["memories"] = {str(i): m for i, m in enumerate(mems)}
+    elif kind == "memories_null":
+        answer["memories"] = None
+    elif kind == "pagination_strings":
+        answer["pagination"] = {k: str(v) for k, v in answer["pagination"].items()}
+        answer["pagination"]["totalPages"] = "many"
+    elif kind == "filepath_number":
+        doc["filepath"] = 12345
+    elif kind == "id_number":
+        doc["id"] = 42
+    elif kind == "tags_string":
+        doc["containerTags"] = ",".join(doc["containerTags"])
+    elif kind == "updated_number":
+        doc["updatedAt"] = now_ms()
+    elif kind == "entry_string":
+        mems[0] = "not a document"
+    elif kind == "content_number":
+        doc["content"] = 3.14
+    else:
+        doc["status"] = 7
+    return answer
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HTTP
+# ---------------------------------------------------------------------------------------------------------------
+
+class BodyError(Exception):
+    """The request body could not be read; answer with status and close the connection."""
+
+    def __init__(self, status, details):
+        super().__init__(details)
+        self.status = status
+        self.details = details
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "smserver/1"
+    default_request_version = "HTTP/1.0"  # the stdlib's HTTP/0.9 default would answer garbage without a status line
+
+    def version_string(self):
+        return self.server_version
+
+    # -- plumbing -----------------------------------------------------------------------------------------------
+
+    def log_message(self, format, *args):  # noqa: A002 (BaseHTTPRequestHandler's signature)
+        if self.server.verbose:
+            sys.stderr.write("smserver: %s - %s\n" % (self.address_string(), format % args))
+
+    def send_error(self, code, message=None, explain=None):
+        """Protocol-level errors (bad request line, unsupported method) as JSON, then close."""
+        self.close_connection = True
+        try:
+            self._send(code, {"error": message or self.responses.get(code, ("Error",))[0]})
+        except OSError:
+            pass
+
+    def _send(self, status, obj=None, headers=(), raw=None):
+        """One complete response; Content-Length always (204 carries no body and, per RFC 9110, no length)."""
+        body = raw if raw is not None else (b"" if obj is None else dump_json(obj))
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        if status != 204:
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body and status != 204 and self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    def _drop(self):
+        """Close the connection without a response (the server shuts the socket down after we return)."""
+        self.close_connection = True
+
+    def _read_body(self):
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length)
+        except ValueError:
+            raise BodyError(400, "bad Content-Length") from None
+        if n < 0:
+            raise BodyError(400, "bad Content-Length")
+        if n > MAX_BODY:
+            raise BodyError(413, "request body too large")
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise BodyError(400, "request body shorter than Content-Length")
+        return data
+
+    def _read_chunked(self):
+        parts, total = [], 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise BodyError(400, "bad chunk size") from None
+            if size == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                raise BodyError(413, "request body too large")
+            parts.append(self.rfile.read(size))
+            self.rfile.readline(1024)  # CRLF after the chunk
+
+    # -- dispatch -----------------------------------------------------------------------------------------------
+
+    def do_GET(self):
+        self._dispatch()
+
+    do_POST = do_PATCH = do_DELETE = do_PUT = do_GET
+
+    def _dispatch(self):
+        store = self.server.store
+        path = urlsplit(self.path).path
+        try:
+            try:
+                body = self._read_body()
+            except BodyError as exc:
+                self.close_connection = True
+                self._send(exc.status, {"error": "Invalid request", "details": exc.details})
+                return
+            if path.startswith("/_admin/"):
+                self._send(*self._admin(path, body))
+            elif path == "/v3" or path.startswith("/v3/"):
+                self._api(path, body)
+            else:
+                self._send(404, {"error": "Not Found", "details": f"no route for {self.command} {path}"})
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as exc:  # a bug in a handler: JSON 500, traceback only with --verbose
+            if self.server.verbose:
+                traceback.print_exc()
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self._send(500, {"error": "Internal Server Error", "details": type(exc).__name__})
+        finally:
+            if store.shutdown.is_set():
+                self.close_connection = True
+
+    # -- /v3 ----------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _route(method, path):
+        """(stats key, document id or None) for a /v3 path."""
+        if path == "/v3/documents":
+            return (R_CREATE if method == "POST" else R_OTHER), None
+        if path == "/v3/documents/list" and method == "POST":
+            return R_LIST, None
+        if path == "/v3/documents/bulk" and method == "DELETE":
+            return R_BULK, None
+        m = re.fullmatch(r"/v3/documents/([^/]+)", path)
+        if m:
+            route = {"GET": R_GET, "PATCH": R_PATCH, "DELETE": R_DELETE}.get(method, R_OTHER)
+            return route, unquote(m.group(1))
+        return R_OTHER, None
+
+    def _authorised(self, key):
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            return False
+        return key is None or hmac.compare_digest(token.encode(), key.encode())
+
+    def _api(self, path, body):
+        store = self.server.store
+        route, doc_id = self._route(self.command, path)
+        store.count_request(route)
+        cfg = store.config_snapshot()
+        if cfg["hang"]:
+            # Read the request, never answer it; the connection is released only at shutdown.
+            store.count_fault("hang")
+            store.shutdown.wait()
+            self._drop()
+            return
+        with store.inflight(route in UPLOAD_ROUTES):
+            if cfg["latency_ms"]:
+                time.sleep(cfg["latency_ms"] / 1000.0)
+
+            # Faults before the request takes effect.
+            fault = store.roll_fault()
+            if fault == "drop":
+                self._drop()
+                return
+            if fault == "429":
+                retry = store.config_snapshot()["retry_after"]
+                headers = []
+                if retry is not None and retry >= 0:
+                    headers.append(("Retry-After", str(int(retry)) if float(retry).is_integer() else str(retry)))
+                self._send(429, {"error": "Too Many Requests", "details": "rate limit exceeded"}, headers)
+                return
+            if fault:
+                self._send(int(fault), {"error": self.responses[int(fault)][0], "details": "injected fault"})
+                return
+
+            if not self._authorised(store.config_snapshot()["key"]):
+                self._send(401, {"error": "Unauthorized"})
+                return
+
+            raw = None
+            try:
+                status, answer = self._api_call(route, doc_id, body)
+            except ApiError as exc:
+                status, answer = exc.status, exc.body()
+            if route == R_LIST and status == 200:
+                if store.roll("bad_json"):
+                    store.count_fault("bad_json")
+                    raw = bad_json_body(store, dump_json(answer))
+                elif store.roll("wrong_types"):
+                    store.count_fault("wrong_types")
+                    answer = wrong_types_answer(store, answer)
+
+            # The request took effect; the answer may still be lost on the way back.
+            if store.roll("fault_drop_after"):
+                store.count_fault("drop_after")
+                self._drop()
+                return
+            self._send(status, answer, raw=raw)
+
+    def _api_call(self, route, doc_id, raw_body):
+        store = self.server.store
+        if route == R_OTHER:
+            raise ApiError(404, "Not Found", f"no route for {self.command} {urlsplit(self.path).path}")
+        if route == R_GET:
+            return 200, store.get(doc_id)
+        if route == R_DELETE:
+            store.delete(doc_id)
+            return 204, None
+        body = parse_json(raw_body, empty_ok=(route == R_LIST))
+        if route == R_LIST:
+            return 200, store.list(body)
+        if route == R_CREATE:
+            return 200, store.create(body)
+        if route == R_PATCH:
+            return 200, store.patch(doc_id, body)
+        return 200, store.bulk_delete(body)
+
+    # -- /_admin ------------------------------------------------------------------------------------------------
+
+    def _admin(self, path, raw_body):
+        """Unauthenticated test hooks. Never subject to faults, latency or --hang."""
+        store = self.server.store
+        try:
+            body = parse_json(raw_body)
+            key = (self.command, path.rstrip("/"))
+            if key == ("GET", "/_admin/documents"):
+                return 200, store.all_docs()
+            if key == ("POST", "/_admin/documents"):
+                return 200, store.seed_doc(body)
+            if key == ("POST", "/_admin/edit"):
+                return 200, store.edit_doc(body)
+            if key == ("POST", "/_admin/delete"):
+                return 200, store.delete_doc(body)
+            if key == ("GET", "/_admin/config"):
+                return 200, store.get_config()
+            if key == ("POST", "/_admin/config"):
+                return 200, store.set_config(body)
+            if key == ("GET", "/_admin/stats"):
+                return 200, store.stats_view()
+            if key == ("POST", "/_admin/reset"):
+                return 200, store.reset()
+            raise ApiError(404, "Not Found", f"no admin route for {self.command} {path}")
+        except ApiError as exc:
+            return exc.status, exc.body()
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True        # hung or idle keep-alive handlers never block exit
+    request_queue_size = 128     # a crawler opens many connections at once; the default backlog of 5 stalls them
+
+    def __init__(self, addr, store, verbose):
+        self.store = store
+        self.verbose = verbose
+        super().__init__(addr, Handler)
+
+    def server_bind(self):
+        # HTTPServer.server_bind() resolves the host name with getfqdn(), which can stall for seconds.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Loopback Supermemory v3 documents API for smshim tests.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="0 = any free port (default)")
+    p.add_argument("--port-file", help="write the bound port here (atomically) once listening")
+    p.add_argument("--key", help="required bearer token (default: any non-empty bearer token)")
+    p.add_argument("--latency-ms", type=float, default=0, help="sleep before answering each /v3 request")
+    p.add_argument("--processing-ms", type=float, default=0, help="queued..done walk duration (0 = instant)")
+    p.add_argument("--fault-5xx", type=float, default=0, metavar="P", help="answer 500/502/503 with probability P")
+    p.add_argument("--fault-429", type=float, default=0, metavar="P", help="answer 429 with probability P")
+    p.add_argument("--fault-drop", type=float, default=0, metavar="P",
+                   help="close without answering, before the effect, with probability P")
+    p.add_argument("--fault-drop-after", type=float, default=0, metavar="P",
+                   help="apply the request, then close without answering, with probability P")
+    p.add_argument("--bad-json", type=float, default=0, metavar="P", help="malformed list bodies with probability P")
+    p.add_argument("--wrong-types", type=float, default=0, metavar="P",
+                   help="list bodies with wrongly typed fields with probability P")
+    p.add_argument("--retry-after", type=float, default=1, help="Retry-After seconds on 429 (negative: omit)")
+    p.add_argument("--hang", action="store_true", help="read /v3 requests but never answer them")
+    p.add_argument("--drop-patch-while-processing", action=argparse.BooleanOptionalAction, default=True,
+                   help="silently drop content PATCHes sent before the document is done (default: on)")
+    p.add_argument("--seed", type=int, help="seed for ids and fault rolls")
+    p.add_argument("--state-file", help="persist documents to this JSON file and load them at start")
+    p.add_argument("--verbose", action="store_true", help="access log and handler tracebacks on stderr")
+    args = p.parse_args(argv)
+    for name in ("fault_5xx", "fault_429", "fault_drop", "fault_drop_after", "bad_json", "wrong_types"):
+        if not 0 <= getattr(args, name) <= 1:
+            p.error(f"--{name.replace('_', '-')} must be a probability in [0, 1]")
+    if args.latency_ms < 0 or args.processing_ms < 0:
+        p.error("--latency-ms and --processing-ms must be >= 0")
+    return args
+
+
+def write_port_file(path, port):
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    defaults = {
+        "latency_ms": args.latency_ms, "processing_ms": args.processing_ms,
+        "fault_5xx": args.fault_5xx, "fault_429": args.fault_429, "fault_drop": args.fault_drop,
+        "fault_drop_after": args.fault_drop_after, "bad_json": args.bad_json, "wrong_types": args.wrong_types,
+        "retry_after": None if args.retry_after < 0 else args.retry_after, "hang": args.hang,
+        "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
+    }
+    assert set(defaults) == set(CONFIG_KINDS)
+    store = Store(defaults, seed=args.seed, state_file=args.state_file)
+    server = Server((args.host, args.port), store, args.verbose)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever() to return, so it cannot run on the serving (main) thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    port = server.server_address[1]
+    if args.port_file:
+        write_port_file(args.port_file, port)
+    print(f"PORT {port}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.1)
+    finally:
+        store.shutdown.set()  # release --hang waiters
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,294 @@
+/* smshim.c: the command-line tool: run a command with the shim loaded, show what a cache holds. */
+#include "smshim.h"
+#include "../cache/cache.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
+    "       smshim status [--cache DIR] [--json]\n"
+    "       smshim --help | --version\n"
+    "\n"
+    "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
+    "directory kept in the cache (default $XDG_CACHE_HOME/smshim or ~/.cache/smshim).\n"
+    "\n"
+    "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_LOG=LEVEL[:FILE],\n"
+    "SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL.\n";
+
+static void die(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "smshim: ");
+    fprintf(stderr, fmt, arg);
+    fputc('\n', stderr);
+    exit(2);
+}
+
+/* The cache directory as the preload computes it. */
+static void cache_dir(char *out, size_t size)
+{
+    const char *v = getenv(SMSHIM_ENV_CACHE);
+    if (v && *v) {
+        if (v[0] == '/' || !getcwd(out, size))
+            snprintf(out, size, "%s", v);
+        else
+            snprintf(out + strlen(out), size - strlen(out), "/%s", v);
+    } else if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/') {
+        snprintf(out, size, "%s/smshim", v);
+    } else if ((v = getenv("HOME")) && v[0] == '/') {
+        snprintf(out, size, "%s/.cache/smshim", v);
+    } else {
+        snprintf(out, size, "/tmp/smshim-%u", (unsigned)getuid());
+    }
+}
+
+/* libsmshim.so next to this executable (build/), or in ../lib/smshim/ (installed). */
+static int find_lib(char *out, size_t size)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';
+    const char *cands[] = {"%s/libsmshim.so", "%s/../lib/smshim/libsmshim.so"};
+    for (size_t i = 0; i < 2; i++) {
+        char p[PATH_MAX + 64];
+        snprintf(p, sizeof p, cands[i], exe);
+        if (access(p, R_OK) == 0 && realpath(p, out) && strlen(out) < size)
+            return 0;
+    }
+    return -1;
+}
+
+/* Find cmd in PATH (as execvp will). */
+static int which(const char *cmd, char *out, size_t size)
+{
+    if (strchr(cmd, '/')) {
+        snprintf(out, size, "%s", cmd);
+        return access(out, X_OK);
+    }
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/bin:/usr/bin";
+    for (const char *p = path;; p++) {
+        const char *z = strchrnul(p, ':');
+        snprintf(out, size, "%.*s/%s", (int)(z - p), z == p ? "." : p, cmd);
+        struct stat st;
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode) && access(out, X_OK) == 0)
+            return 0;
+        if (!*z)
+            return -1;
+        p = z;
+    }
+}
+
+/* A preload cannot reach static or setuid programs: say so before running them. */
+static void check_reachable(const char *cmd)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (which(cmd, path, sizeof path) != 0 || stat(path, &st) != 0)
+        return;
+    if (st.st_mode & (S_ISUID | S_ISGID)) {
+        fprintf(stderr,
+                "smshim: warning: %s is setuid/setgid: the loader ignores LD_PRELOAD for it, so "
+                "it cannot see the virtual directory\n",
+                path);
+        return;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    Elf64_Ehdr eh;
+    int is_static = 0;
+    if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
+        eh.e_ident[EI_CLASS] == ELFCLASS64) {
+        is_static = 1;
+        for (int i = 0; i < eh.e_phnum; i++) {
+            Elf64_Phdr ph;
+            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
+                (ssize_t)sizeof ph)
+                break;
+            if (ph.p_type == PT_INTERP)
+                is_static = 0;
+        }
+    }
+    close(fd);
+    if (is_static)
+        fprintf(stderr,
+                "smshim: warning: %s is statically linked: no preload can reach it, so it "
+                "cannot see the virtual directory\n",
+                path);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    int i = 0;
+    for (; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            i++;
+            break;
+        }
+        if (i + 1 < argc && strcmp(argv[i], "--prefix") == 0)
+            setenv(SMSHIM_ENV_PREFIX, argv[++i], 1);
+        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
+            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
+        else if (i + 1 < argc && strcmp(argv[i], "--tag") == 0)
+            setenv(SMSHIM_ENV_TAG, argv[++i], 1);
+        else if (argv[i][0] != '-')
+            break;
+        else
+            die("run: unknown option %s (see smshim --help)", argv[i]);
+    }
+    if (i >= argc)
+        die("run: no command given%s", " (smshim run [options] -- CMD [ARGS...])");
+    const char *prefix = getenv(SMSHIM_ENV_PREFIX);
+    if (prefix && prefix[0] != '/')
+        die("the prefix must be an absolute path: %s", prefix);
+
+    char lib[PATH_MAX], cache[PATH_MAX] = "";
+    if (find_lib(lib, sizeof lib) != 0)
+        die("cannot find libsmshim.so next to %s", "this program");
+    cache_dir(cache, sizeof cache);
+    setenv(SMSHIM_ENV_CACHE, cache, 1);
+
+    const char *old = getenv("LD_PRELOAD");
+    char pre[2 * PATH_MAX];
+    snprintf(pre, sizeof pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+    setenv("LD_PRELOAD", pre, 1);
+    setenv("UV_USE_IO_URING", "0", 0);
+    check_reachable(argv[i]);
+
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        execvp(argv[i], argv + i);
+        fprintf(stderr, "smshim: %s: %s\n", argv[i], strerror(errno));
+        _exit(errno == ENOENT ? 127 : 126);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            die("waitpid: %s", strerror(errno));
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+/* ---- status --------------------------------------------------------------------------------- */
+
+static uint64_t t_entries, t_files, t_dirs, t_links, t_bytes;
+
+static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)p;
+    if (f->level == 0)
+        return 0;
+    t_entries++;
+    if (type == FTW_F && S_ISREG(sb->st_mode)) {
+        t_files++;
+        t_bytes += (uint64_t)sb->st_size;
+    } else if (type == FTW_D || type == FTW_DNR) {
+        t_dirs++;
+    } else if (type == FTW_SL || type == FTW_SLN) {
+        t_links++;
+    }
+    return 0;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
+            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
+        else
+            die("status: unknown option %s", argv[i]);
+    }
+    char cache[PATH_MAX] = "", tree[PATH_MAX + 16], meta[PATH_MAX + 16];
+    cache_dir(cache, sizeof cache);
+    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
+    snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
+    struct smc_counts n;
+    memset(&n, 0, sizeof n);
+    struct stat st;
+    if (stat(tree, &st) == 0)
+        nftw(tree, tree_visit, 32, FTW_PHYS);
+    if (stat(meta, &st) == 0) {
+        struct smc *c;
+        int rc = smc_open(meta, &c);
+        if (rc < 0) {
+            fprintf(stderr, "smshim: cannot open %s: %s\n", meta, strerror(-rc));
+            return 1;
+        }
+        rc = smc_counts(c, &n);
+        smc_close(c);
+        if (rc < 0) {
+            fprintf(stderr, "smshim: cannot read %s: %s\n", meta, strerror(-rc));
+            return 1;
+        }
+    }
+    const char *prefix = getenv(SMSHIM_ENV_PREFIX);
+    if (!prefix || !*prefix)
+        prefix = SMSHIM_DEFAULT_PREFIX;
+    const char *mode = getenv(SMSHIM_ENV_KEY) ? "remote" : "local-only";
+    if (json) {
+        printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
+               "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
+               "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
+               "\"not_synced\":%llu}\n",
+               cache, prefix, mode, (unsigned long long)t_entries, (unsigned long long)t_files,
+               (unsigned long long)t_dirs, (unsigned long long)t_links,
+               (unsigned long long)t_bytes, (unsigned long long)n.entries,
+               (unsigned long long)n.dirty, (unsigned long long)n.queued,
+               (unsigned long long)n.poisoned, (unsigned long long)n.localonly);
+        return 0;
+    }
+    printf("cache:        %s\n", cache);
+    printf("prefix:       %s (%s)\n", prefix, mode);
+    printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
+           (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
+           (unsigned long long)t_links);
+    printf("bytes:        %llu\n", (unsigned long long)t_bytes);
+    printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
+    printf("queued:       %llu\n", (unsigned long long)n.queued);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("smshim %s\n", SMSHIM_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    if (strcmp(cmd, "status") == 0)
+        return cmd_status(argc - 2, argv + 2);
+    fprintf(stderr, "smshim: unknown command '%s'\n%s", cmd, usage);
+    return 2;
+}
