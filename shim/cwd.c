@@ -111,6 +111,7 @@ SM_EXPORT char *get_current_dir_name(void)
 SM_EXPORT char *realpath(const char *path, char *resolved)
 {
     char out[PATH_MAX];
+    SM_OPAQUE(path);
     if (!path || !sm_cfg.enabled)
         return SM_REAL(realpath)(path, resolved);
     int saved = errno;

@@ -260,6 +260,7 @@ static int exec_sh(const char *file, char *const argv[], char *const envp[])
 
 static int execvpe_core(const char *file, char *const argv[], char *const envp[])
 {
+    SM_OPAQUE(file);
     if (!file || !*file)
         return -ENOENT;
     if (strchr(file, '/')) {
@@ -379,6 +380,7 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
 SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+    SM_OPAQUE(file);
     if (!file || !*file)
         return ENOENT;
     if (strchr(file, '/'))

@@ -242,7 +242,7 @@ static int canon(const char *in, char *out, size_t size, int *touched)
     char pend[PATH_MAX], tmp[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
     size_t n = 0;
     int loops = 0;
-    int trail = 0;
+    int trail = 0, lastdot = 0;
 
     if (strlen(in) >= sizeof pend)
         return -ENAMETOOLONG;
@@ -258,7 +258,8 @@ static int canon(const char *in, char *out, size_t size, int *touched)
         size_t len = (size_t)(p - s);
         if (len == 0)
             break;
-        trail = (*p == '/') || (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
+        trail = (*p == '/');
+        lastdot = (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
         if (len == 1 && s[0] == '.')
             continue;
         if (len == 2 && s[0] == '.' && s[1] == '.') {
@@ -307,10 +308,18 @@ static int canon(const char *in, char *out, size_t size, int *touched)
         n += len;
         out[n] = '\0';
     }
-    if (n == 0)
+    /* a final "." or ".." names a directory the call must see as such (rmdir "d/." is EINVAL,
+     * mkdir "d/.." EEXIST): keep a "." after the resolved directory */
+    if (lastdot) {
+        if (n + 3 > size)
+            return -ENAMETOOLONG;
         out[n++] = '/';
-    else if (trail && n + 2 <= size)
+        out[n++] = '.';
+    } else if (n == 0) {
         out[n++] = '/';
+    } else if (trail && n + 2 <= size) {
+        out[n++] = '/';
+    }
     out[n] = '\0';
     if (sm_under_prefix(out) >= 0)
         *touched = 1;
@@ -404,6 +413,7 @@ int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
     r->kind = SM_PASS;
     r->fd = dirfd;
     r->path = path;
+    SM_OPAQUE(path);
     if (!sm_cfg.enabled || path == NULL || path[0] == '\0')
         return 0;
     if (strnlen(path, PATH_MAX) >= PATH_MAX)

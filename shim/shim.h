@@ -148,8 +148,13 @@ static inline long sm_under_prefix(const char *p)
 
 /** Cheap pre-filter run by every wrapper: 0 when the call certainly does not concern the prefix
  *  (the common pass-through case), 1 when the core must look closer. */
+/* glibc declares path parameters nonnull, and the compiler would drop a NULL check on them: the
+ * empty asm hides what it knows, so a NULL path reaches libc (EFAULT) instead of crashing here. */
+#define SM_OPAQUE(p) __asm__("" : "+r"(p))
+
 static inline int sm_maybe(const char *p)
 {
+    SM_OPAQUE(p);
     if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(p == NULL))
         return 0;
     if (p[0] != '/')

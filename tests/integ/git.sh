@@ -1,0 +1,129 @@
+#!/bin/bash
+# git in the prefix behaves as in a real directory: init, add, commit, status, log, branch,
+# checkout, diff, merge, detached checkout of an earlier commit, gc/repack, fsck, and clones from
+# a real directory into the prefix, from the prefix to the prefix and over file://.
+#
+# What is compared: every command's output (the parity harness) and the resulting trees. Inside
+# .git a few files legitimately differ between two runs and are normalised before the trees are
+# compared (see gitnorm below); everything else in .git (objects, packs, refs, reflogs, config,
+# hooks) must be byte-identical, and the working trees must match exactly.
+. "$(dirname "$0")/../lib/common.sh"
+need git
+
+# Reproducible commits: fixed identity and dates, no user or system configuration.
+mkdir -p "$T/home"
+export HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" GIT_CONFIG_NOSYSTEM=1
+export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
+export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
+export GIT_AUTHOR_DATE="2021-02-03T04:05:06Z" GIT_COMMITTER_DATE="2021-02-03T04:05:06Z"
+export TZ=UTC LC_ALL=C GIT_PAGER=cat PAGER=cat
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE
+
+# A source repository in a real directory (outside the prefix) for the "real -> prefix" clone.
+SRCREPO="$T/src-repo"
+git init -q -b main "$SRCREPO"
+(cd "$SRCREPO" && mkdir -p lib && echo "source readme" >README && echo "x = 1" >lib/x.py &&
+    git add . && git commit -q -m "source: first" && echo "y = 2" >lib/y.py && git add . &&
+    git commit -q -m "source: second" && git tag v1)
+export SRCREPO
+
+# Common helpers for both runs (exported as a file the scenario sources).
+cat >"$T/gitlib.sh" <<'LIB'
+# gitstate DIR: what a repository holds, independent of stat data: refs, the index's entries
+# (mode, object, stage, path), status, HEAD, an fsck of every object, and the object count.
+gitstate() {
+    echo "== state of $1"
+    git -C "$1" rev-parse HEAD
+    git -C "$1" symbolic-ref -q HEAD || echo "(detached)"
+    git -C "$1" for-each-ref --format='%(refname) %(objectname) %(objecttype)'
+    git -C "$1" ls-files -s
+    git -C "$1" status --porcelain=v1 --untracked-files=all
+    git -C "$1" fsck --full --strict --no-dangling 2>&1
+    echo "fsck exit $?"
+    git -C "$1" count-objects -v | grep -E '^(count|in-pack|packs|garbage)'
+}
+# gitnorm DIR: remove what legitimately differs between two runs, after gitstate has printed
+# its meaning: the index caches stat data (ctime, mtime, inode, device) of the working files,
+# which differ between any two directories; its content is compared through `ls-files -s`.
+gitnorm() {
+    rm -f "$1/.git/index"
+}
+LIB
+export GITLIB="$T/gitlib.sh"
+
+parity git_basic '
+. "$GITLIB"
+git init -q -b main repo && cd repo
+git config --local --list
+git rev-parse --show-toplevel --git-dir --absolute-git-dir
+mkdir -p src/pkg docs
+printf "line 1\nline 2\nline 3\n" > src/pkg/mod.c
+printf "# title\n" > docs/README.md
+printf "bin\n*.o\n" > .gitignore
+echo obj > src/pkg/mod.o
+chmod +x docs/README.md
+git status --porcelain=v1 --untracked-files=all
+git add -A && git status --porcelain
+git commit -q -m "first commit" && git log --oneline
+git status --porcelain && echo "clean: $?"
+git checkout -q -b feature
+printf "line 1\nline two\nline 3\nline 4\n" > src/pkg/mod.c
+echo new > src/new.txt
+git diff
+git diff --stat
+git status --porcelain=v1 --untracked-files=all
+git add src/new.txt && git commit -q -am "second commit"
+git log --oneline --all
+git diff HEAD~1 HEAD --stat
+git show --stat --format="%H %an <%ae> %ad %s" HEAD
+git checkout -q main && ls -R src && cat src/pkg/mod.c
+git branch -a
+git merge -q --no-ff -m "merge feature" feature && git log --oneline --graph --all
+git mv docs/README.md docs/INDEX.md && git rm -q src/new.txt && git commit -q -m "third commit"
+git tag -a -m "release 1" v1 && git describe
+git checkout -q HEAD~2 && git status --porcelain=v2 --branch | head -1
+ls -R . | grep -v "^$" && cat src/pkg/mod.c && test ! -e src/new.txt && echo "earlier tree ok"
+git checkout -q main && test -f docs/INDEX.md && echo "back on main"
+echo stash-me >> src/pkg/mod.c && git stash -q && git diff --stat && git stash pop -q && git diff --stat
+git checkout -- src/pkg/mod.c && git status --porcelain
+git gc -q && ls .git/objects/pack | sed "s/pack-[0-9a-f]*/pack-H/" | sort
+git count-objects -v | grep -E "^(count|in-pack|packs)"
+git verify-pack -v .git/objects/pack/*.idx | grep -c -E "commit|tree|blob|tag"
+git repack -q -a -d && git prune && git fsck --full --strict
+cd ..
+gitstate repo
+gitnorm repo
+'
+
+parity git_clone '
+. "$GITLIB"
+# real directory -> here (git tries hard links first; in the prefix they fail with EXDEV and
+# git falls back to copying, which must give the same repository)
+git clone -q "$SRCREPO" from-real
+git -C from-real log --oneline --decorate
+git -C from-real config remote.origin.url
+cat from-real/lib/y.py
+gitstate from-real
+# here -> here, by local path (hard link or copy of .git/objects)
+git clone -q from-real copy-local
+git -C copy-local config remote.origin.url
+git -C copy-local log --oneline
+# here -> here through the file:// transport (pack-objects | index-pack)
+git clone -q --no-local "file://$W/from-real" copy-url
+git -C copy-url config remote.origin.url
+git -C copy-url log --oneline
+# work in a clone, push back to a bare clone, fetch from it
+git clone -q --bare from-real bare.git
+cd copy-local && echo "z = 3" > lib/z.py && git add lib/z.py && git commit -q -m "clone: third"
+git push -q ../bare.git HEAD:main && cd ..
+git -C bare.git log --oneline main
+git -C from-real pull -q --ff-only "$W/bare.git" main && git -C from-real log --oneline
+cd "$W"
+for r in from-real copy-local copy-url; do gitstate $r; done
+git -C bare.git fsck --full --strict && echo "bare fsck ok"
+# the clone URLs name $W (the harness shows both runs as $W); store them relative so the
+# config files compare equal byte for byte in the tree comparison.
+git -C copy-local remote set-url origin ../from-real
+git -C copy-url remote set-url origin ../from-real
+for r in from-real copy-local copy-url; do gitnorm $r; done
+'
