@@ -17,7 +17,7 @@
 
 static const char usage[] =
     "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
-    "       smshim status [--cache DIR] [--json]\n"
+    "       smshim status [--cache DIR] [--json | --list]\n"
     "       smshim --help | --version\n"
     "\n"
     "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
@@ -209,12 +209,25 @@ static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW
     return 0;
 }
 
+static int list_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    (void)arg;
+    const char *state = (e->flags & SMC_E_POISONED)    ? "poisoned"
+                        : (e->flags & SMC_E_LOCALONLY) ? "not-synced"
+                        : e->dirty_since_ns            ? "dirty"
+                                                       : "clean";
+    printf("%-10s %s\n", state, key);
+    return 0;
+}
+
 static int cmd_status(int argc, char **argv)
 {
-    int json = 0;
+    int json = 0, list = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
+        else if (strcmp(argv[i], "--list") == 0)
+            list = 1;
         else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
             setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
         else
@@ -236,8 +249,10 @@ static int cmd_status(int argc, char **argv)
             fprintf(stderr, "smshim: cannot open %s: %s\n", meta, strerror(-rc));
             return 1;
         }
-        rc = smc_counts(c, &n);
+        rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
         smc_close(c);
+        if (list)
+            return rc < 0 ? 1 : 0;
         if (rc < 0) {
             fprintf(stderr, "smshim: cannot read %s: %s\n", meta, strerror(-rc));
             return 1;

@@ -42,11 +42,28 @@ gitstate() {
     echo "fsck exit $?"
     git -C "$1" count-objects -v | grep -E '^(count|in-pack|packs|garbage)'
 }
-# gitnorm DIR: remove what legitimately differs between two runs, after gitstate has printed
-# its meaning: the index caches stat data (ctime, mtime, inode, device) of the working files,
-# which differ between any two directories; its content is compared through `ls-files -s`.
+# gitnorm DIR: after gitstate has printed what they mean, normalise the files of DIR's git
+# directory that legitimately differ between the real run and the shim run:
+#  - the index caches stat data (ctime, mtime, inode, device) of the working files, which differ
+#    between any two directories: it is removed (its entries were compared by `ls-files -s`);
+#  - config, reflogs and FETCH_HEAD name other repositories by absolute path ("clone: from $W/x",
+#    url = $W/x), and $W is a different string in the two runs: each file is printed first (the
+#    harness maps both work directories to $W, so a cache-tree path leaking in would differ),
+#    then $W is replaced by a placeholder so the files compare byte for byte;
+#  - a local clone hard-links loose objects (mode 0444, shared with the source); hard links
+#    under the prefix fail with EXDEV (README, Limits) and git falls back to copying them with
+#    mode 0666 & ~umask, as it does across file systems. Object modes are set to 0444 in both.
 gitnorm() {
-    rm -f "$1/.git/index"
+    local g="$1/.git" f
+    [ -d "$g" ] || g="$1"
+    rm -f "$g/index"
+    for f in config FETCH_HEAD packed-refs $(cd "$g" && find logs -type f 2>/dev/null | sort); do
+        [ -f "$g/$f" ] || continue
+        echo "-- $1: $f"
+        cat "$g/$f"
+        sed -i "s#$W#@W@#g" "$g/$f"
+    done
+    find "$g/objects" -type f -exec chmod 0444 {} +
 }
 LIB
 export GITLIB="$T/gitlib.sh"
@@ -121,9 +138,25 @@ git -C from-real pull -q --ff-only "$W/bare.git" main && git -C from-real log --
 cd "$W"
 for r in from-real copy-local copy-url; do gitstate $r; done
 git -C bare.git fsck --full --strict && echo "bare fsck ok"
-# the clone URLs name $W (the harness shows both runs as $W); store them relative so the
-# config files compare equal byte for byte in the tree comparison.
-git -C copy-local remote set-url origin ../from-real
-git -C copy-url remote set-url origin ../from-real
-for r in from-real copy-local copy-url; do gitnorm $r; done
+for r in from-real copy-local copy-url bare.git; do gitnorm $r; done
+'
+
+parity git_worktree '
+. "$GITLIB"
+git init -q -b main wt-repo && cd wt-repo
+echo a > a && mkdir d && echo b > d/b && git add . && git commit -q -m base && git branch side
+# a linked worktree stores absolute paths both ways: they must name $W, not the cache
+git worktree add -q ../wt side && git worktree list --porcelain
+cat ../wt/.git .git/worktrees/wt/gitdir
+cd ../wt && echo c > c && git add c && git commit -q -m "on side"
+git rev-parse --show-toplevel --git-common-dir --absolute-git-dir && cd ../wt-repo
+git log --oneline side && git worktree remove ../wt && git worktree list | wc -l && ls ..
+# clean removes untracked and ignored files and directories
+echo junk > junk && mkdir -p build/x && echo o > build/x/o && echo "build/" > .git/info/exclude
+git clean -n -d && git clean -q -fdx && git status --porcelain --ignored && ls
+# archive and bundle: byte-identical outputs for fixed dates
+git archive --format=tar --prefix=p/ -o ../a.tar side && tar tf ../a.tar && sha256sum ../a.tar | cut -c1-16
+git bundle create -q ../r.bundle --all && git bundle verify -q ../r.bundle && echo "bundle ok"
+git clone -q ../r.bundle ../from-bundle && git -C ../from-bundle log --oneline --all
+cd .. && gitstate wt-repo && gitstate from-bundle && gitnorm wt-repo && gitnorm from-bundle
 '
