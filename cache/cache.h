@@ -25,6 +25,11 @@ void smc_close(struct smc *c);
 void smc_abandon(struct smc *c);
 /** Flush committed transactions to disk. */
 int smc_flush(struct smc *c);
+/** Identity of the environment's lock file (LMDB keeps its locks there). */
+void smc_lock_ident(struct smc *c, uint64_t *dev, uint64_t *ino);
+/** Take LMDB's advisory locks again after the process closed another descriptor on the lock
+ *  file (closing any descriptor on a file drops the process's POSIX locks on it). */
+void smc_relock(struct smc *c);
 /** Map an LMDB or errno code to -errno. */
 int smc_errno(int rc);
 

@@ -3,6 +3,7 @@
 #define SMC_CACHE_INT_H
 
 #include <lmdb.h>
+#include <sys/types.h>
 
 #include "cache.h"
 
@@ -13,6 +14,9 @@ struct smc {
     MDB_dbi entries; /* SMC_DB_ENTRIES */
     MDB_dbi queue;   /* SMC_DB_QUEUE */
     MDB_dbi kv;      /* SMC_DB_KV */
+    int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
+    dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
+    ino_t lock_ino;
 };
 
 /** Queue a record inside the write transaction t. */

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int smc_errno(int rc)
 {
@@ -20,6 +23,8 @@ int smc_errno(int rc)
     default: return rc > 0 ? -rc : -EIO;
     }
 }
+
+static void lock_find(struct smc *c, const char *meta_dir);
 
 /* Check (or, on a new cache, write) the schema number. */
 static int schema_check(struct smc *c, MDB_txn *t)
@@ -73,6 +78,7 @@ int smc_open(const char *meta_dir, struct smc **out)
     t = NULL;
     if (rc < 0)
         goto fail;
+    lock_find(c, meta_dir);
     *out = c;
     return 0;
 fail:
@@ -82,6 +88,52 @@ fail:
         mdb_env_close(c->env);
     free(c);
     return rc;
+}
+
+/* Find LMDB's own descriptor on lock.mdb: right after mdb_env_open it is the only one. */
+static void lock_find(struct smc *c, const char *meta_dir)
+{
+    char p[4200];
+    struct stat st;
+    c->lock_fd = -1;
+    snprintf(p, sizeof p, "%s/lock.mdb", meta_dir);
+    if (stat(p, &st) != 0)
+        return;
+    c->lock_dev = st.st_dev;
+    c->lock_ino = st.st_ino;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] == '.' || fd == dirfd(d))
+            continue;
+        if (fstat(fd, &st) == 0 && st.st_dev == c->lock_dev && st.st_ino == c->lock_ino) {
+            c->lock_fd = fd;
+            break;
+        }
+    }
+    if (d)
+        closedir(d);
+}
+
+void smc_lock_ident(struct smc *c, uint64_t *dev, uint64_t *ino)
+{
+    *dev = c->lock_dev;
+    *ino = c->lock_ino;
+}
+
+/* LMDB (0.9) holds a shared lock on byte 0 of lock.mdb while the environment is open (others
+ * use it to tell whether they are alone) and an exclusive lock on byte <pid> once it has a
+ * reader slot (others use it to find dead readers). */
+void smc_relock(struct smc *c)
+{
+    if (c->lock_fd < 0)
+        return;
+    struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    (void)fcntl(c->lock_fd, F_SETLK, &fl);
+    fl.l_type = F_WRLCK;
+    fl.l_start = getpid();
+    (void)fcntl(c->lock_fd, F_SETLK, &fl);
 }
 
 void smc_close(struct smc *c)

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 struct sm_cfg sm_cfg;
+int sm_guard_on; /* set by record.c */
 
 extern char **environ;
 

@@ -40,6 +40,8 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         return -errno;
     if (r->kind == SM_TREE && open_writes(flags))
         note_open(fd, flags);
+    else if (SM_UNLIKELY(sm_guard_on) && r->kind == SM_PASS)
+        sm_guard_opened(fd);
     return fd;
 }
 
@@ -126,8 +128,12 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
         errno = -rc;
         return NULL;
     }
-    if (r.kind == SM_PASS)
-        return SM_REAL(fopen)(r.path, mode);
+    if (r.kind == SM_PASS) {
+        FILE *f = SM_REAL(fopen)(r.path, mode);
+        if (f && sm_guard_on)
+            sm_guard_opened(fileno(f));
+        return f;
+    }
     int fd = open_res(&r, flags, 0666);
     if (fd < 0) {
         errno = -fd;

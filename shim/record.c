@@ -9,6 +9,16 @@
 #include <pthread.h>
 #include <unistd.h>
 
+/* Guarding LMDB's locks. A process that has the environment open holds POSIX locks on
+ * <cache>/meta/lock.mdb; closing *any* descriptor on that file drops them (lmdb.h: "do not
+ * have open an LMDB database twice in the same process ... close()ing it breaks fcntl()
+ * advisory locking"). So once the environment is open, opens of paths under the cache are
+ * checked: a descriptor on the lock file is marked, and after it is closed the locks are taken
+ * again. */
+
+#define GUARD_MAX 65536
+static unsigned char guard_marks[GUARD_MAX / 8];
+
 static struct smc *rec_env;
 static int rec_failed;
 static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER; /* guards opening only */
@@ -21,6 +31,8 @@ void sm_record_atfork_child(void)
         smc_abandon(rec_env);
     rec_env = NULL;
     rec_failed = 0;
+    sm_guard_on = 0;
+    memset(guard_marks, 0, sizeof guard_marks);
     pthread_mutex_init(&rec_mu, NULL);
 }
 
@@ -49,11 +61,42 @@ struct smc *sm_record_env(void)
             sm_log(SM_LOG_ERROR, "cannot open cache %s: %s", meta, strerror(-rc));
         } else {
             __atomic_store_n(&rec_env, c, __ATOMIC_RELEASE);
+            __atomic_store_n(&sm_guard_on, 1, __ATOMIC_RELEASE);
         }
     }
     c = rec_env;
     pthread_mutex_unlock(&rec_mu);
     return c;
+}
+
+void sm_guard_opened(int fd)
+{
+    struct stat st;
+    uint64_t dev, ino;
+    struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
+    if (!c || fd < 0 || fd >= GUARD_MAX || SM_REAL(fstat)(fd, &st) != 0)
+        return;
+    smc_lock_ident(c, &dev, &ino);
+    if ((uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+        __atomic_fetch_or(&guard_marks[fd / 8], (unsigned char)(1u << (fd % 8)), __ATOMIC_RELAXED);
+}
+
+int sm_guard_closing(int fd)
+{
+    if (fd < 0 || fd >= GUARD_MAX)
+        return 0;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    return (__atomic_fetch_and(&guard_marks[fd / 8], (unsigned char)~bit, __ATOMIC_RELAXED) &
+            bit) != 0;
+}
+
+void sm_guard_relock(void)
+{
+    struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
+    if (c) {
+        smc_relock(c);
+        sm_log(SM_LOG_INFO, "took the cache's locks again after the program closed lock.mdb");
+    }
 }
 
 void sm_note_write(const char *key)

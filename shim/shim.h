@@ -35,6 +35,9 @@
 #define SM_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/** Set once this process has the cache's LMDB environment open (record.c). */
+extern int sm_guard_on;
+
 /* ---- configuration (config.c) ------------------------------------------------------------ */
 
 /** Settings read once by the constructor; read-only afterwards (safe from any thread, from a
@@ -95,7 +98,7 @@ char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
     X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
     X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawn_file_actions_addopen)         \
     X(posix_spawn_file_actions_addchdir_np) X(dlopen) X(dlmopen) X(inotify_add_watch)           \
-    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv)
+    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)
 
 #define SM_REAL_FIELD(n) __typeof__(n) *n;
 struct sm_real_tab {
@@ -161,6 +164,8 @@ static inline int sm_maybe(const char *p)
         return 1; /* relative: depends on the cwd or the dirfd */
     if (p[1] == '/' || sm_under_prefix(p) >= 0)
         return 1;
+    if (SM_UNLIKELY(sm_guard_on) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
+        return 1; /* may open the cache's lock file: see record.c */
     return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
 }
 
@@ -234,6 +239,12 @@ void sm_note_unlink(const char *key);
 void sm_note_rename(const char *from, const char *to, int is_dir);
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
+/** The program opened fd on a path that may be the cache's LMDB lock file: remember it. */
+void sm_guard_opened(int fd);
+/** The program is closing fd; returns 1 if it was a descriptor on the lock file (the caller then
+ *  calls sm_guard_relock() after the real close, which dropped this process's locks). */
+int sm_guard_closing(int fd);
+void sm_guard_relock(void);
 /** atfork child: drop the inherited LMDB environment without using it. */
 void sm_record_atfork_child(void);
 

@@ -17,7 +17,26 @@ SM_EXPORT int close(int fd)
 {
     if (SM_UNLIKELY(sm_is_tree_fd(fd)))
         sm_tree_fd_lost(fd);
+    if (SM_UNLIKELY(sm_guard_on) && sm_guard_closing(fd)) {
+        int rc = SM_REAL(close)(fd);
+        int saved = errno;
+        sm_guard_relock();
+        errno = saved;
+        return rc;
+    }
     return SM_REAL(close)(fd);
+}
+
+SM_EXPORT int fclose(FILE *f)
+{
+    if (SM_UNLIKELY(sm_guard_on) && f && sm_guard_closing(fileno(f))) {
+        int rc = SM_REAL(fclose)(f);
+        int saved = errno;
+        sm_guard_relock();
+        errno = saved;
+        return rc;
+    }
+    return SM_REAL(fclose)(f);
 }
 
 SM_EXPORT int close_range(unsigned first, unsigned last, int flags)
