@@ -71,23 +71,38 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         return envp;
     char *str = (char *)(out + n + 8);
     char *w = str;
+    size_t ll = strlen(sm_cfg.libpath);
+    int placed = 0;
     memcpy(w, "LD_PRELOAD=", 11);
     w += 11;
-    size_t ll = strlen(sm_cfg.libpath);
-    memcpy(w, sm_cfg.libpath, ll);
-    w += ll;
+    /* keep the caller's order (a sanitizer runtime must stay first); our entry, absolute, takes
+     * the place of the first libsmshim.so, or goes first when there is none */
     for (const char *p = pre; p && *p;) {
         size_t t = strcspn(p, ": ");
-        if (t && !is_shim_lib(p, t)) {
-            *w++ = ':';
-            memcpy(w, p, t);
-            w += t;
+        if (t && (!is_shim_lib(p, t) || !placed)) {
+            if (w > str + 11)
+                *w++ = ':';
+            if (is_shim_lib(p, t)) {
+                memcpy(w, sm_cfg.libpath, ll);
+                w += ll;
+                placed = 1;
+            } else {
+                memcpy(w, p, t);
+                w += t;
+            }
         }
         p += t;
         while (*p == ':' || *p == ' ')
             p++;
     }
     *w = '\0';
+    if (!placed) {
+        size_t cur = (size_t)(w - (str + 11));
+        memmove(str + 11 + ll + (cur ? 1 : 0), str + 11, cur + 1);
+        memcpy(str + 11, sm_cfg.libpath, ll);
+        if (cur)
+            str[11 + ll] = ':';
+    }
 
     int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0;
     size_t k = 0;
@@ -174,8 +189,8 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     if (rc < 0)
         return rc;
     pl->target = pl->r.path;
-    if (pl->r.kind != SM_TREE || path[0] != '/')
-        return 0;
+    if (pl->r.kind != SM_TREE)
+        return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
     if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
         return -errno;
     if (!shebang(pl->r.path, pl->interp, pl->arg))

@@ -143,7 +143,7 @@ static inline long sm_finish(long r, int saved)
  *  ("" or "/..."), or -1. */
 static inline long sm_under_prefix(const char *p)
 {
-    if (memcmp(p, sm_cfg.prefix, sm_cfg.plen) != 0)
+    if (strncmp(p, sm_cfg.prefix, sm_cfg.plen) != 0)
         return -1;
     char c = p[sm_cfg.plen];
     return (c == '/' || c == '\0') ? (long)sm_cfg.plen : -1;

@@ -4,13 +4,32 @@
 
 #include <unistd.h>
 
+/* The size of a symbolic link is the length of its target. A link whose target names the tree
+ * (an absolute target under the prefix, stored translated) is shown with its virtual target by
+ * readlink, so its size must be that length too. */
+static long link_size(int fd, const char *path, long size)
+{
+    char t[PATH_MAX];
+    ssize_t n = SM_REAL(readlinkat)(fd, path, t, sizeof t - 1);
+    if (n < 0)
+        return size;
+    t[n] = '\0';
+    if (sm_untranslate(t, sizeof t) > 0)
+        return (long)strlen(t);
+    return size;
+}
+
 int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    return SM_REAL(fstatat)(r.fd, r.path, st, flags) == 0 ? 0 : -errno;
+    if (SM_REAL(fstatat)(r.fd, r.path, st, flags) != 0)
+        return -errno;
+    if (SM_UNLIKELY(S_ISLNK(st->st_mode)))
+        st->st_size = link_size(r.fd, r.path, st->st_size);
+    return 0;
 }
 
 int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
@@ -19,7 +38,11 @@ int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct 
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    return SM_REAL(statx)(r.fd, r.path, flags, mask, stx) == 0 ? 0 : -errno;
+    if (SM_REAL(statx)(r.fd, r.path, flags, mask, stx) != 0)
+        return -errno;
+    if (SM_UNLIKELY(S_ISLNK(stx->stx_mode)) && (stx->stx_mask & STATX_SIZE))
+        stx->stx_size = (uint64_t)link_size(r.fd, r.path, (long)stx->stx_size);
+    return 0;
 }
 
 int sm_faccessat_core(int dirfd, const char *path, int mode, int flags)

@@ -224,6 +224,9 @@ int main(int argc, char **argv)
     }
     if (!getenv("SMSHIM_KEEP_TMP"))
         rm_rf(root);
+    for (size_t i = 0; i < nn; i++)
+        free(names[i]);
+    free(tests);
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }
