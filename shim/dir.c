@@ -142,11 +142,15 @@ SM_EXPORT int ftw64(const char *path, __ftw64_func_t fn, int nfd) __attribute__(
 
 SM_EXPORT int glob(const char *pat, int flags, int (*errfunc)(const char *, int), glob_t *g)
 {
-    if (SM_LIKELY(!sm_maybe(pat)) || pat[0] != '/' || sm_under_prefix(pat) < 0)
+    if (SM_LIKELY(!sm_maybe(pat)) || pat[0] != '/')
         return SM_REAL(glob)(pat, flags, errfunc, g);
+    /* the pattern's components are resolved like a path ('..' included): magic characters are
+     * ordinary characters to the resolver and go through unchanged */
+    struct sm_res r;
+    if (sm_resolve(AT_FDCWD, pat, SM_RES_ABS, &r) < 0 || r.kind == SM_PASS)
+        return SM_REAL(glob)(r.path ? r.path : pat, flags, errfunc, g);
     char tp[PATH_MAX];
-    if (sm_tree_path(pat + sm_cfg.plen, tp, sizeof tp) < 0)
-        return GLOB_NOMATCH;
+    snprintf(tp, sizeof tp, "%s", r.path);
     size_t first = (flags & GLOB_APPEND) ? g->gl_pathc : 0;
     int rc = SM_REAL(glob)(tp, flags, errfunc, g);
     size_t offs = (flags & GLOB_DOOFFS) ? g->gl_offs : 0;

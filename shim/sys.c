@@ -241,15 +241,11 @@ SM_EXPORT long pathconf(const char *path, int name)
 
 /* Extended attributes under the prefix: none are kept (the remote has none). The entry must
  * exist; then reads find no attribute and writes are not supported. Nothing from the cache's own
- * files (security labels, ...) shows through. */
-static int xattr_core(const char *path, int follow, int op)
+ * files (security labels, ...) shows through. Paths that leave the prefix go to libc as resolved. */
+static int xattr_core(const struct sm_res *r, int follow, int op)
 {
-    struct sm_res r;
     struct stat st;
-    int rc = sm_resolve(AT_FDCWD, path, 0, &r);
-    if (rc < 0)
-        return rc;
-    if (SM_REAL(fstatat)(r.fd, r.path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
+    if (SM_REAL(fstatat)(r->fd, r->path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
         return -errno;
     switch (op) {
     case 'g': return -ENODATA;
@@ -259,15 +255,29 @@ static int xattr_core(const char *path, int follow, int op)
     }
 }
 
-#define XATTR(name, realargs, path, follow, op)                                                  \
+#define XATTR(name, args, path, follow, op)                                                      \
     if (SM_LIKELY(!sm_maybe(path)))                                                              \
-        return SM_REAL(name) realargs;                                                           \
-    {                                                                                            \
-        struct sm_res r_;                                                                        \
-        if (sm_resolve(AT_FDCWD, path, 0, &r_) == 0 && r_.kind == SM_PASS)                       \
-            return SM_REAL(name) realargs;                                                       \
+        return SM_REAL(name) args;                                                               \
+    int saved = errno;                                                                           \
+    struct sm_res r;                                                                             \
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);                                         \
+    if (rc < 0)                                                                                  \
+        return sm_finish(rc, saved);                                                             \
+    if (r.kind == SM_PASS) {                                                                     \
+        const char *p_ = r.path;                                                                 \
+        (void)p_;                                                                                \
+        return SM_REAL(name) XATTR_PASS_##name;                                                  \
     }                                                                                            \
-    SM_CALL(xattr_core(path, follow, op));
+    return sm_finish(xattr_core(&r, follow, op), saved);
+
+#define XATTR_PASS_getxattr     (p_, name, v, n)
+#define XATTR_PASS_lgetxattr    (p_, name, v, n)
+#define XATTR_PASS_listxattr    (p_, list, n)
+#define XATTR_PASS_llistxattr   (p_, list, n)
+#define XATTR_PASS_setxattr     (p_, name, v, n, flags)
+#define XATTR_PASS_lsetxattr    (p_, name, v, n, flags)
+#define XATTR_PASS_removexattr  (p_, name)
+#define XATTR_PASS_lremovexattr (p_, name)
 
 SM_EXPORT ssize_t getxattr(const char *path, const char *name, void *v, size_t n)
 {

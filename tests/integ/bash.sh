@@ -5,8 +5,23 @@
 # under the shim (cd .. out of the prefix root).
 . "$(dirname "$0")/../lib/common.sh"
 export PY
+# envi: "env -i", a child started with an empty environment (the shim puts itself and its
+# settings back). Under a sanitizer build (SMSHIM_SAN) a sanitizer-built shim cannot load
+# without its runtime preloaded first, so the preload list and the sanitizer options are kept
+# then (in both runs; the shim changes nothing in the real directory).
+export SAN="${SMSHIM_SAN:-}" SAN_PRELOAD="$PRELOAD"
+envi() {
+    if [ -z "$SAN" ]; then env -i "$@"; return; fi
+    env -i LD_PRELOAD="$SAN_PRELOAD" ${ASAN_OPTIONS:+"ASAN_OPTIONS=$ASAN_OPTIONS"} \
+        ${TSAN_OPTIONS:+"TSAN_OPTIONS=$TSAN_OPTIONS"} "$@"
+}
+export -f envi
 
-parity cd_pwd '
+# Run every scenario even when one fails; the test fails at the end, naming them all.
+FAILED=()
+check() { (parity "$@") || FAILED+=("$1"); }
+
+check cd_pwd '
 mkdir -p a/b/c "with space/in it" && ln -s a/b lnk
 cd a && pwd && pwd -P && echo "$PWD"
 cd b/c && pwd && cd .. && pwd && cd ../.. && pwd
@@ -21,10 +36,36 @@ cd a/b/c && rmdir "$W/a/b/c" && pwd && (pwd -P 2>&1 | sed "s/^.*: pwd: /pwd: /")
 bash -c "pwd; pwd -P; echo \$PWD"
 cd lnk && bash -c "pwd; pwd -P" && cd "$W"
 "$PY" -c "import os; print(os.getcwd())"
+cd a && envi /bin/bash -c "pwd; pwd -P; echo \$PWD; ls" && envi PATH=/usr/bin:/bin ls -a && cd "$W"
+cd a && sh -c "pwd; pwd -P; cd b; pwd; cd ..; cd ..; pwd; echo *" && cd "$W"
 CDPATH="$W/a" && cd b >/dev/null && pwd; unset CDPATH; cd "$W"
+pushd a/b >/dev/null && pushd "$W/lnk" >/dev/null && dirs -l -p && popd >/dev/null && pwd && popd >/dev/null && pwd
+set -o physical; cd lnk && pwd && cd .. && pwd; set +o physical; cd "$W"
 '
 
-parity glob '
+# ".." after a symbolic link applies to the link's target (physically), while bash's own cd is
+# logical; links with absolute targets inside the work dir and outside the prefix.
+check symlink_dotdot '
+mkdir -p a/b/c && echo in-a > a/f && echo in-b > a/b/f && ln -s a/b lnk && ln -s "$W/a/b/c" abslnk
+ln -s /usr/share outside && ln -s ../.. a/b/c/up2 && ln -s lnk/c chain
+cat lnk/../f; cat "$W/lnk/../f"; cat lnk/c/../f; cat abslnk/../f; cat "$W/abslnk/../../f"
+cat a/b/c/up2/f; cat a/b/c/up2/b/f; cat chain/../../f; cat chain/up2/lnk/f
+ls lnk/..; ls -d outside/..; ls -d "$W/outside/../share"
+readlink -f lnk/.. abslnk/.. chain/up2 outside/.. "$W/chain/../x"
+realpath -e lnk/../b abslnk; realpath -s lnk/..
+cd lnk/.. && pwd && pwd -P && cd "$W"
+cd -P lnk/.. && pwd && cd "$W"
+cd abslnk && pwd && pwd -P && cd .. && pwd -P && cd "$W"
+cd -P abslnk/.. && pwd && cd "$W"
+cd outside && pwd && pwd -P && cd .. && pwd && cd "$W"
+cd -P outside/.. && pwd && cd "$W"
+cd chain && pwd -P && cd -P up2 && pwd && cd "$W"
+[ lnk/../f -ef a/f ] && echo ef1; [ -f abslnk/../f ] && echo f2; [ -d chain/up2/b ] && echo d3
+echo new > lnk/../created && cat a/created
+mkdir lnk/../made && ls -d a/made; mv lnk/../made abslnk/../moved && ls a/b; rm -r chain/../moved && ls a/b
+'
+
+check glob '
 mkdir -p docs/sub/deep src .hidden && touch README.md notes.md docs/a.md docs/b.txt \
     docs/sub/c.md docs/sub/deep/d.md src/main.c .dot.md "sp ace.md"
 echo *
@@ -41,7 +82,9 @@ shopt -s nullglob; echo none: *.zzz; shopt -u nullglob
 echo *.zzz
 shopt -s failglob; (echo *.zzz) 2>&1 | sed "s/^.*: no match/no match/"; shopt -u failglob
 shopt -s nocaseglob; echo readme*; shopt -u nocaseglob
-shopt -s extglob; echo !(*.md); echo +(docs|src)/*; shopt -u extglob
+shopt -s extglob
+echo !(*.md); echo +(docs|src)/*; echo "$W"/@(docs|src)/*.[mc]*
+shopt -u extglob
 for f in docs/sub/*; do echo "item: $f"; done
 cd docs && echo * ../*.md && cd ..
 ls -d *.md | sort
@@ -50,7 +93,7 @@ compgen -f do
 compgen -d -- d
 '
 
-parity redirections '
+check redirections '
 echo one > out
 echo two >> out
 printf "three\n" >> out
@@ -72,7 +115,7 @@ cat < missing 2>&1 | sed "s/^.*: missing: /missing: /"
 ls -l out fd3 rw | awk "{print \$1, \$5, \$9}"
 '
 
-parity heredoc '
+check heredoc '
 cat <<EOF > h1
 line 1 in $(basename "$PWD" | sed "s/.*/dir/")
 line 2 \$HOME stays
@@ -87,10 +130,14 @@ cat <<-EOF
 	EOF
 tr a-z A-Z <<< "here string" > hs; cat hs
 # a here-doc too large for a pipe buffer goes through a temporary file in TMPDIR: put TMPDIR
-# in the work dir (the file is removed as soon as it is opened).
+# in the work dir (bash removes the file as soon as it has opened it); the consumer reads the
+# name of its stdin back (the temporary name is random: normalised).
 mkdir tmp
-TMPDIR="$W/tmp" bash -c "wc -c <<EOF
-$(head -c 200000 /dev/zero | tr "\0" x)
+{ echo "{ wc -c; readlink /proc/self/fd/0; } <<EOF | sed \"s/sh-thd\.[A-Za-z0-9]*/sh-thd.X/\""
+  head -c 100000 /dev/zero | tr "\0" x; echo; echo EOF; } > big-heredoc.sh
+TMPDIR="$W/tmp" bash big-heredoc.sh
+TMPDIR="$W/tmp" bash -c "cat <<EOF
+small \$TMPDIR
 EOF"
 ls -A tmp | wc -l
 while read -r a b; do echo "[$a|$b]"; done <<EOF
@@ -99,7 +146,7 @@ y 2 3
 EOF
 '
 
-parity file_tests '
+check file_tests '
 mkdir d && touch f && printf x > nonempty && printf "#!/bin/sh\n" > exe && chmod 755 exe
 chmod 644 f && ln -s f lf && ln -s missing dangling && mkfifo fifo && chmod 000 nonempty
 for p in f d exe lf dangling fifo nonempty nothing "$W/f" "$W/d" "$W/exe" "$W/./d/../f" d/; do
@@ -115,7 +162,10 @@ touch -d @1000000000 old && touch -d @1100000000 new
 [ f -ef "$W/f" ] && echo ef-abs; [ d -ef "$W/d/." ] && echo ef-dir
 '
 
-parity scripts '
+# Scripts stored in the prefix: a bash script that locates its neighbours through $0, a sh
+# script, one through /usr/bin/env, a python script (__file__), one without #! (bash runs it
+# itself), one not executable, one missing.
+export MKSCRIPTS='
 mkdir -p bin lib
 cat > bin/show.sh <<"EOF"
 #!/bin/bash
@@ -137,27 +187,46 @@ printf "#!/usr/bin/env bash\necho env0=\$0\n" > bin/envtool && chmod 755 bin/env
 printf "#!$PY\nimport os, sys\nprint(\"py\", sys.argv[0], __file__, os.path.dirname(os.path.abspath(__file__)))\n" > bin/pytool && chmod 755 bin/pytool
 printf "echo no shebang \$0\n" > bin/noshebang && chmod 755 bin/noshebang
 printf "#!/bin/sh\necho not executable\n" > bin/noexec
+'
+
+# ... run by absolute path, through PATH, as an argument of bash, by exec, env and subprocess.
+check scripts_abs_path '
+eval "$MKSCRIPTS"
 "$W/bin/show.sh" one "two words"
-./bin/show.sh three
-cd bin && ./show.sh && cd ..
 bash bin/show.sh four
 bash "$W/bin/show.sh" five
-"$W/bin/shtool" a b; ./bin/shtool c
-"$W/bin/envtool"; ./bin/envtool
-"$W/bin/pytool"; ./bin/pytool
-"$W/bin/noshebang"; ./bin/noshebang
+"$W/bin/shtool" a b
+"$W/bin/envtool"
+"$W/bin/pytool"
+"$W/bin/noshebang"
 "$W/bin/noexec" 2>&1 | sed "s/^.*: \(.*\): Permission denied/\1: Permission denied/"; echo "rc=${PIPESTATUS[0]}"
-./bin/missing 2>&1 | sed "s/^.*: \(.*\): No such file/\1: No such file/"; echo "rc=${PIPESTATUS[0]}"
+"$W/bin/missing" 2>&1 | sed "s/^.*: \(.*\): No such file/\1: No such file/"; echo "rc=${PIPESTATUS[0]}"
 PATH="$W/bin:$PATH" show.sh via-path
 PATH="$W/bin:$PATH"; type -p shtool; command -v show.sh; hash -r; shtool z
 (cd / && show.sh from-root)
 PATH="bin:$PATH" shtool relative-path-entry
 exec_test() { exec "$W/bin/shtool" execd; }; (exec_test)
 env "$W/bin/shtool" via-env
-"$PY" -c "import subprocess; subprocess.run([\"$W/bin/shtool\", \"sub\"]); subprocess.run([\"./bin/shtool\", \"rel\"]); subprocess.run([\"./shtool\", \"cwd\"], cwd=\"$W/bin\")"
+"$PY" -c "import subprocess; subprocess.run([\"$W/bin/shtool\", \"sub\"])"
 '
 
-parity external_commands '
+# ... run by ./relative path from a cwd inside the prefix: $0 must be the path as typed, as in
+# a real directory (and never the cache tree path).
+check scripts_rel_path '
+eval "$MKSCRIPTS"
+./bin/show.sh three
+cd bin && ./show.sh && cd ..
+./bin/shtool c
+./bin/envtool
+./bin/pytool
+./bin/noshebang
+./bin/noexec 2>&1 | sed "s/^.*: \(.*\): Permission denied/\1: Permission denied/"; echo "rc=${PIPESTATUS[0]}"
+./bin/missing 2>&1 | sed "s/^.*: \(.*\): No such file/\1: No such file/"; echo "rc=${PIPESTATUS[0]}"
+cd lib && ../bin/shtool dotdot && cd ..
+"$PY" -c "import subprocess; subprocess.run([\"./bin/shtool\", \"rel\"]); subprocess.run([\"./shtool\", \"cwd\"], cwd=\"$W/bin\")"
+'
+
+check external_commands '
 mkdir -p d/e && echo content > d/file && echo other > d/e/f2
 ls; ls d; ls -R; ls -la d | awk "NR>1 {print \$1, \$9}"
 cat d/file; cd d && cat file e/f2 && ls .. && cd ..
@@ -168,9 +237,14 @@ cp d/file copy && mv copy moved && rm moved && ls
 grep -r other . ; grep -rl content
 (cd d/e && ls ../.. && cat ../file && realpath ../file && readlink -f .)
 du -a --apparent-size d | sort -k2 | awk "{print \$2}"
+# a path that leaves the work dir (and, under the shim, the prefix) through "..": ls -l reads
+# its ACL (listxattr) as well as its stat
+ls -ld "$W/../.." > /dev/null; echo "ls rc=$?"
+ls -la "$W/d/../.." > /dev/null; echo "ls rc=$?"
+"$PY" -c "import os, sys; os.listxattr(sys.argv[1]); os.listxattr(sys.argv[1], follow_symlinks=False); print(\"listxattr ok\")" "$W/../.."
 '
 
-parity subshells_source_read '
+check subshells_source_read '
 mkdir -p s && cd s
 x=outer; (x=inner; cd ..; echo "sub: $x $(pwd)"); echo "main: $x $(pwd)"
 echo "cmdsub: $(cd .. && pwd)"; echo "after: $(pwd)"
@@ -192,7 +266,7 @@ while read -r l; do echo "procsub: $l"; done < <(cat in.txt)
 diff <(cat in.txt) "$W/s/in.txt" && echo same
 '
 
-parity pipelines '
+check pipelines '
 seq 1 2000 | sort -rn | tee sorted | tail -3
 wc -l < sorted
 seq 1 100 | awk "{s+=\$1} END {print s}" > sum; cat sum
@@ -219,6 +293,23 @@ want=$(printf '/\n/\nsm\n/sm\n/sm\n/\n')
 [ "$got" = "$want" ] || fail "cd ../../.. from /sm/up/a: got [$got] want [$want]"
 echo "ok - cd .. climbs out of the prefix"
 
+# cd .. from a directory just below the prefix root gives the root, which lists it.
+got=$(cd / && shim bash -c 'mkdir -p /sm/lvl1/lvl2 && cd /sm/lvl1 && cd .. && pwd && pwd -P && ls -d lvl1 && [ -d /sm ] && [ -d /sm/. ] && [ -e /sm/lvl1/.. ] && echo dirs-ok && ls -d /sm/../tmp /sm/lvl1/../../tmp')
+want=$(printf '/sm
+/sm
+lvl1
+dirs-ok
+/sm/../tmp
+/sm/lvl1/../../tmp
+')
+[ "$got" = "$want" ] || fail "cd .. to /sm: got [$got] want [$want]"
+echo "ok - cd .. to the prefix root"
+
+# ls -la of the prefix root lists ".." (the real /) without an error.
+out=$(cd / && shim ls -la /sm 2>&1 >/dev/null) || fail "ls -la /sm failed: $out"
+[ -z "$out" ] || fail "ls -la /sm printed: $out"
+echo "ok - ls -la /sm"
+
 # A physical pwd inside the prefix never shows the cache tree.
 got=$(cd / && shim bash -c 'mkdir -p /sm/phys/x && cd /sm/phys/x && pwd -P && /bin/pwd -P && readlink /proc/self/cwd && realpath . && cd .. && pwd -P')
 want=$(printf '/sm/phys/x\n/sm/phys/x\n/sm/phys/x\n/sm/phys/x\n/sm/phys\n')
@@ -230,3 +321,5 @@ echo "ok - pwd -P names the virtual path"
 got=$(cd / && shim bash -c 'cd /sm/phys/x && env -u PWD bash -c "pwd; echo \$PWD"')
 [ "$got" = "$(printf '/sm/phys/x\n/sm/phys/x')" ] || fail "child bash without PWD: got [$got]"
 echo "ok - child bash without PWD finds the virtual cwd"
+
+[ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"

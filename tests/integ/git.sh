@@ -1,14 +1,15 @@
 #!/bin/bash
 # git in the prefix behaves as in a real directory: init, add, commit, status, log, branch,
-# checkout, diff, merge, detached checkout of an earlier commit, gc/repack, fsck, and clones from
-# a real directory into the prefix, from the prefix to the prefix and over file://.
+# checkout, diff, merge, stash, detached checkout of an earlier commit, gc/repack, fsck; clones
+# from a real directory into the prefix, prefix to prefix (local path, file://, --shared, bare,
+# push/pull), prefix to a real directory; worktrees, clean, archive, bundle and submodules.
 #
 # What is compared: every command's output (the parity harness) and the resulting trees. Inside
 # .git a few files legitimately differ between two runs and are normalised before the trees are
 # compared (see gitnorm below); everything else in .git (objects, packs, refs, reflogs, config,
 # hooks) must be byte-identical, and the working trees must match exactly.
 . "$(dirname "$0")/../lib/common.sh"
-need git
+need git tar sha256sum
 
 # Reproducible commits: fixed identity and dates, no user or system configuration.
 mkdir -p "$T/home"
@@ -68,6 +69,12 @@ gitnorm() {
 LIB
 export GITLIB="$T/gitlib.sh"
 
+# Both runs failing the same way would still be "parity": every scenario ends by printing
+# SCENARIO-END, and the real run must have printed it (the whole scenario ran).
+completed() {
+    grep -qx "SCENARIO-END" "$T/$1.real.out" || fail "$1: the scenario did not run to its end"
+}
+
 parity git_basic '
 . "$GITLIB"
 git init -q -b main repo && cd repo
@@ -110,7 +117,9 @@ git repack -q -a -d && git prune && git fsck --full --strict
 cd ..
 gitstate repo
 gitnorm repo
+echo SCENARIO-END
 '
+completed git_basic
 
 parity git_clone '
 . "$GITLIB"
@@ -129,6 +138,12 @@ git -C copy-local log --oneline
 git clone -q --no-local "file://$W/from-real" copy-url
 git -C copy-url config remote.origin.url
 git -C copy-url log --oneline
+# --shared: the clone borrows the objects of the source through an absolute path in
+# objects/info/alternates, which git writes and later opens itself
+git clone -q --shared from-real shared && cat shared/.git/objects/info/alternates
+git -C shared count-objects -v | grep -E "^(count|in-pack)" && git -C shared cat-file -p HEAD:lib/y.py
+git -C shared fsck --strict && git -C shared repack -q -a -d && rm shared/.git/objects/info/alternates
+git -C shared fsck --strict && git -C shared log --oneline && echo "shared clone ok"
 # work in a clone, push back to a bare clone, fetch from it
 git clone -q --bare from-real bare.git
 cd copy-local && echo "z = 3" > lib/z.py && git add lib/z.py && git commit -q -m "clone: third"
@@ -138,8 +153,14 @@ git -C from-real pull -q --ff-only "$W/bare.git" main && git -C from-real log --
 cd "$W"
 for r in from-real copy-local copy-url; do gitstate $r; done
 git -C bare.git fsck --full --strict && echo "bare fsck ok"
-for r in from-real copy-local copy-url bare.git; do gitnorm $r; done
+# here -> a real directory outside the prefix (the source is read through the shim)
+OUT=$(mktemp -d "$T/out-clone.XXXXXX")
+git clone -q "$W/copy-local" "$OUT/c" && git -C "$OUT/c" config remote.origin.url
+(cd "$OUT" && gitstate c) && cat "$OUT/c/lib/z.py" && rm -rf "$OUT"
+for r in from-real copy-local copy-url bare.git shared; do gitnorm $r; done
+echo SCENARIO-END
 '
+completed git_clone
 
 parity git_worktree '
 . "$GITLIB"
@@ -158,5 +179,16 @@ git clean -n -d && git clean -q -fdx && git status --porcelain --ignored && ls
 git archive --format=tar --prefix=p/ -o ../a.tar side && tar tf ../a.tar && sha256sum ../a.tar | cut -c1-16
 git bundle create -q ../r.bundle --all && git bundle verify -q ../r.bundle && echo "bundle ok"
 git clone -q ../r.bundle ../from-bundle && git -C ../from-bundle log --oneline --all
-cd .. && gitstate wt-repo && gitstate from-bundle && gitnorm wt-repo && gitnorm from-bundle
+# a submodule: its .git is a file naming the module directory inside the superproject
+git init -q -b main ../subrepo && git -C ../subrepo commit -q --allow-empty -m "sub: init"
+echo s > ../subrepo/s.txt && git -C ../subrepo add s.txt && git -C ../subrepo commit -q -m "sub: file"
+git -c protocol.file.allow=always submodule add -q ../subrepo mods/sub && cat .gitmodules mods/sub/.git
+git commit -q -m "add submodule" && git submodule status && cat mods/sub/s.txt
+git -C mods/sub rev-parse --show-toplevel --git-dir --show-superproject-working-tree
+cd .. && rm -rf sm-clone && git -c protocol.file.allow=always clone -q --recurse-submodules wt-repo sm-clone
+git -C sm-clone submodule status && cat sm-clone/mods/sub/s.txt && git -C sm-clone/mods/sub log --oneline
+gitstate wt-repo && gitstate from-bundle && gitstate sm-clone && gitstate subrepo
+for r in wt-repo from-bundle sm-clone subrepo wt-repo/.git/modules/mods/sub sm-clone/.git/modules/mods/sub; do gitnorm $r; done
+echo SCENARIO-END
 '
+completed git_worktree
