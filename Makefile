@@ -39,11 +39,13 @@ endif
 
 SHIM_SRC  := $(wildcard shim/*.c)
 CACHE_SRC := $(wildcard cache/*.c)
+HYD_SRC   := $(wildcard hydrate/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
 TEST_SRC  := $(wildcard tests/*.c tests/unit/*.c)
 
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/obj/%.o)
 CACHE_OBJ := $(CACHE_SRC:%.c=$(B)/obj/%.o)
+HYD_OBJ   := $(HYD_SRC:%.c=$(B)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 # unit tests link the shim's internals (not its wrappers) and the cache
@@ -60,15 +62,15 @@ $(B)/obj/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(SHIM_OBJ) $(CACHE_OBJ)
+$(LIB): $(SHIM_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -llmdb -lpthread -ldl
 
-$(CLI): $(TOOL_OBJ) $(CACHE_OBJ)
+$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread
+	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 
-$(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(UNIT_SHIM)
+$(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(UNIT_SHIM)
 	$(call say,LD,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
@@ -98,14 +100,14 @@ deps:
 	@tools/deps.sh
 
 format:
-	clang-format -i $(SHIM_SRC) $(CACHE_SRC) $(TOOL_SRC) $(TEST_SRC) $(PROG_SRC) shim/*.h cache/*.h include/*.h
+	clang-format -i $(SHIM_SRC) $(CACHE_SRC) $(HYD_SRC) $(TOOL_SRC) $(TEST_SRC) $(PROG_SRC) shim/*.h cache/*.h include/*.h
 
 format-check:
 	clang-format --dry-run --Werror $(SHIM_SRC) $(CACHE_SRC) $(TOOL_SRC) shim/*.h cache/*.h include/*.h
 
 cppcheck:
 	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
-	  --std=c11 -D_GNU_SOURCE -Iinclude --suppress=missingIncludeSystem shim cache tools
+	  --std=c11 -D_GNU_SOURCE -Iinclude --suppress=missingIncludeSystem shim cache hydrate tools
 
 check: format-check cppcheck
 

@@ -65,4 +65,55 @@ int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg);
 typedef int (*smc_evisit)(void *arg, const char *key, const struct smc_entry *e);
 int smc_entry_each(struct smc *c, smc_evisit fn, void *arg);
 
+/* ---- for the sync engine (sync.c) ----------------------------------------------------------- */
+
+/** A setting: 0 and the value (NUL-terminated) in buf, or -ENOENT. */
+int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size);
+int smc_kv_put(struct smc *c, const char *name, const char *value);
+int smc_kv_del(struct smc *c, const char *name);
+/** Visit the settings whose name starts with prefix; stop when fn returns non-zero. */
+int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char *, const char *),
+                void *arg);
+
+/** Take or renew the lease `name` for process (pid, start). A lease held by another process is
+ *  taken over when it expired or its holder is dead. 1 held, 0 held by another, -errno. */
+int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uint64_t now_ms,
+                   uint64_t ttl_ms);
+/** Give the lease up if (pid) holds it. */
+int smc_lease_drop(struct smc *c, const char *name, int pid);
+/** Is the process (pid, start) alive? (start: its start time from /proc, 0 to skip the check) */
+int smc_pid_alive(int pid, uint64_t start);
+/** This process's start time (clock ticks since boot, from /proc/self/stat). */
+uint64_t smc_self_start(void);
+
+/** A queue record, as the pusher reads it. */
+struct smc_qitem {
+    uint64_t seq;
+    uint32_t op;
+    uint64_t enq_ns;
+    char remote_id[64];
+    char custom_id[48];
+    char *from, *to; /* point into the item's own storage */
+    char paths[];
+};
+/** The first `max` records in order (malloc'd array of malloc'd items). */
+int smc_queue_batch(struct smc *c, size_t max, struct smc_qitem ***out, size_t *n);
+void smc_queue_batch_free(struct smc_qitem **v, size_t n);
+int smc_queue_del(struct smc *c, const uint64_t *seqs, size_t n);
+int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const char *to);
+
+/** The outcome of pushing `key`, committed with the removal of its records, in one transaction:
+ *  if the entry still belongs to the same create (custom_id), it gets the remote id and the
+ *  stat the pushed content had; it is clean again only if the file still has that stat. */
+struct smc_pushed {
+    const char *remote_id;    /* NULL: unchanged */
+    uint64_t size, mtime_ns, ino; /* the stat of the bytes that were pushed */
+    uint64_t now_size, now_mtime_ns, now_ino; /* the file's stat now (0,0,0: gone) */
+    uint32_t set_flags, clear_flags;
+};
+int smc_push_done(struct smc *c, const char *key, const char *custom_id,
+                  const struct smc_pushed *p, const uint64_t *seqs, size_t nseq);
+/** Write an entry as is (scan, tests). */
+int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e);
+
 #endif

@@ -15,10 +15,14 @@
 #define SMSHIM_ENV_KEY      "SUPERMEMORY_API_KEY"
 #define SMSHIM_ENV_BASE_URL "SUPERMEMORY_BASE_URL"
 #define SMSHIM_ENV_API_URL  "SUPERMEMORY_API_URL"  /**< accepted alias of SUPERMEMORY_BASE_URL */
+#define SMSHIM_ENV_EXIT_TIMEOUT "SMSHIM_EXIT_TIMEOUT" /**< seconds a process may wait at exit */
+#define SMSHIM_ENV_NOWAIT   "SMSHIM_NOWAIT"    /**< 1: never wait at exit (set by smshim run) */
+#define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
 /** @} */
 
 #define SMSHIM_DEFAULT_PREFIX "/sm"
 #define SMSHIM_DEFAULT_TAG    "smshim"
+#define SMSHIM_DEFAULT_BASE_URL "https://api.supermemory.ai"
 
 /** @defgroup layout Cache directory layout
  * <cache>/tree   the materialised namespace: real directories, real files holding the local bytes,

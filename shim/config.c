@@ -143,6 +143,18 @@ void sm_config_load(void)
     v = sm_getenv(SMSHIM_ENV_TAG);
     snprintf(sm_cfg.tag, sizeof sm_cfg.tag, "%s", (v && *v) ? v : SMSHIM_DEFAULT_TAG);
 
+    v = sm_getenv(SMSHIM_ENV_KEY);
+    snprintf(sm_cfg.key, sizeof sm_cfg.key, "%s", v ? v : "");
+    v = sm_getenv(SMSHIM_ENV_BASE_URL);
+    if (!v || !*v)
+        v = sm_getenv(SMSHIM_ENV_API_URL);
+    snprintf(sm_cfg.base_url, sizeof sm_cfg.base_url, "%s",
+             v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
+    v = sm_getenv(SMSHIM_ENV_EXIT_TIMEOUT);
+    sm_cfg.exit_timeout_ms = v && *v ? (long)(strtod(v, NULL) * 1000) : 10000;
+    v = sm_getenv(SMSHIM_ENV_NOWAIT);
+    sm_cfg.exit_wait = !(v && strcmp(v, "1") == 0);
+
     find_libpath();
     snprintf(sm_cfg.env_prefix, sizeof sm_cfg.env_prefix, "%s=%s", SMSHIM_ENV_PREFIX,
              sm_cfg.prefix);

@@ -5,6 +5,8 @@
 #include "shim.h"
 #include "smshim.h"
 #include "../cache/cache.h"
+#include "../hydrate/bg.h"
+#include "../hydrate/hydrate.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -32,6 +34,7 @@ void sm_record_atfork_child(void)
     rec_env = NULL;
     rec_failed = 0;
     sm_guard_on = 0;
+    smh_atfork_child();
     memset(guard_marks, 0, sizeof guard_marks);
     pthread_mutex_init(&rec_mu, NULL);
 }
@@ -99,12 +102,36 @@ void sm_guard_relock(void)
     }
 }
 
+static void sync_log(const char *msg)
+{
+    sm_log(SM_LOG_WARN, "sync: %s", msg);
+}
+
+/* A change is recorded: with an API key, the background sync thread pushes it. */
+static void sync_kick(struct smc *c)
+{
+    static struct smh_bg_opts o;
+    if (!sm_cfg.key[0])
+        return;
+    o.cache = c;
+    o.cache_dir = sm_cfg.cache;
+    o.base_url = sm_cfg.base_url;
+    o.key = sm_cfg.key;
+    o.tag = sm_cfg.tag;
+    o.exit_wait = sm_cfg.exit_wait;
+    o.exit_timeout_ms = sm_cfg.exit_timeout_ms;
+    o.log = sync_log;
+    smh_bg_kick(&o);
+}
+
 void sm_note_write(const char *key)
 {
     struct smc *c = sm_record_env();
     int rc = c ? smc_note_write(c, key, sm_now_ns()) : 0;
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+    else if (c)
+        sync_kick(c);
 }
 
 void sm_note_unlink(const char *key)
@@ -113,6 +140,8 @@ void sm_note_unlink(const char *key)
     int rc = c ? smc_note_unlink(c, key, sm_now_ns()) : 0;
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record unlink %s: %s", key, strerror(-rc));
+    else if (c)
+        sync_kick(c);
 }
 
 void sm_note_rename(const char *from, const char *to, int is_dir)
@@ -122,6 +151,44 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record rename %s -> %s: %s", from ? from : "-", to ? to : "-",
                strerror(-rc));
+    else if (c)
+        sync_kick(c);
+}
+
+/* Process exit: exit() and _exit() are wrapped (Bun runs no destructors), and the destructor
+ * covers a return from main. */
+static void sm_exit_hook(void)
+{
+    int saved = errno;
+    if (sm_cfg.key[0])
+        smh_at_exit();
+    errno = saved;
+}
+
+SM_EXPORT void exit(int status)
+{
+    sm_exit_hook();
+    SM_REAL(exit)(status);
+    __builtin_unreachable();
+}
+
+SM_EXPORT void _exit(int status)
+{
+    sm_exit_hook();
+    SM_REAL(_exit)(status);
+    __builtin_unreachable();
+}
+
+SM_EXPORT void _Exit(int status)
+{
+    sm_exit_hook();
+    SM_REAL(_Exit)(status);
+    __builtin_unreachable();
+}
+
+__attribute__((destructor)) static void sm_dtor(void)
+{
+    sm_exit_hook();
 }
 
 void sm_note_sync(void)

@@ -58,6 +58,11 @@ struct sm_cfg {
     char env_tag[160];
     char env_log[PATH_MAX + 32];
     int have_log;
+    /* sync (read once; the key stays in this process's memory and is never logged) */
+    char key[512];             /* SUPERMEMORY_API_KEY, "" when unset: local-only */
+    char base_url[512];        /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
+    long exit_timeout_ms;      /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
+    int exit_wait;             /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
 };
 extern struct sm_cfg sm_cfg;
 
@@ -98,7 +103,7 @@ char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
     X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
     X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawn_file_actions_addopen)         \
     X(posix_spawn_file_actions_addchdir_np) X(dlopen) X(dlmopen) X(inotify_add_watch)           \
-    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)
+    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose) X(exit) X(_exit) X(_Exit)
 
 #define SM_REAL_FIELD(n) __typeof__(n) *n;
 struct sm_real_tab {

@@ -1,6 +1,7 @@
 /* smshim.c: the command-line tool: run a command with the shim loaded, show what a cache holds. */
 #include "smshim.h"
 #include "../cache/cache.h"
+#include "../hydrate/hydrate.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -13,11 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
     "       smshim status [--cache DIR] [--json | --list]\n"
+    "       smshim sync [--cache DIR] [--retry-poisoned]\n"
     "       smshim --help | --version\n"
     "\n"
     "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
@@ -133,6 +136,140 @@ static void check_reachable(const char *cmd)
                 path);
 }
 
+/* ---- sync -------------------------------------------------------------------------------- */
+
+struct remote {
+    char url[512];
+    char tag[160];
+    const char *key;
+};
+
+/* The remote settings from the environment; 0 when there is no key (local-only). */
+static int remote_get(struct remote *r)
+{
+    const char *v = getenv(SMSHIM_ENV_KEY);
+    if (!v || !*v)
+        return 0;
+    r->key = v;
+    v = getenv(SMSHIM_ENV_BASE_URL);
+    if (!v || !*v)
+        v = getenv(SMSHIM_ENV_API_URL);
+    snprintf(r->url, sizeof r->url, "%s", v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
+    v = getenv(SMSHIM_ENV_TAG);
+    snprintf(r->tag, sizeof r->tag, "%s", v && *v ? v : SMSHIM_DEFAULT_TAG);
+    return 1;
+}
+
+/* Open the cache's LMDB environment (creating the layout). */
+static struct smc *cache_open(const char *cache)
+{
+    char meta[PATH_MAX + 16], tree[PATH_MAX + 16];
+    struct smc *c = NULL;
+    mkdir(cache, 0700);
+    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
+    mkdir(tree, 0755);
+    snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
+    int rc = smc_open(meta, &c);
+    if (rc < 0) {
+        fprintf(stderr, "smshim: cannot open the cache %s: %s\n", meta, strerror(-rc));
+        return NULL;
+    }
+    return c;
+}
+
+static void progress_line(const struct smh_progress *p, void *arg)
+{
+    int *tty = arg;
+    static time_t last;
+    time_t now = time(NULL);
+    if (*tty) {
+        fprintf(stderr, "\rsmshim: pushed %zu, in flight %zu, queued %zu%s   ", p->done,
+                p->in_flight, p->queued, p->paused ? " (paused)" : "");
+    } else if (now != last) {
+        fprintf(stderr, "smshim: pushed %zu, in flight %zu, queued %zu%s\n", p->done, p->in_flight,
+                p->queued, p->paused ? " (paused)" : "");
+        last = now;
+    }
+}
+
+struct push_stats {
+    struct smh_progress last;
+};
+
+static void keep_last(const struct smh_progress *p, void *arg)
+{
+    struct push_stats *s = arg;
+    s->last = *p;
+}
+
+/* Push the cache's queue; returns the records left. */
+static long push_all(struct smc *c, const char *cache, const struct remote *r, long timeout_ms,
+                     int show, int retry_poisoned, struct smh_progress *out)
+{
+    struct smh_opts o = {c, cache, r->url, r->key, r->tag};
+    struct smh_engine *e = smh_engine_new(&o);
+    if (!e)
+        return -1;
+    long found = smh_scan(e);
+    if (found > 0 && show)
+        fprintf(stderr, "smshim: %ld unrecorded changes found in the cache\n", found);
+    if (retry_poisoned)
+        smh_retry_poisoned(e);
+    int tty = isatty(2);
+    struct push_stats ps;
+    memset(&ps, 0, sizeof ps);
+    long left = smh_push_run(e, timeout_ms, 1, show ? progress_line : keep_last,
+                             show ? (void *)&tty : (void *)&ps);
+    if (show && tty)
+        fputc('\n', stderr);
+    if (out)
+        *out = ps.last;
+    smh_engine_free(e);
+    return left;
+}
+
+static int cmd_sync(int argc, char **argv)
+{
+    int retry = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--retry-poisoned") == 0)
+            retry = 1;
+        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
+            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
+        else
+            die("sync: unknown option %s", argv[i]);
+    }
+    struct remote r;
+    if (!remote_get(&r))
+        die("sync: %s is not set: this cache is local-only", SMSHIM_ENV_KEY);
+    char cache[PATH_MAX] = "", why[400];
+    cache_dir(cache, sizeof cache);
+    struct smc *c = cache_open(cache);
+    if (!c)
+        return 1;
+    if (smh_bind(c, r.url, r.tag, why, sizeof why) != 0) {
+        fprintf(stderr, "smshim: %s\n", why);
+        smc_close(c);
+        return 1;
+    }
+    const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
+    long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
+    long left = push_all(c, cache, &r, timeout, 1, retry, NULL);
+    struct smc_counts n;
+    smc_counts(c, &n);
+    char paused[200] = "";
+    int is_paused = smc_kv_get(c, "push.paused", paused, sizeof paused) == 0;
+    smc_close(c);
+    if (is_paused)
+        fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", paused);
+    if (left > 0)
+        fprintf(stderr, "smshim: %ld changes could not be pushed yet\n", left);
+    if (n.poisoned)
+        fprintf(stderr, "smshim: %llu files were refused by the server (smshim status --list)\n",
+                (unsigned long long)n.poisoned);
+    return (left > 0 || n.poisoned || is_paused) ? 1 : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     int i = 0;
@@ -171,6 +308,23 @@ static int cmd_run(int argc, char **argv)
     setenv("UV_USE_IO_URING", "0", 0);
     check_reachable(argv[i]);
 
+    struct remote r;
+    int remote = remote_get(&r);
+    if (remote) {
+        char why[400];
+        struct smc *c = cache_open(cache);
+        if (!c)
+            return 1;
+        int rc = smh_bind(c, r.url, r.tag, why, sizeof why);
+        smc_close(c);
+        if (rc != 0) {
+            fprintf(stderr, "smshim: %s\n", why);
+            return 2;
+        }
+        /* the command's processes never wait at exit: this process drains after them */
+        setenv(SMSHIM_ENV_NOWAIT, "1", 1);
+    }
+
     pid_t pid = fork();
     if (pid < 0)
         die("fork: %s", strerror(errno));
@@ -183,6 +337,19 @@ static int cmd_run(int argc, char **argv)
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             die("waitpid: %s", strerror(errno));
+    if (remote) {
+        const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
+        long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
+        struct smc *c = cache_open(cache);
+        if (c) {
+            struct smh_progress p;
+            long left = push_all(c, cache, &r, timeout, 0, 0, &p);
+            if (left > 0)
+                fprintf(stderr, "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
+                        left, p.last_error[0] ? ": " : "", p.last_error);
+            smc_close(c);
+        }
+    }
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);
     return WEXITSTATUS(st);
@@ -304,6 +471,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "status") == 0)
         return cmd_status(argc - 2, argv + 2);
+    if (strcmp(cmd, "sync") == 0)
+        return cmd_sync(argc - 2, argv + 2);
     fprintf(stderr, "smshim: unknown command '%s'\n%s", cmd, usage);
     return 2;
 }

@@ -65,3 +65,19 @@ parity() {
     fi
     echo "ok - parity $name ($(wc -l <"$T/$name.real.man") entries)"
 }
+
+# ---- the test server ------------------------------------------------------------------------
+# start_server [smserver.py flags...]: start it on a free loopback port; sets SRV (its URL) and
+# exports SUPERMEMORY_BASE_URL / SUPERMEMORY_API_KEY for the shim. Stopped when the test ends.
+start_server() {
+    local pf="$T/srv.port.$RANDOM"
+    "$PY" "$SRC/tests/server/smserver.py" --port-file "$pf" --key test-key-0123456789 "$@" \
+        >"$T/srv.log" 2>&1 &
+    SRV_PID=$!
+    trap 'kill $SRV_PID 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
+    [ -s "$pf" ] || fail "the test server did not start: $(cat "$T/srv.log")"
+    SRV="http://127.0.0.1:$(cat "$pf")"
+    export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY=test-key-0123456789
+}
+srv() { "$PY" "$SRC/tests/lib/srv.py" "$SRV" "$@"; }

@@ -1,0 +1,364 @@
+/* sync.c: what the sync engine needs from the cache: settings, leases, queue batches, and the
+ * commit of a push's outcome. */
+#include "cache_int.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static MDB_val sval(const char *s)
+{
+    MDB_val v = {strlen(s), (void *)s};
+    return v;
+}
+
+int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size)
+{
+    MDB_txn *t;
+    MDB_val k = sval(name), v;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    if (rc < 0)
+        return rc;
+    rc = smc_errno(mdb_get(t, c->kv, &k, &v));
+    if (rc == 0) {
+        size_t n = v.mv_size < size - 1 ? v.mv_size : size - 1;
+        memcpy(buf, v.mv_data, n);
+        buf[n] = '\0';
+    }
+    mdb_txn_abort(t);
+    return rc;
+}
+
+static int kv_write(struct smc *c, const char *name, const char *value)
+{
+    MDB_txn *t;
+    MDB_val k = sval(name), v;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    if (value) {
+        v = sval(value);
+        rc = smc_errno(mdb_put(t, c->kv, &k, &v, 0));
+    } else {
+        rc = smc_errno(mdb_del(t, c->kv, &k, NULL));
+        if (rc == -ENOENT)
+            rc = 0;
+    }
+    if (rc < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    return smc_errno(mdb_txn_commit(t));
+}
+
+int smc_kv_put(struct smc *c, const char *name, const char *value)
+{
+    return kv_write(c, name, value);
+}
+
+int smc_kv_del(struct smc *c, const char *name)
+{
+    return kv_write(c, name, NULL);
+}
+
+int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char *, const char *),
+                void *arg)
+{
+    MDB_txn *t;
+    MDB_cursor *cur;
+    size_t pl = strlen(prefix);
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_errno(mdb_cursor_open(t, c->kv, &cur))) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    MDB_val k = {pl, (void *)prefix}, v;
+    char name[256], val[256];
+    for (int op = MDB_SET_RANGE; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+        if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
+            break;
+        if (k.mv_size >= sizeof name || v.mv_size >= sizeof val)
+            continue;
+        memcpy(name, k.mv_data, k.mv_size);
+        name[k.mv_size] = '\0';
+        memcpy(val, v.mv_data, v.mv_size);
+        val[v.mv_size] = '\0';
+        if ((rc = fn(arg, name, val)) != 0)
+            break;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(t);
+    return rc;
+}
+
+/* ---- leases ---------------------------------------------------------------------------------- */
+
+static uint64_t proc_start(int pid)
+{
+    char p[64], buf[1024];
+    snprintf(p, sizeof p, "/proc/%d/stat", pid);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *s = strrchr(buf, ')'); /* the command name may hold spaces */
+    if (!s)
+        return 0;
+    unsigned long long v = 0;
+    /* fields after ")": state(3) ... starttime is field 22 */
+    int field = 2;
+    for (char *q = s + 1; *q && field < 22; q++)
+        if (*q == ' ')
+            field++, s = q;
+    if (sscanf(s, " %llu", &v) != 1)
+        return 0;
+    return v;
+}
+
+uint64_t smc_self_start(void)
+{
+    return proc_start(getpid());
+}
+
+int smc_pid_alive(int pid, uint64_t start)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    return start == 0 || proc_start(pid) == start;
+}
+
+int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uint64_t now_ms,
+                   uint64_t ttl_ms)
+{
+    MDB_txn *t;
+    MDB_val k = sval(name), v;
+    char cur[96], mine[96];
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    int held = 1;
+    if (mdb_get(t, c->kv, &k, &v) == 0 && v.mv_size < sizeof cur) {
+        memcpy(cur, v.mv_data, v.mv_size);
+        cur[v.mv_size] = '\0';
+        int hpid = 0;
+        unsigned long long hstart = 0, hexp = 0;
+        if (sscanf(cur, "%d %llu %llu", &hpid, &hstart, &hexp) == 3 && hpid != pid &&
+            hexp > now_ms && smc_pid_alive(hpid, hstart))
+            held = 0;
+    }
+    if (held) {
+        snprintf(mine, sizeof mine, "%d %llu %llu", pid, (unsigned long long)start,
+                 (unsigned long long)(now_ms + ttl_ms));
+        v = sval(mine);
+        rc = smc_errno(mdb_put(t, c->kv, &k, &v, 0));
+        if (rc < 0) {
+            mdb_txn_abort(t);
+            return rc;
+        }
+        rc = smc_errno(mdb_txn_commit(t));
+        return rc < 0 ? rc : 1;
+    }
+    mdb_txn_abort(t);
+    return 0;
+}
+
+int smc_lease_drop(struct smc *c, const char *name, int pid)
+{
+    MDB_txn *t;
+    MDB_val k = sval(name), v;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    int hpid = 0;
+    if (mdb_get(t, c->kv, &k, &v) == 0 && v.mv_size < 96) {
+        char cur[96];
+        memcpy(cur, v.mv_data, v.mv_size);
+        cur[v.mv_size] = '\0';
+        if (sscanf(cur, "%d", &hpid) == 1 && hpid == pid)
+            mdb_del(t, c->kv, &k, NULL);
+    }
+    return smc_errno(mdb_txn_commit(t));
+}
+
+/* ---- the queue, as the pusher sees it ------------------------------------------------------- */
+
+struct batch {
+    struct smc_qitem **v;
+    size_t n, max;
+};
+
+static int batch_add(void *arg, uint64_t seq, const struct smc_qrec *q, const char *from,
+                     const char *to)
+{
+    struct batch *b = arg;
+    size_t fl = strlen(from) + 1, tl = strlen(to) + 1;
+    struct smc_qitem *it = malloc(sizeof *it + fl + tl);
+    if (!it)
+        return -ENOMEM;
+    it->seq = seq;
+    it->op = q->op;
+    it->enq_ns = q->enq_ns;
+    memcpy(it->remote_id, q->remote_id, sizeof it->remote_id);
+    memcpy(it->custom_id, q->custom_id, sizeof it->custom_id);
+    it->remote_id[sizeof it->remote_id - 1] = '\0';
+    it->custom_id[sizeof it->custom_id - 1] = '\0';
+    it->from = it->paths;
+    memcpy(it->from, from, fl);
+    it->to = it->paths + fl;
+    memcpy(it->to, to, tl);
+    b->v[b->n++] = it;
+    return b->n >= b->max ? 1 : 0;
+}
+
+int smc_queue_batch(struct smc *c, size_t max, struct smc_qitem ***out, size_t *n)
+{
+    struct batch b = {calloc(max ? max : 1, sizeof(struct smc_qitem *)), 0, max};
+    *out = NULL;
+    *n = 0;
+    if (!b.v)
+        return -ENOMEM;
+    int rc = max ? smc_queue_each(c, batch_add, &b) : 0;
+    if (rc < 0) {
+        smc_queue_batch_free(b.v, b.n);
+        return rc;
+    }
+    *out = b.v;
+    *n = b.n;
+    return 0;
+}
+
+void smc_queue_batch_free(struct smc_qitem **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void seq_key(uint64_t seq, unsigned char kb[8])
+{
+    for (int i = 7; i >= 0; i--, seq >>= 8)
+        kb[i] = (unsigned char)seq;
+}
+
+static int del_seqs(struct smc *c, MDB_txn *t, const uint64_t *seqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char kb[8];
+        seq_key(seqs[i], kb);
+        MDB_val k = {8, kb};
+        int rc = mdb_del(t, c->queue, &k, NULL);
+        if (rc && rc != MDB_NOTFOUND)
+            return smc_errno(rc);
+    }
+    return 0;
+}
+
+int smc_queue_del(struct smc *c, const uint64_t *seqs, size_t n)
+{
+    MDB_txn *t;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = del_seqs(c, t, seqs, n)) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    return smc_errno(mdb_txn_commit(t));
+}
+
+int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const char *to)
+{
+    MDB_txn *t;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    rc = smc_queue_put(c, t, op, from, to, NULL,
+                       (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    if (rc < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    return smc_errno(mdb_txn_commit(t));
+}
+
+int smc_push_done(struct smc *c, const char *key, const char *custom_id,
+                  const struct smc_pushed *p, const uint64_t *seqs, size_t nseq)
+{
+    MDB_txn *t;
+    MDB_val k = sval(key), v;
+    struct smc_entry e;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = del_seqs(c, t, seqs, nseq)) < 0)
+        goto fail;
+    rc = mdb_get(t, c->entries, &k, &v);
+    if (rc == 0 && v.mv_size >= sizeof e) {
+        memcpy(&e, v.mv_data, sizeof e);
+        /* the same file as when the push began (not removed and re-created since) */
+        if (!custom_id || strcmp(e.custom_id, custom_id) == 0) {
+            if (p->remote_id) {
+                snprintf(e.remote_id, sizeof e.remote_id, "%s", p->remote_id);
+                if (p->remote_id[0])
+                    e.flags |= SMC_E_REMOTE;
+                else
+                    e.flags &= ~(uint32_t)SMC_E_REMOTE;
+            }
+            e.flags = (e.flags | p->set_flags) & ~p->clear_flags;
+            e.synced_size = p->size;
+            e.synced_mtime_ns = p->mtime_ns;
+            e.synced_ino = p->ino;
+            int same = p->now_size == p->size && p->now_mtime_ns == p->mtime_ns &&
+                       p->now_ino == p->ino;
+            if (same) {
+                e.dirty_since_ns = 0;
+            } else if (p->now_ino) {
+                /* written again while the push was in flight: push again */
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+                if (!e.dirty_since_ns)
+                    e.dirty_since_ns = now;
+                if ((rc = smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now)) < 0)
+                    goto fail;
+            }
+            v.mv_size = sizeof e;
+            v.mv_data = &e;
+            if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0)
+                goto fail;
+        }
+    } else if (rc != MDB_NOTFOUND && rc != 0) {
+        rc = smc_errno(rc);
+        goto fail;
+    }
+    return smc_errno(mdb_txn_commit(t));
+fail:
+    mdb_txn_abort(t);
+    return rc;
+}
+
+int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e)
+{
+    MDB_txn *t;
+    MDB_val k = sval(key), v = {sizeof *e, (void *)e};
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    return smc_errno(mdb_txn_commit(t));
+}

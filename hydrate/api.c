@@ -1,0 +1,297 @@
+/* api.c: requests and answers of the documents API, with the quirks of api.md. */
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define J smh_json
+
+int smh_filepath_ok(const char *fp)
+{
+    size_t n = strlen(fp), comp = 0;
+    if (n < 2 || n > 3072 || fp[0] != '/' || fp[n - 1] == '/')
+        return 0;
+    for (size_t i = 1; i <= n; i++) {
+        unsigned char c = (unsigned char)fp[i];
+        if (c == '/' || c == '\0') {
+            const char *s = fp + i - comp;
+            if (comp == 0 || comp > 255 || (comp == 1 && s[0] == '.') ||
+                (comp == 2 && s[0] == '.' && s[1] == '.'))
+                return 0;
+            comp = 0;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f)
+            return 0;
+        comp++;
+    }
+    return 1;
+}
+
+int64_t smh_parse_time(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int ms = 0;
+    char frac[16] = "";
+    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+                     &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+        return 0;
+    const char *dot = strchr(s, '.');
+    if (dot && sscanf(dot + 1, "%9[0-9]", frac) == 1) {
+        frac[3] = frac[3] ? frac[3] : '\0';
+        for (int i = 0; i < 3; i++)
+            ms = ms * 10 + (frac[i] >= '0' && frac[i] <= '9' ? frac[i] - '0' : 0);
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || tm.tm_year < 70)
+        return 0;
+    return (int64_t)t * 1000 + ms;
+}
+
+void smh_doc_free(struct smh_doc *d)
+{
+    free(d->content);
+    d->content = NULL;
+}
+
+/* Classify an answer; leaves the details in k. */
+static int outcome(struct smh_call *k, const struct smh_resp *r)
+{
+    k->status = r->status;
+    k->retry_after = r->retry_after;
+    k->err[0] = '\0';
+    if (r->curl != 0) {
+        snprintf(k->err, sizeof k->err, "no answer: %s", smh_curl_strerror(r->curl));
+        return SMH_RETRY;
+    }
+    if (r->status >= 200 && r->status < 300)
+        return SMH_OK;
+    snprintf(k->err, sizeof k->err, "HTTP %ld", r->status);
+    if (r->body && r->len) {
+        cJSON *j = J.Parse(r->body);
+        cJSON *e = j ? J.Get(j, "error") : NULL;
+        if (e && smh_jstring(e))
+            snprintf(k->err, sizeof k->err, "HTTP %ld: %.120s", r->status, e->valuestring);
+        if (j)
+            J.Delete(j);
+    }
+    if (r->status == 401 || r->status == 403)
+        return SMH_AUTH;
+    if (r->status == 404)
+        return SMH_GONE;
+    if (r->status == 429 || r->status >= 500 || r->status == 408)
+        return SMH_RETRY;
+    return SMH_REJECT;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = J.Get(o, name);
+    return (v && smh_jstring(v) && v->valuestring) ? v->valuestring : NULL;
+}
+
+static int send_json(struct smh_call *k, const char *method, const char *path, cJSON *body,
+                     struct smh_resp *r)
+{
+    char *text = body ? J.Print(body) : NULL;
+    if (body)
+        J.Delete(body);
+    if (body && !text)
+        return -ENOMEM;
+    int rc = smh_request(k->conn, method, path, text, r);
+    if (text)
+        J.Free(text);
+    return rc;
+}
+
+/* An id the engine may put in a URL path and a file name. */
+static int id_ok(const char *id)
+{
+    size_t n = strlen(id);
+    if (n == 0 || n >= 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+              (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-' || id[i] == '.'))
+            return 0;
+    return !(n <= 2 && id[0] == '.');
+}
+
+int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
+                   const char *custom_id, char id_out[64])
+{
+    struct smh_resp r;
+    cJSON *b = J.CreateObject();
+    if (!b)
+        return SMH_RETRY;
+    J.AddString(b, "content", content);
+    J.AddString(b, "containerTag", k->tag);
+    J.AddString(b, "filepath", filepath);
+    if (custom_id && *custom_id)
+        J.AddString(b, "customId", custom_id);
+    if (send_json(k, "POST", "/v3/documents", b, &r) != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    if (o == SMH_OK) {
+        cJSON *j = r.body ? J.Parse(r.body) : NULL;
+        const char *id = j ? str(j, "id") : NULL;
+        if (id && id_ok(id)) {
+            snprintf(id_out, 64, "%s", id);
+        } else {
+            snprintf(k->err, sizeof k->err, "create: answer without a usable id");
+            o = SMH_RETRY; /* the customId makes the retry an update of the same document */
+        }
+        if (j)
+            J.Delete(j);
+    }
+    smh_resp_free(&r);
+    return o;
+}
+
+int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath)
+{
+    char path[128];
+    struct smh_resp r;
+    if (!id_ok(id))
+        return SMH_GONE;
+    cJSON *b = J.CreateObject();
+    if (!b)
+        return SMH_RETRY;
+    if (content)
+        J.AddString(b, "content", content);
+    if (filepath)
+        J.AddString(b, "filepath", filepath);
+    snprintf(path, sizeof path, "/v3/documents/%s", id);
+    if (send_json(k, "PATCH", path, b, &r) != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    smh_resp_free(&r);
+    return o;
+}
+
+int smh_api_delete(struct smh_call *k, const char *id)
+{
+    char path[128];
+    struct smh_resp r;
+    if (!id_ok(id))
+        return SMH_GONE;
+    snprintf(path, sizeof path, "/v3/documents/%s", id);
+    if (smh_request(k->conn, "DELETE", path, NULL, &r) != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    smh_resp_free(&r);
+    return o;
+}
+
+/* Fill d from a JSON document; 0, or -1 when it is not a usable document. */
+static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
+{
+    memset(d, 0, sizeof *d);
+    if (!smh_jobject(o))
+        return -1;
+    const char *id = str(o, "id"), *fp = str(o, "filepath"), *st = str(o, "status");
+    if (!id || !id_ok(id))
+        return -1;
+    snprintf(d->id, sizeof d->id, "%s", id);
+    snprintf(d->status, sizeof d->status, "%s", st ? st : "");
+    d->updated_ms = smh_parse_time(str(o, "updatedAt"));
+    /* api.md: no usable filepath (missing, not absolute, ending in '/') -> "/<id>.md" */
+    size_t fl = fp ? strlen(fp) : 0;
+    if (!fp || fp[0] != '/' || fp[fl - 1] == '/')
+        snprintf(d->filepath, sizeof d->filepath, "/%s.md", id);
+    else if (smh_filepath_ok(fp))
+        snprintf(d->filepath, sizeof d->filepath, "%s", fp);
+    else
+        d->filepath[0] = '\0'; /* hostile or unrepresentable: the caller skips and logs it */
+    if (want_content) {
+        const cJSON *c = J.Get(o, "content");
+        if (!c || !smh_jstring(c) || !c->valuestring)
+            return -1;
+        d->content_len = strlen(c->valuestring);
+        d->content = malloc(d->content_len + 1);
+        if (!d->content)
+            return -1;
+        memcpy(d->content, c->valuestring, d->content_len + 1);
+    }
+    return 0;
+}
+
+int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
+{
+    char path[128];
+    struct smh_resp r;
+    memset(out, 0, sizeof *out);
+    if (!id_ok(id))
+        return SMH_GONE;
+    snprintf(path, sizeof path, "/v3/documents/%s", id);
+    if (smh_request(k->conn, "GET", path, NULL, &r) != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    if (o == SMH_OK) {
+        cJSON *j = r.body ? J.Parse(r.body) : NULL;
+        if (!j || doc_from(j, out, 0) != 0) {
+            snprintf(k->err, sizeof k->err, "get: malformed answer");
+            o = SMH_RETRY;
+        }
+        if (j)
+            J.Delete(j);
+    }
+    smh_resp_free(&r);
+    return o;
+}
+
+int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,
+                 smh_doc_fn fn, void *arg, int *pages)
+{
+    struct smh_resp r;
+    cJSON *b = J.CreateObject(), *tags = J.CreateArray();
+    if (!b || !tags)
+        return SMH_RETRY;
+    J.AddToArray(tags, J.CreateString(k->tag));
+    J.AddItem(b, "containerTags", tags);
+    if (fp)
+        J.AddString(b, "filepath", fp);
+    J.AddBool(b, "includeContent", content);
+    J.AddNumber(b, "limit", limit);
+    J.AddNumber(b, "page", page);
+    J.AddString(b, "sort", "updatedAt");
+    J.AddString(b, "order", "desc");
+    if (send_json(k, "POST", "/v3/documents/list", b, &r) != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    if (o != SMH_OK) {
+        smh_resp_free(&r);
+        return o;
+    }
+    cJSON *j = r.body ? J.ParseWithLength(r.body, r.len) : NULL;
+    const cJSON *mem = j ? J.Get(j, "memories") : NULL;
+    const cJSON *pg = j ? J.Get(j, "pagination") : NULL;
+    const cJSON *tp = pg ? J.Get(pg, "totalPages") : NULL;
+    if (!mem || !smh_jarray(mem) || !pg || !smh_jobject(pg) || !tp || !smh_jnumber(tp)) {
+        snprintf(k->err, sizeof k->err, "list: malformed answer (%zu bytes)", r.len);
+        o = SMH_RETRY;
+    } else {
+        *pages = tp->valueint;
+        int n = J.ArraySize(mem);
+        for (int i = 0; i < n && o == SMH_OK; i++) {
+            struct smh_doc d;
+            if (doc_from(J.ArrayItem(mem, i), &d, content) != 0) {
+                smh_doc_free(&d);
+                continue;
+            }
+            if (fn(arg, &d) != 0)
+                o = SMH_RETRY;
+            smh_doc_free(&d);
+        }
+    }
+    if (j)
+        J.Delete(j);
+    smh_resp_free(&r);
+    return o;
+}

@@ -1,0 +1,58 @@
+/* api.h: the Supermemory documents API (the subset in api.md), over http.h. Everything that comes
+ * back from the server is untrusted: every field is type-checked and every filepath validated. */
+#ifndef SMH_API_H
+#define SMH_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http.h"
+
+/** What a request came to; the push queue decides by it. */
+enum smh_outcome {
+    SMH_OK = 0,
+    SMH_RETRY,  /* 429, 5xx, timeout, dropped connection, malformed answer: try again later */
+    SMH_AUTH,   /* 401/403: the key is refused; pause everything */
+    SMH_GONE,   /* 404 */
+    SMH_REJECT, /* another 4xx: this request will never succeed as it is */
+};
+
+/** A remote document as the engine needs it. content is malloc'd (NULL when not requested). */
+struct smh_doc {
+    char id[64];
+    char filepath[4096]; /* validated (smh_filepath_ok) or "/<id>.md"; "" if unusable */
+    char status[24];
+    int64_t updated_ms;  /* updatedAt; 0 when absent or unparseable */
+    char *content;
+    size_t content_len;
+};
+
+struct smh_call {
+    struct smh_conn *conn;
+    const char *tag;
+    long retry_after; /* out: seconds from Retry-After, -1 if none */
+    long status;      /* out: HTTP status (0: no answer) */
+    char err[160];    /* out: what went wrong, for logs and smshim status (never the key) */
+};
+
+int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
+                   const char *custom_id, char id_out[64]);
+/** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (api.md). */
+int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath);
+int smh_api_delete(struct smh_call *k, const char *id);
+int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out);
+
+/** One page of a listing. fp: filepath filter or NULL. Calls fn for each usable document
+ *  (fn owns nothing; copy what you keep); *pages receives totalPages. */
+typedef int (*smh_doc_fn)(void *arg, const struct smh_doc *d);
+int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,
+                 smh_doc_fn fn, void *arg, int *pages);
+
+void smh_doc_free(struct smh_doc *d);
+/** Is fp a filepath the engine may write locally? Absolute, no "." or ".." or empty
+ *  components, no control characters, components <= 255 bytes, <= 3072 bytes in all. */
+int smh_filepath_ok(const char *fp);
+/** ISO-8601 UTC ("2026-05-10T23:28:10.123Z") to milliseconds since the epoch; 0 if invalid. */
+int64_t smh_parse_time(const char *s);
+
+#endif

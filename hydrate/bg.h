@@ -1,0 +1,19 @@
+/* bg.h: how a host process configures its background sync thread (the shim's side). */
+#ifndef SMH_BG_H
+#define SMH_BG_H
+
+struct smc;
+
+struct smh_bg_opts {
+    struct smc *cache;
+    const char *cache_dir, *base_url, *key, *tag;
+    int exit_wait;            /* 0: never wait at exit (children of `smshim run`) */
+    long exit_timeout_ms;     /* SMSHIM_EXIT_TIMEOUT */
+    void (*log)(const char *msg);
+};
+
+/** A change was recorded: start the thread on first use (pointers in o must stay valid) and
+ *  wake it. */
+void smh_bg_kick(const struct smh_bg_opts *o);
+
+#endif

@@ -1,0 +1,65 @@
+/* hydrate.h: the sync engine (smh_ API). It mirrors a Supermemory container into the cache and
+ * pushes local changes through the durable queue; it runs in a background thread of a host
+ * process, or in the foreground under `smshim sync` / `smshim run`. It never touches the shim:
+ * the shim calls smh_notify_*() and nothing else. See engine.c for the DESIGN. */
+#ifndef SMH_HYDRATE_H
+#define SMH_HYDRATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct smc;
+
+struct smh_opts {
+    struct smc *cache;    /* the cache's LMDB handle (owned by the caller) */
+    const char *cache_dir;
+    const char *base_url; /* SUPERMEMORY_BASE_URL or the default */
+    const char *key;      /* SUPERMEMORY_API_KEY: kept in memory only */
+    const char *tag;      /* the container tag */
+};
+
+#define SMH_DEFAULT_BASE_URL "https://api.supermemory.ai" /* = SMSHIM_DEFAULT_BASE_URL */
+#define SMH_LEASE            "lease.sync" /* the one process that talks to the remote */
+
+/** Check that this cache syncs with (url, tag), binding it on first use. 0, or -EEXIST with a
+ *  message in why (another URL or tag: use another SMSHIM_CACHE). */
+int smh_bind(struct smc *c, const char *url, const char *tag, char *why, size_t n);
+
+struct smh_engine;
+struct smh_engine *smh_engine_new(const struct smh_opts *o);
+void smh_engine_free(struct smh_engine *e);
+
+struct smh_progress {
+    size_t queued, in_flight, done, failed, poisoned;
+    int paused;           /* 401/403 */
+    int unreachable;      /* the last attempts got no answer */
+    char last_error[160];
+};
+
+/** Push until the queue is empty, nothing can progress (paused, all items backing off past
+ *  the deadline) or timeout_ms passes (< 0: no limit). drain: no debounce. Takes the lease
+ *  (waiting for it up to the deadline). Returns the records left. */
+long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
+                  void (*progress)(const struct smh_progress *, void *), void *arg);
+/** Did the last attempts get no answer at all (or can libcurl not be loaded)? */
+int smh_engine_unreachable(struct smh_engine *e);
+/** Let the engine's background pushing drain the queue (no debounce), up to timeout_ms. */
+void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms);
+/** Stop pushing for good and give the lease up (process exit). Workers are not joined. */
+void smh_engine_quit(struct smh_engine *e);
+/** Compare the tree with the entries and queue what was never recorded. Returns the number of
+ *  changes found, or -errno. */
+long smh_scan(struct smh_engine *e);
+/** Queue a fresh write of every poisoned file. */
+long smh_retry_poisoned(struct smh_engine *e);
+
+/* ---- the background thread in a host process (bg.c) ----------------------------------------- */
+
+/** A change was recorded under the prefix: start the thread if needed and wake it. */
+void smh_notify_change(void);
+/** At process exit: hand the lease on, or wait (bounded) for the queue to drain. */
+void smh_at_exit(void);
+/** In a fork child: forget the parent's thread. */
+void smh_atfork_child(void);
+
+#endif

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""srv.py: talk to the test server's admin endpoints from test scripts.
+
+  srv.py URL config KEY=VALUE...      change live settings (numbers, true/false)
+  srv.py URL stats [FIELD]            print the stats JSON, or one field of it
+  srv.py URL seed FILEPATH CONTENT [TAG]   add a document as if made remotely (prints its id)
+  srv.py URL edit ID CONTENT          change a document remotely
+  srv.py URL delete ID                delete a document remotely
+  srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
+  srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, with
+                                      the same content (modulo the one trailing newline the service
+                                      strips), and nothing else; prints a summary, exit 1 otherwise
+"""
+import json
+import os
+import sys
+import urllib.request
+
+
+def call(url, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        raw = r.read()
+        return json.loads(raw) if raw else None
+
+
+def docs(url, tag=None):
+    out = call(url, "GET", "/_admin/documents")["documents"]
+    return [d for d in out if tag is None or tag in (d.get("containerTags") or [])]
+
+
+def value(v):
+    if v in ("true", "false"):
+        return v == "true"
+    try:
+        return float(v) if "." in v else int(v)
+    except ValueError:
+        return v
+
+
+def strip1(s):
+    return s[:-1] if s.endswith("\n") else s
+
+
+def check(url, tree, tag):
+    want = {}
+    for dirpath, _, files in os.walk(tree):
+        for f in files:
+            p = os.path.join(dirpath, f)
+            if os.path.islink(p):
+                continue
+            with open(p, "rb") as fh:
+                want["/" + os.path.relpath(p, tree)] = fh.read()
+    have = {}
+    bad = 0
+    for d in docs(url, tag):
+        have.setdefault(d["filepath"], []).append(d)
+    for fp, ds in sorted(have.items()):
+        if len(ds) > 1:
+            print("duplicate: %s (%d documents)" % (fp, len(ds)))
+            bad += 1
+        if fp not in want:
+            print("extra document: %s" % fp)
+            bad += 1
+    for fp, content in sorted(want.items()):
+        if fp not in have:
+            print("missing document: %s" % fp)
+            bad += 1
+            continue
+        try:
+            text = content.decode()
+        except UnicodeDecodeError:
+            print("binary file has a document: %s" % fp)
+            bad += 1
+            continue
+        if strip1(have[fp][0]["content"]) != strip1(text):
+            print("content differs: %s" % fp)
+            bad += 1
+    print("check: %d files, %d documents, %d problems" % (len(want), sum(len(v) for v in have.values()), bad))
+    return 1 if bad else 0
+
+
+def main():
+    url, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if cmd == "config":
+        print(json.dumps(call(url, "POST", "/_admin/config",
+                              {k: value(v) for k, v in (a.split("=", 1) for a in args)})))
+    elif cmd == "stats":
+        s = call(url, "GET", "/_admin/stats")
+        if args:
+            for f in args[0].split("."):
+                s = s[f]
+        print(json.dumps(s) if not isinstance(s, (int, float, str)) else s)
+    elif cmd == "seed":
+        d = call(url, "POST", "/_admin/documents", {"filepath": args[0], "content": args[1],
+                                                    "containerTag": args[2] if len(args) > 2 else "smshim"})
+        print(d["id"])
+    elif cmd == "edit":
+        call(url, "POST", "/_admin/edit", {"id": args[0], "content": args[1]})
+    elif cmd == "delete":
+        call(url, "POST", "/_admin/delete", {"id": args[0]})
+    elif cmd == "id":
+        ids = [d["id"] for d in docs(url) if d["filepath"] == args[0]]
+        if len(ids) != 1:
+            print("%d documents at %s" % (len(ids), args[0]), file=sys.stderr)
+            return 1
+        print(ids[0])
+    elif cmd == "check":
+        return check(url, args[0], args[1] if len(args) > 1 else "smshim")
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
