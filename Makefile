@@ -51,11 +51,15 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 # unit tests link the shim's internals (not its wrappers) and the cache
 UNIT_SHIM := $(B)/obj/shim/path.o $(B)/obj/shim/config.o $(B)/obj/shim/real.o $(B)/obj/shim/log.o
 
+# helper programs the integration tests run (tests/prog/*.c -> build/tests/<name>)
+PROG_SRC := $(wildcard tests/prog/*.c)
+PROGS    := $(PROG_SRC:tests/prog/%.c=$(B)/tests/%)
+
 LIB  := $(B)/libsmshim.so
 CLI  := $(B)/smshim
 TRUN := $(B)/tests/run
 
-all: $(LIB) $(CLI) $(TRUN)
+all: $(LIB) $(CLI) $(TRUN) $(PROGS)
 
 $(B)/obj/%.o: %.c
 	$(call say,CC,$<)
@@ -75,9 +79,6 @@ $(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(UNIT_SHIM)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 
-# helper programs the integration tests run (tests/prog/*.c -> build/tests/<name>)
-PROG_SRC := $(wildcard tests/prog/*.c)
-PROGS    := $(PROG_SRC:tests/prog/%.c=$(B)/tests/%)
 $(B)/tests/%: tests/prog/%.c
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)

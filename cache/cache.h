@@ -108,6 +108,7 @@ int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const cha
 struct smc_pushed {
     const char *remote_id;    /* NULL: unchanged */
     uint64_t size, mtime_ns, ino; /* the stat of the bytes that were pushed */
+    uint64_t hash;                /* their FNV-1a 64 */
     uint64_t now_size, now_mtime_ns, now_ino; /* the file's stat now (0,0,0: gone) */
     uint32_t set_flags, clear_flags;
 };

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#define SMC_SCHEMA 1
+#define SMC_SCHEMA 2
 
 /* Databases of the environment <cache>/meta:
  *   "entries"  key: the file's remote filepath ("/a/b.md", no NUL)   value: struct smc_entry
@@ -30,6 +30,7 @@ struct smc_entry {
     uint64_t synced_mtime_ns;
     uint64_t synced_ino;
     uint64_t remote_updated_ms; /* the remote document's updatedAt */
+    uint64_t synced_hash;       /* FNV-1a 64 of the bytes last pushed or pulled (0: none) */
     char remote_id[64];         /* the remote document id; "" until a create is answered */
     char custom_id[48];         /* idempotency key of the create, chosen when first queued */
 };

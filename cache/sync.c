@@ -320,6 +320,7 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id,
             e.synced_size = p->size;
             e.synced_mtime_ns = p->mtime_ns;
             e.synced_ino = p->ino;
+            e.synced_hash = p->hash;
             int same = p->now_size == p->size && p->now_mtime_ns == p->mtime_ns &&
                        p->now_ino == p->ino;
             if (same) {

@@ -138,6 +138,14 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
+static uint64_t fnv64(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
 static void tree_path(struct smh_engine *e, const char *key, char *out)
 {
     snprintf(out, PATH_MAX, "%s%s", e->tree, key);
@@ -227,7 +235,16 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         return SMH_RETRY;
     }
     struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
-                           .ino = st.st_ino};
+                           .ino = st.st_ino, .hash = content ? fnv64(content, len) : 0};
+    if (rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
+        !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
+        /* the same bytes as the document already holds: nothing to send */
+        free(content);
+        p.remote_id = NULL;
+        stat_now(e, key, &p);
+        smc_push_done(e->c, key, ent.custom_id, &p, j->seqs, j->nseq);
+        return SMH_OK;
+    }
     if (rc < 0 || len == 0 || (len == 1 && content[0] == '\n') ||
         !utf8_ok((const unsigned char *)content, len)) {
         /* the service holds UTF-8 text only, and not "" or "\n": the file stays local */
@@ -608,15 +625,10 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
 
         if (now >= deadline)
             break;
-        if (inflight == 0 && (paused || next_due > deadline)) {
-            if (paused && now + 1000 > deadline)
-                break;
-            if (!paused && next_due == UINT64_MAX && !assigned) {
-                /* everything left is a record of a path being handled: wait */
-            } else if (!paused && next_due > deadline) {
-                break; /* nothing can progress before the deadline */
-            }
-        }
+        if (inflight == 0 && paused)
+            break; /* the key is refused: nothing can progress until it changes */
+        if (inflight == 0 && next_due != UINT64_MAX && next_due > deadline)
+            break; /* nothing can progress before the deadline */
         /* wait for a worker or for the next due time */
         uint64_t wake = now + 50;
         if (!inflight && next_due != UINT64_MAX && next_due > wake)

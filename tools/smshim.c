@@ -405,6 +405,7 @@ static int cmd_status(int argc, char **argv)
     snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
     snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
     struct smc_counts n;
+    char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "";
     memset(&n, 0, sizeof n);
     struct stat st;
     if (stat(tree, &st) == 0)
@@ -417,6 +418,14 @@ static int cmd_status(int argc, char **argv)
             return 1;
         }
         rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
+        if (smc_kv_get(c, "push.paused", paused, sizeof paused) != 0)
+            paused[0] = '\0';
+        if (smc_kv_get(c, "remote.url", url, sizeof url) != 0)
+            url[0] = '\0';
+        if (smc_kv_get(c, "remote.tag", tag, sizeof tag) != 0)
+            tag[0] = '\0';
+        if (smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
+            lastp[0] = '\0';
         smc_close(c);
         if (list)
             return rc < 0 ? 1 : 0;
@@ -433,12 +442,13 @@ static int cmd_status(int argc, char **argv)
         printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
                "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
                "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
-               "\"not_synced\":%llu}\n",
+               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s}\n",
                cache, prefix, mode, (unsigned long long)t_entries, (unsigned long long)t_files,
                (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
                (unsigned long long)n.dirty, (unsigned long long)n.queued,
-               (unsigned long long)n.poisoned, (unsigned long long)n.localonly);
+               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, url, tag,
+               paused[0] ? "\"" : "", paused[0] ? paused : "null", paused[0] ? "\"" : "");
         return 0;
     }
     printf("cache:        %s\n", cache);
@@ -449,6 +459,16 @@ static int cmd_status(int argc, char **argv)
     printf("bytes:        %llu\n", (unsigned long long)t_bytes);
     printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
     printf("queued:       %llu\n", (unsigned long long)n.queued);
+    if (url[0])
+        printf("remote:       %s (tag %s)\n", url, tag);
+    if (n.poisoned)
+        printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
+               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", lastp);
+    if (n.localonly)
+        printf("not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
+               (unsigned long long)n.localonly);
+    if (paused[0])
+        printf("paused:       %s\n", paused);
     return 0;
 }
 

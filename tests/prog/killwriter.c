@@ -1,6 +1,6 @@
 /* killwriter.c: write files forever (some through a temporary name and a rename), printing the
  * index of each file once it is complete; the test kills it with SIGKILL at a random point.
- * Usage: killwriter DIR START */
+ * Usage: killwriter DIR START [PAUSE_US] */
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -12,8 +12,9 @@
 int main(int argc, char **argv)
 {
     char path[PATH_MAX], tmp[PATH_MAX], buf[4096];
-    if (argc != 3)
+    if (argc != 3 && argc != 4)
         return 2;
+    long pause_us = argc == 4 ? atol(argv[3]) : 0;
     mkdir(argv[1], 0755);
     for (long i = atol(argv[2]);; i++) {
         size_t n = 0;
@@ -31,5 +32,7 @@ int main(int argc, char **argv)
         int l = snprintf(line, sizeof line, "%ld\n", i);
         if (write(1, line, (size_t)l) != l)
             return 1;
+        if (pause_us)
+            usleep((useconds_t)pause_us);
     }
 }

@@ -1,0 +1,22 @@
+#!/bin/bash
+# "Never waits on the network", without a timing threshold: against a server that accepts
+# connections and never answers, every call under the prefix still returns, and so does the
+# process (bounded by SMSHIM_EXIT_TIMEOUT).
+. "$(dirname "$0")/../lib/common.sh"
+start_server --hang
+export SMSHIM_EXIT_TIMEOUT=2
+timeout -s KILL 60 env LD_PRELOAD="$PRELOAD" bash -c '
+    set -e
+    mkdir -p /sm/x/y
+    echo hello > /sm/x/y/f.md
+    echo more >> /sm/x/y/f.md
+    cat /sm/x/y/f.md
+    stat -c %s /sm/x/y/f.md
+    ls /sm/x/y
+    if stat /sm/x/missing 2>/dev/null; then exit 3; fi
+    mv /sm/x/y/f.md /sm/x/y/g.md
+    rm /sm/x/y/g.md
+    echo done
+' >"$T/out" 2>&1 || { cat "$T/out"; fail "a call or the exit waited on a server that never answers"; }
+cat "$T/out"
+grep -q '^done$' "$T/out" || fail "the script did not finish"
