@@ -114,6 +114,32 @@ struct smc_pushed {
 };
 int smc_push_done(struct smc *c, const char *key, const char *custom_id,
                   const struct smc_pushed *p, const uint64_t *seqs, size_t nseq);
+/** A remote document to mirror into the tree. */
+struct smc_remote {
+    const char *key;        /* its filepath (validated by the caller) */
+    const char *remote_id;
+    uint64_t updated_ms;
+    const char *content;
+    size_t len;
+    uint64_t hash;          /* FNV-1a 64 of content */
+};
+enum smc_apply {
+    SMC_APPLIED = 1,  /* the file now holds the document */
+    SMC_SAME,         /* the file already held it (modulo the trailing newline): entry updated */
+    SMC_KEPT_LOCAL,   /* a local change is pending (dirty_since, or an unrecorded edit): kept */
+    SMC_UP_TO_DATE,   /* nothing newer */
+    SMC_CONFLICT,     /* the path cannot hold a file (a directory or a file is in the way) */
+};
+/** Mirror one document into tree_dir (the tree's absolute path), writing the bytes to a
+ *  temporary file in tmp_dir first. The check for a pending local change and the rename into
+ *  place happen inside one LMDB write transaction: the shim records a write-open before it
+ *  opens, so a local write either is seen here or happens after the rename. */
+int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
+                     const struct smc_remote *d);
+/** A full listing lacks the clean file key and a GET of its id said 404: remove the file (if it
+ *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
+int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
+
 /** Write an entry as is (scan, tests). */
 int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e);
 

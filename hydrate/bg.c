@@ -20,6 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
+static void start(void);
+
+#define MISS_RING 256 /* misses waiting for the thread (more are dropped: bounded memory) */
+#define MISS_TTL  2000 /* ms: a name asked for is not asked for again before this */
+
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -29,7 +34,133 @@ static struct {
     int kicks, stop;
     struct smh_bg_opts o;
     struct smh_engine *e;
-} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, {0}, NULL};
+    char *miss[MISS_RING]; /* filepaths missed under the prefix, for hydration */
+    int nmiss;
+    uint64_t next_pull;
+    unsigned pulls;
+} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, {0}, NULL, {0}, 0, 0, 0};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void log_msg(const char *m)
+{
+    if (bg.o.log)
+        bg.o.log(m);
+}
+
+/* One pull or hydration request into the cache; 0 or -EIO. */
+static long pull_one(int full, const char *filepath)
+{
+    char tree[4200], tmp[4200], msg[300];
+    snprintf(tree, sizeof tree, "%s/tree", bg.o.cache_dir);
+    snprintf(tmp, sizeof tmp, "%s/tmp", bg.o.cache_dir);
+    struct smh_pull_opts po = {.cache = bg.o.cache, .tree = tree, .tmp = tmp,
+                               .base_url = bg.o.base_url, .key = bg.o.key, .tag = bg.o.tag,
+                               .full = full, .filepath = filepath, .timeout_ms = 30000,
+                               .log = log_msg};
+    struct smh_pull_result res;
+    long rc = smh_pull(bg.e, &po, &res);
+    if (rc < 0) {
+        snprintf(msg, sizeof msg, "pull%s%s: %s", filepath ? " " : "", filepath ? filepath : "",
+                 res.error);
+        log_msg(msg);
+    }
+    return rc;
+}
+
+/* Hand the misses of this process to the cache's hydration queue (kv "hydq.<filepath>"), so
+ * that whichever process holds the lease asks the server once for each. */
+static void misses_flush(void)
+{
+    char *v[MISS_RING];
+    int n;
+    pthread_mutex_lock(&bg.mu);
+    n = bg.nmiss;
+    memcpy(v, bg.miss, sizeof(char *) * (size_t)n);
+    bg.nmiss = 0;
+    pthread_mutex_unlock(&bg.mu);
+    char name[4200], val[32];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "hydq.%s", v[i]);
+        smc_kv_put(bg.o.cache, name, val);
+        free(v[i]);
+    }
+}
+
+struct hyd {
+    char *keys[64];
+    int n;
+};
+
+static int hyd_collect(void *arg, const char *name, const char *val)
+{
+    struct hyd *h = arg;
+    (void)val;
+    if (h->n < 64 && (h->keys[h->n] = strdup(name + 5)))
+        h->n++;
+    return h->n >= 64;
+}
+
+static int hyd_stale(void *arg, const char *name, const char *val)
+{
+    struct hyd *h = arg;
+    if (h->n < 64 && now_ms() > strtoull(val, NULL, 10) + MISS_TTL &&
+        (h->keys[h->n] = strdup(name)))
+        h->n++;
+    return h->n >= 64;
+}
+
+/* The lease holder answers the hydration queue: one filepath-filtered listing per name (and one
+ * for the directory of that name), never twice within MISS_TTL (singleflight across processes:
+ * the queue is keyed by filepath). */
+static void hydrate_pending(void)
+{
+    struct hyd h = {.n = 0};
+    char name[4200], val[32], done[32];
+    smc_kv_each(bg.o.cache, "hydq.", hyd_collect, &h);
+    for (int i = 0; i < h.n; i++) {
+        snprintf(name, sizeof name, "hydd.%s", h.keys[i]);
+        int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
+                     now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
+        if (!recent) {
+            char dir[4200];
+            pull_one(0, h.keys[i]);
+            snprintf(dir, sizeof dir, "%s/", h.keys[i]);
+            pull_one(0, dir);
+            snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
+            smc_kv_put(bg.o.cache, name, val); /* success or failure: the same negative TTL */
+        }
+        snprintf(name, sizeof name, "hydq.%s", h.keys[i]);
+        smc_kv_del(bg.o.cache, name);
+        free(h.keys[i]);
+    }
+    h.n = 0;
+    smc_kv_each(bg.o.cache, "hydd.", hyd_stale, &h);
+    for (int i = 0; i < h.n; i++) {
+        smc_kv_del(bg.o.cache, h.keys[i]);
+        free(h.keys[i]);
+    }
+}
+
+/* The holder's periodic pulls: a delta pull every pull interval, a full one every tenth (and
+ * the first time: a delta pull cannot see deletions). */
+static void pull_due(void)
+{
+    uint64_t now = now_ms();
+    if (now < bg.next_pull)
+        return;
+    char wm[32];
+    int full = bg.pulls % 10 == 0 || smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
+    if (pull_one(full, NULL) == 0)
+        bg.pulls++;
+    bg.next_pull = now_ms() + (uint64_t)bg.o.pull_interval_ms;
+}
 
 static void participant(int on)
 {
@@ -87,6 +218,11 @@ static void *bg_main(void *arg)
         if (bg.stop)
             break;
         pthread_mutex_unlock(&bg.mu);
+        misses_flush();
+        if (smh_engine_lease(bg.e)) {
+            hydrate_pending();
+            pull_due();
+        }
         smh_push_run(bg.e, 1000, 0, NULL, NULL);
         pthread_mutex_lock(&bg.mu);
     }
@@ -129,6 +265,38 @@ void smh_bg_kick(const struct smh_bg_opts *o)
     pthread_mutex_unlock(&bg.mu);
 }
 
+void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
+{
+    /* the caller already answered ENOENT; this only queues the question */
+    static struct {
+        uint64_t hash, at;
+    } recent[512];
+    uint64_t h = 1469598103934665603ull;
+    for (const char *s = filepath; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    uint64_t now = now_ms();
+    size_t slot = h % 512;
+    if (__atomic_load_n(&recent[slot].hash, __ATOMIC_RELAXED) == h &&
+        now < __atomic_load_n(&recent[slot].at, __ATOMIC_RELAXED) + MISS_TTL)
+        return; /* asked for within the negative TTL */
+    __atomic_store_n(&recent[slot].hash, h, __ATOMIC_RELAXED);
+    __atomic_store_n(&recent[slot].at, now, __ATOMIC_RELAXED);
+    char *copy = strdup(filepath);
+    pthread_mutex_lock(&bg.mu);
+    if (bg.state == 0) {
+        bg.o = *o;
+        start();
+    }
+    if (bg.state == 1 && copy && bg.nmiss < MISS_RING) {
+        bg.miss[bg.nmiss++] = copy;
+        copy = NULL;
+        bg.kicks++;
+        pthread_cond_signal(&bg.cv);
+    }
+    pthread_mutex_unlock(&bg.mu);
+    free(copy);
+}
+
 void smh_notify_change(void)
 {
     pthread_mutex_lock(&bg.mu);
@@ -159,6 +327,8 @@ void smh_at_exit(void)
     if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != 1 || bg.pid != getpid())
         return;
     __atomic_store_n(&bg.state, -1, __ATOMIC_RELEASE);
+    /* misses not yet handed to the cache go there now: a live lease holder answers them */
+    misses_flush();
     pthread_mutex_lock(&bg.mu);
     struct smh_engine *e = bg.e;
     pthread_mutex_unlock(&bg.mu);
@@ -200,4 +370,6 @@ void smh_atfork_child(void)
     bg.state = 0;
     bg.kicks = bg.stop = 0;
     bg.e = NULL; /* the parent's engine: never used (its threads are not here) */
+    bg.nmiss = 0; /* (the copies leak: the parent owns them) */
+    bg.next_pull = 0;
 }

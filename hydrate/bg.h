@@ -9,11 +9,16 @@ struct smh_bg_opts {
     const char *cache_dir, *base_url, *key, *tag;
     int exit_wait;            /* 0: never wait at exit (children of `smshim run`) */
     long exit_timeout_ms;     /* SMSHIM_EXIT_TIMEOUT */
+    long pull_interval_ms;    /* SMSHIM_PULL_INTERVAL */
     void (*log)(const char *msg);
 };
 
 /** A change was recorded: start the thread on first use (pointers in o must stay valid) and
  *  wake it. */
 void smh_bg_kick(const struct smh_bg_opts *o);
+
+/** A lookup under the prefix missed `filepath`: queue it for hydration (singleflight, 2 s
+ *  negative TTL) and start the thread if needed. Never waits. */
+void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath);
 
 #endif

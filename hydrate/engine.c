@@ -211,8 +211,16 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     struct stat st;
     struct smc_entry ent;
     tree_path(e, key, tp);
-    if (lstat(tp, &st) != 0 || !S_ISREG(st.st_mode) || smc_entry_get(e->c, key, &ent) != 0) {
-        smc_queue_del(e->c, j->seqs, j->nseq); /* gone or never tracked: nothing to push */
+    if (smc_entry_get(e->c, key, &ent) != 0) {
+        smc_queue_del(e->c, j->seqs, j->nseq); /* never tracked (removed since): nothing to push */
+        return SMH_OK;
+    }
+    if (lstat(tp, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* gone (or an open recorded before it failed): an entry never pushed goes too; a
+         * pushed one is deleted by its own DELETE record or by the scan */
+        if (!(ent.flags & SMC_E_REMOTE))
+            smc_note_unlink(e->c, key, (uint64_t)now_ms() * 1000000u);
+        smc_queue_del(e->c, j->seqs, j->nseq);
         return SMH_OK;
     }
     if (!ent.dirty_since_ns && ent.synced_size == (uint64_t)st.st_size &&
@@ -668,6 +676,11 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
     if (smc_counts(e->c, &cnt) == 0)
         left = (long)cnt.queued;
     return left;
+}
+
+int smh_engine_lease(struct smh_engine *e)
+{
+    return lease(e);
 }
 
 int smh_engine_unreachable(struct smh_engine *e)

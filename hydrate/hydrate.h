@@ -41,6 +41,8 @@ struct smh_progress {
  *  (waiting for it up to the deadline). Returns the records left. */
 long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
                   void (*progress)(const struct smh_progress *, void *), void *arg);
+/** Take or renew the cache's lease for this process: 1 when it holds it. */
+int smh_engine_lease(struct smh_engine *e);
 /** Did the last attempts get no answer at all (or can libcurl not be loaded)? */
 int smh_engine_unreachable(struct smh_engine *e);
 /** Let the engine's background pushing drain the queue (no debounce), up to timeout_ms. */
@@ -52,6 +54,29 @@ void smh_engine_quit(struct smh_engine *e);
 long smh_scan(struct smh_engine *e);
 /** Queue a fresh write of every poisoned file. */
 long smh_retry_poisoned(struct smh_engine *e);
+
+/* ---- pull (pull.c) --------------------------------------------------------------------------- */
+
+struct smh_pull_opts {
+    struct smc *cache;
+    const char *tree, *tmp;  /* the cache's tree and tmp directories */
+    const char *base_url, *key, *tag;
+    int full;                /* list everything (finds deletions); else stop at the watermark */
+    const char *filepath;    /* only this filepath ("/a/b.md") or directory ("/a/") */
+    long timeout_ms;         /* per request */
+    void (*progress)(int page, int pages, void *arg);
+    void *arg;
+    void (*log)(const char *msg);
+};
+
+struct smh_pull_result {
+    long applied, kept, removed, duplicates, unsafe;
+    int unreachable, auth;
+    char error[160];
+};
+
+/** One pull. 0, or -EIO (res->error says why; res->unreachable: no answer at all). */
+long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res);
 
 /* ---- the background thread in a host process (bg.c) ----------------------------------------- */
 

@@ -152,6 +152,10 @@ void sm_config_load(void)
              v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
     v = sm_getenv(SMSHIM_ENV_EXIT_TIMEOUT);
     sm_cfg.exit_timeout_ms = v && *v ? (long)(strtod(v, NULL) * 1000) : 10000;
+    v = sm_getenv(SMSHIM_ENV_PULL_INTERVAL);
+    sm_cfg.pull_interval_ms = v && *v ? (long)(strtod(v, NULL) * 1000) : 30000;
+    if (sm_cfg.pull_interval_ms < 1000)
+        sm_cfg.pull_interval_ms = 1000;
     v = sm_getenv(SMSHIM_ENV_NOWAIT);
     sm_cfg.exit_wait = !(v && strcmp(v, "1") == 0);
 
@@ -175,4 +179,5 @@ __attribute__((constructor)) static void sm_ctor(void)
     if (!sm_getenv("UV_USE_IO_URING"))
         SM_REAL(setenv)("UV_USE_IO_URING", "0", 0);
     sm_config_load();
+    if (sm_sud_init) sm_sud_init();
 }

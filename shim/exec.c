@@ -104,7 +104,8 @@ static char *const *env_build(char *const envp[], struct scratch *s)
             str[11 + ll] = ':';
     }
 
-    int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0;
+    int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0, have_sud = 0;
+    const char *sud = sm_sud_env();
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *e = envp[i];
@@ -115,6 +116,7 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         have_tag |= has_name(e, SMSHIM_ENV_TAG, sizeof SMSHIM_ENV_TAG - 1);
         have_log |= has_name(e, SMSHIM_ENV_LOG, sizeof SMSHIM_ENV_LOG - 1);
         have_uv |= has_name(e, "UV_USE_IO_URING", 15);
+        have_sud |= has_name(e, SMSHIM_ENV_SUD, sizeof SMSHIM_ENV_SUD - 1);
         out[k++] = (char *)e;
     }
     out[k++] = str;
@@ -128,6 +130,8 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         out[k++] = sm_cfg.env_log;
     if (!have_uv)
         out[k++] = (char *)"UV_USE_IO_URING=0";
+    if (!have_sud && sud)
+        out[k++] = (char *)sud; /* SUD does not survive exec: the child arms itself again */
     out[k] = NULL;
     return out;
 }

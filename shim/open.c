@@ -19,6 +19,12 @@ static int open_writes(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
 }
 
+/* Descriptors opened for writing on files under the prefix, with the pid that opened them: their
+ * close records the file again, so that writes made after the sync engine read it are pushed
+ * (the engine's scan finds those closed some other way: exit, a child, syscall(SYS_close)). */
+#define WFD_MAX 4096
+static pid_t wfd_owner[WFD_MAX];
+
 /* After a successful open that may change a regular file under the prefix: record it. */
 static void note_open(int fd, int flags)
 {
@@ -28,16 +34,45 @@ static void note_open(int fd, int flags)
         return; /* no name yet */
     if (SM_REAL(fstat)(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return;
-    if (sm_key_fd(fd, key) == 0)
+    if (sm_key_fd(fd, key) == 0) {
         sm_note_write(key);
+        if (fd < WFD_MAX && (flags & O_ACCMODE) != O_RDONLY)
+            __atomic_store_n(&wfd_owner[fd], getpid(), __ATOMIC_RELAXED);
+    }
 }
 
-/* The open of a resolved target. */
+int sm_wfd_closing(int fd, char key[PATH_MAX])
+{
+    if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd_owner[fd], __ATOMIC_RELAXED))
+        return 0;
+    pid_t owner = __atomic_exchange_n(&wfd_owner[fd], 0, __ATOMIC_RELAXED);
+    /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
+    if (owner != getpid())
+        return 0;
+    return sm_key_fd(fd, key) == 0;
+}
+
+/* The open of a resolved target. A write-open under the prefix is recorded *before* the real
+ * open: the sync engine checks dirty_since and renames a pulled file into place in one LMDB
+ * transaction, so a local write is either seen by that check or lands after the rename, never
+ * clobbered (smc_apply_remote). The file is recorded again by its canonical name afterwards. */
 static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
+    char pre[PATH_MAX];
+    struct stat st;
+    if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE &&
+        (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0
+             ? (errno == ENOENT && (flags & O_CREAT))
+                                                                           : S_ISREG(st.st_mode)) &&
+        sm_key_at(r->fd, r->path, pre) == 0 && strcmp(pre, "/") != 0)
+        sm_note_write(pre);
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
-    if (fd < 0)
-        return -errno;
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT && r->kind == SM_TREE && sm_is_tree_fd(r->fd) && !(flags & O_CREAT))
+            sm_note_miss(r->path);
+        return -e;
+    }
     if (r->kind == SM_TREE && open_writes(flags))
         note_open(fd, flags);
     else if (SM_UNLIKELY(sm_guard_on) && r->kind == SM_PASS)

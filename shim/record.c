@@ -107,21 +107,50 @@ static void sync_log(const char *msg)
     sm_log(SM_LOG_WARN, "sync: %s", msg);
 }
 
+static void sync_opts(struct smh_bg_opts *o, struct smc *c);
+
 /* A change is recorded: with an API key, the background sync thread pushes it. */
 static void sync_kick(struct smc *c)
 {
     static struct smh_bg_opts o;
     if (!sm_cfg.key[0])
         return;
-    o.cache = c;
-    o.cache_dir = sm_cfg.cache;
-    o.base_url = sm_cfg.base_url;
-    o.key = sm_cfg.key;
-    o.tag = sm_cfg.tag;
-    o.exit_wait = sm_cfg.exit_wait;
-    o.exit_timeout_ms = sm_cfg.exit_timeout_ms;
-    o.log = sync_log;
+    sync_opts(&o, c);
     smh_bg_kick(&o);
+}
+
+void sm_note_miss(const char *rel)
+{
+    static struct smh_bg_opts o;
+    char key[PATH_MAX];
+    if (!sm_cfg.key[0])
+        return;
+    size_t n = strlen(rel);
+    while (n > 1 && rel[n - 1] == '/')
+        n--;
+    if (n == 0 || (n == 1 && rel[0] == '.') || n + 2 > sizeof key)
+        return;
+    key[0] = '/';
+    memcpy(key + 1, rel, n);
+    key[n + 1] = '\0';
+    struct smc *c = sm_record_env();
+    if (!c)
+        return;
+    sync_opts(&o, c);
+    smh_bg_miss(&o, key);
+}
+
+static void sync_opts(struct smh_bg_opts *o, struct smc *c)
+{
+    o->cache = c;
+    o->cache_dir = sm_cfg.cache;
+    o->base_url = sm_cfg.base_url;
+    o->key = sm_cfg.key;
+    o->tag = sm_cfg.tag;
+    o->exit_wait = sm_cfg.exit_wait;
+    o->exit_timeout_ms = sm_cfg.exit_timeout_ms;
+    o->pull_interval_ms = sm_cfg.pull_interval_ms;
+    o->log = sync_log;
 }
 
 void sm_note_write(const char *key)

@@ -63,6 +63,7 @@ struct sm_cfg {
     char base_url[512];        /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
     long exit_timeout_ms;      /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
     int exit_wait;             /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
+    long pull_interval_ms;     /* SMSHIM_PULL_INTERVAL (seconds), default 30 */
 };
 extern struct sm_cfg sm_cfg;
 
@@ -234,6 +235,24 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
 int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len);
 int sm_symlinkat_core(const char *target, int dirfd, const char *path);
 
+/* ---- raw system calls and Syscall User Dispatch (sys.c, sud.c) ------------------------------ */
+
+/** The raw call `nr`, answered by the cores and wrappers when it concerns the shim (a path under
+ *  the prefix, the cwd, exec, the shim's descriptors): sets *handled and returns the raw result
+ *  (>= 0 or -errno); else leaves *handled 0 and the caller makes the call. Shared by syscall()
+ *  and the SUD handler. */
+long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled);
+/** Set once this process armed Syscall User Dispatch (sud.c). */
+extern int sm_sud_on;
+/** Constructor hook: arm SUD when SMSHIM_SUD=1 or the program is Bun (never with SMSHIM_SUD=0).
+ *  Weak: the unit-test runner links config.o without sud.o. */
+void sm_sud_init(void) __attribute__((weak));
+/** syscall() while SUD is on: signal-state calls keep SIGSYS usable, then sm_sys_dispatch. */
+long sm_sud_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled);
+/** "SMSHIM_SUD=<value>" if the variable was set when this process started (exec.c passes it on
+ *  to children), else NULL. */
+const char *sm_sud_env(void);
+
 /* ---- change recorder (record.c): the shim's only door into LMDB --------------------------- */
 
 /** A regular file under the prefix was created, opened for writing or truncated. */
@@ -242,8 +261,14 @@ void sm_note_write(const char *key);
 void sm_note_unlink(const char *key);
 /** `from` was renamed to `to` (is_dir: a whole directory moved). */
 void sm_note_rename(const char *from, const char *to, int is_dir);
+/** A lookup of the tree-relative path rel (from sm_resolve, fd == the tree fd) found nothing:
+ *  with sync on, ask the sync engine to look for it remotely. Never waits. */
+void sm_note_miss(const char *rel);
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
+/** close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by
+ *  this process; the caller records the file again after the real close. */
+int sm_wfd_closing(int fd, char key[PATH_MAX]);
 /** The program opened fd on a path that may be the cache's LMDB lock file: remember it. */
 void sm_guard_opened(int fd);
 /** The program is closing fd; returns 1 if it was a descriptor on the lock file (the caller then

@@ -25,8 +25,12 @@ int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    if (SM_REAL(fstatat)(r.fd, r.path, st, flags) != 0)
-        return -errno;
+    if (SM_REAL(fstatat)(r.fd, r.path, st, flags) != 0) {
+        int e = errno;
+        if (e == ENOENT && r.kind == SM_TREE && sm_is_tree_fd(r.fd))
+            sm_note_miss(r.path);
+        return -e;
+    }
     if (SM_UNLIKELY(S_ISLNK(st->st_mode)))
         st->st_size = link_size(r.fd, r.path, st->st_size);
     return 0;
@@ -38,8 +42,12 @@ int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct 
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    if (SM_REAL(statx)(r.fd, r.path, flags, mask, stx) != 0)
-        return -errno;
+    if (SM_REAL(statx)(r.fd, r.path, flags, mask, stx) != 0) {
+        int e = errno;
+        if (e == ENOENT && r.kind == SM_TREE && sm_is_tree_fd(r.fd))
+            sm_note_miss(r.path);
+        return -e;
+    }
     if (SM_UNLIKELY(S_ISLNK(stx->stx_mode)) && (stx->stx_mask & STATX_SIZE))
         stx->stx_size = (uint64_t)link_size(r.fd, r.path, (long)stx->stx_size);
     return 0;
@@ -51,7 +59,12 @@ int sm_faccessat_core(int dirfd, const char *path, int mode, int flags)
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    return SM_REAL(faccessat)(r.fd, r.path, mode, flags) == 0 ? 0 : -errno;
+    if (SM_REAL(faccessat)(r.fd, r.path, mode, flags) == 0)
+        return 0;
+    int e = errno;
+    if (e == ENOENT && r.kind == SM_TREE && sm_is_tree_fd(r.fd))
+        sm_note_miss(r.path);
+    return -e;
 }
 
 SM_EXPORT int stat(const char *path, struct stat *st)

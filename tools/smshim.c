@@ -228,6 +228,48 @@ static long push_all(struct smc *c, const char *cache, const struct remote *r, l
     return left;
 }
 
+static void pull_progress(int page, int pages, void *arg)
+{
+    (void)arg;
+    if (isatty(2))
+        fprintf(stderr, "\rsmshim: pulling page %d of %d   ", page, pages);
+}
+
+static void pull_log(const char *msg)
+{
+    fprintf(stderr, "smshim: %s\n", msg);
+}
+
+/* Pull into the cache (full: the whole container). 0, or -1 with a message printed. */
+static int pull(struct smc *c, const char *cache, const struct remote *r, int full,
+                long timeout_ms, int quiet)
+{
+    char tree[PATH_MAX + 16], tmp[PATH_MAX + 16];
+    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
+    snprintf(tmp, sizeof tmp, "%s/%s", cache, SMSHIM_TMP_DIR);
+    mkdir(tmp, 0700);
+    struct smh_pull_opts o = {.cache = c, .tree = tree, .tmp = tmp, .base_url = r->url,
+                              .key = r->key, .tag = r->tag, .full = full,
+                              .timeout_ms = timeout_ms, .progress = pull_progress,
+                              .log = quiet ? NULL : pull_log};
+    struct smh_pull_result res;
+    long rc = smh_pull(NULL, &o, &res);
+    if (isatty(2))
+        fputc('\n', stderr);
+    if (rc < 0) {
+        fprintf(stderr, "smshim: cannot pull from %s: %s%s\n", r->url, res.error,
+                res.unreachable ? " (running on the local cache)" : "");
+        return -1;
+    }
+    if (!quiet && (res.applied || res.removed || res.kept))
+        fprintf(stderr, "smshim: pulled %ld files, removed %ld, kept %ld local changes\n",
+                res.applied, res.removed, res.kept);
+    if (res.duplicates && !quiet)
+        fprintf(stderr, "smshim: %ld documents share a filepath with a newer one (ignored)\n",
+                res.duplicates);
+    return 0;
+}
+
 static int cmd_sync(int argc, char **argv)
 {
     int retry = 0;
@@ -254,6 +296,7 @@ static int cmd_sync(int argc, char **argv)
     }
     const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
+    int pulled = pull(c, cache, &r, 1, 30000, 0);
     long left = push_all(c, cache, &r, timeout, 1, retry, NULL);
     struct smc_counts n;
     smc_counts(c, &n);
@@ -267,7 +310,7 @@ static int cmd_sync(int argc, char **argv)
     if (n.poisoned)
         fprintf(stderr, "smshim: %llu files were refused by the server (smshim status --list)\n",
                 (unsigned long long)n.poisoned);
-    return (left > 0 || n.poisoned || is_paused) ? 1 : 0;
+    return (left > 0 || n.poisoned || is_paused || pulled < 0) ? 1 : 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -316,11 +359,17 @@ static int cmd_run(int argc, char **argv)
         if (!c)
             return 1;
         int rc = smh_bind(c, r.url, r.tag, why, sizeof why);
-        smc_close(c);
         if (rc != 0) {
+            smc_close(c);
             fprintf(stderr, "smshim: %s\n", why);
             return 2;
         }
+        /* like a mount: the command starts on the container's tree (bounded wait) */
+        const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
+        char wm[32];
+        int full = smc_kv_get(c, "pull.watermark", wm, sizeof wm) != 0;
+        pull(c, cache, &r, full, pt && *pt ? (long)(atof(pt) * 1000) : 10000, 1);
+        smc_close(c);
         /* the command's processes never wait at exit: this process drains after them */
         setenv(SMSHIM_ENV_NOWAIT, "1", 1);
     }

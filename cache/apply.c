@@ -1,0 +1,246 @@
+/* apply.c: mirroring remote documents into the tree, guarded by dirty_since. */
+#include "cache_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mtime_ns(const struct stat *st)
+{
+    return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static uint64_t fnv64(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* Is the file at path exactly content, or content plus the one trailing newline the service
+ * strips? 1 yes, 0 no. Sets *st. */
+static int same_bytes(const char *path, const struct smc_remote *d, struct stat *st,
+                      uint64_t *hash)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
+        ((size_t)st->st_size != d->len && (size_t)st->st_size != d->len + 1)) {
+        close(fd);
+        return 0;
+    }
+    size_t n = (size_t)st->st_size, got = 0;
+    char *buf = malloc(n + 1);
+    while (buf && got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    int same = buf && got == n && memcmp(buf, d->content, d->len) == 0 &&
+               (n == d->len || buf[n - 1] == '\n');
+    if (same)
+        *hash = fnv64(buf, n);
+    free(buf);
+    return same;
+}
+
+/* mkdir -p of the directories of key below tree; 0 or -errno (ENOTDIR: a file is in the way). */
+static int parents(const char *tree, const char *key)
+{
+    char p[8192];
+    if (snprintf(p, sizeof p, "%s%s", tree, key) >= (int)sizeof p)
+        return -ENAMETOOLONG;
+    size_t base = strlen(tree);
+    for (char *s = p + base + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            *s = '/';
+            return -errno;
+        }
+        struct stat st;
+        if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            *s = '/';
+            return -ENOTDIR;
+        }
+        *s = '/';
+    }
+    return 0;
+}
+
+/* Write content to a fresh temporary file; its path in out. */
+static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out, size_t size)
+{
+    static unsigned counter;
+    snprintf(out, size, "%s/pull.%d.%u.%llx", tmp_dir, (int)getpid(),
+             __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (unsigned long long)d->hash);
+    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    size_t off = 0;
+    while (off < d->len) {
+        ssize_t w = write(fd, d->content + off, d->len - off);
+        if (w <= 0) {
+            int e = w < 0 ? errno : EIO;
+            close(fd);
+            unlink(out);
+            return -e;
+        }
+        off += (size_t)w;
+    }
+    close(fd);
+    return 0;
+}
+
+int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
+                     const struct smc_remote *d)
+{
+    char path[8192], tmp[4200];
+    struct smc_entry e;
+    struct stat st;
+    uint64_t hash = 0;
+    MDB_val k = {strlen(d->key), (void *)d->key}, v;
+    int have, rc;
+
+    if (snprintf(path, sizeof path, "%s%s", tree_dir, d->key) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    if ((rc = tmp_write(tmp_dir, d, tmp, sizeof tmp)) < 0)
+        return rc;
+
+    MDB_txn *t;
+    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t))) < 0) {
+        unlink(tmp);
+        return rc;
+    }
+    rc = mdb_get(t, c->entries, &k, &v);
+    have = rc == 0 && v.mv_size >= sizeof e;
+    if (have)
+        memcpy(&e, v.mv_data, sizeof e);
+    int exists = lstat(path, &st) == 0;
+    int result;
+    if (have && e.dirty_since_ns) {
+        result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
+    } else if (have && strcmp(e.remote_id, d->remote_id) == 0 && e.remote_updated_ms &&
+               d->updated_ms && e.remote_updated_ms >= d->updated_ms) {
+        result = SMC_UP_TO_DATE;
+    } else if (exists && !S_ISREG(st.st_mode)) {
+        result = SMC_CONFLICT;
+    } else if (exists && same_bytes(path, d, &st, &hash)) {
+        result = SMC_SAME;
+    } else if (exists && (!have || st.st_size != (off_t)e.synced_size ||
+                          mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino)) {
+        /* a local edit nobody recorded, or a local file never pushed: it wins, and it pushes
+         * onto this document rather than creating a second one at the same filepath */
+        if (!have) {
+            memset(&e, 0, sizeof e);
+            e.version = SMC_ENTRY_V1;
+            smc_custom_id(e.custom_id);
+        }
+        snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
+        e.flags |= SMC_E_REMOTE;
+        e.remote_updated_ms = d->updated_ms;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        if (!e.dirty_since_ns)
+            e.dirty_since_ns = now;
+        v.mv_size = sizeof e;
+        v.mv_data = &e;
+        if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0 ||
+            (rc = smc_queue_put(c, t, SMC_Q_WRITE, d->key, NULL, NULL, now)) < 0)
+            goto fail;
+        result = SMC_KEPT_LOCAL;
+    } else {
+        rc = parents(tree_dir, d->key);
+        if (rc == -ENOTDIR) {
+            result = SMC_CONFLICT;
+        } else if (rc < 0) {
+            goto fail;
+        } else {
+            if (rename(tmp, path) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+            tmp[0] = '\0';
+            if (lstat(path, &st) != 0) {
+                rc = -errno;
+                goto fail;
+            }
+            hash = d->hash;
+            result = SMC_APPLIED;
+        }
+    }
+    if (result == SMC_APPLIED || result == SMC_SAME) {
+        if (!have) {
+            memset(&e, 0, sizeof e);
+            e.version = SMC_ENTRY_V1;
+            smc_custom_id(e.custom_id);
+        }
+        snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
+        e.flags = (e.flags | SMC_E_REMOTE) & ~(uint32_t)(SMC_E_LOCALONLY | SMC_E_POISONED);
+        e.dirty_since_ns = 0;
+        e.remote_updated_ms = d->updated_ms;
+        e.synced_size = (uint64_t)st.st_size;
+        e.synced_mtime_ns = mtime_ns(&st);
+        e.synced_ino = st.st_ino;
+        e.synced_hash = hash;
+        v.mv_size = sizeof e;
+        v.mv_data = &e;
+        if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0)
+            goto fail;
+    }
+    if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
+        t = NULL;
+        goto fail;
+    }
+    if (tmp[0])
+        unlink(tmp);
+    return result;
+fail:
+    if (t)
+        mdb_txn_abort(t);
+    if (tmp[0])
+        unlink(tmp);
+    return rc;
+}
+
+int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id)
+{
+    char path[8192];
+    struct smc_entry e;
+    struct stat st;
+    MDB_val k = {strlen(key), (void *)key}, v;
+    MDB_txn *t;
+    if (snprintf(path, sizeof path, "%s%s", tree_dir, key) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    if (rc < 0)
+        return rc;
+    int removed = 0;
+    if (mdb_get(t, c->entries, &k, &v) == 0 && v.mv_size >= sizeof e) {
+        memcpy(&e, v.mv_data, sizeof e);
+        if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
+            int same = lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+                       (uint64_t)st.st_size == e.synced_size &&
+                       mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
+            if (same && unlink(path) != 0)
+                same = 0;
+            if (same || lstat(path, &st) != 0) {
+                mdb_del(t, c->entries, &k, NULL);
+                removed = 1;
+            }
+        }
+    }
+    rc = smc_errno(mdb_txn_commit(t));
+    return rc < 0 ? rc : removed;
+}

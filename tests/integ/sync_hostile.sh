@@ -1,0 +1,48 @@
+#!/bin/bash
+# An untrusted server: filepaths that climb out, hold control characters or over-long names are
+# skipped (never written, and nothing outside the tree appears), several documents with one
+# filepath resolve to the newest, malformed JSON and wrong types give an error and a retry, never
+# a crash. One cache, one container: another URL or tag is refused.
+. "$(dirname "$0")/../lib/common.sh"
+start_server
+long=$(printf 'x%.0s' $(seq 1 300))
+for fp in "/../escape.md" "/a/../../escape2.md" "/ok/../x.md" $'/ctl/a\x01b.md' "/$long.md" "//double.md" "/./dot.md" "/fine/ok.md"; do
+    srv seed "$fp" "hostile $fp" >/dev/null
+done
+"$PY" - "$SRV" <<'PY'
+import json, sys, urllib.request
+def seed(fp, content, ts):
+    req = urllib.request.Request(sys.argv[1] + "/_admin/documents", method="POST",
+        data=json.dumps({"filepath": fp, "content": content, "containerTag": "smshim", "updatedAt": ts}).encode(),
+        headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req).read()
+seed("/dup.md", "old", "2026-01-01T00:00:00.000Z")
+seed("/dup.md", "newest", "2026-03-01T00:00:00.000Z")
+seed("/dup.md", "middle", "2026-02-01T00:00:00.000Z")
+seed(None, "no filepath", "2026-01-01T00:00:00.000Z")
+PY
+"$B/smshim" sync >"$T/sync.out" 2>&1 || true
+cat "$T/sync.out"
+"$PY" "$SRC/tests/lib/manifest.py" "$SMSHIM_CACHE/tree" | tee "$T/tree"
+grep -q "^f fine/ok.md " "$T/tree" || fail "the safe document was not pulled"
+[ "$(cat "$SMSHIM_CACHE/tree/dup.md")" = "newest" ] || fail "duplicates did not resolve to the newest"
+[ "$(grep -c '^f ' "$T/tree")" -eq 3 ] || fail "unsafe filepaths were written (expected fine/ok.md, dup.md, <id>.md)"
+for f in "$SMSHIM_CACHE/escape.md" "$SMSHIM_CACHE/escape2.md" "$T/escape.md" /escape.md; do
+    [ ! -e "$f" ] || fail "a filepath escaped the tree: $f"
+done
+grep -q "share a filepath" "$T/sync.out" || fail "duplicates were not reported"
+
+# malformed answers: an error and a retry, never a crash
+srv config bad_json=1.0 >/dev/null
+if "$B/smshim" sync >"$T/bad.out" 2>&1; then fail "sync reported success on malformed answers"; fi
+grep -q "malformed" "$T/bad.out" || { cat "$T/bad.out"; fail "no error about the malformed answer"; }
+srv config bad_json=0 wrong_types=1.0 >/dev/null
+if "$B/smshim" sync >"$T/types.out" 2>&1; then fail "sync reported success on wrong types"; fi
+srv config wrong_types=0 >/dev/null
+"$B/smshim" sync >/dev/null 2>&1 || fail "sync did not recover once the answers were sane"
+
+# one cache, one container
+if SMSHIM_TAG=another "$B/smshim" sync >"$T/bind.out" 2>&1; then fail "a second container was accepted"; fi
+grep -q "use another SMSHIM_CACHE" "$T/bind.out" || { cat "$T/bind.out"; fail "no clear message"; }
+if SMSHIM_TAG=another "$B/smshim" run -- true 2>"$T/bind2.out"; then fail "smshim run accepted another container"; fi
+echo "ok - $(cat "$T/bind.out")"
