@@ -196,8 +196,11 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     if (!smh_jobject(o))
         return -1;
     const char *id = str(o, "id"), *fp = str(o, "filepath"), *st = str(o, "status");
+    const cJSON *fpv = J.Get(o, "filepath");
     if (!id || !id_ok(id))
         return -1;
+    if (fpv && !smh_jstring(fpv) && !SMH_JTYPE(fpv, cJSON_NULL))
+        return -1; /* a filepath of the wrong type is malformed, not missing */
     snprintf(d->id, sizeof d->id, "%s", id);
     snprintf(d->status, sizeof d->status, "%s", st ? st : "");
     d->updated_ms = smh_parse_time(str(o, "updatedAt"));
@@ -283,6 +286,7 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
             struct smh_doc d;
             if (doc_from(J.ArrayItem(mem, i), &d, content) != 0) {
                 smh_doc_free(&d);
+                k->malformed++;
                 continue;
             }
             if (fn(arg, &d) != 0)

@@ -33,6 +33,7 @@ struct smh_call {
     long retry_after; /* out: seconds from Retry-After, -1 if none */
     long status;      /* out: HTTP status (0: no answer) */
     char err[160];    /* out: what went wrong, for logs and smshim status (never the key) */
+    long malformed;   /* out: listed documents skipped because a field had the wrong type */
 };
 
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,

@@ -164,6 +164,11 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         snprintf(wm, sizeof wm, "%llu", (unsigned long long)now_ms());
         smc_kv_put(o->cache, "pull.last", wm);
     }
+    if (k.malformed && o->log) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "skipped %ld listed documents with malformed fields", k.malformed);
+        o->log(msg);
+    }
     char bad[32];
     if (p.bad) {
         snprintf(bad, sizeof bad, "%ld", p.bad);
