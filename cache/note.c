@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 static MDB_val kval(const char *key)
 {
@@ -15,22 +16,37 @@ static MDB_val kval(const char *key)
     return k;
 }
 
+/* splitmix64: ids from a per-process seed (one getrandom per process, not per file) mixed with
+ * the pid (a fork child does not repeat its parent's ids) and a counter */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
 void smc_custom_id(char out[48])
 {
     static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    unsigned char r[22];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+    static uint64_t seed, counter;
+    uint64_t s = __atomic_load_n(&seed, __ATOMIC_RELAXED);
+    if (!s) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uintptr_t)out;
-        for (size_t i = 0; i < sizeof r; i++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            r[i] = (unsigned char)x;
-        }
+        if (getrandom(&s, sizeof s, GRND_NONBLOCK) != (ssize_t)sizeof s)
+            s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ (uintptr_t)&s;
+        s |= 1;
+        __atomic_store_n(&seed, s, __ATOMIC_RELAXED);
     }
-    for (size_t i = 0; i < sizeof r; i++)
-        out[i] = al[r[i] % (sizeof al - 1)];
-    out[sizeof r] = '\0';
+    uint64_t n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+    uint64_t a = mix64(s ^ ((uint64_t)getpid() << 32) ^ n), b = mix64(a ^ n);
+    for (size_t i = 0; i < 22; i++) {
+        uint64_t *w = i < 11 ? &a : &b;
+        out[i] = al[*w % (sizeof al - 1)];
+        *w /= (sizeof al - 1);
+    }
+    out[22] = '\0';
 }
 
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,

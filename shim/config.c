@@ -96,7 +96,9 @@ void sm_config_load(void)
     char raw[PATH_MAX];
     const char *v;
 
-    memset(&sm_cfg, 0, sizeof sm_cfg);
+    static int loaded;
+    if (loaded++) /* static storage starts zeroed: clear it only when loading again (tests) */
+        memset(&sm_cfg, 0, sizeof sm_cfg);
     v = sm_getenv(SMSHIM_ENV_PREFIX);
     if (!v || !*v)
         v = SMSHIM_DEFAULT_PREFIX;
@@ -174,7 +176,6 @@ void sm_config_load(void)
 
 __attribute__((constructor)) static void sm_ctor(void)
 {
-    sm_real_init();
     /* node's libuv would run fs calls on an io_uring no shim can see */
     if (!sm_getenv("UV_USE_IO_URING"))
         SM_REAL(setenv)("UV_USE_IO_URING", "0", 0);

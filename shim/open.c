@@ -3,6 +3,7 @@
 #include "shim.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #define NEEDS_MODE(f) (((f) & O_CREAT) || ((f) & __O_TMPFILE) == __O_TMPFILE)
 #define OPEN_MODE(flags, last)                                                                   \
@@ -19,13 +20,43 @@ static int open_writes(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
 }
 
-/* Descriptors opened for writing on files under the prefix, with the pid that opened them: their
- * close records the file again, so that writes made after the sync engine read it are pushed
- * (the engine's scan finds those closed some other way: exit, a child, syscall(SYS_close)). */
+/* Descriptors opened for writing on files under the prefix: the pid that opened each and the
+ * file's key. Their close records the file again, so that writes made after the sync engine read
+ * it are pushed (the engine's scan finds those closed some other way: exit, a child,
+ * syscall(SYS_close)). */
 #define WFD_MAX 4096
-static pid_t wfd_owner[WFD_MAX];
+static struct {
+    pid_t owner;
+    char *key; /* malloc'd */
+} wfd[WFD_MAX];
 
-/* After a successful open that may change a regular file under the prefix: record it. */
+static void wfd_set(int fd, const char *key)
+{
+    if (fd < 0 || fd >= WFD_MAX)
+        return;
+    char *k = strdup(key);
+    __atomic_store_n(&wfd[fd].owner, getpid(), __ATOMIC_RELAXED);
+    free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
+}
+
+int sm_wfd_closing(int fd, char key[PATH_MAX])
+{
+    if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED))
+        return 0;
+    pid_t owner = __atomic_load_n(&wfd[fd].owner, __ATOMIC_RELAXED);
+    /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
+    if (owner != getpid())
+        return 0;
+    char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
+    if (!k)
+        return 0;
+    snprintf(key, PATH_MAX, "%s", k);
+    free(k);
+    return 1;
+}
+
+/* After a successful open that may change a regular file under the prefix: record it (by the
+ * name the kernel gives the descriptor, which resolves any symlink on the way). */
 static void note_open(int fd, int flags)
 {
     char key[PATH_MAX];
@@ -36,20 +67,9 @@ static void note_open(int fd, int flags)
         return;
     if (sm_key_fd(fd, key) == 0) {
         sm_note_write(key);
-        if (fd < WFD_MAX && (flags & O_ACCMODE) != O_RDONLY)
-            __atomic_store_n(&wfd_owner[fd], getpid(), __ATOMIC_RELAXED);
+        if ((flags & O_ACCMODE) != O_RDONLY)
+            wfd_set(fd, key);
     }
-}
-
-int sm_wfd_closing(int fd, char key[PATH_MAX])
-{
-    if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd_owner[fd], __ATOMIC_RELAXED))
-        return 0;
-    pid_t owner = __atomic_exchange_n(&wfd_owner[fd], 0, __ATOMIC_RELAXED);
-    /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
-    if (owner != getpid())
-        return 0;
-    return sm_key_fd(fd, key) == 0;
 }
 
 /* The open of a resolved target. A write-open under the prefix is recorded *before* the real
@@ -60,12 +80,16 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
     char pre[PATH_MAX];
     struct stat st;
+    int have_pre = 0;
     if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE &&
         (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0
              ? (errno == ENOENT && (flags & O_CREAT))
-                                                                           : S_ISREG(st.st_mode)) &&
-        sm_key_at(r->fd, r->path, pre) == 0 && strcmp(pre, "/") != 0)
+             : S_ISREG(st.st_mode)) &&
+        sm_key_at(r->fd, r->path, pre) == 0 && strcmp(pre, "/") != 0) {
+        /* a regular file or a new one, not a symlink: this key is the file's canonical name */
+        have_pre = 1;
         sm_note_write(pre);
+    }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
     if (fd < 0) {
         int e = errno;
@@ -73,8 +97,12 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
             sm_note_miss(r->path);
         return -e;
     }
-    if (r->kind == SM_TREE && open_writes(flags))
+    if (have_pre) {
+        if ((flags & O_ACCMODE) != O_RDONLY)
+            wfd_set(fd, pre);
+    } else if (r->kind == SM_TREE && open_writes(flags)) {
         note_open(fd, flags);
+    }
     else if (SM_UNLIKELY(sm_guard_on) && r->kind == SM_PASS)
         sm_guard_opened(fd);
     return fd;

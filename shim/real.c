@@ -1,5 +1,5 @@
-/* real.c: the table of real libc functions (dlsym RTLD_NEXT), resolved once. The only place
- * that calls dlsym. */
+/* real.c: the table of real libc functions (dlsym RTLD_NEXT), each resolved on first use (or all
+ * at once when syscall dispatch is armed). The only place that calls dlsym. */
 #include "shim.h"
 
 #include <dlfcn.h>
@@ -18,10 +18,15 @@ static void real_resolve(void)
     __atomic_store_n(&sm_real_ready, 1, __ATOMIC_RELEASE);
 }
 
-/** Resolve the table (idempotent, thread-safe). The constructor calls it first, so the per-call
- *  path never does; a wrapper reached before the constructor (another library's constructor)
- *  resolves it here. */
 void sm_real_init(void)
 {
     pthread_once(&real_once, real_resolve);
+}
+
+/* Two threads may resolve the same entry at once: both store the same pointer. */
+void *sm_real_resolve(void **slot, const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    return p;
 }

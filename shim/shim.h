@@ -112,8 +112,15 @@ struct sm_real_tab {
 };
 extern struct sm_real_tab sm_real_tab;
 extern int sm_real_ready;
+/** Resolve every entry now (SUD arming: a trapped call must never reach dlsym). */
 void sm_real_init(void);
-#define SM_REAL(n) (SM_LIKELY(sm_real_ready) ? sm_real_tab.n : (sm_real_init(), sm_real_tab.n))
+/** Resolve one entry on first use; returns it. */
+void *sm_real_resolve(void **slot, const char *name);
+/* Each entry is resolved on first use (a process pays only for the functions it calls). */
+#define SM_REAL(n)                                                                               \
+    (SM_LIKELY(sm_real_tab.n != NULL)                                                            \
+         ? sm_real_tab.n                                                                         \
+         : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n))
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 

@@ -24,9 +24,12 @@
  *    (resumed at libc's restorer), rt_sigprocmask (acts on uc_sigmask, which the handler's return
  *    restores), clone/clone3/fork/vfork (see sud_clone), the mask-taking waits.
  *  - Work that takes the loader's or libc's internal locks (the tree fd, the cache's LMDB
- *    environment) is done when arming, before the program's code runs; the handler allocates
- *    nothing of its own and takes no lock (recording a change takes LMDB's writer lock, which the
- *    interrupted code cannot hold: its own calls into LMDB are libc calls, not raw ones).
+ *    environment, starting the sync thread, which dlopens libcurl) is done when arming, before
+ *    the program's code runs. The handler allocates nothing of its own and takes no lock itself;
+ *    recording a change takes LMDB's writer lock and wakes the sync thread under its mutex,
+ *    which the interrupted code cannot hold: its own calls into the shim are libc calls, not raw
+ *    ones (only a signal handler making a raw call under the prefix while its thread is inside
+ *    the recorder could, see SUD.md).
  *  - Every thread made with pthread_create is armed at its start, except threads that start
  *    with every signal blocked (the shim's own workers); the child of a fork is armed again; an
  *    exec'd image arms itself in its constructor (SMSHIM_SUD is passed on by exec.c).
@@ -169,14 +172,23 @@ static void prog_get(struct prog_sa *out)
     memcpy(out, &prog_slot[i], sizeof *out);
 }
 
-static void prog_set(const struct prog_sa *in)
+/* try: from the handler, which may have interrupted a writer in this very thread: give up */
+static void prog_set_x(const struct prog_sa *in, int try)
 {
-    while (__atomic_exchange_n(&prog_wlock, 1, __ATOMIC_ACQUIRE))
+    while (__atomic_exchange_n(&prog_wlock, 1, __ATOMIC_ACQUIRE)) {
+        if (try)
+            return;
         sched_yield();
+    }
     int n = !__atomic_load_n(&prog_cur, __ATOMIC_RELAXED);
     memcpy(&prog_slot[n], in, sizeof *in);
     __atomic_store_n(&prog_cur, n, __ATOMIC_RELEASE);
     __atomic_store_n(&prog_wlock, 0, __ATOMIC_RELEASE);
+}
+
+static void prog_set(const struct prog_sa *in)
+{
+    prog_set_x(in, 0);
 }
 
 static uint64_t mask64(const sigset_t *s)
@@ -531,7 +543,7 @@ static void sud_chain(int sig, siginfo_t *si, void *ctx)
         real_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&m, 0, 8, 0, 0);
     if (p.flags & SA_RESETHAND) {
         struct prog_sa d = {(void *)SIG_DFL, 0, 0};
-        prog_set(&d);
+        prog_set_x(&d, 1);
     }
     if (p.flags & SA_SIGINFO)
         ((void (*)(int, siginfo_t *, void *))p.handler)(sig, si, ctx);
@@ -735,6 +747,7 @@ void sm_sud_init(void)
         return;
     if (!sm_cfg.enabled)
         return;
+    sm_real_init(); /* the real-function table is resolved lazily elsewhere: never in a handler */
     sud_reals();
     real_syscall = SM_REAL(syscall);
     struct seg_q q = {(uintptr_t)real_syscall, 0, 0};
@@ -761,6 +774,7 @@ void sm_sud_init(void)
         o.tag = sm_cfg.tag;
         o.exit_wait = sm_cfg.exit_wait;
         o.exit_timeout_ms = sm_cfg.exit_timeout_ms;
+        o.pull_interval_ms = sm_cfg.pull_interval_ms;
         o.log = sud_sync_log;
         smh_bg_kick(&o);
     }
@@ -789,7 +803,7 @@ void sm_sud_init(void)
     prog_set(&p);
     sud_stats = sm_log_level >= SM_LOG_DEBUG;
     if (sud_stats)
-        at_quick_exit(sud_dump); /* Bun leaves through quick_exit: no destructors run */
+        (void)at_quick_exit(sud_dump); /* Bun leaves through quick_exit: no destructors run */
 
     /* SIGSYS must not be blocked here either */
     sigset_t m;
@@ -824,6 +838,7 @@ SUD_NOSAN static void *sud_thread_start(void *p)
     free(p);
     sigset_t cur, m;
     sigemptyset(&m);
+    sigemptyset(&cur);
     sigaddset(&m, SIGSYS);
     REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
     if (blocks_everything(&cur)) {
