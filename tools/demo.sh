@@ -33,3 +33,19 @@ else
     echo "== MISMATCH between the real directory and the shim"; diff "$work/real.sums" "$work/virt.sums" | head; exit 1
 fi
 "$B/smshim" status
+
+echo
+echo "== the same crawl synced to the bundled test server (tests/server/smserver.py, loopback, 200 ms latency)"
+export SMSHIM_CACHE="$work/cache-sync"
+python3 "$here/tests/server/smserver.py" --port-file "$work/port" --key demo-key --latency-ms 200 >/dev/null 2>&1 &
+srv=$!
+trap 'kill $srv 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.05; done
+export SUPERMEMORY_API_KEY=demo-key SUPERMEMORY_BASE_URL="http://127.0.0.1:$(cat "$work/port")"
+"$B/smshim" run -- python3 "$here/tests/lib/crawl.py" --dest "$SMSHIM_PREFIX/demo" --workers 16 --files 177 --dirs 92
+"$B/smshim" status
+python3 - "$SUPERMEMORY_BASE_URL" <<'PY'
+import json, sys, urllib.request
+docs = json.load(urllib.request.urlopen(sys.argv[1] + "/_admin/documents"))["documents"]
+print("== the server holds %d documents, %d distinct filepaths" % (len(docs), len({d["filepath"] for d in docs})))
+PY
