@@ -421,10 +421,21 @@ void smh_engine_free(struct smh_engine *e)
     pthread_mutex_lock(&e->mu);
     e->stop = 1;
     pthread_cond_broadcast(&e->cv);
+    /* a worker still waiting on the network is not waited for: its record stays queued and
+     * the next lease holder sends it again (idempotent); the engine then stays allocated */
+    int busy = 0;
+    for (int i = 0; i < SMH_WORKERS; i++)
+        busy |= e->jobs[i].used && !e->jobs[i].done;
     pthread_mutex_unlock(&e->mu);
-    for (int i = 0; i < e->nth; i++)
-        pthread_join(e->th[i], NULL);
+    for (int i = 0; i < e->nth; i++) {
+        if (busy)
+            pthread_detach(e->th[i]);
+        else
+            pthread_join(e->th[i], NULL);
+    }
     smc_lease_drop(e->c, SMH_LEASE, getpid());
+    if (busy)
+        return;
     smh_ks_free(&e->backoff);
     memset(e->key, 0, sizeof e->key);
     free(e);
@@ -650,19 +661,22 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
             pthread_cond_timedwait(&e->cv, &e->mu, &ts);
         pthread_mutex_unlock(&e->mu);
     }
-    /* let in-flight jobs finish so their outcome is committed */
+    /* let in-flight jobs finish so their outcome is committed, but not past the deadline (a
+     * job cut short leaves its records queued: it is sent again later) */
     pthread_mutex_lock(&e->mu);
     for (;;) {
         int busy = 0;
         for (int i = 0; i < SMH_WORKERS; i++)
             if (e->jobs[i].used && !e->jobs[i].done)
                 busy = 1;
-        if (!busy)
+        if (!busy || now_ms() >= deadline)
             break;
-        pthread_cond_wait(&e->cv, &e->mu);
+        uint64_t wake = now_ms() + 100;
+        struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
+        pthread_cond_timedwait(&e->cv, &e->mu, &ts);
     }
     for (int i = 0; i < SMH_WORKERS; i++)
-        if (e->jobs[i].used) {
+        if (e->jobs[i].used && e->jobs[i].done) {
             finish(e, &e->jobs[i]);
             e->jobs[i].used = e->jobs[i].done = 0;
         }

@@ -20,3 +20,12 @@ timeout -s KILL 60 env LD_PRELOAD="$PRELOAD" bash -c '
 ' >"$T/out" 2>&1 || { cat "$T/out"; fail "a call or the exit waited on a server that never answers"; }
 cat "$T/out"
 grep -q '^done$' "$T/out" || fail "the script did not finish"
+
+# smshim run starts the command after a bounded wait for the initial pull
+unset SMSHIM_EXIT_TIMEOUT
+export SMSHIM_CACHE="$T/cache-run"
+SMSHIM_PULL_TIMEOUT=2 SMSHIM_EXIT_TIMEOUT=2 timeout -s KILL 60 "$B/smshim" run -- bash -c 'echo started; echo x > /sm/late.md' \
+    >"$T/run.out" 2>&1 || { cat "$T/run.out"; fail "smshim run waited on a server that never answers"; }
+cat "$T/run.out"
+grep -q '^started$' "$T/run.out" || fail "the command did not run"
+grep -q "cannot pull" "$T/run.out" || fail "smshim run did not say the server cannot be reached"
