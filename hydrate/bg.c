@@ -159,6 +159,9 @@ static void pull_due(void)
     int full = bg.pulls % 10 == 0 || smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
     if (pull_one(full, NULL) == 0)
         bg.pulls++;
+    /* changes nobody recorded (a write through a descriptor closed by exit, by a child, or by a
+     * raw close) are found by comparing the tree with the entries */
+    smh_scan(bg.e);
     bg.next_pull = now_ms() + (uint64_t)bg.o.pull_interval_ms;
 }
 
