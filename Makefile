@@ -68,7 +68,7 @@ $(B)/obj/%.o: %.c
 
 $(LIB): $(SHIM_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -llmdb -lpthread -ldl
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -llmdb
 
 $(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)

@@ -84,7 +84,9 @@ static void find_libpath(void)
 {
     Dl_info info;
     if (dladdr((void *)&find_libpath, &info) && info.dli_fname && info.dli_fname[0]) {
-        if (SM_REAL(realpath)(info.dli_fname, sm_cfg.libpath) == NULL)
+        /* an absolute name is used as is (children only need to find the file); a relative one,
+         * which would break in a child started elsewhere, is made absolute */
+        if (info.dli_fname[0] == '/' || SM_REAL(realpath)(info.dli_fname, sm_cfg.libpath) == NULL)
             snprintf(sm_cfg.libpath, sizeof sm_cfg.libpath, "%s", info.dli_fname);
     }
 }
