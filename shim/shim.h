@@ -118,9 +118,11 @@ void sm_real_init(void);
 void *sm_real_resolve(void **slot, const char *name);
 /* Each entry is resolved on first use (a process pays only for the functions it calls). */
 #define SM_REAL(n)                                                                               \
-    (SM_LIKELY(sm_real_tab.n != NULL)                                                            \
-         ? sm_real_tab.n                                                                         \
-         : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n))
+    ({                                                                                           \
+        __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                \
+        SM_LIKELY(sm_f_ != NULL) ? sm_f_                                                         \
+                                 : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n); \
+    })
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
