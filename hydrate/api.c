@@ -60,6 +60,15 @@ void smh_doc_free(struct smh_doc *d)
     d->content = NULL;
 }
 
+/* A whole answer body as JSON: nothing but whitespace may follow the value (an answer with
+ * trailing garbage is malformed, not accepted by its first half). NULL if it is not JSON. */
+static cJSON *parse(const struct smh_resp *r)
+{
+    if (!r->body || strlen(r->body) != r->len)
+        return NULL; /* a NUL inside the body */
+    return J.ParseWithOpts(r->body, NULL, 1);
+}
+
 /* Classify an answer; leaves the details in k. */
 static int outcome(struct smh_call *k, const struct smh_resp *r)
 {
@@ -74,7 +83,7 @@ static int outcome(struct smh_call *k, const struct smh_resp *r)
         return SMH_OK;
     snprintf(k->err, sizeof k->err, "HTTP %ld", r->status);
     if (r->body && r->len) {
-        cJSON *j = J.Parse(r->body);
+        cJSON *j = parse(r);
         cJSON *e = j ? J.Get(j, "error") : NULL;
         if (e && smh_jstring(e))
             snprintf(k->err, sizeof k->err, "HTTP %ld: %.120s", r->status, e->valuestring);
@@ -139,7 +148,7 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o == SMH_OK) {
-        cJSON *j = r.body ? J.Parse(r.body) : NULL;
+        cJSON *j = parse(&r);
         const char *id = j ? str(j, "id") : NULL;
         if (id && id_ok(id)) {
             snprintf(id_out, 64, "%s", id);
@@ -237,7 +246,7 @@ int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o == SMH_OK) {
-        cJSON *j = r.body ? J.Parse(r.body) : NULL;
+        cJSON *j = parse(&r);
         if (!j || doc_from(j, out, 0) != 0) {
             snprintf(k->err, sizeof k->err, "get: malformed answer");
             o = SMH_RETRY;
@@ -272,7 +281,7 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
         smh_resp_free(&r);
         return o;
     }
-    cJSON *j = r.body ? J.ParseWithLength(r.body, r.len) : NULL;
+    cJSON *j = parse(&r);
     const cJSON *mem = j ? J.Get(j, "memories") : NULL;
     const cJSON *pg = j ? J.Get(j, "pagination") : NULL;
     const cJSON *tp = pg ? J.Get(pg, "totalPages") : NULL;

@@ -60,6 +60,7 @@ static void load(void)
 #define J(f, n) smh_json.f = (__typeof__(smh_json.f))sym(hj, n, &missing)
     J(Parse, "cJSON_Parse");
     J(ParseWithLength, "cJSON_ParseWithLength");
+    J(ParseWithOpts, "cJSON_ParseWithOpts");
     J(Delete, "cJSON_Delete");
     J(Get, "cJSON_GetObjectItemCaseSensitive");
     J(ArraySize, "cJSON_GetArraySize");

@@ -14,6 +14,7 @@ int smh_http_load(void);
 struct smh_json {
     __typeof__(cJSON_Parse) *Parse;
     __typeof__(cJSON_ParseWithLength) *ParseWithLength;
+    __typeof__(cJSON_ParseWithOpts) *ParseWithOpts;
     __typeof__(cJSON_Delete) *Delete;
     __typeof__(cJSON_GetObjectItemCaseSensitive) *Get;
     __typeof__(cJSON_GetArraySize) *ArraySize;
