@@ -64,6 +64,7 @@ struct smh_pull_opts {
     int full;                /* list everything (finds deletions); else stop at the watermark */
     const char *filepath;    /* only this filepath ("/a/b.md") or directory ("/a/") */
     long timeout_ms;         /* per request */
+    long retry_ms;           /* retry failed pages (429, 5xx, drops) for up to this long */
     void (*progress)(int page, int pages, void *arg);
     void *arg;
     void (*log)(const char *msg);

@@ -125,8 +125,20 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     if (!p.watermark)
         p.full = 1;
     int outcome = SMH_OK, pages = 1;
+    uint64_t give_up = now_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : 0);
+    long delay = 500;
     for (int page = 1; page <= pages && !p.stop; page++) {
         outcome = smh_api_list(&k, o->filepath, 1, page, PAGE, on_doc, &p, &pages);
+        if (outcome == SMH_RETRY && now_ms() + (uint64_t)delay < give_up) {
+            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later */
+            long wait = k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000
+                                                                             : delay;
+            struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            delay = delay * 2 > 8000 ? 8000 : delay * 2;
+            page--;
+            continue;
+        }
         if (outcome != SMH_OK)
             break;
         if (o->progress)

@@ -177,12 +177,20 @@ static struct smc *cache_open(const char *cache)
     return c;
 }
 
+struct push_view {
+    int show, tty;
+    struct smh_progress last;
+};
+
 static void progress_line(const struct smh_progress *p, void *arg)
 {
-    int *tty = arg;
+    struct push_view *v = arg;
     static time_t last;
     time_t now = time(NULL);
-    if (*tty) {
+    v->last = *p;
+    if (!v->show)
+        return;
+    if (v->tty) {
         fprintf(stderr, "\rsmshim: pushed %zu, in flight %zu, queued %zu%s   ", p->done,
                 p->in_flight, p->queued, p->paused ? " (paused)" : "");
     } else if (now != last) {
@@ -190,16 +198,6 @@ static void progress_line(const struct smh_progress *p, void *arg)
                 p->queued, p->paused ? " (paused)" : "");
         last = now;
     }
-}
-
-struct push_stats {
-    struct smh_progress last;
-};
-
-static void keep_last(const struct smh_progress *p, void *arg)
-{
-    struct push_stats *s = arg;
-    s->last = *p;
 }
 
 /* Push the cache's queue; returns the records left. */
@@ -215,15 +213,12 @@ static long push_all(struct smc *c, const char *cache, const struct remote *r, l
         fprintf(stderr, "smshim: %ld unrecorded changes found in the cache\n", found);
     if (retry_poisoned)
         smh_retry_poisoned(e);
-    int tty = isatty(2);
-    struct push_stats ps;
-    memset(&ps, 0, sizeof ps);
-    long left = smh_push_run(e, timeout_ms, 1, show ? progress_line : keep_last,
-                             show ? (void *)&tty : (void *)&ps);
-    if (show && tty)
+    struct push_view v = {.show = show, .tty = isatty(2)};
+    long left = smh_push_run(e, timeout_ms, 1, progress_line, &v);
+    if (show && v.tty)
         fputc('\n', stderr);
     if (out)
-        *out = ps.last;
+        *out = v.last;
     smh_engine_free(e);
     return left;
 }
@@ -242,7 +237,7 @@ static void pull_log(const char *msg)
 
 /* Pull into the cache (full: the whole container). 0, or -1 with a message printed. */
 static int pull(struct smc *c, const char *cache, const struct remote *r, int full,
-                long timeout_ms, int quiet)
+                long timeout_ms, long retry_ms, int quiet)
 {
     char tree[PATH_MAX + 16], tmp[PATH_MAX + 16];
     snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
@@ -250,7 +245,8 @@ static int pull(struct smc *c, const char *cache, const struct remote *r, int fu
     mkdir(tmp, 0700);
     struct smh_pull_opts o = {.cache = c, .tree = tree, .tmp = tmp, .base_url = r->url,
                               .key = r->key, .tag = r->tag, .full = full,
-                              .timeout_ms = timeout_ms, .progress = pull_progress,
+                              .timeout_ms = timeout_ms, .retry_ms = retry_ms,
+                              .progress = pull_progress,
                               .log = quiet ? NULL : pull_log};
     struct smh_pull_result res;
     long rc = smh_pull(NULL, &o, &res);
@@ -296,8 +292,9 @@ static int cmd_sync(int argc, char **argv)
     }
     const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
-    int pulled = pull(c, cache, &r, 1, 30000, 0);
-    long left = push_all(c, cache, &r, timeout, 1, retry, NULL);
+    int pulled = pull(c, cache, &r, 1, 30000, timeout / 2, 0);
+    struct smh_progress prog;
+    long left = push_all(c, cache, &r, timeout, 1, retry, &prog);
     struct smc_counts n;
     smc_counts(c, &n);
     char paused[200] = "";
@@ -306,7 +303,8 @@ static int cmd_sync(int argc, char **argv)
     if (is_paused)
         fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", paused);
     if (left > 0)
-        fprintf(stderr, "smshim: %ld changes could not be pushed yet\n", left);
+        fprintf(stderr, "smshim: %ld changes could not be pushed yet%s%s\n", left,
+                prog.last_error[0] ? "; last error: " : "", prog.last_error);
     if (n.poisoned)
         fprintf(stderr, "smshim: %llu files were refused by the server (smshim status --list)\n",
                 (unsigned long long)n.poisoned);
@@ -368,7 +366,8 @@ static int cmd_run(int argc, char **argv)
         const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
         char wm[32];
         int full = smc_kv_get(c, "pull.watermark", wm, sizeof wm) != 0;
-        pull(c, cache, &r, full, pt && *pt ? (long)(atof(pt) * 1000) : 10000, 1);
+        long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
+        pull(c, cache, &r, full, pto, pto, 1);
         smc_close(c);
         /* the command's processes never wait at exit: this process drains after them */
         setenv(SMSHIM_ENV_NOWAIT, "1", 1);
