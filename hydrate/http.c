@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,6 +81,14 @@ static void load(void)
         load_rc = -ENOSYS;
         return;
     }
+    /* OpenSSL frees its global state in an atexit handler; a host process that exits while one
+     * of the engine's threads is inside a TLS or lock call would then crash in libcrypto. Ask
+     * it not to (OPENSSL_INIT_NO_ATEXIT, OpenSSL 1.1.1b and later): the process's exit frees
+     * everything anyway. Must come before the first initialisation (curl_global_init). */
+    int (*init_crypto)(uint64_t, const void *) =
+        (int (*)(uint64_t, const void *))dlsym(hc, "OPENSSL_init_crypto");
+    if (init_crypto)
+        init_crypto(0x00080000ull /* OPENSSL_INIT_NO_ATEXIT */, NULL);
     /* once, before any easy handle, from the one thread that gets here (pthread_once) */
     load_rc = cu.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }

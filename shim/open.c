@@ -103,7 +103,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     } else if (r->kind == SM_TREE && open_writes(flags)) {
         note_open(fd, flags);
     }
-    else if (SM_UNLIKELY(sm_guard_on) && r->kind == SM_PASS)
+    else if (SM_UNLIKELY(SM_GUARD_ON()) && r->kind == SM_PASS)
         sm_guard_opened(fd);
     return fd;
 }
@@ -193,7 +193,7 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
     }
     if (r.kind == SM_PASS) {
         FILE *f = SM_REAL(fopen)(r.path, mode);
-        if (f && sm_guard_on)
+        if (f && SM_GUARD_ON())
             sm_guard_opened(fileno(f));
         return f;
     }

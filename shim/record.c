@@ -33,7 +33,7 @@ void sm_record_atfork_child(void)
         smc_abandon(rec_env);
     rec_env = NULL;
     rec_failed = 0;
-    sm_guard_on = 0;
+    __atomic_store_n(&sm_guard_on, 0, __ATOMIC_RELAXED);
     smh_atfork_child();
     memset(guard_marks, 0, sizeof guard_marks);
     pthread_mutex_init(&rec_mu, NULL);
@@ -112,7 +112,7 @@ static void sync_opts(struct smh_bg_opts *o, struct smc *c);
 /* A change is recorded: with an API key, the background sync thread pushes it. */
 static void sync_kick(struct smc *c)
 {
-    static struct smh_bg_opts o;
+    struct smh_bg_opts o; /* copied by the sync module when it starts its thread */
     if (!sm_cfg.key[0])
         return;
     sync_opts(&o, c);
@@ -121,7 +121,7 @@ static void sync_kick(struct smc *c)
 
 void sm_note_miss(const char *rel)
 {
-    static struct smh_bg_opts o;
+    struct smh_bg_opts o;
     char key[PATH_MAX];
     if (!sm_cfg.key[0])
         return;

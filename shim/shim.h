@@ -37,6 +37,7 @@
 
 /** Set once this process has the cache's LMDB environment open (record.c). */
 extern int sm_guard_on;
+#define SM_GUARD_ON() __atomic_load_n(&sm_guard_on, __ATOMIC_RELAXED)
 
 /* ---- configuration (config.c) ------------------------------------------------------------ */
 
@@ -179,7 +180,7 @@ static inline int sm_maybe(const char *p)
         return 1; /* relative: depends on the cwd or the dirfd */
     if (p[1] == '/' || sm_under_prefix(p) >= 0)
         return 1;
-    if (SM_UNLIKELY(sm_guard_on) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
+    if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
         return 1; /* may open the cache's lock file: see record.c */
     return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
 }

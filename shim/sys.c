@@ -19,7 +19,7 @@ static int closing(int fd, char key[PATH_MAX])
 {
     if (SM_UNLIKELY(sm_is_tree_fd(fd)))
         sm_tree_fd_lost(fd);
-    if (SM_UNLIKELY(sm_guard_on) && sm_guard_closing(fd))
+    if (SM_UNLIKELY(SM_GUARD_ON()) && sm_guard_closing(fd))
         return 1;
     return sm_wfd_closing(fd, key) ? 2 : 0;
 }

@@ -342,9 +342,23 @@ static int cmd_run(int argc, char **argv)
     cache_dir(cache, sizeof cache);
     setenv(SMSHIM_ENV_CACHE, cache, 1);
 
+    /* a sanitizer build of smshim (make SAN=...) runs its children with the same runtime,
+     * which must come first in LD_PRELOAD */
+    char rt[PATH_MAX] = "";
+    FILE *maps = fopen("/proc/self/maps", "r");
+    char line[PATH_MAX + 128];
+    while (maps && !rt[0] && fgets(line, sizeof line, maps)) {
+        char *p = strchr(line, '/');
+        if (p && (strstr(p, "/libasan.so") || strstr(p, "/libtsan.so") || strstr(p, "/libubsan.so"))) {
+            p[strcspn(p, "\n")] = '\0';
+            snprintf(rt, sizeof rt, "%s:", p);
+        }
+    }
+    if (maps)
+        fclose(maps);
     const char *old = getenv("LD_PRELOAD");
-    char pre[2 * PATH_MAX];
-    snprintf(pre, sizeof pre, "%s%s%s", lib, old && *old ? ":" : "", old ? old : "");
+    char pre[3 * PATH_MAX];
+    snprintf(pre, sizeof pre, "%s%s%s%s", rt, lib, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", pre, 1);
     setenv("UV_USE_IO_URING", "0", 0);
     check_reachable(argv[i]);

@@ -30,6 +30,7 @@ int main(int argc, char **argv)
     char lock[4096];
     if (argc != 3)
         return 2;
+    setvbuf(stdout, NULL, _IONBF, 0); /* nothing buffered is copied into the forked children */
     snprintf(lock, sizeof lock, "%s/meta/lock.mdb", argv[1]);
     int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644); /* opens LMDB */
     if (fd < 0 || write(fd, "x\n", 2) != 2 || close(fd) != 0)
