@@ -13,8 +13,8 @@ struct smh_bg_opts {
     void (*log)(const char *msg);
 };
 
-/** A change was recorded: start the thread on first use (pointers in o must stay valid) and
- *  wake it. */
+/** A change was recorded: start the thread on first use and wake it. *o is copied; the strings
+ *  it points to must stay valid for the life of the process. */
 void smh_bg_kick(const struct smh_bg_opts *o);
 
 /** A lookup under the prefix missed `filepath`: queue it for hydration (singleflight, 2 s

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +96,33 @@ static int which(const char *cmd, char *out, size_t size)
             return -1;
         p = z;
     }
+}
+
+/* Can this kernel (and sandbox) do Syscall User Dispatch? Tried in a child, which exits. */
+static int sud_available(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        static char sel;
+        int rc = prctl(59 /* PR_SET_SYSCALL_USER_DISPATCH */, 1 /* ON */, 0UL, 0UL, &sel);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int st;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* Programs that make raw system calls are reached only through syscall user dispatch: say so
+ * when it cannot be armed. */
+static void check_sud(const char *cmd)
+{
+    const char *v = getenv(SMSHIM_ENV_SUD);
+    const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
+    int want = (v && strcmp(v, "1") == 0) || (!(v && strcmp(v, "0") == 0) && strcmp(base, "bun") == 0);
+    if (want && !sud_available())
+        fprintf(stderr,
+                "smshim: warning: this kernel or sandbox refuses syscall user dispatch (Linux 5.11+ "
+                "needed): %s's raw system calls will not see the virtual directory\n",
+                cmd);
 }
 
 /* A preload cannot reach static or setuid programs: say so before running them. */
@@ -362,6 +390,7 @@ static int cmd_run(int argc, char **argv)
     setenv("LD_PRELOAD", pre, 1);
     setenv("UV_USE_IO_URING", "0", 0);
     check_reachable(argv[i]);
+    check_sud(argv[i]);
 
     struct remote r;
     int remote = remote_get(&r);
