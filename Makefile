@@ -82,7 +82,7 @@ $(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(UNIT_SHIM)
 $(B)/tests/%: tests/prog/%.c
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror $(SANFLAGS) -o $@ $< -lpthread
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-format-truncation $(SANFLAGS) -o $@ $< -lpthread
 
 test: all $(PROGS)
 	$(Q)SMSHIM_BUILD=$(B) SMSHIM_SAN=$(SAN) $(TRUN) $(T)

@@ -497,6 +497,7 @@ static int cmd_status(int argc, char **argv)
     snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
     struct smc_counts n;
     char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "";
+    char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
     memset(&n, 0, sizeof n);
     struct stat st;
     if (stat(tree, &st) == 0)
@@ -517,6 +518,14 @@ static int cmd_status(int argc, char **argv)
             tag[0] = '\0';
         if (smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
             lastp[0] = '\0';
+        if (smc_kv_get(c, "pull.last", plast, sizeof plast) != 0)
+            plast[0] = '\0';
+        if (smc_kv_get(c, "pull.watermark", wmark, sizeof wmark) != 0)
+            wmark[0] = '\0';
+        if (smc_kv_get(c, "pull.duplicates", dups, sizeof dups) != 0)
+            strcpy(dups, "0");
+        if (smc_kv_get(c, "pull.unsafe", unsafe, sizeof unsafe) != 0)
+            strcpy(unsafe, "0");
         smc_close(c);
         if (list)
             return rc < 0 ? 1 : 0;
@@ -533,13 +542,15 @@ static int cmd_status(int argc, char **argv)
         printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
                "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
                "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
-               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s}\n",
+               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
+               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%s,\"unsafe_skipped\":%s}\n",
                cache, prefix, mode, (unsigned long long)t_entries, (unsigned long long)t_files,
                (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
                (unsigned long long)n.dirty, (unsigned long long)n.queued,
                (unsigned long long)n.poisoned, (unsigned long long)n.localonly, url, tag,
-               paused[0] ? "\"" : "", paused[0] ? paused : "null", paused[0] ? "\"" : "");
+               paused[0] ? "\"" : "", paused[0] ? paused : "null", paused[0] ? "\"" : "",
+               plast[0] ? plast : "null", wmark[0] ? wmark : "null", dups, unsafe);
         return 0;
     }
     printf("cache:        %s\n", cache);
@@ -552,6 +563,17 @@ static int cmd_status(int argc, char **argv)
     printf("queued:       %llu\n", (unsigned long long)n.queued);
     if (url[0])
         printf("remote:       %s (tag %s)\n", url, tag);
+    if (plast[0]) {
+        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000), w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
+        char a[64], b[64];
+        strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+        strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
+        printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
+    }
+    if (strcmp(dups, "0") != 0)
+        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n", dups);
+    if (strcmp(unsafe, "0") != 0)
+        printf("unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n", unsafe);
     if (n.poisoned)
         printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
                (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", lastp);

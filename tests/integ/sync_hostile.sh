@@ -5,6 +5,7 @@
 # a crash. One cache, one container: another URL or tag is refused.
 . "$(dirname "$0")/../lib/common.sh"
 start_server
+export SMSHIM_SYNC_TIMEOUT=4 # bounded retries of the malformed answers below
 long=$(printf 'x%.0s' $(seq 1 300))
 for fp in "/../escape.md" "/a/../../escape2.md" "/ok/../x.md" $'/ctl/a\x01b.md' "/$long.md" "//double.md" "/./dot.md" "/fine/ok.md"; do
     srv seed "$fp" "hostile $fp" >/dev/null
@@ -31,6 +32,9 @@ for f in "$SMSHIM_CACHE/escape.md" "$SMSHIM_CACHE/escape2.md" "$T/escape.md" /es
     [ ! -e "$f" ] || fail "a filepath escaped the tree: $f"
 done
 grep -q "share a filepath" "$T/sync.out" || fail "duplicates were not reported"
+"$B/smshim" status --json >"$T/st.json"
+grep -q '"duplicates":2' "$T/st.json" || { cat "$T/st.json"; fail "status does not report the duplicates"; }
+grep -q '"unsafe_skipped":7' "$T/st.json" || { cat "$T/st.json"; fail "status does not report the unsafe documents"; }
 
 # malformed answers: an error and a retry, never a crash
 srv config bad_json=1.0 >/dev/null
