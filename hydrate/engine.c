@@ -43,6 +43,7 @@
 #define SMH_LEASE_TTL   5000
 #define SMH_MAX_DOC     (50u << 20)
 #define SMH_BATCH       512
+#define SMH_REQ_TIMEOUT 30000 /* ms, the longest one request may take */
 
 struct job {
     int used, busy, done;
@@ -54,6 +55,7 @@ struct job {
     int outcome;
     long retry_after, defer_ms;
     long status;
+    uint64_t started_ms; /* when the worker took it (its request may last SMH_REQ_TIMEOUT) */
     char err[160];
 };
 
@@ -342,6 +344,9 @@ static void run_job(struct smh_engine *e, struct smh_conn *conn, struct job *j)
     snprintf(j->err, sizeof j->err, "%s", k.err);
 }
 
+static void abandon_inflight(struct smh_engine *e);
+static int capacity(struct smh_engine *e, uint64_t now);
+
 struct warg {
     struct smh_engine *e;
     int i;
@@ -353,7 +358,7 @@ static void *worker_main(void *arg)
     struct smh_engine *e = w->e;
     struct job *j = &e->jobs[w->i];
     free(w);
-    struct smh_conn *conn = smh_conn_new(e->base, e->key, 30000);
+    struct smh_conn *conn = smh_conn_new(e->base, e->key, SMH_REQ_TIMEOUT);
     pthread_mutex_lock(&e->mu);
     for (;;) {
         while (!e->stop && !(j->used && !j->busy && !j->done))
@@ -361,6 +366,7 @@ static void *worker_main(void *arg)
         if (e->stop)
             break;
         j->busy = 1;
+        j->started_ms = now_ms();
         pthread_mutex_unlock(&e->mu);
         if (conn) {
             run_job(e, conn, j);
@@ -433,6 +439,8 @@ void smh_engine_free(struct smh_engine *e)
         else
             pthread_join(e->th[i], NULL);
     }
+    if (busy)
+        abandon_inflight(e);
     smc_lease_drop(e->c, SMH_LEASE, getpid());
     if (busy)
         return;
@@ -583,6 +591,7 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
             break;
         }
         int paused = now < e->paused_until;
+        int cap = capacity(e, now); /* read before taking e->mu: LMDB is never used under it */
         uint64_t next_due = UINT64_MAX;
         int assigned = 0;
         smh_ks_clear(&blocked);
@@ -603,13 +612,16 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
                 continue;
             }
             int slot = -1;
-            for (int s = 0; s < SMH_WORKERS; s++)
+            for (int s = 0; s < SMH_WORKERS && inflight < cap; s++)
                 if (!e->jobs[s].used) {
                     slot = s;
                     break;
                 }
-            if (slot < 0)
+            if (slot < 0) {
+                if (inflight < cap || next_due > now + 1000)
+                    next_due = now + 1000; /* look at the abandoned uploads again soon */
                 break;
+            }
             struct job *j = &e->jobs[slot];
             memset(j, 0, offsetof(struct job, key));
             j->op = q->op;
@@ -692,6 +704,55 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
     return left;
 }
 
+/* Uploads a process leaves in flight when it quits still count against the cache's limit of
+ * SMH_WORKERS at the server until they must have ended: the next holder uses fewer slots until
+ * then ("lease.abandoned" = "<count> <until_ms>"). */
+static void abandon_inflight(struct smh_engine *e)
+{
+    int n = 0;
+    uint64_t until = 0;
+    pthread_mutex_lock(&e->mu);
+    for (int i = 0; i < SMH_WORKERS; i++) {
+        struct job *j = &e->jobs[i];
+        if (j->used && !j->done) {
+            n++;
+            uint64_t end = (j->started_ms ? j->started_ms : now_ms()) + SMH_REQ_TIMEOUT;
+            if (end > until)
+                until = end;
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+    if (!n)
+        return;
+    char cur[64], val[64];
+    unsigned cn = 0;
+    unsigned long long cu = 0;
+    if (smc_kv_get(e->c, "lease.abandoned", cur, sizeof cur) == 0 &&
+        sscanf(cur, "%u %llu", &cn, &cu) == 2 && cu > now_ms()) {
+        n += (int)cn;
+        if (cu > until)
+            until = cu;
+    }
+    snprintf(val, sizeof val, "%d %llu", n, (unsigned long long)until);
+    smc_kv_put(e->c, "lease.abandoned", val);
+}
+
+/* Slots this holder may use now. */
+static int capacity(struct smh_engine *e, uint64_t now)
+{
+    char cur[64];
+    unsigned n = 0;
+    unsigned long long until = 0;
+    if (smc_kv_get(e->c, "lease.abandoned", cur, sizeof cur) != 0 ||
+        sscanf(cur, "%u %llu", &n, &until) != 2)
+        return SMH_WORKERS;
+    if (until <= now) {
+        smc_kv_del(e->c, "lease.abandoned");
+        return SMH_WORKERS;
+    }
+    return n >= SMH_WORKERS ? 0 : SMH_WORKERS - (int)n;
+}
+
 int smh_engine_lease(struct smh_engine *e)
 {
     return lease(e);
@@ -721,6 +782,7 @@ void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms)
 void smh_engine_quit(struct smh_engine *e)
 {
     __atomic_store_n(&e->quit, 1, __ATOMIC_RELEASE);
+    abandon_inflight(e);
     smc_lease_drop(e->c, SMH_LEASE, getpid());
 }
 
