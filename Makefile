@@ -47,6 +47,8 @@ TEST_SRC  := $(wildcard tests/*.c tests/unit/*.c)
 
 SHIM_OBJ  := $(SHIM_SRC:%.c=$(B)/obj/%.o)
 CACHE_OBJ := $(CACHE_SRC:%.c=$(B)/obj/%.o)
+# the preload's copy of cache/ loads liblmdb with dlopen on the first change (lmdb_dl.h)
+SCACHE_OBJ := $(CACHE_SRC:cache/%.c=$(B)/obj/shimcache/%.o)
 HYD_OBJ   := $(HYD_SRC:%.c=$(B)/obj/%.o)
 TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
@@ -68,9 +70,14 @@ $(B)/obj/%.o: %.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(LIB): $(SHIM_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
+$(B)/obj/shimcache/%.o: cache/%.c
+	$(call say,CC,$< [preload])
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -DSMC_LMDB_DLOPEN -c -o $@ $<
+
+$(LIB): $(SHIM_OBJ) $(SCACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed -llmdb
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed
 
 $(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)

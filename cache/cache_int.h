@@ -3,6 +3,8 @@
 #define SMC_CACHE_INT_H
 
 #include <lmdb.h>
+
+#include "lmdb_dl.h"
 #include <sys/types.h>
 
 #include "cache.h"

@@ -52,6 +52,12 @@ int smc_open(const char *meta_dir, struct smc **out)
     int rc;
     if (!c)
         return -ENOMEM;
+#ifdef SMC_LMDB_DLOPEN
+    if ((rc = smc_lmdb_load()) < 0) {
+        free(c);
+        return rc;
+    }
+#endif
     if (mkdir(meta_dir, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
         goto fail;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,7 +39,9 @@ static struct {
     int nmiss;
     uint64_t next_pull;
     unsigned pulls;
-} bg = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, {0}, NULL, {0}, 0, 0, 0};
+    int setup_done; /* bg_setup finished (successfully or not) */
+    int exiting;    /* the process is exiting: start no more network work */
+} bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static uint64_t now_ms(void)
 {
@@ -128,13 +131,20 @@ static void hydrate_pending(void)
         snprintf(name, sizeof name, "hydd.%s", h.keys[i]);
         int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
                      now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
+        char local[4300];
+        struct stat st;
+        snprintf(local, sizeof local, "%s/tree%s", bg.o.cache_dir, h.keys[i]);
+        if (!recent && lstat(local, &st) == 0)
+            recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
         if (!recent) {
             char dir[4200];
+            /* claimed before asking: nobody asks again within the negative TTL, whatever the
+             * outcome (success, failure, or this process exiting with the answer in flight) */
+            snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
+            smc_kv_put(bg.o.cache, name, val);
             pull_one(0, h.keys[i]);
             snprintf(dir, sizeof dir, "%s/", h.keys[i]);
             pull_one(0, dir);
-            snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
-            smc_kv_put(bg.o.cache, name, val); /* success or failure: the same negative TTL */
         }
         snprintf(name, sizeof name, "hydq.%s", h.keys[i]);
         smc_kv_del(bg.o.cache, name);
@@ -201,7 +211,12 @@ static int bg_setup(void)
 static void *bg_main(void *arg)
 {
     (void)arg;
-    if (bg_setup() != 0) {
+    int ok = bg_setup() == 0;
+    pthread_mutex_lock(&bg.mu);
+    bg.setup_done = 1;
+    pthread_cond_broadcast(&bg.cv);
+    pthread_mutex_unlock(&bg.mu);
+    if (!ok) {
         __atomic_store_n(&bg.state, -1, __ATOMIC_RELEASE);
         return NULL;
     }
@@ -222,7 +237,7 @@ static void *bg_main(void *arg)
             break;
         pthread_mutex_unlock(&bg.mu);
         misses_flush();
-        if (smh_engine_lease(bg.e)) {
+        if (!__atomic_load_n(&bg.exiting, __ATOMIC_ACQUIRE) && smh_engine_lease(bg.e)) {
             hydrate_pending();
             pull_due();
         }
@@ -331,8 +346,16 @@ void smh_at_exit(void)
         return;
     __atomic_store_n(&bg.state, -1, __ATOMIC_RELEASE);
     /* misses not yet handed to the cache go there now: a live lease holder answers them */
+    __atomic_store_n(&bg.exiting, 1, __ATOMIC_RELEASE);
     misses_flush();
+    /* the thread may still be setting up (loading libcurl, initialising OpenSSL): the exit
+     * handlers must not tear those down under it, so wait for that local work (bounded) */
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += 5;
     pthread_mutex_lock(&bg.mu);
+    while (!bg.setup_done && pthread_cond_timedwait(&bg.cv, &bg.mu, &dl) == 0)
+        ;
     struct smh_engine *e = bg.e;
     pthread_mutex_unlock(&bg.mu);
     if (e) {
@@ -374,5 +397,7 @@ void smh_atfork_child(void)
     bg.kicks = bg.stop = 0;
     bg.e = NULL; /* the parent's engine: never used (its threads are not here) */
     bg.nmiss = 0; /* (the copies leak: the parent owns them) */
+    bg.setup_done = 0;
+    bg.exiting = 0;
     bg.next_pull = 0;
 }

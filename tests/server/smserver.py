@@ -725,6 +725,7 @@ class BodyError(Exception):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave at once (no delayed-ACK stall)
     server_version = "smserver/1"
     default_request_version = "HTTP/1.0"  # the stdlib's HTTP/0.9 default would answer garbage without a status line
 
