@@ -9,8 +9,9 @@
 
 and again with no disk in the way (shim_t, bindfs_t, proot_t: the cache, bindfs's source and
 PRoot's bound directory on the tmpfs), so each layer's own cost shows. The same compiled programs
-(bench/*.c) run on every side. Prints the tables, writes the JSON results and, with --md, the
-Markdown report.
+(bench/*.c) run on every side. Cases 4 (the crawl with the server at 0-1000 ms of latency) and 5
+(upload drain) also start the test server (tests/server/smserver.py). Prints the tables, writes
+the JSON results and, with --md, the Markdown report.
 
   run.py --build DIR [--work DIR] [--out FILE] [--md FILE] [--smoke] [--only CASE,...]
 """
@@ -28,12 +29,16 @@ import subprocess
 import sys
 import time
 import traceback
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(HERE)
 PREFIX = "/sm"
 PROOT_MNT = "/mnt/x"
-SKIP_SYNC = "needs the sync engine (issue 4)"
+SRV_KEY = "bench-key-0123456789"
+R_LIST, R_CREATE = "POST /v3/documents/list", "POST /v3/documents"  # the test server's stats keys
+IN_FLIGHT = 8  # the sync engine's uploads in flight per cache (hydrate/engine.c, SMH_WORKERS)
+SAME = 1.2     # "the same crawl time at 1000 ms as at 0 ms": within this ratio (run-to-run noise)
 SKIP_RAW = "needs the raw-syscall path (issue 6)"
 CASES = ["micro", "passthrough", "process_start", "crawl", "upload_drain", "scale", "programs",
          "instructions", "raw_syscall"]
@@ -52,17 +57,27 @@ LABEL = {"tmpfs": "tmpfs (a)", "disk": "disk (b)", "shim": "smshim (c)", "bindfs
          "pass_off": "disk, no shim", "pass": "disk, shim loaded",
          "pass_guard": "disk, shim loaded, LMDB open"}
 
-# sizes: the full run takes about six minutes on 2 cores; the smoke run a few seconds
+# sizes: the full run takes about nine minutes on 2 cores (three of them waiting on the test
+# server's latency in cases 4 and 5); the smoke run about ten seconds
 FULL = dict(rounds=3, budget=0.25, pass_rounds=4, start_runs=240, start_rounds=6,
             first_runs=15, crawl_rounds=5, scale=[1000, 10000, 100000], scale_1m=1000000,
             scale_rounds=3, prog_rounds=4, prog_runs=2, repo_files=1000, pymods=40,
-            cg_n=(2000, 22000), d_entries=1000, proot_start_runs=20)
+            cg_n=(2000, 22000), d_entries=1000, proot_start_runs=20,
+            srv_files=177, srv_dirs=92, srv_latencies=[0, 200, 1000], srv_rounds=9,
+            srv_drain_rounds=1, srv_exit_drain=True,
+            drain_files=200, drain_latencies=[0, 50, 200], drain_rounds=2, drain_procs=4,
+            drain_stock=[50, 200])
 SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1,
              first_runs=1, crawl_rounds=1, scale=[100, 300], scale_1m=None,
              scale_rounds=1, prog_rounds=1, prog_runs=1, repo_files=20, pymods=3,
-             cg_n=(10, 60), d_entries=50, proot_start_runs=1)
+             cg_n=(10, 60), d_entries=50, proot_start_runs=1,
+             srv_files=20, srv_dirs=10, srv_latencies=[0, 50], srv_rounds=1,
+             srv_drain_rounds=1, srv_exit_drain=True,
+             drain_files=20, drain_latencies=[0, 50], drain_rounds=1, drain_procs=2,
+             drain_stock=[])
 
-BASE_ENV, PRELOAD, PY, BIN = {}, None, None, {}
+BASE_ENV, PRELOAD, PY, BIN, SMSHIM = {}, None, None, {}, None
+SERVERS = []  # test servers running (stopped at the end, or on a signal)
 
 
 class BenchError(Exception):
@@ -351,6 +366,162 @@ def setup_proot(name, src, smoke):
     return s
 
 
+# ---- the test server (cases 4 and 5) ----------------------------------------------------------
+
+# tests/server/smserver.py as shipped answers with two writes (headers, then body) on a socket
+# with Nagle's algorithm on (socketserver's default): the body waits for the ACK of the headers,
+# which the client delays, so every request costs about 40 ms more than the latency asked for
+# (sequential requests at 0 ms: 44 ms each; with TCP_NODELAY: 0.4 ms). An API server does not
+# stall like that, so the bench runs the unmodified server with TCP_NODELAY on its sockets, and
+# reports the drain against the server as shipped ("stock") beside it.
+SRV_NODELAY = r"""
+import runpy, socketserver, sys
+socketserver.StreamRequestHandler.disable_nagle_algorithm = True
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+# A crawl by tests/lib/crawl.py's threads mode (its plan, its run_threads), timed like crawl.py
+# times it, and also telling the wall clock at its start, which case 4 compares with the test
+# server's createdAt of the documents. Prints one JSON line.
+CRAWL_PY = r"""
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import crawl
+dest, files, dirs, workers = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+items = crawl.plan(files, dirs, 1)
+t0_real = time.time_ns()
+t0 = time.monotonic_ns()
+errors = crawl.run_threads(dest, items, workers)
+ns = time.monotonic_ns() - t0
+for e in errors:
+    print("error:", e, file=sys.stderr)
+print(json.dumps({"files": len(items), "errors": len(errors), "ns": ns, "t0_real_ns": t0_real}),
+      flush=True)
+"""
+
+_NOPROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def crawl_lib():
+    """tests/lib/crawl.py: the deterministic crawl plan."""
+    d = os.path.join(SRC, "tests", "lib")
+    if d not in sys.path:
+        sys.path.insert(0, d)
+    import crawl
+    return crawl
+
+
+def iso_ms(s):
+    """The test server's '2026-11-25T21:28:27.592Z' -> epoch milliseconds."""
+    dt = datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return int(round(dt.timestamp() * 1000))
+
+
+def tail(path, n=400):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-n:].strip()
+    except OSError:
+        return ""
+
+
+class TestServer:
+    """tests/server/smserver.py on a free loopback port; its latency is set per measurement
+    (POST /_admin/reset, then /_admin/config), so one process serves a whole case."""
+
+    def __init__(self, W, name, nodelay=True):
+        self.name, self.nodelay = name, nodelay
+        pf, self.log = "%s/%s.port" % (W, name), "%s/%s.log" % (W, name)
+        argv = [PY] + (["-c", SRV_NODELAY] if nodelay else []) + [
+            os.path.join(SRC, "tests", "server", "smserver.py"), "--port-file", pf,
+            "--key", SRV_KEY]
+        with open(self.log, "w") as lf:
+            self.p = subprocess.Popen(argv, stdout=lf, stderr=subprocess.STDOUT,
+                                      env=dict(BASE_ENV), start_new_session=True)
+        SERVERS.append(self)
+        deadline = time.time() + 20
+        while not os.path.exists(pf):  # written atomically once listening
+            if self.p.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise BenchError("the test server did not start: %s" % tail(self.log))
+            time.sleep(0.02)
+        with open(pf) as f:
+            self.url = "http://127.0.0.1:%d" % int(f.read())
+
+    def admin(self, path, body=None):
+        req = urllib.request.Request(self.url + path, method="GET" if body is None else "POST",
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with _NOPROXY.open(req, timeout=60) as r:
+            raw = r.read()
+        return json.loads(raw) if raw else None
+
+    def reset(self, latency_ms):
+        """No documents, counters at zero, the given latency on every /v3 request."""
+        self.admin("/_admin/reset", {})
+        self.admin("/_admin/config", {"latency_ms": latency_ms})
+
+    def stats(self):
+        return self.admin("/_admin/stats")
+
+    def docs(self, tag):
+        return [d for d in self.admin("/_admin/documents")["documents"]
+                if tag in (d.get("containerTags") or [])]
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        if self in SERVERS:
+            SERVERS.remove(self)
+
+
+def stop_servers():
+    for s in list(SERVERS):
+        s.stop()
+
+
+def sync_env(cache, srv, tag, preload=False):
+    """A process of the cache with the API key: the shim (preload) or `smshim sync`."""
+    e = dict(BASE_ENV)
+    e.update(SMSHIM_CACHE=cache, SMSHIM_PREFIX=PREFIX, SUPERMEMORY_API_KEY=SRV_KEY,
+             SUPERMEMORY_BASE_URL=srv.url, SMSHIM_TAG=tag, SMSHIM_SYNC_TIMEOUT="900")
+    if preload:
+        e["LD_PRELOAD"] = PRELOAD
+    if any(k.lower().endswith("_proxy") for k in e):
+        e["no_proxy"] = e["NO_PROXY"] = "127.0.0.1"
+    return e
+
+
+def strip1(s):
+    return s[:-1] if s.endswith("\n") else s
+
+
+def check_docs(docs, want, what):
+    """The server holds exactly one document per planned file ({filepath: text}), with its
+    content (modulo the one trailing newline the service strips)."""
+    have = {}
+    for d in docs:
+        have.setdefault(d.get("filepath"), []).append(d)
+    bad = [fp for fp, ds in have.items() if len(ds) > 1 or fp not in want]
+    bad += [fp for fp in want if fp not in have]
+    bad += [fp for fp, text in want.items() if fp in have and text is not None and
+            strip1(have[fp][0].get("content") or "") != strip1(text)]
+    if bad:
+        raise BenchError("%s: the server holds %d documents for %d files (%d wrong, e.g. %s)" % (
+            what, len(docs), len(want), len(bad), sorted(bad)[:3]))
+
+
+def replay_text(size):
+    """What bench/replay writes into a file of this size."""
+    return "".join("\n" if i % 64 == 63 else chr(97 + i % 26) for i in range(size))
+
+
 # ---- the runner -----------------------------------------------------------------------------
 
 class Bench:
@@ -358,6 +529,8 @@ class Bench:
         self.cfg, self.W, self.S, self.smoke = cfg, W, S, smoke
         self.store = {}  # micro: side -> [ops of one run]
         self.R = {}      # case -> result
+        self.srv = None  # the test server of cases 4 and 5
+        self._sync_why = None
 
     def act(self, names):
         return [self.S[n] for n in names if n in self.S and self.S[n].ok()]
@@ -493,9 +666,7 @@ class Bench:
         names = DISK_SET + ["shim_t", "bindfs_t", "proot_t"]
         act = self.act(names)
         plan = W + "/crawl-plan.txt"
-        sys.path.insert(0, os.path.join(SRC, "tests", "lib"))
-        import crawl as crawl_lib  # tests/lib/crawl.py: the deterministic 177-file plan
-        items = crawl_lib.plan(177, 92, 1)
+        items = crawl_lib().plan(177, 92, 1)  # tests/lib/crawl.py: the deterministic plan
         with open(plan, "w") as f:
             for p, data in items:
                 f.write("%d %s\n" % (len(data), p))
@@ -527,8 +698,8 @@ class Bench:
                        "bench/replay (pthreads)",
                "files": len(items), "dirs": 92, "workers": 16, "rounds": cfg["crawl_rounds"],
                "trees_checked": True, "base": base, "sides": {},
-               "server_latency": {"status": "skipped", "reason": SKIP_SYNC},
-               "last_upload": {"status": "skipped", "reason": SKIP_SYNC}}
+               "server_latency": {"status": "skipped", "reason": "not run"},
+               "last_upload": {"status": "skipped", "reason": "not run"}}
         for n in names:
             if n not in py:
                 out["sides"][n] = {"status": S[n].status, "reason": S[n].reason}
@@ -541,6 +712,347 @@ class Bench:
                 d["python_vs_disk"] = ratio(d["python_ns"], median(py["disk"]))
                 d["c_vs_disk"] = ratio(d["c_ns"], median(cc["disk"]))
             out["sides"][n] = d
+        return out
+
+    # ---- case 4 with the test server, and case 5 -------------------------------------------------
+
+    def sync_ready(self):
+        """None when the shim can push to the test server here, else the reason (both cases are
+        then skipped with it): one file queued in local-only mode, then `smshim sync`."""
+        if self._sync_why is None:
+            why = ""
+            try:
+                if not os.path.exists(SMSHIM):
+                    why = "%s is missing (make all)" % SMSHIM
+                elif os.environ.get("SMSHIM_SAN") == "thread":
+                    # the sync thread loads libcurl, whose own libraries (p11-kit) are not
+                    # instrumented: TSan reports races there and exits 66; the sync tests
+                    # cover the engine under TSan
+                    why = "ThreadSanitizer build (races reported in libcurl's libraries)"
+                else:
+                    srv = self.server()
+                    cache = self.W + "/srv-probe"
+                    env = dict(BASE_ENV)
+                    env.update(shim_env(cache))
+                    sh(["sh", "-c", "mkdir -p %s/probe && echo probe > %s/probe/p.md"
+                        % (PREFIX, PREFIX)], env=env)
+                    srv.reset(0)
+                    p = sh([SMSHIM, "sync"], env=sync_env(cache, srv, "bench-probe"),
+                           check=False, timeout=120)
+                    if p.returncode != 0 or len(srv.docs("bench-probe")) != 1:
+                        why = "smshim sync cannot push to the test server here: %s" % (
+                            p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+            except (BenchError, OSError, ValueError) as e:
+                why = "the test server cannot run here: %s" % e
+            self._sync_why = why
+        return self._sync_why or None
+
+    def server(self):
+        """The test server of cases 4 and 5 (TCP_NODELAY; see SRV_NODELAY), started once."""
+        if self.srv is None or self.srv.p.poll() is not None:
+            self.srv = TestServer(self.W, "server")
+        return self.srv
+
+    def srv_crawl(self, side, prog, n, items, plan, dirs, drain=False, exit_wait=False):
+        """One crawl (prog: python or c) into a fresh directory of one side of the server part
+        of case 4: tmpfs or disk (real directories), shim_local (a fresh cache, no key), or
+        server_<L>ms (a fresh cache bound to the test server at L ms). With drain, the time
+        until the server holds every document: after the crawl, `smshim sync` (the crawl runs
+        with SMSHIM_NOWAIT=1, as `smshim run` runs a command), or with exit_wait the crawling
+        process itself draining at exit (a plain LD_PRELOAD run)."""
+        base, tm = dirs
+        env, lat, real = dict(BASE_ENV), None, None
+        if side in ("tmpfs", "disk"):
+            dest = real = "%s/real-%d" % (tm if side == "tmpfs" else base, n)
+        else:
+            cache = "%s/c-%d" % (base, n)
+            env.update(shim_env(cache))
+            # make the cache and its LMDB environment, as every other shim side has them: an
+            # empty file is local-only (the service holds no empty document)
+            sh(["touch", PREFIX + "/.bench-warm"], env=env)
+            dest, real = PREFIX + "/crawl", cache + "/tree/crawl"
+            if side != "shim_local":
+                lat = int(side[len("server_"):-2])
+                tag = "bench-c%d" % n
+                self.srv.reset(lat)
+                env = sync_env(cache, self.srv, tag, preload=True)
+                if exit_wait:
+                    env["SMSHIM_EXIT_TIMEOUT"] = "900"
+                else:
+                    env["SMSHIM_NOWAIT"] = "1"
+        files = str(len(items))
+        if prog == "python":
+            argv = [PY, "-c", CRAWL_PY, os.path.join(SRC, "tests", "lib"), dest, files,
+                    str(self.cfg["srv_dirs"]), "16"]
+        else:
+            argv = [BIN["replay"], plan, dest, "16"]
+        p = sh(argv, env=env, timeout=1200, check=False)
+        t_exit = time.time_ns()
+        crash = None
+        if p.returncode < 0 or p.returncode > 128:
+            # killed by a signal: with a key, a process that exits while its sync thread is
+            # still loading libcurl can crash in exit() (see bench/README.md); counted
+            sig = -p.returncode if p.returncode < 0 else p.returncode - 128
+            try:
+                sig = signal.Signals(sig).name
+            except ValueError:
+                sig = "signal %d" % sig
+            crash = {"side": side, "prog": prog, "signal": sig,
+                     "stderr": p.stderr.strip()[-160:]}
+        elif p.returncode != 0:
+            raise BenchError("%s %s crawl exited %d: %s" % (side, prog, p.returncode,
+                                                          p.stderr.strip()[-300:]))
+        try:
+            out = last_json(p.stdout)
+        except (BenchError, ValueError):
+            if crash:  # it died before telling its figures: the caller runs it again
+                return {"crash": crash, "lost": True}
+            raise
+        if out.get("errors") or out["files"] != len(items):
+            raise BenchError("%s %s crawl: %s" % (side, prog, out))
+        res = {"crawl_ns": out["ns"] if prog == "python" else out["secs"] * 1e9, "real": real,
+               "crash": crash}
+        if crash and exit_wait:  # it never drained: run it again
+            return {"crash": crash, "lost": True}
+        if lat is None or not drain:
+            return res
+        if not exit_wait:
+            p = sh([SMSHIM, "sync"], env=sync_env(cache, self.srv, tag), timeout=1200,
+                   check=False)
+            t_done = time.time_ns()
+            if p.returncode != 0:
+                raise BenchError("%s: smshim sync exited %d: %s" % (
+                    side, p.returncode, p.stderr.strip()[-300:]))
+        else:
+            t_done = t_exit
+        docs = self.srv.docs(tag)
+        want = {"/crawl/" + pth: (data.decode() if prog == "python" else replay_text(len(data)))
+                for pth, data in items}
+        check_docs(docs, want, "%s %s crawl" % (side, prog))
+        st = self.srv.stats()
+        created = [iso_ms(d["createdAt"]) for d in docs]
+        t0 = out["t0_real_ns"]
+        res.update(docs=len(docs), last_upload_ns=max(created) * 1e6 - t0,
+                   first_upload_ns=min(created) * 1e6 - t0, drained_ns=t_done - t0,
+                   process_ns=t_exit - t0, max_inflight_uploads=st["max_inflight_uploads"],
+                   list_requests=st["requests"][R_LIST], create_requests=st["requests"][R_CREATE])
+        return res
+
+    def crawl_server(self):
+        """Case 4, with the server: the crawl into the prefix with an API key and the test server
+        at each latency, in the same rounds as the same crawl into real directories (a tmpfs,
+        and the disk beside the caches) and into a fresh cache without a key; then when the last
+        upload reached the server."""
+        cfg, S, W = self.cfg, self.S, self.W
+        why = self.sync_ready()
+        if why:
+            sk = {"status": "skipped", "reason": why}
+            return {"server_latency": sk, "last_upload": dict(sk)}
+        lats, nfiles = cfg["srv_latencies"], cfg["srv_files"]
+        items = crawl_lib().plan(nfiles, cfg["srv_dirs"], 1)
+        plan = W + "/srv-plan.txt"
+        with open(plan, "w") as f:
+            for pth, data in items:
+                f.write("%d %s\n" % (len(data), pth))
+        base = W + "/srv"
+        os.makedirs(base)
+        tm = None
+        if S["tmpfs"].ok():
+            tm = S["tmpfs"].backing + "/srv"
+            os.makedirs(tm)
+        self.server()
+        srv_sides = ["server_%dms" % L for L in lats]
+        sides = (["tmpfs"] if tm else []) + ["disk", "shim_local"] + srv_sides
+        times = {s: {"python": [], "c": []} for s in sides}
+        drained = {s: {"python": [], "c": []} for s in srv_sides}
+        ref = {"python": sorted((p, len(d), hashlib.sha256(d).hexdigest()) for p, d in items),
+               "c": sorted((p, len(d)) for p, d in items)}
+        n, runs, crashes = 0, {}, []
+
+        def crawl_once(side, prog, **kw):
+            # a run whose process crashed before telling its figures is made again, in a
+            # fresh cache; every crash is counted
+            nonlocal n
+            for _ in range(4):
+                n += 1
+                res = self.srv_crawl(side, prog, n, items, plan, (base, tm), **kw)
+                runs[side] = runs.get(side, 0) + 1
+                if res.get("crash"):
+                    crashes.append(res["crash"])
+                    log("   %s %s crawl: the process died of %s%s" % (
+                        side, prog, res["crash"]["signal"],
+                        " (run again)" if res.get("lost") else ""))
+                if not res.get("lost"):
+                    return res
+            raise BenchError("%s %s crawl: the process crashed 4 times" % (side, prog))
+
+        for r in range(cfg["srv_rounds"]):
+            for side in rotate(sides, r):
+                for prog in ("python", "c"):
+                    drain = side in drained and r < cfg["srv_drain_rounds"]
+                    res = crawl_once(side, prog, drain=drain)
+                    times[side][prog].append(res["crawl_ns"])
+                    if drain:
+                        drained[side][prog].append(res)
+                    if r == 0:  # every side wrote the planned tree
+                        got = tree_manifest(res["real"])
+                        if prog == "c":
+                            got = [x[:2] for x in got]
+                        if got != ref[prog]:
+                            raise BenchError("%s: the crawled tree differs from the plan" % side)
+        exits = {}
+        if cfg["srv_exit_drain"]:
+            for side in srv_sides:
+                exits[side] = crawl_once(side, "python", drain=True, exit_wait=True)
+        first = srv_sides[0]
+        sl = {"status": "ok",
+              "unit": "ns wall time of the 16 workers, median over rounds (python: the threads "
+                      "of tests/lib/crawl.py, timed as crawl.py times them; c: bench/replay); "
+                      "*_vs_disk, *_vs_tmpfs: ratio to the same crawl into a real directory in "
+                      "the same rounds; *_vs_%s: ratio to the crawl with the server at %d ms"
+                      % (first[len("server_"):], lats[0]),
+              "server": "tests/server/smserver.py with TCP_NODELAY, latency_ms set per crawl",
+              "files": len(items), "dirs": cfg["srv_dirs"], "workers": 16,
+              "rounds": cfg["srv_rounds"], "latencies_ms": lats, "trees_checked": True,
+              "sides_note": "tmpfs, disk: real directories (the disk one beside the caches, "
+                            "%s); shim_local: a fresh cache without a key; server_<L>ms: a "
+                            "fresh cache with the key, the test server at L ms; every cache "
+                            "made just before its crawl" % base,
+              "sides": {},
+              "processes": {s: runs.get(s, 0) for s in sides},
+              "crashes": crashes}
+        for s in sides:
+            d = {"python_ns": median(times[s]["python"]), "c_ns": median(times[s]["c"]),
+                 "runs": len(times[s]["python"])}
+            for k in ("python", "c"):
+                for refside in ("disk", "tmpfs"):
+                    if refside in times and s != refside:
+                        d["%s_vs_%s" % (k, refside)] = ratio(d[k + "_ns"],
+                                                             median(times[refside][k]))
+                if s in srv_sides:
+                    d["%s_vs_%s" % (k, first[len("server_"):])] = ratio(
+                        d[k + "_ns"], median(times[first][k]))
+            sl["sides"][s] = d
+        lu = {"status": "ok",
+              "unit": "ns from the crawl's start (its first worker) until: last_upload_ns, the "
+                      "server held every document (the latest createdAt); drained_ns, the queue "
+                      "was empty (the drain returned); bound_ns = ceil(files / %d) x latency, "
+                      "the least %d uploads in flight allow" % (IN_FLIGHT, IN_FLIGHT),
+              "after_crawl": "the crawl runs with SMSHIM_NOWAIT=1 (it exits at once, as the "
+                             "command of `smshim run` does) and `smshim sync` starts as soon "
+                             "as it exits (it pulls once, then pushes)",
+              "exit_drain": "python only: a plain LD_PRELOAD crawl without SMSHIM_NOWAIT, the "
+                            "crawling process draining its queue at exit",
+              "files": len(items), "by_latency": {}}
+        keys = ("last_upload_ns", "first_upload_ns", "drained_ns", "process_ns", "crawl_ns",
+                "list_requests", "create_requests")
+        for L, side in zip(lats, srv_sides):
+            row = {"bound_ns": -(-len(items) // IN_FLIGHT) * L * 1e6}
+            for prog, rs in drained[side].items():
+                if rs:
+                    row[prog] = {k: median([x[k] for x in rs]) for k in keys}
+                    row[prog].update(runs=len(rs), docs=rs[0]["docs"],
+                                     max_inflight_uploads=max(x["max_inflight_uploads"]
+                                                              for x in rs))
+            if side in exits:
+                x = exits[side]
+                row["exit_drain"] = {k: x[k] for k in keys}
+                row["exit_drain"].update(runs=1, docs=x["docs"],
+                                         max_inflight_uploads=x["max_inflight_uploads"])
+            lu["by_latency"][str(L)] = row
+        return {"server_latency": sl, "last_upload": lu}
+
+    def drain_once(self, srv, lat, procs, n, items):
+        """Case 5, one measurement: the files queued in local-only mode in a fresh cache, then
+        `smshim sync` (procs of them at once, sharing the cache) until the queue is empty."""
+        cache, tag = "%s/drain/c-%d" % (self.W, n), "bench-d%d" % n
+        env = dict(BASE_ENV)
+        env.update(shim_env(cache))
+        out = last_json(sh([PY, "-c", CRAWL_PY, os.path.join(SRC, "tests", "lib"), PREFIX + "/q",
+                            str(len(items)), str(max(1, len(items) // 2)), "16"], env=env).stdout)
+        if out.get("errors"):
+            raise BenchError("upload_drain: writing the files: %s" % out)
+        e = dict(BASE_ENV, SMSHIM_CACHE=cache)
+        queued = json.loads(sh([SMSHIM, "status", "--json"], env=e).stdout)["queued"]
+        srv.reset(lat)
+        senv = sync_env(cache, srv, tag)
+        t0 = time.time_ns()
+        ps = [subprocess.Popen([SMSHIM, "sync"], env=senv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True) for _ in range(procs)]
+        errs = [p.communicate(timeout=1200)[1] for p in ps]
+        t1 = time.time_ns()
+        for p, err in zip(ps, errs):
+            if p.returncode != 0:
+                raise BenchError("upload_drain: smshim sync exited %d: %s" % (
+                    p.returncode, err.strip()[-300:]))
+        docs = srv.docs(tag)
+        check_docs(docs, {"/q/" + pth: data.decode() for pth, data in items},
+                   "upload_drain at %d ms" % lat)
+        st = srv.stats()
+        created = sorted(iso_ms(d["createdAt"]) for d in docs)
+        span = (created[-1] - created[0]) / 1e3
+        return {"sync_ns": t1 - t0, "queued": queued,
+                "push_docs_per_s": (len(docs) - 1) / span if span > 0 else None,
+                "first_upload_ns": created[0] * 1e6 - t0,
+                "max_inflight_uploads": st["max_inflight_uploads"],
+                "create_requests": st["requests"][R_CREATE],
+                "list_requests": st["requests"][R_LIST]}
+
+    def upload_drain(self):
+        """Case 5: documents per second pushed vs the server's latency, and with several
+        `smshim sync` processes draining one cache at once (the lease keeps it to 8 uploads in
+        flight), and against the test server as shipped (Nagle's algorithm on)."""
+        cfg = self.cfg
+        why = self.sync_ready()
+        if why:
+            return {"status": "skipped", "reason": why}
+        nfiles, lats = cfg["drain_files"], cfg["drain_latencies"]
+        items = crawl_lib().plan(nfiles, max(1, nfiles // 2), 1)
+        srv = self.server()
+        mid = 50 if 50 in lats else lats[-1]
+        runs = [("%dms" % L, srv, L, 1) for L in lats]
+        if cfg["drain_procs"] > 1:
+            runs.append(("%dms_%dprocs" % (mid, cfg["drain_procs"]), srv, mid, cfg["drain_procs"]))
+        stock = TestServer(self.W, "server-stock", nodelay=False) if cfg["drain_stock"] else None
+        try:
+            runs += [("%dms_stock" % L, stock, L, 1) for L in cfg["drain_stock"]]
+            got = {name: [] for name, _, _, _ in runs}
+            n = 0
+            for r in range(cfg["drain_rounds"]):
+                for name, s, L, procs in rotate(runs, r):
+                    n += 1
+                    got[name].append(self.drain_once(s, L, procs, n, items))
+        finally:
+            if stock:
+                stock.stop()
+        out = {"unit": "files queued in local-only mode in a fresh cache, then `smshim sync` "
+                       "until the queue is empty: docs_per_s = files / sync wall time (median "
+                       "over runs; it includes the process's start and its one listing); "
+                       "push_docs_per_s: (docs - 1) / (last - first createdAt) on the server; "
+                       "ideal_docs_per_s = %d in flight / latency; of_ideal = docs_per_s / "
+                       "ideal_docs_per_s" % IN_FLIGHT,
+               "files": nfiles, "in_flight_cap": IN_FLIGHT, "rounds": cfg["drain_rounds"],
+               "server": "tests/server/smserver.py with TCP_NODELAY; *_stock: as shipped "
+                         "(about 40 ms more per request: Nagle's algorithm and delayed ACKs)",
+               "configs": {}}
+        for name, s, L, procs in runs:
+            rs = got[name]
+            sync = median([x["sync_ns"] for x in rs])
+            d = {"latency_ms": L, "processes": procs, "server": "stock" if s is stock else
+                 "nodelay", "runs": len(rs), "queued": rs[0]["queued"], "sync_ns": sync,
+                 "docs_per_s": round(nfiles / (sync / 1e9), 1),
+                 "push_docs_per_s": median([x["push_docs_per_s"] for x in rs]),
+                 "first_upload_ns": median([x["first_upload_ns"] for x in rs]),
+                 "max_inflight_uploads": max(x["max_inflight_uploads"] for x in rs),
+                 "list_requests": max(x["list_requests"] for x in rs)}
+            if d["push_docs_per_s"] is not None:
+                d["push_docs_per_s"] = round(d["push_docs_per_s"], 1)
+            if L:
+                d["ideal_docs_per_s"] = IN_FLIGHT * 1000.0 / L
+                d["of_ideal"] = round(d["docs_per_s"] / d["ideal_docs_per_s"], 3)
+            out["configs"][name] = d
+        out["max_inflight_uploads"] = max(c["max_inflight_uploads"]
+                                          for c in out["configs"].values())
         return out
 
     # ---- case 6 -------------------------------------------------------------------------------
@@ -754,9 +1266,11 @@ def get(d, *path):
 def targets(C):
     T = []
 
-    def add(name, goal, value, ok, note=""):
+    def add(name, goal, value, ok, note="", shown=None):
         T.append({"target": name, "goal": goal, "measured": value,
                   "met": None if ok is None or value is None else bool(ok), "note": note})
+        if shown is not None and value is not None:
+            T[-1]["shown"] = shown
 
 
     m, c = C.get("micro", {}), C.get("crawl", {})
@@ -783,9 +1297,43 @@ def targets(C):
     v = get(c, "sides", "shim", "c_vs_disk")
     add("crawl (C replayer) vs a real directory on the disk", "<= 1.5x", v,
         v is not None and v <= 1.5)
-    add("crawl at 1000 ms server latency = at 0 ms", "same", None, None, "skipped: " + SKIP_SYNC)
-    add("upload drain at 50 and 200 ms", ">= 0.8 x 8/latency docs/s", None, None,
-        "skipped: " + SKIP_SYNC)
+    sl, lu = c.get("server_latency", {}), c.get("last_upload", {})
+    lats = sl.get("latencies_ms") or [0, 1000]
+    hi, lo = "server_%dms" % lats[-1], "server_%dms" % lats[0]
+    for k, name in (("python", "crawl.py"), ("c", "C replayer")):
+        why = "" if sl.get("status") == "ok" else "%s: %s" % (sl.get("status", "not run"),
+                                                               sl.get("reason"))
+        v = get(sl, "sides", hi, k + "_vs_disk")
+        add("crawl (%s) with the server at %d ms vs a real directory on the disk"
+            % (name, lats[-1]), "<= 1.5x", v, v is not None and v <= 1.5, why)
+        v = get(sl, "sides", hi, "%s_vs_%dms" % (k, lats[0]))
+        add("crawl (%s) at %d ms server latency vs at %d ms" % (name, lats[-1], lats[0]),
+            "same (<= %.2fx)" % SAME, v, v is not None and v <= SAME, why)
+    if sl.get("status") == "ok":
+        keyed = sum(v for k, v in sl["processes"].items() if k.startswith("server_"))
+        v = len([x for x in sl["crashes"] if x["side"].startswith("server_")])
+        add("crawl processes with an API key that crashed (at exit)", "0", v, v == 0,
+            ", ".join(sorted(set("%s %s: %s" % (x["side"], x["prog"], x["signal"])
+                                 for x in sl["crashes"]))) or "",
+            shown="%d of %d" % (v, keyed))
+    ud = C.get("upload_drain", {})
+    for L in (50, 200):
+        cf = get(ud, "configs", "%dms" % L)
+        why = "" if ud.get("status") == "ok" else "%s: %s" % (ud.get("status", "not run"),
+                                                               ud.get("reason"))
+        v = cf and cf.get("of_ideal")
+        add("upload drain at %d ms (docs/s, 1 process)" % L, ">= 0.8x of %d/latency" % IN_FLIGHT,
+            v, v is not None and v >= 0.8,
+            ("%.0f docs/s, %d/latency = %.0f" % (cf["docs_per_s"], IN_FLIGHT,
+                                                 cf["ideal_docs_per_s"])) if cf else why)
+    peaks = [x for x in [ud.get("max_inflight_uploads")] + [
+        get(lu, "by_latency", L, k, "max_inflight_uploads")
+        for L in (lu.get("by_latency") or {}) for k in ("python", "c", "exit_drain")]
+        if x is not None]
+    v = max(peaks) if peaks else None
+    add("uploads in flight at once (the test server's max_inflight_uploads)", "<= %d" % IN_FLIGHT,
+        v, v is not None and v <= IN_FLIGHT, "the most seen in cases 4 and 5",
+        shown=None if v is None else str(v))
     sc = C.get("scale", {}).get("stages", {})
     ran = [k for k in sc if "shim" in sc[k]]
     if ran:
@@ -833,6 +1381,92 @@ def table(rows, cols, base, cell_ns, cell_x, skipped):
             else:
                 cells.append(cell_x(key, c))
         L.append("| %s | %s |" % (label, " | ".join(cells)))
+    return L
+
+
+def fmt_s(ns):
+    return "-" if ns is None else "0" if ns == 0 else fmt_ns(ns)
+
+
+def server_tables(C):
+    """The tables of case 4's server part and of case 5 (empty when they did not run)."""
+    L = []
+    c = C.get("crawl", {})
+    sl, lu = c.get("server_latency", {}), c.get("last_upload", {})
+    if sl.get("status") == "ok":
+        lats = sl["latencies_ms"]
+        cols = [n for n in ("disk", "tmpfs", "shim_local") if n in sl["sides"]] + [
+            "server_%dms" % x for x in lats]
+        lab = {"disk": "disk (b)", "tmpfs": "tmpfs (a)", "shim_local": "smshim, no key"}
+        lab.update({"server_%dms" % x: "smshim, server at %d ms" % x for x in lats})
+        L.append("**The crawl with the test server** (%d files, 16 workers, %d round(s); every "
+                 "cache fresh): the crawl's wall time, the disk (b) column as time and the "
+                 "others as ratios to it, all measured in the same rounds; then when the last "
+                 "upload reached the server, counted from the crawl's start (the least %d "
+                 "uploads in flight allow: ceil(%d/%d) x latency)."
+                 % (sl["files"], sl["rounds"], IN_FLIGHT, sl["files"], IN_FLIGHT))
+        L.append("")
+        L.append("| | " + " | ".join(lab[x] for x in cols) + " |")
+        L.append("|---|" + "---|" * len(cols))
+        for k, name in (("python", "crawl.py (threads)"), ("c", "C replayer")):
+            cells = []
+            for x in cols:
+                d = sl["sides"][x]
+                cells.append(fmt_ns(d[k + "_ns"]) if x == "disk" else fmt_x(d.get(k + "_vs_disk")))
+            L.append("| crawl, %s | %s |" % (name, " | ".join(cells)))
+        if lu.get("status") == "ok":
+            rows = [("python", "last upload at the server, crawl.py; `smshim sync` after it"),
+                    ("c", "last upload at the server, C replayer; `smshim sync` after it"),
+                    ("exit_drain", "last upload at the server, crawl.py; the crawling process "
+                                   "drains at exit (plain LD_PRELOAD)")]
+            for k, name in rows:
+                cells = []
+                for x in cols:
+                    b = lu["by_latency"].get(x[len("server_"):-2]) if x.startswith("server_") \
+                        else None
+                    cells.append(fmt_s(get(b, k, "last_upload_ns")) if b else "-")
+                if any(x != "-" for x in cells):
+                    L.append("| %s | %s |" % (name, " | ".join(cells)))
+            cells = [fmt_s(lu["by_latency"][x[len("server_"):-2]]["bound_ns"])
+                     if x.startswith("server_") else "-" for x in cols]
+            L.append("| the least possible (ceil(%d/%d) x latency) | %s |"
+                     % (sl["files"], IN_FLIGHT, " | ".join(cells)))
+        L.append("")
+        keyed = sum(v for k, v in sl["processes"].items() if k.startswith("server_"))
+        cr = [x for x in sl["crashes"] if x["side"].startswith("server_")]
+        if cr:
+            by = {}
+            for x in cr:
+                k = "%s (%s)" % ("C replayer" if x["prog"] == "c" else "crawl.py", x["signal"])
+                by[k] = by.get(k, 0) + 1
+            L.append("**%d of the %d crawl processes run with an API key crashed at exit** "
+                     "(%s): see bench/README.md, case 4." % (
+                         len(cr), keyed, ", ".join("%s x%d" % kv for kv in sorted(by.items()))))
+            L.append("")
+    ud = C.get("upload_drain", {})
+    if ud.get("status") == "ok":
+        L.append("**Upload drain**: %d files queued in local-only mode in a fresh cache, then "
+                 "`smshim sync` until the queue is empty (median of %d run(s)); docs/s = files / "
+                 "the wall time of `smshim sync` (its start and one listing included); push "
+                 "rate from the server's createdAt (first to last); the target is 0.8 x %d in "
+                 "flight / latency." % (ud["files"], ud["rounds"], IN_FLIGHT))
+        L.append("")
+        L.append("| server latency | `smshim sync` | docs/s | push rate | %d/latency | of it "
+                 "| max in flight |" % IN_FLIGHT)
+        L.append("|---|---|---|---|---|---|---|")
+        for name, d in ud["configs"].items():
+            what = "%d ms" % d["latency_ms"]
+            if d["processes"] > 1:
+                what += ", %d `smshim sync` at once" % d["processes"]
+            if d["server"] == "stock":
+                what += ", test server as shipped (Nagle)"
+            L.append("| %s | %s | %.0f | %s | %s | %s | %d |" % (
+                what, fmt_ns(d["sync_ns"]), d["docs_per_s"],
+                "-" if d["push_docs_per_s"] is None else "%.0f" % d["push_docs_per_s"],
+                "%.0f" % d["ideal_docs_per_s"] if d.get("ideal_docs_per_s") else "-",
+                "%.2f" % d["of_ideal"] if d.get("of_ideal") is not None else "-",
+                d["max_inflight_uploads"]))
+        L.append("")
     return L
 
 
@@ -893,6 +1527,7 @@ def md_tables(C, sides):
         L += hdr + table(wrows, cols, base, lambda k, col: fmt_ns(wget(k, col)[0]),
                          lambda k, col: fmt_x(wget(k, col)[1]), skipped)[2:]
         L.append("")
+    L += server_tables(C)
     extra = []
     ps = C.get("process_start")
     if ps and ps.get("ratio"):
@@ -946,7 +1581,7 @@ def targets_md(T):
     L = ["| target | goal | measured | met |", "|---|---|---|---|"]
     for t in T:
         v = t["measured"]
-        vs = "-" if v is None else fmt_x(v)
+        vs = "-" if v is None else t.get("shown") or fmt_x(v)
         met = {True: "yes", False: "**no**", None: "n/a"}[t["met"]]
         L.append("| %s | %s | %s | %s%s |" % (t["target"], t["goal"], vs, met,
                                               (" (%s)" % t["note"]) if t["note"] else ""))
@@ -1021,7 +1656,7 @@ def write_md(path, R, tables, tmd):
 # ---- main -----------------------------------------------------------------------------------
 
 def main():
-    global BASE_ENV, PRELOAD, PY, BIN
+    global BASE_ENV, PRELOAD, PY, BIN, SMSHIM
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", required=True)
     ap.add_argument("--work")
@@ -1034,6 +1669,7 @@ def main():
     build = os.path.abspath(a.build)
     BIN = {n: os.path.join(build, "bench", n) for n in ("micro", "timeit", "replay", "callstat")}
     lib = os.path.join(build, "libsmshim.so")
+    SMSHIM = os.path.join(build, "smshim")  # cases 4 and 5 (skipped with the reason if missing)
     for p in list(BIN.values()) + [lib]:
         if not os.path.exists(p):
             sys.exit("bench: %s is missing (make all, then make -C bench)" % p)
@@ -1057,6 +1693,7 @@ def main():
         mounts.clear()
 
     def on_signal(sig, frame):
+        stop_servers()
         unmount_all()
         sys.exit(128 + sig)
 
@@ -1108,6 +1745,18 @@ def main():
                                 if s.ok() else "%s: %s" % (s.status, s.reason)))
         B = Bench(cfg, W, S, a.smoke)
         want = lambda n: only is None or n in only  # noqa: E731
+
+        def crawl_server():
+            # its results go into the crawl case; its failure must not erase the local part
+            c = R["cases"].get("crawl", {})
+            try:
+                c.update(B.crawl_server())
+            except Exception as e:
+                traceback.print_exc()
+                why = "%s: %s" % (type(e).__name__, e)
+                for k in ("server_latency", "last_upload"):
+                    c[k] = {"status": "error", "reason": why}
+                errors.append("crawl (server): " + why)
         micro_on = want("micro") or want("passthrough")
         # The order keeps deletions (rmdir) last; see micro.c.
         steps = [
@@ -1115,6 +1764,8 @@ def main():
             ("micro", "calls", micro_on, B.micro_a),
             ("micro", "mkdir", micro_on, B.micro_mkdir),
             ("crawl", None, want("crawl"), B.crawl),
+            ("crawl", "server", want("crawl"), crawl_server),
+            ("upload_drain", None, want("upload_drain"), B.upload_drain),
             ("programs", None, want("programs"), B.programs),
             ("process_start", None, want("process_start"), B.process_start),
             ("scale", None, want("scale"), B.scale),
@@ -1153,12 +1804,12 @@ def main():
             if want(case):
                 R["cases"][case] = dict(fn(), status="ok")
                 R["cases"][case]["elapsed_s"] = round(el.get("micro", 0), 1)
-        R["cases"]["upload_drain"] = {"status": "skipped", "reason": SKIP_SYNC}
         R["cases"]["raw_syscall"] = {"status": "skipped", "reason": SKIP_RAW}
         for n in CASES:
             R["cases"].setdefault(n, {"status": "skipped", "reason": "not selected (--only)"})
         R["cases"] = {n: R["cases"][n] for n in CASES}
     finally:
+        stop_servers()
         unmount_all()
         remove_tree([W] + made + ([T] if T else []), stamp)
     R["elapsed_s"] = round(time.time() - t_all, 1)
