@@ -15,7 +15,7 @@ static uint64_t mtime_ns(const struct stat *st)
     return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
 }
 
-static uint64_t fnv64(const char *s, size_t n)
+uint64_t smc_hash64(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++)
@@ -48,7 +48,7 @@ static int same_bytes(const char *path, const struct smc_remote *d, struct stat 
     int same = buf && got == n && memcmp(buf, d->content, d->len) == 0 &&
                (n == d->len || buf[n - 1] == '\n');
     if (same)
-        *hash = fnv64(buf, n);
+        *hash = smc_hash64(buf, n);
     free(buf);
     return same;
 }

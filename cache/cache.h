@@ -140,6 +140,9 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
  *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
 
+/** FNV-1a 64 of n bytes (never 0: 0 means "no hash" in an entry). */
+uint64_t smc_hash64(const char *s, size_t n);
+
 /** Write an entry as is (scan, tests). */
 int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e);
 

@@ -140,14 +140,6 @@ static int utf8_ok(const unsigned char *s, size_t n)
     return 1;
 }
 
-static uint64_t fnv64(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h ? h : 1;
-}
-
 static void tree_path(struct smh_engine *e, const char *key, char *out)
 {
     snprintf(out, PATH_MAX, "%s%s", e->tree, key);
@@ -245,7 +237,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         return SMH_RETRY;
     }
     struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
-                           .ino = st.st_ino, .hash = content ? fnv64(content, len) : 0};
+                           .ino = st.st_ino, .hash = content ? smc_hash64(content, len) : 0};
     if (rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
         !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
         /* the same bytes as the document already holds: nothing to send */

@@ -34,14 +34,6 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t fnv64(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h ? h : 1;
-}
-
 static int on_doc(void *arg, const struct smh_doc *d)
 {
     struct pull *p = arg;
@@ -68,7 +60,7 @@ static int on_doc(void *arg, const struct smh_doc *d)
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
     struct smc_remote r = {d->filepath, d->id, (uint64_t)d->updated_ms, d->content,
-                           d->content_len, fnv64(d->content, d->content_len)};
+                           d->content_len, smc_hash64(d->content, d->content_len)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
     if (rc == SMC_APPLIED || rc == SMC_SAME)
         p->applied++;

@@ -44,8 +44,6 @@ static void rec_register_atfork(void)
     pthread_atfork(NULL, NULL, sm_record_atfork_child);
 }
 
-/** The process's cache handle, opening it on first use; NULL if it cannot be opened. */
-struct smc *sm_record_env(void);
 struct smc *sm_record_env(void)
 {
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
@@ -110,7 +108,7 @@ static void sync_log(const char *msg)
 static void sync_opts(struct smh_bg_opts *o, struct smc *c);
 
 /* A change is recorded: with an API key, the background sync thread pushes it. */
-static void sync_kick(struct smc *c)
+void sm_sync_kick(struct smc *c)
 {
     struct smh_bg_opts o; /* copied by the sync module when it starts its thread */
     if (!sm_cfg.key[0])
@@ -160,7 +158,7 @@ void sm_note_write(const char *key)
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
     else if (c)
-        sync_kick(c);
+        sm_sync_kick(c);
 }
 
 void sm_note_unlink(const char *key)
@@ -170,7 +168,7 @@ void sm_note_unlink(const char *key)
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record unlink %s: %s", key, strerror(-rc));
     else if (c)
-        sync_kick(c);
+        sm_sync_kick(c);
 }
 
 void sm_note_rename(const char *from, const char *to, int is_dir)
@@ -181,7 +179,7 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
         sm_log(SM_LOG_WARN, "record rename %s -> %s: %s", from ? from : "-", to ? to : "-",
                strerror(-rc));
     else if (c)
-        sync_kick(c);
+        sm_sync_kick(c);
 }
 
 /* Process exit: exit() and _exit() are wrapped (Bun runs no destructors), and the destructor

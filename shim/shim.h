@@ -274,6 +274,11 @@ void sm_note_rename(const char *from, const char *to, int is_dir);
 /** A lookup of the tree-relative path rel (from sm_resolve, fd == the tree fd) found nothing:
  *  with sync on, ask the sync engine to look for it remotely. Never waits. */
 void sm_note_miss(const char *rel);
+struct smc;
+/** The process's cache handle, opened on first use; NULL if it cannot be opened. */
+struct smc *sm_record_env(void);
+/** With an API key: start the sync thread (on first use) and wake it. */
+void sm_sync_kick(struct smc *c);
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
 /** close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by

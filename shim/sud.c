@@ -38,7 +38,6 @@
  */
 #include "shim.h"
 #include "smshim.h"
-#include "../hydrate/bg.h"
 
 #include <link.h>
 #include <poll.h>
@@ -714,11 +713,6 @@ static int is_bun(void)
     return 0;
 }
 
-static void sud_sync_log(const char *msg)
-{
-    sm_log(SM_LOG_WARN, "sync: %s", msg);
-}
-
 /* Does libc's syscall() end in "syscall; cmp $-4095,%rax; jae; ret"? (sud_clone_call relies on
  * the child reaching that ret with rax = 0.) */
 static int check_stub(const unsigned char *p)
@@ -763,21 +757,9 @@ void sm_sud_init(void)
      * and, with a key, the sync thread (it dlopens libcurl); afterwards a trapped write only
      * commits to LMDB and wakes that thread */
     (void)sm_tree_fd();
-    struct smc *sm_record_env(void);
     struct smc *c = sm_record_env();
-    if (c && sm_cfg.key[0]) {
-        static struct smh_bg_opts o; /* as record.c's sync_kick fills it */
-        o.cache = c;
-        o.cache_dir = sm_cfg.cache;
-        o.base_url = sm_cfg.base_url;
-        o.key = sm_cfg.key;
-        o.tag = sm_cfg.tag;
-        o.exit_wait = sm_cfg.exit_wait;
-        o.exit_timeout_ms = sm_cfg.exit_timeout_ms;
-        o.pull_interval_ms = sm_cfg.pull_interval_ms;
-        o.log = sud_sync_log;
-        smh_bg_kick(&o);
-    }
+    if (c)
+        sm_sync_kick(c);
 
     struct sigaction sa, old, cur;
     memset(&sa, 0, sizeof sa);
