@@ -39,7 +39,6 @@ SRV_KEY = "bench-key-0123456789"
 R_LIST, R_CREATE = "POST /v3/documents/list", "POST /v3/documents"  # the test server's stats keys
 IN_FLIGHT = 8  # the sync engine's uploads in flight per cache (hydrate/engine.c, SMH_WORKERS)
 SAME = 1.2     # "the same crawl time at 1000 ms as at 0 ms": within this ratio (run-to-run noise)
-SKIP_RAW = "needs the raw-syscall path (issue 6)"
 CASES = ["micro", "passthrough", "process_start", "crawl", "upload_drain", "scale", "programs",
          "instructions", "raw_syscall"]
 MICRO_OPS = ["stat", "lstat", "stat_missing", "access", "open_read", "readdir", "create_write",
@@ -66,7 +65,8 @@ FULL = dict(rounds=3, budget=0.25, pass_rounds=4, start_runs=240, start_rounds=6
             srv_files=177, srv_dirs=92, srv_latencies=[0, 200, 1000], srv_rounds=9,
             srv_drain_rounds=1, srv_exit_drain=True,
             drain_files=200, drain_latencies=[0, 50, 200], drain_rounds=2, drain_procs=4,
-            drain_stock=[50, 200])
+            drain_stock=[50, 200], raw_max=500000, raw_bun_rounds=9, raw_bun_files=177,
+            raw_bun_dirs=92)
 SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1,
              first_runs=1, crawl_rounds=1, scale=[100, 300], scale_1m=None,
              scale_rounds=1, prog_rounds=1, prog_runs=1, repo_files=20, pymods=3,
@@ -74,7 +74,8 @@ SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1
              srv_files=20, srv_dirs=10, srv_latencies=[0, 50], srv_rounds=1,
              srv_drain_rounds=1, srv_exit_drain=True,
              drain_files=20, drain_latencies=[0, 50], drain_rounds=1, drain_procs=2,
-             drain_stock=[])
+             drain_stock=[], raw_max=2000, raw_bun_rounds=1, raw_bun_files=20,
+             raw_bun_dirs=10)
 
 BASE_ENV, PRELOAD, PY, BIN, SMSHIM = {}, None, None, {}, None
 SERVERS = []  # test servers running (stopped at the end, or on a signal)
@@ -522,6 +523,22 @@ def replay_text(size):
     return "".join("\n" if i % 64 == 63 else chr(97 + i % 26) for i in range(size))
 
 
+def raw_skip_reason():
+    """Why case 9 cannot run here (None if it can): SUD is x86_64 only, needs a kernel that lets
+    a process arm it, and is not measured under a sanitizer's runtime (TSan defers signals, and a
+    sanitizer's interceptors would be timed, not the shim)."""
+    if platform.machine() != "x86_64":
+        return "Syscall User Dispatch is implemented for x86_64 only"
+    san = os.environ.get("SMSHIM_SAN") or next(
+        (p for p in PRELOAD.split(":") if re.search(r"lib[a-z]*san\.so", os.path.basename(p))), None)
+    if san:
+        return "sanitizer build (%s): not measured" % os.path.basename(san)
+    p = sh([BIN["rawsys"], "probe"], env=dict(BASE_ENV), check=False)
+    if p.returncode != 0:
+        return "Syscall User Dispatch unavailable here: %s" % (p.stdout + p.stderr).strip()
+    return None
+
+
 # ---- the runner -----------------------------------------------------------------------------
 
 class Bench:
@@ -657,6 +674,110 @@ class Bench:
             rs = [s.json([BIN["micro"], "first", s.dir]) for _ in range(cfg["first_runs"])]
             first[s.name] = {k: median([x[k] for x in rs]) for k in rs[0]}
         out["first_call_ns"] = first
+        return out
+
+    # ---- case 9 -------------------------------------------------------------------------------
+
+    def raw_syscall(self):
+        """Calls made as raw `syscall` instructions (as Bun makes its opens and stats), which the
+        shim sees only through Syscall User Dispatch: the cost of one trapped call (bench/rawsys:
+        a raw getppid without the shim, with it loaded and SUD off, with SUD armed; a raw
+        newfstatat of a real file without the shim and of one under the prefix with SUD), then
+        Bun's crawl replay (tests/lib/crawl.js) into the prefix vs into a real directory."""
+        cfg, S = self.cfg, self.S
+        why = raw_skip_reason()
+        if why:
+            return {"status": "skipped", "reason": why}
+        disk, shim = S["disk"], S["shim"]
+        base = Side("raw_none", disk.dir + "/raw9-none", disk.backing)
+        off = Side("raw_sud_off", shim.dir + "/raw9-shim", shim.backing,
+                   env=dict(shim.extra, SMSHIM_SUD="0"))
+        on = Side("raw_sud_on", shim.dir + "/raw9-shim", shim.backing,
+                  env=dict(shim.extra, SMSHIM_SUD="1"))
+        base.run(["mkdir", "-p", base.dir])
+        on.run(["mkdir", "-p", on.dir])  # through the shim: the prefix's tree knows it
+        base.run([BIN["rawsys"], "setup", base.dir])
+        on.run([BIN["rawsys"], "setup", on.dir])
+        # no shim: both calls on a real directory; SUD off: getppid only (an untrapped raw call
+        # never reaches the shim, so a path under the prefix would not exist); SUD on: both
+        ops = {base.name: "getppid,fstatat", off.name: "getppid", on.name: "getppid,fstatat"}
+        runs = {}
+        for r in range(cfg["rounds"]):
+            for s in rotate([base, off, on], r):
+                out = s.json([BIN["rawsys"], "run", s.dir, "-t", str(cfg["budget"]),
+                              "-m", str(cfg["raw_max"]), "-o", ops[s.name]])
+                runs.setdefault(s.name, []).append(out["ops"])
+
+        def agg(name, op):
+            rs = [x[op] for x in runs[name] if op in x and x[op]["n"] > 0]
+            return {"p50_ns": median([x["p50"] for x in rs]),
+                    "p99_ns": median([x["p99"] for x in rs]),
+                    "calls": sum(x["n"] for x in rs), "runs": len(rs)}
+
+        gp = {"no_shim": agg(base.name, "getppid"), "shim_sud_off": agg(off.name, "getppid"),
+              "shim_sud_on": agg(on.name, "getppid")}
+        for k in ("shim_sud_off", "shim_sud_on"):
+            gp[k]["ratio_p50"] = ratio(gp[k]["p50_ns"], gp["no_shim"]["p50_ns"])
+            gp[k]["ratio_p99"] = ratio(gp[k]["p99_ns"], gp["no_shim"]["p99_ns"])
+        gp["trap_cost_ns"] = gp["shim_sud_on"]["p50_ns"] - gp["no_shim"]["p50_ns"]
+        fs = {"real_no_shim": agg(base.name, "fstatat"), "prefix_sud": agg(on.name, "fstatat")}
+        fs["ratio_p50"] = ratio(fs["prefix_sud"]["p50_ns"], fs["real_no_shim"]["p50_ns"])
+        fs["ratio_p99"] = ratio(fs["prefix_sud"]["p99_ns"], fs["real_no_shim"]["p99_ns"])
+        out = {"unit": "ns per call: median over runs of each run's p50 and p99; ratio_* = this / "
+                       "no_shim (the same raw call without the shim)",
+               "program": "bench/rawsys (inline-asm `syscall`, x86_64)",
+               "getppid": gp,
+               "newfstatat": dict(fs, paths={"real_no_shim": base.dir + "/f4k",
+                                             "prefix_sud": on.dir + "/f4k"}),
+               "rounds": cfg["rounds"]}
+        out["bun_crawl"] = self.raw_bun_crawl(disk, shim)
+        return out
+
+    def raw_bun_crawl(self, disk, shim):
+        """Bun's crawl replay (as tests/integ/sud_bun_crawl.sh runs it) into the prefix, the shim
+        preloaded and SUD armed automatically for Bun, vs into a real directory on the same disk
+        without the shim; rounds in rotating order, every crawl into a fresh directory."""
+        cfg = self.cfg
+        bun = os.path.join(SRC, "build", "bun", "bin", "bun")
+        if not os.access(bun, os.X_OK):
+            return {"status": "skipped", "reason": "Bun is not installed (make deps fetches it "
+                                                   "with npm): %s" % bun}
+        p = sh([bun, "--version"], env=dict(BASE_ENV), check=False)
+        if p.returncode != 0:
+            return {"status": "skipped", "reason": "build/bun/bin/bun does not run here: %s"
+                    % (p.stderr or p.stdout).strip()[-200:]}
+        js = os.path.join(SRC, "tests", "lib", "crawl.js")
+        nf, nd = cfg["raw_bun_files"], cfg["raw_bun_dirs"]
+        args = ["--files", str(nf), "--dirs", str(nd)]
+        wall, own = {"disk": [], "shim": []}, {"disk": [], "shim": []}
+        for r in range(cfg["raw_bun_rounds"]):
+            for s in rotate([disk, shim], r):
+                dest = "%s/bun-%s-%d" % (s.dir, s.name, r)
+                t0 = time.monotonic_ns()
+                p = sh([bun, js, "--dest", dest] + args, env=s.env(), check=False)
+                dt = time.monotonic_ns() - t0
+                m = re.search(r"crawl: (\d+) files in (\d+) directories, (\d+) errors, ([\d.]+) s",
+                              p.stdout)
+                if p.returncode != 0 or not m or m.group(3) != "0" or int(m.group(1)) != nf:
+                    raise BenchError("%s: bun crawl.js exited %d: %s" % (
+                        s.name, p.returncode, (p.stdout + p.stderr).strip()[-400:]))
+                wall[s.name].append(dt)
+                own[s.name].append(float(m.group(4)) * 1e9)
+        a = tree_manifest("%s/w/bun-disk-0" % disk.backing)
+        b = tree_manifest("%s/w/bun-shim-0" % shim.backing)
+        if a != b or len(a) != nf:
+            raise BenchError("bun crawl: the tree under the prefix differs from the real one")
+        out = {"status": "ok",
+               "unit": "ns, median over rounds: wall_ns = the bun process from spawn to exit "
+                       "(start-up, and under the shim arming SUD, included); crawl_ns = "
+                       "crawl.js's own timer (the 16 workers only)",
+               "command": "bun tests/lib/crawl.js --dest DIR " + " ".join(args),
+               "files": nf, "rounds": cfg["raw_bun_rounds"], "trees_checked": True,
+               "disk_dir": disk.dir, "shim_dir": shim.dir}
+        for n in ("disk", "shim"):
+            out[n] = {"wall_ns": median(wall[n]), "crawl_ns": median(own[n])}
+        out["ratio_wall"] = ratio(out["shim"]["wall_ns"], out["disk"]["wall_ns"])
+        out["ratio_crawl"] = ratio(out["shim"]["crawl_ns"], out["disk"]["crawl_ns"])
         return out
 
     # ---- case 4 -------------------------------------------------------------------------------
@@ -1334,6 +1455,25 @@ def targets(C):
     add("uploads in flight at once (the test server's max_inflight_uploads)", "<= %d" % IN_FLIGHT,
         v, v is not None and v <= IN_FLIGHT, "the most seen in cases 4 and 5",
         shown=None if v is None else str(v))
+    rw = C.get("raw_syscall", {})
+    why = "" if rw.get("status") == "ok" else "%s: %s" % (rw.get("status", "not run"),
+                                                           rw.get("reason"))
+    v = get(rw, "getppid", "shim_sud_off", "ratio_p50")
+    add("raw syscall (getppid), shim loaded with SUD off vs no shim (p50)", "<= 1.03x", v,
+        v is not None and v <= 1.03, why)
+    v = get(rw, "getppid", "shim_sud_on", "p50_ns")
+    add("raw syscall (getppid) trapped by SUD, per call (p50)", "~3 us (README)", v, None,
+        why or "%s of trap over the untrapped call; %s the cost without the shim" % (
+            fmt_ns(get(rw, "getppid", "trap_cost_ns")),
+            fmt_x(get(rw, "getppid", "shim_sud_on", "ratio_p50"))),
+        shown=None if v is None else fmt_ns(v))
+    bc = rw.get("bun_crawl", {})
+    bwhy = why or ("" if bc.get("status") == "ok" else "%s: %s" % (bc.get("status", "not run"),
+                                                                   bc.get("reason")))
+    v = bc.get("ratio_wall")
+    add("Bun crawl (crawl.js) into the prefix under SUD vs a real directory on the disk",
+        "<= 1.5x", v, v is not None and v <= 1.5,
+        bwhy or "process wall time; crawl.js's own timer: %s" % fmt_x(bc.get("ratio_crawl")))
     sc = C.get("scale", {}).get("stages", {})
     ran = [k for k in sc if "shim" in sc[k]]
     if ran:
@@ -1572,6 +1712,32 @@ def md_tables(C, sides):
             r = last[-1]["rss_kb"]
             extra.append("| peak RSS of the bench process (largest stage) | %d KiB with the "
                          "shim, %d KiB without |" % (r["shim"]["hwm_kb"], r["disk"]["hwm_kb"]))
+    rw = C.get("raw_syscall")
+    if rw and rw.get("status") == "ok":
+        g, f = rw["getppid"], rw["newfstatat"]
+        extra.append("| raw `syscall` getppid, p50 / p99: no shim; shim loaded, SUD off; SUD "
+                     "armed (trapped) | %s / %s; %s / %s (%s); %s / %s (%s) |" % (
+                         fmt_ns(g["no_shim"]["p50_ns"]), fmt_ns(g["no_shim"]["p99_ns"]),
+                         fmt_ns(g["shim_sud_off"]["p50_ns"]), fmt_ns(g["shim_sud_off"]["p99_ns"]),
+                         fmt_x(g["shim_sud_off"]["ratio_p50"]),
+                         fmt_ns(g["shim_sud_on"]["p50_ns"]), fmt_ns(g["shim_sud_on"]["p99_ns"]),
+                         fmt_x(g["shim_sud_on"]["ratio_p50"])))
+        extra.append("| raw `syscall` newfstatat, p50 / p99: real directory, no shim; under the "
+                     "prefix, SUD armed (served by the shim) | %s / %s; %s / %s (%s) |" % (
+                         fmt_ns(f["real_no_shim"]["p50_ns"]), fmt_ns(f["real_no_shim"]["p99_ns"]),
+                         fmt_ns(f["prefix_sud"]["p50_ns"]), fmt_ns(f["prefix_sud"]["p99_ns"]),
+                         fmt_x(f["ratio_p50"])))
+        b = rw.get("bun_crawl", {})
+        if b.get("status") == "ok":
+            extra.append("| Bun crawl (`tests/lib/crawl.js`, %d files, 16 workers), median of %d: "
+                         "real directory on the disk, no shim vs the prefix (SUD) | wall %s vs "
+                         "%s (%s); crawl.js's timer %s vs %s (%s) |" % (
+                             b["files"], b["rounds"], fmt_ns(b["disk"]["wall_ns"]),
+                             fmt_ns(b["shim"]["wall_ns"]), fmt_x(b["ratio_wall"]),
+                             fmt_ns(b["disk"]["crawl_ns"]), fmt_ns(b["shim"]["crawl_ns"]),
+                             fmt_x(b["ratio_crawl"])))
+        else:
+            extra.append("| Bun crawl under SUD | %s: %s |" % (b.get("status"), b.get("reason")))
     if extra:
         L += ["| other | result |", "|---|---|"] + extra + [""]
     return "\n".join(L)
@@ -1667,7 +1833,8 @@ def main():
     a = ap.parse_args()
     cfg = SMOKE if a.smoke else FULL
     build = os.path.abspath(a.build)
-    BIN = {n: os.path.join(build, "bench", n) for n in ("micro", "timeit", "replay", "callstat")}
+    BIN = {n: os.path.join(build, "bench", n)
+           for n in ("micro", "timeit", "replay", "callstat", "rawsys")}
     lib = os.path.join(build, "libsmshim.so")
     SMSHIM = os.path.join(build, "smshim")  # cases 4 and 5 (skipped with the reason if missing)
     for p in list(BIN.values()) + [lib]:
@@ -1770,6 +1937,7 @@ def main():
             ("process_start", None, want("process_start"), B.process_start),
             ("scale", None, want("scale"), B.scale),
             ("instructions", None, want("instructions"), B.instructions),
+            ("raw_syscall", None, want("raw_syscall"), B.raw_syscall),
             ("micro", "rmdir", micro_on, B.micro_rmdir),
         ]
         for case, part, on, fn in steps:
@@ -1804,7 +1972,6 @@ def main():
             if want(case):
                 R["cases"][case] = dict(fn(), status="ok")
                 R["cases"][case]["elapsed_s"] = round(el.get("micro", 0), 1)
-        R["cases"]["raw_syscall"] = {"status": "skipped", "reason": SKIP_RAW}
         for n in CASES:
             R["cases"].setdefault(n, {"status": "skipped", "reason": "not selected (--only)"})
         R["cases"] = {n: R["cases"][n] for n in CASES}

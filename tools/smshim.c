@@ -327,7 +327,7 @@ static int cmd_sync(int argc, char **argv)
     smc_counts(c, &n);
     char paused[200] = "";
     int is_paused = smc_kv_get(c, "push.paused", paused, sizeof paused) == 0;
-    smc_close(c);
+    /* not closed: a worker may still be waiting on the server (see smh_engine_free) */
     if (is_paused)
         fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", paused);
     if (left > 0)
@@ -438,7 +438,8 @@ static int cmd_run(int argc, char **argv)
             if (left > 0)
                 fprintf(stderr, "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
                         left, p.last_error[0] ? ": " : "", p.last_error);
-            smc_close(c);
+            /* not closed: an upload the server never answered may still hold it in a worker
+             * (see smh_engine_free); the process ends now */
         }
     }
     if (WIFSIGNALED(st))
