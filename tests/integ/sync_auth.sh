@@ -5,7 +5,8 @@
 . "$(dirname "$0")/../lib/common.sh"
 start_server
 good=$SUPERMEMORY_API_KEY
-export SUPERMEMORY_API_KEY=wrong-key-ZZZZ9876543210
+wrong="refused-key-$RANDOM$RANDOM"
+export SUPERMEMORY_API_KEY="$wrong"
 export SMSHIM_LOG=debug
 SMSHIM_NOWAIT=1 shim bash -c 'mkdir -p /sm/a && for i in 1 2 3; do echo "doc $i" > /sm/a/f$i.md; done'
 if "$B/smshim" sync >"$T/sync.out" 2>&1; then fail "smshim sync succeeded with a refused key"; fi
@@ -18,7 +19,7 @@ grep -q '"paused"' "$T/st.json" || fail "status does not say the queue is paused
 export SUPERMEMORY_API_KEY=$good
 "$B/smshim" sync >/dev/null 2>&1 || fail "smshim sync with the right key failed"
 srv check "$SMSHIM_CACHE/tree" || fail "server contents"
-for k in wrong-key-ZZZZ9876543210 "$good"; do
+for k in "$wrong" "$good"; do
     if grep -rqa -- "$k" "$SMSHIM_CACHE" "$T/sync.out"; then fail "the key appears in the cache or a message"; fi
 done
 echo "ok - the key appears nowhere in $SMSHIM_CACHE"

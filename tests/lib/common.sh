@@ -71,13 +71,14 @@ parity() {
 # exports SUPERMEMORY_BASE_URL / SUPERMEMORY_API_KEY for the shim. Stopped when the test ends.
 start_server() {
     local pf="$T/srv.port.$RANDOM"
-    "$PY" "$SRC/tests/server/smserver.py" --port-file "$pf" --key test-key-0123456789 "$@" \
+    SRV_KEY="fake-test-key-$$-$RANDOM" # a made-up key: the test server accepts only this one
+    "$PY" "$SRC/tests/server/smserver.py" --port-file "$pf" --key "$SRV_KEY" "$@" \
         >"$T/srv.log" 2>&1 &
     SRV_PID=$!
     trap 'kill $SRV_PID 2>/dev/null || true' EXIT
     for _ in $(seq 1 100); do [ -s "$pf" ] && break; sleep 0.05; done
     [ -s "$pf" ] || fail "the test server did not start: $(cat "$T/srv.log")"
     SRV="http://127.0.0.1:$(cat "$pf")"
-    export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY=test-key-0123456789
+    export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY="$SRV_KEY"
 }
 srv() { "$PY" "$SRC/tests/lib/srv.py" "$SRV" "$@"; }
