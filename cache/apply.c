@@ -10,9 +10,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t mtime_ns(const struct stat *st)
+uint64_t smc_mtime_ns(const struct stat *st)
 {
     return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+uint64_t smc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 uint64_t smc_hash64(const char *s, size_t n)
@@ -138,7 +145,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
     } else if (exists && same_bytes(path, d, &st, &hash)) {
         result = SMC_SAME;
     } else if (exists && (!have || st.st_size != (off_t)e.synced_size ||
-                          mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino)) {
+                          smc_mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino)) {
         /* a local edit nobody recorded, or a local file never pushed: it wins, and it pushes
          * onto this document rather than creating a second one at the same filepath */
         if (!have) {
@@ -191,7 +198,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         e.dirty_since_ns = 0;
         e.remote_updated_ms = d->updated_ms;
         e.synced_size = (uint64_t)st.st_size;
-        e.synced_mtime_ns = mtime_ns(&st);
+        e.synced_mtime_ns = smc_mtime_ns(&st);
         e.synced_ino = st.st_ino;
         e.synced_hash = hash;
         v.mv_size = sizeof e;
@@ -232,7 +239,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
             int same = lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
                        (uint64_t)st.st_size == e.synced_size &&
-                       mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
+                       smc_mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
             if (same && unlink(path) != 0)
                 same = 0;
             if (same || lstat(path, &st) != 0) {

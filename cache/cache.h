@@ -140,6 +140,12 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
  *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
 
+/** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
+uint64_t smc_now_ms(void);
+struct stat;
+/** A stat's mtime in nanoseconds (the unit of an entry's synced_mtime_ns). */
+uint64_t smc_mtime_ns(const struct stat *st);
+
 /** FNV-1a 64 of n bytes (never 0: 0 means "no hash" in an entry). */
 uint64_t smc_hash64(const char *s, size_t n);
 

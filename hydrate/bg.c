@@ -43,13 +43,6 @@ static struct {
     int exiting;    /* the process is exiting: start no more network work */
 } bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void log_msg(const char *m)
 {
     if (bg.o.log)
@@ -88,7 +81,7 @@ static void misses_flush(void)
     bg.nmiss = 0;
     pthread_mutex_unlock(&bg.mu);
     char name[4200], val[32];
-    snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
+    snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
     for (int i = 0; i < n; i++) {
         snprintf(name, sizeof name, "hydq.%s", v[i]);
         smc_kv_put(bg.o.cache, name, val);
@@ -113,7 +106,7 @@ static int hyd_collect(void *arg, const char *name, const char *val)
 static int hyd_stale(void *arg, const char *name, const char *val)
 {
     struct hyd *h = arg;
-    if (h->n < 64 && now_ms() > strtoull(val, NULL, 10) + MISS_TTL &&
+    if (h->n < 64 && smc_now_ms() > strtoull(val, NULL, 10) + MISS_TTL &&
         (h->keys[h->n] = strdup(name)))
         h->n++;
     return h->n >= 64;
@@ -130,7 +123,7 @@ static void hydrate_pending(void)
     for (int i = 0; i < h.n; i++) {
         snprintf(name, sizeof name, "hydd.%s", h.keys[i]);
         int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
-                     now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
+                     smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
         char local[4300];
         struct stat st;
         snprintf(local, sizeof local, "%s/tree%s", bg.o.cache_dir, h.keys[i]);
@@ -140,7 +133,7 @@ static void hydrate_pending(void)
             char dir[4200];
             /* claimed before asking: nobody asks again within the negative TTL, whatever the
              * outcome (success, failure, or this process exiting with the answer in flight) */
-            snprintf(val, sizeof val, "%llu", (unsigned long long)now_ms());
+            snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
             smc_kv_put(bg.o.cache, name, val);
             pull_one(0, h.keys[i]);
             snprintf(dir, sizeof dir, "%s/", h.keys[i]);
@@ -162,7 +155,7 @@ static void hydrate_pending(void)
  * the first time: a delta pull cannot see deletions). */
 static void pull_due(void)
 {
-    uint64_t now = now_ms();
+    uint64_t now = smc_now_ms();
     if (now < bg.next_pull)
         return;
     char wm[32];
@@ -172,7 +165,7 @@ static void pull_due(void)
     /* changes nobody recorded (a write through a descriptor closed by exit, by a child, or by a
      * raw close) are found by comparing the tree with the entries */
     smh_scan(bg.e);
-    bg.next_pull = now_ms() + (uint64_t)bg.o.pull_interval_ms;
+    bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;
 }
 
 static void participant(int on)
@@ -292,7 +285,7 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     uint64_t h = 1469598103934665603ull;
     for (const char *s = filepath; *s; s++)
         h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    uint64_t now = now_ms();
+    uint64_t now = smc_now_ms();
     size_t slot = h % 512;
     if (__atomic_load_n(&recent[slot].hash, __ATOMIC_RELAXED) == h &&
         now < __atomic_load_n(&recent[slot].at, __ATOMIC_RELAXED) + MISS_TTL)

@@ -77,18 +77,6 @@ struct smh_engine {
     struct smh_progress prog;
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t mtime_ns(const struct stat *st)
-{
-    return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-}
-
 int smh_bind(struct smc *c, const char *url, const char *tag, char *why, size_t n)
 {
     char cur_url[600], cur_tag[160];
@@ -174,7 +162,7 @@ static int read_file(const char *path, char **out, size_t *len, struct stat *st)
     }
     struct stat after;
     int changed = fstat(fd, &after) != 0 || after.st_size != st->st_size ||
-                  mtime_ns(&after) != mtime_ns(st) || got != n;
+                  smc_mtime_ns(&after) != smc_mtime_ns(st) || got != n;
     close(fd);
     if (changed) {
         free(buf);
@@ -194,7 +182,7 @@ static void stat_now(struct smh_engine *e, const char *key, struct smc_pushed *p
     tree_path(e, key, tp);
     if (lstat(tp, &st) == 0 && S_ISREG(st.st_mode)) {
         p->now_size = (uint64_t)st.st_size;
-        p->now_mtime_ns = mtime_ns(&st);
+        p->now_mtime_ns = smc_mtime_ns(&st);
         p->now_ino = st.st_ino;
     }
 }
@@ -213,17 +201,17 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         /* gone (or an open recorded before it failed): an entry never pushed goes too; a
          * pushed one is deleted by its own DELETE record or by the scan */
         if (!(ent.flags & SMC_E_REMOTE))
-            smc_note_unlink(e->c, key, (uint64_t)now_ms() * 1000000u);
+            smc_note_unlink(e->c, key, (uint64_t)smc_now_ms() * 1000000u);
         smc_queue_del(e->c, j->seqs, j->nseq);
         return SMH_OK;
     }
     if (!ent.dirty_since_ns && ent.synced_size == (uint64_t)st.st_size &&
-        ent.synced_mtime_ns == mtime_ns(&st) && ent.synced_ino == st.st_ino) {
+        ent.synced_mtime_ns == smc_mtime_ns(&st) && ent.synced_ino == st.st_ino) {
         smc_queue_del(e->c, j->seqs, j->nseq);
         return SMH_OK;
     }
     if (!e->drain) {
-        uint64_t m = mtime_ns(&st) / 1000000u, now = now_ms();
+        uint64_t m = smc_mtime_ns(&st) / 1000000u, now = smc_now_ms();
         if (now < m + SMH_DEBOUNCE_MS) {
             j->defer_ms = (long)(m + SMH_DEBOUNCE_MS - now);
             return SMH_RETRY;
@@ -236,7 +224,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         j->defer_ms = 100;
         return SMH_RETRY;
     }
-    struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = mtime_ns(&st),
+    struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = smc_mtime_ns(&st),
                            .ino = st.st_ino, .hash = content ? smc_hash64(content, len) : 0};
     if (rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
         !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
@@ -358,7 +346,7 @@ static void *worker_main(void *arg)
         if (e->stop)
             break;
         j->busy = 1;
-        j->started_ms = now_ms();
+        j->started_ms = smc_now_ms();
         pthread_mutex_unlock(&e->mu);
         if (conn) {
             run_job(e, conn, j);
@@ -456,7 +444,7 @@ static int busy_key(struct smh_engine *e, const char *key)
 /* Handle a finished job (under e->mu). */
 static void finish(struct smh_engine *e, struct job *j)
 {
-    uint64_t now = now_ms();
+    uint64_t now = smc_now_ms();
     const char *key = j->op == SMC_Q_RENAME ? j->to : j->key;
     if (j->outcome == SMH_OK) {
         e->prog.done += j->nseq;
@@ -509,7 +497,7 @@ static void poison(struct smh_engine *e, struct job *j)
         smc_push_done(e->c, key, ent.custom_id, &p, j->seqs, j->nseq);
         /* push_done clears dirty only when the stat matches: keep it dirty */
         if (smc_entry_get(e->c, key, &ent) == 0 && !ent.dirty_since_ns) {
-            ent.dirty_since_ns = (uint64_t)now_ms() * 1000000u;
+            ent.dirty_since_ns = (uint64_t)smc_now_ms() * 1000000u;
             smc_entry_put(e->c, key, &ent);
         }
     } else {
@@ -524,7 +512,7 @@ static int lease(struct smh_engine *e)
 {
     if (__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
         return 0;
-    uint64_t now = now_ms();
+    uint64_t now = smc_now_ms();
     if (now < e->lease_renewed + 1000)
         return 1;
     int rc = smc_lease_take(e->c, SMH_LEASE, getpid(), e->start, now, SMH_LEASE_TTL);
@@ -536,14 +524,14 @@ static int lease(struct smh_engine *e)
 long smh_push_run(struct smh_engine *e, long timeout_ms,
                   int drain, void (*progress)(const struct smh_progress *, void *), void *arg)
 {
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : smc_now_ms() + (uint64_t)timeout_ms;
     struct smh_keyset blocked = {0};
     long left = 0;
     if (drain)
         e->drain = 1;
     e->lease_renewed = 0;
     for (;;) {
-        uint64_t now = now_ms();
+        uint64_t now = smc_now_ms();
         if (__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
             return left;
         if (!lease(e)) {
@@ -673,9 +661,9 @@ long smh_push_run(struct smh_engine *e, long timeout_ms,
         for (int i = 0; i < SMH_WORKERS; i++)
             if (e->jobs[i].used && !e->jobs[i].done)
                 busy = 1;
-        if (!busy || now_ms() >= deadline)
+        if (!busy || smc_now_ms() >= deadline)
             break;
-        uint64_t wake = now_ms() + 100;
+        uint64_t wake = smc_now_ms() + 100;
         struct timespec ts = {(time_t)(wake / 1000), (long)(wake % 1000) * 1000000L};
         pthread_cond_timedwait(&e->cv, &e->mu, &ts);
     }
@@ -708,7 +696,7 @@ static void abandon_inflight(struct smh_engine *e)
         struct job *j = &e->jobs[i];
         if (j->used && !j->done) {
             n++;
-            uint64_t end = (j->started_ms ? j->started_ms : now_ms()) + SMH_REQ_TIMEOUT;
+            uint64_t end = (j->started_ms ? j->started_ms : smc_now_ms()) + SMH_REQ_TIMEOUT;
             if (end > until)
                 until = end;
         }
@@ -720,7 +708,7 @@ static void abandon_inflight(struct smh_engine *e)
     unsigned cn = 0;
     unsigned long long cu = 0;
     if (smc_kv_get(e->c, "lease.abandoned", cur, sizeof cur) == 0 &&
-        sscanf(cur, "%u %llu", &cn, &cu) == 2 && cu > now_ms()) {
+        sscanf(cur, "%u %llu", &cn, &cu) == 2 && cu > smc_now_ms()) {
         n += (int)cn;
         if (cu > until)
             until = cu;
@@ -760,11 +748,11 @@ int smh_engine_unreachable(struct smh_engine *e)
 
 void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms)
 {
-    uint64_t deadline = now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+    uint64_t deadline = smc_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     e->drain = 1; /* the background thread skips the debounce from now on */
     for (;;) {
         struct smc_counts n;
-        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || now_ms() >= deadline ||
+        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || smc_now_ms() >= deadline ||
             smh_engine_unreachable(e))
             return;
         usleep(20000);
@@ -791,12 +779,12 @@ static int scan_visit(const char *p, const struct stat *st, int type, struct FTW
     const char *key = p + strlen(scan_e->tree);
     struct smc_entry ent;
     if (smc_entry_get(scan_e->c, key, &ent) != 0) {
-        smc_note_write(scan_e->c, key, (uint64_t)now_ms() * 1000000u);
+        smc_note_write(scan_e->c, key, (uint64_t)smc_now_ms() * 1000000u);
         scan_found++;
     } else if (!ent.dirty_since_ns &&
-               (ent.synced_size != (uint64_t)st->st_size || ent.synced_mtime_ns != mtime_ns(st) ||
+               (ent.synced_size != (uint64_t)st->st_size || ent.synced_mtime_ns != smc_mtime_ns(st) ||
                 ent.synced_ino != st->st_ino)) {
-        smc_note_write(scan_e->c, key, (uint64_t)now_ms() * 1000000u);
+        smc_note_write(scan_e->c, key, (uint64_t)smc_now_ms() * 1000000u);
         scan_found++;
     }
     return 0;
@@ -810,7 +798,7 @@ static int scan_missing(void *arg, const char *key, const struct smc_entry *ent)
     tree_path(e, key, tp);
     if ((ent->flags & SMC_E_REMOTE) && lstat(tp, &st) != 0 && errno == ENOENT) {
         /* removed without a record (the unlink was never seen): delete the document */
-        smc_note_unlink(e->c, key, (uint64_t)now_ms() * 1000000u);
+        smc_note_unlink(e->c, key, (uint64_t)smc_now_ms() * 1000000u);
         scan_found++;
     }
     return 0;
@@ -836,7 +824,7 @@ static int poisoned_visit(void *arg, const char *key, const struct smc_entry *en
         struct smc_entry x = *ent;
         x.flags &= ~(uint32_t)SMC_E_POISONED;
         if (!x.dirty_since_ns)
-            x.dirty_since_ns = (uint64_t)now_ms() * 1000000u;
+            x.dirty_since_ns = (uint64_t)smc_now_ms() * 1000000u;
         smc_entry_put(e->c, key, &x);
         smc_queue_put_op(e->c, SMC_Q_WRITE, key, NULL);
         scan_found++;

@@ -18,7 +18,6 @@ struct smh_opts {
     const char *tag;      /* the container tag */
 };
 
-#define SMH_DEFAULT_BASE_URL "https://api.supermemory.ai" /* = SMSHIM_DEFAULT_BASE_URL */
 #define SMH_LEASE            "lease.sync" /* the one process that talks to the remote */
 
 /** Check that this cache syncs with (url, tag), binding it on first use. 0, or -EEXIST with a

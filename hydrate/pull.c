@@ -27,13 +27,6 @@ struct pull {
     void (*log)(const char *);
 };
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int on_doc(void *arg, const struct smh_doc *d)
 {
     struct pull *p = arg;
@@ -117,11 +110,11 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     if (!p.watermark)
         p.full = 1;
     int outcome = SMH_OK, pages = 1;
-    uint64_t give_up = now_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : 0);
+    uint64_t give_up = smc_now_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : 0);
     long delay = 500;
     for (int page = 1; page <= pages && !p.stop; page++) {
         outcome = smh_api_list(&k, o->filepath, 1, page, PAGE, on_doc, &p, &pages);
-        if (outcome == SMH_RETRY && now_ms() + (uint64_t)delay < give_up) {
+        if (outcome == SMH_RETRY && smc_now_ms() + (uint64_t)delay < give_up) {
             /* 429, 5xx, a dropped connection, a malformed page: the same page again, later */
             long wait = k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000
                                                                              : delay;
@@ -165,7 +158,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
             snprintf(wm, sizeof wm, "%llu", (unsigned long long)p.newest);
             smc_kv_put(o->cache, "pull.watermark", wm);
         }
-        snprintf(wm, sizeof wm, "%llu", (unsigned long long)now_ms());
+        snprintf(wm, sizeof wm, "%llu", (unsigned long long)smc_now_ms());
         smc_kv_put(o->cache, "pull.last", wm);
     }
     if (k.malformed && o->log) {
