@@ -156,9 +156,15 @@ static void hydrate_pending(void)
 static void pull_due(void)
 {
     uint64_t now = smc_now_ms();
+    char wm[32];
+    if (!bg.next_pull && smc_kv_get(bg.o.cache, "pull.last", wm, sizeof wm) == 0) {
+        /* whoever pulled last (another process, smshim run) counts: a new process does not
+         * pull again before the interval is up */
+        bg.next_pull = strtoull(wm, NULL, 10) + (uint64_t)bg.o.pull_interval_ms;
+        bg.pulls = 1; /* its next pull is a delta pull */
+    }
     if (now < bg.next_pull)
         return;
-    char wm[32];
     int full = bg.pulls % 10 == 0 || smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
     if (pull_one(full, NULL) == 0)
         bg.pulls++;
