@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install the Debian packages the build, the tests and the benchmarks need (idempotent), then Bun
 # (pinned, from the npm package @oven/bun-linux-x64) into build/bun/ for the Syscall User Dispatch
-# tests. Without network or npm the Bun step is skipped and those tests skip with the reason.
+# tests. npm comes from Debian's package unless the installed nodejs brings its own (NodeSource's
+# does, and conflicts with Debian's npm). Exits non-zero when something cannot be installed, so a
+# machine where `make deps` succeeded runs every test.
 set -e
 pkgs="build-essential liblmdb-dev libcurl4-openssl-dev libcjson-dev python3 git sqlite3 nodejs
       tar coreutils findutils"
@@ -18,6 +20,13 @@ else
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >/dev/null
 fi
+if ! command -v npm >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "deps: installing npm"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm >/dev/null
+fi
 
 # ---- Bun, into the build tree (not globally) -------------------------------------------------------
 BUN_VERSION=1.4.5
@@ -32,8 +41,8 @@ if [ -x "$dest/bin/bun" ] && [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$BUN_VERS
     exit 0
 fi
 if ! command -v npm >/dev/null 2>&1; then
-    echo "deps: bun: npm not found, skipped (the Bun tests skip)"
-    exit 0
+    echo "deps: bun: npm not found after installing it" >&2
+    exit 1
 fi
 pkg=@oven/bun-linux-x64
 grep -qw avx2 /proc/cpuinfo 2>/dev/null || pkg=@oven/bun-linux-x64-baseline
@@ -49,6 +58,6 @@ if (cd "$tmp" && npm pack --silent "$pkg@$BUN_VERSION" >/dev/null 2>"$tmp/npm.er
     echo "$BUN_VERSION" >"$dest/VERSION"
     echo "deps: bun $("$dest/bin/bun" --version) installed in build/bun"
 else
-    echo "deps: bun: could not fetch $pkg@$BUN_VERSION (no network?): $(head -c 300 "$tmp/npm.err" 2>/dev/null)"
-    echo "deps: the Bun tests will skip"
+    echo "deps: bun: could not fetch $pkg@$BUN_VERSION (no network?): $(head -c 300 "$tmp/npm.err" 2>/dev/null)" >&2
+    exit 1
 fi
