@@ -1,25 +1,26 @@
 # smshim: one Makefile. `make` builds build/libsmshim.so and build/smshim; `make test` runs every
 # test; `make SAN=address|undefined|thread test` builds and tests under a sanitizer in build/$(SAN).
-# Override CC, OPT or add flags with XCFLAGS / XLDFLAGS.
+# Override CC, OPT or add flags with XCFLAGS / XLDFLAGS; BUILD=DIR builds elsewhere (default build).
 
 CC      ?= gcc
 OPT     ?= -O2 -g
 SAN     ?=
 V       ?= 0
+BUILD   ?= build
 
 ifeq ($(SAN),)
-  B := build
+  B := $(BUILD)
   SANFLAGS :=
 else ifeq ($(SAN),address)
-  B := build/address
+  B := $(BUILD)/address
   SANFLAGS := -fsanitize=address -fno-omit-frame-pointer
 else ifeq ($(SAN),undefined)
-  B := build/undefined
+  B := $(BUILD)/undefined
   SANFLAGS := -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
   # the errno table passes NULL paths to libc on purpose
   PROG_SANFLAGS := -fno-sanitize=nonnull-attribute
 else ifeq ($(SAN),thread)
-  B := build/thread
+  B := $(BUILD)/thread
   SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
   $(error unknown SAN=$(SAN): use address, undefined or thread)
@@ -79,7 +80,7 @@ $(LIB): $(SHIM_OBJ) $(SCACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed
 
-$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ)
+$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 
@@ -93,8 +94,12 @@ $(B)/tests/%: tests/prog/%.c
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-format-truncation $(SANFLAGS) $(PROG_SANFLAGS) -o $@ $< -lpthread
 
-test: all $(PROGS)
+test: all $(PROGS) check-self
 	$(Q)SMSHIM_BUILD=$(B) SMSHIM_SAN=$(SAN) $(TRUN) $(T)
+
+# the library never calls its own interposers (tools/check-self.sh says how this is checked)
+check-self: $(LIB)
+	$(Q)tools/check-self.sh $(LIB) $(SHIM_OBJ) $(SCACHE_OBJ) $(HYD_OBJ)
 
 asan:
 	$(MAKE) SAN=address test
@@ -124,6 +129,6 @@ check: format-check cppcheck
 clean:
 	rm -rf build
 
-.PHONY: all test asan ubsan tsan bench deps format format-check cppcheck check clean
+.PHONY: all test check-self asan ubsan tsan bench deps format format-check cppcheck check clean
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)

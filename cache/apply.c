@@ -35,12 +35,12 @@ uint64_t smc_hash64(const char *s, size_t n)
 static int same_bytes(const char *path, const struct smc_remote *d, struct stat *st,
                       uint64_t *hash)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return 0;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
         ((size_t)st->st_size != d->len && (size_t)st->st_size != d->len + 1)) {
-        close(fd);
+        SM_REAL(close)(fd);
         return 0;
     }
     size_t n = (size_t)st->st_size, got = 0;
@@ -51,7 +51,7 @@ static int same_bytes(const char *path, const struct smc_remote *d, struct stat 
             break;
         got += (size_t)r;
     }
-    close(fd);
+    SM_REAL(close)(fd);
     int same = buf && got == n && memcmp(buf, d->content, d->len) == 0 &&
                (n == d->len || buf[n - 1] == '\n');
     if (same)
@@ -71,12 +71,12 @@ static int parents(const char *tree, const char *key)
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        if (SM_REAL(mkdir)(p, 0755) != 0 && errno != EEXIST) {
             *s = '/';
             return -errno;
         }
         struct stat st;
-        if (lstat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        if (SM_REAL(lstat)(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
             *s = '/';
             return -ENOTDIR;
         }
@@ -91,7 +91,7 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
     static unsigned counter;
     snprintf(out, size, "%s/pull.%d.%u.%llx", tmp_dir, (int)getpid(),
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (unsigned long long)d->hash);
-    int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = SM_REAL(open)(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
     size_t off = 0;
@@ -99,13 +99,13 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
         ssize_t w = write(fd, d->content + off, d->len - off);
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
-            close(fd);
-            unlink(out);
+            SM_REAL(close)(fd);
+            SM_REAL(unlink)(out);
             return -e;
         }
         off += (size_t)w;
     }
-    close(fd);
+    SM_REAL(close)(fd);
     return 0;
 }
 
@@ -126,14 +126,14 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
 
     MDB_txn *t;
     if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t))) < 0) {
-        unlink(tmp);
+        SM_REAL(unlink)(tmp);
         return rc;
     }
     rc = mdb_get(t, c->entries, &k, &v);
     have = rc == 0 && v.mv_size >= sizeof e;
     if (have)
         memcpy(&e, v.mv_data, sizeof e);
-    int exists = lstat(path, &st) == 0;
+    int exists = SM_REAL(lstat)(path, &st) == 0;
     int result;
     if (have && e.dirty_since_ns) {
         result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
@@ -174,12 +174,12 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         } else if (rc < 0) {
             goto fail;
         } else {
-            if (rename(tmp, path) != 0) {
+            if (SM_REAL(rename)(tmp, path) != 0) {
                 rc = -errno;
                 goto fail;
             }
             tmp[0] = '\0';
-            if (lstat(path, &st) != 0) {
+            if (SM_REAL(lstat)(path, &st) != 0) {
                 rc = -errno;
                 goto fail;
             }
@@ -211,13 +211,13 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         goto fail;
     }
     if (tmp[0])
-        unlink(tmp);
+        SM_REAL(unlink)(tmp);
     return result;
 fail:
     if (t)
         mdb_txn_abort(t);
     if (tmp[0])
-        unlink(tmp);
+        SM_REAL(unlink)(tmp);
     return rc;
 }
 
@@ -237,12 +237,12 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     if (mdb_get(t, c->entries, &k, &v) == 0 && v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
-            int same = lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            int same = SM_REAL(lstat)(path, &st) == 0 && S_ISREG(st.st_mode) &&
                        (uint64_t)st.st_size == e.synced_size &&
                        smc_mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
-            if (same && unlink(path) != 0)
+            if (same && SM_REAL(unlink)(path) != 0)
                 same = 0;
-            if (same || lstat(path, &st) != 0) {
+            if (same || SM_REAL(lstat)(path, &st) != 0) {
                 mdb_del(t, c->entries, &k, NULL);
                 removed = 1;
             }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "cache.h"
+#include "sm_real.h"
 
 #define SMC_MAPSIZE ((size_t)16 << 30) /* address space only; the file grows as it is used */
 

@@ -58,7 +58,7 @@ int smc_open(const char *meta_dir, struct smc **out)
         return rc;
     }
 #endif
-    if (mkdir(meta_dir, 0700) != 0 && errno != EEXIST) {
+    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST) {
         rc = -errno;
         goto fail;
     }
@@ -103,11 +103,11 @@ static void lock_find(struct smc *c, const char *meta_dir)
     struct stat st;
     c->lock_fd = -1;
     snprintf(p, sizeof p, "%s/lock.mdb", meta_dir);
-    if (stat(p, &st) != 0)
+    if (SM_REAL(stat)(p, &st) != 0)
         return;
     c->lock_dev = st.st_dev;
     c->lock_ino = st.st_ino;
-    DIR *d = opendir("/proc/self/fd");
+    DIR *d = SM_REAL(opendir)("/proc/self/fd");
     struct dirent *de;
     while (d && (de = readdir(d))) {
         int fd = atoi(de->d_name);

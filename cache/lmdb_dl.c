@@ -1,5 +1,6 @@
 /* lmdb_dl.c: see lmdb_dl.h. */
 #include "lmdb_dl.h"
+#include "sm_real.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,7 +12,7 @@ static int load_rc = -ENOSYS;
 
 static void load(void)
 {
-    void *h = dlopen("liblmdb.so.0", RTLD_NOW | RTLD_LOCAL);
+    void *h = SM_REAL(dlopen)("liblmdb.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!h)
         return;
     int missing = 0;

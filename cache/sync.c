@@ -103,11 +103,11 @@ static uint64_t proc_start(int pid)
 {
     char p[64], buf[1024];
     snprintf(p, sizeof p, "/proc/%d/stat", pid);
-    FILE *f = fopen(p, "r");
+    FILE *f = SM_REAL(fopen)(p, "r");
     if (!f)
         return 0;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
+    SM_REAL(fclose)(f);
     buf[n] = '\0';
     char *s = strrchr(buf, ')'); /* the command name may hold spaces */
     if (!s)

@@ -10,6 +10,7 @@
 #include "bg.h"
 
 #include "../cache/cache.h"
+#include "sm_real.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -127,7 +128,7 @@ static void hydrate_pending(void)
         char local[4300];
         struct stat st;
         snprintf(local, sizeof local, "%s/tree%s", bg.o.cache_dir, h.keys[i]);
-        if (!recent && lstat(local, &st) == 0)
+        if (!recent && SM_REAL(lstat)(local, &st) == 0)
             recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
         if (!recent) {
             char dir[4200];
@@ -254,12 +255,7 @@ static void start(void)
         bg.state = -1;
         return;
     }
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old); /* no signal is ever delivered to the thread */
-    int rc = pthread_create(&bg.th, NULL, bg_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (rc != 0) {
+    if (sm_thread_start(&bg.th, NULL, bg_main, NULL) != 0) {
         bg.state = -1;
         return;
     }

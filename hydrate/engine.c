@@ -24,6 +24,7 @@
 #include "../cache/cache.h"
 #include "api.h"
 #include "keyset.h"
+#include "sm_real.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -137,21 +138,21 @@ static void tree_path(struct smh_engine *e, const char *key, char *out)
  * it changed while being read, -EFBIG, -errno. */
 static int read_file(const char *path, char **out, size_t *len, struct stat *st)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return -errno;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        close(fd);
+        SM_REAL(close)(fd);
         return -EINVAL;
     }
     if ((uint64_t)st->st_size > SMH_MAX_DOC) {
-        close(fd);
+        SM_REAL(close)(fd);
         return -EFBIG;
     }
     size_t n = (size_t)st->st_size, got = 0;
     char *buf = malloc(n + 1);
     if (!buf) {
-        close(fd);
+        SM_REAL(close)(fd);
         return -ENOMEM;
     }
     while (got < n) {
@@ -163,7 +164,7 @@ static int read_file(const char *path, char **out, size_t *len, struct stat *st)
     struct stat after;
     int changed = fstat(fd, &after) != 0 || after.st_size != st->st_size ||
                   smc_mtime_ns(&after) != smc_mtime_ns(st) || got != n;
-    close(fd);
+    SM_REAL(close)(fd);
     if (changed) {
         free(buf);
         return -EAGAIN;
@@ -180,7 +181,7 @@ static void stat_now(struct smh_engine *e, const char *key, struct smc_pushed *p
     char tp[PATH_MAX];
     struct stat st;
     tree_path(e, key, tp);
-    if (lstat(tp, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (SM_REAL(lstat)(tp, &st) == 0 && S_ISREG(st.st_mode)) {
         p->now_size = (uint64_t)st.st_size;
         p->now_mtime_ns = smc_mtime_ns(&st);
         p->now_ino = st.st_ino;
@@ -197,7 +198,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         smc_queue_del(e->c, j->seqs, j->nseq); /* never tracked (removed since): nothing to push */
         return SMH_OK;
     }
-    if (lstat(tp, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (SM_REAL(lstat)(tp, &st) != 0 || !S_ISREG(st.st_mode)) {
         /* gone (or an open recorded before it failed): an entry never pushed goes too; a
          * pushed one is deleted by its own DELETE record or by the scan */
         if (!(ent.flags & SMC_E_REMOTE))
@@ -381,22 +382,18 @@ struct smh_engine *smh_engine_new(const struct smh_opts *o)
     pthread_cond_init(&e->cv, NULL);
     if (smh_http_load() != 0)
         return e; /* no workers: smh_push_run reports the queue as stuck */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old); /* workers inherit a full mask: no signal lands there */
     for (int i = 0; i < SMH_WORKERS; i++) {
         struct warg *w = malloc(sizeof *w);
         if (!w)
             break;
         w->e = e;
         w->i = i;
-        if (pthread_create(&e->th[i], NULL, worker_main, w) != 0) {
+        if (sm_thread_start(&e->th[i], NULL, worker_main, w) != 0) {
             free(w);
             break;
         }
         e->nth++;
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return e;
 }
 
@@ -796,7 +793,7 @@ static int scan_missing(void *arg, const char *key, const struct smc_entry *ent)
     char tp[PATH_MAX];
     struct stat st;
     tree_path(e, key, tp);
-    if ((ent->flags & SMC_E_REMOTE) && lstat(tp, &st) != 0 && errno == ENOENT) {
+    if ((ent->flags & SMC_E_REMOTE) && SM_REAL(lstat)(tp, &st) != 0 && errno == ENOENT) {
         /* removed without a record (the unlink was never seen): delete the document */
         smc_note_unlink(e->c, key, (uint64_t)smc_now_ms() * 1000000u);
         scan_found++;
@@ -810,7 +807,7 @@ long smh_scan(struct smh_engine *e)
     pthread_mutex_lock(&scan_mu);
     scan_e = e;
     scan_found = 0;
-    nftw(e->tree, scan_visit, 32, FTW_PHYS);
+    SM_REAL(nftw)(e->tree, scan_visit, 32, FTW_PHYS);
     smc_entry_each(e->c, scan_missing, e);
     long found = scan_found;
     pthread_mutex_unlock(&scan_mu);

@@ -1,5 +1,6 @@
 /* http.c: libcurl and cJSON through dlopen, and one request function. */
 #include "http.h"
+#include "sm_real.h"
 
 #include <curl/curl.h>
 #include <dlfcn.h>
@@ -40,8 +41,8 @@ static void *sym(void *h, const char *name, int *missing)
 static void load(void)
 {
     int missing = 0;
-    void *hc = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    void *hj = dlopen("libcjson.so.1", RTLD_NOW | RTLD_LOCAL);
+    void *hc = SM_REAL(dlopen)("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    void *hj = SM_REAL(dlopen)("libcjson.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!hc || !hj) {
         load_rc = -ENOENT;
         return;

@@ -7,6 +7,18 @@
 #include <unistd.h>
 
 /* Runs in vfork children (Python's subprocess cwd=): no malloc, no locks, no tree fd. */
+int sm_chdir_core(const char *path)
+{
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return rc;
+    if (SM_REAL(chdir)(r.path) != 0)
+        return -errno;
+    sm_cwd_changed();
+    return 0;
+}
+
 SM_EXPORT int chdir(const char *path)
 {
     if (SM_LIKELY(!sm_maybe(path))) {
@@ -15,27 +27,23 @@ SM_EXPORT int chdir(const char *path)
             sm_cwd_changed();
         return rc;
     }
-    int saved = errno;
-    struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
-    if (rc < 0)
-        return (int)sm_finish(rc, saved);
-    rc = SM_REAL(chdir)(r.path);
-    if (rc == 0)
-        sm_cwd_changed();
-    return rc;
+    SM_CALL(sm_chdir_core(path));
+}
+
+int sm_fchdir_core(int fd)
+{
+    if (SM_REAL(fchdir)(fd) != 0)
+        return -errno;
+    sm_cwd_changed();
+    return 0;
 }
 
 SM_EXPORT int fchdir(int fd)
 {
-    int rc = SM_REAL(fchdir)(fd);
-    if (rc == 0)
-        sm_cwd_changed();
-    return rc;
+    SM_CALL(sm_fchdir_core(fd));
 }
 
-/* The kernel's cwd, untranslated, into buf (size > 0). 0 or -errno. */
-static int cwd_virtual(char *buf, size_t size)
+int sm_getcwd_core(char *buf, size_t size)
 {
     char t[PATH_MAX];
     if (!SM_REAL(getcwd)(t, sizeof t))
@@ -46,7 +54,7 @@ static int cwd_virtual(char *buf, size_t size)
     if (n + 1 > size)
         return -ERANGE;
     memcpy(buf, t, n + 1);
-    return 0;
+    return (int)n + 1;
 }
 
 SM_EXPORT char *getcwd(char *buf, size_t size)
@@ -58,7 +66,7 @@ SM_EXPORT char *getcwd(char *buf, size_t size)
     }
     if (!buf) {
         char t[PATH_MAX];
-        int rc = cwd_virtual(t, sizeof t);
+        int rc = sm_getcwd_core(t, sizeof t);
         if (rc < 0) {
             errno = -rc;
             return NULL;
@@ -75,7 +83,7 @@ SM_EXPORT char *getcwd(char *buf, size_t size)
         errno = saved;
         return p;
     }
-    int rc = cwd_virtual(buf, size);
+    int rc = sm_getcwd_core(buf, size);
     if (rc < 0) {
         errno = -rc;
         return NULL;
@@ -83,16 +91,17 @@ SM_EXPORT char *getcwd(char *buf, size_t size)
     errno = saved;
     return buf;
 }
+SM_INNER_ALIAS(getcwd);
 
 SM_EXPORT char *__getcwd_chk(char *buf, size_t size, size_t buflen)
 {
     (void)buflen;
-    return getcwd(buf, size);
+    return SM_INNER(getcwd)(buf, size);
 }
 
 SM_EXPORT char *getwd(char *buf)
 {
-    return getcwd(buf, PATH_MAX);
+    return SM_INNER(getcwd)(buf, PATH_MAX);
 }
 
 /* glibc compares $PWD with "." by stat, inside itself: do the same through the shim. */
@@ -103,7 +112,7 @@ SM_EXPORT char *get_current_dir_name(void)
     if (pwd && pwd[0] == '/' && sm_fstatat_core(AT_FDCWD, pwd, &a, 0) == 0 &&
         SM_REAL(stat)(".", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
         return strdup(pwd);
-    return getcwd(NULL, 0);
+    return SM_INNER(getcwd)(NULL, 0);
 }
 
 /* ---- realpath -------------------------------------------------------------------------------------- */
@@ -137,14 +146,15 @@ SM_EXPORT char *realpath(const char *path, char *resolved)
     errno = saved;
     return resolved;
 }
+SM_INNER_ALIAS(realpath);
 
 SM_EXPORT char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
 {
     (void)resolvedlen;
-    return realpath(path, resolved);
+    return SM_INNER(realpath)(path, resolved);
 }
 
 SM_EXPORT char *canonicalize_file_name(const char *path)
 {
-    return realpath(path, NULL);
+    return SM_INNER(realpath)(path, NULL);
 }

@@ -52,13 +52,14 @@ SM_EXPORT int scandirat64(int dirfd, const char *path, struct dirent64 ***list,
                           int (*filter)(const struct dirent64 *),
                           int (*compar)(const struct dirent64 **, const struct dirent64 **))
     __attribute__((alias("scandirat")));
+SM_INNER_ALIAS(scandirat);
 
 SM_EXPORT int scandir(const char *path, struct dirent ***list, sm_dfilter filter,
                       sm_dcompar compar)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(scandir)(path, list, filter, compar);
-    return scandirat(AT_FDCWD, path, list, filter, compar);
+    return SM_INNER(scandirat)(AT_FDCWD, path, list, filter, compar);
 }
 SM_EXPORT int scandir64(const char *path, struct dirent64 ***list,
                         int (*filter)(const struct dirent64 *),

@@ -221,7 +221,7 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     return 0;
 }
 
-static int execve_core(const char *path, char *const argv[], char *const envp[])
+int sm_execve_core(const char *path, char *const argv[], char *const envp[])
 {
     struct scratch es;
     struct plan pl;
@@ -238,23 +238,27 @@ static int execve_core(const char *path, char *const argv[], char *const envp[])
 
 SM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
-    return (int)sm_ret(execve_core(path, argv, envp));
+    return (int)sm_ret(sm_execve_core(path, argv, envp));
 }
 
 SM_EXPORT int execv(const char *path, char *const argv[])
 {
-    return execve(path, argv, environ);
+    return (int)sm_ret(sm_execve_core(path, argv, environ));
 }
 
-SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
 {
     struct scratch es;
     char *const *env = env_build(envp, &es);
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
     scratch_put(&es);
-    errno = e;
-    return -1;
+    return -e;
+}
+
+SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    return (int)sm_ret(sm_fexecve_core(fd, argv, envp));
 }
 
 /* execvp's fallback for a file the kernel cannot run: hand it to /bin/sh. */
@@ -272,7 +276,7 @@ static int exec_sh(const char *file, char *const argv[], char *const envp[])
     for (size_t i = 1; i < argc; i++)
         a[i + 1] = argv[i];
     a[argc > 0 ? argc + 1 : 2] = NULL;
-    int rc = execve_core("/bin/sh", a, envp);
+    int rc = sm_execve_core("/bin/sh", a, envp);
     scratch_put(&s);
     return rc;
 }
@@ -283,7 +287,7 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
     if (!file || !*file)
         return -ENOENT;
     if (strchr(file, '/')) {
-        int rc = execve_core(file, argv, envp);
+        int rc = sm_execve_core(file, argv, envp);
         return rc == -ENOEXEC ? exec_sh(file, argv, envp) : rc;
     }
     const char *path = sm_getenv("PATH");
@@ -305,7 +309,7 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
             } else {
                 memcpy(buf, file, fl + 1); /* empty entry: the cwd */
             }
-            int rc = execve_core(buf, argv, envp);
+            int rc = sm_execve_core(buf, argv, envp);
             switch (-rc) {
             case ENOEXEC:
                 return exec_sh(buf, argv, envp);
@@ -338,7 +342,7 @@ SM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 
 SM_EXPORT int execvp(const char *file, char *const argv[])
 {
-    return execvpe(file, argv, environ);
+    return (int)sm_ret(execvpe_core(file, argv, environ));
 }
 
 /* execl family: collect the variadic arguments into an argv on the stack. */
@@ -360,20 +364,20 @@ SM_EXPORT int execvp(const char *file, char *const argv[])
 SM_EXPORT int execl(const char *path, const char *arg, ...)
 {
     COLLECT_ARGV(argv, arg, arg, (void)0);
-    return execve(path, argv, environ);
+    return (int)sm_ret(sm_execve_core(path, argv, environ));
 }
 
 SM_EXPORT int execlp(const char *file, const char *arg, ...)
 {
     COLLECT_ARGV(argv, arg, arg, (void)0);
-    return execvpe(file, argv, environ);
+    return (int)sm_ret(execvpe_core(file, argv, environ));
 }
 
 SM_EXPORT int execle(const char *path, const char *arg, ...)
 {
     char **envp;
     COLLECT_ARGV(argv, arg, arg, envp = va_arg(ap, char **));
-    return execve(path, argv, envp);
+    return (int)sm_ret(sm_execve_core(path, argv, envp));
 }
 
 /* ---- posix_spawn --------------------------------------------------------------------------------- */
@@ -395,6 +399,7 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     errno = saved;
     return rc;
 }
+SM_INNER_ALIAS(posix_spawn);
 
 SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
@@ -403,7 +408,7 @@ SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     if (!file || !*file)
         return ENOENT;
     if (strchr(file, '/'))
-        return posix_spawn(pid, file, fa, attr, argv, envp);
+        return SM_INNER(posix_spawn)(pid, file, fa, attr, argv, envp);
     const char *path = sm_getenv("PATH");
     if (!path)
         path = "/bin:/usr/bin";
@@ -419,7 +424,7 @@ SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
             struct stat st;
             if (n > 0 && sm_fstatat_core(AT_FDCWD, buf, &st, 0) == 0 && S_ISREG(st.st_mode)) {
                 if (sm_faccessat_core(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0)
-                    return posix_spawn(pid, buf, fa, attr, argv, envp);
+                    return SM_INNER(posix_spawn)(pid, buf, fa, attr, argv, envp);
                 err = EACCES;
             }
         }

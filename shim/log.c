@@ -43,9 +43,7 @@ void sm_log_init(const char *spec, const char *cache)
         log_fd = 2;
         return;
     }
-    /* raw syscall: never re-enter the open wrapper from the constructor */
-    log_fd = (int)syscall(SYS_openat, AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-                          0600);
+    log_fd = SM_REAL(openat)(AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log_fd < 0)
         sm_log_level = 0;
 }

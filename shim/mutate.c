@@ -162,7 +162,7 @@ SM_EXPORT int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned
 
 /* Hard links cannot be represented remotely (two documents, one inode): like a link across
  * filesystems, they fail with EXDEV, and git, cp and mv fall back to copy or rename. */
-static int linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
+int sm_linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
 {
     struct sm_res a, b;
     int rc = sm_resolve(ofd, o, SM_RES_MUT, &a);
@@ -188,14 +188,14 @@ SM_EXPORT int link(const char *o, const char *n)
 {
     if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
         return SM_REAL(link)(o, n);
-    SM_CALL(linkat_core(AT_FDCWD, o, AT_FDCWD, n, 0));
+    SM_CALL(sm_linkat_core(AT_FDCWD, o, AT_FDCWD, n, 0));
 }
 
 SM_EXPORT int linkat(int ofd, const char *o, int nfd, const char *n, int flags)
 {
     if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
         return SM_REAL(linkat)(ofd, o, nfd, n, flags);
-    SM_CALL(linkat_core(ofd, o, nfd, n, flags));
+    SM_CALL(sm_linkat_core(ofd, o, nfd, n, flags));
 }
 
 /* Symbolic links are real links in the tree. An absolute target under the prefix is stored as
@@ -253,30 +253,33 @@ int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len)
 
 SM_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
+    if (SM_UNLIKELY(sm_in_lib))
+        return SM_REAL(readlinkat)(dirfd, path, buf, len);
     SM_CALL(sm_readlinkat_core(dirfd, path, buf, len));
 }
+SM_INNER_ALIAS(readlinkat);
 
 SM_EXPORT ssize_t readlink(const char *path, char *buf, size_t len)
 {
-    SM_CALL(sm_readlinkat_core(AT_FDCWD, path, buf, len));
+    return SM_INNER(readlinkat)(AT_FDCWD, path, buf, len);
 }
 
 SM_EXPORT ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen)
 {
     (void)buflen;
-    return readlink(path, buf, len);
+    return SM_INNER(readlinkat)(AT_FDCWD, path, buf, len);
 }
 
 SM_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len,
                                    size_t buflen)
 {
     (void)buflen;
-    return readlinkat(dirfd, path, buf, len);
+    return SM_INNER(readlinkat)(dirfd, path, buf, len);
 }
 
 /* ---- truncate ------------------------------------------------------------------------------------ */
 
-static int truncate_core(const char *path, off_t len)
+int sm_truncate_core(const char *path, off_t len)
 {
     struct sm_res r;
     char key[PATH_MAX];
@@ -294,115 +297,129 @@ SM_EXPORT int truncate(const char *path, off_t len)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(truncate)(path, len);
-    SM_CALL(truncate_core(path, len));
+    SM_CALL(sm_truncate_core(path, len));
 }
 SM_EXPORT int truncate64(const char *path, off64_t len) __attribute__((alias("truncate")));
 
 /* ---- attributes: the kernel keeps them on the tree's inodes --------------------------------- */
 
-/* Wrapper bodies for calls whose only shim work is to translate one path. AT_ is for *at()
- * functions (dirfd + path), ABS_ for those that take a path alone. */
-#define AT_BODY(name, realargs, dirfd, path)                                                           \
-    if (SM_LIKELY(!sm_maybe(path)))                                                              \
-        return SM_REAL(name) realargs;                                                                \
-    int saved = errno;                                                                           \
-    struct sm_res r;                                                                             \
-    int rc = sm_resolve(dirfd, path, 0, &r);                                                     \
-    if (rc < 0)                                                                                  \
-        return (int)sm_finish(rc, saved);
-
-SM_EXPORT int chmod(const char *path, mode_t mode)
+int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags)
 {
-    AT_BODY(chmod, (path, mode), AT_FDCWD, path);
-    return SM_REAL(fchmodat)(r.fd, r.path, mode, 0);
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, 0, &r);
+    if (rc < 0)
+        return rc;
+    return SM_REAL(fchmodat)(r.fd, r.path, mode, flags) == 0 ? 0 : -errno;
 }
 
-SM_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
-    AT_BODY(fchmodat, (dirfd, path, mode, flags), dirfd, path);
-    return SM_REAL(fchmodat)(r.fd, r.path, mode, flags);
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, 0, &r);
+    if (rc < 0)
+        return rc;
+    return SM_REAL(fchownat)(r.fd, r.path, u, g, flags) == 0 ? 0 : -errno;
 }
 
-SM_EXPORT int lchmod(const char *path, mode_t mode)
+int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
-    AT_BODY(lchmod, (path, mode), AT_FDCWD, path);
-    return SM_REAL(fchmodat)(r.fd, r.path, mode, AT_SYMLINK_NOFOLLOW);
+    struct sm_res r;
+    int rc = sm_resolve(dirfd, path, 0, &r);
+    if (rc < 0)
+        return rc;
+    return SM_REAL(utimensat)(r.fd, r.path, ts, flags) == 0 ? 0 : -errno;
 }
 
-SM_EXPORT int chown(const char *path, uid_t u, gid_t g)
+int sm_futimesat_core(int dirfd, const char *path, const struct timeval tv[2], int flags)
 {
-    AT_BODY(chown, (path, u, g), AT_FDCWD, path);
-    return SM_REAL(fchownat)(r.fd, r.path, u, g, 0);
-}
-
-SM_EXPORT int lchown(const char *path, uid_t u, gid_t g)
-{
-    AT_BODY(lchown, (path, u, g), AT_FDCWD, path);
-    return SM_REAL(fchownat)(r.fd, r.path, u, g, AT_SYMLINK_NOFOLLOW);
-}
-
-SM_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
-{
-    AT_BODY(fchownat, (dirfd, path, u, g, flags), dirfd, path);
-    return SM_REAL(fchownat)(r.fd, r.path, u, g, flags);
-}
-
-SM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
-{
-    AT_BODY(utimensat, (dirfd, path, ts, flags), dirfd, path);
-    return SM_REAL(utimensat)(r.fd, r.path, ts, flags);
-}
-
-/* struct timeval[2] (NULL: now) -> struct timespec[2] */
-static const struct timespec *tv2ts(const struct timeval tv[2], struct timespec ts[2])
-{
-    if (!tv)
-        return NULL;
-    for (int i = 0; i < 2; i++) {
-        ts[i].tv_sec = tv[i].tv_sec;
-        ts[i].tv_nsec = tv[i].tv_usec * 1000;
+    struct timespec ts[2];
+    if (tv) {
+        for (int i = 0; i < 2; i++) {
+            ts[i].tv_sec = tv[i].tv_sec;
+            ts[i].tv_nsec = tv[i].tv_usec * 1000;
+        }
     }
-    return ts;
+    return sm_utimensat_core(dirfd, path, tv ? ts : NULL, flags);
 }
 
-SM_EXPORT int utimes(const char *path, const struct timeval tv[2])
+int sm_utime_core(const char *path, const struct utimbuf *ub)
 {
     struct timespec ts[2];
-    AT_BODY(utimes, (path, tv), AT_FDCWD, path);
-    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), 0);
-}
-
-SM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
-{
-    struct timespec ts[2];
-    AT_BODY(lutimes, (path, tv), AT_FDCWD, path);
-    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), AT_SYMLINK_NOFOLLOW);
-}
-
-SM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
-{
-    struct timespec ts[2];
-    AT_BODY(futimesat, (dirfd, path, tv), dirfd, path);
-    return SM_REAL(utimensat)(r.fd, r.path, tv2ts(tv, ts), 0);
-}
-
-SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
-{
-    struct timespec ts[2];
-    AT_BODY(utime, (path, ub), AT_FDCWD, path);
     if (ub) {
         ts[0].tv_sec = ub->actime;
         ts[1].tv_sec = ub->modtime;
         ts[0].tv_nsec = ts[1].tv_nsec = 0;
     }
-    return SM_REAL(utimensat)(r.fd, r.path, ub ? ts : NULL, 0);
+    return sm_utimensat_core(AT_FDCWD, path, ub ? ts : NULL, 0);
+}
+
+/* One wrapper: pass `name realargs` through when the path is certainly not virtual, else the
+ * core. */
+#define ATTR(name, realargs, path, core)                                                         \
+    if (SM_LIKELY(!sm_maybe(path)))                                                              \
+        return SM_REAL(name) realargs;                                                           \
+    SM_CALL(core)
+
+SM_EXPORT int chmod(const char *path, mode_t mode)
+{
+    ATTR(chmod, (path, mode), path, sm_fchmodat_core(AT_FDCWD, path, mode, 0));
+}
+
+SM_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+    ATTR(fchmodat, (dirfd, path, mode, flags), path, sm_fchmodat_core(dirfd, path, mode, flags));
+}
+
+SM_EXPORT int lchmod(const char *path, mode_t mode)
+{
+    ATTR(lchmod, (path, mode), path, sm_fchmodat_core(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW));
+}
+
+SM_EXPORT int chown(const char *path, uid_t u, gid_t g)
+{
+    ATTR(chown, (path, u, g), path, sm_fchownat_core(AT_FDCWD, path, u, g, 0));
+}
+
+SM_EXPORT int lchown(const char *path, uid_t u, gid_t g)
+{
+    ATTR(lchown, (path, u, g), path, sm_fchownat_core(AT_FDCWD, path, u, g, AT_SYMLINK_NOFOLLOW));
+}
+
+SM_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
+{
+    ATTR(fchownat, (dirfd, path, u, g, flags), path, sm_fchownat_core(dirfd, path, u, g, flags));
+}
+
+SM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
+{
+    ATTR(utimensat, (dirfd, path, ts, flags), path, sm_utimensat_core(dirfd, path, ts, flags));
+}
+
+SM_EXPORT int utimes(const char *path, const struct timeval tv[2])
+{
+    ATTR(utimes, (path, tv), path, sm_futimesat_core(AT_FDCWD, path, tv, 0));
+}
+
+SM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
+{
+    ATTR(lutimes, (path, tv), path, sm_futimesat_core(AT_FDCWD, path, tv, AT_SYMLINK_NOFOLLOW));
+}
+
+SM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
+{
+    ATTR(futimesat, (dirfd, path, tv), path, sm_futimesat_core(dirfd, path, tv, 0));
+}
+
+SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
+{
+    ATTR(utime, (path, ub), path, sm_utime_core(path, ub));
 }
 
 /* ---- special files --------------------------------------------------------------------------- */
 
 /* Devices cannot live under the prefix (EPERM, as for an unprivileged user); FIFOs, sockets and
  * plain files are made in the tree like anywhere else (and are not synced, except files). */
-static int mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
+int sm_mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
@@ -423,28 +440,29 @@ SM_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(mknod)(path, mode, dev);
-    SM_CALL(mknodat_core(AT_FDCWD, path, mode, dev));
+    SM_CALL(sm_mknodat_core(AT_FDCWD, path, mode, dev));
 }
 
 SM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(mknodat)(dirfd, path, mode, dev);
-    SM_CALL(mknodat_core(dirfd, path, mode, dev));
+    SM_CALL(sm_mknodat_core(dirfd, path, mode, dev));
 }
+SM_INNER_ALIAS(mknodat);
 
 SM_EXPORT int mkfifo(const char *path, mode_t mode)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(mkfifo)(path, mode);
-    SM_CALL(mknodat_core(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0));
+    SM_CALL(sm_mknodat_core(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0));
 }
 
 SM_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(mkfifoat)(dirfd, path, mode);
-    SM_CALL(mknodat_core(dirfd, path, S_IFIFO | (mode & 07777), 0));
+    SM_CALL(sm_mknodat_core(dirfd, path, S_IFIFO | (mode & 07777), 0));
 }
 
 int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
@@ -452,10 +470,10 @@ int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
 SM_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
 {
     (void)ver;
-    return mknod(path, mode, dev ? *dev : 0);
+    return SM_INNER(mknodat)(AT_FDCWD, path, mode, dev ? *dev : 0);
 }
 SM_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
 {
     (void)ver;
-    return mknodat(dirfd, path, mode, dev ? *dev : 0);
+    return SM_INNER(mknodat)(dirfd, path, mode, dev ? *dev : 0);
 }

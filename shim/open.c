@@ -1,5 +1,6 @@
-/* open.c: the open family. Every virtual open returns a real kernel fd onto the file's local
- * bytes in the tree (or onto the real directory that mirrors a virtual one). */
+/* open.c: the open family (open, openat, creat, fopen, freopen, mkstemp, dlopen). Every virtual
+ * open returns a real kernel fd onto the file's local bytes in the tree (or onto the real
+ * directory that mirrors a virtual one). */
 #include "shim.h"
 
 #include <stdlib.h>
@@ -20,41 +21,6 @@ static int open_writes(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
 }
 
-/* Descriptors opened for writing on files under the prefix: the pid that opened each and the
- * file's key. Their close records the file again, so that writes made after the sync engine read
- * it are pushed (the engine's scan finds those closed some other way: exit, a child,
- * syscall(SYS_close)). */
-#define WFD_MAX 4096
-static struct {
-    pid_t owner;
-    char *key; /* malloc'd */
-} wfd[WFD_MAX];
-
-static void wfd_set(int fd, const char *key)
-{
-    if (fd < 0 || fd >= WFD_MAX)
-        return;
-    char *k = strdup(key);
-    __atomic_store_n(&wfd[fd].owner, getpid(), __ATOMIC_RELAXED);
-    free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
-}
-
-int sm_wfd_closing(int fd, char key[PATH_MAX])
-{
-    if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED))
-        return 0;
-    pid_t owner = __atomic_load_n(&wfd[fd].owner, __ATOMIC_RELAXED);
-    /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
-    if (owner != getpid())
-        return 0;
-    char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
-    if (!k)
-        return 0;
-    snprintf(key, PATH_MAX, "%s", k);
-    free(k);
-    return 1;
-}
-
 /* After a successful open that may change a regular file under the prefix: record it (by the
  * name the kernel gives the descriptor, which resolves any symlink on the way). */
 static void note_open(int fd, int flags)
@@ -68,7 +34,7 @@ static void note_open(int fd, int flags)
     if (sm_key_fd(fd, key) == 0) {
         sm_note_write(key);
         if ((flags & O_ACCMODE) != O_RDONLY)
-            wfd_set(fd, key);
+            sm_wfd_set(fd, key);
     }
 }
 
@@ -99,7 +65,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     }
     if (have_pre) {
         if ((flags & O_ACCMODE) != O_RDONLY)
-            wfd_set(fd, pre);
+            sm_wfd_set(fd, pre);
     } else if (r->kind == SM_TREE && open_writes(flags)) {
         note_open(fd, flags);
     }
@@ -125,10 +91,11 @@ SM_EXPORT int open(const char *path, int flags, ...)
     SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
 }
 SM_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+SM_INNER_ALIAS(open);
 
 SM_EXPORT int __open_2(const char *path, int flags)
 {
-    return open(path, flags);
+    return SM_INNER(open)(path, flags);
 }
 SM_EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
 
@@ -140,17 +107,20 @@ SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
     SM_CALL(sm_openat_core(dirfd, path, flags, mode));
 }
 SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+SM_INNER_ALIAS(openat);
 
 SM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
-    return openat(dirfd, path, flags);
+    return SM_INNER(openat)(dirfd, path, flags);
 }
 SM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
     __attribute__((alias("__openat_2")));
 
 SM_EXPORT int creat(const char *path, mode_t mode)
 {
-    return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(creat)(path, mode);
+    SM_CALL(sm_openat_core(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode));
 }
 SM_EXPORT int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
 
@@ -236,3 +206,94 @@ SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 }
 SM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
     __attribute__((alias("freopen")));
+
+/* ---- dlopen: a shared object stored under the prefix (a venv's C extension) --------------- */
+
+/* Only a virtual path is rewritten; any other call is a tail call, so the loader still sees the
+ * program's own return address (it picks the caller's RUNPATH from it). */
+static __attribute__((noinline)) void *dlopen_virtual(const char *path, int flags)
+{
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return NULL;
+    return SM_REAL(dlopen)(r.path, flags);
+}
+
+SM_EXPORT void *dlopen(const char *path, int flags)
+{
+    if (SM_UNLIKELY(path && strchr(path, '/') && sm_maybe(path)))
+        return dlopen_virtual(path, flags);
+    return SM_REAL(dlopen)(path, flags);
+}
+
+/* ---- temporary files: glibc's mkstemp opens inside itself ---------------------------------- */
+
+/* Run the real generator on the tree path, then copy the chosen name back into the template. */
+static int mktemp_core(char *tmpl, int suffixlen, int flags, int dir)
+{
+    struct sm_res r;
+    char key[PATH_MAX];
+    int rc = sm_resolve(AT_FDCWD, tmpl, SM_RES_ABS | SM_RES_MUT, &r);
+    if (rc < 0)
+        return rc;
+    char t[PATH_MAX];
+    snprintf(t, sizeof t, "%s", r.path);
+    if (dir) {
+        if (!SM_REAL(mkdtemp)(t))
+            return -errno;
+        rc = 0;
+    } else {
+        rc = SM_REAL(mkostemps)(t, suffixlen, flags);
+        if (rc < 0)
+            return -errno;
+    }
+    /* the generated characters sit just before the suffix in both strings */
+    size_t tl = strlen(tmpl), xl = strlen(t);
+    if (tl >= (size_t)suffixlen + 6 && xl >= (size_t)suffixlen + 6)
+        memcpy(tmpl + tl - suffixlen - 6, t + xl - suffixlen - 6, 6);
+    if (!dir && r.kind == SM_TREE && sm_key_fd(rc, key) == 0)
+        sm_note_write(key);
+    return rc;
+}
+
+SM_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
+{
+    if (SM_LIKELY(!sm_maybe(tmpl)))
+        return SM_REAL(mkostemps)(tmpl, suffixlen, flags);
+    SM_CALL(mktemp_core(tmpl, suffixlen, flags, 0));
+}
+SM_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags) __attribute__((alias("mkostemps")));
+SM_INNER_ALIAS(mkostemps);
+
+SM_EXPORT int mkstemp(char *tmpl)
+{
+    return SM_INNER(mkostemps)(tmpl, 0, 0);
+}
+SM_EXPORT int mkstemp64(char *tmpl) __attribute__((alias("mkstemp")));
+
+SM_EXPORT int mkostemp(char *tmpl, int flags)
+{
+    return SM_INNER(mkostemps)(tmpl, 0, flags);
+}
+SM_EXPORT int mkostemp64(char *tmpl, int flags) __attribute__((alias("mkostemp")));
+
+SM_EXPORT int mkstemps(char *tmpl, int suffixlen)
+{
+    return SM_INNER(mkostemps)(tmpl, suffixlen, 0);
+}
+SM_EXPORT int mkstemps64(char *tmpl, int suffixlen) __attribute__((alias("mkstemps")));
+
+SM_EXPORT char *mkdtemp(char *tmpl)
+{
+    if (SM_LIKELY(!sm_maybe(tmpl)))
+        return SM_REAL(mkdtemp)(tmpl);
+    int saved = errno;
+    int rc = mktemp_core(tmpl, 0, 0, 1);
+    if (rc < 0) {
+        errno = -rc;
+        return NULL;
+    }
+    errno = saved;
+    return tmpl;
+}

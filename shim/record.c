@@ -55,8 +55,11 @@ struct smc *sm_record_env(void)
         pthread_once(&rec_atfork_once, rec_register_atfork);
         snprintf(meta, sizeof meta, "%s/%s", sm_cfg.cache, SMSHIM_META_DIR);
         int rc = sm_layout_ensure();
-        if (rc == 0)
+        if (rc == 0) {
+            int was = sm_lib_enter();
             rc = smc_open(meta, &c);
+            sm_lib_leave(was);
+        }
         if (rc < 0) {
             rec_failed = 1;
             sm_log(SM_LOG_ERROR, "cannot open cache %s: %s", meta, strerror(-rc));
@@ -95,7 +98,9 @@ void sm_guard_relock(void)
 {
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
     if (c) {
+        int was = sm_lib_enter();
         smc_relock(c);
+        sm_lib_leave(was);
         sm_log(SM_LOG_INFO, "took the cache's locks again after the program closed lock.mdb");
     }
 }
@@ -114,7 +119,9 @@ void sm_sync_kick(struct smc *c)
     if (!sm_cfg.key[0])
         return;
     sync_opts(&o, c);
+    int was = sm_lib_enter();
     smh_bg_kick(&o);
+    sm_lib_leave(was);
 }
 
 void sm_note_miss(const char *rel)
@@ -135,7 +142,9 @@ void sm_note_miss(const char *rel)
     if (!c)
         return;
     sync_opts(&o, c);
+    int was = sm_lib_enter();
     smh_bg_miss(&o, key);
+    sm_lib_leave(was);
 }
 
 static void sync_opts(struct smh_bg_opts *o, struct smc *c)
@@ -154,7 +163,9 @@ static void sync_opts(struct smh_bg_opts *o, struct smc *c)
 void sm_note_write(const char *key)
 {
     struct smc *c = sm_record_env();
+    int was = sm_lib_enter();
     int rc = c ? smc_note_write(c, key, sm_now_ns()) : 0;
+    sm_lib_leave(was);
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
     else if (c)
@@ -164,7 +175,9 @@ void sm_note_write(const char *key)
 void sm_note_unlink(const char *key)
 {
     struct smc *c = sm_record_env();
+    int was = sm_lib_enter();
     int rc = c ? smc_note_unlink(c, key, sm_now_ns()) : 0;
+    sm_lib_leave(was);
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record unlink %s: %s", key, strerror(-rc));
     else if (c)
@@ -174,7 +187,9 @@ void sm_note_unlink(const char *key)
 void sm_note_rename(const char *from, const char *to, int is_dir)
 {
     struct smc *c = sm_record_env();
+    int was = sm_lib_enter();
     int rc = c ? smc_note_rename(c, from, to, is_dir, sm_now_ns()) : 0;
+    sm_lib_leave(was);
     if (rc < 0)
         sm_log(SM_LOG_WARN, "record rename %s -> %s: %s", from ? from : "-", to ? to : "-",
                strerror(-rc));
@@ -187,8 +202,11 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
 static void sm_exit_hook(void)
 {
     int saved = errno;
-    if (sm_cfg.key[0])
+    if (sm_cfg.key[0]) {
+        int was = sm_lib_enter();
         smh_at_exit();
+        sm_lib_leave(was);
+    }
     errno = saved;
 }
 
@@ -199,11 +217,16 @@ SM_EXPORT void exit(int status)
     __builtin_unreachable();
 }
 
-SM_EXPORT void _exit(int status)
+void sm_exit_now(int status)
 {
     sm_exit_hook();
     SM_REAL(_exit)(status);
     __builtin_unreachable();
+}
+
+SM_EXPORT void _exit(int status)
+{
+    sm_exit_now(status);
 }
 
 SM_EXPORT void _Exit(int status)
@@ -221,6 +244,9 @@ __attribute__((destructor)) static void sm_dtor(void)
 void sm_note_sync(void)
 {
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
-    if (c)
+    if (c) {
+        int was = sm_lib_enter();
         smc_flush(c);
+        sm_lib_leave(was);
+    }
 }

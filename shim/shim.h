@@ -30,8 +30,17 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include "sm_real.h"
+
 #define SM_EXPORT __attribute__((visibility("default")))
-#define SM_HIDDEN __attribute__((visibility("hidden")))
+/* A hidden alias of an exported wrapper, for the wrapper's ABI variants (__xstat -> stat,
+ * __open_2 -> open): the call binds inside the library, never through the PLT. Declare it with
+ * SM_INNER_ALIAS(name) after the wrapper's definition, call it as SM_INNER(name)(...). */
+#define SM_INNER(name) sm_inner_##name
+#define SM_INNER_ALIAS(name)                                                                     \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-attributes\"")  \
+    extern __typeof__(name) sm_inner_##name __attribute__((alias(#name), visibility("hidden"))); \
+    _Pragma("GCC diagnostic pop")
 #define SM_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -71,7 +80,7 @@ extern struct sm_cfg sm_cfg;
 /** getenv that reads environ directly (never a host program's own getenv). */
 const char *sm_getenv(const char *name);
 
-/* ---- real functions (real.c) --------------------------------------------------------------- */
+/* ---- declarations the libc headers no longer carry ---------------------------------------- */
 
 /* Prototypes glibc no longer declares (old stat ABI, fortify entry points, ...). */
 int __xstat(int ver, const char *path, struct stat *st);
@@ -88,42 +97,6 @@ ssize_t __readlink_chk(const char *path, char *buf, size_t len, size_t buflen);
 ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t len, size_t buflen);
 char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
-
-/* Every libc function the shim calls for real. One entry per name, in the style of SQLite's
- * aSyscall table: the list is the single place a real function is named. */
-#define SM_REAL_LIST(X)                                                                          \
-    X(open) X(openat) X(creat) X(fopen) X(freopen) X(close) X(close_range) X(dup2) X(dup3)      \
-    X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
-    X(access) X(faccessat) X(euidaccess)                                                         \
-    X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob)                                    \
-    X(mkdir) X(mkdirat) X(rmdir) X(unlink) X(unlinkat) X(remove) X(rename) X(renameat)          \
-    X(renameat2) X(link) X(linkat) X(symlink) X(symlinkat) X(readlink) X(readlinkat)            \
-    X(truncate) X(chmod) X(fchmodat) X(lchmod) X(chown) X(lchown) X(fchownat) X(utimensat)      \
-    X(utime) X(utimes) X(futimesat) X(lutimes) X(mknod) X(mknodat) X(mkfifo) X(mkfifoat)        \
-    X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr) X(setxattr) X(lsetxattr)                \
-    X(removexattr) X(lremovexattr) X(statfs) X(statvfs) X(pathconf)                             \
-    X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
-    X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawn_file_actions_addopen)         \
-    X(posix_spawn_file_actions_addchdir_np) X(dlopen) X(dlmopen) X(inotify_add_watch)           \
-    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose) X(exit) X(_exit) X(_Exit)
-
-#define SM_REAL_FIELD(n) __typeof__(n) *n;
-struct sm_real_tab {
-    SM_REAL_LIST(SM_REAL_FIELD)
-};
-extern struct sm_real_tab sm_real_tab;
-extern int sm_real_ready;
-/** Resolve every entry now (SUD arming: a trapped call must never reach dlsym). */
-void sm_real_init(void);
-/** Resolve one entry on first use; returns it. */
-void *sm_real_resolve(void **slot, const char *name);
-/* Each entry is resolved on first use (a process pays only for the functions it calls). */
-#define SM_REAL(n)                                                                               \
-    ({                                                                                           \
-        __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                \
-        SM_LIKELY(sm_f_ != NULL) ? sm_f_                                                         \
-                                 : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n); \
-    })
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -174,7 +147,7 @@ static inline long sm_under_prefix(const char *p)
 static inline int sm_maybe(const char *p)
 {
     SM_OPAQUE(p);
-    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(p == NULL))
+    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(p == NULL) || SM_UNLIKELY(sm_in_lib))
         return 0;
     if (p[0] != '/')
         return 1; /* relative: depends on the cwd or the dirfd */
@@ -233,17 +206,53 @@ int sm_key_fd(int fd, char key[PATH_MAX]);
 /** Forget the cached cwd classification (after chdir/fchdir). */
 void sm_cwd_changed(void);
 
-/* ---- cores (one implementation per family; wrappers and the raw-syscall door call them) ---- */
+/* ---- cores -------------------------------------------------------------------------------------
+ * One implementation per call family, in the family's file. A core takes explicit arguments,
+ * returns a result (>= 0) or -errno and never sets errno for its caller. The libc wrappers call
+ * them after their pass-through test; the raw door (syscall() and the SIGSYS handler) reaches
+ * them through the one table in sys.c. No core calls an exported wrapper. */
 
+/* open.c */
 int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode);
+/* stat.c */
 int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags);
 int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx);
 int sm_faccessat_core(int dirfd, const char *path, int mode, int flags);
+int sm_statfs_core(const char *path, struct statfs *buf);
+int sm_inotify_add_watch_core(int fd, const char *path, uint32_t mask);
+/* mutate.c */
 int sm_mkdirat_core(int dirfd, const char *path, mode_t mode);
 int sm_unlinkat_core(int dirfd, const char *path, int flags);
 int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, unsigned flags);
+int sm_linkat_core(int ofd, const char *opath, int nfd, const char *npath, int flags);
 int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len);
 int sm_symlinkat_core(const char *target, int dirfd, const char *path);
+int sm_mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev);
+int sm_truncate_core(const char *path, off_t len);
+int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags);
+int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags);
+int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], int flags);
+/** utimes/futimesat: struct timeval[2] (NULL: now) */
+int sm_futimesat_core(int dirfd, const char *path, const struct timeval tv[2], int flags);
+int sm_utime_core(const char *path, const struct utimbuf *ub);
+/* xattr.c: op is 'g'et, 'l'ist, 's'et or 'r'emove; follow 0 for the l* forms */
+long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value,
+                   size_t size, int flags);
+/* cwd.c */
+int sm_chdir_core(const char *path);
+int sm_fchdir_core(int fd);
+/** The virtual cwd into buf (size > 0): its length with the NUL, or -errno. */
+int sm_getcwd_core(char *buf, size_t size);
+/* exec.c: each returns only on failure */
+int sm_execve_core(const char *path, char *const argv[], char *const envp[]);
+int sm_fexecve_core(int fd, char *const argv[], char *const envp[]);
+/* fd.c: the descriptors the shim must know about */
+int sm_close_core(int fd);
+int sm_close_range_core(unsigned first, unsigned last, unsigned flags);
+/** fd is about to be replaced (dup2/dup3 onto it): forget what the shim knew about it. */
+void sm_fd_replacing(int old, int nfd);
+/** fsync (0), fdatasync (1) or syncfs (2) of fd; a virtual file also flushes the cache. */
+int sm_fsync_core(int fd, int kind);
 
 /* ---- raw system calls and Syscall User Dispatch (sys.c, sud.c) ------------------------------ */
 
@@ -281,15 +290,17 @@ struct smc *sm_record_env(void);
 void sm_sync_kick(struct smc *c);
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
-/** close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by
- *  this process; the caller records the file again after the real close. */
-int sm_wfd_closing(int fd, char key[PATH_MAX]);
+/** fd was opened for writing on the file `key` under the prefix: its close records the file
+ *  again (fd.c). */
+void sm_wfd_set(int fd, const char *key);
 /** The program opened fd on a path that may be the cache's LMDB lock file: remember it. */
 void sm_guard_opened(int fd);
 /** The program is closing fd; returns 1 if it was a descriptor on the lock file (the caller then
  *  calls sm_guard_relock() after the real close, which dropped this process's locks). */
 int sm_guard_closing(int fd);
 void sm_guard_relock(void);
+/** _exit(status) after the exit-time work: the core of _exit and of a raw exit_group. */
+void sm_exit_now(int status) __attribute__((noreturn));
 /** atfork child: drop the inherited LMDB environment without using it. */
 void sm_record_atfork_child(void);
 

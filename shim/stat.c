@@ -1,5 +1,6 @@
-/* stat.c: the stat and access families. A virtual entry's identity, size and times are those of
- * its real inode in the tree, so a path stat and an fstat of an fd opened on it always agree. */
+/* stat.c: questions about a path: the stat and access families, statfs, statvfs, pathconf and
+ * inotify watches. A virtual entry's identity, size and times are those of its real inode in
+ * the tree, so a path stat and an fstat of an fd opened on it always agree. */
 #include "shim.h"
 
 #include <unistd.h>
@@ -74,6 +75,7 @@ SM_EXPORT int stat(const char *path, struct stat *st)
     SM_CALL(sm_fstatat_core(AT_FDCWD, path, st, 0));
 }
 SM_EXPORT int stat64(const char *path, struct stat64 *st) __attribute__((alias("stat")));
+SM_INNER_ALIAS(stat);
 
 SM_EXPORT int lstat(const char *path, struct stat *st)
 {
@@ -82,6 +84,7 @@ SM_EXPORT int lstat(const char *path, struct stat *st)
     SM_CALL(sm_fstatat_core(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW));
 }
 SM_EXPORT int lstat64(const char *path, struct stat64 *st) __attribute__((alias("lstat")));
+SM_INNER_ALIAS(lstat);
 
 SM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
@@ -91,37 +94,38 @@ SM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 }
 SM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
     __attribute__((alias("fstatat")));
+SM_INNER_ALIAS(fstatat);
 
 /* The pre-2.33 ABI (node 20 is built against it): on x86-64 the structure is the same. */
 SM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
 {
     (void)ver;
-    return stat(path, st);
+    return SM_INNER(stat)(path, st);
 }
 SM_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
 {
     (void)ver;
-    return stat(path, (struct stat *)st);
+    return SM_INNER(stat)(path, (struct stat *)st);
 }
 SM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
 {
     (void)ver;
-    return lstat(path, st);
+    return SM_INNER(lstat)(path, st);
 }
 SM_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
 {
     (void)ver;
-    return lstat(path, (struct stat *)st);
+    return SM_INNER(lstat)(path, (struct stat *)st);
 }
 SM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
 {
     (void)ver;
-    return fstatat(dirfd, path, st, flags);
+    return SM_INNER(fstatat)(dirfd, path, st, flags);
 }
 SM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
 {
     (void)ver;
-    return fstatat(dirfd, path, (struct stat *)st, flags);
+    return SM_INNER(fstatat)(dirfd, path, (struct stat *)st, flags);
 }
 
 SM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
@@ -152,3 +156,65 @@ SM_EXPORT int euidaccess(const char *path, int mode)
     SM_CALL(sm_faccessat_core(AT_FDCWD, path, mode, AT_EACCESS));
 }
 SM_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidaccess")));
+
+/* ---- the filesystem a path lives on, and watches on it ---------------------------------------- */
+
+/* The calls below take no dirfd: a virtual path becomes its absolute tree path. */
+#define ABS_CORE(call)                                                                           \
+    struct sm_res r;                                                                             \
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);                                         \
+    if (rc < 0)                                                                                  \
+        return rc;                                                                               \
+    long v = (call);                                                                             \
+    return v < 0 ? -errno : (int)v;
+
+int sm_statfs_core(const char *path, struct statfs *buf)
+{
+    ABS_CORE(SM_REAL(statfs)(r.path, buf));
+}
+
+static int statvfs_core(const char *path, struct statvfs *buf)
+{
+    ABS_CORE(SM_REAL(statvfs)(r.path, buf));
+}
+
+int sm_inotify_add_watch_core(int fd, const char *path, uint32_t mask)
+{
+    ABS_CORE(SM_REAL(inotify_add_watch)(fd, r.path, mask));
+}
+
+SM_EXPORT int statfs(const char *path, struct statfs *buf)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(statfs)(path, buf);
+    SM_CALL(sm_statfs_core(path, buf));
+}
+SM_EXPORT int statfs64(const char *path, struct statfs64 *buf) __attribute__((alias("statfs")));
+
+SM_EXPORT int statvfs(const char *path, struct statvfs *buf)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(statvfs)(path, buf);
+    SM_CALL(statvfs_core(path, buf));
+}
+SM_EXPORT int statvfs64(const char *path, struct statvfs64 *buf) __attribute__((alias("statvfs")));
+
+/* pathconf answers -1 with errno unchanged for "no limit": the real call's answer is returned
+ * as it is. */
+SM_EXPORT long pathconf(const char *path, int name)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(pathconf)(path, name);
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    if (rc < 0)
+        return sm_ret(rc);
+    return SM_REAL(pathconf)(r.path, name);
+}
+
+SM_EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
+{
+    if (SM_LIKELY(!sm_maybe(path)))
+        return SM_REAL(inotify_add_watch)(fd, path, mask);
+    SM_CALL(sm_inotify_add_watch_core(fd, path, mask));
+}

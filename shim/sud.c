@@ -8,7 +8,7 @@
  * sys.c, shared with syscall()), and re-issues every other call unchanged through libc's
  * syscall(), which lies in the allowed region; the result goes back in rax.
  *
- * The rules this file keeps (see SUD.md):
+ * The rules this file keeps (the README's section on syscall user dispatch says why):
  *  - The SIGSYS handler stays installed: sigaction/signal for SIGSYS (and a raw rt_sigaction)
  *    record the program's handler instead, and it receives every SIGSYS that is not a dispatch
  *    trap. Trapped calls are never handed to it.
@@ -29,10 +29,11 @@
  *    recording a change takes LMDB's writer lock and wakes the sync thread under its mutex,
  *    which the interrupted code cannot hold: its own calls into the shim are libc calls, not raw
  *    ones (only a signal handler making a raw call under the prefix while its thread is inside
- *    the recorder could, see SUD.md).
- *  - Every thread made with pthread_create is armed at its start, except threads that start
- *    with every signal blocked (the shim's own workers); the child of a fork is armed again; an
- *    exec'd image arms itself in its constructor (SMSHIM_SUD is passed on by exec.c).
+ *    the recorder could: the README lists it among the limits).
+ *  - Every thread made with pthread_create is armed at its start, except the library's own
+ *    (started from a thread marked sm_in_lib: see sm_thread_start) and program threads that
+ *    start with every signal blocked; the child of a fork is armed again; an exec'd image arms
+ *    itself in its constructor (SMSHIM_SUD is passed on by exec.c).
  *
  * x86_64 only; on other architectures sm_sud_init does nothing.
  */
@@ -90,43 +91,6 @@ const char *sm_sud_env(void)
 {
     return sud_env[0] ? sud_env : NULL;
 }
-
-/* ---- the real functions this file wraps (not in SM_REAL: resolved here, once) ------------- */
-
-static struct {
-    int ready;
-    __typeof__(sigaction) *sigaction;
-    __typeof__(signal) *signal;
-    __typeof__(sigprocmask) *sigprocmask;
-    __typeof__(pthread_sigmask) *pthread_sigmask;
-    __typeof__(pthread_create) *pthread_create;
-    __typeof__(sigsuspend) *sigsuspend;
-    __typeof__(ppoll) *ppoll;
-    __typeof__(pselect) *pselect;
-    __typeof__(epoll_pwait) *epoll_pwait;
-    int (*epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
-                        const sigset_t *);
-} R;
-
-SUD_NOSAN static void sud_reals(void)
-{
-    if (__atomic_load_n(&R.ready, __ATOMIC_ACQUIRE))
-        return;
-#define RES(n) R.n = (__typeof__(R.n))dlsym(RTLD_NEXT, #n)
-    RES(sigaction);
-    RES(signal);
-    RES(sigprocmask);
-    RES(pthread_sigmask);
-    RES(pthread_create);
-    RES(sigsuspend);
-    RES(ppoll);
-    RES(pselect);
-    RES(epoll_pwait);
-    RES(epoll_pwait2);
-#undef RES
-    __atomic_store_n(&R.ready, 1, __ATOMIC_RELEASE);
-}
-#define REAL(n) (SM_LIKELY(__atomic_load_n(&R.ready, __ATOMIC_ACQUIRE)) ? R.n : (sud_reals(), R.n))
 
 #define SIGSYS_BIT (1ull << (SIGSYS - 1))
 
@@ -243,8 +207,9 @@ SUD_NOSAN static int sud_arm_thread(void)
     return 0;
 }
 
-/* A thread that starts with every signal blocked is one of the shim's own workers (or a
- * program's signal-free helper): a raw call there could only die of a blocked SIGSYS. */
+/* A program thread that starts with every signal blocked is left unarmed: a raw call there could
+ * only die of a blocked SIGSYS. (The library's own threads never get here: pthread_create sends
+ * them to sm_thread_start.) */
 SUD_NOSAN static int blocks_everything(const sigset_t *m)
 {
     for (int s = 1; s < 32; s++)
@@ -533,7 +498,7 @@ static void sud_chain(int sig, siginfo_t *si, void *ctx)
         struct sigaction dfl;
         memset(&dfl, 0, sizeof dfl);
         dfl.sa_handler = SIG_DFL;
-        REAL(sigaction)(SIGSYS, &dfl, NULL);
+        SM_REAL(sigaction)(SIGSYS, &dfl, NULL);
         real_sys(SYS_tgkill, getpid(), gettid(), SIGSYS, 0, 0, 0); /* not blocked: dies here */
         return;
     }
@@ -569,7 +534,7 @@ static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4
         /* the same exit as libc's _exit: the shim's exit-time work (waiting for pending uploads,
          * see record.c) runs first */
         sud_dump();
-        _exit((int)a1);
+        sm_exit_now((int)a1);
     case SYS_sigaltstack:
         /* this handler is not on the altstack, so the kernel sees what the program would; but
          * the handler's return restores the altstack saved in the frame: save the new one there */
@@ -742,10 +707,9 @@ void sm_sud_init(void)
     if (!sm_cfg.enabled)
         return;
     sm_real_init(); /* the real-function table is resolved lazily elsewhere: never in a handler */
-    sud_reals();
     real_syscall = SM_REAL(syscall);
     struct seg_q q = {(uintptr_t)real_syscall, 0, 0};
-    if (!real_syscall || !R.sigaction || !dl_iterate_phdr(seg_cb, &q)) {
+    if (!real_syscall || !SM_REAL(sigaction) || !dl_iterate_phdr(seg_cb, &q)) {
         sm_log(SM_LOG_ERROR, "sud: libc's executable mapping not found: not armed");
         return;
     }
@@ -766,17 +730,17 @@ void sm_sud_init(void)
     sa.sa_sigaction = sud_handler;
     sa.sa_flags = SA_SIGINFO | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
-    if (R.sigaction(SIGSYS, &sa, &old) != 0) {
+    if (SM_REAL(sigaction)(SIGSYS, &sa, &old) != 0) {
         sm_log(SM_LOG_ERROR, "sud: sigaction(SIGSYS): %s: not armed", strerror(errno));
         return;
     }
-    R.sigaction(SIGSYS, NULL, &cur);
+    SM_REAL(sigaction)(SIGSYS, NULL, &cur);
     restorer = (uintptr_t)cur.sa_restorer;
     static const unsigned char rt[] = {0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05};
     if (restorer < region_start || restorer >= region_start + region_len ||
         memcmp((const void *)restorer, rt, sizeof rt) != 0) {
         sm_log(SM_LOG_ERROR, "sud: libc's signal restorer not recognised: not armed");
-        R.sigaction(SIGSYS, &old, NULL);
+        SM_REAL(sigaction)(SIGSYS, &old, NULL);
         return;
     }
     struct prog_sa p = {(old.sa_flags & SA_SIGINFO) ? (void *)old.sa_sigaction
@@ -791,13 +755,13 @@ void sm_sud_init(void)
     sigset_t m;
     sigemptyset(&m);
     sigaddset(&m, SIGSYS);
-    R.pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+    SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
 
     __atomic_store_n(&sm_sud_on, 1, __ATOMIC_RELEASE);
     int rc = sud_arm_thread();
     if (rc < 0) {
         __atomic_store_n(&sm_sud_on, 0, __ATOMIC_RELEASE);
-        R.sigaction(SIGSYS, &old, NULL);
+        SM_REAL(sigaction)(SIGSYS, &old, NULL);
         sm_log(SM_LOG_WARN, "sud: prctl(PR_SET_SYSCALL_USER_DISPATCH): %s: not armed (%s)",
                strerror(-rc), why);
         return;
@@ -822,12 +786,12 @@ SUD_NOSAN static void *sud_thread_start(void *p)
     sigemptyset(&m);
     sigemptyset(&cur);
     sigaddset(&m, SIGSYS);
-    REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
+    SM_REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
     if (blocks_everything(&cur)) {
-        REAL(pthread_sigmask)(SIG_BLOCK, &m, NULL); /* as its creator meant: no signal at all */
+        SM_REAL(pthread_sigmask)(SIG_BLOCK, &m, NULL); /* as its creator meant: no signal at all */
     } else {
         if (sigismember(&cur, SIGSYS))
-            REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
+            SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
         int rc = sud_arm_thread();
         if (rc < 0)
             sm_log(SM_LOG_ERROR, "sud: cannot arm a new thread: %s", strerror(-rc));
@@ -838,14 +802,16 @@ SUD_NOSAN static void *sud_thread_start(void *p)
 SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
                              void *arg)
 {
+    if (SM_UNLIKELY(sm_in_lib)) /* a thread libcurl starts from the sync thread: the library's */
+        return sm_thread_start(t, attr, fn, arg);
     if (SM_LIKELY(!__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
-        return REAL(pthread_create)(t, attr, fn, arg);
+        return SM_REAL(pthread_create)(t, attr, fn, arg);
     struct sud_start *s = malloc(sizeof *s);
     if (!s)
         return EAGAIN;
     s->fn = fn;
     s->arg = arg;
-    int rc = REAL(pthread_create)(t, attr, sud_thread_start, s);
+    int rc = SM_REAL(pthread_create)(t, attr, sud_thread_start, s);
     if (rc != 0)
         free(s);
     return rc;
@@ -902,7 +868,7 @@ static uint64_t mask64(const sigset_t *s)
 SUD_NOSAN SM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (SM_LIKELY(!__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
-        return REAL(sigaction)(sig, act, old);
+        return SM_REAL(sigaction)(sig, act, old);
     if (sig == SIGSYS) {
         struct prog_sa cur;
         prog_get(&cur);
@@ -928,33 +894,35 @@ SUD_NOSAN SM_EXPORT int sigaction(int sig, const struct sigaction *act, struct s
     if (act && sigismember(&act->sa_mask, SIGSYS)) {
         struct sigaction c = *act;
         c.sa_mask = *sans_sigsys(&act->sa_mask, &tmp);
-        return REAL(sigaction)(sig, &c, old);
+        return SM_REAL(sigaction)(sig, &c, old);
     }
-    return REAL(sigaction)(sig, act, old);
+    return SM_REAL(sigaction)(sig, act, old);
 }
+SM_INNER_ALIAS(sigaction);
 SM_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 SUD_NOSAN SM_EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    return sigaction(sig, act, old);
+    return SM_INNER(sigaction)(sig, act, old);
 }
 
 SUD_NOSAN SM_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
     if (SM_LIKELY(sig != SIGSYS || !__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
-        return REAL(signal)(sig, h);
+        return SM_REAL(signal)(sig, h);
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = h;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, &old) != 0)
+    if (SM_INNER(sigaction)(SIGSYS, &sa, &old) != 0)
         return SIG_ERR;
     return old.sa_handler;
 }
+SM_INNER_ALIAS(signal);
 SM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h);
 SUD_NOSAN SM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
 {
-    return signal(sig, h);
+    return SM_INNER(signal)(sig, h);
 }
 
 SUD_NOSAN SM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
@@ -962,7 +930,7 @@ SUD_NOSAN SM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *
     sigset_t tmp;
     if (armed_here() && how != SIG_UNBLOCK)
         set = sans_sigsys(set, &tmp);
-    return REAL(pthread_sigmask)(how, set, old);
+    return SM_REAL(pthread_sigmask)(how, set, old);
 }
 
 SUD_NOSAN SM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
@@ -970,7 +938,7 @@ SUD_NOSAN SM_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
     sigset_t tmp;
     if (armed_here() && how != SIG_UNBLOCK)
         set = sans_sigsys(set, &tmp);
-    return REAL(sigprocmask)(how, set, old);
+    return SM_REAL(sigprocmask)(how, set, old);
 }
 
 SUD_NOSAN SM_EXPORT int sigsuspend(const sigset_t *mask)
@@ -978,7 +946,7 @@ SUD_NOSAN SM_EXPORT int sigsuspend(const sigset_t *mask)
     sigset_t tmp;
     if (armed_here())
         mask = sans_sigsys(mask, &tmp);
-    return REAL(sigsuspend)(mask);
+    return SM_REAL(sigsuspend)(mask);
 }
 
 SUD_NOSAN SM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo, const sigset_t *mask)
@@ -986,7 +954,7 @@ SUD_NOSAN SM_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespe
     sigset_t tmp;
     if (armed_here())
         mask = sans_sigsys(mask, &tmp);
-    return REAL(ppoll)(fds, n, tmo, mask);
+    return SM_REAL(ppoll)(fds, n, tmo, mask);
 }
 
 SUD_NOSAN SM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct timespec *tmo,
@@ -995,7 +963,7 @@ SUD_NOSAN SM_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const st
     sigset_t tmp;
     if (armed_here())
         mask = sans_sigsys(mask, &tmp);
-    return REAL(pselect)(n, r, w, e, tmo, mask);
+    return SM_REAL(pselect)(n, r, w, e, tmo, mask);
 }
 
 SUD_NOSAN SM_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int tmo, const sigset_t *mask)
@@ -1003,7 +971,7 @@ SUD_NOSAN SM_EXPORT int epoll_pwait(int ep, struct epoll_event *ev, int max, int
     sigset_t tmp;
     if (armed_here())
         mask = sans_sigsys(mask, &tmp);
-    return REAL(epoll_pwait)(ep, ev, max, tmo, mask);
+    return SM_REAL(epoll_pwait)(ep, ev, max, tmo, mask);
 }
 
 SUD_NOSAN SM_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, const struct timespec *tmo,
@@ -1012,9 +980,9 @@ SUD_NOSAN SM_EXPORT int epoll_pwait2(int ep, struct epoll_event *ev, int max, co
     sigset_t tmp;
     if (armed_here())
         mask = sans_sigsys(mask, &tmp);
-    if (!REAL(epoll_pwait2)) {
+    if (!SM_REAL(epoll_pwait2)) {
         errno = ENOSYS;
         return -1;
     }
-    return REAL(epoll_pwait2)(ep, ev, max, tmo, mask);
+    return SM_REAL(epoll_pwait2)(ep, ev, max, tmo, mask);
 }

@@ -1,0 +1,108 @@
+/* sm_real.h: libc's own functions, for every module of the library (shim/, cache/, hydrate/).
+ *
+ * libsmshim.so exports wrappers named like libc's functions (open, stat, close, syscall,
+ * pthread_create, ...). A call by that name from inside the library would bind to the wrapper, so
+ * the library never makes one: every libc function it also exports is reached through this table,
+ * resolved with dlsym(RTLD_NEXT), which from the library is libc (or a later preload) and from the
+ * CLI or the test runner is libc too. `make check-self` (run by `make test`) verifies that no
+ * object of the library references an exported name.
+ *
+ * The library's own threads (the sync thread, its workers, threads libcurl starts from them) are
+ * marked with sm_in_lib; so is a host thread while it runs the change recorder (LMDB). The
+ * wrappers pass every call of a marked thread straight to libc, so the calls that liblmdb and
+ * libcurl make through their own PLT never act as the host's calls.
+ */
+#ifndef SM_REAL_H
+#define SM_REAL_H
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <utime.h>
+
+/* Every libc function the library calls for real and also exports. One entry per name, in the
+ * style of SQLite's aSyscall table: the list is the single place a real function is named. */
+#define SM_REAL_LIST(X)                                                                          \
+    X(open) X(openat) X(creat) X(fopen) X(freopen) X(close) X(close_range) X(dup2) X(dup3)      \
+    X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
+    X(access) X(faccessat) X(euidaccess)                                                         \
+    X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob)                                    \
+    X(mkdir) X(mkdirat) X(rmdir) X(unlink) X(unlinkat) X(remove) X(rename) X(renameat)          \
+    X(renameat2) X(link) X(linkat) X(symlink) X(symlinkat) X(readlink) X(readlinkat)            \
+    X(truncate) X(chmod) X(fchmodat) X(lchmod) X(chown) X(lchown) X(fchownat) X(utimensat)      \
+    X(utime) X(utimes) X(futimesat) X(lutimes) X(mknod) X(mknodat) X(mkfifo) X(mkfifoat)        \
+    X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr) X(setxattr) X(lsetxattr)                \
+    X(removexattr) X(lremovexattr) X(statfs) X(statvfs) X(pathconf)                             \
+    X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
+    X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
+    X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_addchdir_np)                 \
+    X(dlopen) X(dlmopen) X(inotify_add_watch)                                                   \
+    X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
+    X(exit) X(_exit) X(_Exit)                                                                    \
+    X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \
+    X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)
+
+/* glibc 2.36 has epoll_pwait2 but no header declares it everywhere */
+int epoll_pwait2(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
+
+#define SM_REAL_FIELD(n) __typeof__(n) *n;
+struct sm_real_tab {
+    SM_REAL_LIST(SM_REAL_FIELD)
+};
+#undef SM_REAL_FIELD
+extern struct sm_real_tab sm_real_tab;
+
+/** Resolve every entry now (arming syscall dispatch: a trapped call must never reach dlsym). */
+void sm_real_init(void);
+/** Resolve one entry on first use; returns it (NULL when libc lacks it). */
+void *sm_real_resolve(void **slot, const char *name);
+/* Each entry is resolved on first use (a process pays only for the functions it calls). */
+#define SM_REAL(n)                                                                               \
+    ({                                                                                           \
+        __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                \
+        __builtin_expect(sm_f_ != NULL, 1)                                                       \
+            ? sm_f_                                                                              \
+            : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n);                     \
+    })
+
+/** Non-zero while the calling thread runs the library's own code: for good in the library's
+ *  threads, for the length of a call into the cache in a host thread. */
+extern __thread int sm_in_lib;
+
+/** Mark the calling (host) thread as running the library's code until sm_lib_leave(); nests.
+ *  Every call of the shim into the cache or the sync engine is bracketed by the two. */
+static inline int sm_lib_enter(void)
+{
+    int was = sm_in_lib;
+    sm_in_lib = 1;
+    return was;
+}
+static inline void sm_lib_leave(int was)
+{
+    sm_in_lib = was;
+}
+
+/** Start one of the library's threads: every signal blocked (none is ever delivered there, and it
+ *  is never armed for syscall dispatch), sm_in_lib set before fn runs. Returns 0 or an error
+ *  number, as pthread_create. */
+int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+#endif
