@@ -35,12 +35,12 @@ uint64_t smc_hash64(const char *s, size_t n)
 static int same_bytes(const char *path, const struct smc_remote *d, struct stat *st,
                       uint64_t *hash)
 {
-    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW, 0);
     if (fd < 0)
         return 0;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
         ((size_t)st->st_size != d->len && (size_t)st->st_size != d->len + 1)) {
-        SM_REAL(close)(fd);
+        sm_lib_close(fd);
         return 0;
     }
     size_t n = (size_t)st->st_size, got = 0;
@@ -51,7 +51,7 @@ static int same_bytes(const char *path, const struct smc_remote *d, struct stat 
             break;
         got += (size_t)r;
     }
-    SM_REAL(close)(fd);
+    sm_lib_close(fd);
     int same = buf && got == n && memcmp(buf, d->content, d->len) == 0 &&
                (n == d->len || buf[n - 1] == '\n');
     if (same)
@@ -91,7 +91,7 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
     static unsigned counter;
     snprintf(out, size, "%s/pull.%d.%u.%llx", tmp_dir, (int)getpid(),
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (unsigned long long)d->hash);
-    int fd = SM_REAL(open)(out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    int fd = sm_lib_openat(AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0)
         return -errno;
     size_t off = 0;
@@ -99,13 +99,13 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
         ssize_t w = write(fd, d->content + off, d->len - off);
         if (w <= 0) {
             int e = w < 0 ? errno : EIO;
-            SM_REAL(close)(fd);
+            sm_lib_close(fd);
             SM_REAL(unlink)(out);
             return -e;
         }
         off += (size_t)w;
     }
-    SM_REAL(close)(fd);
+    sm_lib_close(fd);
     return 0;
 }
 

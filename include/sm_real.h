@@ -27,8 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/select.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -58,7 +60,8 @@
     X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
     X(exit) X(_exit) X(_Exit)                                                                    \
     X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \
-    X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)
+    X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
+    X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)
 
 /* glibc 2.36 has epoll_pwait2 but no header declares it everywhere */
 int epoll_pwait2(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
@@ -104,5 +107,37 @@ static inline void sm_lib_leave(int was)
  *  is never armed for syscall dispatch), sm_in_lib set before fn runs. Returns 0 or an error
  *  number, as pthread_create. */
 int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+
+/* ---- the library's own descriptors ------------------------------------------------------------
+ * Every descriptor the library holds (LMDB's files, the tree fd, the log, libcurl's sockets, a
+ * file the sync engine reads or writes) lives above the range the host uses: it is moved to the
+ * top SM_FD_RESERVE numbers below RLIMIT_NOFILE's soft limit (or below SM_FD_MAX when that is
+ * higher) when it is made, and marked as the library's, so that the host's close, close_range,
+ * closefrom and dup2 leave it alone (shim/fd.c). Where the limit is too small to reserve a range,
+ * descriptors stay where the kernel put them but are still marked. */
+#define SM_FD_MAX     65536 /* descriptors at or above this are never marked */
+#define SM_FD_RESERVE 64    /* numbers reserved below the limit */
+
+/** fd (>= 0) becomes the library's: moved into the reserved range (close-on-exec) and marked.
+ *  Returns the descriptor to use (fd itself when it cannot move), or fd when fd < 0. */
+int sm_fd_lift(int fd);
+/** Both ends of a pipe or socket pair; 0, or -1 as the call that made them. */
+int sm_fd_lift2(int rc, int fds[2]);
+/** The library closed or gave up fd. */
+void sm_fd_forget(int fd);
+/** Is fd the library's? */
+int sm_fd_is_own(int fd);
+/** The lowest marked descriptor >= from, or -1. */
+int sm_fd_next_own(int from);
+/** *holder names a descriptor of the library's that may be moved elsewhere when the host wants
+ *  its number (the tree fd, the log); registered once. Others (LMDB's, sockets) are pinned. */
+void sm_fd_movable(int *holder);
+/** The host wants the number of fd (a dup2 onto it): move a movable descriptor elsewhere (its
+ *  holder is updated) and return 0, or -EBUSY for a pinned one. */
+int sm_fd_vacate(int fd);
+
+/** open/openat/close for the library's own descriptors (cache/, hydrate/). */
+int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);
+int sm_lib_close(int fd);
 
 #endif

@@ -1,8 +1,10 @@
-/* fd.c: the descriptors the shim must know about: the tree fd, descriptors open for writing on
- * files under the prefix (their close records the file again) and descriptors the program opened
- * on the cache's LMDB lock file (their close drops this process's locks, which are taken again).
- * close, fclose, close_range, dup2, dup3 and the fsync family; the raw door reaches the same
- * cores (sys.c). */
+/* fd.c: the descriptors the shim must know about: its own (LMDB's files, the tree fd, the log,
+ * libcurl's sockets: sm_real.h), which the host's close, close_range, closefrom and dup2 leave
+ * alone as if they did not exist; descriptors open for writing on files under the prefix (their
+ * close records the file again); descriptors the program opened on the cache's LMDB lock file
+ * (their close drops this process's locks, which are taken again). close, fclose, close_range,
+ * closefrom, dup2, dup3, the fsync family, and the calls that make descriptors for the library's
+ * own threads (socket, pipe, ...). The raw door reaches the same cores (sys.c). */
 #include "shim.h"
 
 #include <stdlib.h>
@@ -50,11 +52,10 @@ static int wfd_closing(int fd, char key[PATH_MAX])
 
 enum { CLOSE_PLAIN, CLOSE_RELOCK, CLOSE_RECORD };
 
-/* What a close of fd means to the shim, decided before the real close. */
+/* What the host's close of fd (not one of the shim's) means to the shim, decided before the
+ * real close. */
 static int closing(int fd, char key[PATH_MAX])
 {
-    if (SM_UNLIKELY(sm_is_tree_fd(fd)))
-        sm_tree_fd_lost(fd);
     if (SM_UNLIKELY(SM_GUARD_ON()) && sm_guard_closing(fd))
         return CLOSE_RELOCK;
     return wfd_closing(fd, key) ? CLOSE_RECORD : CLOSE_PLAIN;
@@ -71,6 +72,8 @@ static void closed(int what, const char *key)
 int sm_close_core(int fd)
 {
     char key[PATH_MAX];
+    if (SM_UNLIKELY(sm_fd_is_own(fd)))
+        return -EBADF; /* for the host, the shim's descriptors do not exist */
     int what = closing(fd, key);
     int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
     if (SM_UNLIKELY(what != CLOSE_PLAIN))
@@ -80,8 +83,8 @@ int sm_close_core(int fd)
 
 SM_EXPORT int close(int fd)
 {
-    if (SM_UNLIKELY(sm_in_lib))
-        return SM_REAL(close)(fd);
+    if (SM_UNLIKELY(sm_in_lib)) /* liblmdb or libcurl closing one of its own */
+        return sm_lib_close(fd);
     SM_CALL(sm_close_core(fd));
 }
 
@@ -90,7 +93,12 @@ SM_EXPORT int fclose(FILE *f)
     char key[PATH_MAX];
     if (SM_UNLIKELY(sm_in_lib) || !f)
         return SM_REAL(fclose)(f);
-    int what = closing(fileno(f), key);
+    int fd = fileno(f);
+    if (SM_UNLIKELY(sm_fd_is_own(fd))) {
+        errno = EBADF;
+        return EOF;
+    }
+    int what = closing(fd, key);
     int rc = SM_REAL(fclose)(f);
     if (SM_UNLIKELY(what != CLOSE_PLAIN)) {
         int saved = errno;
@@ -100,12 +108,25 @@ SM_EXPORT int fclose(FILE *f)
     return rc;
 }
 
+/* The host's close_range skips the shim's descriptors: the range is closed in the pieces between
+ * them. Marking them close-on-exec changes nothing (they are). Descriptors the program opened on
+ * the lock file or for writing under the prefix are not looked at: a range close is how programs
+ * drop what they inherited, and the scan finds what was written. */
 int sm_close_range_core(unsigned first, unsigned last, unsigned flags)
 {
-    int t = sm_treefd_value;
-    if (t >= 0 && (unsigned)t >= first && (unsigned)t <= last && !(flags & CLOSE_RANGE_CLOEXEC))
-        sm_tree_fd_lost(t);
-    return SM_REAL(close_range)(first, last, (int)flags) == 0 ? 0 : -errno;
+    if (first > last)
+        return -EINVAL;
+    unsigned lo = first;
+    for (int o = sm_fd_next_own((int)(first < SM_FD_MAX ? first : SM_FD_MAX));
+         o >= 0 && (unsigned)o <= last && !(flags & CLOSE_RANGE_CLOEXEC);
+         o = sm_fd_next_own(o + 1)) {
+        if ((unsigned)o > lo && SM_REAL(close_range)(lo, (unsigned)o - 1, (int)flags) != 0)
+            return -errno;
+        lo = (unsigned)o + 1;
+    }
+    if (lo > last || lo == 0) /* nothing left, or the last piece ended at ~0U */
+        return 0;
+    return SM_REAL(close_range)(lo, last, (int)flags) == 0 ? 0 : -errno;
 }
 
 SM_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -115,26 +136,85 @@ SM_EXPORT int close_range(unsigned first, unsigned last, int flags)
     SM_CALL(sm_close_range_core(first, last, (unsigned)flags));
 }
 
-/* ---- dup2 / dup3 onto a descriptor the shim knows -------------------------------------------- */
-
-void sm_fd_replacing(int old, int nfd)
+/* glibc's closefrom calls close_range inside itself: wrapped so that it skips the shim's too. */
+SM_EXPORT void closefrom(int lowfd)
 {
-    if (SM_UNLIKELY(sm_is_tree_fd(nfd)) && old != nfd)
-        sm_tree_fd_lost(nfd);
+    int saved = errno;
+    if (SM_UNLIKELY(sm_in_lib) || lowfd < 0) {
+        SM_REAL(closefrom)(lowfd);
+    } else if (sm_close_range_core((unsigned)lowfd, ~0U, 0) == -ENOSYS) {
+        /* a kernel without close_range: one by one, as glibc does then */
+        for (int fd = lowfd; fd < SM_FD_MAX; fd++)
+            if (!sm_fd_is_own(fd))
+                SM_REAL(close)(fd);
+    }
+    errno = saved;
+}
+
+/* ---- dup2 / dup3 onto a descriptor the shim holds --------------------------------------------- */
+
+/* The host duplicates onto nfd: the shim's descriptor there moves away first (the tree fd, the
+ * log) or, when it cannot (LMDB's files and sockets are held by number inside the libraries),
+ * the call fails with EBUSY, which Linux's dup2 may answer anyway. The shim's descriptors cannot
+ * be duplicated by the host (EBADF): for it they do not exist. */
+int sm_fd_replacing(int old, int nfd)
+{
+    if (SM_UNLIKELY(sm_fd_is_own(old)))
+        return -EBADF;
+    if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd)
+        return sm_fd_vacate(nfd);
+    return 0;
 }
 
 SM_EXPORT int dup2(int old, int nfd)
 {
-    if (SM_LIKELY(!sm_in_lib))
-        sm_fd_replacing(old, nfd);
+    int rc;
+    if (SM_LIKELY(!sm_in_lib) && SM_UNLIKELY((rc = sm_fd_replacing(old, nfd)) < 0))
+        return (int)sm_ret(rc);
     return SM_REAL(dup2)(old, nfd);
 }
 
 SM_EXPORT int dup3(int old, int nfd, int flags)
 {
-    if (SM_LIKELY(!sm_in_lib))
-        sm_fd_replacing(old, nfd);
+    int rc;
+    if (SM_LIKELY(!sm_in_lib) && SM_UNLIKELY((rc = sm_fd_replacing(old, nfd)) < 0))
+        return (int)sm_ret(rc);
     return SM_REAL(dup3)(old, nfd, flags);
+}
+
+/* ---- descriptors made for the library's own threads -------------------------------------------- */
+
+/* libcurl's sockets and its resolver's wake-up pipes are made by its own calls: in a thread of
+ * the library (sm_in_lib) they are moved into the reserved range like every descriptor of the
+ * library's. The host's calls are untouched. */
+SM_EXPORT int socket(int domain, int type, int proto)
+{
+    int fd = SM_REAL(socket)(domain, type, proto);
+    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(fd) : fd;
+}
+
+SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
+{
+    int rc = SM_REAL(socketpair)(domain, type, proto, sv);
+    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, sv) : rc;
+}
+
+SM_EXPORT int pipe(int fds[2])
+{
+    int rc = SM_REAL(pipe)(fds);
+    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, fds) : rc;
+}
+
+SM_EXPORT int pipe2(int fds[2], int flags)
+{
+    int rc = SM_REAL(pipe2)(fds, flags);
+    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, fds) : rc;
+}
+
+SM_EXPORT int eventfd(unsigned count, int flags)
+{
+    int fd = SM_REAL(eventfd)(count, flags);
+    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(fd) : fd;
 }
 
 /* ---- durability: fsync of a virtual file also makes the cache's committed state durable ---- */

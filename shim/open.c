@@ -87,7 +87,8 @@ SM_EXPORT int open(const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
     if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(open)(path, flags, mode);
+        return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(SM_REAL(open)(path, flags, mode))
+                                      : SM_REAL(open)(path, flags, mode);
     SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
 }
 SM_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
@@ -103,7 +104,8 @@ SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
     if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(openat)(dirfd, path, flags, mode);
+        return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(SM_REAL(openat)(dirfd, path, flags, mode))
+                                      : SM_REAL(openat)(dirfd, path, flags, mode);
     SM_CALL(sm_openat_core(dirfd, path, flags, mode));
 }
 SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));

@@ -54,21 +54,6 @@ int sm_layout_ensure(void)
     return 0;
 }
 
-/* The tree fd lives high in the fd table, out of the way of programs that dup2 onto small
- * numbers, and is CLOEXEC: an exec'd child opens its own. */
-static int move_high(int fd)
-{
-    struct rlimit rl;
-    int hint = 900;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
-        hint = rl.rlim_cur > 64 ? (int)rl.rlim_cur - 32 : 10;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, hint);
-    if (nfd < 0)
-        return fd;
-    SM_REAL(close)(fd);
-    return nfd;
-}
-
 int sm_tree_fd(void)
 {
     int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
@@ -79,9 +64,11 @@ int sm_tree_fd(void)
     if (fd < 0) {
         int rc = sm_layout_ensure();
         if (rc == 0) {
-            fd = SM_REAL(openat)(AT_FDCWD, sm_cfg.tree, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            /* one of the shim's own descriptors (sm_real.h): out of the host's range, CLOEXEC
+             * (an exec'd child opens its own), moved away when the host dup2s onto it */
+            fd = sm_lib_openat(AT_FDCWD, sm_cfg.tree, O_PATH | O_DIRECTORY, 0);
             if (fd >= 0)
-                fd = move_high(fd);
+                sm_fd_movable(&sm_treefd_value);
             else
                 rc = -errno;
         }
@@ -96,12 +83,6 @@ int sm_tree_fd(void)
     return fd;
 }
 
-void sm_tree_fd_lost(int fd)
-{
-    int expect = fd;
-    __atomic_compare_exchange_n(&sm_treefd_value, &expect, -1, 0, __ATOMIC_ACQ_REL,
-                                __ATOMIC_ACQUIRE);
-}
 
 /* ---- string helpers --------------------------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* real.c: the table of libc's own functions (sm_real.h), each resolved on first use with
  * dlsym(RTLD_NEXT) (or all at once when syscall dispatch is armed), and the start of the
- * library's own threads. The only place that calls dlsym. Linked into the library, the CLI and
- * the test runner alike. */
+ * library's own threads and descriptors. The only place that calls dlsym. Linked into the
+ * library, the CLI and the test runner alike. */
 #include "sm_real.h"
 
 #include <dlfcn.h>
@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 struct sm_real_tab sm_real_tab;
 __thread int sm_in_lib;
@@ -64,4 +65,128 @@ int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *
     if (rc != 0)
         free(s);
     return rc;
+}
+
+/* ---- the library's own descriptors (sm_real.h) ----------------------------------------------- */
+
+static unsigned char own_fd[SM_FD_MAX / 8]; /* bit fd: the library's */
+static int fd_base = -1;                    /* first number of the reserved range, set once */
+#define MOVABLE_MAX 4
+static int *movable[MOVABLE_MAX]; /* holders of descriptors that may be moved */
+
+static int fd_base_get(void)
+{
+    int b = __atomic_load_n(&fd_base, __ATOMIC_RELAXED);
+    if (b >= 0)
+        return b;
+    struct rlimit rl;
+    long top = SM_FD_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)SM_FD_MAX)
+        top = (long)rl.rlim_cur;
+    /* with fewer than 4 reserves' worth of numbers there is no range to spare */
+    b = top >= 4 * SM_FD_RESERVE ? (int)(top - SM_FD_RESERVE) : (int)top;
+    __atomic_store_n(&fd_base, b, __ATOMIC_RELAXED);
+    return b;
+}
+
+static void fd_mark(int fd, int on)
+{
+    if (fd < 0 || fd >= SM_FD_MAX)
+        return;
+    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    if (on)
+        __atomic_fetch_or(&own_fd[fd / 8], bit, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&own_fd[fd / 8], (unsigned char)~bit, __ATOMIC_RELAXED);
+}
+
+int sm_fd_is_own(int fd)
+{
+    return fd >= 0 && fd < SM_FD_MAX &&
+           (__atomic_load_n(&own_fd[fd / 8], __ATOMIC_RELAXED) >> (fd % 8)) & 1;
+}
+
+int sm_fd_next_own(int from)
+{
+    if (from < 0)
+        from = 0;
+    for (int i = from / 8; i < SM_FD_MAX / 8; i++) {
+        unsigned char b = __atomic_load_n(&own_fd[i], __ATOMIC_RELAXED);
+        if (i == from / 8)
+            b &= (unsigned char)(0xffu << (from % 8));
+        if (b)
+            return i * 8 + __builtin_ctz(b);
+    }
+    return -1;
+}
+
+int sm_fd_lift(int fd)
+{
+    if (fd < 0)
+        return fd;
+    int base = fd_base_get();
+    if (fd < base) {
+        int saved = errno;
+        int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+        if (nfd >= 0) {
+            SM_REAL(close)(fd);
+            fd = nfd;
+        }
+        errno = saved;
+    }
+    fd_mark(fd, 1);
+    return fd;
+}
+
+int sm_fd_lift2(int rc, int fds[2])
+{
+    if (rc == 0) {
+        fds[0] = sm_fd_lift(fds[0]);
+        fds[1] = sm_fd_lift(fds[1]);
+    }
+    return rc;
+}
+
+void sm_fd_forget(int fd)
+{
+    fd_mark(fd, 0);
+}
+
+void sm_fd_movable(int *holder)
+{
+    for (int i = 0; i < MOVABLE_MAX; i++) {
+        int *h = NULL;
+        if (__atomic_load_n(&movable[i], __ATOMIC_ACQUIRE) == holder ||
+            __atomic_compare_exchange_n(&movable[i], &h, holder, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+            return;
+    }
+}
+
+int sm_fd_vacate(int fd)
+{
+    for (int i = 0; i < MOVABLE_MAX; i++) {
+        int *h = __atomic_load_n(&movable[i], __ATOMIC_ACQUIRE);
+        if (!h || __atomic_load_n(h, __ATOMIC_ACQUIRE) != fd)
+            continue;
+        int nfd = fcntl(fd, F_DUPFD_CLOEXEC, fd_base_get());
+        if (nfd < 0)
+            return -errno;
+        fd_mark(nfd, 1);
+        __atomic_store_n(h, nfd, __ATOMIC_RELEASE);
+        fd_mark(fd, 0); /* the host's dup2 closes the old number */
+        return 0;
+    }
+    return -EBUSY;
+}
+
+int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    return sm_fd_lift(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));
+}
+
+int sm_lib_close(int fd)
+{
+    sm_fd_forget(fd);
+    return SM_REAL(close)(fd);
 }

@@ -181,13 +181,11 @@ struct sm_res {
  *  Never touches LMDB and never allocates; safe in a vfork child. */
 int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r);
 
-/** The materialised tree's directory fd (O_PATH, CLOEXEC, high number), opening it (and creating
+/** The materialised tree's directory fd (O_PATH, one of the shim's own: sm_real.h), opening it (and creating
  *  the cache layout) on first use. Returns the fd or -errno. */
 int sm_tree_fd(void);
 /** Create the cache layout (cache 0700, tree 0755, tmp). 0 or -errno. */
 int sm_layout_ensure(void);
-/** Forget the tree fd if `fd` is it (the program closed or replaced that descriptor). */
-void sm_tree_fd_lost(int fd);
 static inline int sm_is_tree_fd(int fd);
 
 /** If `real` (absolute, NUL-terminated, in a buffer of `size` bytes) lies in the tree, rewrite it
@@ -249,8 +247,9 @@ int sm_fexecve_core(int fd, char *const argv[], char *const envp[]);
 /* fd.c: the descriptors the shim must know about */
 int sm_close_core(int fd);
 int sm_close_range_core(unsigned first, unsigned last, unsigned flags);
-/** fd is about to be replaced (dup2/dup3 onto it): forget what the shim knew about it. */
-void sm_fd_replacing(int old, int nfd);
+/** The host duplicates old onto nfd (dup2/dup3): 0 when it may, after moving a descriptor of the
+ *  shim's away from nfd, or -EBADF/-EBUSY. */
+int sm_fd_replacing(int old, int nfd);
 /** fsync (0), fdatasync (1) or syncfs (2) of fd; a virtual file also flushes the cache. */
 int sm_fsync_core(int fd, int kind);
 

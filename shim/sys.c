@@ -38,6 +38,13 @@ static long execveat_core(long dirfd, const char *path, long argv, long envp, lo
     return PASS;
 }
 
+/* dup2/dup3 onto (or of) a descriptor of the shim's: refused, or made possible by moving it */
+static long dup_core(long old, long nfd)
+{
+    int rc = sm_fd_replacing((int)old, (int)nfd);
+    return rc < 0 ? rc : PASS;
+}
+
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
@@ -106,8 +113,8 @@ static long execveat_core(long dirfd, const char *path, long argv, long envp, lo
     /* descriptors the shim must know about */                                                   \
     X(SYS_close, ANY, sm_close_core((int)a1))                                                    \
     X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))       \
-    X(SYS_dup2, ANY, (sm_fd_replacing((int)a1, (int)a2), PASS))                                  \
-    X(SYS_dup3, ANY, (sm_fd_replacing((int)a1, (int)a2), PASS))                                  \
+    X(SYS_dup2, ANY, dup_core(a1, a2))                                                           \
+    X(SYS_dup3, ANY, dup_core(a1, a2))                                                           \
     X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                 \
     X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                             \
     X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The shim's descriptors are invisible to the host: a program that closes, replaces or reuses
+# every descriptor keeps a working prefix, every write under it is recorded, and no byte of the
+# shim's own files (LMDB pages) reaches a file of the program's.
+. "$(dirname "$0")/../lib/common.sh"
+CLI="$B/smshim"
+
+# every tracked file is recorded exactly once, as dirty (local-only: nothing is synced)
+recorded() { # recorded FILE...: each is listed as dirty by smshim status --list
+    "$CLI" status --cache "$SMSHIM_CACHE" --list >"$T/list" || fail "status --list failed"
+    for f in "$@"; do
+        grep -qx "dirty *$f" "$T/list" || fail "$f is not recorded: $(cat "$T/list")"
+    done
+}
+
+# 1. bash takes fd 4 for its own file after the shim opened its environment
+shim bash -c 'echo 1 > /sm/one.txt; exec 4>'"$T"'/out.log; echo line >&4; for i in 1 2 3 4 5; do echo $i > /sm/two$i.txt; done' ||
+    fail "bash failed"
+[ "$(cat "$T/out.log")" = line ] || fail "out.log holds $(wc -c <"$T/out.log") bytes, not the line written"
+recorded /one.txt /two1.txt /two2.txt /two3.txt /two4.txt /two5.txt
+echo "ok - exec 4> keeps its own file and every write is recorded"
+
+# 2. programs that close, replace and reuse every descriptor
+for mode in closeall closefrom range procfd raw dup2; do
+    shim mkdir -p "/sm/$mode"
+    out=$(shim "$B/tests/fdhostile" "$mode" "/sm/$mode" "$T/outside-$mode" 2>&1) ||
+        fail "$mode: $out"
+    [ "$(tail -1 <<<"$out")" = ok ] || fail "$mode: $out"
+    recorded "/$mode/a.txt" "/$mode/b0.txt" "/$mode/b4.txt"
+    # the cache is still sound for the next process
+    shim bash -c "echo again > /sm/$mode/c.txt" || fail "$mode: the next process cannot write"
+    recorded "/$mode/c.txt"
+    echo "ok - $mode"
+done

@@ -1,0 +1,131 @@
+/* fdhostile.c: a program that treats every descriptor as its own, as shells, daemons and
+ * sandboxes do. Under the shim, writes under the prefix must keep working and no byte of the
+ * shim's own files may reach the program's files. Usage: fdhostile MODE DIR OUTSIDE
+ *   closeall   close 3..1023 one by one
+ *   closefrom  glibc's closefrom(3) (close_range inside libc)
+ *   range      close_range(3, ~0U, 0)
+ *   procfd     close every descriptor listed in /proc/self/fd but 0-2
+ *   raw        syscall(SYS_close, n) for 3..1023
+ *   dup2       dup2 a file of the program's onto every descriptor 3..1023, then close them
+ * Each mode first writes DIR/a.txt (so the shim has its environment open), then does its thing,
+ * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
+ * all back and prints "ok" or what went wrong. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int put(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        printf("open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t n = strlen(text);
+    if (write(fd, text, n) != (ssize_t)n) {
+        printf("write %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (close(fd) != 0) {
+        printf("close %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int check(const char *path, const char *text)
+{
+    char buf[65536];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        printf("open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n != (ssize_t)strlen(text) || memcmp(buf, text, (size_t)n) != 0) {
+        printf("%s holds %zd bytes, not the %zu written\n", path, n, strlen(text));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char p[4096];
+    if (argc != 4)
+        return 2;
+    const char *mode = argv[1], *dir = argv[2], *outside = argv[3];
+    snprintf(p, sizeof p, "%s/a.txt", dir);
+    if (put(p, "a\n") != 0)
+        return 1;
+    if (strcmp(mode, "closeall") == 0) {
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    } else if (strcmp(mode, "closefrom") == 0) {
+        closefrom(3);
+    } else if (strcmp(mode, "range") == 0) {
+        if (close_range(3, ~0U, 0) != 0) {
+            printf("close_range: %s\n", strerror(errno));
+            return 1;
+        }
+    } else if (strcmp(mode, "procfd") == 0) {
+        int fds[1024], n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < 1024) {
+            int fd = atoi(e->d_name);
+            if (e->d_name[0] != '.' && fd > 2 && fd != dirfd(d))
+                fds[n++] = fd;
+        }
+        if (d)
+            closedir(d);
+        for (int i = 0; i < n; i++)
+            close(fds[i]);
+    } else if (strcmp(mode, "raw") == 0) {
+        for (int fd = 3; fd < 1024; fd++)
+            syscall(SYS_close, fd);
+    } else if (strcmp(mode, "dup2") == 0) {
+        int mine = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (mine < 0) {
+            printf("open %s: %s\n", outside, strerror(errno));
+            return 1;
+        }
+        for (int fd = 3; fd < 1024; fd++)
+            if (fd != mine && dup2(mine, fd) < 0 && errno != EBUSY) {
+                printf("dup2 onto %d: %s\n", fd, strerror(errno));
+                return 1;
+            }
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+    } else {
+        return 2;
+    }
+    /* the program's own file, opened after: it may get any number the shim once held */
+    static char big[40000];
+    memset(big, 'x', sizeof big - 1);
+    int bad = put(outside, big) != 0;
+    for (int i = 0; i < 5; i++) {
+        char t[32];
+        snprintf(p, sizeof p, "%s/b%d.txt", dir, i);
+        snprintf(t, sizeof t, "b%d\n", i);
+        bad |= put(p, t) != 0;
+    }
+    bad |= check(outside, big) != 0;
+    snprintf(p, sizeof p, "%s/a.txt", dir);
+    bad |= check(p, "a\n") != 0;
+    for (int i = 0; i < 5; i++) {
+        char t[32];
+        snprintf(p, sizeof p, "%s/b%d.txt", dir, i);
+        snprintf(t, sizeof t, "b%d\n", i);
+        bad |= check(p, t) != 0;
+    }
+    puts(bad ? "FAILED" : "ok");
+    return bad;
+}
