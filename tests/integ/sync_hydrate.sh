@@ -29,10 +29,12 @@ PY
 reqs=$(srv stats list_filepaths)
 echo "list filters seen: $reqs"
 "$PY" -c 'import json,sys; f=json.loads(sys.argv[1]); n=f.count("/late/new.md"); sys.exit(0 if n == 1 else "%d requests for /late/new.md" % n)' "$reqs" || fail "not one request"
-# processes: a long-lived one and 8 short ones miss another name within the negative TTL: the
-# lease holder asks the server once for all of them
+# processes: a long-lived one and 8 short ones miss another name: the lease holder asks the
+# server once for all of them. The long-lived poller misses first and holds the lease (the
+# test waits until its request is at the server): a short process that took the lease would
+# exit with its request in flight, and the next holder would rightly ask again after the TTL.
 srv seed /late/second.md "two" >/dev/null
-srv config latency_ms=20 >/dev/null # the answer comes well within the 2 s negative TTL, even on a loaded machine
+srv config latency_ms=1000 >/dev/null # the request stays in flight while the others miss
 shim "$PY" -c '
 import os, time
 for _ in range(400):
@@ -42,6 +44,13 @@ for _ in range(400):
 print("poller saw it:", os.path.exists("/sm/late/second.md"))
 ' >"$T/poller" &
 poller=$!
+asked() { [ "$(srv stats inflight)" -ge 1 ] || srv stats list_filepaths | grep -q '"/late/second.md"'; }
+for _ in $(seq 1 600); do
+    asked && break
+    kill -0 "$poller" 2>/dev/null || break
+    sleep 0.05
+done
+asked || fail "the poller never asked the server for the name"
 pids=()
 for i in $(seq 1 8); do shim stat /sm/late/second.md >/dev/null 2>&1 & pids+=($!); done
 wait "${pids[@]}" || true
