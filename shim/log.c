@@ -1,11 +1,17 @@
 /* log.c: opt-in diagnostics (SMSHIM_LOG="error|warn|info|debug[:FILE]"). Never writes to the
- * host's stdout or stderr unless FILE is "stderr". */
+ * host's stdout or stderr unless FILE is "stderr", with one exception: the line that says the
+ * settings were refused (sm_log_refused). A message is escaped (sm_escape) before it is written:
+ * file names and server text in it can neither drive a terminal nor forge a line. */
 #include "shim.h"
 
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+/* config.c */
+char *sm_escape(char *out, size_t size, const char *s, int json);
+void sm_log_refused(const char *why);
 
 int sm_log_level;
 static int log_fd = -1;
@@ -17,6 +23,9 @@ void sm_log_init(const char *spec, const char *cache)
     const char *file = NULL;
 
     sm_log_level = 0;
+    if (log_fd > 2)
+        SM_REAL(close)(log_fd); /* loaded again (the unit tests) */
+    log_fd = -1;
     if (!spec || !*spec)
         return;
     const char *colon = strchr(spec, ':');
@@ -36,6 +45,10 @@ void sm_log_init(const char *spec, const char *cache)
         return;
     char deflt[PATH_MAX];
     if (!file || !*file) {
+        if (!cache) { /* no cache to hold the default file */
+            sm_log_level = 0;
+            return;
+        }
         snprintf(deflt, sizeof deflt, "%s/log", cache);
         file = deflt;
     }
@@ -51,22 +64,41 @@ void sm_log_init(const char *spec, const char *cache)
 void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
 {
     static const char *tags = "?EWID";
-    char buf[1024];
+    char msg[1024], buf[2048];
     int saved = errno;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int n = snprintf(buf, sizeof buf, "%lld.%03ld smshim[%d] %c %s:%d: ", (long long)ts.tv_sec,
-                     ts.tv_nsec / 1000000, (int)getpid(), tags[level & 7], fn, line);
     va_list ap;
     va_start(ap, fmt);
-    if (n > 0 && n < (int)sizeof buf)
-        n += vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (n >= (int)sizeof buf - 1)
-        n = (int)sizeof buf - 2;
+    int n = snprintf(buf, sizeof buf, "%lld.%03ld smshim[%d] %c %s:%d: ", (long long)ts.tv_sec,
+                     ts.tv_nsec / 1000000, (int)getpid(), tags[level & 7], fn, line);
+    if (n < 0 || n >= (int)sizeof buf - 1)
+        n = 0;
+    sm_escape(buf + n, sizeof buf - 1 - (size_t)n, msg, 0);
+    n += (int)strlen(buf + n);
     buf[n++] = '\n';
     if (log_fd >= 0)
         (void)!write(log_fd, buf, (size_t)n);
+    errno = saved;
+}
+
+/** The settings are refused (the shim stays off): say why in one line on stderr, whatever
+ *  SMSHIM_LOG says (a process would otherwise write to the real disk in silence), and in the log
+ *  file too when there is one. */
+void sm_log_refused(const char *why)
+{
+    char esc[1024], buf[1200];
+    int saved = errno;
+    sm_escape(esc, sizeof esc, why, 0);
+    int n = snprintf(buf, sizeof buf, "smshim: refused: %s; this process runs without the shim\n", esc);
+    if (n >= (int)sizeof buf)
+        n = (int)sizeof buf - 1, buf[n - 1] = '\n';
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n);
+    if (log_fd >= 0 && log_fd != 2)
+        sm_logf(SM_LOG_ERROR, __func__, __LINE__, "refused: %s", why);
     errno = saved;
 }
 

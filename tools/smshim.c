@@ -18,6 +18,10 @@
 #include <time.h>
 #include <unistd.h>
 
+/* the settings rules and the escaping rule, shared with the library (one copy of each) */
+#define SM_SETTINGS_ONLY
+#include "../shim/config.c"
+
 static const char usage[] =
     "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
     "       smshim status [--cache DIR] [--json | --list]\n"
@@ -30,30 +34,42 @@ static const char usage[] =
     "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_LOG=LEVEL[:FILE],\n"
     "SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL.\n";
 
+/* Text from the server, the cache, a file name or a setting, made safe to print (sm_escape): E
+ * for the terminal, J inside a JSON string. Each call takes the next of a few buffers, so that
+ * one printf can hold several. */
+static const char *esc_buf(const char *s, int json)
+{
+    static char bufs[6][4 * PATH_MAX + 8];
+    static unsigned next;
+    char *b = bufs[next++ % 6];
+    return sm_escape(b, sizeof bufs[0], s, json);
+}
+#define E(s) esc_buf((s), 0)
+#define J(s) esc_buf((s), 1)
+
 static void die(const char *fmt, const char *arg)
 {
     fprintf(stderr, "smshim: ");
-    fprintf(stderr, fmt, arg);
+    fprintf(stderr, fmt, E(arg));
     fputc('\n', stderr);
     exit(2);
 }
 
-/* The cache directory as the preload computes it. */
-static void cache_dir(char *out, size_t size)
+static const char *env_get(const char *name)
 {
-    const char *v = getenv(SMSHIM_ENV_CACHE);
-    if (v && *v) {
-        if (v[0] == '/' || !getcwd(out, size))
-            snprintf(out, size, "%s", v);
-        else
-            snprintf(out + strlen(out), size - strlen(out), "/%s", v);
-    } else if ((v = getenv("XDG_CACHE_HOME")) && v[0] == '/') {
-        snprintf(out, size, "%s/smshim", v);
-    } else if ((v = getenv("HOME")) && v[0] == '/') {
-        snprintf(out, size, "%s/.cache/smshim", v);
-    } else {
-        snprintf(out, size, "/tmp/smshim-%u", (unsigned)getuid());
+    return getenv(name);
+}
+
+/* The prefix and the cache, decided as the library decides them (sm_settings_resolve): refused
+ * settings end the command with their reason. */
+static void settings(struct sm_settings *st, int flags)
+{
+    if (sm_settings_resolve(env_get, flags, st) != 0) {
+        fprintf(stderr, "smshim: refused: %s\n", E(st->why));
+        exit(2);
     }
+    if (st->warn[0])
+        fprintf(stderr, "smshim: warning: %s\n", E(st->warn));
 }
 
 /* libsmshim.so next to this executable (build/), or in ../lib/smshim/ (installed). */
@@ -122,7 +138,7 @@ static void check_sud(const char *cmd)
         fprintf(stderr,
                 "smshim: warning: this kernel or sandbox refuses syscall user dispatch (Linux 5.11+ "
                 "needed): %s's raw system calls will not see the virtual directory\n",
-                cmd);
+                E(cmd));
 }
 
 /* A preload cannot reach static or setuid programs: say so before running them. */
@@ -136,7 +152,7 @@ static void check_reachable(const char *cmd)
         fprintf(stderr,
                 "smshim: warning: %s is setuid/setgid: the loader ignores LD_PRELOAD for it, so "
                 "it cannot see the virtual directory\n",
-                path);
+                E(path));
         return;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -161,7 +177,7 @@ static void check_reachable(const char *cmd)
         fprintf(stderr,
                 "smshim: warning: %s is statically linked: no preload can reach it, so it "
                 "cannot see the virtual directory\n",
-                path);
+                E(path));
 }
 
 /* ---- sync -------------------------------------------------------------------------------- */
@@ -199,7 +215,7 @@ static struct smc *cache_open(const char *cache)
     snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
     int rc = smc_open(meta, &c);
     if (rc < 0) {
-        fprintf(stderr, "smshim: cannot open the cache %s: %s\n", meta, strerror(-rc));
+        fprintf(stderr, "smshim: cannot open the cache %s: %s\n", E(meta), strerror(-rc));
         return NULL;
     }
     return c;
@@ -260,7 +276,7 @@ static void pull_progress(int page, int pages, void *arg)
 
 static void pull_log(const char *msg)
 {
-    fprintf(stderr, "smshim: %s\n", msg);
+    fprintf(stderr, "smshim: %s\n", E(msg));
 }
 
 /* Pull into the cache (full: the whole container). 0, or -1 with a message printed. */
@@ -281,7 +297,7 @@ static int pull(struct smc *c, const char *cache, const struct remote *r, int fu
     if (isatty(2))
         fputc('\n', stderr);
     if (rc < 0) {
-        fprintf(stderr, "smshim: cannot pull from %s: %s%s\n", r->url, res.error,
+        fprintf(stderr, "smshim: cannot pull from %s: %s%s\n", E(r->url), E(res.error),
                 res.unreachable ? " (running on the local cache)" : "");
         return -1;
     }
@@ -305,16 +321,18 @@ static int cmd_sync(int argc, char **argv)
         else
             die("sync: unknown option %s", argv[i]);
     }
+    struct sm_settings set;
+    settings(&set, 0);
     struct remote r;
     if (!remote_get(&r))
         die("sync: %s is not set: this cache is local-only", SMSHIM_ENV_KEY);
-    char cache[PATH_MAX] = "", why[400];
-    cache_dir(cache, sizeof cache);
+    const char *cache = set.cache;
+    char why[400];
     struct smc *c = cache_open(cache);
     if (!c)
         return 1;
     if (smh_bind(c, r.url, r.tag, why, sizeof why) != 0) {
-        fprintf(stderr, "smshim: %s\n", why);
+        fprintf(stderr, "smshim: %s\n", E(why));
         smc_close(c);
         return 1;
     }
@@ -329,10 +347,10 @@ static int cmd_sync(int argc, char **argv)
     int is_paused = smc_kv_get(c, "push.paused", paused, sizeof paused) == 0;
     /* not closed: a worker may still be waiting on the server (see smh_engine_free) */
     if (is_paused)
-        fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", paused);
+        fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", E(paused));
     if (left > 0)
         fprintf(stderr, "smshim: %ld changes could not be pushed yet%s%s\n", left,
-                prog.last_error[0] ? "; last error: " : "", prog.last_error);
+                prog.last_error[0] ? "; last error: " : "", E(prog.last_error));
     if (n.poisoned)
         fprintf(stderr, "smshim: %llu files were refused by the server (smshim status --list)\n",
                 (unsigned long long)n.poisoned);
@@ -360,14 +378,14 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         die("run: no command given%s", " (smshim run [options] -- CMD [ARGS...])");
-    const char *prefix = getenv(SMSHIM_ENV_PREFIX);
-    if (prefix && prefix[0] != '/')
-        die("the prefix must be an absolute path: %s", prefix);
-
-    char lib[PATH_MAX], cache[PATH_MAX] = "";
+    struct sm_settings set;
+    settings(&set, SM_SET_WARN);
+    const char *cache = set.cache;
+    char lib[PATH_MAX];
     if (find_lib(lib, sizeof lib) != 0)
         die("cannot find libsmshim.so next to %s", "this program");
-    cache_dir(cache, sizeof cache);
+    /* the command gets the settings in their normal form */
+    setenv(SMSHIM_ENV_PREFIX, set.prefix, 1);
     setenv(SMSHIM_ENV_CACHE, cache, 1);
 
     /* a sanitizer build of smshim (make SAN=...) runs its children with the same runtime,
@@ -402,7 +420,7 @@ static int cmd_run(int argc, char **argv)
         int rc = smh_bind(c, r.url, r.tag, why, sizeof why);
         if (rc != 0) {
             smc_close(c);
-            fprintf(stderr, "smshim: %s\n", why);
+            fprintf(stderr, "smshim: %s\n", E(why));
             return 2;
         }
         /* like a mount: the command starts on the container's tree (bounded wait) */
@@ -421,7 +439,7 @@ static int cmd_run(int argc, char **argv)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
         execvp(argv[i], argv + i);
-        fprintf(stderr, "smshim: %s: %s\n", argv[i], strerror(errno));
+        fprintf(stderr, "smshim: %s: %s\n", E(argv[i]), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
     int st;
@@ -437,7 +455,7 @@ static int cmd_run(int argc, char **argv)
             long left = push_all(c, cache, &r, timeout, 0, 0, &p);
             if (left > 0)
                 fprintf(stderr, "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
-                        left, p.last_error[0] ? ": " : "", p.last_error);
+                        left, p.last_error[0] ? ": " : "", E(p.last_error));
             /* not closed: an upload the server never answered may still hold it in a worker
              * (see smh_engine_free); the process ends now */
         }
@@ -475,8 +493,15 @@ static int list_entry(void *arg, const char *key, const struct smc_entry *e)
                         : (e->flags & SMC_E_LOCALONLY) ? "not-synced"
                         : e->dirty_since_ns            ? "dirty"
                                                        : "clean";
-    printf("%-10s %s\n", state, key);
+    printf("%-10s %s\n", state, E(key));
     return 0;
+}
+
+/* A number stored in the cache, as a JSON number. */
+static const char *num(const char *s, char out[32])
+{
+    snprintf(out, 32, "%llu", strtoull(s, NULL, 10));
+    return out;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -492,8 +517,10 @@ static int cmd_status(int argc, char **argv)
         else
             die("status: unknown option %s", argv[i]);
     }
-    char cache[PATH_MAX] = "", tree[PATH_MAX + 16], meta[PATH_MAX + 16];
-    cache_dir(cache, sizeof cache);
+    struct sm_settings set;
+    settings(&set, 0);
+    const char *cache = set.cache, *prefix = set.prefix;
+    char tree[PATH_MAX + 16], meta[PATH_MAX + 16];
     snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
     snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
     struct smc_counts n;
@@ -507,7 +534,7 @@ static int cmd_status(int argc, char **argv)
         struct smc *c;
         int rc = smc_open(meta, &c);
         if (rc < 0) {
-            fprintf(stderr, "smshim: cannot open %s: %s\n", meta, strerror(-rc));
+            fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
             return 1;
         }
         rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
@@ -531,31 +558,30 @@ static int cmd_status(int argc, char **argv)
         if (list)
             return rc < 0 ? 1 : 0;
         if (rc < 0) {
-            fprintf(stderr, "smshim: cannot read %s: %s\n", meta, strerror(-rc));
+            fprintf(stderr, "smshim: cannot read %s: %s\n", E(meta), strerror(-rc));
             return 1;
         }
     }
-    const char *prefix = getenv(SMSHIM_ENV_PREFIX);
-    if (!prefix || !*prefix)
-        prefix = SMSHIM_DEFAULT_PREFIX;
     const char *mode = getenv(SMSHIM_ENV_KEY) ? "remote" : "local-only";
     if (json) {
+        char a[32], b[32];
         printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
                "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
                "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
                "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
-               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%s,\"unsafe_skipped\":%s}\n",
-               cache, prefix, mode, (unsigned long long)t_entries, (unsigned long long)t_files,
+               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%llu}\n",
+               J(cache), J(prefix), mode, (unsigned long long)t_entries, (unsigned long long)t_files,
                (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
                (unsigned long long)n.dirty, (unsigned long long)n.queued,
-               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, url, tag,
-               paused[0] ? "\"" : "", paused[0] ? paused : "null", paused[0] ? "\"" : "",
-               plast[0] ? plast : "null", wmark[0] ? wmark : "null", dups, unsafe);
+               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(url), J(tag),
+               paused[0] ? "\"" : "", paused[0] ? J(paused) : "null", paused[0] ? "\"" : "",
+               plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
+               strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10));
         return 0;
     }
-    printf("cache:        %s\n", cache);
-    printf("prefix:       %s (%s)\n", prefix, mode);
+    printf("cache:        %s\n", E(cache));
+    printf("prefix:       %s (%s)\n", E(prefix), mode);
     printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
            (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
            (unsigned long long)t_links);
@@ -563,7 +589,7 @@ static int cmd_status(int argc, char **argv)
     printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
     printf("queued:       %llu\n", (unsigned long long)n.queued);
     if (url[0])
-        printf("remote:       %s (tag %s)\n", url, tag);
+        printf("remote:       %s (tag %s)\n", E(url), E(tag));
     if (plast[0]) {
         time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000), w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
         char a[64], b[64];
@@ -572,17 +598,17 @@ static int cmd_status(int argc, char **argv)
         printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
     }
     if (strcmp(dups, "0") != 0)
-        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n", dups);
+        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n", E(dups));
     if (strcmp(unsafe, "0") != 0)
-        printf("unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n", unsafe);
+        printf("unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n", E(unsafe));
     if (n.poisoned)
         printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
-               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", lastp);
+               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
     if (n.localonly)
         printf("not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
                (unsigned long long)n.localonly);
     if (paused[0])
-        printf("paused:       %s\n", paused);
+        printf("paused:       %s\n", E(paused));
     return 0;
 }
 
