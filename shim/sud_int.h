@@ -1,0 +1,103 @@
+/* sud_int.h: what the Syscall User Dispatch files (sud*.c) share; nothing else includes it.
+ * The rules they keep, and which file does what, are at the top of sud.c. */
+#ifndef SM_SUD_INT_H
+#define SM_SUD_INT_H
+
+#include "shim.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <ucontext.h>
+
+#ifndef PR_SET_SYSCALL_USER_DISPATCH
+#define PR_SET_SYSCALL_USER_DISPATCH 59
+#endif
+#ifndef PR_SYS_DISPATCH_OFF
+#define PR_SYS_DISPATCH_OFF 0
+#define PR_SYS_DISPATCH_ON  1
+#endif
+#ifndef SYSCALL_DISPATCH_FILTER_ALLOW
+#define SYSCALL_DISPATCH_FILTER_ALLOW 0
+#define SYSCALL_DISPATCH_FILTER_BLOCK 1
+#endif
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2
+#endif
+#ifndef AUDIT_ARCH_X86_64
+#define AUDIT_ARCH_X86_64 0xc000003eu
+#endif
+#ifndef CLONE_VM
+#define CLONE_VM 0x00000100
+#endif
+#ifndef CLONE_VFORK
+#define CLONE_VFORK 0x00004000
+#endif
+
+/* The signal-state wrappers run inside a sanitizer runtime's own start-up (TSan installs its
+ * handlers through the next sigaction, which is this one, before its thread state exists):
+ * they and what they call are never instrumented. */
+#define SUD_NOSAN __attribute__((no_sanitize("thread", "address", "undefined")))
+
+#define SIGSYS_BIT (1ull << (SIGSYS - 1))
+
+/* Everything declared here is the library's alone: direct calls and PC-relative (or
+ * initial-exec TLS) accesses, no GOT or PLT, as when it was static in one file. */
+#pragma GCC visibility push(hidden)
+
+/* shim.h declares it for sys.c; declared again here, hidden, so the wrappers in sud_signal.c
+ * read it PC-relative as they did when it was defined beside them */
+extern int sm_sud_on;
+
+#if defined(__x86_64__)
+
+/* ---- set when arming (sud.c), read-only afterwards ------------------------------------------- */
+
+extern uintptr_t sud_restorer;              /* libc's __restore_rt: mov $15,%rax; syscall */
+extern long (*sud_real_syscall)(long, ...); /* libc's syscall(), in the allowed region */
+extern int sud_stub_ok;                     /* it ends "syscall; cmp; jae; ret" (sud_clone.c) */
+
+/** This thread is armed (sud.c sets it; the wrappers, syscall() and the fork paths read it). */
+extern __thread int sud_armed;
+
+/** The raw call through libc's syscall(): the result, or -errno. */
+static inline long real_sys(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    long r = sud_real_syscall(nr, a1, a2, a3, a4, a5, a6);
+    return r == -1 ? -(long)errno : r;
+}
+
+/* ---- arming (sud.c) -------------------------------------------------------------------------- */
+
+/** Arm the calling thread; 0 or -errno. */
+SUD_NOSAN int sud_arm_thread(void);
+
+/* ---- the handler (sud_trap.c) ---------------------------------------------------------------- */
+
+/** The SIGSYS handler, installed when arming (SA_SIGINFO | SA_NODEFER, empty sa_mask). */
+void sud_handler(int sig, siginfo_t *si, void *ctx);
+/** At arming: count trapped calls by number when SMSHIM_LOG=debug, logged at exit. */
+void sud_stats_init(void);
+
+/* ---- the program's SIGSYS disposition and the signal-state calls (sud_signal.c) -------------- */
+
+/** At arming: the SIGSYS disposition the program had before the shim's handler replaced it. */
+void sud_prog_adopt(const struct sigaction *old);
+/** A SIGSYS that is not a dispatch trap (seccomp, kill): the program's disposition. */
+void sud_chain(int sig, siginfo_t *si, void *ctx);
+/** A call that takes a temporary mask or changes signal state, from the handler (uc != NULL) or
+ *  from syscall() (uc == NULL): 1 with the raw result in *out, or 0 if nr is not one of them. */
+int sud_sigcall(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, long a5, long a6,
+                long *out);
+
+/* ---- clone, clone3, fork, vfork (sud_clone.c) ------------------------------------------------ */
+
+/** The child of a fork (libc's or a trapped one): arm it again if its parent thread was. */
+void sud_rearm_child(void);
+/** clone, clone3, fork or vfork trapped in the handler (g: the program's registers). */
+long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, long a5);
+
+#endif /* __x86_64__ */
+
+#pragma GCC visibility pop
+
+#endif
