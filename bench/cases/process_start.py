@@ -1,0 +1,39 @@
+"""Case 3 (process_start): /bin/true with and without the shim; a process's first calls."""
+from cases.micro import ensure_f4k
+from lib import proc
+from lib.proc import in_turns, median, ratio
+from lib.sides import Side
+
+
+def run(ctx):
+    cfg, S = ctx.cfg, ctx.S
+    plain = Side("none", None, None)
+    shim = S["shim"]
+    per = max(1, cfg["start_runs"] // cfg["start_rounds"])
+    runs = {"none": [], "shim": []}
+    for _, s in in_turns([plain, shim], cfg["start_rounds"]):
+        runs["none" if s is plain else "shim"] += s.timeit(["/bin/true"], per, warm=3)
+    out = {"unit": "ns wall time of posix_spawn + waitpid of /bin/true (median)",
+           "true_no_shim_ns": median(runs["none"]), "true_shim_ns": median(runs["shim"]),
+           "runs": len(runs["none"])}
+    out["ratio"] = ratio(out["true_shim_ns"], out["true_no_shim_ns"])
+    pr = S["proot"]
+    if pr.ok():
+        t = plain.timeit(pr.wrap + ["/bin/true"], cfg["proot_start_runs"], warm=1)
+        out["true_proot_ns"] = median(t)
+        out["ratio_proot"] = ratio(out["true_proot_ns"], out["true_no_shim_ns"])
+    else:
+        out["true_proot"] = pr.why()
+    out["first_call_ns"] = first_calls(ctx)
+    return out
+
+
+def first_calls(ctx):
+    """A fresh process's first calls: under the shim the first call under the prefix opens the
+    tree, the first create also opens the LMDB environment."""
+    first = {}
+    for s in ctx.act(["tmpfs", "disk", "shim", "shim_t"]):
+        ensure_f4k(s)
+        rs = [s.json([proc.BIN["micro"], "first", s.dir]) for _ in range(ctx.cfg["first_runs"])]
+        first[s.name] = {k: median([x[k] for x in rs]) for k in rs[0]}
+    return first

@@ -1,0 +1,1 @@
+"""The harness behind run.py: sizes and names, programs, sides, test server, results."""
