@@ -125,7 +125,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         return rc;
 
     MDB_txn *t;
-    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t))) < 0) {
+    if ((rc = smc_txn(c, 0, &t)) < 0) {
         SM_REAL(unlink)(tmp);
         return rc;
     }
@@ -230,7 +230,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     MDB_txn *t;
     if (snprintf(path, sizeof path, "%s%s", tree_dir, key) >= (int)sizeof path)
         return -ENAMETOOLONG;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     int removed = 0;

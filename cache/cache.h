@@ -25,6 +25,11 @@ void smc_close(struct smc *c);
 void smc_abandon(struct smc *c);
 /** Flush committed transactions to disk. */
 int smc_flush(struct smc *c);
+/** The map each process asks for: address space only; the file grows as it is used. */
+#define SMC_MAPSIZE ((size_t)16 << 30)
+/** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is
+ *  limited (ulimit -v); the environment then holds less before MDB_MAP_FULL (-ENOSPC). */
+size_t smc_map_size(struct smc *c);
 /** Identity of the environment's lock file (LMDB keeps its locks there). */
 void smc_lock_ident(struct smc *c, uint64_t *dev, uint64_t *ino);
 /** Take LMDB's advisory locks again after the process closed another descriptor on the lock

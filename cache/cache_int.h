@@ -10,7 +10,12 @@
 #include "cache.h"
 #include "sm_real.h"
 
-#define SMC_MAPSIZE ((size_t)16 << 30) /* address space only; the file grows as it is used */
+/* When the address space is limited (ulimit -v) the map is halved down to this before giving up */
+#define SMC_MAPSIZE_MIN ((size_t)64 << 20)
+/* Reader slots in lock.mdb: a read transaction holds one while it runs (MDB_NOTLS), and every
+ * thread of every process of the cache may run one at once. Sized when the first process opens
+ * the environment. */
+#define SMC_MAXREADERS 1024
 
 struct smc {
     MDB_env *env;
@@ -20,7 +25,12 @@ struct smc {
     int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
+    size_t mapsize;  /* the map this process got (SMC_MAPSIZE unless the address space is short) */
 };
+
+/** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
+ *  cleared of the slots of processes that died (mdb_reader_check), then tried once more. */
+int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
 
 /** Queue a record inside the write transaction t. */
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,

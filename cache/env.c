@@ -26,6 +26,45 @@ int smc_errno(int rc)
 
 static void lock_find(struct smc *c, const char *meta_dir);
 
+int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
+{
+    int rc = mdb_txn_begin(c->env, NULL, flags, t);
+    if (rc == MDB_READERS_FULL) {
+        int dead = 0;
+        mdb_reader_check(c->env, &dead); /* slots of processes that died */
+        if (dead > 0)
+            rc = mdb_txn_begin(c->env, NULL, flags, t);
+    }
+    return smc_errno(rc);
+}
+
+/* mdb_env_open with the largest map the address space allows: a limit (ulimit -v) makes the map
+ * fail with ENOMEM, and the environment is tried again with half the map, down to
+ * SMC_MAPSIZE_MIN. Sets c->mapsize. */
+static int env_open(struct smc *c, const char *meta_dir)
+{
+    for (size_t map = SMC_MAPSIZE;; map /= 2) {
+        int rc = mdb_env_create(&c->env);
+        if (rc != 0)
+            return smc_errno(rc);
+        mdb_env_set_maxdbs(c->env, 8);
+        mdb_env_set_maxreaders(c->env, SMC_MAXREADERS);
+        mdb_env_set_mapsize(c->env, map);
+        /* NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a
+         * write to the page cache, like a file create; a killed process leaves a consistent
+         * environment. */
+        rc = mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC, 0600);
+        if (rc == 0) {
+            c->mapsize = map;
+            return 0;
+        }
+        mdb_env_close(c->env);
+        c->env = NULL;
+        if (rc != ENOMEM || map / 2 < SMC_MAPSIZE_MIN)
+            return smc_errno(rc);
+    }
+}
+
 /* Check (or, on a new cache, write) the schema number. */
 static int schema_check(struct smc *c, MDB_txn *t)
 {
@@ -62,18 +101,11 @@ int smc_open(const char *meta_dir, struct smc **out)
         rc = -errno;
         goto fail;
     }
-    if ((rc = smc_errno(mdb_env_create(&c->env))) < 0)
-        goto fail;
-    mdb_env_set_maxdbs(c->env, 8);
-    mdb_env_set_mapsize(c->env, SMC_MAPSIZE);
-    /* NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a write
-     * to the page cache, like a file create; a killed process leaves a consistent environment. */
-    rc = smc_errno(mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC, 0600));
-    if (rc < 0)
+    if ((rc = env_open(c, meta_dir)) < 0)
         goto fail;
     int dead = 0;
     mdb_reader_check(c->env, &dead); /* slots of killed processes */
-    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t))) < 0)
+    if ((rc = smc_txn(c, 0, &t)) < 0)
         goto fail;
     if ((rc = smc_errno(mdb_dbi_open(t, SMC_DB_ENTRIES, MDB_CREATE, &c->entries))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
@@ -158,4 +190,9 @@ void smc_abandon(struct smc *c)
 int smc_flush(struct smc *c)
 {
     return smc_errno(mdb_env_sync(c->env, 1));
+}
+
+size_t smc_map_size(struct smc *c)
+{
+    return c->mapsize;
 }

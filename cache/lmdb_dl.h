@@ -7,9 +7,9 @@
 #include <lmdb.h>
 
 #define SMC_LMDB_FNS(X)                                                                          \
-    X(env_create) X(env_set_maxdbs) X(env_set_mapsize) X(env_open) X(env_close) X(env_sync)      \
-    X(reader_check) X(txn_begin) X(txn_commit) X(txn_abort) X(dbi_open) X(get) X(put) X(del)    \
-    X(cursor_open) X(cursor_get) X(cursor_close) X(stat)
+    X(env_create) X(env_set_maxdbs) X(env_set_mapsize) X(env_set_maxreaders) X(env_open)         \
+    X(env_close) X(env_sync) X(reader_check) X(txn_begin) X(txn_commit) X(txn_abort) X(dbi_open) \
+    X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat)
 
 #define SMC_LMDB_FIELD(n) __typeof__(mdb_##n) *n;
 struct smc_lmdb_fns {
@@ -25,6 +25,7 @@ int smc_lmdb_load(void);
 #define mdb_env_create     smc_lmdb.env_create
 #define mdb_env_set_maxdbs smc_lmdb.env_set_maxdbs
 #define mdb_env_set_mapsize smc_lmdb.env_set_mapsize
+#define mdb_env_set_maxreaders smc_lmdb.env_set_maxreaders
 #define mdb_env_open       smc_lmdb.env_open
 #define mdb_env_close      smc_lmdb.env_close
 #define mdb_env_sync       smc_lmdb.env_sync

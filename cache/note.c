@@ -118,7 +118,7 @@ static int entry_write(struct smc *c, MDB_txn *t, const char *key, const struct 
 int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
 {
     MDB_txn *t;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
     rc = entry_read(c, t, key, e);
@@ -233,7 +233,7 @@ static void keys_free(char **v, size_t n)
 /* Run op in one write transaction. */
 #define IN_WRITE_TXN(c, body)                                                                    \
     MDB_txn *t;                                                                                  \
-    int rc = smc_errno(mdb_txn_begin((c)->env, NULL, 0, &t));                                   \
+    int rc = smc_txn(c, 0, &t);                                   \
     if (rc < 0)                                                                                  \
         return rc;                                                                               \
     rc = (body);                                                                                 \
@@ -318,7 +318,7 @@ int smc_entry_each(struct smc *c, smc_evisit fn, void *arg)
     MDB_cursor *cur;
     MDB_val k, v;
     char key[4097];
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
     if ((rc = smc_errno(mdb_cursor_open(t, c->entries, &cur))) < 0) {
@@ -345,7 +345,7 @@ int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg)
     MDB_txn *t;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
     if ((rc = smc_errno(mdb_cursor_open(t, c->queue, &cur))) < 0) {
@@ -393,7 +393,7 @@ int smc_counts(struct smc *c, struct smc_counts *out)
     int rc = smc_entry_each(c, count_entry, out);
     if (rc < 0)
         return rc;
-    if ((rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t))) < 0)
+    if ((rc = smc_txn(c, MDB_RDONLY, &t)) < 0)
         return rc;
     rc = smc_errno(mdb_stat(t, c->queue, &st));
     mdb_txn_abort(t);

@@ -20,7 +20,7 @@ int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size)
 {
     MDB_txn *t;
     MDB_val k = sval(name), v;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
     rc = smc_errno(mdb_get(t, c->kv, &k, &v));
@@ -37,7 +37,7 @@ static int kv_write(struct smc *c, const char *name, const char *value)
 {
     MDB_txn *t;
     MDB_val k = sval(name), v;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if (value) {
@@ -71,7 +71,7 @@ int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char 
     MDB_txn *t;
     MDB_cursor *cur;
     size_t pl = strlen(prefix);
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, MDB_RDONLY, &t));
+    int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
     if ((rc = smc_errno(mdb_cursor_open(t, c->kv, &cur))) < 0) {
@@ -143,7 +143,7 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
     MDB_txn *t;
     MDB_val k = sval(name), v;
     char cur[96], mine[96];
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     int held = 1;
@@ -176,7 +176,7 @@ int smc_lease_drop(struct smc *c, const char *name, int pid)
 {
     MDB_txn *t;
     MDB_val k = sval(name), v;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     int hpid = 0;
@@ -266,7 +266,7 @@ static int del_seqs(struct smc *c, MDB_txn *t, const uint64_t *seqs, size_t n)
 int smc_queue_del(struct smc *c, const uint64_t *seqs, size_t n)
 {
     MDB_txn *t;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if ((rc = del_seqs(c, t, seqs, n)) < 0) {
@@ -281,7 +281,7 @@ int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const cha
     MDB_txn *t;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     rc = smc_queue_put(c, t, op, from, to, NULL,
@@ -299,7 +299,7 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id,
     MDB_txn *t;
     MDB_val k = sval(key), v;
     struct smc_entry e;
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if ((rc = del_seqs(c, t, seqs, nseq)) < 0)
@@ -354,7 +354,7 @@ int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e)
 {
     MDB_txn *t;
     MDB_val k = sval(key), v = {sizeof *e, (void *)e};
-    int rc = smc_errno(mdb_txn_begin(c->env, NULL, 0, &t));
+    int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0) {
