@@ -73,6 +73,11 @@ struct sm_real_tab {
 #undef SM_REAL_FIELD
 extern struct sm_real_tab sm_real_tab;
 
+/* The signal-state wrappers run inside a sanitizer runtime's own start-up (TSan installs its
+ * handlers through the next sigaction, which is the shim's, before its thread state exists):
+ * they and what they call, resolving this table included, are never instrumented. */
+#define SM_NOSAN __attribute__((no_sanitize("thread", "address", "undefined")))
+
 /** Resolve every entry now (arming syscall dispatch: a trapped call must never reach dlsym). */
 void sm_real_init(void);
 /** Resolve one entry on first use; returns it (NULL when libc lacks it). */

@@ -16,7 +16,7 @@ __thread int sm_in_lib;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
-static void real_resolve(void)
+SM_NOSAN static void real_resolve(void)
 {
 #define SM_REAL_RESOLVE(n)                                                                       \
     __atomic_store_n(&sm_real_tab.n, (__typeof__(n) *)dlsym(RTLD_NEXT, #n), __ATOMIC_RELEASE);
@@ -30,7 +30,7 @@ void sm_real_init(void)
 }
 
 /* Two threads may resolve the same entry at once: both store the same pointer. */
-void *sm_real_resolve(void **slot, const char *name)
+SM_NOSAN void *sm_real_resolve(void **slot, const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
     __atomic_store_n(slot, p, __ATOMIC_RELEASE);

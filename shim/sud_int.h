@@ -33,10 +33,8 @@
 #define CLONE_VFORK 0x00004000
 #endif
 
-/* The signal-state wrappers run inside a sanitizer runtime's own start-up (TSan installs its
- * handlers through the next sigaction, which is this one, before its thread state exists):
- * they and what they call are never instrumented. */
-#define SUD_NOSAN __attribute__((no_sanitize("thread", "address", "undefined")))
+/* Never instrumented: see SM_NOSAN (sm_real.h). */
+#define SUD_NOSAN SM_NOSAN
 
 #define SIGSYS_BIT (1ull << (SIGSYS - 1))
 
