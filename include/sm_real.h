@@ -112,6 +112,9 @@ static inline void sm_lib_leave(int was)
  *  is never armed for syscall dispatch), sm_in_lib set before fn runs. Returns 0 or an error
  *  number, as pthread_create. */
 int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+/** Non-zero while sm_thread_start is inside the pthread_create it calls: the shim's wrapper,
+ *  reached again through a sanitizer's interceptor, then only passes the call on. */
+int sm_thread_starting(void);
 
 /* ---- the library's own descriptors ------------------------------------------------------------
  * Every descriptor the library holds (LMDB's files, the tree fd, the log, libcurl's sockets, a

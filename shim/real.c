@@ -50,6 +50,32 @@ static void *lib_thread(void *p)
     return s.fn(s.arg);
 }
 
+/* pthread_create as the program would call it, minus the shim: a sanitizer runtime preloaded
+ * ahead of the library intercepts it and must see every thread start (its interceptor then
+ * calls the shim's wrapper, which passes the call to libc); without one, libc's. */
+static __thread int thread_starting;
+static __typeof__(pthread_create) *create_front;
+
+int sm_thread_starting(void)
+{
+    return thread_starting;
+}
+
+static __typeof__(pthread_create) *create_fn(void)
+{
+    __typeof__(pthread_create) *f = __atomic_load_n(&create_front, __ATOMIC_ACQUIRE);
+    if (f)
+        return f;
+    Dl_info mine, front;
+    void *p = dlsym(RTLD_DEFAULT, "pthread_create");
+    if (!p || !dladdr(p, &front) || !dladdr((void *)create_fn, &mine) ||
+        front.dli_fbase == mine.dli_fbase)
+        p = (void *)SM_REAL(pthread_create);
+    f = (__typeof__(pthread_create) *)p;
+    __atomic_store_n(&create_front, f, __ATOMIC_RELEASE);
+    return f;
+}
+
 int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
     struct lib_start *s = malloc(sizeof *s);
@@ -60,7 +86,9 @@ int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *
     sigset_t all, old;
     sigfillset(&all);
     SM_REAL(pthread_sigmask)(SIG_BLOCK, &all, &old); /* the new thread inherits a full mask */
-    int rc = SM_REAL(pthread_create)(t, attr, lib_thread, s);
+    thread_starting = 1;
+    int rc = create_fn()(t, attr, lib_thread, s);
+    thread_starting = 0;
     SM_REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     if (rc != 0)
         free(s);

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TEST_LIST(X) X
 #define SM_DECL(name) int test_##name(void);
 #include "test_list.h"
 TESTS(SM_DECL)
