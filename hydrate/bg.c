@@ -1,8 +1,8 @@
-/* bg.c: the sync engine inside a host process: one background thread, started on the first
- * change under the prefix when an API key is set (never in a process that only reads), with
- * every signal blocked. It pushes while it holds the cache's lease; otherwise it only waits to
- * take the lease over. At exit the process hands the lease on, or waits (bounded) for its queue
- * to drain when nobody else could take over.
+/* bg.c: the sync engine inside a host process: its background thread.
+ * One thread, started on the first change under the prefix when an API key is set (never in a
+ * process that only reads), with every signal blocked. It pushes while it holds the cache's
+ * lease; otherwise it only waits to take the lease over. At exit the process hands the lease
+ * on, or waits (bounded) for its queue to drain when nobody else could take over.
  *
  * Lock order: bg.mu, then the engine's own lock (never the other way).
  */
@@ -10,9 +10,11 @@
 #include "bg.h"
 
 #include "../cache/cache.h"
+#include "clock.h"
 #include "sm_real.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,15 +24,36 @@
 #include <time.h>
 #include <unistd.h>
 
-static void start(void);
+#define MISS_RING        256  /* misses waiting for the thread (more are dropped: bounded memory) */
+#define MISS_TTL         2000 /* ms: a name asked for is not asked for again before this */
+#define MISS_RECENT      512  /* names this process asked for lately (a hash table, no chains) */
+#define HYD_BATCH        64   /* hydration-queue names answered per pass */
+#define BG_TICK_MS       500  /* the thread wakes at least this often, kicked or not */
+#define BG_PUSH_SLICE_MS 1000 /* one push run of the thread lasts at most this long */
+#define BG_SETUP_WAIT_MS 5000 /* at exit, how long to wait for the thread's setup to finish */
+#define FULL_PULL_EVERY  10   /* every this many pulls is a full one (it finds deletions) */
+#define BG_PATH_MAX      (2 * PATH_MAX) /* a path in the cache directory, or a kv name, with a
+                                         * filepath in it */
+#define BG_NUM_MAX       32   /* a decimal number (a kv value), or "proc.<pid>" */
+#define BG_MSG_MAX       300  /* a log line, or a stored error */
 
-#define MISS_RING 256 /* misses waiting for the thread (more are dropped: bounded memory) */
-#define MISS_TTL  2000 /* ms: a name asked for is not asked for again before this */
+/* kv names: "hydq.<filepath>" a miss waiting for the lease holder (value: when asked, ms);
+ * "hydd.<filepath>" when the holder last asked the server for it; "proc.<pid>" a live process
+ * sharing the cache (value: its start time) */
+#define HYDQ "hydq."
+#define HYDD "hydd."
+#define PROC "proc."
+
+enum bg_state {
+    BG_IDLE,     /* no thread yet */
+    BG_RUNNING,  /* the thread is started */
+    BG_DISABLED, /* never starts: no key, another container, no libcurl; or the process exits */
+};
 
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int state;   /* 0 idle, 1 running, -1 disabled (no key, other container, no libcurl) */
+    enum bg_state state; /* atomic where read without bg.mu */
     pid_t pid;   /* the process that started the thread (a vfork child is not it) */
     pthread_t th;
     int kicks, stop;
@@ -53,12 +76,12 @@ static void log_msg(const char *m)
 /* One pull or hydration request into the cache; 0 or -EIO. */
 static long pull_one(int full, const char *filepath)
 {
-    char tree[4200], tmp[4200], msg[300];
+    char tree[BG_PATH_MAX], tmp[BG_PATH_MAX], msg[BG_MSG_MAX];
     snprintf(tree, sizeof tree, "%s/tree", bg.o.cache_dir);
     snprintf(tmp, sizeof tmp, "%s/tmp", bg.o.cache_dir);
     struct smh_pull_opts po = {.cache = bg.o.cache, .tree = tree, .tmp = tmp,
                                .base_url = bg.o.base_url, .key = bg.o.key, .tag = bg.o.tag,
-                               .full = full, .filepath = filepath, .timeout_ms = 30000,
+                               .full = full, .filepath = filepath, .timeout_ms = SMH_REQ_TIMEOUT_MS,
                                .log = log_msg};
     struct smh_pull_result res;
     long rc = smh_pull(bg.e, &po, &res);
@@ -70,7 +93,7 @@ static long pull_one(int full, const char *filepath)
     return rc;
 }
 
-/* Hand the misses of this process to the cache's hydration queue (kv "hydq.<filepath>"), so
+/* Hand the misses of this process to the cache's hydration queue (kv HYDQ "<filepath>"), so
  * that whichever process holds the lease asks the server once for each. */
 static void misses_flush(void)
 {
@@ -81,36 +104,42 @@ static void misses_flush(void)
     memcpy(v, bg.miss, sizeof(char *) * (size_t)n);
     bg.nmiss = 0;
     pthread_mutex_unlock(&bg.mu);
-    char name[4200], val[32];
+    char name[BG_PATH_MAX], val[BG_NUM_MAX];
     snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
     for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, "hydq.%s", v[i]);
+        snprintf(name, sizeof name, HYDQ "%s", v[i]);
         smc_kv_put(bg.o.cache, name, val);
         free(v[i]);
     }
 }
 
 struct hyd {
-    char *keys[64];
+    char *keys[HYD_BATCH];
     int n;
 };
 
-static int hyd_collect(void *arg, const char *name, const char *val)
+/* Keep a copy of s (when there is room); 1 when full. */
+static int hyd_keep(struct hyd *h, const char *s)
 {
-    struct hyd *h = arg;
-    (void)val;
-    if (h->n < 64 && (h->keys[h->n] = strdup(name + 5)))
+    if (h->n < HYD_BATCH && (h->keys[h->n] = strdup(s)))
         h->n++;
-    return h->n >= 64;
+    return h->n >= HYD_BATCH;
 }
 
+/* The queued filepaths (the name without HYDQ). */
+static int hyd_collect(void *arg, const char *name, const char *val)
+{
+    (void)val;
+    return hyd_keep(arg, name + strlen(HYDQ));
+}
+
+/* The HYDD names older than MISS_TTL. */
 static int hyd_stale(void *arg, const char *name, const char *val)
 {
     struct hyd *h = arg;
-    if (h->n < 64 && smc_now_ms() > strtoull(val, NULL, 10) + MISS_TTL &&
-        (h->keys[h->n] = strdup(name)))
-        h->n++;
-    return h->n >= 64;
+    if (smc_now_ms() > strtoull(val, NULL, 10) + MISS_TTL)
+        return hyd_keep(h, name);
+    return h->n >= HYD_BATCH;
 }
 
 /* The lease holder answers the hydration queue: one filepath-filtered listing per name (and one
@@ -119,19 +148,19 @@ static int hyd_stale(void *arg, const char *name, const char *val)
 static void hydrate_pending(void)
 {
     struct hyd h = {.n = 0};
-    char name[4200], val[32], done[32];
-    smc_kv_each(bg.o.cache, "hydq.", hyd_collect, &h);
+    char name[BG_PATH_MAX], val[BG_NUM_MAX], done[BG_NUM_MAX];
+    smc_kv_each(bg.o.cache, HYDQ, hyd_collect, &h);
     for (int i = 0; i < h.n; i++) {
-        snprintf(name, sizeof name, "hydd.%s", h.keys[i]);
+        snprintf(name, sizeof name, HYDD "%s", h.keys[i]);
         int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
                      smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
-        char local[4300];
+        char local[BG_PATH_MAX];
         struct stat st;
         snprintf(local, sizeof local, "%s/tree%s", bg.o.cache_dir, h.keys[i]);
         if (!recent && SM_REAL(lstat)(local, &st) == 0)
             recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
         if (!recent) {
-            char dir[4200];
+            char dir[BG_PATH_MAX];
             /* claimed before asking: nobody asks again within the negative TTL, whatever the
              * outcome (success, failure, or this process exiting with the answer in flight) */
             snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
@@ -140,24 +169,24 @@ static void hydrate_pending(void)
             snprintf(dir, sizeof dir, "%s/", h.keys[i]);
             pull_one(0, dir);
         }
-        snprintf(name, sizeof name, "hydq.%s", h.keys[i]);
+        snprintf(name, sizeof name, HYDQ "%s", h.keys[i]);
         smc_kv_del(bg.o.cache, name);
         free(h.keys[i]);
     }
     h.n = 0;
-    smc_kv_each(bg.o.cache, "hydd.", hyd_stale, &h);
+    smc_kv_each(bg.o.cache, HYDD, hyd_stale, &h);
     for (int i = 0; i < h.n; i++) {
         smc_kv_del(bg.o.cache, h.keys[i]);
         free(h.keys[i]);
     }
 }
 
-/* The holder's periodic pulls: a delta pull every pull interval, a full one every tenth (and
- * the first time: a delta pull cannot see deletions). */
+/* The holder's periodic pulls: a delta pull every pull interval, a full one every
+ * FULL_PULL_EVERY (and the first time: a delta pull cannot see deletions). */
 static void pull_due(void)
 {
     uint64_t now = smc_now_ms();
-    char wm[32];
+    char wm[BG_NUM_MAX];
     if (!bg.next_pull && smc_kv_get(bg.o.cache, "pull.last", wm, sizeof wm) == 0) {
         /* whoever pulled last (another process, smshim run) counts: a new process does not
          * pull again before the interval is up */
@@ -166,7 +195,8 @@ static void pull_due(void)
     }
     if (now < bg.next_pull)
         return;
-    int full = bg.pulls % 10 == 0 || smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
+    int full = bg.pulls % FULL_PULL_EVERY == 0 ||
+               smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
     if (pull_one(full, NULL) == 0)
         bg.pulls++;
     /* changes nobody recorded (a write through a descriptor closed by exit, by a child, or by a
@@ -177,8 +207,8 @@ static void pull_due(void)
 
 static void participant(int on)
 {
-    char name[64], val[64];
-    snprintf(name, sizeof name, "proc.%d", (int)getpid());
+    char name[BG_NUM_MAX], val[BG_NUM_MAX];
+    snprintf(name, sizeof name, PROC "%d", (int)getpid());
     if (on) {
         snprintf(val, sizeof val, "%llu", (unsigned long long)smc_self_start());
         smc_kv_put(bg.o.cache, name, val);
@@ -191,7 +221,7 @@ static void participant(int on)
  * here, in the background thread: the call that recorded the change has long returned. */
 static int bg_setup(void)
 {
-    char why[300];
+    char why[BG_MSG_MAX];
     if (smh_bind(bg.o.cache, bg.o.base_url, bg.o.tag, why, sizeof why) != 0) {
         if (bg.o.log)
             bg.o.log(why); /* stays local-only: never push one container's files into another */
@@ -217,19 +247,13 @@ static void *bg_main(void *arg)
     pthread_cond_broadcast(&bg.cv);
     pthread_mutex_unlock(&bg.mu);
     if (!ok) {
-        __atomic_store_n(&bg.state, -1, __ATOMIC_RELEASE);
+        __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
         return NULL;
     }
     pthread_mutex_lock(&bg.mu);
     while (!bg.stop) {
         if (!bg.kicks) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 500000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = smh_abstime(smc_now_ms() + BG_TICK_MS);
             pthread_cond_timedwait(&bg.cv, &bg.mu, &ts);
         }
         bg.kicks = 0;
@@ -241,40 +265,45 @@ static void *bg_main(void *arg)
             hydrate_pending();
             pull_due();
         }
-        smh_push_run(bg.e, 1000, 0, NULL, NULL);
+        smh_push_run(bg.e, BG_PUSH_SLICE_MS, 0, NULL, NULL);
         pthread_mutex_lock(&bg.mu);
     }
     pthread_mutex_unlock(&bg.mu);
     return NULL;
 }
 
-/* Start the thread (under bg.mu). */
-static void start(void)
+/* Start the thread with the options *o on first use (under bg.mu). */
+static void start(const struct smh_bg_opts *o)
 {
+    if (bg.state != BG_IDLE)
+        return;
+    bg.o = *o;
     if (!bg.o.key || !bg.o.key[0]) {
-        bg.state = -1;
+        bg.state = BG_DISABLED;
         return;
     }
     if (sm_thread_start(&bg.th, NULL, bg_main, NULL) != 0) {
-        bg.state = -1;
+        bg.state = BG_DISABLED;
         return;
     }
     pthread_detach(bg.th);
     bg.pid = getpid();
-    bg.state = 1;
+    bg.state = BG_RUNNING;
+}
+
+/* Wake the thread (under bg.mu). */
+static void wake(void)
+{
+    bg.kicks++;
+    pthread_cond_signal(&bg.cv);
 }
 
 void smh_bg_kick(const struct smh_bg_opts *o)
 {
     pthread_mutex_lock(&bg.mu);
-    if (bg.state == 0) {
-        bg.o = *o;
-        start();
-    }
-    if (bg.state == 1) {
-        bg.kicks++;
-        pthread_cond_signal(&bg.cv);
-    }
+    start(o);
+    if (bg.state == BG_RUNNING)
+        wake();
     pthread_mutex_unlock(&bg.mu);
 }
 
@@ -283,12 +312,10 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     /* the caller already answered ENOENT; this only queues the question */
     static struct {
         uint64_t hash, at;
-    } recent[512];
-    uint64_t h = 1469598103934665603ull;
-    for (const char *s = filepath; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    } recent[MISS_RECENT];
+    uint64_t h = smc_hash64(filepath, strlen(filepath));
     uint64_t now = smc_now_ms();
-    size_t slot = h % 512;
+    size_t slot = h % MISS_RECENT;
     if (__atomic_load_n(&recent[slot].hash, __ATOMIC_RELAXED) == h &&
         now < __atomic_load_n(&recent[slot].at, __ATOMIC_RELAXED) + MISS_TTL)
         return; /* asked for within the negative TTL */
@@ -296,28 +323,14 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     __atomic_store_n(&recent[slot].at, now, __ATOMIC_RELAXED);
     char *copy = strdup(filepath);
     pthread_mutex_lock(&bg.mu);
-    if (bg.state == 0) {
-        bg.o = *o;
-        start();
-    }
-    if (bg.state == 1 && copy && bg.nmiss < MISS_RING) {
+    start(o);
+    if (bg.state == BG_RUNNING && copy && bg.nmiss < MISS_RING) {
         bg.miss[bg.nmiss++] = copy;
         copy = NULL;
-        bg.kicks++;
-        pthread_cond_signal(&bg.cv);
+        wake();
     }
     pthread_mutex_unlock(&bg.mu);
     free(copy);
-}
-
-void smh_notify_change(void)
-{
-    pthread_mutex_lock(&bg.mu);
-    if (bg.state == 1) {
-        bg.kicks++;
-        pthread_cond_signal(&bg.cv);
-    }
-    pthread_mutex_unlock(&bg.mu);
 }
 
 struct other {
@@ -328,7 +341,7 @@ struct other {
 static int other_alive(void *arg, const char *name, const char *val)
 {
     struct other *o = arg;
-    int pid = atoi(name + 5);
+    int pid = atoi(name + strlen(PROC));
     if (pid != o->self && smc_pid_alive(pid, strtoull(val, NULL, 10)))
         o->found = 1;
     return o->found;
@@ -337,17 +350,15 @@ static int other_alive(void *arg, const char *name, const char *val)
 void smh_at_exit(void)
 {
     /* a vfork child (or any other process) never touches the parent's thread or lock */
-    if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != 1 || bg.pid != getpid())
+    if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != BG_RUNNING || bg.pid != getpid())
         return;
-    __atomic_store_n(&bg.state, -1, __ATOMIC_RELEASE);
+    __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
     /* misses not yet handed to the cache go there now: a live lease holder answers them */
     __atomic_store_n(&bg.exiting, 1, __ATOMIC_RELEASE);
     misses_flush();
     /* the thread may still be setting up (loading libcurl, initialising OpenSSL): the exit
      * handlers must not tear those down under it, so wait for that local work (bounded) */
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += 5;
+    struct timespec dl = smh_abstime(smc_now_ms() + BG_SETUP_WAIT_MS);
     pthread_mutex_lock(&bg.mu);
     while (!bg.setup_done && pthread_cond_timedwait(&bg.cv, &bg.mu, &dl) == 0)
         ;
@@ -355,21 +366,20 @@ void smh_at_exit(void)
     pthread_mutex_unlock(&bg.mu);
     if (e) {
         struct smc_counts n;
-        char paused[200];
+        char paused[BG_MSG_MAX];
         int wait = bg.o.exit_wait && smc_counts(bg.o.cache, &n) == 0 && n.queued > 0 &&
                    smc_kv_get(bg.o.cache, "push.paused", paused, sizeof paused) != 0 &&
                    !smh_engine_unreachable(e);
         if (wait) {
             struct other ot = {(int)getpid(), 0};
-            smc_kv_each(bg.o.cache, "proc.", other_alive, &ot);
+            smc_kv_each(bg.o.cache, PROC, other_alive, &ot);
             wait = !ot.found; /* another live process takes the lease over */
         }
         participant(0);
         if (wait) {
             /* the background thread keeps pushing, now without debounce */
             pthread_mutex_lock(&bg.mu);
-            bg.kicks++;
-            pthread_cond_signal(&bg.cv);
+            wake();
             pthread_mutex_unlock(&bg.mu);
             smh_engine_drain_wait(e, bg.o.exit_timeout_ms);
         }
@@ -388,7 +398,7 @@ void smh_atfork_child(void)
     /* the thread did not survive the fork; the child starts its own on its first change */
     pthread_mutex_init(&bg.mu, NULL);
     pthread_cond_init(&bg.cv, NULL);
-    bg.state = 0;
+    bg.state = BG_IDLE;
     bg.kicks = bg.stop = 0;
     bg.e = NULL; /* the parent's engine: never used (its threads are not here) */
     bg.nmiss = 0; /* (the copies leak: the parent owns them) */

@@ -1,7 +1,8 @@
 /* hydrate.h: the sync engine (smh_ API). It mirrors a Supermemory container into the cache and
  * pushes local changes through the durable queue; it runs in a background thread of a host
- * process, or in the foreground under `smshim sync` / `smshim run`. It never touches the shim:
- * the shim calls smh_notify_*() and nothing else. See engine.c for the DESIGN. */
+ * process, or in the foreground under `smshim sync` / `smshim run`. It never touches the shim;
+ * the shim reaches it through bg.h (smh_bg_kick, smh_bg_miss) and the process hooks
+ * smh_at_exit and smh_atfork_child. See engine.c for the DESIGN. */
 #ifndef SMH_HYDRATE_H
 #define SMH_HYDRATE_H
 
@@ -19,6 +20,7 @@ struct smh_opts {
 };
 
 #define SMH_LEASE            "lease.sync" /* the one process that talks to the remote */
+#define SMH_REQ_TIMEOUT_MS   30000        /* the longest one request may take (push or pull) */
 
 /** Check that this cache syncs with (url, tag), binding it on first use. 0, or -EEXIST with a
  *  message in why (another URL or tag: use another SMSHIM_CACHE). */
@@ -80,8 +82,6 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
 
 /* ---- the background thread in a host process (bg.c) ----------------------------------------- */
 
-/** A change was recorded under the prefix: start the thread if needed and wake it. */
-void smh_notify_change(void);
 /** At process exit: hand the lease on, or wait (bounded) for the queue to drain. */
 void smh_at_exit(void);
 /** In a fork child: forget the parent's thread. */

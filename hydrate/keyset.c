@@ -1,20 +1,16 @@
 /* keyset.c: see keyset.h. Linear probing, tombstone-free deletion by re-insertion. */
 #include "keyset.h"
 
+#include "../cache/cache.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t hash(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
+#define KS_MIN_CAP 64 /* slots of a new set (a power of two; it doubles at half full) */
 
 static struct smh_kv *slot(struct smh_keyset *s, const char *key)
 {
-    size_t i = hash(key) & (s->cap - 1);
+    size_t i = smc_hash64(key, strlen(key)) & (s->cap - 1);
     while (s->v[i].key && strcmp(s->v[i].key, key) != 0)
         i = (i + 1) & (s->cap - 1);
     return &s->v[i];
@@ -30,7 +26,7 @@ struct smh_kv *smh_ks_get(struct smh_keyset *s, const char *key)
 
 static int grow(struct smh_keyset *s)
 {
-    size_t cap = s->cap ? s->cap * 2 : 64;
+    size_t cap = s->cap ? s->cap * 2 : KS_MIN_CAP;
     struct smh_kv *old = s->v;
     size_t ocap = s->cap;
     s->v = calloc(cap, sizeof *s->v);

@@ -1,0 +1,86 @@
+/* content.c: the bytes a job sends: a file read whole, and whether the service can hold them.
+ * A file that changes while it is read is read again later; the service holds UTF-8 text that
+ * is neither "" nor "\n". */
+#include "engine_int.h"
+
+#include "sm_real.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Is s[0..n) well-formed UTF-8 without NUL (no overlong forms, no surrogates, <= U+10FFFF)? */
+static int utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        if (!len || i + len > n || c == 0)
+            return 0;
+        for (size_t k = 1; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return 0;
+        if (len == 2 && c < 0xC2)
+            return 0;
+        if (len == 3) {
+            unsigned cp = ((c & 0x0Fu) << 12) | ((s[i + 1] & 0x3Fu) << 6) | (s[i + 2] & 0x3Fu);
+            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+        }
+        if (len == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((s[i + 1] & 0x3Fu) << 12) |
+                          ((s[i + 2] & 0x3Fu) << 6) | (s[i + 3] & 0x3Fu);
+            if (cp < 0x10000 || cp > 0x10FFFF)
+                return 0;
+        }
+        i += len;
+    }
+    return 1;
+}
+
+int smh_text_ok(const char *s, size_t n)
+{
+    /* the service holds UTF-8 text only, and not "" or "\n" */
+    return n != 0 && !(n == 1 && s[0] == '\n') && utf8_ok((const unsigned char *)s, n);
+}
+
+int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st)
+{
+    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        SM_REAL(close)(fd);
+        return -EINVAL;
+    }
+    if ((uint64_t)st->st_size > SMH_MAX_DOC) {
+        SM_REAL(close)(fd);
+        return -EFBIG;
+    }
+    size_t n = (size_t)st->st_size, got = 0;
+    char *buf = malloc(n + 1);
+    if (!buf) {
+        SM_REAL(close)(fd);
+        return -ENOMEM;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    struct stat after;
+    int changed = fstat(fd, &after) != 0 || after.st_size != st->st_size ||
+                  smc_mtime_ns(&after) != smc_mtime_ns(st) || got != n;
+    SM_REAL(close)(fd);
+    if (changed) {
+        free(buf);
+        return -EAGAIN;
+    }
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return 0;
+}

@@ -1,0 +1,159 @@
+/* jobs.c: the job handlers: what one write, delete or rename sends to the remote.
+ * A write creates or PATCHes the file's document; each commits its outcome with the removal of
+ * its records. They run in a worker, outside e->mu. */
+#include "engine_int.h"
+
+#include "clock.h"
+#include "sm_real.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Nothing (more) to send for this job: its records go. */
+static int drop(struct smh_engine *e, const struct job *j)
+{
+    smc_queue_del(e->c, j->seqs, j->nseq);
+    return SMH_OK;
+}
+
+/* Commit what was pushed for key, with the file's stat now (zeros when gone): see smc_push_done. */
+static void pushed(struct smh_engine *e, const struct job *j, const char *key,
+                   const struct smc_entry *ent, struct smc_pushed *p)
+{
+    char tp[PATH_MAX];
+    struct stat st;
+    smh_tree_path(e, key, tp);
+    if (SM_REAL(lstat)(tp, &st) == 0 && S_ISREG(st.st_mode)) {
+        p->now_size = (uint64_t)st.st_size;
+        p->now_mtime_ns = smc_mtime_ns(&st);
+        p->now_ino = st.st_ino;
+    }
+    smc_push_done(e->c, key, ent->custom_id, p, j->seqs, j->nseq);
+}
+
+/* Send content as key's document: PATCH the one it has (once the service is done processing
+ * it), or create one (idempotent by customId) when it has none or it vanished remotely. */
+static int send_content(struct smh_call *k, struct job *j, const char *key,
+                        const struct smc_entry *ent, const char *content,
+                        char id[sizeof ent->remote_id])
+{
+    int o = SMH_GONE;
+    if (ent->remote_id[0]) {
+        struct smh_doc d;
+        o = smh_api_get(k, ent->remote_id, &d);
+        if (o == SMH_OK && strcmp(d.status, "done") != 0 && strcmp(d.status, "failed") != 0) {
+            /* a content PATCH sent while processing may be dropped: wait for "done" */
+            j->defer_ms = SMH_PROCESSING_MS;
+            return SMH_RETRY;
+        }
+        if (o == SMH_OK) {
+            o = smh_api_patch(k, ent->remote_id, content, NULL);
+            snprintf(id, sizeof ent->remote_id, "%s", ent->remote_id);
+        }
+    }
+    if (o == SMH_GONE) /* never created, or vanished remotely: create (idempotent by customId) */
+        o = smh_api_create(k, key, content, ent->custom_id, id);
+    return o;
+}
+
+static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key)
+{
+    struct smc_entry ent;
+    char tp[PATH_MAX], id[sizeof ent.remote_id] = "";
+    struct stat st;
+    smh_tree_path(e, key, tp);
+    if (smc_entry_get(e->c, key, &ent) != 0)
+        return drop(e, j); /* never tracked (removed since): nothing to push */
+    if (SM_REAL(lstat)(tp, &st) != 0 || !S_ISREG(st.st_mode)) {
+        /* gone (or an open recorded before it failed): an entry never pushed goes too; a
+         * pushed one is deleted by its own DELETE record or by the scan */
+        if (!(ent.flags & SMC_E_REMOTE))
+            smc_note_unlink(e->c, key, smh_now_ns());
+        return drop(e, j);
+    }
+    if (!ent.dirty_since_ns && ent.synced_size == (uint64_t)st.st_size &&
+        ent.synced_mtime_ns == smc_mtime_ns(&st) && ent.synced_ino == st.st_ino)
+        return drop(e, j);
+    if (!__atomic_load_n(&e->drain, __ATOMIC_RELAXED)) {
+        uint64_t m = smc_mtime_ns(&st) / SMH_NS_PER_MS, now = smc_now_ms();
+        if (now < m + SMH_DEBOUNCE_MS) {
+            j->defer_ms = (long)(m + SMH_DEBOUNCE_MS - now);
+            return SMH_RETRY;
+        }
+    }
+    char *content = NULL;
+    size_t len = 0;
+    int rc = smh_read_whole(tp, &content, &len, &st);
+    if (rc == -EAGAIN || rc == -ENOENT) {
+        j->defer_ms = SMH_REREAD_MS;
+        return SMH_RETRY;
+    }
+    struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = smc_mtime_ns(&st),
+                           .ino = st.st_ino, .hash = content ? smc_hash64(content, len) : 0};
+    /* the same bytes as the document already holds: nothing to send */
+    int same = rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
+               !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED));
+    if (same || rc < 0 || !smh_text_ok(content, len)) {
+        free(content);
+        if (!same)
+            p.set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
+        pushed(e, j, key, &ent, &p); /* remote_id NULL: the document's id is unchanged */
+        return SMH_OK;
+    }
+    int o = send_content(k, j, key, &ent, content, id);
+    free(content);
+    if (o != SMH_OK)
+        return o;
+    p.remote_id = id;
+    p.clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED;
+    pushed(e, j, key, &ent, &p);
+    return SMH_OK;
+}
+
+static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
+{
+    const char *id = j->remote_id[0] ? j->remote_id : j->custom_id;
+    int o = id[0] ? smh_api_delete(k, id) : SMH_OK;
+    if (o == SMH_GONE)
+        o = SMH_OK; /* already gone counts as done */
+    return o == SMH_OK ? drop(e, j) : o;
+}
+
+static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
+{
+    struct smc_entry ent;
+    if (smc_entry_get(e->c, j->to, &ent) != 0)
+        return drop(e, j);
+    const char *id = ent.remote_id[0] ? ent.remote_id : j->remote_id;
+    if (!id[0])
+        return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
+    int o = smh_api_patch(k, id, NULL, j->to);
+    if (o == SMH_GONE) {
+        /* vanished remotely: the file is created again under its new name */
+        ent.remote_id[0] = '\0';
+        ent.flags &= ~(uint32_t)SMC_E_REMOTE;
+        ent.synced_size = ent.synced_mtime_ns = ent.synced_ino = 0;
+        smc_entry_put(e->c, j->to, &ent);
+        smc_queue_put_op(e->c, SMC_Q_WRITE, j->to, NULL);
+        o = SMH_OK;
+    }
+    return o == SMH_OK ? drop(e, j) : o;
+}
+
+void smh_job_run(struct smh_engine *e, struct smh_conn *conn, struct job *j)
+{
+    struct smh_call k = {.conn = conn, .tag = e->tag, .retry_after = -1};
+    j->defer_ms = 0;
+    switch (j->op) {
+    case SMC_Q_WRITE: j->outcome = job_write(e, &k, j, j->key); break;
+    case SMC_Q_DELETE: j->outcome = job_delete(e, &k, j); break;
+    case SMC_Q_RENAME: j->outcome = job_rename(e, &k, j); break;
+    default: j->outcome = drop(e, j);
+    }
+    j->retry_after = k.retry_after;
+    j->status = k.status;
+    snprintf(j->err, sizeof j->err, "%s", k.err);
+}

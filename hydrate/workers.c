@@ -1,0 +1,66 @@
+/* workers.c: the upload workers, the threads that run the jobs.
+ * SMH_WORKERS threads, each with its own connection, each running the job in its slot of
+ * e->jobs when the dispatcher marks it used. */
+#include "engine_int.h"
+
+#include "clock.h"
+#include "http.h"
+#include "sm_real.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+struct warg {
+    struct smh_engine *e;
+    int i;
+};
+
+static void *worker_main(void *arg)
+{
+    struct warg *w = arg;
+    struct smh_engine *e = w->e;
+    struct job *j = &e->jobs[w->i];
+    free(w);
+    struct smh_conn *conn = smh_conn_new(e->base, e->key, SMH_REQ_TIMEOUT_MS);
+    pthread_mutex_lock(&e->mu);
+    for (;;) {
+        while (!e->stop && !(j->used && !j->busy && !j->done))
+            pthread_cond_wait(&e->cv, &e->mu);
+        if (e->stop)
+            break;
+        j->busy = 1;
+        j->started_ms = smc_now_ms();
+        pthread_mutex_unlock(&e->mu);
+        if (conn) {
+            smh_job_run(e, conn, j);
+        } else {
+            j->outcome = SMH_RETRY;
+            j->retry_after = -1;
+            j->defer_ms = SMH_NO_HTTP_RETRY_MS;
+            snprintf(j->err, sizeof j->err, "libcurl or libcjson cannot be loaded");
+        }
+        pthread_mutex_lock(&e->mu);
+        j->busy = 0;
+        j->done = 1;
+        pthread_cond_broadcast(&e->cv);
+    }
+    pthread_mutex_unlock(&e->mu);
+    smh_conn_free(conn);
+    return NULL;
+}
+
+void smh_workers_start(struct smh_engine *e)
+{
+    for (int i = 0; i < SMH_WORKERS; i++) {
+        struct warg *w = malloc(sizeof *w);
+        if (!w)
+            break;
+        w->e = e;
+        w->i = i;
+        if (sm_thread_start(&e->th[i], NULL, worker_main, w) != 0) {
+            free(w);
+            break;
+        }
+        e->nth++;
+    }
+}
