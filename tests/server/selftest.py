@@ -420,6 +420,62 @@ def t_hostile_lists(s):
     check("hostile answers are counted", f["bad_json"] == 8 and f["wrong_types"] == 12, f)
 
 
+def t_hostile_paging(s):
+    for i in range(3):
+        create(s, str(i), f"/hp{i}.md")
+    admin(s, "POST", "config", {"list_total_pages": 1000000000})
+    r = listing(s, limit=100, page=2)
+    p = r.json["pagination"]
+    check("list_total_pages: a promise the pages do not keep",
+          p["totalPages"] == 1000000000 and p["totalItems"] == 100000000000 and r.json["memories"] == [], r)
+    admin(s, "POST", "config", {"list_repeat": True})
+    a = [m["id"] for m in listing(s, limit=100, page=1).json["memories"]]
+    b = [m["id"] for m in listing(s, limit=100, page=7).json["memories"]]
+    check("list_repeat: every page answers page 1", len(a) == 3 and a == b, (a, b))
+    admin(s, "POST", "config", {"list_total_pages": None, "list_repeat": False, "list_grow": True})
+    r1, r2 = listing(s, limit=100, page=1, includeContent=True), listing(s, limit=100, page=2)
+    g1 = [m for m in r1.json["memories"] if m["filepath"].startswith("/grow/")]
+    g2 = [m for m in r2.json["memories"] if m["filepath"].startswith("/grow/")]
+    check("list_grow: each page promises one more", r1.json["pagination"]["totalPages"] == 2
+          and r2.json["pagination"]["totalPages"] == 3, (r1, r2))
+    check("list_grow: each page brings a new made-up document", len(g1) == 1 and len(g2) == 1
+          and g1[0]["id"] != g2[0]["id"] and g1[0]["content"] == "page 1" and "content" not in g2[0]
+          and ID_RE.fullmatch(g1[0]["id"]), (g1, g2))
+    check("list_grow: the made-up documents are not stored", get(s, g1[0]["id"]).status == 404)
+    pages = admin(s, "GET", "stats")["list_pages"]
+    check("stats list_pages records page, limit, includeContent",
+          pages == [[2, 100, False], [1, 100, False], [7, 100, False], [1, 100, True], [2, 100, False]], pages)
+
+
+def t_gzip_bomb(s):
+    import gzip
+    admin(s, "POST", "config", {"gzip_bomb_mb": 4})
+    r = req(s, "POST", "/v3/documents/list", {})
+    check("gzip_bomb: nothing without Accept-Encoding: gzip", r.status == 200 and r.json is not None
+          and r.headers.get("Content-Encoding") is None, r)
+    rq = urllib.request.Request(s.base + "/v3/documents/list", data=b"{}", method="POST",
+                                headers={"Authorization": f"Bearer {KEY}", "Accept-Encoding": "gzip"})
+    with OPENER.open(rq, timeout=10) as resp:
+        wire, enc = resp.read(), resp.headers.get("Content-Encoding")
+    body = gzip.decompress(wire)
+    check("gzip_bomb: a small gzip body", enc == "gzip" and len(wire) < 64 * 1024, (enc, len(wire)))
+    check("gzip_bomb: decodes to MB megabytes of valid JSON", len(body) >= 4 * 1024 * 1024
+          and json.loads(body)["memories"] == [], len(body))
+    check("gzip_bomb is counted", admin(s, "GET", "stats")["faults"]["gzip_bomb"] == 1)
+
+
+def t_429_uploads(s):
+    admin(s, "POST", "config", {"fault_429_uploads": 2, "retry_after": 100000})
+    a = req(s, "POST", "/v3/documents", {"content": "x"})
+    lst = listing(s)
+    b = req(s, "POST", "/v3/documents", {"content": "x"})
+    c = req(s, "POST", "/v3/documents", {"content": "x"})
+    check("fault_429_uploads: the next N uploads answer 429 with Retry-After",
+          a.status == 429 and b.status == 429 and a.headers.get("Retry-After") == "100000", (a, b))
+    check("fault_429_uploads: other routes and later uploads are answered", lst.status == 200
+          and c.status == 200 and len(all_docs(s)) == 1, (lst, c))
+
+
 def t_hang(s):
     admin(s, "POST", "config", {"hang": True})
     t0 = time.monotonic()
@@ -567,7 +623,7 @@ def t_restart(_s):
 
 TESTS = [t_startup, t_auth, t_create_get, t_newline, t_duplicates, t_list_filters, t_pagination, t_upsert,
          t_processing, t_patch_rename, t_delete, t_bulk, t_errors, t_faults, t_hostile_lists, t_hang, t_admin,
-         t_concurrency, t_http, t_restart]
+         t_concurrency, t_http, t_restart, t_hostile_paging, t_gzip_bomb, t_429_uploads]
 
 
 def main():

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
@@ -55,7 +56,7 @@ R_BULK = "DELETE /v3/documents/bulk"
 R_OTHER = "other"
 ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_OTHER)
 UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK)
-FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang")
+FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb")
 
 # Live configuration: name -> kind. Kinds drive validation in Store.set_config().
 CONFIG_KINDS = {
@@ -63,6 +64,9 @@ CONFIG_KINDS = {
     "fault_5xx": "prob", "fault_429": "prob", "fault_drop": "prob", "fault_drop_after": "prob",
     "bad_json": "prob", "wrong_types": "prob",
     "retry_after": "retry", "hang": "bool", "drop_patch_while_processing": "bool", "key": "key",
+    # hostile paging and sizes (see Store.list and Handler._api)
+    "fault_429_uploads": "count", "list_total_pages": "opt_count", "list_repeat": "bool", "list_grow": "bool",
+    "gzip_bomb_mb": "ms",
 }
 
 
@@ -239,6 +243,7 @@ class Store:
             "inflight_uploads": 0, "max_inflight_uploads": 0,
             "inflight": 0, "max_inflight": 0,
             "list_filepaths": [],
+            "list_pages": [],  # [page, limit, includeContent] of every list request, in order
         }
 
     def reset(self):
@@ -291,6 +296,10 @@ class Store:
                 new[name] = float(value)
             elif kind == "retry" and (value is None or num):
                 new[name] = value
+            elif kind in ("count", "opt_count") and num and value >= 0 and float(value).is_integer():
+                new[name] = int(value)
+            elif kind == "opt_count" and value is None:
+                new[name] = None
             elif kind == "bool" and isinstance(value, bool):
                 new[name] = value
             elif kind == "key" and (value is None or isinstance(value, str)):
@@ -338,12 +347,15 @@ class Store:
         with self.lock:
             return self.rng.choice(seq)
 
-    def roll_fault(self):
+    def roll_fault(self, upload=False):
         """Faults that happen before a request takes effect: "drop", "429", "500"/"502"/"503" or None."""
         with self.lock:
             cfg, rng = self.config, self.rng
             fault = None
-            if cfg["fault_drop"] > 0 and rng.random() < cfg["fault_drop"]:
+            if upload and cfg["fault_429_uploads"] > 0:
+                cfg["fault_429_uploads"] -= 1  # the next N uploads answer 429 (with retry_after)
+                fault = "429"
+            elif cfg["fault_drop"] > 0 and rng.random() < cfg["fault_drop"]:
                 fault = "drop"
             elif cfg["fault_429"] > 0 and rng.random() < cfg["fault_429"]:
                 fault = "429"
@@ -578,19 +590,39 @@ class Store:
 
         with self.lock:
             now = now_ms()
+            cfg = self.config
             if "filepath" in body:
                 self.stats["list_filepaths"].append(fp)
+            self.stats["list_pages"].append([page, limit, include])
             hits = []
             for d in self.docs.values():
                 self._settle(d, now)  # before sorting: updatedAt may have moved
                 if all(t in d["containerTags"] for t in tags) and (fp is None or filepath_matches(fp, d["filepath"])):
                     hits.append(d)
             hits.sort(key=lambda d: (d[sort], d["seq"]), reverse=(order == "desc"))
-            start = (page - 1) * limit
+            start = 0 if cfg["list_repeat"] else (page - 1) * limit  # list_repeat: every page is page 1
             memories = [self._view(d, now, include) for d in hits[start:start + limit]]
+            total_items, total_pages = len(hits), math.ceil(len(hits) / limit)
+            if cfg["list_total_pages"] is not None:  # a promise the pages do not keep
+                total_pages = int(cfg["list_total_pages"])
+                total_items = total_pages * limit
+            if cfg["list_grow"]:
+                # every answer promises one page more, and brings one document nobody stored
+                total_pages, total_items = page + 1, (page + 1) * limit
+                memories.append(self._grown_doc(page, now, include))
         return {"memories": memories,
-                "pagination": {"currentPage": page, "limit": limit, "totalItems": len(hits),
-                               "totalPages": math.ceil(len(hits) / limit)}}
+                "pagination": {"currentPage": page, "limit": limit, "totalItems": total_items,
+                               "totalPages": total_pages}}
+
+    def _grown_doc(self, page, now, include):
+        """The made-up document of page `page` under list_grow (never stored: a GET of it is 404)."""
+        doc_id = ("grow%018d" % page)[:ID_LEN]
+        out = {"id": doc_id, "customId": None, "filepath": f"/grow/p{page}.md", "containerTags": [],
+               "status": "done", "createdAt": iso_ms(now), "updatedAt": iso_ms(now), "metadata": {},
+               "title": None, "summary": None, "type": "text", "connectionId": None}
+        if include:
+            out["content"] = f"page {page}"
+        return out
 
     # -- admin --------------------------------------------------------------------------------------------------
 
@@ -713,6 +745,28 @@ def wrong_types_answer(store, answer):
 # ---------------------------------------------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------------------------------------------
+
+_BOMBS = {}
+_BOMB_LOCK = threading.Lock()
+
+
+def gzip_bomb(mb):
+    """A gzip body (Content-Encoding: gzip) that decodes to about `mb` MB of valid JSON: an empty listing
+    padded with spaces. About 1 MB on the wire per GB decoded; built once per size."""
+    with _BOMB_LOCK:
+        if mb not in _BOMBS:
+            co = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
+            parts = [co.compress(b'{"memories":[],"pagination":{"currentPage":1,"limit":100,'
+                                 b'"totalItems":0,"totalPages":1}')]
+            left, chunk = int(mb * 1024 * 1024), b" " * (1 << 20)
+            while left > 0:
+                parts.append(co.compress(chunk[:min(left, len(chunk))]))
+                left -= len(chunk)
+            parts.append(co.compress(b"}"))
+            parts.append(co.flush())
+            _BOMBS[mb] = b"".join(parts)
+        return _BOMBS[mb]
+
 
 class BodyError(Exception):
     """The request body could not be read; answer with status and close the connection."""
@@ -879,7 +933,7 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(cfg["latency_ms"] / 1000.0)
 
             # Faults before the request takes effect.
-            fault = store.roll_fault()
+            fault = store.roll_fault(route in UPLOAD_ROUTES)
             if fault == "drop":
                 self._drop()
                 return
@@ -898,12 +952,16 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(401, {"error": "Unauthorized"})
                 return
 
-            raw = None
+            raw, headers = None, []
             try:
                 status, answer = self._api_call(route, doc_id, body)
             except ApiError as exc:
                 status, answer = exc.status, exc.body()
-            if route == R_LIST and status == 200:
+            bomb = store.config_snapshot()["gzip_bomb_mb"]
+            if route == R_LIST and status == 200 and bomb > 0 and "gzip" in self.headers.get("Accept-Encoding", ""):
+                store.count_fault("gzip_bomb")
+                raw, headers = gzip_bomb(bomb), [("Content-Encoding", "gzip")]
+            elif route == R_LIST and status == 200:
                 if store.roll("bad_json"):
                     store.count_fault("bad_json")
                     raw = bad_json_body(store, dump_json(answer))
@@ -916,7 +974,7 @@ class Handler(BaseHTTPRequestHandler):
                 store.count_fault("drop_after")
                 self._drop()
                 return
-            self._send(status, answer, raw=raw)
+            self._send(status, answer, headers, raw=raw)
 
     def _api_call(self, route, doc_id, raw_body):
         store = self.server.store
@@ -1003,6 +1061,14 @@ def parse_args(argv):
                    help="list bodies with wrongly typed fields with probability P")
     p.add_argument("--retry-after", type=float, default=1, help="Retry-After seconds on 429 (negative: omit)")
     p.add_argument("--hang", action="store_true", help="read /v3 requests but never answer them")
+    p.add_argument("--fault-429-uploads", type=int, default=0, metavar="N",
+                   help="answer the next N uploads (create, patch, delete) with 429 and --retry-after")
+    p.add_argument("--list-total-pages", type=int, metavar="N", help="every listing claims N pages")
+    p.add_argument("--list-repeat", action="store_true", help="every list page answers page 1's documents")
+    p.add_argument("--list-grow", action="store_true",
+                   help="every list page promises one more page and brings one made-up document")
+    p.add_argument("--gzip-bomb-mb", type=float, default=0, metavar="MB",
+                   help="list answers are gzip bodies decoding to MB megabytes (to clients accepting gzip)")
     p.add_argument("--drop-patch-while-processing", action=argparse.BooleanOptionalAction, default=True,
                    help="silently drop content PATCHes sent before the document is done (default: on)")
     p.add_argument("--seed", type=int, help="seed for ids and fault rolls")
@@ -1012,8 +1078,10 @@ def parse_args(argv):
     for name in ("fault_5xx", "fault_429", "fault_drop", "fault_drop_after", "bad_json", "wrong_types"):
         if not 0 <= getattr(args, name) <= 1:
             p.error(f"--{name.replace('_', '-')} must be a probability in [0, 1]")
-    if args.latency_ms < 0 or args.processing_ms < 0:
-        p.error("--latency-ms and --processing-ms must be >= 0")
+    if args.latency_ms < 0 or args.processing_ms < 0 or args.gzip_bomb_mb < 0 or args.fault_429_uploads < 0:
+        p.error("--latency-ms, --processing-ms, --gzip-bomb-mb and --fault-429-uploads must be >= 0")
+    if args.list_total_pages is not None and args.list_total_pages < 0:
+        p.error("--list-total-pages must be >= 0")
     return args
 
 
@@ -1032,6 +1100,8 @@ def main(argv=None):
         "fault_drop_after": args.fault_drop_after, "bad_json": args.bad_json, "wrong_types": args.wrong_types,
         "retry_after": None if args.retry_after < 0 else args.retry_after, "hang": args.hang,
         "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
+        "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
+        "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
