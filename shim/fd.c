@@ -72,8 +72,10 @@ static void closed(int what, const char *key)
 int sm_close_core(int fd)
 {
     char key[PATH_MAX];
-    if (SM_UNLIKELY(sm_fd_is_own(fd)))
+    if (SM_UNLIKELY(sm_fd_is_own(fd))) {
+        sm_log(SM_LOG_DEBUG, "the program closed descriptor %d, the shim's: left open", fd);
         return -EBADF; /* for the host, the shim's descriptors do not exist */
+    }
     int what = closing(fd, key);
     int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
     if (SM_UNLIKELY(what != CLOSE_PLAIN))
@@ -161,8 +163,12 @@ int sm_fd_replacing(int old, int nfd)
 {
     if (SM_UNLIKELY(sm_fd_is_own(old)))
         return -EBADF;
-    if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd)
-        return sm_fd_vacate(nfd);
+    if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd) {
+        int rc = sm_fd_vacate(nfd);
+        sm_log(rc < 0 ? SM_LOG_WARN : SM_LOG_DEBUG, "the program duplicates onto descriptor %d, the shim's: %s",
+               nfd, rc < 0 ? "refused (EBUSY): the libraries hold it by number" : "moved away");
+        return rc;
+    }
     return 0;
 }
 

@@ -24,7 +24,7 @@ void sm_log_init(const char *spec, const char *cache)
 
     sm_log_level = 0;
     if (log_fd > 2)
-        SM_REAL(close)(log_fd); /* loaded again (the unit tests) */
+        sm_lib_close(log_fd); /* loaded again (the unit tests) */
     log_fd = -1;
     if (!spec || !*spec)
         return;
@@ -56,9 +56,13 @@ void sm_log_init(const char *spec, const char *cache)
         log_fd = 2;
         return;
     }
-    log_fd = SM_REAL(openat)(AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    /* one of the shim's own descriptors (sm_real.h): out of the host's range, moved away when the
+     * host dup2s onto it, never closed by the host */
+    log_fd = sm_lib_openat(AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (log_fd < 0)
         sm_log_level = 0;
+    else
+        sm_fd_movable(&log_fd);
 }
 
 void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
@@ -79,8 +83,9 @@ void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
     sm_escape(buf + n, sizeof buf - 1 - (size_t)n, msg, 0);
     n += (int)strlen(buf + n);
     buf[n++] = '\n';
-    if (log_fd >= 0)
-        (void)!write(log_fd, buf, (size_t)n);
+    int fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+    if (fd >= 0)
+        (void)!write(fd, buf, (size_t)n);
     errno = saved;
 }
 

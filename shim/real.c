@@ -51,8 +51,9 @@ static void *lib_thread(void *p)
 }
 
 /* pthread_create as the program would call it, minus the shim: a sanitizer runtime preloaded
- * ahead of the library intercepts it and must see every thread start (its interceptor then
- * calls the shim's wrapper, which passes the call to libc); without one, libc's. */
+ * ahead of the library intercepts it and must see every thread start (its interceptor, exported
+ * as __interceptor_pthread_create, then calls the shim's wrapper, which passes the call to
+ * libc); without one, libc's. */
 static __thread int thread_starting;
 static __typeof__(pthread_create) *create_front;
 
@@ -66,10 +67,8 @@ static __typeof__(pthread_create) *create_fn(void)
     __typeof__(pthread_create) *f = __atomic_load_n(&create_front, __ATOMIC_ACQUIRE);
     if (f)
         return f;
-    Dl_info mine, front;
-    void *p = dlsym(RTLD_DEFAULT, "pthread_create");
-    if (!p || !dladdr(p, &front) || !dladdr((void *)create_fn, &mine) ||
-        front.dli_fbase == mine.dli_fbase)
+    void *p = dlsym(RTLD_DEFAULT, "__interceptor_pthread_create");
+    if (!p)
         p = (void *)SM_REAL(pthread_create);
     f = (__typeof__(pthread_create) *)p;
     __atomic_store_n(&create_front, f, __ATOMIC_RELEASE);
@@ -199,7 +198,7 @@ int sm_fd_vacate(int fd)
             continue;
         int nfd = fcntl(fd, F_DUPFD_CLOEXEC, fd_base_get());
         if (nfd < 0)
-            return -errno;
+            return -EBUSY; /* every number above the base is taken: it cannot move now */
         fd_mark(nfd, 1);
         __atomic_store_n(h, nfd, __ATOMIC_RELEASE);
         fd_mark(fd, 0); /* the host's dup2 closes the old number */

@@ -20,10 +20,17 @@ shim bash -c 'echo 1 > /sm/one.txt; exec 4>'"$T"'/out.log; echo line >&4; for i 
 recorded /one.txt /two1.txt /two2.txt /two3.txt /two4.txt /two5.txt
 echo "ok - exec 4> keeps its own file and every write is recorded"
 
-# 2. programs that close, replace and reuse every descriptor
-for mode in closeall closefrom range procfd raw dup2; do
+# 2. programs that close, replace and reuse every descriptor (the log passes: the log's
+#    descriptor is the shim's too, and no log line may land in the program's file), under this
+#    machine's descriptor limit and under the common 1024
+for mode in closeall closefrom range procfd raw dup2 log:closeall log:dup2 1024:closeall 1024:dup2 1024:procfd; do
+    log="" lim=$(ulimit -n)
+    case "$mode" in
+    log:*) log=debug mode=${mode#log:}_log ;;
+    1024:*) lim=1024 mode=${mode#1024:}_1024 ;;
+    esac
     shim mkdir -p "/sm/$mode"
-    out=$(shim "$B/tests/fdhostile" "$mode" "/sm/$mode" "$T/outside-$mode" 2>&1) ||
+    out=$(ulimit -n "$lim" && SMSHIM_LOG=$log shim "$B/tests/fdhostile" "${mode%_*}" "/sm/$mode" "$T/outside-$mode" 2>&1) ||
         fail "$mode: $out"
     [ "$(tail -1 <<<"$out")" = ok ] || fail "$mode: $out"
     recorded "/$mode/a.txt" "/$mode/b0.txt" "/$mode/b4.txt"
@@ -32,3 +39,5 @@ for mode in closeall closefrom range procfd raw dup2; do
     recorded "/$mode/c.txt"
     echo "ok - $mode"
 done
+grep -q "descriptor .*, the shim's" "$SMSHIM_CACHE/log" ||
+    fail "the log passes did not reach the shim's descriptors: $(head -c 600 "$SMSHIM_CACHE/log")"

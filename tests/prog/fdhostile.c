@@ -1,12 +1,13 @@
 /* fdhostile.c: a program that treats every descriptor as its own, as shells, daemons and
  * sandboxes do. Under the shim, writes under the prefix must keep working and no byte of the
  * shim's own files may reach the program's files. Usage: fdhostile MODE DIR OUTSIDE
- *   closeall   close 3..1023 one by one
+ *   closeall   close every number from 3 up to RLIMIT_NOFILE one by one
  *   closefrom  glibc's closefrom(3) (close_range inside libc)
  *   range      close_range(3, ~0U, 0)
  *   procfd     close every descriptor listed in /proc/self/fd but 0-2
- *   raw        syscall(SYS_close, n) for 3..1023
- *   dup2       dup2 a file of the program's onto every descriptor 3..1023, then close them
+ *   raw        syscall(SYS_close, n) for every number from 3 up to the limit
+ *   dup2       dup2 a file of the program's onto every number from 3 up to the limit, then
+ *              close them all
  * Each mode first writes DIR/a.txt (so the shim has its environment open), then does its thing,
  * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
  * all back and prints "ok" or what went wrong. */
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -62,11 +64,15 @@ int main(int argc, char **argv)
     if (argc != 4)
         return 2;
     const char *mode = argv[1], *dir = argv[2], *outside = argv[3];
+    struct rlimit rl;
+    int top = 1024; /* every number a descriptor can have in this process */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        top = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
     snprintf(p, sizeof p, "%s/a.txt", dir);
     if (put(p, "a\n") != 0)
         return 1;
     if (strcmp(mode, "closeall") == 0) {
-        for (int fd = 3; fd < 1024; fd++)
+        for (int fd = 3; fd < top; fd++)
             close(fd);
     } else if (strcmp(mode, "closefrom") == 0) {
         closefrom(3);
@@ -76,10 +82,11 @@ int main(int argc, char **argv)
             return 1;
         }
     } else if (strcmp(mode, "procfd") == 0) {
-        int fds[1024], n = 0;
+        static int fds[1 << 16];
+        int n = 0;
         DIR *d = opendir("/proc/self/fd");
         struct dirent *e;
-        while (d && (e = readdir(d)) && n < 1024) {
+        while (d && (e = readdir(d)) && n < (int)(sizeof fds / sizeof fds[0])) {
             int fd = atoi(e->d_name);
             if (e->d_name[0] != '.' && fd > 2 && fd != dirfd(d))
                 fds[n++] = fd;
@@ -89,7 +96,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < n; i++)
             close(fds[i]);
     } else if (strcmp(mode, "raw") == 0) {
-        for (int fd = 3; fd < 1024; fd++)
+        for (int fd = 3; fd < top; fd++)
             syscall(SYS_close, fd);
     } else if (strcmp(mode, "dup2") == 0) {
         int mine = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -97,12 +104,12 @@ int main(int argc, char **argv)
             printf("open %s: %s\n", outside, strerror(errno));
             return 1;
         }
-        for (int fd = 3; fd < 1024; fd++)
+        for (int fd = 3; fd < top; fd++)
             if (fd != mine && dup2(mine, fd) < 0 && errno != EBUSY) {
                 printf("dup2 onto %d: %s\n", fd, strerror(errno));
                 return 1;
             }
-        for (int fd = 3; fd < 1024; fd++)
+        for (int fd = 3; fd < top; fd++)
             close(fd);
     } else {
         return 2;
