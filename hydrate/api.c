@@ -74,7 +74,19 @@ static int outcome(struct smh_call *k, const struct smh_resp *r)
 {
     k->status = r->status;
     k->retry_after = r->retry_after;
+    k->too_large = r->too_large;
     k->err[0] = '\0';
+    if (r->refused) {
+        /* the key may not go to this URL: like a refused key, everything waits */
+        const char *why = smh_conn_refused(k->conn);
+        snprintf(k->err, sizeof k->err, "%s", why ? why : "the API key is not sent to this URL");
+        return SMH_AUTH;
+    }
+    if (r->too_large) {
+        snprintf(k->err, sizeof k->err, "the answer was larger than the %zu MB it may hold",
+                 r->max >> 20);
+        return SMH_RETRY;
+    }
     if (r->curl != 0) {
         snprintf(k->err, sizeof k->err, "no answer: %s", smh_curl_strerror(r->curl));
         return SMH_RETRY;
@@ -106,14 +118,14 @@ static const char *str(const cJSON *o, const char *name)
 }
 
 static int send_json(struct smh_call *k, const char *method, const char *path, cJSON *body,
-                     struct smh_resp *r)
+                     size_t max, struct smh_resp *r)
 {
     char *text = body ? J.Print(body) : NULL;
     if (body)
         J.Delete(body);
     if (body && !text)
         return -ENOMEM;
-    int rc = smh_request(k->conn, method, path, text, r);
+    int rc = smh_request(k->conn, method, path, text, max, r);
     if (text)
         J.Free(text);
     return rc;
@@ -144,7 +156,7 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
     J.AddString(b, "filepath", filepath);
     if (custom_id && *custom_id)
         J.AddString(b, "customId", custom_id);
-    if (send_json(k, "POST", "/v3/documents", b, &r) != 0)
+    if (send_json(k, "POST", "/v3/documents", b, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o == SMH_OK) {
@@ -177,7 +189,7 @@ int smh_api_patch(struct smh_call *k, const char *id, const char *content, const
     if (filepath)
         J.AddString(b, "filepath", filepath);
     snprintf(path, sizeof path, "/v3/documents/%s", id);
-    if (send_json(k, "PATCH", path, b, &r) != 0)
+    if (send_json(k, "PATCH", path, b, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     smh_resp_free(&r);
@@ -191,7 +203,7 @@ int smh_api_delete(struct smh_call *k, const char *id)
     if (!id_ok(id))
         return SMH_GONE;
     snprintf(path, sizeof path, "/v3/documents/%s", id);
-    if (smh_request(k->conn, "DELETE", path, NULL, &r) != 0)
+    if (smh_request(k->conn, "DELETE", path, NULL, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     smh_resp_free(&r);
@@ -234,7 +246,7 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     return 0;
 }
 
-int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
+static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int content)
 {
     char path[128];
     struct smh_resp r;
@@ -242,12 +254,14 @@ int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
     if (!id_ok(id))
         return SMH_GONE;
     snprintf(path, sizeof path, "/v3/documents/%s", id);
-    if (smh_request(k->conn, "GET", path, NULL, &r) != 0)
+    /* a GET always carries the content: one document and its envelope */
+    if (smh_request(k->conn, "GET", path, NULL, SMH_ANSWER_DOC, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o == SMH_OK) {
         cJSON *j = parse(&r);
-        if (!j || doc_from(j, out, 0) != 0) {
+        if (!j || doc_from(j, out, content) != 0) {
+            smh_doc_free(out);
             snprintf(k->err, sizeof k->err, "get: malformed answer");
             o = SMH_RETRY;
         }
@@ -258,8 +272,18 @@ int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
     return o;
 }
 
+int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
+{
+    return get_doc(k, id, out, 0);
+}
+
+int smh_api_fetch(struct smh_call *k, const char *id, struct smh_doc *out)
+{
+    return get_doc(k, id, out, 1);
+}
+
 int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,
-                 smh_doc_fn fn, void *arg, int *pages)
+                 smh_doc_fn fn, void *arg, struct smh_list_info *info)
 {
     struct smh_resp r;
     cJSON *b = J.CreateObject(), *tags = J.CreateArray();
@@ -274,7 +298,8 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
     J.AddNumber(b, "page", page);
     J.AddString(b, "sort", "updatedAt");
     J.AddString(b, "order", "desc");
-    if (send_json(k, "POST", "/v3/documents/list", b, &r) != 0)
+    memset(info, 0, sizeof *info);
+    if (send_json(k, "POST", "/v3/documents/list", b, SMH_ANSWER_LIST, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o != SMH_OK) {
@@ -289,8 +314,10 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
         snprintf(k->err, sizeof k->err, "list: malformed answer (%zu bytes)", r.len);
         o = SMH_RETRY;
     } else {
-        *pages = tp->valueint;
+        double tpv = tp->valuedouble;
+        info->total_pages = tpv > 1e9 ? 1000000000LL : tpv >= 0 ? (long long)tpv : 0;
         int n = J.ArraySize(mem);
+        info->items = n;
         for (int i = 0; i < n && o == SMH_OK; i++) {
             struct smh_doc d;
             if (doc_from(J.ArrayItem(mem, i), &d, content) != 0) {

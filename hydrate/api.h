@@ -34,6 +34,7 @@ struct smh_call {
     long status;      /* out: HTTP status (0: no answer) */
     char err[160];    /* out: what went wrong, for logs and smshim status (never the key) */
     long malformed;   /* out: listed documents skipped because a field had the wrong type */
+    int too_large;    /* out: the last answer went past its size limit (SMH_RETRY) */
 };
 
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
@@ -41,13 +42,22 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
 /** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (api.md). */
 int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath);
 int smh_api_delete(struct smh_call *k, const char *id);
+/** GET one document (its fields, not its content). */
 int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out);
+/** GET one document with its content (out->content, malloc'd). */
+int smh_api_fetch(struct smh_call *k, const char *id, struct smh_doc *out);
 
+/** What one page of a listing said about the listing. */
+struct smh_list_info {
+    long long total_pages; /* totalPages, clamped to [0, 1e9] */
+    int items;             /* entries in this page (usable or not) */
+};
 /** One page of a listing. fp: filepath filter or NULL. Calls fn for each usable document
- *  (fn owns nothing; copy what you keep); *pages receives totalPages. */
+ *  (fn owns nothing; copy what you keep). An answer larger than SMH_ANSWER_LIST is SMH_RETRY
+ *  with k->too_large set: ask again with a smaller limit. */
 typedef int (*smh_doc_fn)(void *arg, const struct smh_doc *d);
 int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,
-                 smh_doc_fn fn, void *arg, int *pages);
+                 smh_doc_fn fn, void *arg, struct smh_list_info *info);
 
 void smh_doc_free(struct smh_doc *d);
 /** Is fp a filepath the engine may write locally? Absolute, no "." or ".." or empty

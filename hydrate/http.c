@@ -2,6 +2,7 @@
 #include "http.h"
 #include "sm_real.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <time.h>
 
 struct smh_json smh_json;
 
@@ -22,8 +25,6 @@ static struct {
     __typeof__(curl_easy_getinfo) *getinfo;
     __typeof__(curl_easy_cleanup) *cleanup;
     __typeof__(curl_easy_reset) *reset;
-    __typeof__(curl_slist_append) *slist_append;
-    __typeof__(curl_slist_free_all) *slist_free_all;
     __typeof__(curl_easy_strerror) *strerror_;
 } cu;
 
@@ -55,8 +56,6 @@ static void load(void)
     C(getinfo, "curl_easy_getinfo");
     C(cleanup, "curl_easy_cleanup");
     C(reset, "curl_easy_reset");
-    C(slist_append, "curl_slist_append");
-    C(slist_free_all, "curl_slist_free_all");
     C(strerror_, "curl_easy_strerror");
 #undef C
 #define J(f, n) smh_json.f = (__typeof__(smh_json.f))sym(hj, n, &missing)
@@ -107,30 +106,156 @@ void smh_resp_free(struct smh_resp *r)
     r->len = 0;
 }
 
+/* ---- where the key may go ------------------------------------------------------------------- */
+
+extern char **environ;
+static int allow_insecure; /* SMSHIM_ALLOW_INSECURE=1, read once at start-up */
+
+/* Read at load time, before the host's main runs: through environ itself (a host may export its
+ * own getenv), and never later from a thread while the host may be changing its environment. */
+__attribute__((constructor)) static void smh_http_env(void)
+{
+    static const char name[] = "SMSHIM_ALLOW_INSECURE=";
+    for (char **e = environ; e && *e; e++)
+        if (strncmp(*e, name, sizeof name - 1) == 0)
+            allow_insecure = strcmp(*e + sizeof name - 1, "1") == 0;
+}
+
+/* Is the host part of an http:// URL's authority a loopback address? Strict: anything that is
+ * not plainly "localhost", an IPv4 literal in 127.0.0.0/8 or [::1] (or [::ffff:127.x.y.z]) is
+ * not, whatever a resolver or libcurl's lenient parsing might make of it. */
+static int loopback_authority(const char *a, size_t n)
+{
+    char host[256];
+    const char *colon;
+    if (n == 0 || n >= sizeof host || memchr(a, '@', n) || memchr(a, '\\', n) || memchr(a, '%', n))
+        return 0; /* user info, backslashes and escapes: ambiguous between parsers, refused */
+    if (a[0] == '[') {
+        const char *close = memchr(a, ']', n);
+        if (!close)
+            return 0;
+        size_t hl = (size_t)(close - a - 1);
+        memcpy(host, a + 1, hl);
+        host[hl] = '\0';
+        colon = close + 1;
+    } else {
+        const char *c = memchr(a, ':', n);
+        size_t hl = c ? (size_t)(c - a) : n;
+        memcpy(host, a, hl);
+        host[hl] = '\0';
+        colon = a + hl;
+    }
+    /* what follows the host: nothing, or ":" and a port number */
+    if (colon < a + n) {
+        if (*colon != ':' || colon + 1 == a + n)
+            return 0;
+        for (const char *p = colon + 1; p < a + n; p++)
+            if (*p < '0' || *p > '9')
+                return 0;
+    }
+    if (a[0] == '[') {
+        struct in6_addr a6;
+        if (inet_pton(AF_INET6, host, &a6) != 1)
+            return 0;
+        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    }
+    if (strcasecmp(host, "localhost") == 0)
+        return 1;
+    struct in_addr a4;
+    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* 1: https; 2: http to a loopback host; 3: http elsewhere; 0: anything else */
+static int url_kind(const char *url)
+{
+    for (const char *p = url; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            return 0;
+    if (strncasecmp(url, "https://", 8) == 0)
+        return 1;
+    if (strncasecmp(url, "http://", 7) != 0)
+        return 0;
+    const char *a = url + 7;
+    size_t n = strcspn(a, "/?#");
+    return loopback_authority(a, n) ? 2 : 3;
+}
+
+int smh_key_allowed(const char *base_url, char *why, size_t n)
+{
+    int kind = url_kind(base_url);
+    if (kind == 1 || kind == 2 || (kind == 3 && allow_insecure))
+        return 1;
+    if (why && n) {
+        char shown[201]; /* the URL as given, with its control characters made visible */
+        size_t i = 0;
+        for (; base_url[i] && i < sizeof shown - 1; i++)
+            shown[i] = (unsigned char)base_url[i] < 0x20 || base_url[i] == 0x7f ? '?' : base_url[i];
+        shown[i] = '\0';
+        snprintf(why, n,
+                 "the API key is not sent to %s: only https:// is safe (or http:// to a "
+                 "loopback host, or anywhere with SMSHIM_ALLOW_INSECURE=1)",
+                 shown);
+    }
+    return 0;
+}
+
+/* ---- the connection ------------------------------------------------------------------------- */
+
 struct smh_conn {
     CURL *h;
     char base[512];
-    char auth[600];
+    char auth[600];              /* "Authorization: Bearer <key>": this page is never dumped */
+    struct curl_slist hdr[4];    /* the request headers, pointing into this page (no copies) */
+    char refused[300];           /* why nothing is sent, or "" */
+    int no_proxy;                /* cleartext to loopback: never through a proxy */
     long timeout_ms;
+    uint64_t deadline_ms;        /* smh_mono_ms clock; 0: none */
 };
+
+/* The connection (with its copy of the key) in pages of its own, left out of core dumps. */
+#define CONN_BYTES ((sizeof(struct smh_conn) + 4095) & ~(size_t)4095)
+
+uint64_t smh_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeout_ms)
 {
     if (smh_http_load() != 0)
         return NULL;
-    struct smh_conn *c = calloc(1, sizeof *c);
-    if (!c)
+    struct smh_conn *c = mmap(NULL, CONN_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                              -1, 0);
+    if (c == MAP_FAILED)
         return NULL;
+    madvise(c, CONN_BYTES, MADV_DONTDUMP); /* best effort: a kernel without it still works */
     c->h = cu.init();
     if (!c->h) {
-        free(c);
+        munmap(c, CONN_BYTES);
         return NULL;
     }
     snprintf(c->base, sizeof c->base, "%s", base_url);
     size_t bl = strlen(c->base);
     while (bl > 0 && c->base[bl - 1] == '/')
         c->base[--bl] = '\0';
-    snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", key);
+    if (key && *key && !smh_key_allowed(c->base, c->refused, sizeof c->refused)) {
+        if (!c->refused[0])
+            snprintf(c->refused, sizeof c->refused, "the API key is not sent to this URL");
+    } else if (key && *key) {
+        snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", key);
+    }
+    c->no_proxy = url_kind(c->base) == 2;
+    static const char *const fixed[] = {"Content-Type: application/json",
+                                        "Accept: application/json", "Expect:"};
+    int nh = 0;
+    if (c->auth[0])
+        c->hdr[nh++].data = c->auth;
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++)
+        c->hdr[nh++].data = (char *)fixed[i];
+    for (int i = 0; i < nh; i++)
+        c->hdr[i].next = i + 1 < nh ? &c->hdr[i + 1] : NULL;
     c->timeout_ms = timeout_ms;
     return c;
 }
@@ -140,25 +265,43 @@ void smh_conn_free(struct smh_conn *c)
     if (!c)
         return;
     cu.cleanup(c->h);
-    memset(c->auth, 0, sizeof c->auth);
-    free(c);
+    memset(c, 0, sizeof *c);
+    munmap(c, CONN_BYTES);
+}
+
+const char *smh_conn_refused(const struct smh_conn *c)
+{
+    return c && c->refused[0] ? c->refused : NULL;
+}
+
+void smh_conn_deadline(struct smh_conn *c, uint64_t at_ms)
+{
+    c->deadline_ms = at_ms;
 }
 
 struct sink {
     char *buf;
-    size_t len, cap;
+    size_t len, cap, max;
     long retry_after;
-    int oom;
+    int oom, too_large;
 };
 
+/* Decoded bytes as they arrive: past the answer's limit the transfer is cut off (returning less
+ * than given aborts it), so a small compressed body can never grow into a large one here. */
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
     struct sink *s = arg;
     size_t add = sz * n;
+    if (add > s->max || s->len > s->max - add) {
+        s->too_large = 1;
+        return 0;
+    }
     if (s->len + add + 1 > s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 4096;
         while (cap < s->len + add + 1)
             cap *= 2;
+        if (cap > s->max + 1)
+            cap = s->max + 1;
         char *nb = realloc(s->buf, cap);
         if (!nb) {
             s->oom = 1;
@@ -184,27 +327,41 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
         tmp[l] = '\0';
         char *end;
         long v = strtol(tmp, &end, 10);
-        if (end != tmp && v >= 0)
-            s->retry_after = v;
+        if (end != tmp && v >= 0) /* a server's wish, within reason (an HTTP date is ignored) */
+            s->retry_after = v < SMH_RETRY_AFTER_MAX ? v : SMH_RETRY_AFTER_MAX;
     }
     return len;
 }
 
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
-                struct smh_resp *out)
+                size_t max, struct smh_resp *out)
 {
     char url[1024];
-    struct sink s = {.retry_after = -1};
-    struct curl_slist *hdr = NULL;
+    struct sink s = {.retry_after = -1, .max = max};
     memset(out, 0, sizeof *out);
+    out->retry_after = -1;
+    out->max = max;
+    if (c->refused[0]) {
+        out->refused = 1; /* the key may not go there: nothing is sent at all */
+        return 0;
+    }
+    long timeout = c->timeout_ms;
+    if (c->deadline_ms) {
+        uint64_t now = smh_mono_ms();
+        if (now >= c->deadline_ms) {
+            out->curl = CURLE_OPERATION_TIMEDOUT;
+            return 0;
+        }
+        if (c->deadline_ms - now < (uint64_t)timeout)
+            timeout = (long)(c->deadline_ms - now);
+    }
     snprintf(url, sizeof url, "%s%s", c->base, path);
-    hdr = cu.slist_append(hdr, c->auth);
-    hdr = cu.slist_append(hdr, "Content-Type: application/json");
-    hdr = cu.slist_append(hdr, "Accept: application/json");
-    hdr = cu.slist_append(hdr, "Expect:");
     cu.reset(c->h);
     cu.setopt(c->h, CURLOPT_URL, url);
-    cu.setopt(c->h, CURLOPT_HTTPHEADER, hdr);
+    cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (c->no_proxy)
+        cu.setopt(c->h, CURLOPT_PROXY, "");
+    cu.setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
     cu.setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         cu.setopt(c->h, CURLOPT_POSTFIELDS, body);
@@ -217,14 +374,16 @@ int smh_request(struct smh_conn *c, const char *method, const char *path, const 
     cu.setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
     cu.setopt(c->h, CURLOPT_HEADERDATA, &s);
     cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms < 10000 ? c->timeout_ms : 10000L);
-    cu.setopt(c->h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+    cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+    cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
     cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
+    /* an announced length past the limit ends the transfer before the body */
+    cu.setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     CURLcode rc = cu.perform(c->h);
-    cu.slist_free_all(hdr);
     out->curl = (int)rc;
     out->retry_after = s.retry_after;
-    if (rc == CURLE_OK)
+    out->too_large = s.too_large || rc == CURLE_FILESIZE_EXCEEDED;
+    if (rc == CURLE_OK || out->too_large) /* cut off: an answer came, too large */
         cu.getinfo(c->h, CURLINFO_RESPONSE_CODE, &out->status);
     out->body = s.buf;
     out->len = s.len;

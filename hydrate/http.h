@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /** Load libcurl and cJSON and run curl_global_init, once per process. 0 or -errno. */
 int smh_http_load(void);
@@ -39,24 +40,53 @@ extern struct smh_json smh_json;
 #define smh_jarray(j)   SMH_JTYPE(j, cJSON_Array)
 #define smh_jobject(j)  SMH_JTYPE(j, cJSON_Object)
 
+/* Size limits of one answer, counted on the decoded bytes (gzip included) as they arrive: a
+ * transfer that goes past its limit is cut off (smh_resp.too_large). */
+#define SMH_DOC_MAX       (50u << 20)               /* api.md: a document holds up to 50 MB */
+#define SMH_ENVELOPE_MAX  (1u << 20)                /* everything around one document's content */
+#define SMH_ANSWER_DOC    (SMH_DOC_MAX + SMH_ENVELOPE_MAX) /* a GET of one document */
+#define SMH_ANSWER_LIST   (16u << 20)               /* one page of a listing (smaller pages past it) */
+#define SMH_ANSWER_SMALL  (1u << 20)                /* create, update, delete; error bodies */
+/* The longest Retry-After honoured (seconds): the push queue's own longest backoff. */
+#define SMH_RETRY_AFTER_MAX 60
+
 /** One HTTP exchange's outcome. */
 struct smh_resp {
     long status;      /* HTTP status, 0 when no answer came (see curl) */
     int curl;         /* CURLcode: 0, or why no answer came (timeout, refused, dropped) */
-    long retry_after; /* seconds from Retry-After, -1 if absent */
+    long retry_after; /* seconds from Retry-After (at most SMH_RETRY_AFTER_MAX), -1 if absent */
+    int too_large;    /* the answer went past its size limit (max) and was cut off */
+    size_t max;       /* the size limit that applied */
+    int refused;      /* nothing was sent: the key may not go to this URL (smh_key_allowed) */
     char *body;       /* NUL-terminated response body (malloc'd; may be NULL) */
     size_t len;
 };
 void smh_resp_free(struct smh_resp *r);
 
-/** A connection to the remote: one per thread (libcurl easy handles are not shared). */
+/** May the API key be sent to base_url? 1 for https://, for http:// to a loopback host
+ *  (127.0.0.0/8, [::1], localhost) and for any http:// URL when SMSHIM_ALLOW_INSECURE=1 was set
+ *  at start-up; else 0, with a one-line reason (naming SMSHIM_ALLOW_INSECURE) in why. The one
+ *  place this is decided: a connection made for a URL it refuses sends nothing at all. */
+int smh_key_allowed(const char *base_url, char *why, size_t n);
+
+/** A connection to the remote: one per thread (libcurl easy handles are not shared). Its copy of
+ *  the key lives in a page excluded from core dumps (MADV_DONTDUMP). */
 struct smh_conn;
-/** base_url: "https://api.supermemory.ai"; key: the bearer token (kept only in memory). */
+/** base_url: "https://api.supermemory.ai"; key: the bearer token (kept only in memory). With a
+ *  key smh_key_allowed refuses for base_url, every request answers refused without sending. */
 struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeout_ms);
 void smh_conn_free(struct smh_conn *c);
-/** method "GET"/"POST"/"PATCH"/"DELETE"; path "/v3/..."; body JSON or NULL. 0, or -ENOMEM. */
+/** Why this connection sends nothing (see smh_key_allowed), or NULL. */
+const char *smh_conn_refused(const struct smh_conn *c);
+/** Milliseconds on a monotonic clock (for deadlines). */
+uint64_t smh_mono_ms(void);
+/** No request of c lasts past at_ms (smh_mono_ms clock; 0: no deadline): each one's timeout is
+ *  cut to what is left, and none is sent once it has passed (curl CURLE_OPERATION_TIMEDOUT). */
+void smh_conn_deadline(struct smh_conn *c, uint64_t at_ms);
+/** method "GET"/"POST"/"PATCH"/"DELETE"; path "/v3/..."; body JSON or NULL; max: the largest
+ *  decoded answer accepted (SMH_ANSWER_*). 0, or -ENOMEM. */
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
-                struct smh_resp *out);
+                size_t max, struct smh_resp *out);
 /** A short description of a transport failure (for logs; never holds the key). */
 const char *smh_curl_strerror(int code);
 

@@ -1,7 +1,14 @@
 /* pull.c: from the remote into the cache. A full pull lists the whole container (finding remote
  * deletions); a delta pull lists by updatedAt, newest first, and stops at the watermark. A miss
  * under the prefix asks for one filepath (and the directory of that name) instead.
- * Every document goes through smc_apply_remote, which never overwrites a pending local change. */
+ * Every document goes through smc_apply_remote, which never overwrites a pending local change.
+ *
+ * Bounds (the remote is untrusted): a pull ends by its deadline (every request's timeout is cut
+ * to what is left); it asks for no page beyond what the first answer promised (totalPages), and
+ * stops at an empty page (the listing ended) or at a page that lists nothing new (no progress).
+ * A page larger than an answer may be (SMH_ANSWER_LIST) is asked again with a tenth of the limit,
+ * down to one document per page; a document too large even for that is listed without content
+ * and fetched alone (up to SMH_ANSWER_DOC), or skipped and logged when it is larger still. */
 #include "hydrate.h"
 
 #include "../cache/cache.h"
@@ -15,6 +22,8 @@
 #include <time.h>
 
 #define PAGE 100
+/* the deadline of a pull whose caller gives none (retry_ms 0: a host process's sync thread) */
+#define PULL_BOUND_MS (5 * 60 * 1000)
 
 struct pull {
     struct smc *c;
@@ -23,7 +32,9 @@ struct pull {
     uint64_t watermark, newest;
     int stop;
     struct smh_keyset seen; /* filepaths listed (the newest document of each wins) */
-    long applied, kept, dups, bad, failed;
+    struct smh_keyset ids;  /* ids listed in this pull */
+    long fresh;             /* documents of the current page not listed before in this pull */
+    long applied, kept, dups, bad, failed, oversized;
     void (*log)(const char *);
 };
 
@@ -31,6 +42,10 @@ static int on_doc(void *arg, const struct smh_doc *d)
 {
     struct pull *p = arg;
     char msg[300];
+    if (!smh_ks_get(&p->ids, d->id)) {
+        smh_ks_put(&p->ids, d->id);
+        p->fresh++;
+    }
     if (!p->full && p->watermark && d->updated_ms > 0 && (uint64_t)d->updated_ms <= p->watermark) {
         p->stop = 1; /* sorted newest first: the rest is already here */
         return 0;
@@ -93,6 +108,75 @@ static int find_gone(void *arg, const char *key, const struct smc_entry *e)
     return 0;
 }
 
+/* The one document at position `page` (limit 1) was too large for a listing: list it without
+ * content, then fetch it alone; one larger than a document may be is skipped and logged. */
+struct one {
+    struct smh_doc d;
+    int got;
+};
+
+static int keep_one(void *arg, const struct smh_doc *d)
+{
+    struct one *o = arg;
+    if (!o->got) {
+        o->d = *d;
+        o->d.content = NULL;
+        o->got = 1;
+    }
+    return 0;
+}
+
+static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int page,
+                      struct smh_list_info *li)
+{
+    struct one one;
+    memset(&one, 0, sizeof one);
+    long before = k->malformed;
+    int o = smh_api_list(k, fp, 0, page, 1, keep_one, &one, li);
+    if (o != SMH_OK) {
+        if (k->too_large)
+            snprintf(k->err, sizeof k->err,
+                     "list: one document without its content is larger than the %u MB a page "
+                     "may hold", SMH_ANSWER_LIST >> 20);
+        return o;
+    }
+    if (!one.got) {
+        p->fresh += k->malformed - before;
+        return SMH_OK;
+    }
+    const struct smh_doc *m = &one.d;
+    if (!p->full && p->watermark && m->updated_ms > 0 && (uint64_t)m->updated_ms <= p->watermark) {
+        p->stop = 1;
+        return SMH_OK;
+    }
+    struct smh_doc d;
+    o = smh_api_fetch(k, m->id, &d);
+    if (o == SMH_OK) {
+        on_doc(p, &d);
+    } else if (o == SMH_GONE) {
+        o = SMH_OK; /* deleted since it was listed */
+        p->fresh++;
+    } else if (k->too_large) {
+        /* larger than any document may be (api.md: 50 MB): never written, said so */
+        o = SMH_OK;
+        if (!smh_ks_get(&p->ids, m->id)) {
+            smh_ks_put(&p->ids, m->id);
+            p->fresh++;
+        }
+        if (m->filepath[0] && !smh_ks_get(&p->seen, m->filepath))
+            smh_ks_put(&p->seen, m->filepath); /* a local copy is not a remote deletion */
+        p->oversized++;
+        if (p->log) {
+            char msg[4300];
+            snprintf(msg, sizeof msg, "skipped document %s (%.4000s): larger than the %u MB a "
+                     "document may hold", m->id, m->filepath, SMH_DOC_MAX >> 20);
+            p->log(msg);
+        }
+    }
+    smh_doc_free(&d);
+    return o;
+}
+
 long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res)
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
@@ -105,34 +189,81 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         snprintf(res->error, sizeof res->error, "libcurl or libcjson cannot be loaded");
         return -ENOSYS;
     }
+    if (smh_conn_refused(conn)) {
+        snprintf(res->error, sizeof res->error, "%s", smh_conn_refused(conn));
+        res->auth = 1;
+        smh_conn_free(conn);
+        return -EIO;
+    }
     if (smc_kv_get(o->cache, "pull.watermark", wm, sizeof wm) == 0)
         p.watermark = strtoull(wm, NULL, 10);
     if (!p.watermark)
         p.full = 1;
-    int outcome = SMH_OK, pages = 1;
-    uint64_t give_up = smc_now_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : 0);
+    /* the whole pull, retries and waits included, ends by its deadline */
+    uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
+    smh_conn_deadline(conn, deadline);
+    int outcome = SMH_OK, npages = 0, lim = PAGE;
+    long long off = 0, promised = -1; /* documents behind us; documents the first answer promised */
     long delay = 500;
-    for (int page = 1; page <= pages && !p.stop; page++) {
-        outcome = smh_api_list(&k, o->filepath, 1, page, PAGE, on_doc, &p, &pages);
-        if (outcome == SMH_RETRY && smc_now_ms() + (uint64_t)delay < give_up) {
-            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later */
+    while (!p.stop && (promised < 0 || off < promised)) {
+        if (smh_mono_ms() >= deadline) {
+            outcome = SMH_RETRY;
+            snprintf(k.err, sizeof k.err, "the pull reached its deadline (%ld s) after %d pages",
+                     (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000, npages);
+            break;
+        }
+        struct smh_list_info li;
+        int page = (int)(off / lim) + 1; /* off is a multiple of lim */
+        long malformed = k.malformed;
+        p.fresh = 0;
+        outcome = smh_api_list(&k, o->filepath, 1, page, lim, on_doc, &p, &li);
+        if (outcome == SMH_RETRY && k.too_large) {
+            if (lim > 1) {
+                lim /= 10; /* the same documents again, in smaller pages */
+                continue;
+            }
+            outcome = one_by_one(&k, &p, o->filepath, page, &li);
+            if (outcome != SMH_OK && k.too_large)
+                break; /* no smaller way to ask */
+        }
+        if (outcome == SMH_RETRY && o->retry_ms > 0) {
+            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later (a
+             * wait that would end past the deadline is not begun: the error stands) */
             long wait = k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000
                                                                              : delay;
+            if (smh_mono_ms() + (uint64_t)wait >= deadline)
+                break;
             struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
             nanosleep(&ts, NULL);
             delay = delay * 2 > 8000 ? 8000 : delay * 2;
-            page--;
             continue;
         }
         if (outcome != SMH_OK)
             break;
+        delay = 500;
+        npages++;
+        /* the first answer's promise bounds the pull; a later answer may only shrink it */
+        long long says = li.total_pages * lim;
+        if (promised < 0 || says < promised)
+            promised = says;
         if (o->progress)
-            o->progress(page, pages, o->arg);
+            o->progress(page, (int)((promised + lim - 1) / lim), o->arg);
+        off += lim;
+        if (li.items == 0)
+            break; /* an empty page: the listing ended, whatever it promised */
+        if (!p.stop && p.fresh == 0 && k.malformed == malformed) {
+            outcome = SMH_RETRY; /* the same documents again: it would never end */
+            snprintf(k.err, sizeof k.err,
+                     "list: page %d lists nothing new (the listing makes no progress)", page);
+            break;
+        }
+        while (lim < PAGE && off % (lim * 10) == 0)
+            lim *= 10; /* past the large documents: back to full pages */
     }
     long rc = 0;
     if (outcome != SMH_OK) {
         snprintf(res->error, sizeof res->error, "%s", k.err[0] ? k.err : "list failed");
-        res->unreachable = k.status == 0;
+        res->unreachable = k.status == 0 && !k.too_large;
         res->auth = outcome == SMH_AUTH;
         rc = -EIO;
     } else if (!o->filepath) {
@@ -142,7 +273,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
             smc_entry_each(o->cache, find_gone, &g);
             for (size_t i = 0; i < g.n; i++) {
                 struct smh_doc d;
-                if (smh_api_get(&k, g.ids[i], &d) == SMH_GONE &&
+                /* past the deadline nothing is asked: those wait for the next full pull */
+                if (smh_mono_ms() < deadline && smh_api_get(&k, g.ids[i], &d) == SMH_GONE &&
                     smc_remove_remote(o->cache, o->tree, g.keys[i], g.ids[i]) == 1)
                     res->removed++;
                 free(g.keys[i]);
@@ -171,11 +303,16 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         snprintf(bad, sizeof bad, "%ld", p.bad);
         smc_kv_put(o->cache, "pull.unsafe", bad);
     }
+    if (p.oversized) {
+        snprintf(bad, sizeof bad, "%ld", p.oversized);
+        smc_kv_put(o->cache, "pull.oversized", bad);
+    }
     res->applied = p.applied;
     res->kept = p.kept;
     res->duplicates = p.dups;
     res->unsafe = p.bad;
     smh_ks_free(&p.seen);
+    smh_ks_free(&p.ids);
     smh_conn_free(conn);
     return rc;
 }

@@ -2,6 +2,7 @@
 #include "smshim.h"
 #include "../cache/cache.h"
 #include "../hydrate/hydrate.h"
+#include "../hydrate/http.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -204,6 +205,16 @@ static int remote_get(struct remote *r)
     return 1;
 }
 
+/* The key is never sent where it is not safe (hydrate/http.c decides): say why and exit 2. */
+static void refuse_unsafe_url(const struct remote *r)
+{
+    char why[400];
+    if (!smh_key_allowed(r->url, why, sizeof why)) {
+        fprintf(stderr, "smshim: %s\n", why);
+        exit(2);
+    }
+}
+
 /* Open the cache's LMDB environment (creating the layout). */
 static struct smc *cache_open(const char *cache)
 {
@@ -326,6 +337,7 @@ static int cmd_sync(int argc, char **argv)
     struct remote r;
     if (!remote_get(&r))
         die("sync: %s is not set: this cache is local-only", SMSHIM_ENV_KEY);
+    refuse_unsafe_url(&r);
     const char *cache = set.cache;
     char why[400];
     struct smc *c = cache_open(cache);
@@ -414,6 +426,7 @@ static int cmd_run(int argc, char **argv)
     int remote = remote_get(&r);
     if (remote) {
         char why[400];
+        refuse_unsafe_url(&r);
         struct smc *c = cache_open(cache);
         if (!c)
             return 1;
