@@ -4,6 +4,14 @@
  * lease; otherwise it only waits to take the lease over. At exit the process hands the lease
  * on, or waits (bounded) for its queue to drain when nobody else could take over.
  *
+ * Exit. The exiting thread may be a signal handler's (an _exit from a SIGALRM handler is
+ * async-signal-safe) that interrupted anything: malloc, the change recorder inside an LMDB write
+ * transaction, this file under bg.mu. So it takes no lock, allocates nothing and touches no LMDB:
+ * it sets bg.exit_req, wakes the thread through a futex and waits on another futex, bg.exit_done,
+ * until a deadline. The thread does the exit-time work (handing its misses to the cache,
+ * deciding whether to wait for uploads, leaving the participants, the drain) and sets
+ * exit_done. The thread's only sleep is a futex wait on bg.wake_seq for the same reason.
+ *
  * Lock order: bg.mu, then the engine's own lock (never the other way).
  */
 #include "hydrate.h"
@@ -20,7 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +41,8 @@
 #define HYD_BATCH        64   /* hydration-queue names answered per pass */
 #define BG_TICK_MS       500  /* the thread wakes at least this often, kicked or not */
 #define BG_PUSH_SLICE_MS 1000 /* one push run of the thread lasts at most this long */
-#define BG_SETUP_WAIT_MS 5000 /* at exit, how long to wait for the thread's setup to finish */
+#define BG_SETUP_WAIT_MS 5000 /* at exit without uploads to wait for, the longest wait for the
+                               * thread (its setup, its exit work) */
 #define FULL_PULL_EVERY  10   /* every this many pulls is a full one (it finds deletions) */
 #define BG_PATH_MAX      (2 * PATH_MAX) /* a path in the cache directory, or a kv name, with a
                                          * filepath in it */
@@ -52,11 +64,10 @@ enum bg_state {
 
 static struct {
     pthread_mutex_t mu;
-    pthread_cond_t cv;
     enum bg_state state; /* atomic where read without bg.mu */
     pid_t pid;   /* the process that started the thread (a vfork child is not it) */
     pthread_t th;
-    int kicks, stop;
+    int kicks; /* wakes since the thread last looked (under bg.mu) */
     struct smh_bg_opts o;
     struct smh_engine *e;
     char *miss[MISS_RING]; /* filepaths missed under the prefix, for hydration */
@@ -64,8 +75,33 @@ static struct {
     uint64_t next_pull;
     unsigned pulls;
     int setup_done; /* bg_setup finished (successfully or not) */
-    int exiting;    /* the process is exiting: start no more network work */
-} bg = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    /* futex words (see Exit above), read and written atomically, without bg.mu */
+    uint32_t wake_seq;   /* bumped by every wake of the thread */
+    uint32_t exit_req;   /* the process is exiting: start no more network work, do the exit */
+    uint32_t exit_done;  /* the thread did the exit-time work */
+    uint64_t exit_by_ms; /* when the exiting thread stops waiting (smc_now_ms's clock) */
+} bg = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* futex(2) on a word of bg: async-signal-safe, unlike every pthread wait. SM_REAL(syscall) is
+ * resolved when the thread starts, so an exiting handler never reaches dlsym. */
+static void futex_wait_ms(uint32_t *w, uint32_t val, uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / SMH_MS_PER_S),
+                          (long)(ms % SMH_MS_PER_S) * (long)SMH_NS_PER_MS};
+    SM_REAL(syscall)(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void futex_wake_all(uint32_t *w)
+{
+    SM_REAL(syscall)(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+/* Wake the thread: lock-free, so the exiting thread can do it too. */
+static void wake_thread(void)
+{
+    __atomic_add_fetch(&bg.wake_seq, 1, __ATOMIC_RELEASE);
+    futex_wake_all(&bg.wake_seq);
+}
 
 static void log_msg(const char *m)
 {
@@ -232,43 +268,86 @@ static int bg_setup(void)
     if (!e)
         return -1;
     participant(1);
-    pthread_mutex_lock(&bg.mu);
-    bg.e = e;
-    pthread_mutex_unlock(&bg.mu);
+    __atomic_store_n(&bg.e, e, __ATOMIC_RELEASE);
     return 0;
+}
+
+struct other {
+    int self;
+    int found;
+};
+
+static int other_alive(void *arg, const char *name, const char *val)
+{
+    struct other *o = arg;
+    int pid = atoi(name + strlen(PROC));
+    if (pid != o->self && smc_pid_alive(pid, strtoull(val, NULL, 10)))
+        o->found = 1;
+    return o->found;
+}
+
+/* The exit-time work, in the thread, for the exiting thread (see Exit above): misses go to the
+ * cache (a live lease holder answers them), this process leaves the participants and, when
+ * nobody else could take the lease over, the queue drains until the exiting thread's deadline. */
+static void exit_work(void)
+{
+    misses_flush();
+    struct smh_engine *e = bg.e;
+    struct smc_counts n;
+    char paused[BG_MSG_MAX];
+    int wait = bg.o.exit_wait && smc_counts(bg.o.cache, &n) == 0 && n.queued > 0 &&
+               smc_kv_get(bg.o.cache, "push.paused", paused, sizeof paused) != 0 &&
+               !smh_engine_unreachable(e);
+    if (wait) {
+        struct other ot = {(int)getpid(), 0};
+        smc_kv_each(bg.o.cache, PROC, other_alive, &ot);
+        wait = !ot.found; /* another live process takes the lease over */
+    }
+    participant(0);
+    uint64_t by = __atomic_load_n(&bg.exit_by_ms, __ATOMIC_ACQUIRE), now = smc_now_ms();
+    if (wait && by > now)
+        smh_engine_drain_wait(e, (long)(by - now)); /* now without debounce */
+    /* never join the workers: an upload in flight is redone by the next lease holder (creates
+     * are idempotent by customId); a process does not wait on the network to exit */
+    smh_engine_quit(e);
+}
+
+static int exit_requested(void)
+{
+    return __atomic_load_n(&bg.exit_req, __ATOMIC_ACQUIRE) != 0;
 }
 
 static void *bg_main(void *arg)
 {
     (void)arg;
     int ok = bg_setup() == 0;
-    pthread_mutex_lock(&bg.mu);
-    bg.setup_done = 1;
-    pthread_cond_broadcast(&bg.cv);
-    pthread_mutex_unlock(&bg.mu);
+    __atomic_store_n(&bg.setup_done, 1, __ATOMIC_RELEASE);
     if (!ok) {
         __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
+        __atomic_store_n(&bg.exit_done, 1, __ATOMIC_RELEASE);
+        futex_wake_all(&bg.exit_done);
         return NULL;
     }
-    pthread_mutex_lock(&bg.mu);
-    while (!bg.stop) {
-        if (!bg.kicks) {
-            struct timespec ts = smh_abstime(smc_now_ms() + BG_TICK_MS);
-            pthread_cond_timedwait(&bg.cv, &bg.mu, &ts);
-        }
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&bg.wake_seq, __ATOMIC_ACQUIRE);
+        pthread_mutex_lock(&bg.mu);
+        int kicked = bg.kicks;
         bg.kicks = 0;
-        if (bg.stop)
-            break;
         pthread_mutex_unlock(&bg.mu);
+        if (!kicked && !exit_requested())
+            futex_wait_ms(&bg.wake_seq, seq, BG_TICK_MS); /* returns at once if woken since */
+        if (exit_requested())
+            break;
         misses_flush();
-        if (!__atomic_load_n(&bg.exiting, __ATOMIC_ACQUIRE) && smh_engine_lease(bg.e)) {
+        if (!exit_requested() && smh_engine_lease(bg.e)) {
             hydrate_pending();
             pull_due();
         }
         smh_push_run(bg.e, BG_PUSH_SLICE_MS, 0, NULL, NULL);
-        pthread_mutex_lock(&bg.mu);
     }
-    pthread_mutex_unlock(&bg.mu);
+    exit_work();
+    __atomic_store_n(&bg.exit_done, 1, __ATOMIC_RELEASE);
+    futex_wake_all(&bg.exit_done);
     return NULL;
 }
 
@@ -282,6 +361,7 @@ static void start(const struct smh_bg_opts *o)
         bg.state = BG_DISABLED;
         return;
     }
+    (void)SM_REAL(syscall); /* resolved now: the exiting thread's futex calls never reach dlsym */
     if (sm_thread_start(&bg.th, NULL, bg_main, NULL) != 0) {
         bg.state = BG_DISABLED;
         return;
@@ -291,11 +371,11 @@ static void start(const struct smh_bg_opts *o)
     bg.state = BG_RUNNING;
 }
 
-/* Wake the thread (under bg.mu). */
+/* Wake the thread (under bg.mu: the kick is counted). */
 static void wake(void)
 {
     bg.kicks++;
-    pthread_cond_signal(&bg.cv);
+    wake_thread();
 }
 
 void smh_bg_kick(const struct smh_bg_opts *o)
@@ -333,76 +413,42 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     free(copy);
 }
 
-struct other {
-    int self;
-    int found;
-};
-
-static int other_alive(void *arg, const char *name, const char *val)
-{
-    struct other *o = arg;
-    int pid = atoi(name + strlen(PROC));
-    if (pid != o->self && smc_pid_alive(pid, strtoull(val, NULL, 10)))
-        o->found = 1;
-    return o->found;
-}
-
 void smh_at_exit(void)
 {
-    /* a vfork child (or any other process) never touches the parent's thread or lock */
+    /* a vfork child (or any other process) never touches the parent's thread */
     if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != BG_RUNNING || bg.pid != getpid())
         return;
     __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
-    /* misses not yet handed to the cache go there now: a live lease holder answers them */
-    __atomic_store_n(&bg.exiting, 1, __ATOMIC_RELEASE);
-    misses_flush();
-    /* the thread may still be setting up (loading libcurl, initialising OpenSSL): the exit
-     * handlers must not tear those down under it, so wait for that local work (bounded) */
-    struct timespec dl = smh_abstime(smc_now_ms() + BG_SETUP_WAIT_MS);
-    pthread_mutex_lock(&bg.mu);
-    while (!bg.setup_done && pthread_cond_timedwait(&bg.cv, &bg.mu, &dl) == 0)
-        ;
-    struct smh_engine *e = bg.e;
-    pthread_mutex_unlock(&bg.mu);
-    if (e) {
-        struct smc_counts n;
-        char paused[BG_MSG_MAX];
-        int wait = bg.o.exit_wait && smc_counts(bg.o.cache, &n) == 0 && n.queued > 0 &&
-                   smc_kv_get(bg.o.cache, "push.paused", paused, sizeof paused) != 0 &&
-                   !smh_engine_unreachable(e);
-        if (wait) {
-            struct other ot = {(int)getpid(), 0};
-            smc_kv_each(bg.o.cache, PROC, other_alive, &ot);
-            wait = !ot.found; /* another live process takes the lease over */
-        }
-        participant(0);
-        if (wait) {
-            /* the background thread keeps pushing, now without debounce */
-            pthread_mutex_lock(&bg.mu);
-            wake();
-            pthread_mutex_unlock(&bg.mu);
-            smh_engine_drain_wait(e, bg.o.exit_timeout_ms);
-        }
-        /* never join the workers: an upload in flight is redone by the next lease holder
-         * (creates are idempotent by customId); a process does not wait on the network to exit */
-        smh_engine_quit(e);
+    /* with uploads to wait for, up to the exit timeout; else only for the thread's setup (it
+     * may be loading libcurl or initialising OpenSSL, which the exit handlers must not tear down
+     * under it) and its exit work */
+    uint64_t wait_ms = bg.o.exit_wait && bg.o.exit_timeout_ms > BG_SETUP_WAIT_MS
+                           ? (uint64_t)bg.o.exit_timeout_ms
+                           : BG_SETUP_WAIT_MS;
+    uint64_t by = smc_now_ms() + wait_ms;
+    __atomic_store_n(&bg.exit_by_ms, by, __ATOMIC_RELEASE);
+    __atomic_store_n(&bg.exit_req, 1, __ATOMIC_RELEASE);
+    struct smh_engine *e = __atomic_load_n(&bg.e, __ATOMIC_ACQUIRE);
+    if (e)
+        smh_engine_yield(e); /* the thread leaves its push run at its next pass */
+    wake_thread();
+    for (;;) {
+        uint64_t now = smc_now_ms();
+        if (__atomic_load_n(&bg.exit_done, __ATOMIC_ACQUIRE) || now >= by)
+            return;
+        futex_wait_ms(&bg.exit_done, 0, by - now);
     }
-    pthread_mutex_lock(&bg.mu);
-    bg.stop = 1;
-    pthread_cond_signal(&bg.cv);
-    pthread_mutex_unlock(&bg.mu);
 }
 
 void smh_atfork_child(void)
 {
     /* the thread did not survive the fork; the child starts its own on its first change */
     pthread_mutex_init(&bg.mu, NULL);
-    pthread_cond_init(&bg.cv, NULL);
     bg.state = BG_IDLE;
-    bg.kicks = bg.stop = 0;
+    bg.kicks = 0;
     bg.e = NULL; /* the parent's engine: never used (its threads are not here) */
     bg.nmiss = 0; /* (the copies leak: the parent owns them) */
     bg.setup_done = 0;
-    bg.exiting = 0;
+    bg.wake_seq = bg.exit_req = bg.exit_done = 0;
     bg.next_pull = 0;
 }

@@ -103,15 +103,23 @@ int smh_engine_unreachable(struct smh_engine *e)
 void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms)
 {
     uint64_t deadline = smc_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-    /* the background thread skips the debounce from now on */
-    __atomic_store_n(&e->drain, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&e->yield, 0, __ATOMIC_RELEASE);
     for (;;) {
         struct smc_counts n;
-        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || smc_now_ms() >= deadline ||
+        uint64_t now = smc_now_ms();
+        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || now >= deadline ||
             smh_engine_unreachable(e))
             return;
-        smh_sleep_ms(SMH_DRAIN_POLL_MS);
+        /* in slices, so that a server found unreachable ends the wait */
+        uint64_t left = deadline - now;
+        smh_push_run(e, (long)(left < SMH_DRAIN_SLICE_MS ? left : SMH_DRAIN_SLICE_MS), 1, NULL,
+                     NULL);
     }
+}
+
+void smh_engine_yield(struct smh_engine *e)
+{
+    __atomic_store_n(&e->yield, 1, __ATOMIC_RELEASE);
 }
 
 void smh_engine_quit(struct smh_engine *e)

@@ -38,7 +38,7 @@
 #define SMH_IDLE_POLL_MS     1000  /* nothing in flight: its longest wait for a path's backoff */
 #define SMH_RECHECK_MS       1000  /* no free slot (abandoned uploads hold capacity): look again */
 #define SMH_END_POLL_MS      100   /* at the end of a run, how often it looks for jobs ending */
-#define SMH_DRAIN_POLL_MS    20    /* smh_engine_drain_wait looks at the queue this often */
+#define SMH_DRAIN_SLICE_MS   1000  /* smh_engine_drain_wait pushes in runs this long */
 /* SMH_REQ_TIMEOUT_MS (hydrate.h): the longest one request may take */
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
@@ -87,6 +87,7 @@ struct smh_engine {
     uint64_t lease_renewed;         /* the lease holder's: when it last renewed */
     uint64_t start;                 /* this process's start time (the lease's identity) */
     int quit;                       /* atomic: the process is exiting: stop taking the lease */
+    int yield;                      /* atomic: end the current push run now (smh_engine_yield) */
     struct smh_progress prog;
 };
 

@@ -46,10 +46,13 @@ long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
 int smh_engine_lease(struct smh_engine *e);
 /** Did the last attempts get no answer at all (or can libcurl not be loaded)? */
 int smh_engine_unreachable(struct smh_engine *e);
-/** Let the engine's background pushing drain the queue (no debounce), up to timeout_ms. */
+/** Push until the queue is empty (no debounce), the server stops answering, or timeout_ms. */
 void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms);
 /** Stop pushing for good and give the lease up (process exit). Workers are not joined. */
 void smh_engine_quit(struct smh_engine *e);
+/** End the push run in progress as soon as it can (at its next pass, without waiting for the
+ *  uploads in flight). Lock-free: safe from a signal handler. */
+void smh_engine_yield(struct smh_engine *e);
 /** Compare the tree with the entries and queue what was never recorded. Returns the number of
  *  changes found, or -errno. */
 long smh_scan(struct smh_engine *e);
@@ -82,7 +85,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
 
 /* ---- the background thread in a host process (bg.c) ----------------------------------------- */
 
-/** At process exit: hand the lease on, or wait (bounded) for the queue to drain. */
+/** At process exit: hand the lease on, or wait (bounded) for the queue to drain. Takes no lock,
+ *  allocates nothing and uses no LMDB (the thread does the work): safe from a signal handler. */
 void smh_at_exit(void);
 /** In a fork child: forget the parent's thread. */
 void smh_atfork_child(void);

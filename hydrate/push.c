@@ -227,6 +227,10 @@ long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
             smh_ks_free(&r.blocked);
             return r.left;
         }
+        if (__atomic_load_n(&e->yield, __ATOMIC_ACQUIRE)) {
+            r.deadline = now; /* end_run collects what is done and waits for nothing */
+            break;
+        }
         if (!smh_lease(e)) {
             if (now >= r.deadline)
                 break;

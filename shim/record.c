@@ -202,10 +202,15 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
 
 /* Process exit: exit() and _exit() are wrapped (Bun runs no destructors), and the destructor
  * covers a return from main. */
+/* Process exit: the sync thread does the exit-time work while this thread waits, bounded, taking
+ * no lock and allocating nothing (hydrate/bg.c): exit and _exit may be called from a signal
+ * handler. When that handler interrupted the library's own work in this thread (an LMDB commit
+ * of the recorder), the thread could need what is held here: the process exits at once, and what
+ * is queued stays queued for the next process. */
 static void sm_exit_hook(void)
 {
     int saved = errno;
-    if (sm_cfg.key[0]) {
+    if (sm_cfg.key[0] && !sm_in_lib) {
         int was = sm_lib_enter();
         smh_at_exit();
         sm_lib_leave(was);
