@@ -35,7 +35,7 @@ uint64_t smc_hash64(const char *s, size_t n)
 static int same_bytes(const char *path, const struct smc_remote *d, struct stat *st,
                       uint64_t *hash)
 {
-    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW, 0);
+    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0)
         return 0;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||

@@ -1,4 +1,4 @@
-/* api.c: requests and answers of the documents API, with the quirks of api.md. */
+/* api.c: requests and answers of the documents API, with the quirks of the service (README, Syncing). */
 #include "api.h"
 
 #include <errno.h>
@@ -225,7 +225,7 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     snprintf(d->id, sizeof d->id, "%s", id);
     snprintf(d->status, sizeof d->status, "%s", st ? st : "");
     d->updated_ms = smh_parse_time(str(o, "updatedAt"));
-    /* api.md: no usable filepath (missing, not absolute, ending in '/') -> "/<id>.md" */
+    /* the service: no usable filepath (missing, not absolute, ending in '/') -> "/<id>.md" */
     size_t fl = fp ? strlen(fp) : 0;
     if (!fp || fp[0] != '/' || fp[fl - 1] == '/')
         snprintf(d->filepath, sizeof d->filepath, "/%s.md", id);

@@ -1,4 +1,4 @@
-/* api.h: the Supermemory documents API (the subset in api.md), over http.h. Everything that comes
+/* api.h: the Supermemory documents API (the subset the sync engine speaks), over http.h. Everything that comes
  * back from the server is untrusted: every field is type-checked and every filepath validated. */
 #ifndef SMH_API_H
 #define SMH_API_H
@@ -39,7 +39,7 @@ struct smh_call {
 
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
                    const char *custom_id, char id_out[64]);
-/** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (api.md). */
+/** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (the service). */
 int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath);
 int smh_api_delete(struct smh_call *k, const char *id);
 /** GET one document (its fields, not its content). */

@@ -19,6 +19,7 @@
 
 #include "../cache/cache.h"
 #include "clock.h"
+#include "http.h"
 #include "sm_real.h"
 
 #include <errno.h>
@@ -258,6 +259,10 @@ static void participant(int on)
 static int bg_setup(void)
 {
     char why[BG_MSG_MAX];
+    if (!smh_key_allowed(bg.o.base_url, why, sizeof why)) {
+        log_msg(why); /* once: stays local-only, the changes stay queued */
+        return -1;
+    }
     if (smh_bind(bg.o.cache, bg.o.base_url, bg.o.tag, why, sizeof why) != 0) {
         if (bg.o.log)
             bg.o.log(why); /* stays local-only: never push one container's files into another */

@@ -46,23 +46,26 @@ int smh_text_ok(const char *s, size_t n)
     return n != 0 && !(n == 1 && s[0] == '\n') && utf8_ok((const unsigned char *)s, n);
 }
 
+/* The file is read through one of the shim's own descriptors (a host closing every descriptor
+ * cannot swap its own file in under it), never blocking (a FIFO put in its place is refused by
+ * the fstat below, not waited on). */
 int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st)
 {
-    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
     if (fd < 0)
         return -errno;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        SM_REAL(close)(fd);
+        sm_lib_close(fd);
         return -EINVAL;
     }
-    if ((uint64_t)st->st_size > SMH_MAX_DOC) {
-        SM_REAL(close)(fd);
+    if ((uint64_t)st->st_size > SMH_DOC_MAX) {
+        sm_lib_close(fd);
         return -EFBIG;
     }
     size_t n = (size_t)st->st_size, got = 0;
     char *buf = malloc(n + 1);
     if (!buf) {
-        SM_REAL(close)(fd);
+        sm_lib_close(fd);
         return -ENOMEM;
     }
     while (got < n) {
@@ -74,7 +77,7 @@ int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st)
     struct stat after;
     int changed = fstat(fd, &after) != 0 || after.st_size != st->st_size ||
                   smc_mtime_ns(&after) != smc_mtime_ns(st) || got != n;
-    SM_REAL(close)(fd);
+    sm_lib_close(fd);
     if (changed) {
         free(buf);
         return -EAGAIN;

@@ -21,7 +21,6 @@
                                    * flight for one cache, however many processes write into it */
 #define SMH_BATCH            512  /* queue records the dispatcher reads per pass */
 #define SMH_COALESCE         64   /* records one job may carry (later writes of the same file) */
-#define SMH_MAX_DOC          (50u << 20) /* bytes: a larger file is never read and stays local */
 #define SMH_SCAN_FDS         32   /* descriptors nftw may hold open while scanning the tree */
 
 #define SMH_LEASE_TTL_MS     5000  /* a lease not renewed for this long may be taken over */
@@ -100,8 +99,9 @@ static inline const char *smh_job_path(const struct job *j)
 }
 
 /* content.c */
-/** Read a whole regular file (at most SMH_MAX_DOC bytes): malloc'd NUL-terminated content and
- *  its stat before reading. 0, -EAGAIN when it changed while being read, -EFBIG, -errno. */
+/** Read a whole regular file (at most SMH_DOC_MAX bytes, http.h): malloc'd NUL-terminated
+ *  content and its stat before reading. 0, -EAGAIN when it changed while being read, -EFBIG,
+ *  -errno. */
 int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st);
 /** Can the service hold these bytes? UTF-8 text (no NUL, no overlong or surrogate forms), and
  *  neither "" nor "\n". */

@@ -157,7 +157,7 @@ static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int pa
         o = SMH_OK; /* deleted since it was listed */
         p->fresh++;
     } else if (k->too_large) {
-        /* larger than any document may be (api.md: 50 MB): never written, said so */
+        /* larger than any document may be (the service: 50 MB): never written, said so */
         o = SMH_OK;
         if (!smh_ks_get(&p->ids, m->id)) {
             smh_ks_put(&p->ids, m->id);

@@ -109,6 +109,8 @@ static void dispatch(struct smh_engine *e, struct run *r, struct pass *p, struct
 {
     for (size_t i = 0; i < n; i++) {
         struct smc_qitem *q = v[i];
+        if (q->from[0] == '\0')
+            continue; /* taken into an earlier job of this pass (assign) */
         const char *k2 = q->op == SMC_Q_RENAME ? q->to : NULL;
         if (smh_ks_get(&r->blocked, q->from) || (k2 && smh_ks_get(&r->blocked, k2)))
             continue;
