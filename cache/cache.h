@@ -25,6 +25,20 @@ void smc_close(struct smc *c);
 void smc_abandon(struct smc *c);
 /** Flush committed transactions to disk. */
 int smc_flush(struct smc *c);
+/* ---- the cache directory's layout (layout.c) ---- */
+
+enum smc_part {
+    SMC_TREE, /* the materialised namespace (0755) */
+    SMC_META, /* the LMDB environment (0700) */
+    SMC_TMP,  /* staging for files the sync engine writes, renamed into the tree (0700) */
+};
+/** <cache>/<part><rest> into out (rest: NULL, or "/a/b"). 0 or -ENAMETOOLONG. */
+int smc_layout_path(const char *cache, enum smc_part part, const char *rest, char *out,
+                    size_t size);
+/** Create the cache directory (and missing parents, 0700) and its parts with their modes.
+ *  0 or -errno. Allocates nothing and takes no lock. */
+int smc_layout_ensure(const char *cache);
+
 /** The map each process asks for: address space only; the file grows as it is used. */
 #define SMC_MAPSIZE ((size_t)16 << 30)
 /** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is

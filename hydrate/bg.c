@@ -114,8 +114,8 @@ static void log_msg(const char *m)
 static long pull_one(int full, const char *filepath)
 {
     char tree[BG_PATH_MAX], tmp[BG_PATH_MAX], msg[BG_MSG_MAX];
-    snprintf(tree, sizeof tree, "%s/tree", bg.o.cache_dir);
-    snprintf(tmp, sizeof tmp, "%s/tmp", bg.o.cache_dir);
+    smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
+    smc_layout_path(bg.o.cache_dir, SMC_TMP, NULL, tmp, sizeof tmp);
     struct smh_pull_opts po = {.cache = bg.o.cache, .tree = tree, .tmp = tmp,
                                .base_url = bg.o.base_url, .key = bg.o.key, .tag = bg.o.tag,
                                .full = full, .filepath = filepath, .timeout_ms = SMH_REQ_TIMEOUT_MS,
@@ -193,7 +193,7 @@ static void hydrate_pending(void)
                      smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
         char local[BG_PATH_MAX];
         struct stat st;
-        snprintf(local, sizeof local, "%s/tree%s", bg.o.cache_dir, h.keys[i]);
+        smc_layout_path(bg.o.cache_dir, SMC_TREE, h.keys[i], local, sizeof local);
         if (!recent && SM_REAL(lstat)(local, &st) == 0)
             recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
         if (!recent) {

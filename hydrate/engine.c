@@ -50,7 +50,7 @@ struct smh_engine *smh_engine_new(const struct smh_opts *o)
     if (!e)
         return NULL;
     e->c = o->cache;
-    snprintf(e->tree, sizeof e->tree, "%s/tree", o->cache_dir);
+    smc_layout_path(o->cache_dir, SMC_TREE, NULL, e->tree, sizeof e->tree);
     snprintf(e->base, sizeof e->base, "%s", o->base_url);
     snprintf(e->key, sizeof e->key, "%s", o->key);
     snprintf(e->tag, sizeof e->tag, "%s", o->tag);

@@ -20,6 +20,7 @@
 #else
 #include "shim.h"
 #include "smshim.h"
+#include "../cache/cache.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -378,7 +379,7 @@ void sm_config_load(void)
     sm_cfg.plen = strlen(sm_cfg.prefix);
     snprintf(sm_cfg.cache, sizeof sm_cfg.cache, "%s", st.cache);
     sm_cfg.clen = strlen(sm_cfg.cache);
-    snprintf(sm_cfg.tree, sizeof sm_cfg.tree, "%s/%s", sm_cfg.cache, SMSHIM_TREE_DIR);
+    smc_layout_path(sm_cfg.cache, SMC_TREE, NULL, sm_cfg.tree, sizeof sm_cfg.tree);
     sm_cfg.tlen = strlen(sm_cfg.tree);
 
     v = sm_getenv(SMSHIM_ENV_TAG);

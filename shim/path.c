@@ -10,9 +10,9 @@
  */
 #include "shim.h"
 #include "smshim.h"
+#include "../cache/cache.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 int sm_treefd_value = -1;
@@ -20,38 +20,9 @@ static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- the tree directory --------------------------------------------------------------------- */
 
-/* mkdir -p with mode for each created component; 0 or -errno. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char buf[PATH_MAX];
-    size_t n = strlen(path);
-    if (n >= sizeof buf)
-        return -ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (SM_REAL(mkdirat)(AT_FDCWD, buf, mode) != 0 && errno != EEXIST)
-            return -errno;
-        buf[i] = c;
-    }
-    return 0;
-}
-
 int sm_layout_ensure(void)
 {
-    char p[PATH_MAX];
-    int rc = mkdir_p(sm_cfg.cache, 0700);
-    if (rc < 0)
-        return rc;
-    if (SM_REAL(mkdirat)(AT_FDCWD, sm_cfg.tree, 0755) != 0 && errno != EEXIST)
-        return -errno;
-    snprintf(p, sizeof p, "%s/%s", sm_cfg.cache, SMSHIM_TMP_DIR);
-    if (SM_REAL(mkdirat)(AT_FDCWD, p, 0700) != 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return smc_layout_ensure(sm_cfg.cache);
 }
 
 int sm_tree_fd(void)

@@ -53,7 +53,7 @@ struct smc *sm_record_env(void)
     if (!rec_env && !rec_failed) {
         char meta[PATH_MAX];
         pthread_once(&rec_atfork_once, rec_register_atfork);
-        snprintf(meta, sizeof meta, "%s/%s", sm_cfg.cache, SMSHIM_META_DIR);
+        smc_layout_path(sm_cfg.cache, SMC_META, NULL, meta, sizeof meta);
         int rc = sm_layout_ensure();
         if (rc == 0) {
             int was = sm_lib_enter();

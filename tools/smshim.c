@@ -221,9 +221,9 @@ static struct smc *cache_open(const char *cache)
     char meta[PATH_MAX + 16], tree[PATH_MAX + 16];
     struct smc *c = NULL;
     mkdir(cache, 0700);
-    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
+    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
     mkdir(tree, 0755);
-    snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
+    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
     int rc = smc_open(meta, &c);
     if (rc < 0) {
         fprintf(stderr, "smshim: cannot open the cache %s: %s\n", E(meta), strerror(-rc));
@@ -295,8 +295,8 @@ static int pull(struct smc *c, const char *cache, const struct remote *r, int fu
                 long timeout_ms, long retry_ms, int quiet)
 {
     char tree[PATH_MAX + 16], tmp[PATH_MAX + 16];
-    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
-    snprintf(tmp, sizeof tmp, "%s/%s", cache, SMSHIM_TMP_DIR);
+    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
+    smc_layout_path(cache, SMC_TMP, NULL, tmp, sizeof tmp);
     mkdir(tmp, 0700);
     struct smh_pull_opts o = {.cache = c, .tree = tree, .tmp = tmp, .base_url = r->url,
                               .key = r->key, .tag = r->tag, .full = full,
@@ -534,8 +534,8 @@ static int cmd_status(int argc, char **argv)
     settings(&set, 0);
     const char *cache = set.cache, *prefix = set.prefix;
     char tree[PATH_MAX + 16], meta[PATH_MAX + 16];
-    snprintf(tree, sizeof tree, "%s/%s", cache, SMSHIM_TREE_DIR);
-    snprintf(meta, sizeof meta, "%s/%s", cache, SMSHIM_META_DIR);
+    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
+    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
     struct smc_counts n;
     char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "";
     char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
