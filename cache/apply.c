@@ -30,12 +30,12 @@ uint64_t smc_hash64(const char *s, size_t n)
     return h ? h : 1;
 }
 
-/* Is the file at path exactly content, or content plus the one trailing newline the service
+/* Is the file leaf in dfd (the inode *st names) exactly content, or content plus the one trailing newline the service
  * strips? 1 yes, 0 no. Sets *st. */
-static int same_bytes(const char *path, const struct smc_remote *d, struct stat *st,
+static int same_bytes(int dfd, const char *leaf, const struct smc_remote *d, struct stat *st,
                       uint64_t *hash)
 {
-    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+    int fd = smc_tree_open_file(dfd, leaf, st);
     if (fd < 0)
         return 0;
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode) ||
@@ -58,31 +58,6 @@ static int same_bytes(const char *path, const struct smc_remote *d, struct stat 
         *hash = smc_hash64(buf, n);
     free(buf);
     return same;
-}
-
-/* mkdir -p of the directories of key below tree; 0 or -errno (ENOTDIR: a file is in the way). */
-static int parents(const char *tree, const char *key)
-{
-    char p[8192];
-    if (snprintf(p, sizeof p, "%s%s", tree, key) >= (int)sizeof p)
-        return -ENAMETOOLONG;
-    size_t base = strlen(tree);
-    for (char *s = p + base + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (SM_REAL(mkdir)(p, 0755) != 0 && errno != EEXIST) {
-            *s = '/';
-            return -errno;
-        }
-        struct stat st;
-        if (SM_REAL(lstat)(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            *s = '/';
-            return -ENOTDIR;
-        }
-        *s = '/';
-    }
-    return 0;
 }
 
 /* Write content to a fresh temporary file; its path in out. */
@@ -112,37 +87,49 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
 int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
                      const struct smc_remote *d)
 {
-    char path[8192], tmp[4200];
+    char tmp[4200];
     struct smc_entry e;
     struct stat st;
     uint64_t hash = 0;
     MDB_val k = {strlen(d->key), (void *)d->key}, v;
     int have, rc;
+    const char *leaf;
 
-    if (snprintf(path, sizeof path, "%s%s", tree_dir, d->key) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    if ((rc = tmp_write(tmp_dir, d, tmp, sizeof tmp)) < 0)
+    /* beneath the tree, no link followed: -ENOENT is a directory still missing, -ENOTDIR a link
+     * or a file in the way (the document cannot be applied: a conflict) */
+    int dfd = smc_tree_dir(tree_dir, d->key, 0, &leaf);
+    if (dfd < 0 && dfd != -ENOENT && dfd != -ENOTDIR)
+        return dfd;
+    if ((rc = tmp_write(tmp_dir, d, tmp, sizeof tmp)) < 0) {
+        if (dfd >= 0)
+            sm_lib_close(dfd);
         return rc;
+    }
 
     MDB_txn *t;
     if ((rc = smc_txn(c, 0, &t)) < 0) {
         SM_REAL(unlink)(tmp);
+        if (dfd >= 0)
+            sm_lib_close(dfd);
         return rc;
     }
     rc = mdb_get(t, c->entries, &k, &v);
     have = rc == 0 && v.mv_size >= sizeof e;
     if (have)
         memcpy(&e, v.mv_data, sizeof e);
-    int exists = SM_REAL(lstat)(path, &st) == 0;
+    int blocked = dfd == -ENOTDIR;
+    int exists = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
     int result;
     if (have && e.dirty_since_ns) {
         result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
+    } else if (blocked) {
+        result = SMC_CONFLICT;
     } else if (have && strcmp(e.remote_id, d->remote_id) == 0 && e.remote_updated_ms &&
                d->updated_ms && e.remote_updated_ms >= d->updated_ms) {
         result = SMC_UP_TO_DATE;
     } else if (exists && !S_ISREG(st.st_mode)) {
         result = SMC_CONFLICT;
-    } else if (exists && same_bytes(path, d, &st, &hash)) {
+    } else if (exists && same_bytes(dfd, leaf, d, &st, &hash)) {
         result = SMC_SAME;
     } else if (exists && (!have || st.st_size != (off_t)e.synced_size ||
                           smc_mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino)) {
@@ -168,18 +155,20 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
             goto fail;
         result = SMC_KEPT_LOCAL;
     } else {
-        rc = parents(tree_dir, d->key);
-        if (rc == -ENOTDIR) {
+        if (dfd < 0)
+            dfd = smc_tree_dir(tree_dir, d->key, 1, &leaf);
+        if (dfd == -ENOTDIR) {
             result = SMC_CONFLICT;
-        } else if (rc < 0) {
+        } else if (dfd < 0) {
+            rc = dfd;
             goto fail;
         } else {
-            if (SM_REAL(rename)(tmp, path) != 0) {
+            if (SM_REAL(renameat)(AT_FDCWD, tmp, dfd, leaf) != 0) {
                 rc = -errno;
                 goto fail;
             }
             tmp[0] = '\0';
-            if (SM_REAL(lstat)(path, &st) != 0) {
+            if (SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
                 rc = -errno;
                 goto fail;
             }
@@ -212,42 +201,54 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
     }
     if (tmp[0])
         SM_REAL(unlink)(tmp);
+    if (dfd >= 0)
+        sm_lib_close(dfd);
     return result;
 fail:
     if (t)
         mdb_txn_abort(t);
     if (tmp[0])
         SM_REAL(unlink)(tmp);
+    if (dfd >= 0)
+        sm_lib_close(dfd);
     return rc;
 }
 
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id)
 {
-    char path[8192];
     struct smc_entry e;
     struct stat st;
     MDB_val k = {strlen(key), (void *)key}, v;
     MDB_txn *t;
-    if (snprintf(path, sizeof path, "%s%s", tree_dir, key) >= (int)sizeof path)
-        return -ENAMETOOLONG;
+    const char *leaf;
+    /* beneath the tree, no link followed: a link or a file in the way, or a missing directory,
+     * means the file is not in the tree (nothing outside it is ever removed) */
+    int dfd = smc_tree_dir(tree_dir, key, 0, &leaf);
+    if (dfd < 0 && dfd != -ENOENT && dfd != -ENOTDIR)
+        return dfd;
     int rc = smc_txn(c, 0, &t);
-    if (rc < 0)
+    if (rc < 0) {
+        if (dfd >= 0)
+            sm_lib_close(dfd);
         return rc;
+    }
     int removed = 0;
     if (mdb_get(t, c->entries, &k, &v) == 0 && v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
-            int same = SM_REAL(lstat)(path, &st) == 0 && S_ISREG(st.st_mode) &&
-                       (uint64_t)st.st_size == e.synced_size &&
+            int here = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+            int same = here && S_ISREG(st.st_mode) && (uint64_t)st.st_size == e.synced_size &&
                        smc_mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
-            if (same && SM_REAL(unlink)(path) != 0)
+            if (same && SM_REAL(unlinkat)(dfd, leaf, 0) != 0)
                 same = 0;
-            if (same || SM_REAL(lstat)(path, &st) != 0) {
+            if (same || !here) {
                 mdb_del(t, c->entries, &k, NULL);
                 removed = 1;
             }
         }
     }
     rc = smc_errno(mdb_txn_commit(t));
+    if (dfd >= 0)
+        sm_lib_close(dfd);
     return rc < 0 ? rc : removed;
 }

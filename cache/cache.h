@@ -39,6 +39,20 @@ int smc_layout_path(const char *cache, enum smc_part part, const char *rest, cha
  *  0 or -errno. Allocates nothing and takes no lock. */
 int smc_layout_ensure(const char *cache);
 
+/* ---- the tree, for the sync engine (beneath.c): nothing outside it, no link followed ---- */
+
+struct stat;
+/** A descriptor (the shim's own, O_PATH) on the directory holding key's last component, walked
+ *  beneath tree without following any symbolic link; *leaf points at that component in key.
+ *  mkdirs: create missing directories (0755). -ENOTDIR when a link or a file is in the way,
+ *  -ENOENT when a directory is missing, -EINVAL for "." or ".." components. */
+int smc_tree_dir(const char *tree, const char *key, int mkdirs, const char **leaf);
+/** lstat of key beneath tree (no link followed on the way). 0 or -errno. */
+int smc_tree_stat(const char *tree, const char *key, struct stat *st);
+/** Open leaf in dfd for reading: never following a link, never blocking, a regular file only
+ *  and, when want is given, the same inode as *want. A descriptor of the shim's, or -errno. */
+int smc_tree_open_file(int dfd, const char *leaf, const struct stat *want);
+
 /** The map each process asks for: address space only; the file grows as it is used. */
 #define SMC_MAPSIZE ((size_t)16 << 30)
 /** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is

@@ -191,10 +191,10 @@ static void hydrate_pending(void)
         snprintf(name, sizeof name, HYDD "%s", h.keys[i]);
         int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
                      smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
-        char local[BG_PATH_MAX];
+        char tree[BG_PATH_MAX];
         struct stat st;
-        smc_layout_path(bg.o.cache_dir, SMC_TREE, h.keys[i], local, sizeof local);
-        if (!recent && SM_REAL(lstat)(local, &st) == 0)
+        smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
+        if (!recent && smc_tree_stat(tree, h.keys[i], &st) == 0)
             recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
         if (!recent) {
             char dir[BG_PATH_MAX];

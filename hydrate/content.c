@@ -46,15 +46,20 @@ int smh_text_ok(const char *s, size_t n)
     return n != 0 && !(n == 1 && s[0] == '\n') && utf8_ok((const unsigned char *)s, n);
 }
 
-/* The file is read through one of the shim's own descriptors (a host closing every descriptor
- * cannot swap its own file in under it), never blocking (a FIFO put in its place is refused by
- * the fstat below, not waited on). */
-int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st)
+/* The file is found beneath the tree without following a link (smc_tree_dir) and read through
+ * one of the shim's own descriptors (a host closing every descriptor cannot swap its own file in
+ * under it), never blocking (a FIFO in its place is refused, not waited on). */
+int smh_read_whole(const char *tree, const char *key, char **out, size_t *len, struct stat *st)
 {
-    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0);
+    const char *leaf;
+    int dfd = smc_tree_dir(tree, key, 0, &leaf);
+    if (dfd < 0)
+        return dfd == -ENOTDIR ? -EINVAL : dfd;
+    int fd = smc_tree_open_file(dfd, leaf, NULL);
+    sm_lib_close(dfd);
     if (fd < 0)
-        return -errno;
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        return fd;
+    if (fstat(fd, st) != 0) {
         sm_lib_close(fd);
         return -EINVAL;
     }

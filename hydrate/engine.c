@@ -39,11 +39,6 @@
 #include <string.h>
 #include <unistd.h>
 
-void smh_tree_path(const struct smh_engine *e, const char *key, char *out)
-{
-    snprintf(out, PATH_MAX, "%s%s", e->tree, key);
-}
-
 struct smh_engine *smh_engine_new(const struct smh_opts *o)
 {
     struct smh_engine *e = calloc(1, sizeof *e);

@@ -90,8 +90,6 @@ struct smh_engine {
     struct smh_progress prog;
 };
 
-/** <cache>/tree<key> into out (PATH_MAX). */
-void smh_tree_path(const struct smh_engine *e, const char *key, char *out);
 /** The path a job's outcome is about: its new name for a rename, else its key. */
 static inline const char *smh_job_path(const struct job *j)
 {
@@ -99,10 +97,10 @@ static inline const char *smh_job_path(const struct job *j)
 }
 
 /* content.c */
-/** Read a whole regular file (at most SMH_DOC_MAX bytes, http.h): malloc'd NUL-terminated
+/** Read key's whole regular file beneath tree (at most SMH_DOC_MAX bytes, http.h): malloc'd NUL-terminated
  *  content and its stat before reading. 0, -EAGAIN when it changed while being read, -EFBIG,
  *  -errno. */
-int smh_read_whole(const char *path, char **out, size_t *len, struct stat *st);
+int smh_read_whole(const char *tree, const char *key, char **out, size_t *len, struct stat *st);
 /** Can the service hold these bytes? UTF-8 text (no NUL, no overlong or surrogate forms), and
  *  neither "" nor "\n". */
 int smh_text_ok(const char *s, size_t n);

@@ -23,10 +23,8 @@ static int drop(struct smh_engine *e, const struct job *j)
 static void pushed(struct smh_engine *e, const struct job *j, const char *key,
                    const struct smc_entry *ent, struct smc_pushed *p)
 {
-    char tp[PATH_MAX];
     struct stat st;
-    smh_tree_path(e, key, tp);
-    if (SM_REAL(lstat)(tp, &st) == 0 && S_ISREG(st.st_mode)) {
+    if (smc_tree_stat(e->tree, key, &st) == 0 && S_ISREG(st.st_mode)) {
         p->now_size = (uint64_t)st.st_size;
         p->now_mtime_ns = smc_mtime_ns(&st);
         p->now_ino = st.st_ino;
@@ -62,12 +60,11 @@ static int send_content(struct smh_call *k, struct job *j, const char *key,
 static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key)
 {
     struct smc_entry ent;
-    char tp[PATH_MAX], id[sizeof ent.remote_id] = "";
+    char id[sizeof ent.remote_id] = "";
     struct stat st;
-    smh_tree_path(e, key, tp);
     if (smc_entry_get(e->c, key, &ent) != 0)
         return drop(e, j); /* never tracked (removed since): nothing to push */
-    if (SM_REAL(lstat)(tp, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (smc_tree_stat(e->tree, key, &st) != 0 || !S_ISREG(st.st_mode)) {
         /* gone (or an open recorded before it failed): an entry never pushed goes too; a
          * pushed one is deleted by its own DELETE record or by the scan */
         if (!(ent.flags & SMC_E_REMOTE))
@@ -86,7 +83,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     }
     char *content = NULL;
     size_t len = 0;
-    int rc = smh_read_whole(tp, &content, &len, &st);
+    int rc = smh_read_whole(e->tree, key, &content, &len, &st);
     if (rc == -EAGAIN || rc == -ENOENT) {
         j->defer_ms = SMH_REREAD_MS;
         return SMH_RETRY;

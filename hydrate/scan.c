@@ -44,10 +44,8 @@ static int scan_visit(const char *p, const struct stat *st, int type, struct FTW
 static int scan_missing(void *arg, const char *key, const struct smc_entry *ent)
 {
     struct scan *s = arg;
-    char tp[PATH_MAX];
     struct stat st;
-    smh_tree_path(s->e, key, tp);
-    if ((ent->flags & SMC_E_REMOTE) && SM_REAL(lstat)(tp, &st) != 0 && errno == ENOENT) {
+    if ((ent->flags & SMC_E_REMOTE) && smc_tree_stat(s->e->tree, key, &st) == -ENOENT) {
         /* removed without a record (the unlink was never seen): delete the document */
         smc_note_unlink(s->e->c, key, smh_now_ns());
         s->found++;

@@ -7,6 +7,7 @@
   srv.py URL edit ID CONTENT          change a document remotely
   srv.py URL delete ID                delete a document remotely
   srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
+  srv.py URL content FILEPATH         print the content of the (one) document at FILEPATH
   srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, with
                                       the same content (modulo the one trailing newline the service
                                       strips), and nothing else; files the service cannot hold (not
@@ -115,6 +116,12 @@ def main():
             print("%d documents at %s" % (len(ids), args[0]), file=sys.stderr)
             return 1
         print(ids[0])
+    elif cmd == "content":
+        have = [d for d in docs(url) if d["filepath"] == args[0]]
+        if len(have) != 1:
+            print("%d documents at %s" % (len(have), args[0]), file=sys.stderr)
+            return 1
+        print(have[0].get("content"))
     elif cmd == "check":
         return check(url, args[0], args[1] if len(args) > 1 else "smshim")
     else:
