@@ -114,11 +114,15 @@ bench: all
 deps:
 	@tools/deps.sh
 
+# every C file of the project, in the style of .clang-format
+FMT_SRC := $(wildcard shim/*.[ch] cache/*.[ch] hydrate/*.[ch] tools/*.c include/*.h tests/*.[ch] \
+             tests/unit/*.c tests/prog/*.c bench/*.[ch])
+
 format:
-	clang-format -i $(SHIM_SRC) $(CACHE_SRC) $(HYD_SRC) $(TOOL_SRC) $(TEST_SRC) $(PROG_SRC) shim/*.h cache/*.h include/*.h
+	clang-format -i $(FMT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror $(SHIM_SRC) $(CACHE_SRC) $(TOOL_SRC) shim/*.h cache/*.h include/*.h
+	clang-format --dry-run --Werror $(FMT_SRC)
 
 cppcheck:
 	cppcheck --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \

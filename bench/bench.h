@@ -74,11 +74,11 @@ static inline void bench_json_stats(FILE *f, const char *name, struct bench_samp
 }
 
 /** Fail loudly: the harness treats a non-zero exit as a broken case, never as a number. */
-#define BENCH_DIE(...)                                                                           \
-    do {                                                                                         \
-        fprintf(stderr, "bench: " __VA_ARGS__);                                                  \
-        fprintf(stderr, " (%s)\n", strerror(errno));                                             \
-        exit(1);                                                                                 \
+#define BENCH_DIE(...)                                                                             \
+    do {                                                                                           \
+        fprintf(stderr, "bench: " __VA_ARGS__);                                                    \
+        fprintf(stderr, " (%s)\n", strerror(errno));                                               \
+        exit(1);                                                                                   \
     } while (0)
 
 #endif

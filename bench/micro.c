@@ -352,11 +352,9 @@ static int cmd_first(const char *dir)
     uint64_t t_id = bench_now_ns();
     path_join(f, dir, "f4k");
     path_join(cw, dir, "cw");
-    snprintf(name, sizeof name, "first-%d-%llx-a.md", (int)getpid(),
-             (unsigned long long)t_id);
+    snprintf(name, sizeof name, "first-%d-%llx-a.md", (int)getpid(), (unsigned long long)t_id);
     path_join(a, cw, name);
-    snprintf(name, sizeof name, "first-%d-%llx-b.md", (int)getpid(),
-             (unsigned long long)t_id);
+    snprintf(name, sizeof name, "first-%d-%llx-b.md", (int)getpid(), (unsigned long long)t_id);
     path_join(b, cw, name);
 
     uint64_t t0 = bench_now_ns();

@@ -40,14 +40,20 @@ static inline long raw4(long n, long a, long b, long c, long d)
 {
     long r;
     register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10)
                      : "rcx", "r11", "memory");
     return r;
 }
 #define HAVE_RAW 1
 #else
 #define HAVE_RAW 0
-static inline long raw0(long n) { (void)n; return -ENOSYS; }
+static inline long raw0(long n)
+{
+    (void)n;
+    return -ENOSYS;
+}
 static inline long raw4(long n, long a, long b, long c, long d)
 {
     (void)n, (void)a, (void)b, (void)c, (void)d;

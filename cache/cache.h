@@ -139,29 +139,29 @@ int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const cha
  *  if the entry still belongs to the same create (custom_id), it gets the remote id and the
  *  stat the pushed content had; it is clean again only if the file still has that stat. */
 struct smc_pushed {
-    const char *remote_id;    /* NULL: unchanged */
-    uint64_t size, mtime_ns, ino; /* the stat of the bytes that were pushed */
-    uint64_t hash;                /* their FNV-1a 64 */
+    const char *remote_id;                    /* NULL: unchanged */
+    uint64_t size, mtime_ns, ino;             /* the stat of the bytes that were pushed */
+    uint64_t hash;                            /* their FNV-1a 64 */
     uint64_t now_size, now_mtime_ns, now_ino; /* the file's stat now (0,0,0: gone) */
     uint32_t set_flags, clear_flags;
 };
-int smc_push_done(struct smc *c, const char *key, const char *custom_id,
-                  const struct smc_pushed *p, const uint64_t *seqs, size_t nseq);
+int smc_push_done(struct smc *c, const char *key, const char *custom_id, const struct smc_pushed *p,
+                  const uint64_t *seqs, size_t nseq);
 /** A remote document to mirror into the tree. */
 struct smc_remote {
-    const char *key;        /* its filepath (validated by the caller) */
+    const char *key; /* its filepath (validated by the caller) */
     const char *remote_id;
     uint64_t updated_ms;
     const char *content;
     size_t len;
-    uint64_t hash;          /* FNV-1a 64 of content */
+    uint64_t hash; /* FNV-1a 64 of content */
 };
 enum smc_apply {
-    SMC_APPLIED = 1,  /* the file now holds the document */
-    SMC_SAME,         /* the file already held it (modulo the trailing newline): entry updated */
-    SMC_KEPT_LOCAL,   /* a local change is pending (dirty_since, or an unrecorded edit): kept */
-    SMC_UP_TO_DATE,   /* nothing newer */
-    SMC_CONFLICT,     /* the path cannot hold a file (a directory or a file is in the way) */
+    SMC_APPLIED = 1, /* the file now holds the document */
+    SMC_SAME,        /* the file already held it (modulo the trailing newline): entry updated */
+    SMC_KEPT_LOCAL,  /* a local change is pending (dirty_since, or an unrecorded edit): kept */
+    SMC_UP_TO_DATE,  /* nothing newer */
+    SMC_CONFLICT,    /* the path cannot hold a file (a directory or a file is in the way) */
 };
 /** Mirror one document into tree_dir (the tree's absolute path), writing the bytes to a
  *  temporary file in tmp_dir first. The check for a pending local change and the rename into

@@ -25,7 +25,7 @@ struct smc {
     int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
-    size_t mapsize;  /* the map this process got (SMC_MAPSIZE unless the address space is short) */
+    size_t mapsize; /* the map this process got (SMC_MAPSIZE unless the address space is short) */
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first

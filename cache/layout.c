@@ -15,8 +15,7 @@ static const char *const part_dir[] = {
     [SMC_TMP] = SMSHIM_TMP_DIR,
 };
 
-int smc_layout_path(const char *cache, enum smc_part part, const char *rest, char *out,
-                    size_t size)
+int smc_layout_path(const char *cache, enum smc_part part, const char *rest, char *out, size_t size)
 {
     int n = snprintf(out, size, "%s/%s%s", cache, part_dir[part], rest ? rest : "");
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;

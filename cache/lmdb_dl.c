@@ -16,8 +16,8 @@ static void load(void)
     if (!h)
         return;
     int missing = 0;
-#define SMC_LMDB_SYM(n)                                                                          \
-    if (!(smc_lmdb.n = (__typeof__(smc_lmdb.n))dlsym(h, "mdb_" #n)))                            \
+#define SMC_LMDB_SYM(n)                                                                            \
+    if (!(smc_lmdb.n = (__typeof__(smc_lmdb.n))dlsym(h, "mdb_" #n)))                               \
         missing = 1;
     SMC_LMDB_FNS(SMC_LMDB_SYM)
 #undef SMC_LMDB_SYM

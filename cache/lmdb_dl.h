@@ -6,10 +6,12 @@
 
 #include <lmdb.h>
 
+/* clang-format off */
 #define SMC_LMDB_FNS(X)                                                                          \
     X(env_create) X(env_set_maxdbs) X(env_set_mapsize) X(env_set_maxreaders) X(env_open)         \
     X(env_close) X(env_sync) X(reader_check) X(txn_begin) X(txn_commit) X(txn_abort) X(dbi_open) \
     X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat)
+/* clang-format on */
 
 #define SMC_LMDB_FIELD(n) __typeof__(mdb_##n) *n;
 struct smc_lmdb_fns {
@@ -22,25 +24,25 @@ extern struct smc_lmdb_fns smc_lmdb;
 int smc_lmdb_load(void);
 
 #ifdef SMC_LMDB_DLOPEN
-#define mdb_env_create     smc_lmdb.env_create
-#define mdb_env_set_maxdbs smc_lmdb.env_set_maxdbs
-#define mdb_env_set_mapsize smc_lmdb.env_set_mapsize
+#define mdb_env_create         smc_lmdb.env_create
+#define mdb_env_set_maxdbs     smc_lmdb.env_set_maxdbs
+#define mdb_env_set_mapsize    smc_lmdb.env_set_mapsize
 #define mdb_env_set_maxreaders smc_lmdb.env_set_maxreaders
-#define mdb_env_open       smc_lmdb.env_open
-#define mdb_env_close      smc_lmdb.env_close
-#define mdb_env_sync       smc_lmdb.env_sync
-#define mdb_reader_check   smc_lmdb.reader_check
-#define mdb_txn_begin      smc_lmdb.txn_begin
-#define mdb_txn_commit     smc_lmdb.txn_commit
-#define mdb_txn_abort      smc_lmdb.txn_abort
-#define mdb_dbi_open       smc_lmdb.dbi_open
-#define mdb_get            smc_lmdb.get
-#define mdb_put            smc_lmdb.put
-#define mdb_del            smc_lmdb.del
-#define mdb_cursor_open    smc_lmdb.cursor_open
-#define mdb_cursor_get     smc_lmdb.cursor_get
-#define mdb_cursor_close   smc_lmdb.cursor_close
-#define mdb_stat           smc_lmdb.stat
+#define mdb_env_open           smc_lmdb.env_open
+#define mdb_env_close          smc_lmdb.env_close
+#define mdb_env_sync           smc_lmdb.env_sync
+#define mdb_reader_check       smc_lmdb.reader_check
+#define mdb_txn_begin          smc_lmdb.txn_begin
+#define mdb_txn_commit         smc_lmdb.txn_commit
+#define mdb_txn_abort          smc_lmdb.txn_abort
+#define mdb_dbi_open           smc_lmdb.dbi_open
+#define mdb_get                smc_lmdb.get
+#define mdb_put                smc_lmdb.put
+#define mdb_del                smc_lmdb.del
+#define mdb_cursor_open        smc_lmdb.cursor_open
+#define mdb_cursor_get         smc_lmdb.cursor_get
+#define mdb_cursor_close       smc_lmdb.cursor_close
+#define mdb_stat               smc_lmdb.stat
 #endif
 
 #endif

@@ -160,8 +160,7 @@ static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_n
 }
 
 /* Inside t: the file from is now to (an entry at to, if any, is replaced). */
-static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *to,
-                      uint64_t now_ns)
+static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *to, uint64_t now_ns)
 {
     struct smc_entry e;
     int rc = entry_read(c, t, from, &e);
@@ -231,16 +230,16 @@ static void keys_free(char **v, size_t n)
 }
 
 /* Run op in one write transaction. */
-#define IN_WRITE_TXN(c, body)                                                                    \
-    MDB_txn *t;                                                                                  \
-    int rc = smc_txn(c, 0, &t);                                   \
-    if (rc < 0)                                                                                  \
-        return rc;                                                                               \
-    rc = (body);                                                                                 \
-    if (rc < 0) {                                                                                \
-        mdb_txn_abort(t);                                                                        \
-        return rc;                                                                               \
-    }                                                                                            \
+#define IN_WRITE_TXN(c, body)                                                                      \
+    MDB_txn *t;                                                                                    \
+    int rc = smc_txn(c, 0, &t);                                                                    \
+    if (rc < 0)                                                                                    \
+        return rc;                                                                                 \
+    rc = (body);                                                                                   \
+    if (rc < 0) {                                                                                  \
+        mdb_txn_abort(t);                                                                          \
+        return rc;                                                                                 \
+    }                                                                                              \
     return smc_errno(mdb_txn_commit(t));
 
 /* Is key's entry already dirty? One read transaction, no writer lock. */
@@ -265,8 +264,7 @@ int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns)
     IN_WRITE_TXN(c, drop_entry(c, t, key, now_ns));
 }
 
-static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *to,
-                      uint64_t now_ns)
+static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *to, uint64_t now_ns)
 {
     char **keys = NULL;
     size_t n = 0;

@@ -23,10 +23,10 @@
 /** One regular file's sync state. An entry exists from the first local change (or the first
  *  pull) of the file until its remote document is gone. */
 struct smc_entry {
-    uint32_t version;           /* SMC_ENTRY_V1 */
-    uint32_t flags;             /* SMC_E_* */
-    uint64_t dirty_since_ns;    /* first local change not yet pushed; 0 when clean */
-    uint64_t synced_size;       /* local stat when the file last matched the remote */
+    uint32_t version;        /* SMC_ENTRY_V1 */
+    uint32_t flags;          /* SMC_E_* */
+    uint64_t dirty_since_ns; /* first local change not yet pushed; 0 when clean */
+    uint64_t synced_size;    /* local stat when the file last matched the remote */
     uint64_t synced_mtime_ns;
     uint64_t synced_ino;
     uint64_t remote_updated_ms; /* the remote document's updatedAt */
@@ -43,11 +43,11 @@ struct smc_entry {
 /** A push-queue record: something changed at `from` (and `to`). The pusher compares the tree
  *  with the entries to decide what to send; records are hints that never carry content. */
 struct smc_qrec {
-    uint32_t version; /* SMC_QREC_V1 */
-    uint32_t op;      /* SMC_Q_* */
-    uint64_t enq_ns;  /* when queued */
-    char remote_id[64];  /* SMC_Q_DELETE: the document to delete ("" if never created) */
-    char custom_id[48];  /* SMC_Q_DELETE: the create's idempotency key */
+    uint32_t version;   /* SMC_QREC_V1 */
+    uint32_t op;        /* SMC_Q_* */
+    uint64_t enq_ns;    /* when queued */
+    char remote_id[64]; /* SMC_Q_DELETE: the document to delete ("" if never created) */
+    char custom_id[48]; /* SMC_Q_DELETE: the create's idempotency key */
     /* followed by: from (NUL-terminated), to (NUL-terminated, "" unless SMC_Q_RENAME) */
 };
 #define SMC_QREC_V1 1

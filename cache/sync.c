@@ -293,8 +293,8 @@ int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const cha
     return smc_errno(mdb_txn_commit(t));
 }
 
-int smc_push_done(struct smc *c, const char *key, const char *custom_id,
-                  const struct smc_pushed *p, const uint64_t *seqs, size_t nseq)
+int smc_push_done(struct smc *c, const char *key, const char *custom_id, const struct smc_pushed *p,
+                  const uint64_t *seqs, size_t nseq)
 {
     MDB_txn *t;
     MDB_val k = sval(key), v;
@@ -321,8 +321,8 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id,
             e.synced_mtime_ns = p->mtime_ns;
             e.synced_ino = p->ino;
             e.synced_hash = p->hash;
-            int same = p->now_size == p->size && p->now_mtime_ns == p->mtime_ns &&
-                       p->now_ino == p->ino;
+            int same =
+                p->now_size == p->size && p->now_mtime_ns == p->mtime_ns && p->now_ino == p->ino;
             if (same) {
                 e.dirty_since_ns = 0;
             } else if (p->now_ino) {

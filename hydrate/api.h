@@ -22,7 +22,7 @@ struct smh_doc {
     char id[64];
     char filepath[4096]; /* validated (smh_filepath_ok) or "/<id>.md"; "" if unusable */
     char status[24];
-    int64_t updated_ms;  /* updatedAt; 0 when absent or unparseable */
+    int64_t updated_ms; /* updatedAt; 0 when absent or unparseable */
     char *content;
     size_t content_len;
 };

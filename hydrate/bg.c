@@ -42,13 +42,15 @@
 #define HYD_BATCH        64   /* hydration-queue names answered per pass */
 #define BG_TICK_MS       500  /* the thread wakes at least this often, kicked or not */
 #define BG_PUSH_SLICE_MS 1000 /* one push run of the thread lasts at most this long */
-#define BG_SETUP_WAIT_MS 5000 /* at exit without uploads to wait for, the longest wait for the
+#define BG_SETUP_WAIT_MS                                                                           \
+    5000                   /* at exit without uploads to wait for, the longest wait for the
                                * thread (its setup, its exit work) */
-#define FULL_PULL_EVERY  10   /* every this many pulls is a full one (it finds deletions) */
-#define BG_PATH_MAX      (2 * PATH_MAX) /* a path in the cache directory, or a kv name, with a
+#define FULL_PULL_EVERY 10 /* every this many pulls is a full one (it finds deletions) */
+#define BG_PATH_MAX                                                                                \
+    (2 * PATH_MAX)     /* a path in the cache directory, or a kv name, with a
                                          * filepath in it */
-#define BG_NUM_MAX       32   /* a decimal number (a kv value), or "proc.<pid>" */
-#define BG_MSG_MAX       300  /* a log line, or a stored error */
+#define BG_NUM_MAX 32  /* a decimal number (a kv value), or "proc.<pid>" */
+#define BG_MSG_MAX 300 /* a log line, or a stored error */
 
 /* kv names: "hydq.<filepath>" a miss waiting for the lease holder (value: when asked, ms);
  * "hydd.<filepath>" when the holder last asked the server for it; "proc.<pid>" a live process
@@ -66,7 +68,7 @@ enum bg_state {
 static struct {
     pthread_mutex_t mu;
     enum bg_state state; /* atomic where read without bg.mu */
-    pid_t pid;   /* the process that started the thread (a vfork child is not it) */
+    pid_t pid;           /* the process that started the thread (a vfork child is not it) */
     pthread_t th;
     int kicks; /* wakes since the thread last looked (under bg.mu) */
     struct smh_bg_opts o;
@@ -116,9 +118,15 @@ static long pull_one(int full, const char *filepath)
     char tree[BG_PATH_MAX], tmp[BG_PATH_MAX], msg[BG_MSG_MAX];
     smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
     smc_layout_path(bg.o.cache_dir, SMC_TMP, NULL, tmp, sizeof tmp);
-    struct smh_pull_opts po = {.cache = bg.o.cache, .tree = tree, .tmp = tmp,
-                               .base_url = bg.o.base_url, .key = bg.o.key, .tag = bg.o.tag,
-                               .full = full, .filepath = filepath, .timeout_ms = SMH_REQ_TIMEOUT_MS,
+    struct smh_pull_opts po = {.cache = bg.o.cache,
+                               .tree = tree,
+                               .tmp = tmp,
+                               .base_url = bg.o.base_url,
+                               .key = bg.o.key,
+                               .tag = bg.o.tag,
+                               .full = full,
+                               .filepath = filepath,
+                               .timeout_ms = SMH_REQ_TIMEOUT_MS,
                                .log = log_msg};
     struct smh_pull_result res;
     long rc = smh_pull(bg.e, &po, &res);
@@ -451,7 +459,7 @@ void smh_atfork_child(void)
     pthread_mutex_init(&bg.mu, NULL);
     bg.state = BG_IDLE;
     bg.kicks = 0;
-    bg.e = NULL; /* the parent's engine: never used (its threads are not here) */
+    bg.e = NULL;  /* the parent's engine: never used (its threads are not here) */
     bg.nmiss = 0; /* (the copies leak: the parent owns them) */
     bg.setup_done = 0;
     bg.wake_seq = bg.exit_req = bg.exit_done = 0;

@@ -7,9 +7,9 @@ struct smc;
 struct smh_bg_opts {
     struct smc *cache;
     const char *cache_dir, *base_url, *key, *tag;
-    int exit_wait;            /* 0: never wait at exit (children of `smshim run`) */
-    long exit_timeout_ms;     /* SMSHIM_EXIT_TIMEOUT */
-    long pull_interval_ms;    /* SMSHIM_PULL_INTERVAL */
+    int exit_wait;         /* 0: never wait at exit (children of `smshim run`) */
+    long exit_timeout_ms;  /* SMSHIM_EXIT_TIMEOUT */
+    long pull_interval_ms; /* SMSHIM_PULL_INTERVAL */
     void (*log)(const char *msg);
 };
 

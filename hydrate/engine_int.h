@@ -17,11 +17,12 @@
 
 /* ---- every timing and size of the push engine (each defined here only) ---------------------- */
 
-#define SMH_WORKERS          8    /* upload workers of the lease holder: the most uploads in
+#define SMH_WORKERS                                                                                \
+    8                    /* upload workers of the lease holder: the most uploads in
                                    * flight for one cache, however many processes write into it */
-#define SMH_BATCH            512  /* queue records the dispatcher reads per pass */
-#define SMH_COALESCE         64   /* records one job may carry (later writes of the same file) */
-#define SMH_SCAN_FDS         32   /* descriptors nftw may hold open while scanning the tree */
+#define SMH_BATCH    512 /* queue records the dispatcher reads per pass */
+#define SMH_COALESCE 64  /* records one job may carry (later writes of the same file) */
+#define SMH_SCAN_FDS 32  /* descriptors nftw may hold open while scanning the tree */
 
 #define SMH_LEASE_TTL_MS     5000  /* a lease not renewed for this long may be taken over */
 #define SMH_LEASE_RENEW_MS   1000  /* the holder renews its lease at most this often */
@@ -73,20 +74,20 @@ enum smh_fate {
 
 struct smh_engine {
     struct smc *c;
-    char tree[PATH_MAX];            /* <cache>/tree */
+    char tree[PATH_MAX]; /* <cache>/tree */
     char base[512], key[512], tag[128];
-    int drain;                      /* skip the debounce (atomic: set by any thread) */
-    pthread_mutex_t mu;             /* the jobs' used/busy/done, stop, and prog as others read it */
-    pthread_cond_t cv;              /* a job was assigned or finished, or stop */
+    int drain;          /* skip the debounce (atomic: set by any thread) */
+    pthread_mutex_t mu; /* the jobs' used/busy/done, stop, and prog as others read it */
+    pthread_cond_t cv;  /* a job was assigned or finished, or stop */
     struct job jobs[SMH_WORKERS];
     pthread_t th[SMH_WORKERS];
-    int nth, stop;                  /* workers started; stop: they end */
-    struct smh_keyset backoff;      /* the dispatcher's: key -> (until_ms, delay_ms) */
-    uint64_t paused_until;          /* the dispatcher's: 401/403 */
-    uint64_t lease_renewed;         /* the lease holder's: when it last renewed */
-    uint64_t start;                 /* this process's start time (the lease's identity) */
-    int quit;                       /* atomic: the process is exiting: stop taking the lease */
-    int yield;                      /* atomic: end the current push run now (smh_engine_yield) */
+    int nth, stop;             /* workers started; stop: they end */
+    struct smh_keyset backoff; /* the dispatcher's: key -> (until_ms, delay_ms) */
+    uint64_t paused_until;     /* the dispatcher's: 401/403 */
+    uint64_t lease_renewed;    /* the lease holder's: when it last renewed */
+    uint64_t start;            /* this process's start time (the lease's identity) */
+    int quit;                  /* atomic: the process is exiting: stop taking the lease */
+    int yield;                 /* atomic: end the current push run now (smh_engine_yield) */
     struct smh_progress prog;
 };
 

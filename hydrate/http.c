@@ -204,12 +204,12 @@ int smh_key_allowed(const char *base_url, char *why, size_t n)
 struct smh_conn {
     CURL *h;
     char base[512];
-    char auth[600];              /* "Authorization: Bearer <key>": this page is never dumped */
-    struct curl_slist hdr[4];    /* the request headers, pointing into this page (no copies) */
-    char refused[300];           /* why nothing is sent, or "" */
-    int no_proxy;                /* cleartext to loopback: never through a proxy */
+    char auth[600];           /* "Authorization: Bearer <key>": this page is never dumped */
+    struct curl_slist hdr[4]; /* the request headers, pointing into this page (no copies) */
+    char refused[300];        /* why nothing is sent, or "" */
+    int no_proxy;             /* cleartext to loopback: never through a proxy */
     long timeout_ms;
-    uint64_t deadline_ms;        /* smh_mono_ms clock; 0: none */
+    uint64_t deadline_ms; /* smh_mono_ms clock; 0: none */
 };
 
 /* The connection (with its copy of the key) in pages of its own, left out of core dumps. */
@@ -226,8 +226,8 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
 {
     if (smh_http_load() != 0)
         return NULL;
-    struct smh_conn *c = mmap(NULL, CONN_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                              -1, 0);
+    struct smh_conn *c =
+        mmap(NULL, CONN_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (c == MAP_FAILED)
         return NULL;
     madvise(c, CONN_BYTES, MADV_DONTDUMP); /* best effort: a kernel without it still works */

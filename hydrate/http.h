@@ -42,11 +42,11 @@ extern struct smh_json smh_json;
 
 /* Size limits of one answer, counted on the decoded bytes (gzip included) as they arrive: a
  * transfer that goes past its limit is cut off (smh_resp.too_large). */
-#define SMH_DOC_MAX       (50u << 20)               /* a document holds up to 50 MB (the API) */
-#define SMH_ENVELOPE_MAX  (1u << 20)                /* everything around one document's content */
-#define SMH_ANSWER_DOC    (SMH_DOC_MAX + SMH_ENVELOPE_MAX) /* a GET of one document */
-#define SMH_ANSWER_LIST   (16u << 20)               /* one page of a listing (smaller pages past it) */
-#define SMH_ANSWER_SMALL  (1u << 20)                /* create, update, delete; error bodies */
+#define SMH_DOC_MAX      (50u << 20) /* a document holds up to 50 MB (the API) */
+#define SMH_ENVELOPE_MAX (1u << 20)  /* everything around one document's content */
+#define SMH_ANSWER_DOC   (SMH_DOC_MAX + SMH_ENVELOPE_MAX) /* a GET of one document */
+#define SMH_ANSWER_LIST  (16u << 20) /* one page of a listing (smaller pages past it) */
+#define SMH_ANSWER_SMALL (1u << 20)  /* create, update, delete; error bodies */
 /* The longest Retry-After honoured (seconds): the push queue's own longest backoff. */
 #define SMH_RETRY_AFTER_MAX 60
 

@@ -12,15 +12,15 @@
 struct smc;
 
 struct smh_opts {
-    struct smc *cache;    /* the cache's LMDB handle (owned by the caller) */
+    struct smc *cache; /* the cache's LMDB handle (owned by the caller) */
     const char *cache_dir;
     const char *base_url; /* SUPERMEMORY_BASE_URL or the default */
     const char *key;      /* SUPERMEMORY_API_KEY: kept in memory only */
     const char *tag;      /* the container tag */
 };
 
-#define SMH_LEASE            "lease.sync" /* the one process that talks to the remote */
-#define SMH_REQ_TIMEOUT_MS   30000        /* the longest one request may take (push or pull) */
+#define SMH_LEASE          "lease.sync" /* the one process that talks to the remote */
+#define SMH_REQ_TIMEOUT_MS 30000        /* the longest one request may take (push or pull) */
 
 /** Check that this cache syncs with (url, tag), binding it on first use. 0, or -EEXIST with a
  *  message in why (another URL or tag: use another SMSHIM_CACHE). */
@@ -32,8 +32,8 @@ void smh_engine_free(struct smh_engine *e);
 
 struct smh_progress {
     size_t queued, in_flight, done, failed, poisoned;
-    int paused;           /* 401/403 */
-    int unreachable;      /* the last attempts got no answer */
+    int paused;      /* 401/403 */
+    int unreachable; /* the last attempts got no answer */
     char last_error[160];
 };
 
@@ -63,12 +63,12 @@ long smh_retry_poisoned(struct smh_engine *e);
 
 struct smh_pull_opts {
     struct smc *cache;
-    const char *tree, *tmp;  /* the cache's tree and tmp directories */
+    const char *tree, *tmp; /* the cache's tree and tmp directories */
     const char *base_url, *key, *tag;
-    int full;                /* list everything (finds deletions); else stop at the watermark */
-    const char *filepath;    /* only this filepath ("/a/b.md") or directory ("/a/") */
-    long timeout_ms;         /* per request */
-    long retry_ms;           /* retry failed pages (429, 5xx, drops) for up to this long */
+    int full;             /* list everything (finds deletions); else stop at the watermark */
+    const char *filepath; /* only this filepath ("/a/b.md") or directory ("/a/") */
+    long timeout_ms;      /* per request */
+    long retry_ms;        /* retry failed pages (429, 5xx, drops) for up to this long */
     void (*progress)(int page, int pages, void *arg);
     void *arg;
     void (*log)(const char *msg);

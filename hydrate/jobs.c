@@ -88,8 +88,10 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         j->defer_ms = SMH_REREAD_MS;
         return SMH_RETRY;
     }
-    struct smc_pushed p = {.size = (uint64_t)st.st_size, .mtime_ns = smc_mtime_ns(&st),
-                           .ino = st.st_ino, .hash = content ? smc_hash64(content, len) : 0};
+    struct smc_pushed p = {.size = (uint64_t)st.st_size,
+                           .mtime_ns = smc_mtime_ns(&st),
+                           .ino = st.st_ino,
+                           .hash = content ? smc_hash64(content, len) : 0};
     /* the same bytes as the document already holds: nothing to send */
     int same = rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
                !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED));
@@ -97,7 +99,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         free(content);
         if (!same)
             p.set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
-        pushed(e, j, key, &ent, &p); /* remote_id NULL: the document's id is unchanged */
+        pushed(e, j, key, &ent, &p);       /* remote_id NULL: the document's id is unchanged */
         return SMH_OK;
     }
     int o = send_content(k, j, key, &ent, content, id);

@@ -67,8 +67,8 @@ static int on_doc(void *arg, const struct smh_doc *d)
         s->a = 1;
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
-    struct smc_remote r = {d->filepath, d->id, (uint64_t)d->updated_ms, d->content,
-                           d->content_len, smc_hash64(d->content, d->content_len)};
+    struct smc_remote r = {d->filepath, d->id,          (uint64_t)d->updated_ms,
+                           d->content,  d->content_len, smc_hash64(d->content, d->content_len)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
     if (rc == SMC_APPLIED || rc == SMC_SAME)
         p->applied++;
@@ -92,7 +92,8 @@ static int find_gone(void *arg, const char *key, const struct smc_entry *e)
         return 0;
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 32;
-        char **k = realloc(g->keys, cap * sizeof *k), **i = k ? realloc(g->ids, cap * sizeof *i) : NULL;
+        char **k = realloc(g->keys, cap * sizeof *k),
+             **i = k ? realloc(g->ids, cap * sizeof *i) : NULL;
         if (!k || !i) {
             g->keys = k ? k : g->keys;
             return 1;
@@ -137,7 +138,8 @@ static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int pa
         if (k->too_large)
             snprintf(k->err, sizeof k->err,
                      "list: one document without its content is larger than the %u MB a page "
-                     "may hold", SMH_ANSWER_LIST >> 20);
+                     "may hold",
+                     SMH_ANSWER_LIST >> 20);
         return o;
     }
     if (!one.got) {
@@ -168,8 +170,10 @@ static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int pa
         p->oversized++;
         if (p->log) {
             char msg[4300];
-            snprintf(msg, sizeof msg, "skipped document %s (%.4000s): larger than the %u MB a "
-                     "document may hold", m->id, m->filepath, SMH_DOC_MAX >> 20);
+            snprintf(msg, sizeof msg,
+                     "skipped document %s (%.4000s): larger than the %u MB a "
+                     "document may hold",
+                     m->id, m->filepath, SMH_DOC_MAX >> 20);
             p->log(msg);
         }
     }
@@ -229,8 +233,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         if (outcome == SMH_RETRY && o->retry_ms > 0) {
             /* 429, 5xx, a dropped connection, a malformed page: the same page again, later (a
              * wait that would end past the deadline is not begun: the error stands) */
-            long wait = k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000
-                                                                             : delay;
+            long wait =
+                k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000 : delay;
             if (smh_mono_ms() + (uint64_t)wait >= deadline)
                 break;
             struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
@@ -295,7 +299,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     }
     if (k.malformed && o->log) {
         char msg[120];
-        snprintf(msg, sizeof msg, "skipped %ld listed documents with malformed fields", k.malformed);
+        snprintf(msg, sizeof msg, "skipped %ld listed documents with malformed fields",
+                 k.malformed);
         o->log(msg);
     }
     char bad[32];

@@ -31,9 +31,9 @@ static int scan_visit(const char *p, const struct stat *st, int type, struct FTW
     const char *key = p + strlen(s->e->tree);
     struct smc_entry ent;
     int unrecorded = smc_entry_get(s->e->c, key, &ent) != 0 ||
-                     (!ent.dirty_since_ns && (ent.synced_size != (uint64_t)st->st_size ||
-                                              ent.synced_mtime_ns != smc_mtime_ns(st) ||
-                                              ent.synced_ino != st->st_ino));
+                     (!ent.dirty_since_ns &&
+                      (ent.synced_size != (uint64_t)st->st_size ||
+                       ent.synced_mtime_ns != smc_mtime_ns(st) || ent.synced_ino != st->st_ino));
     if (unrecorded) {
         smc_note_write(s->e->c, key, smh_now_ns());
         s->found++;

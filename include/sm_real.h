@@ -42,6 +42,7 @@
 
 /* Every libc function the library calls for real and also exports. One entry per name, in the
  * style of SQLite's aSyscall table: the list is the single place a real function is named. */
+/* clang-format off */
 #define SM_REAL_LIST(X)                                                                          \
     X(open) X(openat) X(creat) X(fopen) X(freopen) X(close) X(close_range) X(dup2) X(dup3)      \
     X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
@@ -62,6 +63,7 @@
     X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \
     X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
     X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)
+/* clang-format on */
 
 /* glibc 2.36 has epoll_pwait2 but no header declares it everywhere */
 int epoll_pwait2(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
@@ -83,12 +85,12 @@ void sm_real_init(void);
 /** Resolve one entry on first use; returns it (NULL when libc lacks it). */
 void *sm_real_resolve(void **slot, const char *name);
 /* Each entry is resolved on first use (a process pays only for the functions it calls). */
-#define SM_REAL(n)                                                                               \
-    ({                                                                                           \
-        __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                \
-        __builtin_expect(sm_f_ != NULL, 1)                                                       \
-            ? sm_f_                                                                              \
-            : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n);                     \
+#define SM_REAL(n)                                                                                 \
+    ({                                                                                             \
+        __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                  \
+        __builtin_expect(sm_f_ != NULL, 1)                                                         \
+            ? sm_f_                                                                                \
+            : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n);                       \
     })
 
 /** Non-zero while the calling thread runs the library's own code: for good in the library's

@@ -7,21 +7,21 @@
 /** @defgroup env Environment variables
  * The preload reads these once, in its constructor, and re-injects them into every child it execs.
  * @{ */
-#define SMSHIM_ENV_PREFIX   "SMSHIM_PREFIX"    /**< virtual prefix, absolute, default "/sm" */
-#define SMSHIM_ENV_CACHE    "SMSHIM_CACHE"     /**< cache directory, default $XDG_CACHE_HOME/smshim */
-#define SMSHIM_ENV_TAG      "SMSHIM_TAG"       /**< container tag the prefix maps to, default "smshim" */
-#define SMSHIM_ENV_LOG      "SMSHIM_LOG"       /**< "LEVEL[:FILE]", off by default */
-#define SMSHIM_ENV_SUD      "SMSHIM_SUD"       /**< 1 forces syscall user dispatch, 0 forbids it */
-#define SMSHIM_ENV_KEY      "SUPERMEMORY_API_KEY"
-#define SMSHIM_ENV_BASE_URL "SUPERMEMORY_BASE_URL"
-#define SMSHIM_ENV_API_URL  "SUPERMEMORY_API_URL"  /**< accepted alias of SUPERMEMORY_BASE_URL */
-#define SMSHIM_ENV_EXIT_TIMEOUT "SMSHIM_EXIT_TIMEOUT" /**< seconds a process may wait at exit */
-#define SMSHIM_ENV_NOWAIT   "SMSHIM_NOWAIT"    /**< 1: never wait at exit (set by smshim run) */
+#define SMSHIM_ENV_PREFIX        "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
+#define SMSHIM_ENV_CACHE         "SMSHIM_CACHE" /**< cache directory, default $XDG_CACHE_HOME/smshim */
+#define SMSHIM_ENV_TAG           "SMSHIM_TAG" /**< container tag the prefix maps to, default "smshim" */
+#define SMSHIM_ENV_LOG           "SMSHIM_LOG" /**< "LEVEL[:FILE]", off by default */
+#define SMSHIM_ENV_SUD           "SMSHIM_SUD" /**< 1 forces syscall user dispatch, 0 forbids it */
+#define SMSHIM_ENV_KEY           "SUPERMEMORY_API_KEY"
+#define SMSHIM_ENV_BASE_URL      "SUPERMEMORY_BASE_URL"
+#define SMSHIM_ENV_API_URL       "SUPERMEMORY_API_URL" /**< accepted alias of SUPERMEMORY_BASE_URL */
+#define SMSHIM_ENV_EXIT_TIMEOUT  "SMSHIM_EXIT_TIMEOUT" /**< seconds a process may wait at exit */
+#define SMSHIM_ENV_NOWAIT        "SMSHIM_NOWAIT" /**< 1: never wait at exit (set by smshim run) */
 #define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
 /** @} */
 
-#define SMSHIM_DEFAULT_PREFIX "/sm"
-#define SMSHIM_DEFAULT_TAG    "smshim"
+#define SMSHIM_DEFAULT_PREFIX   "/sm"
+#define SMSHIM_DEFAULT_TAG      "smshim"
 #define SMSHIM_DEFAULT_BASE_URL "https://api.supermemory.ai"
 
 /** @defgroup layout Cache directory layout

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #define SM_LIBC(n) n
-#define SM_SHARED static __attribute__((unused))
+#define SM_SHARED  static __attribute__((unused))
 #else
 #include "shim.h"
 #include "smshim.h"
@@ -33,9 +33,9 @@
 
 /** What the settings resolve to. */
 struct sm_settings {
-    char prefix[PATH_MAX]; /* normalised: absolute, no "//", "." or "..", no trailing '/' */
-    char cache[PATH_MAX];  /* absolute, canonical */
-    int fallback;          /* no SMSHIM_CACHE, XDG_CACHE_HOME or HOME: the per-user fallback */
+    char prefix[PATH_MAX];   /* normalised: absolute, no "//", "." or "..", no trailing '/' */
+    char cache[PATH_MAX];    /* absolute, canonical */
+    int fallback;            /* no SMSHIM_CACHE, XDG_CACHE_HOME or HOME: the per-user fallback */
     char why[2 * PATH_MAX];  /* refused: the reason, one line */
     char warn[2 * PATH_MAX]; /* accepted, with this warning (SM_SET_WARN) */
 };
@@ -206,7 +206,8 @@ static int system_tree(const char *prefix)
     return 0;
 }
 
-__attribute__((format(printf, 2, 3))) static int refuse(struct sm_settings *st, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int refuse(struct sm_settings *st, const char *fmt,
+                                                        ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -313,7 +314,8 @@ SM_SHARED int sm_settings_resolve(const char *(*get)(const char *), int flags,
         while (d && (de = readdir(d)))
             if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
                 snprintf(st->warn, sizeof st->warn,
-                         "the prefix %s hides the real directory there, which is not empty", st->prefix);
+                         "the prefix %s hides the real directory there, which is not empty",
+                         st->prefix);
                 break;
             }
         if (d)
@@ -390,8 +392,7 @@ void sm_config_load(void)
     v = sm_getenv(SMSHIM_ENV_BASE_URL);
     if (!v || !*v)
         v = sm_getenv(SMSHIM_ENV_API_URL);
-    snprintf(sm_cfg.base_url, sizeof sm_cfg.base_url, "%s",
-             v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
+    snprintf(sm_cfg.base_url, sizeof sm_cfg.base_url, "%s", v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
     v = sm_getenv(SMSHIM_ENV_EXIT_TIMEOUT);
     sm_cfg.exit_timeout_ms = v && *v ? (long)(strtod(v, NULL) * 1000) : 10000;
     v = sm_getenv(SMSHIM_ENV_PULL_INTERVAL);
@@ -420,6 +421,7 @@ __attribute__((constructor)) static void sm_ctor(void)
     if (!sm_getenv("UV_USE_IO_URING"))
         SM_REAL(setenv)("UV_USE_IO_URING", "0", 0);
     sm_config_load();
-    if (sm_sud_init) sm_sud_init();
+    if (sm_sud_init)
+        sm_sud_init();
 }
 #endif

@@ -54,8 +54,7 @@ SM_EXPORT int scandirat64(int dirfd, const char *path, struct dirent64 ***list,
     __attribute__((alias("scandirat")));
 SM_INNER_ALIAS(scandirat);
 
-SM_EXPORT int scandir(const char *path, struct dirent ***list, sm_dfilter filter,
-                      sm_dcompar compar)
+SM_EXPORT int scandir(const char *path, struct dirent ***list, sm_dfilter filter, sm_dcompar compar)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(scandir)(path, list, filter, compar);
@@ -71,7 +70,7 @@ SM_EXPORT int scandir64(const char *path, struct dirent64 ***list,
 struct walk_ctx {
     __nftw_func_t nfn;
     __ftw_func_t fn;
-    size_t skip;  /* bytes of the tree root to replace by the prefix */
+    size_t skip; /* bytes of the tree root to replace by the prefix */
     struct walk_ctx *prev;
 };
 static __thread struct walk_ctx *walk_top;

@@ -311,8 +311,7 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
             }
             int rc = sm_execve_core(buf, argv, envp);
             switch (-rc) {
-            case ENOEXEC:
-                return exec_sh(buf, argv, envp);
+            case ENOEXEC: return exec_sh(buf, argv, envp);
             case EACCES:
                 eacces = 1;
                 /* fallthrough */
@@ -322,10 +321,8 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
             case ENODEV:
             case ETIMEDOUT:
             case ELOOP:
-            case ENAMETOOLONG:
-                break;
-            default:
-                return rc;
+            case ENAMETOOLONG: break;
+            default: return rc;
             }
         }
         if (!*z)
@@ -346,19 +343,19 @@ SM_EXPORT int execvp(const char *file, char *const argv[])
 }
 
 /* execl family: collect the variadic arguments into an argv on the stack. */
-#define COLLECT_ARGV(argv, arg0, ap_last, extra)                                                \
-    size_t argc_ = 1;                                                                            \
-    va_list ap;                                                                                  \
-    va_start(ap, ap_last);                                                                       \
-    while (va_arg(ap, char *))                                                                   \
-        argc_++;                                                                                 \
-    va_end(ap);                                                                                  \
-    char **argv = __builtin_alloca((argc_ + 1) * sizeof(char *));                                \
-    argv[0] = (char *)arg0;                                                                      \
-    va_start(ap, ap_last);                                                                       \
-    for (size_t i_ = 1; i_ <= argc_; i_++)                                                       \
-        argv[i_] = va_arg(ap, char *);                                                           \
-    extra;                                                                                       \
+#define COLLECT_ARGV(argv, arg0, ap_last, extra)                                                   \
+    size_t argc_ = 1;                                                                              \
+    va_list ap;                                                                                    \
+    va_start(ap, ap_last);                                                                         \
+    while (va_arg(ap, char *))                                                                     \
+        argc_++;                                                                                   \
+    va_end(ap);                                                                                    \
+    char **argv = __builtin_alloca((argc_ + 1) * sizeof(char *));                                  \
+    argv[0] = (char *)arg0;                                                                        \
+    va_start(ap, ap_last);                                                                         \
+    for (size_t i_ = 1; i_ <= argc_; i_++)                                                         \
+        argv[i_] = va_arg(ap, char *);                                                             \
+    extra;                                                                                         \
     va_end(ap);
 
 SM_EXPORT int execl(const char *path, const char *arg, ...)
@@ -447,8 +444,7 @@ SM_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, i
     return SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, r.path, oflag, mode);
 }
 
-SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
-                                                   const char *path)
+SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
 {
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, path);

@@ -165,8 +165,9 @@ int sm_fd_replacing(int old, int nfd)
         return -EBADF;
     if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd) {
         int rc = sm_fd_vacate(nfd);
-        sm_log(rc < 0 ? SM_LOG_WARN : SM_LOG_DEBUG, "the program duplicates onto descriptor %d, the shim's: %s",
-               nfd, rc < 0 ? "refused (EBUSY): the libraries hold it by number" : "moved away");
+        sm_log(rc < 0 ? SM_LOG_WARN : SM_LOG_DEBUG,
+               "the program duplicates onto descriptor %d, the shim's: %s", nfd,
+               rc < 0 ? "refused (EBUSY): the libraries hold it by number" : "moved away");
         return rc;
     }
     return 0;
@@ -228,7 +229,9 @@ SM_EXPORT int eventfd(unsigned count, int flags)
 int sm_fsync_core(int fd, int kind)
 {
     char key[PATH_MAX];
-    int rc = kind == 0 ? SM_REAL(fsync)(fd) : kind == 1 ? SM_REAL(fdatasync)(fd) : SM_REAL(syncfs)(fd);
+    int rc = kind == 0   ? SM_REAL(fsync)(fd)
+             : kind == 1 ? SM_REAL(fdatasync)(fd)
+                         : SM_REAL(syncfs)(fd);
     if (rc != 0)
         return -errno;
     if (sm_cfg.enabled && sm_key_fd(fd, key) == 0)

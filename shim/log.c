@@ -97,7 +97,8 @@ void sm_log_refused(const char *why)
     char esc[1024], buf[1200];
     int saved = errno;
     sm_escape(esc, sizeof esc, why, 0);
-    int n = snprintf(buf, sizeof buf, "smshim: refused: %s; this process runs without the shim\n", esc);
+    int n =
+        snprintf(buf, sizeof buf, "smshim: refused: %s; this process runs without the shim\n", esc);
     if (n >= (int)sizeof buf)
         n = (int)sizeof buf - 1, buf[n - 1] = '\n';
     if (n > 0)

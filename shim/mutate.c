@@ -174,8 +174,8 @@ int sm_linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
     if (a.kind == SM_TREE || b.kind == SM_TREE) {
         struct stat st;
         /* the usual errors come first, as from the kernel */
-        if (a.kind == SM_TREE && (!o || !*o ? 0 : SM_REAL(fstatat)(a.fd, a.path, &st,
-                                                              AT_SYMLINK_NOFOLLOW) != 0))
+        if (a.kind == SM_TREE &&
+            (!o || !*o ? 0 : SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) != 0))
             return -errno;
         if (b.kind == SM_TREE && SM_REAL(fstatat)(b.fd, b.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
             return -EEXIST;
@@ -355,9 +355,9 @@ int sm_utime_core(const char *path, const struct utimbuf *ub)
 
 /* One wrapper: pass `name realargs` through when the path is certainly not virtual, else the
  * core. */
-#define ATTR(name, realargs, path, core)                                                         \
-    if (SM_LIKELY(!sm_maybe(path)))                                                              \
-        return SM_REAL(name) realargs;                                                           \
+#define ATTR(name, realargs, path, core)                                                           \
+    if (SM_LIKELY(!sm_maybe(path)))                                                                \
+        return SM_REAL(name) realargs;                                                             \
     SM_CALL(core)
 
 SM_EXPORT int chmod(const char *path, mode_t mode)

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define NEEDS_MODE(f) (((f) & O_CREAT) || ((f) & __O_TMPFILE) == __O_TMPFILE)
-#define OPEN_MODE(flags, last)                                                                   \
-    mode_t mode = 0;                                                                             \
-    if (NEEDS_MODE(flags)) {                                                                     \
-        va_list ap;                                                                              \
-        va_start(ap, last);                                                                      \
-        mode = va_arg(ap, mode_t);                                                               \
-        va_end(ap);                                                                              \
+#define NEEDS_MODE(f) (((f)&O_CREAT) || ((f)&__O_TMPFILE) == __O_TMPFILE)
+#define OPEN_MODE(flags, last)                                                                     \
+    mode_t mode = 0;                                                                               \
+    if (NEEDS_MODE(flags)) {                                                                       \
+        va_list ap;                                                                                \
+        va_start(ap, last);                                                                        \
+        mode = va_arg(ap, mode_t);                                                                 \
+        va_end(ap);                                                                                \
     }
 
 static int open_writes(int flags)
@@ -68,8 +68,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
             sm_wfd_set(fd, pre);
     } else if (r->kind == SM_TREE && open_writes(flags)) {
         note_open(fd, flags);
-    }
-    else if (SM_UNLIKELY(SM_GUARD_ON()) && r->kind == SM_PASS)
+    } else if (SM_UNLIKELY(SM_GUARD_ON()) && r->kind == SM_PASS)
         sm_guard_opened(fd);
     return fd;
 }
@@ -108,7 +107,8 @@ SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
                                       : SM_REAL(openat)(dirfd, path, flags, mode);
     SM_CALL(sm_openat_core(dirfd, path, flags, mode));
 }
-SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+    __attribute__((alias("openat")));
 SM_INNER_ALIAS(openat);
 
 SM_EXPORT int __openat_2(int dirfd, const char *path, int flags)
@@ -192,8 +192,9 @@ SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
         return SM_REAL(freopen)(path, mode, stream);
     int flags = fmode_flags(mode);
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, (flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS
-                                                                            : SM_RES_ABS, &r);
+    int rc =
+        sm_resolve(AT_FDCWD, path,
+                   (flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS : SM_RES_ABS, &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;

@@ -54,7 +54,6 @@ int sm_tree_fd(void)
     return fd;
 }
 
-
 /* ---- string helpers --------------------------------------------------------------------------- */
 
 /* Does p contain a "." or ".." component? */

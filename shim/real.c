@@ -18,7 +18,7 @@ static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
 SM_NOSAN static void real_resolve(void)
 {
-#define SM_REAL_RESOLVE(n)                                                                       \
+#define SM_REAL_RESOLVE(n)                                                                         \
     __atomic_store_n(&sm_real_tab.n, (__typeof__(n) *)dlsym(RTLD_NEXT, #n), __ATOMIC_RELEASE);
     SM_REAL_LIST(SM_REAL_RESOLVE)
 #undef SM_REAL_RESOLVE

@@ -65,8 +65,8 @@ struct smc *sm_record_env(void)
             sm_log(SM_LOG_ERROR, "cannot open cache %s: %s", meta, strerror(-rc));
         } else {
             if (smc_map_size(c) < SMC_MAPSIZE)
-                sm_log(SM_LOG_WARN, "cache %s: the address space is limited: a %zu MiB map",
-                       meta, smc_map_size(c) >> 20);
+                sm_log(SM_LOG_WARN, "cache %s: the address space is limited: a %zu MiB map", meta,
+                       smc_map_size(c) >> 20);
             __atomic_store_n(&rec_env, c, __ATOMIC_RELEASE);
             __atomic_store_n(&sm_guard_on, 1, __ATOMIC_RELEASE);
         }

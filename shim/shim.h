@@ -37,10 +37,13 @@
  * __open_2 -> open): the call binds inside the library, never through the PLT. Declare it with
  * SM_INNER_ALIAS(name) after the wrapper's definition, call it as SM_INNER(name)(...). */
 #define SM_INNER(name) sm_inner_##name
-#define SM_INNER_ALIAS(name)                                                                     \
-    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-attributes\"")  \
-    extern __typeof__(name) sm_inner_##name __attribute__((alias(#name), visibility("hidden"))); \
+/* clang-format off */
+#define SM_INNER_ALIAS(name)                                                                       \
+    _Pragma("GCC diagnostic push")                                                                 \
+    _Pragma("GCC diagnostic ignored \"-Wmissing-attributes\"")                                     \
+    extern __typeof__(name) sm_inner_##name __attribute__((alias(#name), visibility("hidden")));   \
     _Pragma("GCC diagnostic pop")
+/* clang-format on */
 #define SM_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
@@ -53,15 +56,15 @@ extern int sm_guard_on;
 /** Settings read once by the constructor; read-only afterwards (safe from any thread, from a
  *  vfork child and from a signal handler). */
 struct sm_cfg {
-    int enabled;               /* 0: every call passes straight through */
-    char prefix[PATH_MAX];     /* virtual prefix, normalised, no trailing '/' ("/sm") */
-    size_t plen;               /* strlen(prefix) */
-    char cache[PATH_MAX];      /* absolute, canonical cache directory */
+    int enabled;           /* 0: every call passes straight through */
+    char prefix[PATH_MAX]; /* virtual prefix, normalised, no trailing '/' ("/sm") */
+    size_t plen;           /* strlen(prefix) */
+    char cache[PATH_MAX];  /* absolute, canonical cache directory */
     size_t clen;
-    char tree[PATH_MAX];       /* cache + "/tree": where the namespace is materialised */
+    char tree[PATH_MAX]; /* cache + "/tree": where the namespace is materialised */
     size_t tlen;
-    char tag[128];             /* container tag (SMSHIM_TAG) */
-    char libpath[PATH_MAX];    /* absolute path of this library, re-injected into LD_PRELOAD */
+    char tag[128];          /* container tag (SMSHIM_TAG) */
+    char libpath[PATH_MAX]; /* absolute path of this library, re-injected into LD_PRELOAD */
     /* "NAME=value" strings every exec'd child receives (see exec.c) */
     char env_prefix[PATH_MAX + 32];
     char env_cache[PATH_MAX + 32];
@@ -69,11 +72,11 @@ struct sm_cfg {
     char env_log[PATH_MAX + 32];
     int have_log;
     /* sync (read once; the key stays in this process's memory and is never logged) */
-    char key[512];             /* SUPERMEMORY_API_KEY, "" when unset: local-only */
-    char base_url[512];        /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
-    long exit_timeout_ms;      /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
-    int exit_wait;             /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
-    long pull_interval_ms;     /* SMSHIM_PULL_INTERVAL (seconds), default 30 */
+    char key[512];         /* SUPERMEMORY_API_KEY, "" when unset: local-only */
+    char base_url[512];    /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
+    long exit_timeout_ms;  /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
+    int exit_wait;         /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
+    long pull_interval_ms; /* SMSHIM_PULL_INTERVAL (seconds), default 30 */
 };
 extern struct sm_cfg sm_cfg;
 
@@ -121,11 +124,11 @@ static inline long sm_finish(long r, int saved)
     errno = saved;
     return r;
 }
-#define SM_CALL(expr)                                                                            \
-    do {                                                                                         \
-        int sm_saved_ = errno;                                                                   \
-        long sm_r_ = (expr);                                                                     \
-        return sm_finish(sm_r_, sm_saved_);                                                      \
+#define SM_CALL(expr)                                                                              \
+    do {                                                                                           \
+        int sm_saved_ = errno;                                                                     \
+        long sm_r_ = (expr);                                                                       \
+        return sm_finish(sm_r_, sm_saved_);                                                        \
     } while (0)
 
 /** Is `p` (absolute) the virtual prefix or below it?  Returns the offset of the remainder
@@ -154,7 +157,7 @@ static inline int sm_maybe(const char *p)
     if (p[1] == '/' || sm_under_prefix(p) >= 0)
         return 1;
     if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
-        return 1; /* may open the cache's lock file: see record.c */
+        return 1;                   /* may open the cache's lock file: see record.c */
     return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
 }
 
@@ -174,7 +177,8 @@ struct sm_res {
 };
 
 #define SM_RES_MUT 1 /* the caller changes the namespace: relative paths must be classified */
-#define SM_RES_ABS 2 /* the real call takes no dirfd: a virtual target comes back as an absolute
+#define SM_RES_ABS                                                                                 \
+    2 /* the real call takes no dirfd: a virtual target comes back as an absolute
                         tree path with fd == AT_FDCWD (and no tree fd is opened: vfork-safe) */
 
 /** Resolve a call's path. Fills r; returns 0 or -errno (ENAMETOOLONG, ELOOP, ...).
@@ -234,8 +238,8 @@ int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], 
 int sm_futimesat_core(int dirfd, const char *path, const struct timeval tv[2], int flags);
 int sm_utime_core(const char *path, const struct utimbuf *ub);
 /* xattr.c: op is 'g'et, 'l'ist, 's'et or 'r'emove; follow 0 for the l* forms */
-long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value,
-                   size_t size, int flags);
+long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value, size_t size,
+                   int flags);
 /* cwd.c */
 int sm_chdir_core(const char *path);
 int sm_fchdir_core(int fd);
@@ -311,10 +315,10 @@ extern int sm_log_level;
 void sm_log_init(const char *spec, const char *cache);
 void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-#define sm_log(level, ...)                                                                       \
-    do {                                                                                         \
-        if (SM_UNLIKELY(sm_log_level >= (level)))                                                \
-            sm_logf((level), __func__, __LINE__, __VA_ARGS__);                                   \
+#define sm_log(level, ...)                                                                         \
+    do {                                                                                           \
+        if (SM_UNLIKELY(sm_log_level >= (level)))                                                  \
+            sm_logf((level), __func__, __LINE__, __VA_ARGS__);                                     \
     } while (0)
 
 /* ---- misc ------------------------------------------------------------------------------------ */

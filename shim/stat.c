@@ -160,12 +160,12 @@ SM_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 /* ---- the filesystem a path lives on, and watches on it ---------------------------------------- */
 
 /* The calls below take no dirfd: a virtual path becomes its absolute tree path. */
-#define ABS_CORE(call)                                                                           \
-    struct sm_res r;                                                                             \
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);                                         \
-    if (rc < 0)                                                                                  \
-        return rc;                                                                               \
-    long v = (call);                                                                             \
+#define ABS_CORE(call)                                                                             \
+    struct sm_res r;                                                                               \
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);                                           \
+    if (rc < 0)                                                                                    \
+        return rc;                                                                                 \
+    long v = (call);                                                                               \
     return v < 0 ? -errno : (int)v;
 
 int sm_statfs_core(const char *path, struct statfs *buf)

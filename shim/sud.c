@@ -308,7 +308,7 @@ SUD_NOSAN static void *sud_thread_start(void *p)
 }
 
 SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
-                                        void *(*fn)(void *), void *arg)
+                                       void *(*fn)(void *), void *arg)
 {
     if (SM_UNLIKELY(sm_in_lib)) /* a thread libcurl starts from the sync thread: the library's */
         return sm_thread_starting() ? SM_REAL(pthread_create)(t, attr, fn, arg)

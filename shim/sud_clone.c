@@ -48,21 +48,21 @@ __asm__(".text\n"
         "  push %r13\n"
         "  push %r14\n"
         "  push %r15\n"
-        "  mov %rdi, %r11\n"      /* callee[] */
-        "  mov 64(%rsp), %rax\n"  /* fn */
-        "  mov %rsi, %rdi\n"      /* nr */
-        "  mov %rdx, %rsi\n"      /* a1 */
-        "  mov %rcx, %rdx\n"      /* a2 */
-        "  mov %r8, %rcx\n"       /* a3 */
-        "  mov %r9, %r8\n"        /* a4 */
-        "  mov 56(%rsp), %r9\n"   /* a5 */
+        "  mov %rdi, %r11\n"     /* callee[] */
+        "  mov 64(%rsp), %rax\n" /* fn */
+        "  mov %rsi, %rdi\n"     /* nr */
+        "  mov %rdx, %rsi\n"     /* a1 */
+        "  mov %rcx, %rdx\n"     /* a2 */
+        "  mov %r8, %rcx\n"      /* a3 */
+        "  mov %r9, %r8\n"       /* a4 */
+        "  mov 56(%rsp), %r9\n"  /* a5 */
         "  mov 0(%r11), %rbx\n"
         "  mov 8(%r11), %rbp\n"
         "  mov 16(%r11), %r12\n"
         "  mov 24(%r11), %r13\n"
         "  mov 32(%r11), %r14\n"
         "  mov 40(%r11), %r15\n"
-        "  push $0\n"             /* a6 */
+        "  push $0\n" /* a6 */
         "  call *%rax\n"
         "  add $8, %rsp\n"
         "  pop %r15\n"
@@ -155,6 +155,5 @@ long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, lon
         sud_rearm_child();
     return r;
 }
-
 
 #endif

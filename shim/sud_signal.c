@@ -179,15 +179,11 @@ int sud_sigcall(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, lon
     case SYS_rt_sigaction:
         *out = sud_rt_sigaction(a1, (const struct ksa *)a2, (struct ksa *)a3, a4);
         return 1;
-    case SYS_rt_sigprocmask:
-        *out = sud_rt_sigprocmask(uc, a1, a2, a3, a4);
-        return 1;
+    case SYS_rt_sigprocmask: *out = sud_rt_sigprocmask(uc, a1, a2, a3, a4); return 1;
     case SYS_rt_sigsuspend:
         *out = real_sys(nr, (long)mask_arg(a1, a2, &tmp), a2, 0, 0, 0, 0);
         return 1;
-    case SYS_ppoll:
-        *out = real_sys(nr, a1, a2, a3, (long)mask_arg(a4, a5, &tmp), a5, 0);
-        return 1;
+    case SYS_ppoll: *out = real_sys(nr, a1, a2, a3, (long)mask_arg(a4, a5, &tmp), a5, 0); return 1;
     case SYS_epoll_pwait:
 #ifdef SYS_epoll_pwait2
     case SYS_epoll_pwait2:
@@ -209,8 +205,7 @@ int sud_sigcall(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, lon
         *out = real_sys(nr, a1, a2, a3, a4, a5, (long)&d);
         return 1;
     }
-    default:
-        return 0;
+    default: return 0;
     }
 }
 

@@ -60,8 +60,7 @@ static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4
     case SYS_clone:
     case SYS_clone3:
     case SYS_fork:
-    case SYS_vfork:
-        return sud_clone(g, nr, a1, a2, a3, a4, a5);
+    case SYS_vfork: return sud_clone(g, nr, a1, a2, a3, a4, a5);
     case SYS_exit_group:
         /* the same exit as libc's _exit: the shim's exit-time work (waiting for pending uploads,
          * see record.c) runs first */
@@ -108,8 +107,8 @@ void sud_handler(int sig, siginfo_t *si, void *ctx)
     }
     if (SM_UNLIKELY(sud_stats) && nr >= 0 && nr < SUD_NR_MAX)
         __atomic_fetch_add(&sud_count[nr], 1, __ATOMIC_RELAXED);
-    g[REG_RAX] = sud_call(uc, nr, g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8],
-                          g[REG_R9]);
+    g[REG_RAX] =
+        sud_call(uc, nr, g[REG_RDI], g[REG_RSI], g[REG_RDX], g[REG_R10], g[REG_R8], g[REG_R9]);
     errno = saved;
 }
 

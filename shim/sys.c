@@ -50,73 +50,72 @@ static long dup_core(long old, long nfd)
 #endif
 
 /* The table: system call, the arguments that are paths, and the core that answers it. */
-#define SM_SYS_TABLE(X)                                                                          \
-    /* open and stat */                                                                          \
-    X(SYS_open, P1, sm_openat_core(AT_FDCWD, S(a1), (int)a2, (mode_t)a3))                        \
-    X(SYS_creat, P1, sm_openat_core(AT_FDCWD, S(a1), O_CREAT | O_WRONLY | O_TRUNC, (mode_t)a2))  \
-    X(SYS_openat, P2, sm_openat_core((int)a1, S(a2), (int)a3, (mode_t)a4))                       \
-    X(SYS_openat2, P2, openat2_core(a1, S(a2), (const uint64_t *)a3, (size_t)a4))                \
-    X(SYS_stat, P1, sm_fstatat_core(AT_FDCWD, S(a1), (struct stat *)a2, 0))                      \
-    X(SYS_lstat, P1, sm_fstatat_core(AT_FDCWD, S(a1), (struct stat *)a2, AT_SYMLINK_NOFOLLOW))   \
-    X(SYS_newfstatat, P2, sm_fstatat_core((int)a1, S(a2), (struct stat *)a3, (int)a4))           \
-    X(SYS_statx, P2, sm_statx_core((int)a1, S(a2), (int)a3, (unsigned)a4, (struct statx *)a5))   \
-    X(SYS_access, P1, sm_faccessat_core(AT_FDCWD, S(a1), (int)a2, 0))                            \
-    X(SYS_faccessat, P2, sm_faccessat_core((int)a1, S(a2), (int)a3, 0))                          \
-    X(SYS_faccessat2, P2, sm_faccessat_core((int)a1, S(a2), (int)a3, (int)a4))                   \
-    X(SYS_statfs, P1, sm_statfs_core(S(a1), (struct statfs *)a2))                                \
-    X(SYS_inotify_add_watch, P2, sm_inotify_add_watch_core((int)a1, S(a2), (uint32_t)a3))        \
-    /* namespace changes */                                                                      \
-    X(SYS_mkdir, P1, sm_mkdirat_core(AT_FDCWD, S(a1), (mode_t)a2))                               \
-    X(SYS_mkdirat, P2, sm_mkdirat_core((int)a1, S(a2), (mode_t)a3))                              \
-    X(SYS_rmdir, P1, sm_unlinkat_core(AT_FDCWD, S(a1), AT_REMOVEDIR))                            \
-    X(SYS_unlink, P1, sm_unlinkat_core(AT_FDCWD, S(a1), 0))                                      \
-    X(SYS_unlinkat, P2, sm_unlinkat_core((int)a1, S(a2), (int)a3))                               \
-    X(SYS_rename, P12, sm_renameat2_core(AT_FDCWD, S(a1), AT_FDCWD, S(a2), 0))                   \
-    X(SYS_renameat, P24, sm_renameat2_core((int)a1, S(a2), (int)a3, S(a4), 0))                   \
-    X(SYS_renameat2, P24, sm_renameat2_core((int)a1, S(a2), (int)a3, S(a4), (unsigned)a5))       \
-    X(SYS_link, P12, sm_linkat_core(AT_FDCWD, S(a1), AT_FDCWD, S(a2), 0))                        \
-    X(SYS_linkat, P24, sm_linkat_core((int)a1, S(a2), (int)a3, S(a4), (int)a5))                  \
-    X(SYS_symlink, P2, sm_symlinkat_core(S(a1), AT_FDCWD, S(a2)))                                \
-    X(SYS_symlinkat, P3, sm_symlinkat_core(S(a1), (int)a2, S(a3)))                                \
-    X(SYS_readlink, ANY, sm_readlinkat_core(AT_FDCWD, S(a1), (char *)a2, (size_t)a3))            \
-    X(SYS_readlinkat, ANY, sm_readlinkat_core((int)a1, S(a2), (char *)a3, (size_t)a4))           \
-    X(SYS_mknod, P1, sm_mknodat_core(AT_FDCWD, S(a1), (mode_t)a2, (dev_t)a3))                    \
-    X(SYS_mknodat, P2, sm_mknodat_core((int)a1, S(a2), (mode_t)a3, (dev_t)a4))                   \
-    /* attributes (a NULL path to utimensat/futimesat is the descriptor's: the kernel's) */     \
-    X(SYS_truncate, P1, sm_truncate_core(S(a1), (off_t)a2))                                      \
-    X(SYS_chmod, P1, sm_fchmodat_core(AT_FDCWD, S(a1), (mode_t)a2, 0))                           \
-    X(SYS_fchmodat, P2, sm_fchmodat_core((int)a1, S(a2), (mode_t)a3, 0))                         \
-    X(SYS_chown, P1, sm_fchownat_core(AT_FDCWD, S(a1), (uid_t)a2, (gid_t)a3, 0))                 \
-    X(SYS_lchown, P1,                                                                            \
-      sm_fchownat_core(AT_FDCWD, S(a1), (uid_t)a2, (gid_t)a3, AT_SYMLINK_NOFOLLOW))              \
-    X(SYS_fchownat, P2, sm_fchownat_core((int)a1, S(a2), (uid_t)a3, (gid_t)a4, (int)a5))         \
-    X(SYS_utimensat, P2,                                                                         \
-      sm_utimensat_core((int)a1, S(a2), (const struct timespec *)a3, (int)a4))                   \
-    X(SYS_futimesat, P2, sm_futimesat_core((int)a1, S(a2), (const struct timeval *)a3, 0))       \
-    X(SYS_utimes, P1, sm_futimesat_core(AT_FDCWD, S(a1), (const struct timeval *)a2, 0))         \
-    X(SYS_utime, P1, sm_utime_core(S(a1), (const struct utimbuf *)a2))                           \
-    X(SYS_getxattr, P1, sm_xattr_core('g', 1, S(a1), S(a2), (void *)a3, (size_t)a4, 0))          \
-    X(SYS_lgetxattr, P1, sm_xattr_core('g', 0, S(a1), S(a2), (void *)a3, (size_t)a4, 0))         \
-    X(SYS_setxattr, P1, sm_xattr_core('s', 1, S(a1), S(a2), (void *)a3, (size_t)a4, (int)a5))    \
-    X(SYS_lsetxattr, P1, sm_xattr_core('s', 0, S(a1), S(a2), (void *)a3, (size_t)a4, (int)a5))   \
-    X(SYS_listxattr, P1, sm_xattr_core('l', 1, S(a1), NULL, (void *)a2, (size_t)a3, 0))          \
-    X(SYS_llistxattr, P1, sm_xattr_core('l', 0, S(a1), NULL, (void *)a2, (size_t)a3, 0))         \
-    X(SYS_removexattr, P1, sm_xattr_core('r', 1, S(a1), S(a2), NULL, 0, 0))                      \
-    X(SYS_lremovexattr, P1, sm_xattr_core('r', 0, S(a1), S(a2), NULL, 0, 0))                     \
-    /* the cwd (the kernel's getcwd answers the length with its NUL and never allocates) */     \
-    X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)              \
-    X(SYS_chdir, ANY, sm_chdir_core(S(a1)))                                                      \
-    X(SYS_fchdir, ANY, sm_fchdir_core((int)a1))                                                  \
-    /* exec: children keep the shim */                                                           \
-    X(SYS_execve, ANY, sm_execve_core(S(a1), (char *const *)a2, (char *const *)a3))              \
-    X(SYS_execveat, ANY, execveat_core(a1, S(a2), a3, a4, a5))                                   \
-    /* descriptors the shim must know about */                                                   \
-    X(SYS_close, ANY, sm_close_core((int)a1))                                                    \
-    X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))       \
-    X(SYS_dup2, ANY, dup_core(a1, a2))                                                           \
-    X(SYS_dup3, ANY, dup_core(a1, a2))                                                           \
-    X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                 \
-    X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                             \
+#define SM_SYS_TABLE(X)                                                                            \
+    /* open and stat */                                                                            \
+    X(SYS_open, P1, sm_openat_core(AT_FDCWD, S(a1), (int)a2, (mode_t)a3))                          \
+    X(SYS_creat, P1, sm_openat_core(AT_FDCWD, S(a1), O_CREAT | O_WRONLY | O_TRUNC, (mode_t)a2))    \
+    X(SYS_openat, P2, sm_openat_core((int)a1, S(a2), (int)a3, (mode_t)a4))                         \
+    X(SYS_openat2, P2, openat2_core(a1, S(a2), (const uint64_t *)a3, (size_t)a4))                  \
+    X(SYS_stat, P1, sm_fstatat_core(AT_FDCWD, S(a1), (struct stat *)a2, 0))                        \
+    X(SYS_lstat, P1, sm_fstatat_core(AT_FDCWD, S(a1), (struct stat *)a2, AT_SYMLINK_NOFOLLOW))     \
+    X(SYS_newfstatat, P2, sm_fstatat_core((int)a1, S(a2), (struct stat *)a3, (int)a4))             \
+    X(SYS_statx, P2, sm_statx_core((int)a1, S(a2), (int)a3, (unsigned)a4, (struct statx *)a5))     \
+    X(SYS_access, P1, sm_faccessat_core(AT_FDCWD, S(a1), (int)a2, 0))                              \
+    X(SYS_faccessat, P2, sm_faccessat_core((int)a1, S(a2), (int)a3, 0))                            \
+    X(SYS_faccessat2, P2, sm_faccessat_core((int)a1, S(a2), (int)a3, (int)a4))                     \
+    X(SYS_statfs, P1, sm_statfs_core(S(a1), (struct statfs *)a2))                                  \
+    X(SYS_inotify_add_watch, P2, sm_inotify_add_watch_core((int)a1, S(a2), (uint32_t)a3))          \
+    /* namespace changes */                                                                        \
+    X(SYS_mkdir, P1, sm_mkdirat_core(AT_FDCWD, S(a1), (mode_t)a2))                                 \
+    X(SYS_mkdirat, P2, sm_mkdirat_core((int)a1, S(a2), (mode_t)a3))                                \
+    X(SYS_rmdir, P1, sm_unlinkat_core(AT_FDCWD, S(a1), AT_REMOVEDIR))                              \
+    X(SYS_unlink, P1, sm_unlinkat_core(AT_FDCWD, S(a1), 0))                                        \
+    X(SYS_unlinkat, P2, sm_unlinkat_core((int)a1, S(a2), (int)a3))                                 \
+    X(SYS_rename, P12, sm_renameat2_core(AT_FDCWD, S(a1), AT_FDCWD, S(a2), 0))                     \
+    X(SYS_renameat, P24, sm_renameat2_core((int)a1, S(a2), (int)a3, S(a4), 0))                     \
+    X(SYS_renameat2, P24, sm_renameat2_core((int)a1, S(a2), (int)a3, S(a4), (unsigned)a5))         \
+    X(SYS_link, P12, sm_linkat_core(AT_FDCWD, S(a1), AT_FDCWD, S(a2), 0))                          \
+    X(SYS_linkat, P24, sm_linkat_core((int)a1, S(a2), (int)a3, S(a4), (int)a5))                    \
+    X(SYS_symlink, P2, sm_symlinkat_core(S(a1), AT_FDCWD, S(a2)))                                  \
+    X(SYS_symlinkat, P3, sm_symlinkat_core(S(a1), (int)a2, S(a3)))                                 \
+    X(SYS_readlink, ANY, sm_readlinkat_core(AT_FDCWD, S(a1), (char *)a2, (size_t)a3))              \
+    X(SYS_readlinkat, ANY, sm_readlinkat_core((int)a1, S(a2), (char *)a3, (size_t)a4))             \
+    X(SYS_mknod, P1, sm_mknodat_core(AT_FDCWD, S(a1), (mode_t)a2, (dev_t)a3))                      \
+    X(SYS_mknodat, P2, sm_mknodat_core((int)a1, S(a2), (mode_t)a3, (dev_t)a4))                     \
+    /* attributes (a NULL path to utimensat/futimesat is the descriptor's: the kernel's) */        \
+    X(SYS_truncate, P1, sm_truncate_core(S(a1), (off_t)a2))                                        \
+    X(SYS_chmod, P1, sm_fchmodat_core(AT_FDCWD, S(a1), (mode_t)a2, 0))                             \
+    X(SYS_fchmodat, P2, sm_fchmodat_core((int)a1, S(a2), (mode_t)a3, 0))                           \
+    X(SYS_chown, P1, sm_fchownat_core(AT_FDCWD, S(a1), (uid_t)a2, (gid_t)a3, 0))                   \
+    X(SYS_lchown, P1,                                                                              \
+      sm_fchownat_core(AT_FDCWD, S(a1), (uid_t)a2, (gid_t)a3, AT_SYMLINK_NOFOLLOW))                \
+    X(SYS_fchownat, P2, sm_fchownat_core((int)a1, S(a2), (uid_t)a3, (gid_t)a4, (int)a5))           \
+    X(SYS_utimensat, P2, sm_utimensat_core((int)a1, S(a2), (const struct timespec *)a3, (int)a4))  \
+    X(SYS_futimesat, P2, sm_futimesat_core((int)a1, S(a2), (const struct timeval *)a3, 0))         \
+    X(SYS_utimes, P1, sm_futimesat_core(AT_FDCWD, S(a1), (const struct timeval *)a2, 0))           \
+    X(SYS_utime, P1, sm_utime_core(S(a1), (const struct utimbuf *)a2))                             \
+    X(SYS_getxattr, P1, sm_xattr_core('g', 1, S(a1), S(a2), (void *)a3, (size_t)a4, 0))            \
+    X(SYS_lgetxattr, P1, sm_xattr_core('g', 0, S(a1), S(a2), (void *)a3, (size_t)a4, 0))           \
+    X(SYS_setxattr, P1, sm_xattr_core('s', 1, S(a1), S(a2), (void *)a3, (size_t)a4, (int)a5))      \
+    X(SYS_lsetxattr, P1, sm_xattr_core('s', 0, S(a1), S(a2), (void *)a3, (size_t)a4, (int)a5))     \
+    X(SYS_listxattr, P1, sm_xattr_core('l', 1, S(a1), NULL, (void *)a2, (size_t)a3, 0))            \
+    X(SYS_llistxattr, P1, sm_xattr_core('l', 0, S(a1), NULL, (void *)a2, (size_t)a3, 0))           \
+    X(SYS_removexattr, P1, sm_xattr_core('r', 1, S(a1), S(a2), NULL, 0, 0))                        \
+    X(SYS_lremovexattr, P1, sm_xattr_core('r', 0, S(a1), S(a2), NULL, 0, 0))                       \
+    /* the cwd (the kernel's getcwd answers the length with its NUL and never allocates) */        \
+    X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)                 \
+    X(SYS_chdir, ANY, sm_chdir_core(S(a1)))                                                        \
+    X(SYS_fchdir, ANY, sm_fchdir_core((int)a1))                                                    \
+    /* exec: children keep the shim */                                                             \
+    X(SYS_execve, ANY, sm_execve_core(S(a1), (char *const *)a2, (char *const *)a3))                \
+    X(SYS_execveat, ANY, execveat_core(a1, S(a2), a3, a4, a5))                                     \
+    /* descriptors the shim must know about */                                                     \
+    X(SYS_close, ANY, sm_close_core((int)a1))                                                      \
+    X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))         \
+    X(SYS_dup2, ANY, dup_core(a1, a2))                                                             \
+    X(SYS_dup3, ANY, dup_core(a1, a2))                                                             \
+    X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                   \
+    X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                               \
     X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))
 
 /* Does the call name something under the prefix (or concern the shim whatever it names)? */
@@ -137,15 +136,14 @@ long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long 
     long r = PASS;
     if (SM_LIKELY(!sm_in_lib)) {
         switch (nr) {
-#define SM_SYS_CASE(n, paths, call)                                                              \
-    case n:                                                                                      \
-        if (concerns(paths, a1, a2, a3, a4))                                                     \
-            r = (call);                                                                          \
+#define SM_SYS_CASE(n, paths, call)                                                                \
+    case n:                                                                                        \
+        if (concerns(paths, a1, a2, a3, a4))                                                       \
+            r = (call);                                                                            \
         break;
             SM_SYS_TABLE(SM_SYS_CASE)
 #undef SM_SYS_CASE
-        default:
-            break;
+        default: break;
         }
     }
     *handled = r != PASS;

@@ -4,8 +4,8 @@
  * as resolved. */
 #include "shim.h"
 
-long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value,
-                   size_t size, int flags)
+long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value, size_t size,
+                   int flags)
 {
     struct sm_res r;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
@@ -26,9 +26,7 @@ long sm_xattr_core(int op, int follow, const char *path, const char *name, void 
             v = follow ? SM_REAL(setxattr)(p, name, value, size, flags)
                        : SM_REAL(lsetxattr)(p, name, value, size, flags);
             break;
-        default:
-            v = follow ? SM_REAL(removexattr)(p, name) : SM_REAL(lremovexattr)(p, name);
-            break;
+        default: v = follow ? SM_REAL(removexattr)(p, name) : SM_REAL(lremovexattr)(p, name); break;
         }
         return v < 0 ? -errno : v;
     }
@@ -43,9 +41,9 @@ long sm_xattr_core(int op, int follow, const char *path, const char *name, void 
     }
 }
 
-#define XATTR(name, args, op, follow, value, size, flags)                                       \
-    if (SM_LIKELY(!sm_maybe(path)))                                                              \
-        return SM_REAL(name) args;                                                               \
+#define XATTR(name, args, op, follow, value, size, flags)                                          \
+    if (SM_LIKELY(!sm_maybe(path)))                                                                \
+        return SM_REAL(name) args;                                                                 \
     SM_CALL(sm_xattr_core(op, follow, path, xname, value, size, flags))
 
 SM_EXPORT ssize_t getxattr(const char *path, const char *xname, void *v, size_t n)

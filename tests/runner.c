@@ -19,7 +19,7 @@ TESTS(SM_DECL)
 
 struct test {
     const char *name;
-    int (*fn)(void);      /* a C test, or */
+    int (*fn)(void);       /* a C test, or */
     char script[PATH_MAX]; /* a script */
     int timeout;
     pid_t pid;
@@ -103,12 +103,12 @@ int main(int argc, char **argv)
 
     struct test *tests = calloc(512, sizeof *tests);
     size_t n = 0;
-#define SM_ADD(nm)                                                                               \
-    if (wanted(#nm, argc, argv, first)) {                                                        \
-        tests[n].name = #nm;                                                                     \
-        tests[n].fn = test_##nm;                                                                 \
-        tests[n].timeout = 60;                                                                   \
-        n++;                                                                                     \
+#define SM_ADD(nm)                                                                                 \
+    if (wanted(#nm, argc, argv, first)) {                                                          \
+        tests[n].name = #nm;                                                                       \
+        tests[n].fn = test_##nm;                                                                   \
+        tests[n].timeout = 60;                                                                     \
+        n++;                                                                                       \
     }
     TESTS(SM_ADD)
 
@@ -177,8 +177,8 @@ int main(int argc, char **argv)
         kill(-pid, SIGKILL); /* stray children of the test */
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
-        double secs = (double)(now.tv_sec - t->start.tv_sec) +
-                      (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
+        double secs =
+            (double)(now.tv_sec - t->start.tv_sec) + (double)(now.tv_nsec - t->start.tv_nsec) / 1e9;
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
         char reason[256] = "";
         FILE *f = fopen(t->out, "r");
@@ -198,8 +198,7 @@ int main(int argc, char **argv)
         } else {
             failed++;
             printf("not ok %zu - %s (%s %d, %.1fs)\n", done, t->name,
-                   WIFEXITED(st) ? "exit" : "signal",
-                   WIFEXITED(st) ? code : WTERMSIG(st), secs);
+                   WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? code : WTERMSIG(st), secs);
         }
         if (code != 0 && code != 77) {
             /* show the end of the failing test's output */

@@ -1,12 +1,12 @@
 /* test_list.h: the registry of C tests (bodies in tests/unit/). */
-#define TESTS(X)                                                                                 \
-    X(path_prefix_match)                                                                         \
-    X(path_resolve_absolute)                                                                     \
-    X(path_resolve_dotdot)                                                                       \
-    X(path_untranslate)                                                                          \
-    X(path_too_long)                                                                             \
-    X(cache_note_write_dirty_once)                                                               \
-    X(cache_unlink_and_rename)                                                                   \
-    X(cache_rename_dir)                                                                          \
-    X(cache_reopen_persists)                                                                     \
+#define TESTS(X)                                                                                   \
+    X(path_prefix_match)                                                                           \
+    X(path_resolve_absolute)                                                                       \
+    X(path_resolve_dotdot)                                                                         \
+    X(path_untranslate)                                                                            \
+    X(path_too_long)                                                                               \
+    X(cache_note_write_dirty_once)                                                                 \
+    X(cache_unlink_and_rename)                                                                     \
+    X(cache_rename_dir)                                                                            \
+    X(cache_reopen_persists)                                                                       \
     X(cache_schema_mismatch)

@@ -134,12 +134,14 @@ static void check_sud(const char *cmd)
 {
     const char *v = getenv(SMSHIM_ENV_SUD);
     const char *base = strrchr(cmd, '/') ? strrchr(cmd, '/') + 1 : cmd;
-    int want = (v && strcmp(v, "1") == 0) || (!(v && strcmp(v, "0") == 0) && strcmp(base, "bun") == 0);
+    int want =
+        (v && strcmp(v, "1") == 0) || (!(v && strcmp(v, "0") == 0) && strcmp(base, "bun") == 0);
     if (want && !sud_available())
-        fprintf(stderr,
-                "smshim: warning: this kernel or sandbox refuses syscall user dispatch (Linux 5.11+ "
-                "needed): %s's raw system calls will not see the virtual directory\n",
-                E(cmd));
+        fprintf(
+            stderr,
+            "smshim: warning: this kernel or sandbox refuses syscall user dispatch (Linux 5.11+ "
+            "needed): %s's raw system calls will not see the virtual directory\n",
+            E(cmd));
 }
 
 /* A preload cannot reach static or setuid programs: say so before running them. */
@@ -161,8 +163,8 @@ static void check_reachable(const char *cmd)
         return;
     Elf64_Ehdr eh;
     int is_static = 0;
-    if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh && memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 &&
-        eh.e_ident[EI_CLASS] == ELFCLASS64) {
+    if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh &&
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64) {
         is_static = 1;
         for (int i = 0; i < eh.e_phnum; i++) {
             Elf64_Phdr ph;
@@ -291,16 +293,22 @@ static void pull_log(const char *msg)
 }
 
 /* Pull into the cache (full: the whole container). 0, or -1 with a message printed. */
-static int pull(struct smc *c, const char *cache, const struct remote *r, int full,
-                long timeout_ms, long retry_ms, int quiet)
+static int pull(struct smc *c, const char *cache, const struct remote *r, int full, long timeout_ms,
+                long retry_ms, int quiet)
 {
     char tree[PATH_MAX + 16], tmp[PATH_MAX + 16];
     smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
     smc_layout_path(cache, SMC_TMP, NULL, tmp, sizeof tmp);
     mkdir(tmp, 0700);
-    struct smh_pull_opts o = {.cache = c, .tree = tree, .tmp = tmp, .base_url = r->url,
-                              .key = r->key, .tag = r->tag, .full = full,
-                              .timeout_ms = timeout_ms, .retry_ms = retry_ms,
+    struct smh_pull_opts o = {.cache = c,
+                              .tree = tree,
+                              .tmp = tmp,
+                              .base_url = r->url,
+                              .key = r->key,
+                              .tag = r->tag,
+                              .full = full,
+                              .timeout_ms = timeout_ms,
+                              .retry_ms = retry_ms,
                               .progress = pull_progress,
                               .log = quiet ? NULL : pull_log};
     struct smh_pull_result res;
@@ -359,7 +367,8 @@ static int cmd_sync(int argc, char **argv)
     int is_paused = smc_kv_get(c, "push.paused", paused, sizeof paused) == 0;
     /* not closed: a worker may still be waiting on the server (see smh_engine_free) */
     if (is_paused)
-        fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n", E(paused));
+        fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n",
+                E(paused));
     if (left > 0)
         fprintf(stderr, "smshim: %ld changes could not be pushed yet%s%s\n", left,
                 prog.last_error[0] ? "; last error: " : "", E(prog.last_error));
@@ -407,7 +416,8 @@ static int cmd_run(int argc, char **argv)
     char line[PATH_MAX + 128];
     while (maps && !rt[0] && fgets(line, sizeof line, maps)) {
         char *p = strchr(line, '/');
-        if (p && (strstr(p, "/libasan.so") || strstr(p, "/libtsan.so") || strstr(p, "/libubsan.so"))) {
+        if (p &&
+            (strstr(p, "/libasan.so") || strstr(p, "/libtsan.so") || strstr(p, "/libubsan.so"))) {
             p[strcspn(p, "\n")] = '\0';
             snprintf(rt, sizeof rt, "%s:", p);
         }
@@ -467,7 +477,8 @@ static int cmd_run(int argc, char **argv)
             struct smh_progress p;
             long left = push_all(c, cache, &r, timeout, 0, 0, &p);
             if (left > 0)
-                fprintf(stderr, "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
+                fprintf(stderr,
+                        "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
                         left, p.last_error[0] ? ": " : "", E(p.last_error));
             /* not closed: an upload the server never answered may still hold it in a worker
              * (see smh_engine_free); the process ends now */
@@ -582,9 +593,10 @@ static int cmd_status(int argc, char **argv)
                "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
                "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
                "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
-               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%llu}\n",
-               J(cache), J(prefix), mode, (unsigned long long)t_entries, (unsigned long long)t_files,
-               (unsigned long long)t_dirs, (unsigned long long)t_links,
+               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
+               "llu}\n",
+               J(cache), J(prefix), mode, (unsigned long long)t_entries,
+               (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
                (unsigned long long)n.dirty, (unsigned long long)n.queued,
                (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(url), J(tag),
@@ -604,22 +616,27 @@ static int cmd_status(int argc, char **argv)
     if (url[0])
         printf("remote:       %s (tag %s)\n", E(url), E(tag));
     if (plast[0]) {
-        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000), w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
+        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000),
+               w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
         char a[64], b[64];
         strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
         strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
         printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
     }
     if (strcmp(dups, "0") != 0)
-        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n", E(dups));
+        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n",
+               E(dups));
     if (strcmp(unsafe, "0") != 0)
-        printf("unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n", E(unsafe));
+        printf(
+            "unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n",
+            E(unsafe));
     if (n.poisoned)
         printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
                (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
     if (n.localonly)
-        printf("not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
-               (unsigned long long)n.localonly);
+        printf(
+            "not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
+            (unsigned long long)n.localonly);
     if (paused[0])
         printf("paused:       %s\n", E(paused));
     return 0;

@@ -25,22 +25,25 @@ static const char *P(const char *rel)
 
 static void show(const char *name, long rc)
 {
-    printf("%-28s %ld %s\n", name, rc < 0 ? -1L : rc >= 0 ? 0L : rc,
+    printf("%-28s %ld %s\n", name,
+           rc < 0    ? -1L
+           : rc >= 0 ? 0L
+                     : rc,
            rc < 0 ? strerrorname_np(errno) : "-");
 }
-#define T(name, call)                                                                            \
-    do {                                                                                         \
-        errno = 0;                                                                               \
-        long rc_ = (long)(call);                                                                 \
-        show(name, rc_);                                                                         \
+#define T(name, call)                                                                              \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        long rc_ = (long)(call);                                                                   \
+        show(name, rc_);                                                                           \
     } while (0)
-#define TFD(name, call)                                                                          \
-    do {                                                                                         \
-        errno = 0;                                                                               \
-        int fd_ = (call);                                                                        \
-        show(name, fd_ < 0 ? -1 : 0);                                                            \
-        if (fd_ >= 0)                                                                            \
-            close(fd_);                                                                          \
+#define TFD(name, call)                                                                            \
+    do {                                                                                           \
+        errno = 0;                                                                                 \
+        int fd_ = (call);                                                                          \
+        show(name, fd_ < 0 ? -1 : 0);                                                              \
+        if (fd_ >= 0)                                                                              \
+            close(fd_);                                                                            \
     } while (0)
 
 int main(int argc, char **argv)
@@ -150,7 +153,8 @@ int main(int argc, char **argv)
     T("symlink existing", symlink("x", P("f")));
     T("chmod missing", chmod(P("missing"), 0644));
     T("utimensat bad flags", utimensat(AT_FDCWD, P("f"), NULL, 0x4000));
-    T("statx bad flags", statx(AT_FDCWD, P("f"), 0x40000000, STATX_BASIC_STATS, (struct statx *)big));
+    T("statx bad flags",
+      statx(AT_FDCWD, P("f"), 0x40000000, STATX_BASIC_STATS, (struct statx *)big));
     T("chdir d", chdir(P("d")));
     T("getcwd buf 1", getcwd(cwd, 1) ? 0 : -1);
     T("getcwd buf 0", getcwd(cwd, 0) ? 0 : -1);

@@ -46,12 +46,12 @@ static long raw6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
                      : "rcx", "r11", "memory");
     return ret;
 }
-#define raw0(n)                 raw6(n, 0, 0, 0, 0, 0, 0)
-#define raw1(n, a)              raw6(n, (long)(a), 0, 0, 0, 0, 0)
-#define raw2(n, a, b)           raw6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define raw3(n, a, b, c)        raw6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define raw4(n, a, b, c, d)     raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define raw5(n, a, b, c, d, e)  raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define raw0(n)                raw6(n, 0, 0, 0, 0, 0, 0)
+#define raw1(n, a)             raw6(n, (long)(a), 0, 0, 0, 0, 0)
+#define raw2(n, a, b)          raw6(n, (long)(a), (long)(b), 0, 0, 0, 0)
+#define raw3(n, a, b, c)       raw6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define raw4(n, a, b, c, d)    raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define raw5(n, a, b, c, d, e) raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 
 static const char *D;
 static char pbuf[8][4096];
@@ -161,7 +161,8 @@ static int files(void)
     res_n("write", raw3(SYS_write, fd, "hello", 5));
     res("close", raw1(SYS_close, fd));
     res("openat missing", raw4(SYS_openat, AT_FDCWD, P("d/missing"), O_RDONLY, 0));
-    res("openat excl existing", raw4(SYS_openat, AT_FDCWD, P("d/f"), O_CREAT | O_EXCL | O_WRONLY, 0600));
+    res("openat excl existing",
+        raw4(SYS_openat, AT_FDCWD, P("d/f"), O_CREAT | O_EXCL | O_WRONLY, 0600));
     fd = raw4(SYS_openat, AT_FDCWD, P("d/f"), O_RDONLY, 0);
     memset(buf, 0, sizeof buf);
     res_n("read", raw3(SYS_read, fd, buf, sizeof buf));
@@ -211,8 +212,7 @@ static int files(void)
     list_fd("getdents64 d", (int)dfd);
 
     res("renameat2 f -> h", raw5(SYS_renameat2, AT_FDCWD, P("d/f"), AT_FDCWD, P("d/h"), 0));
-    res("renameat2 noreplace g -> h",
-        raw5(SYS_renameat2, dfd, "g", dfd, "h", RENAME_NOREPLACE));
+    res("renameat2 noreplace g -> h", raw5(SYS_renameat2, dfd, "g", dfd, "h", RENAME_NOREPLACE));
     res("renameat2 missing", raw5(SYS_renameat2, AT_FDCWD, P("d/zz"), AT_FDCWD, P("d/yy"), 0));
     res("rename (old) g -> i", raw2(SYS_rename, P("d/g"), P("d/i")));
     raw3(SYS_lseek, dfd, 0, SEEK_SET);
@@ -345,7 +345,7 @@ struct ksa {
     uint64_t mask;
 };
 
-#define BIT(s) (1ull << ((s) - 1))
+#define BIT(s) (1ull << ((s)-1))
 
 /* registers the ABI says a syscall preserves, checked across a trapped call */
 static int regs_preserved(void)
@@ -404,13 +404,14 @@ static int signals(void)
     k = 0;
     raw4(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &k, 8);
     sigprocmask(SIG_BLOCK, NULL, &cur);
-    printf("raw block SIGUSR2+SIGSYS: r=%ld usr2=%d sys=%d libc-usr2=%d\n", r,
-           !!(k & BIT(SIGUSR2)), !!(k & BIT(SIGSYS)), sigismember(&cur, SIGUSR2));
+    printf("raw block SIGUSR2+SIGSYS: r=%ld usr2=%d sys=%d libc-usr2=%d\n", r, !!(k & BIT(SIGUSR2)),
+           !!(k & BIT(SIGSYS)), sigismember(&cur, SIGUSR2));
     uint64_t o = 0;
     m = BIT(SIGUSR2);
     raw4(SYS_rt_sigprocmask, SIG_UNBLOCK, &m, &o, 8);
     printf("raw unblock SIGUSR2: old had usr2=%d\n", !!(o & BIT(SIGUSR2)));
-    printf("raw bad size: %s\n", strerrorname_np((int)-raw4(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL, 4)));
+    printf("raw bad size: %s\n",
+           strerrorname_np((int)-raw4(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL, 4)));
     pthread_sigmask(SIG_SETMASK, NULL, &cur);
     printf("pthread_sigmask query ok, sys=%d\n", sigismember(&cur, SIGSYS));
 
@@ -438,7 +439,8 @@ static int signals(void)
     ka.flags = SA_SIGINFO | 0x04000000 /* SA_RESTORER */;
     ka.restorer = (void *)my_restorer;
     raw4(SYS_rt_sigaction, SIGSYS, &ka, &kold, 8);
-    printf("raw rt_sigaction SIGSYS: old was SIG_IGN: %s\n", kold.handler == (void *)SIG_IGN ? "yes" : "no");
+    printf("raw rt_sigaction SIGSYS: old was SIG_IGN: %s\n",
+           kold.handler == (void *)SIG_IGN ? "yes" : "no");
     raw2(SYS_kill, getpid(), SIGSYS);
     printf("after kill(SIGSYS): handler calls=%d\n", sys_hits);
     signal(SIGSYS, SIG_DFL);
@@ -471,10 +473,12 @@ static int signals(void)
     r = raw2(SYS_sigaltstack, &ss, NULL);
     memset(&os, 0, sizeof os);
     raw2(SYS_sigaltstack, NULL, &os);
-    printf("sigaltstack: set=%ld on_stack=%d size=%zu\n", r, !!(os.ss_flags & SS_ONSTACK), os.ss_size);
+    printf("sigaltstack: set=%ld on_stack=%d size=%zu\n", r, !!(os.ss_flags & SS_ONSTACK),
+           os.ss_size);
     memset(&os, 0, sizeof os);
     sigaltstack(NULL, &os);
-    printf("sigaltstack seen by libc: %s\n", os.ss_sp == ss.ss_sp && os.ss_size == 65536 ? "same" : "other");
+    printf("sigaltstack seen by libc: %s\n",
+           os.ss_sp == ss.ss_sp && os.ss_size == 65536 ? "same" : "other");
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stack_check;
     sa.sa_flags = SA_ONSTACK;
@@ -548,8 +552,8 @@ static void clone_child_fn(long arg)
 }
 
 /* raw clone/clone3 of a thread on `stack`: the child calls fn(arg) held in r12/r13 */
-static long raw_clone_thread(long nr, long a1, long a2, long a3, long a4, long a5,
-                             void (*fn)(long), long arg)
+static long raw_clone_thread(long nr, long a1, long a2, long a3, long a4, long a5, void (*fn)(long),
+                             long arg)
 {
     register long r10 __asm__("r10") = a4;
     register long r8 __asm__("r8") = a5;
@@ -641,7 +645,8 @@ static int threads(void)
 
     struct stat sb;
     printf("files seen through libc:");
-    const char *names[] = {"from-thread", "from-fork", "from-rawfork", "from-vfork", "from-rawclone"};
+    const char *names[] = {"from-thread", "from-fork", "from-rawfork", "from-vfork",
+                           "from-rawclone"};
     for (int i = 0; i < 5; i++) {
         char rel[64];
         snprintf(rel, sizeof rel, "t/%s", names[i]);
