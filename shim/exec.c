@@ -77,7 +77,7 @@ static char *const *env_build(char *const envp[], struct scratch *s)
     w += 11;
     /* keep the caller's order (a sanitizer runtime must stay first); our entry, absolute, takes
      * the place of the first libsmshim.so, or goes first when there is none */
-    for (const char *p = pre; p && *p;) {
+    for (const char *p = pre ? pre : ""; *p;) {
         size_t t = strcspn(p, ": ");
         if (t && (!is_shim_lib(p, t) || !placed)) {
             if (w > str + 11)

@@ -84,6 +84,7 @@ int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *
     s->arg = arg;
     sigset_t all, old;
     sigfillset(&all);
+    sigemptyset(&old);
     SM_REAL(pthread_sigmask)(SIG_BLOCK, &all, &old); /* the new thread inherits a full mask */
     thread_starting = 1;
     int rc = create_fn()(t, attr, lib_thread, s);
