@@ -62,8 +62,13 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     struct smc_entry ent;
     char id[sizeof ent.remote_id] = "";
     struct stat st;
-    if (smc_entry_get(e->c, key, &ent) != 0)
+    int got = smc_entry_get(e->c, key, &ent);
+    if (got == -ENOENT)
         return drop(e, j); /* never tracked (removed since): nothing to push */
+    if (got < 0) {
+        j->defer_ms = SMH_REREAD_MS; /* LMDB trouble (a full reader table): never "absent" */
+        return SMH_RETRY;
+    }
     if (smc_tree_stat(e->tree, key, &st) != 0 || !S_ISREG(st.st_mode)) {
         /* gone (or an open recorded before it failed): an entry never pushed goes too; a
          * pushed one is deleted by its own DELETE record or by the scan */
@@ -124,8 +129,13 @@ static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
 static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
 {
     struct smc_entry ent;
-    if (smc_entry_get(e->c, j->to, &ent) != 0)
+    int got = smc_entry_get(e->c, j->to, &ent);
+    if (got == -ENOENT)
         return drop(e, j);
+    if (got < 0) {
+        j->defer_ms = SMH_REREAD_MS; /* LMDB trouble: retried, never dropped */
+        return SMH_RETRY;
+    }
     const char *id = ent.remote_id[0] ? ent.remote_id : j->remote_id;
     if (!id[0])
         return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
