@@ -367,21 +367,23 @@ static void *bg_main(void *arg)
 /* Start the thread with the options *o on first use (under bg.mu). */
 static void start(const struct smh_bg_opts *o)
 {
-    if (bg.state != BG_IDLE)
+    if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != BG_IDLE)
         return;
     bg.o = *o;
     if (!bg.o.key || !bg.o.key[0]) {
-        bg.state = BG_DISABLED;
+        __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
         return;
     }
     (void)SM_REAL(syscall); /* resolved now: the exiting thread's futex calls never reach dlsym */
+    /* running before the thread exists: a thread whose setup fails at once sets DISABLED itself,
+     * and that must not be overwritten here */
+    bg.pid = getpid();
+    __atomic_store_n(&bg.state, BG_RUNNING, __ATOMIC_RELEASE);
     if (sm_thread_start(&bg.th, NULL, bg_main, NULL) != 0) {
-        bg.state = BG_DISABLED;
+        __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
         return;
     }
     pthread_detach(bg.th);
-    bg.pid = getpid();
-    bg.state = BG_RUNNING;
 }
 
 /* Wake the thread (under bg.mu: the kick is counted). */
@@ -395,7 +397,7 @@ void smh_bg_kick(const struct smh_bg_opts *o)
 {
     pthread_mutex_lock(&bg.mu);
     start(o);
-    if (bg.state == BG_RUNNING)
+    if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) == BG_RUNNING)
         wake();
     pthread_mutex_unlock(&bg.mu);
 }
@@ -417,7 +419,8 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     char *copy = strdup(filepath);
     pthread_mutex_lock(&bg.mu);
     start(o);
-    if (bg.state == BG_RUNNING && copy && bg.nmiss < MISS_RING) {
+    if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) == BG_RUNNING && copy &&
+        bg.nmiss < MISS_RING) {
         bg.miss[bg.nmiss++] = copy;
         copy = NULL;
         wake();
