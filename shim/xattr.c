@@ -1,6 +1,9 @@
-/* xattr.c: extended attributes. None are kept under the prefix (the remote has none): the entry
- * must exist, then reads find no attribute and writes are not supported. Nothing from the
- * cache's own files (security labels, ...) shows through. Paths that leave the prefix go to libc
+/* xattr.c: extended attributes. Under the prefix they are the real attributes of the entry in
+ * the cache's tree, whatever form names it (an absolute virtual path, a path relative to a cwd
+ * in the tree, the l* forms, a raw call): the same inode, so the f* forms on a descriptor (which
+ * the kernel answers without the shim) agree with them. The cache's filesystem decides what is
+ * supported (ENOTSUP where it keeps none). Attributes are local only: they are not recorded as
+ * changes and never synced (the remote holds text only). Paths that leave the prefix go to libc
  * as resolved. */
 #include "shim.h"
 
@@ -8,37 +11,27 @@ long sm_xattr_core(int op, int follow, const char *path, const char *name, void 
                    int flags)
 {
     struct sm_res r;
+    /* the calls take no dirfd: a virtual path comes back as the entry's absolute tree path */
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
     if (rc < 0)
         return rc;
-    if (r.kind == SM_PASS) {
-        const char *p = r.path;
-        long v;
-        switch (op) {
-        case 'g':
-            v = follow ? SM_REAL(getxattr)(p, name, value, size)
-                       : SM_REAL(lgetxattr)(p, name, value, size);
-            break;
-        case 'l':
-            v = follow ? SM_REAL(listxattr)(p, value, size) : SM_REAL(llistxattr)(p, value, size);
-            break;
-        case 's':
-            v = follow ? SM_REAL(setxattr)(p, name, value, size, flags)
-                       : SM_REAL(lsetxattr)(p, name, value, size, flags);
-            break;
-        default: v = follow ? SM_REAL(removexattr)(p, name) : SM_REAL(lremovexattr)(p, name); break;
-        }
-        return v < 0 ? -errno : v;
-    }
-    struct stat st;
-    if (SM_REAL(fstatat)(r.fd, r.path, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
-        return -errno;
+    const char *p = r.path;
+    long v;
     switch (op) {
-    case 'g': return -ENODATA;
-    case 'l': return 0;
-    case 'r': return -ENODATA;
-    default: return -ENOTSUP;
+    case 'g':
+        v = follow ? SM_REAL(getxattr)(p, name, value, size)
+                   : SM_REAL(lgetxattr)(p, name, value, size);
+        break;
+    case 'l':
+        v = follow ? SM_REAL(listxattr)(p, value, size) : SM_REAL(llistxattr)(p, value, size);
+        break;
+    case 's':
+        v = follow ? SM_REAL(setxattr)(p, name, value, size, flags)
+                   : SM_REAL(lsetxattr)(p, name, value, size, flags);
+        break;
+    default: v = follow ? SM_REAL(removexattr)(p, name) : SM_REAL(lremovexattr)(p, name); break;
     }
+    return v < 0 ? -errno : v;
 }
 
 #define XATTR(name, args, op, follow, value, size, flags)                                          \
