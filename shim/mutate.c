@@ -417,16 +417,15 @@ SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
 
 /* ---- special files --------------------------------------------------------------------------- */
 
-/* Devices cannot live under the prefix (EPERM, as for an unprivileged user); FIFOs, sockets and
- * plain files are made in the tree like anywhere else (and are not synced, except files). */
+/* Every node is made in the tree by the kernel, which decides as on a real directory: devices
+ * for a caller with CAP_MKNOD (EPERM for others), FIFOs, sockets and plain files for anyone.
+ * Only a plain file is recorded (and synced); the others are local only and never documents. */
 int sm_mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
     if (rc < 0)
         return rc;
-    if (r.kind == SM_TREE && (S_ISCHR(mode) || S_ISBLK(mode)))
-        return -EPERM;
     if (SM_REAL(mknodat)(r.fd, r.path, mode, dev) != 0)
         return -errno;
     char key[PATH_MAX];
