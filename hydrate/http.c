@@ -188,7 +188,7 @@ int smh_key_allowed(const char *base_url, char *why, size_t n)
     if (why && n) {
         char shown[201]; /* the URL as given, with its control characters made visible */
         size_t i = 0;
-        for (; base_url[i] && i < sizeof shown - 1; i++)
+        for (; i < sizeof shown - 1 && base_url[i]; i++)
             shown[i] = (unsigned char)base_url[i] < 0x20 || base_url[i] == 0x7f ? '?' : base_url[i];
         shown[i] = '\0';
         snprintf(why, n,
