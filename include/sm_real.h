@@ -62,7 +62,9 @@
     X(exit) X(_exit) X(_Exit)                                                                    \
     X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \
     X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
-    X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)
+    X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)                           \
+    X(bind) X(connect) X(sendto) X(sendmsg) X(sendmmsg) X(accept) X(accept4) X(getsockname)     \
+    X(getpeername) X(recvfrom) X(recvmsg) X(recvmmsg)
 /* clang-format on */
 
 /* glibc 2.36 has epoll_pwait2 but no header declares it everywhere */

@@ -21,6 +21,7 @@
 #include <glob.h>
 #include <spawn.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -240,6 +241,26 @@ int sm_utime_core(const char *path, const struct utimbuf *ub);
 /* xattr.c: op is 'g'et, 'l'ist, 's'et or 'r'emove; follow 0 for the l* forms */
 long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value, size_t size,
                    int flags);
+/* sock.c: unix domain socket addresses (a virtual path in, the virtual path back out) */
+/** Is a an AF_UNIX pathname address the shim may have to translate? */
+int sm_sock_concerns(const struct sockaddr *a, socklen_t len);
+/** A name the kernel returned into a buffer of cap bytes (*len its full length): rewritten to
+ *  the virtual path when it names a socket in the tree. Returns 1 if rewritten. */
+int sm_sock_name_out(struct sockaddr *a, socklen_t *len, socklen_t cap);
+int sm_bind_core(int fd, const struct sockaddr *a, socklen_t len);
+int sm_connect_core(int fd, const struct sockaddr *a, socklen_t len);
+ssize_t sm_sendto_core(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+                       socklen_t len);
+ssize_t sm_sendmsg_core(int fd, const struct msghdr *m, int flags);
+int sm_sendmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags);
+/** getsockname (peer 0) or getpeername (peer 1) */
+int sm_sockname_core(int peer, int fd, struct sockaddr *a, socklen_t *len);
+/** accept (four 0) or accept4 */
+int sm_accept_core(int fd, struct sockaddr *a, socklen_t *len, int flags, int four);
+ssize_t sm_recvfrom_core(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+                         socklen_t *len);
+ssize_t sm_recvmsg_core(int fd, struct msghdr *m, int flags);
+int sm_recvmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags, struct timespec *tmo);
 /* cwd.c */
 int sm_chdir_core(const char *path);
 int sm_fchdir_core(int fd);

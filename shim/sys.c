@@ -45,6 +45,27 @@ static long dup_core(long old, long nfd)
     return rc < 0 ? rc : PASS;
 }
 
+/* unix domain socket addresses (sock.c) */
+#define SA(a)    ((const struct sockaddr *)(a))
+#define UN(a, l) sm_sock_concerns(SA(a), (socklen_t)(l))
+
+static long sendmsg_row(long fd, long m, long flags)
+{
+    const struct msghdr *h = (const struct msghdr *)m;
+    if (!h || !UN(h->msg_name, h->msg_namelen))
+        return PASS;
+    return sm_sendmsg_core((int)fd, h, (int)flags);
+}
+
+static long sendmmsg_row(long fd, long v, long vlen, long flags)
+{
+    struct mmsghdr *m = (struct mmsghdr *)v;
+    for (unsigned i = 0; m && i < (unsigned)vlen; i++)
+        if (UN(m[i].msg_hdr.msg_name, m[i].msg_hdr.msg_namelen))
+            return sm_sendmmsg_core((int)fd, m, (unsigned)vlen, (int)flags);
+    return PASS;
+}
+
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
@@ -102,6 +123,29 @@ static long dup_core(long old, long nfd)
     X(SYS_llistxattr, P1, sm_xattr_core('l', 0, S(a1), NULL, (void *)a2, (size_t)a3, 0))           \
     X(SYS_removexattr, P1, sm_xattr_core('r', 1, S(a1), S(a2), NULL, 0, 0))                        \
     X(SYS_lremovexattr, P1, sm_xattr_core('r', 0, S(a1), S(a2), NULL, 0, 0))                       \
+    /* unix domain sockets: a virtual path in, the virtual path back out */                        \
+    X(SYS_bind, ANY, UN(a2, a3) ? sm_bind_core((int)a1, SA(a2), (socklen_t)a3) : PASS)             \
+    X(SYS_connect, ANY, UN(a2, a3) ? sm_connect_core((int)a1, SA(a2), (socklen_t)a3) : PASS)       \
+    X(SYS_sendto, ANY,                                                                             \
+      UN(a5, a6)                                                                                   \
+          ? sm_sendto_core((int)a1, (const void *)a2, (size_t)a3, (int)a4, SA(a5), (socklen_t)a6)  \
+          : PASS)                                                                                  \
+    X(SYS_sendmsg, ANY, sendmsg_row(a1, a2, a3))                                                   \
+    X(SYS_sendmmsg, ANY, sendmmsg_row(a1, a2, a3, a4))                                             \
+    X(SYS_getsockname, ANY, sm_sockname_core(0, (int)a1, (struct sockaddr *)a2, (socklen_t *)a3))  \
+    X(SYS_getpeername, ANY, sm_sockname_core(1, (int)a1, (struct sockaddr *)a2, (socklen_t *)a3))  \
+    X(SYS_accept, ANY, sm_accept_core((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, 0, 0))      \
+    X(SYS_accept4, ANY,                                                                            \
+      sm_accept_core((int)a1, (struct sockaddr *)a2, (socklen_t *)a3, (int)a4, 1))                 \
+    X(SYS_recvfrom, ANY,                                                                           \
+      a5 ? sm_recvfrom_core((int)a1, (void *)a2, (size_t)a3, (int)a4, (struct sockaddr *)a5,       \
+                            (socklen_t *)a6)                                                       \
+         : PASS)                                                                                   \
+    X(SYS_recvmsg, ANY, a2 ? sm_recvmsg_core((int)a1, (struct msghdr *)a2, (int)a3) : PASS)        \
+    X(SYS_recvmmsg, ANY,                                                                           \
+      a2 ? sm_recvmmsg_core((int)a1, (struct mmsghdr *)a2, (unsigned)a3, (int)a4,                  \
+                            (struct timespec *)a5)                                                 \
+         : PASS)                                                                                   \
     /* the cwd (the kernel's getcwd answers the length with its NUL and never allocates) */        \
     X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)                 \
     X(SYS_chdir, ANY, sm_chdir_core(S(a1)))                                                        \
