@@ -3,7 +3,9 @@
  * directory that mirrors a virtual one). */
 #include "shim.h"
 
+#include <linux/openat2.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NEEDS_MODE(f) (((f)&O_CREAT) || ((f)&__O_TMPFILE) == __O_TMPFILE)
@@ -38,6 +40,56 @@ static void note_open(int fd, int flags)
     }
 }
 
+/* The target of a write-open, path relative to the tree fd, before the open, in as few calls as
+ * the kernel allows. openat2 with RESOLVE_NO_SYMLINKS walks every component without following a
+ * symlink (nor crossing a mount, nor a /proc link), so when its walk reaches the last component
+ * the path is its own canonical name and the key is "/" + path: no directory is opened to be
+ * named by the kernel (sm_key_at). 1: the name exists (*st; a symlink itself when it is one);
+ * 0: the last name is missing and its directory exists; -1: cannot tell this way (a symlink on
+ * the way, a "." or "..", an old kernel): the caller asks sm_key_at. */
+static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat *st)
+{
+    size_t n = strlen(path), cut = 0;
+    if (n == 0 || n + 2 > PATH_MAX || path[0] == '/' || path[n - 1] == '/')
+        return -1;
+    for (size_t i = 0; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        size_t len = i - cut; /* the component [cut, i) */
+        if (len == 0 || (path[cut] == '.' && (len == 1 || (len == 2 && path[cut + 1] == '.'))))
+            return -1;
+        cut = i + 1;
+    }
+    struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                           .resolve =
+                               RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
+    long fd = SM_REAL(syscall)(SYS_openat2, tfd, path, &how, sizeof how);
+    int found;
+    if (fd >= 0) {
+        found = SM_REAL(fstat)((int)fd, st) == 0 ? 1 : -1;
+        SM_REAL(close)((int)fd);
+    } else if (errno == ENOENT) {
+        /* a missing component: the last one when its directory is there (not a symlink) */
+        const char *slash = strrchr(path, '/');
+        struct stat dst;
+        char dir[PATH_MAX];
+        found = 0;
+        if (slash) {
+            memcpy(dir, path, (size_t)(slash - path));
+            dir[slash - path] = '\0';
+            if (SM_REAL(fstatat)(tfd, dir, &dst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(dst.st_mode))
+                found = -1;
+        }
+    } else {
+        found = -1;
+    }
+    if (found >= 0) {
+        key[0] = '/';
+        memcpy(key + 1, path, n + 1);
+    }
+    return found;
+}
+
 /* The open of a resolved target. A write-open under the prefix is recorded *before* the real
  * open: the sync engine checks dirty_since and renames a pulled file into place in one LMDB
  * transaction, so a local write is either seen by that check or lands after the rename, never
@@ -47,14 +99,18 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     char pre[PATH_MAX];
     struct stat st;
     int have_pre = 0;
-    if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE &&
-        (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0
-             ? (errno == ENOENT && (flags & O_CREAT))
-             : S_ISREG(st.st_mode)) &&
-        sm_key_at(r->fd, r->path, pre) == 0 && strcmp(pre, "/") != 0) {
+    pre[0] = '\0';
+    if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
+        int p = sm_is_tree_fd(r->fd) ? probe_tree(r->fd, r->path, pre, &st) : -1;
+        if (p < 0)
+            p = SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0
+                    ? (errno == ENOENT ? 0 : -1)
+                    : 1;
         /* a regular file or a new one, not a symlink: this key is the file's canonical name */
-        have_pre = 1;
-        sm_note_write(pre);
+        have_pre = (p == 1 ? S_ISREG(st.st_mode) : p == 0 && (flags & O_CREAT)) &&
+                   (pre[0] == '/' || sm_key_at(r->fd, r->path, pre) == 0) && strcmp(pre, "/") != 0;
+        if (have_pre)
+            sm_note_write(pre);
     }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
     if (fd < 0) {
