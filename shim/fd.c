@@ -43,7 +43,9 @@ static int wfd_closing(int fd, char key[PATH_MAX])
     char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
     if (!k)
         return 0;
-    snprintf(key, PATH_MAX, "%s", k);
+    size_t n = strnlen(k, PATH_MAX - 1); /* a key is shorter than PATH_MAX (sm_key_at) */
+    memcpy(key, k, n);
+    key[n] = '\0';
     free(k);
     return 1;
 }
