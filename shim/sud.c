@@ -26,10 +26,18 @@
  *    process): sigprocmask, pthread_sigmask, the sa_mask of every handler, the temporary masks of
  *    sigsuspend/ppoll/pselect/epoll_pwait, and their raw forms all lose SIGSYS. The handler runs
  *    with SA_NODEFER, so a raw call made by a signal handler nested inside it traps again.
- *  - The handler runs on the interrupted stack (no SA_ONSTACK), so a re-issued sigaltstack sees
- *    what the program would see, and with an empty sa_mask the thread's mask inside the handler
- *    is the program's own (uc_sigmask): a re-issued blocking call is interrupted, restarted
- *    (SA_RESTART) or fails with EINTR exactly as it would have.
+ *  - The handler runs on the thread's signal stack (SA_ONSTACK), never on the interrupted one (a
+ *    goroutine's stack is 2-8 KB, smaller than the signal frame alone). Every armed thread gets
+ *    a shim-owned signal stack (SUD_STACK) when it has none; the program's sigaltstack calls
+ *    are made through the frame (sud_trap.c: uc_stack, which the handler's return installs), so
+ *    the program still gets the stack it asks for, and a disabled one is the shim's again. A
+ *    program that asks which stack it has sees the shim's (Go with cgo adopts it as its own).
+ *    With an empty sa_mask the thread's mask inside the handler is the program's own
+ *    (uc_sigmask): a re-issued blocking call is interrupted, restarted (SA_RESTART) or fails
+ *    with EINTR exactly as it would have.
+ *  - The handler reads the thread pointer (errno, sud_armed): a program that replaces it
+ *    (arch_prctl(ARCH_SET_FS), as Go without cgo does) has that thread disarmed first, with a
+ *    warning, so no trap ever runs on a thread pointer that is not libc's.
  *  - Calls that cannot simply be re-issued from inside a handler are handled explicitly:
  *    rt_sigreturn (resumed at libc's restorer: sud_trap.c), rt_sigprocmask (acts on uc_sigmask,
  *    which the handler's return restores) and the mask-taking waits (sud_signal.c),
@@ -41,10 +49,12 @@
  *    which the interrupted code cannot hold: its own calls into the shim are libc calls, not raw
  *    ones (only a signal handler making a raw call under the prefix while its thread is inside
  *    the recorder could: the README lists it among the limits).
- *  - Every thread made with pthread_create is armed at its start, except the library's own
- *    (started from a thread marked sm_in_lib: see sm_thread_start) and program threads that
- *    start with every signal blocked; the child of a fork is armed again; an exec'd image arms
- *    itself in its constructor (SMSHIM_SUD is passed on by exec.c).
+ *  - Every thread made with pthread_create is armed at its start, whatever its signal mask (Go's
+ *    cgo runtime starts its threads with every signal blocked; SIGSYS alone is unblocked),
+ *    except the library's own, which are known by sm_in_lib (set by their creator's thread:
+ *    see sm_thread_start), not by their mask; the child of a fork is armed again; an exec'd
+ *    image arms itself in its constructor (SMSHIM_SUD is passed on by exec.c).
+ *  - Bun and Go executables (a .note.go.buildid note: name "Go\\0\\0", type 4) are armed without SMSHIM_SUD.
  *
  * x86_64 only; on other architectures sm_sud_init does nothing (it only records SMSHIM_SUD for
  * exec.c) and the wrappers pass every call through.
@@ -56,7 +66,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int sm_sud_on; /* this process armed SUD (read by the wrappers and syscall()) */
@@ -91,24 +103,40 @@ SUD_NOSAN static int arm_with(volatile char *selector)
                  selector);
 }
 
+__thread uintptr_t sud_stack; /* the shim's signal stack of this thread (its base), or 0 */
+
+/* The thread's signal stack is the shim's when it has none (or had it disabled): the handler is
+ * SA_ONSTACK and never runs on the interrupted stack. */
+SUD_NOSAN int sud_stack_ensure(void)
+{
+    stack_t cur;
+    if (!sud_stack) {
+        void *p = mmap(NULL, SUD_STACK + 4096, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (p == MAP_FAILED)
+            return -errno;
+        (void)mprotect(p, 4096, PROT_NONE); /* a guard below it */
+        sud_stack = (uintptr_t)p + 4096;
+    }
+    long r = real_sys(SYS_sigaltstack, 0, (long)&cur, 0, 0, 0, 0);
+    if (r < 0 || !(cur.ss_flags & SS_DISABLE))
+        return (int)r;
+    stack_t st = {.ss_sp = (void *)(sud_stack + SUD_SCRATCH),
+                  .ss_flags = 0,
+                  .ss_size = SUD_STACK - SUD_SCRATCH};
+    return (int)real_sys(SYS_sigaltstack, (long)&st, 0, 0, 0, 0, 0);
+}
+
 SUD_NOSAN int sud_arm_thread(void)
 {
+    int rc = sud_stack_ensure();
+    if (rc < 0)
+        return rc;
     sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
     if (arm_with(&sud_selector) != 0)
         return -errno;
     sud_armed = 1;
     return 0;
-}
-
-/* A program thread that starts with every signal blocked is left unarmed: a raw call there could
- * only die of a blocked SIGSYS. (The library's own threads never get here: pthread_create sends
- * them to sm_thread_start.) */
-SUD_NOSAN static int blocks_everything(const sigset_t *m)
-{
-    for (int s = 1; s < 32; s++)
-        if (s != SIGKILL && s != SIGSTOP && s != SIGSYS && !sigismember(m, s))
-            return 0;
-    return 1;
 }
 
 /* ---- finding libc and recognising Bun -------------------------------------------------------- */
@@ -175,6 +203,38 @@ static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* the first object is the executable: stop there */
 }
 
+/* A Go executable carries a note named "Go" of type 4 (the build ID, .note.go.buildid). */
+static int gonote_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    int *found = data;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
+        const unsigned char *end = p + ph->p_memsz;
+        while (p + 12 <= end) {
+            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
+            size_t nsz = (n->n_namesz + 3) & ~3u, dsz = (n->n_descsz + 3) & ~3u;
+            if (p + 12 + nsz + dsz > end)
+                break;
+            if (n->n_type == 4 && (n->n_namesz == 3 || n->n_namesz == 4) &&
+                memcmp(p + 12, "Go", 3) == 0)
+                *found = 1;
+            p += 12 + nsz + dsz;
+        }
+    }
+    return 1; /* the executable only */
+}
+
+static int is_go(void)
+{
+    int found = 0;
+    dl_iterate_phdr(gonote_cb, &found);
+    return found;
+}
+
 static int is_bun(void)
 {
     int found = 0;
@@ -215,6 +275,8 @@ void sm_sud_init(void)
         why = "SMSHIM_SUD=1";
     else if (is_bun())
         why = "Bun detected";
+    else if (is_go())
+        why = "Go executable";
     else
         return;
     if (!sm_cfg.enabled)
@@ -241,7 +303,7 @@ void sm_sud_init(void)
     struct sigaction sa, old, cur;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sud_handler;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     if (SM_REAL(sigaction)(SIGSYS, &sa, &old) != 0) {
         sm_log(SM_LOG_ERROR, "sud: sigaction(SIGSYS): %s: not armed", strerror(errno));
@@ -290,20 +352,15 @@ SUD_NOSAN static void *sud_thread_start(void *p)
 {
     struct sud_start s = *(struct sud_start *)p;
     free(p);
-    sigset_t cur, m;
+    sigset_t m;
     sigemptyset(&m);
-    sigemptyset(&cur);
     sigaddset(&m, SIGSYS);
-    SM_REAL(pthread_sigmask)(SIG_BLOCK, NULL, &cur);
-    if (blocks_everything(&cur)) {
-        SM_REAL(pthread_sigmask)(SIG_BLOCK, &m, NULL); /* as its creator meant: no signal at all */
-    } else {
-        if (sigismember(&cur, SIGSYS))
-            SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
-        int rc = sud_arm_thread();
-        if (rc < 0)
-            sm_log(SM_LOG_ERROR, "sud: cannot arm a new thread: %s", strerror(-rc));
-    }
+    /* whatever mask its creator gave it (Go's cgo runtime blocks everything): a trap while
+     * SIGSYS is blocked would kill the process */
+    SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
+    int rc = sud_arm_thread();
+    if (rc < 0)
+        sm_log(SM_LOG_ERROR, "sud: cannot arm a new thread: %s", strerror(-rc));
     return s.fn(s.arg);
 }
 

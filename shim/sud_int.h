@@ -26,6 +26,9 @@
 #ifndef AUDIT_ARCH_X86_64
 #define AUDIT_ARCH_X86_64 0xc000003eu
 #endif
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31) /* linux/signal.h */
+#endif
 #ifndef CLONE_VM
 #define CLONE_VM 0x00000100
 #endif
@@ -53,6 +56,18 @@ extern int sm_sud_on;
 extern uintptr_t sud_restorer;              /* libc's __restore_rt: mov $15,%rax; syscall */
 extern long (*sud_real_syscall)(long, ...); /* libc's syscall(), in the allowed region */
 extern int sud_stub_ok;                     /* it ends "syscall; cmp; jae; ret" (sud_clone.c) */
+
+/** The size of the shim's signal stack of each armed thread: the kernel's frame (up to ~3 KB
+ *  with AVX-512 state), the handler and a nested signal handler of the program's. */
+#define SUD_STACK (128 * 1024)
+/** The lowest SUD_SCRATCH bytes of it are not part of the signal stack the kernel knows: the
+ *  handler changes the thread's signal stack from there (sud_trap.c), since the kernel refuses
+ *  to while the caller's stack pointer is on it. */
+#define SUD_SCRATCH 4096
+/** This thread's shim signal stack (its lowest address), 0 before the first arming. */
+extern __thread uintptr_t sud_stack;
+/** Give the thread the shim's signal stack when it has none enabled; 0 or -errno. */
+SUD_NOSAN int sud_stack_ensure(void);
 
 /** This thread is armed (sud.c sets it; the wrappers, syscall() and the fork paths read it). */
 extern __thread int sud_armed;

@@ -1,6 +1,7 @@
 /* sud_trap.c: the SIGSYS handler of Syscall User Dispatch, re-issuing, syscall() while armed. */
 #include "sud_int.h"
 
+#include <asm/prctl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -45,6 +46,76 @@ void sud_stats_init(void)
 
 /* ---- the handler ----------------------------------------------------------------------------- */
 
+/* fn(nr, a1, a2) with the stack pointer at top (16-byte aligned), then back. */
+long sud_scratch_call(long (*fn)(long, ...), long nr, long a1, long a2, uintptr_t top);
+__asm__(".text\n"
+        ".globl sud_scratch_call\n"
+        ".hidden sud_scratch_call\n"
+        ".type sud_scratch_call,@function\n"
+        "sud_scratch_call:\n"
+        "  push %rbp\n"
+        "  mov %rsp, %rbp\n"
+        "  mov %r8, %rsp\n"
+        "  mov %rdi, %r11\n"
+        "  mov %rsi, %rdi\n"
+        "  mov %rdx, %rsi\n"
+        "  mov %rcx, %rdx\n"
+        "  xor %eax, %eax\n"
+        "  call *%r11\n"
+        "  mov %rbp, %rsp\n"
+        "  pop %rbp\n"
+        "  ret\n"
+        ".size sud_scratch_call, .-sud_scratch_call\n");
+
+/* sigaltstack, for the program, from inside the handler. The handler runs on the thread's
+ * signal stack, where the kernel refuses to change it (EPERM) and the handler's return
+ * (rt_sigreturn) puts back the stack saved in the frame (uc_stack). So: the kernel's checks
+ * are made against the program's own stack pointer; a new stack is installed from the scratch
+ * area below the shim's stack (signals blocked for that one call) and written into uc_stack too,
+ * so the return keeps it; a disabled stack is the shim's again (the handler never runs on the
+ * interrupted stack); what the program reads is uc_stack, as the kernel would report it. */
+static long sud_sigaltstack(ucontext_t *uc, const stack_t *ss, stack_t *oss)
+{
+    uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+    stack_t cur = uc->uc_stack, tmp;
+    int on = !(cur.ss_flags & SS_DISABLE) && sp > (uintptr_t)cur.ss_sp &&
+             sp <= (uintptr_t)cur.ss_sp + cur.ss_size;
+    if (oss && real_sys(SYS_sigaltstack, 0, (long)&tmp, 0, 0, 0, 0) == 0 &&
+        real_sys(SYS_sigaltstack, 0, (long)oss, 0, 0, 0, 0) < 0)
+        return -EFAULT; /* the kernel's check that oss is writable */
+    if (ss) {
+        stack_t n = *ss;
+        int mode = n.ss_flags & ~(int)SS_AUTODISARM;
+        if (on)
+            return -EPERM;
+        if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
+            return -EINVAL;
+        if (mode == SS_DISABLE && sud_stack) {
+            n.ss_sp = (void *)(sud_stack + SUD_SCRATCH);
+            n.ss_size = SUD_STACK - SUD_SCRATCH;
+            n.ss_flags = 0;
+        }
+        if (!sud_stack)
+            return -ENOMEM;
+        uint64_t all = ~SIGSYS_BIT, old = 0;
+        real_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
+        long r = sud_scratch_call(sud_real_syscall, SYS_sigaltstack, (long)&n, 0,
+                                  (sud_stack + SUD_SCRATCH) & ~(uintptr_t)15);
+        if (r == -1)
+            r = -(long)errno;
+        real_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
+        if (r < 0)
+            return r;
+        real_sys(SYS_sigaltstack, 0, (long)&uc->uc_stack, 0, 0, 0, 0);
+    }
+    if (oss) {
+        *oss = cur;
+        if (!(cur.ss_flags & SS_DISABLE))
+            oss->ss_flags = (cur.ss_flags & (int)SS_AUTODISARM) | (on ? SS_ONSTACK : 0);
+    }
+    return 0;
+}
+
 /* One trapped call: the few that cannot be re-issued from a handler, the signal-state calls, the
  * shim's own (sm_sys_dispatch), and everything else re-issued through libc's syscall(). */
 static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -66,16 +137,18 @@ static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4
          * see record.c) runs first */
         sud_dump();
         sm_exit_now((int)a1);
-    case SYS_sigaltstack:
-        /* this handler is not on the altstack, so the kernel sees what the program would; but
-         * the handler's return restores the altstack saved in the frame: save the new one there */
-        r = real_sys(nr, a1, a2, 0, 0, 0, 0);
-        if (r == 0 && a1) {
-            stack_t cur;
-            if (real_sys(nr, 0, (long)&cur, 0, 0, 0, 0) == 0)
-                uc->uc_stack = cur;
+    case SYS_sigaltstack: return sud_sigaltstack(uc, (const stack_t *)a1, (stack_t *)a2);
+    case SYS_arch_prctl:
+        if (a1 == ARCH_SET_FS && sud_armed) {
+            /* the thread pointer is about to stop being libc's: the handler reads errno and
+             * sud_armed through it, so this thread is disarmed first (no trap after this one) */
+            real_sys(SYS_prctl, PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0, 0);
+            sud_armed = 0;
+            sm_log(SM_LOG_WARN, "sud: the program replaces its thread pointer (arch_prctl "
+                                "ARCH_SET_FS, as Go without cgo does): this thread is no longer "
+                                "armed, its raw calls do not see the prefix");
         }
-        return r;
+        break;
     default:
         if (sud_sigcall(uc, nr, a1, a2, a3, a4, a5, a6, &r))
             return r;
