@@ -40,7 +40,7 @@ else
   say =
 endif
 
-SHIM_SRC  := $(wildcard shim/*.c)
+SHIM_SRC  := $(filter-out shim/audit.c,$(wildcard shim/*.c))
 CACHE_SRC := $(wildcard cache/*.c)
 HYD_SRC   := $(wildcard hydrate/*.c)
 TOOL_SRC  := $(wildcard tools/*.c)
@@ -61,10 +61,12 @@ PROG_SRC := $(wildcard tests/prog/*.c)
 PROGS    := $(PROG_SRC:tests/prog/%.c=$(B)/tests/%)
 
 LIB  := $(B)/libsmshim.so
+# the loader's audit module (LD_AUDIT): its own link namespace, so it links nothing
+AUDIT := $(B)/libsmshim-audit.so
 CLI  := $(B)/smshim
 TRUN := $(B)/tests/run
 
-all: $(LIB) $(CLI) $(TRUN) $(PROGS)
+all: $(LIB) $(AUDIT) $(CLI) $(TRUN) $(PROGS)
 
 $(B)/obj/%.o: %.c
 	$(call say,CC,$<)
@@ -79,6 +81,12 @@ $(B)/obj/shimcache/%.o: cache/%.c
 $(LIB): $(SHIM_OBJ) $(SCACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
 	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed
+
+$(AUDIT): shim/audit.c
+	$(call say,LD,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -nostdlib -ffreestanding -fno-builtin \
+	  -fno-stack-protector -fvisibility=hidden $(WARN) -Wl,-z,defs -Wl,-z,now -o $@ $<
 
 $(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o
 	$(call say,LD,$@)

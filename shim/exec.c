@@ -51,25 +51,58 @@ static int is_shim_lib(const char *tok, size_t n)
     return n >= b && memcmp(tok + n - b, base, b) == 0 && (n == b || tok[n - b - 1] == '/');
 }
 
-/* The environment a child receives: envp plus our settings where missing, and LD_PRELOAD with
- * this library's absolute path first. Falls back to envp itself if memory is short. */
+/* "LD_AUDIT=<the loader's audit module>[:<the caller's modules>]" into out, so that the loader of
+ * the child finds libraries under the prefix (shim/audit.c): the module lies beside this library.
+ * 0 (and nothing to add) when it is not there or already listed. */
+static int audit_env(const char *cur, char *out, size_t size)
+{
+    static const char mod[] = "libsmshim-audit.so";
+    const char *slash = strrchr(sm_cfg.libpath, '/');
+    if (!slash)
+        return 0;
+    size_t dl = (size_t)(slash + 1 - sm_cfg.libpath);
+    size_t cl = cur ? strlen(cur) : 0;
+    if (9 + dl + sizeof mod + 1 + cl > size)
+        return 0;
+    memcpy(out, "LD_AUDIT=", 9);
+    memcpy(out + 9, sm_cfg.libpath, dl);
+    memcpy(out + 9 + dl, mod, sizeof mod);
+    if (cur && strstr(cur, out + 9))
+        return 0;
+    if (SM_REAL(access)(out + 9, R_OK) != 0)
+        return 0;
+    if (cl) {
+        size_t w = 9 + dl + sizeof mod - 1;
+        out[w] = ':';
+        memcpy(out + w + 1, cur, cl + 1);
+    }
+    return 1;
+}
+
+/* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
+ * library's absolute path first, and LD_AUDIT with the loader's audit module. Falls back to
+ * envp itself if memory is short. */
 static char *const *env_build(char *const envp[], struct scratch *s)
 {
     s->map = NULL;
     if (!sm_cfg.enabled || !sm_cfg.libpath[0])
         return envp;
     size_t n = 0;
-    const char *pre = NULL;
+    const char *pre = NULL, *aud = NULL;
     if (envp)
-        for (; envp[n]; n++)
+        for (; envp[n]; n++) {
             if (has_name(envp[n], "LD_PRELOAD", 10))
                 pre = envp[n] + 11;
+            else if (has_name(envp[n], "LD_AUDIT", 8))
+                aud = envp[n] + 9;
+        }
     size_t plen = pre ? strlen(pre) : 0;
-    size_t strsz = 12 + strlen(sm_cfg.libpath) + 1 + plen + 1;
-    char **out = scratch_get(s, (n + 8) * sizeof(char *) + strsz);
+    size_t alen = 9 + strlen(sm_cfg.libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
+    size_t strsz = 12 + strlen(sm_cfg.libpath) + 1 + plen + 1 + alen;
+    char **out = scratch_get(s, (n + 9) * sizeof(char *) + strsz);
     if (!out)
         return envp;
-    char *str = (char *)(out + n + 8);
+    char *str = (char *)(out + n + 9);
     char *w = str;
     size_t ll = strlen(sm_cfg.libpath);
     int placed = 0;
@@ -104,12 +137,15 @@ static char *const *env_build(char *const envp[], struct scratch *s)
             str[11 + ll] = ':';
     }
 
+    char *audit = str + strsz - alen;
+    int add_audit = audit_env(aud, audit, alen);
+
     int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0, have_sud = 0;
     const char *sud = sm_sud_env();
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *e = envp[i];
-        if (has_name(e, "LD_PRELOAD", 10))
+        if (has_name(e, "LD_PRELOAD", 10) || (add_audit && has_name(e, "LD_AUDIT", 8)))
             continue;
         have_prefix |= has_name(e, SMSHIM_ENV_PREFIX, sizeof SMSHIM_ENV_PREFIX - 1);
         have_cache |= has_name(e, SMSHIM_ENV_CACHE, sizeof SMSHIM_ENV_CACHE - 1);
@@ -120,6 +156,8 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         out[k++] = (char *)e;
     }
     out[k++] = str;
+    if (add_audit)
+        out[k++] = audit;
     if (!have_prefix)
         out[k++] = sm_cfg.env_prefix;
     if (!have_cache)

@@ -428,6 +428,18 @@ static int cmd_run(int argc, char **argv)
     char pre[3 * PATH_MAX];
     snprintf(pre, sizeof pre, "%s%s%s%s", rt, lib, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", pre, 1);
+    /* the loader's audit module (beside the library) finds shared libraries under the prefix;
+     * LD_AUDIT must be set when a process starts, so the command gets it here and every exec
+     * under the shim passes it on */
+    char aud[2 * PATH_MAX];
+    const char *oa = getenv("LD_AUDIT");
+    const char *slash = strrchr(lib, '/');
+    int al =
+        snprintf(aud, sizeof aud, "%.*s/libsmshim-audit.so", slash ? (int)(slash - lib) : 0, lib);
+    if (slash && access(aud, R_OK) == 0 && (!oa || !strstr(oa, aud))) {
+        snprintf(aud + al, sizeof aud - (size_t)al, "%s%s", oa && *oa ? ":" : "", oa ? oa : "");
+        setenv("LD_AUDIT", aud, 1);
+    }
     setenv("UV_USE_IO_URING", "0", 0);
     check_reachable(argv[i]);
     check_sud(argv[i]);

@@ -1,4 +1,7 @@
-"""Case 3 (process_start): /bin/true with and without the shim; a process's first calls."""
+"""Case 3 (process_start): /bin/true with and without the shim (and with the loader's audit
+module, which every process the shim starts gets); a process's first calls."""
+import os
+
 from cases.micro import ensure_f4k
 from lib import proc
 from lib.proc import in_turns, median, ratio
@@ -10,13 +13,16 @@ def run(ctx):
     plain = Side("none", None, None)
     shim = S["shim"]
     per = max(1, cfg["start_runs"] // cfg["start_rounds"])
-    runs = {"none": [], "shim": []}
-    for _, s in in_turns([plain, shim], cfg["start_rounds"]):
-        runs["none" if s is plain else "shim"] += s.timeit(["/bin/true"], per, warm=3)
+    audit = os.path.join(os.path.dirname(proc.PRELOAD.split(":")[-1]), "libsmshim-audit.so")
+    aud = Side("shim_audit", shim.dir, shim.backing, env=dict(shim.extra, LD_AUDIT=audit))
+    runs = {"none": [], "shim": [], "shim_audit": []}
+    for _, s in in_turns([plain, shim, aud], cfg["start_rounds"]):
+        runs[s.name] += s.timeit(["/bin/true"], per, warm=3)
     out = {"unit": "ns wall time of posix_spawn + waitpid of /bin/true (median)",
            "true_no_shim_ns": median(runs["none"]), "true_shim_ns": median(runs["shim"]),
-           "runs": len(runs["none"])}
+           "true_shim_audit_ns": median(runs["shim_audit"]), "runs": len(runs["none"])}
     out["ratio"] = ratio(out["true_shim_ns"], out["true_no_shim_ns"])
+    out["ratio_audit"] = ratio(out["true_shim_audit_ns"], out["true_no_shim_ns"])
     pr = S["proot"]
     if pr.ok():
         t = plain.timeit(pr.wrap + ["/bin/true"], cfg["proot_start_runs"], warm=1)
