@@ -42,11 +42,14 @@ LD_LIBRARY_PATH="/nonexistent:$W/lib" "$W/bin/plain"; echo "LD_LIBRARY_PATH rc=$
 LD_PRELOAD="$W/lib/libpre.so" "$W/bin/rpath"; echo "LD_PRELOAD rc=$?"
 LD_PRELOAD="$W/lib/libpre.so" /bin/true; echo "LD_PRELOAD of /bin/true rc=$?"
 LD_LIBRARY_PATH="$W/lib" "$W/bin/dl" libfoo.so; echo "dlopen by name rc=$?"
-"$W/bin/dlrun" libfoo.so; echo "dlopen through RUNPATH rc=$?"
+# a sanitizer runtime intercepts dlopen (the loader then takes the runtime, not the program, as
+# the caller whose RUNPATH applies) and cannot be put back into an emptied environment: these two
+# are the runtime'"'"'s, on a real directory too, and run only without one
+[ -z "${SMSHIM_SAN:-}" ] && { "$W/bin/dlrun" libfoo.so; echo "dlopen through RUNPATH rc=$?"; }
 "$W/bin/dl" "$W/lib/libfoo.so"; echo "dlopen by path rc=$?"
 "$W/bin/dl" libfoo.so; echo "dlopen not found rc=$?"
 bash -c "sh -c \"LD_LIBRARY_PATH=$W/lib $W/bin/plain\""; echo "grandchild rc=$?"
-env -i PATH=/usr/bin:/bin "$W/bin/rpath"; echo "empty environment rc=$?"
+[ -z "${SMSHIM_SAN:-}" ] && { env -i PATH=/usr/bin:/bin "$W/bin/rpath"; echo "empty environment rc=$?"; }
 rm -rf lib bin
 '
 check loader 'bash -c "$LOADER"'
