@@ -124,6 +124,10 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
     } else if (blocked) {
         result = SMC_CONFLICT;
+    } else if (have && exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
+        /* bytes that never reached the server (not text, or refused): never overwritten by a
+         * remote version */
+        result = SMC_KEPT_LOCAL;
     } else if (have && strcmp(e.remote_id, d->remote_id) == 0 && e.remote_updated_ms &&
                d->updated_ms && e.remote_updated_ms >= d->updated_ms) {
         result = SMC_UP_TO_DATE;

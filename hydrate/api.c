@@ -58,6 +58,37 @@ void smh_doc_free(struct smh_doc *d)
 {
     free(d->content);
     d->content = NULL;
+    free(d->meta);
+    d->meta = NULL;
+}
+
+/* The exact bytes' keys of a metadata object (a value of the wrong shape is no value). */
+static void exact_from(const cJSON *m, struct smh_exact *x)
+{
+    memset(x, 0, sizeof *x);
+    const cJSON *h = m ? J.Get(m, SMH_META_HASH) : NULL, *t = m ? J.Get(m, SMH_META_TAIL) : NULL;
+    if (!h || !smh_jstring(h) || !h->valuestring || strlen(h->valuestring) != 16)
+        return;
+    char *end;
+    unsigned long long v = strtoull(h->valuestring, &end, 16);
+    if (*end || !v)
+        return;
+    if (t && (!smh_jstring(t) || !t->valuestring || strlen(t->valuestring) > SMH_TAIL_MAX))
+        return;
+    x->hash = v;
+    snprintf(x->tail, sizeof x->tail, "%s", t ? t->valuestring : "");
+    x->set = 1;
+}
+
+/* Set the exact bytes' keys in the metadata object m. */
+static void exact_to(cJSON *m, const struct smh_exact *x)
+{
+    char hex[24];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)x->hash);
+    J.DelItem(m, SMH_META_HASH);
+    J.DelItem(m, SMH_META_TAIL);
+    J.AddString(m, SMH_META_HASH, hex);
+    J.AddString(m, SMH_META_TAIL, x->tail);
 }
 
 /* A whole answer body as JSON: nothing but whitespace may follow the value (an answer with
@@ -145,7 +176,7 @@ static int id_ok(const char *id)
 }
 
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
-                   const char *custom_id, char id_out[64])
+                   const char *custom_id, const struct smh_exact *x, char id_out[64])
 {
     struct smh_resp r;
     cJSON *b = J.CreateObject();
@@ -156,6 +187,15 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
     J.AddString(b, "filepath", filepath);
     if (custom_id && *custom_id)
         J.AddString(b, "customId", custom_id);
+    if (x && x->set) {
+        cJSON *m = J.CreateObject();
+        if (!m) {
+            J.Delete(b);
+            return SMH_RETRY;
+        }
+        exact_to(m, x);
+        J.AddItem(b, "metadata", m);
+    }
     if (send_json(k, "POST", "/v3/documents", b, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
@@ -175,7 +215,8 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
     return o;
 }
 
-int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath)
+int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath,
+                  const struct smh_exact *x, const char *meta_base)
 {
     char path[128];
     struct smh_resp r;
@@ -188,6 +229,21 @@ int smh_api_patch(struct smh_call *k, const char *id, const char *content, const
         J.AddString(b, "content", content);
     if (filepath)
         J.AddString(b, "filepath", filepath);
+    if (content && x && x->set) {
+        cJSON *m = meta_base ? J.Parse(meta_base) : NULL;
+        if (m && !smh_jobject(m)) {
+            J.Delete(m);
+            m = NULL;
+        }
+        if (!m)
+            m = J.CreateObject();
+        if (!m) {
+            J.Delete(b);
+            return SMH_RETRY;
+        }
+        exact_to(m, x);
+        J.AddItem(b, "metadata", m);
+    }
     snprintf(path, sizeof path, "/v3/documents/%s", id);
     if (send_json(k, "PATCH", path, b, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
@@ -233,6 +289,9 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
         snprintf(d->filepath, sizeof d->filepath, "%s", fp);
     else
         d->filepath[0] = '\0'; /* hostile or unrepresentable: the caller skips and logs it */
+    const cJSON *meta = J.Get(o, "metadata");
+    if (meta && smh_jobject(meta))
+        exact_from(meta, &d->x);
     if (want_content) {
         const cJSON *c = J.Get(o, "content");
         if (!c || !smh_jstring(c) || !c->valuestring)
@@ -260,10 +319,16 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
     int o = outcome(k, &r);
     if (o == SMH_OK) {
         cJSON *j = parse(&r);
+        const cJSON *m = j ? J.Get(j, "metadata") : NULL;
         if (!j || doc_from(j, out, content) != 0) {
             smh_doc_free(out);
             snprintf(k->err, sizeof k->err, "get: malformed answer");
             o = SMH_RETRY;
+        } else if (m && smh_jobject(m)) {
+            char *t = J.Print(m); /* NULL when out of memory: merged as none */
+            out->meta = t ? strdup(t) : NULL;
+            if (t)
+                J.Free(t);
         }
         if (j)
             J.Delete(j);
@@ -316,6 +381,9 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
     } else {
         double tpv = tp->valuedouble;
         info->total_pages = tpv > 1e9 ? 1000000000LL : tpv >= 0 ? (long long)tpv : 0;
+        const cJSON *ti = J.Get(pg, "totalItems");
+        double tiv = ti && smh_jnumber(ti) ? ti->valuedouble : -1;
+        info->total_items = tiv > 1e12 ? 1000000000000LL : tiv >= 0 ? (long long)tiv : -1;
         int n = J.ArraySize(mem);
         info->items = n;
         for (int i = 0; i < n && o == SMH_OK; i++) {

@@ -17,7 +17,21 @@ enum smh_outcome {
     SMH_REJECT, /* another 4xx: this request will never succeed as it is */
 };
 
-/** A remote document as the engine needs it. content is malloc'd (NULL when not requested). */
+/** What the service does not keep of a file's exact bytes, kept in the document's metadata
+ *  (SMH_META_HASH, SMH_META_TAIL): the FNV-1a 64 of the exact local bytes and their trailing
+ *  whitespace (the service strips a trailing newline). Restored on pull only when the content
+ *  still matches the hash (content.c); a document other clients wrote stays as it is. */
+#define SMH_TAIL_MAX  256
+#define SMH_META_HASH "smshim_hash"
+#define SMH_META_TAIL "smshim_tail"
+struct smh_exact {
+    int set;
+    uint64_t hash;
+    char tail[SMH_TAIL_MAX + 1]; /* whitespace only: no NUL inside */
+};
+
+/** A remote document as the engine needs it. content and meta are malloc'd (NULL when not
+ *  requested). */
 struct smh_doc {
     char id[64];
     char filepath[4096]; /* validated (smh_filepath_ok) or "/<id>.md"; "" if unusable */
@@ -25,6 +39,8 @@ struct smh_doc {
     int64_t updated_ms; /* updatedAt; 0 when absent or unparseable */
     char *content;
     size_t content_len;
+    struct smh_exact x; /* from the metadata (x.set 0: none) */
+    char *meta;         /* GET only: the whole metadata object as JSON text (NULL: none) */
 };
 
 struct smh_call {
@@ -37,10 +53,14 @@ struct smh_call {
     int too_large;    /* out: the last answer went past its size limit (SMH_RETRY) */
 };
 
+/** x (or NULL): the exact bytes' metadata, sent with the content. */
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
-                   const char *custom_id, char id_out[64]);
-/** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (the service). */
-int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath);
+                   const char *custom_id, const struct smh_exact *x, char id_out[64]);
+/** content and/or filepath (NULL: leave as is). A PATCH with content ignores filepath (the service).
+ *  x (with content): the exact bytes' metadata, merged into meta_base (the document's metadata
+ *  as JSON text, or NULL) so the keys of other clients stay. */
+int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath,
+                  const struct smh_exact *x, const char *meta_base);
 int smh_api_delete(struct smh_call *k, const char *id);
 /** GET one document (its fields, not its content). */
 int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out);
@@ -50,6 +70,7 @@ int smh_api_fetch(struct smh_call *k, const char *id, struct smh_doc *out);
 /** What one page of a listing said about the listing. */
 struct smh_list_info {
     long long total_pages; /* totalPages, clamped to [0, 1e9] */
+    long long total_items; /* totalItems, clamped to [0, 1e12]; -1 when absent */
     int items;             /* entries in this page (usable or not) */
 };
 /** One page of a listing. fp: filepath filter or NULL. Calls fn for each usable document

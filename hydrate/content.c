@@ -1,13 +1,16 @@
-/* content.c: the bytes a job sends: a file read whole, and whether the service can hold them.
- * A file that changes while it is read is read again later; the service holds UTF-8 text that
- * is neither "" nor "\n". */
+/* content.c: the bytes a job sends: a file read whole, whether the service can hold them, and
+ * the exact bytes kept beside what the service holds (content.h). A file that changes while it
+ * is read is read again later; the service holds UTF-8 text. */
 #include "engine_int.h"
+
+#include "content.h"
 
 #include "sm_real.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,8 +45,65 @@ static int utf8_ok(const unsigned char *s, size_t n)
 
 int smh_text_ok(const char *s, size_t n)
 {
-    /* the service holds UTF-8 text only, and not "" or "\n" */
-    return n != 0 && !(n == 1 && s[0] == '\n') && utf8_ok((const unsigned char *)s, n);
+    /* the service holds UTF-8 text only (an empty or blank file is sent as SMH_EMPTY_TEXT) */
+    return utf8_ok((const unsigned char *)s, n);
+}
+
+static int blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+/* The length of s[0..n) without its trailing whitespace. */
+static size_t stripped_len(const char *s, size_t n)
+{
+    while (n > 0 && blank(s[n - 1]))
+        n--;
+    return n;
+}
+
+void smh_wire_form(const char *s, size_t n, struct smh_wire *w)
+{
+    size_t base = stripped_len(s, n);
+    memset(w, 0, sizeof *w);
+    w->content = base ? s : SMH_EMPTY_TEXT;
+    if (n - base <= SMH_TAIL_MAX) {
+        memcpy(w->x.tail, s + base, n - base);
+        w->x.tail[n - base] = '\0';
+        w->x.hash = smc_hash64(s, n);
+        w->x.set = 1;
+    }
+}
+
+/* base[0..bl) + tail into a fresh buffer when its hash is want. 1 yes, 0 no, -ENOMEM. */
+static int candidate(const char *base, size_t bl, const char *tail, uint64_t want, char **out,
+                     size_t *len)
+{
+    size_t tl = strlen(tail);
+    char *b = malloc(bl + tl + 1);
+    if (!b)
+        return -ENOMEM;
+    memcpy(b, base, bl);
+    memcpy(b + bl, tail, tl + 1);
+    if (smc_hash64(b, bl + tl) != want) {
+        free(b);
+        return 0;
+    }
+    *out = b;
+    *len = bl + tl;
+    return 1;
+}
+
+int smh_exact_bytes(const struct smh_doc *d, char **out, size_t *len)
+{
+    if (!d->x.set || !d->content)
+        return 0;
+    size_t base = stripped_len(d->content, d->content_len);
+    int r = candidate(d->content, base, d->x.tail, d->x.hash, out, len);
+    if (r == 0 && base == sizeof SMH_EMPTY_TEXT - 1 &&
+        memcmp(d->content, SMH_EMPTY_TEXT, base) == 0)
+        r = candidate("", 0, d->x.tail, d->x.hash, out, len); /* a blank file */
+    return r > 0;
 }
 
 /* The file is found beneath the tree without following a link (smc_tree_dir) and read through

@@ -76,6 +76,7 @@ static void load(void)
     J(AddToArray, "cJSON_AddItemToArray");
     J(Print, "cJSON_PrintUnformatted");
     J(Free, "cJSON_free");
+    J(DelItem, "cJSON_DeleteItemFromObjectCaseSensitive");
 #undef J
     if (missing) {
         load_rc = -ENOSYS;

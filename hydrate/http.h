@@ -30,6 +30,7 @@ struct smh_json {
     __typeof__(cJSON_AddItemToArray) *AddToArray;
     __typeof__(cJSON_PrintUnformatted) *Print;
     __typeof__(cJSON_free) *Free;
+    __typeof__(cJSON_DeleteItemFromObjectCaseSensitive) *DelItem;
 };
 extern struct smh_json smh_json;
 

@@ -4,6 +4,7 @@
 #include "engine_int.h"
 
 #include "clock.h"
+#include "content.h"
 #include "sm_real.h"
 
 #include <errno.h>
@@ -32,10 +33,13 @@ static void pushed(struct smh_engine *e, const struct job *j, const char *key,
     smc_push_done(e->c, key, ent->custom_id, p, j->seqs, j->nseq);
 }
 
-/* Send content as key's document: PATCH the one it has (once the service is done processing
- * it), or create one (idempotent by customId) when it has none or it vanished remotely. */
+/* Send the file's bytes (w) as key's document: PATCH the one it has (once the service is done
+ * processing it), or create one (idempotent by customId) when it has none or it vanished
+ * remotely. The exact bytes' metadata goes along (merged into the document's own). A document
+ * renamed remotely while the file had local changes goes back to the local name: the local
+ * change wins, name and content. */
 static int send_content(struct smh_call *k, struct job *j, const char *key,
-                        const struct smc_entry *ent, const char *content,
+                        const struct smc_entry *ent, const struct smh_wire *w,
                         char id[sizeof ent->remote_id])
 {
     int o = SMH_GONE;
@@ -44,16 +48,20 @@ static int send_content(struct smh_call *k, struct job *j, const char *key,
         o = smh_api_get(k, ent->remote_id, &d);
         if (o == SMH_OK && strcmp(d.status, "done") != 0 && strcmp(d.status, "failed") != 0) {
             /* a content PATCH sent while processing may be dropped: wait for "done" */
+            smh_doc_free(&d);
             j->defer_ms = SMH_PROCESSING_MS;
             return SMH_RETRY;
         }
+        if (o == SMH_OK && d.filepath[0] && strcmp(d.filepath, key) != 0)
+            o = smh_api_patch(k, ent->remote_id, NULL, key, NULL, NULL);
         if (o == SMH_OK) {
-            o = smh_api_patch(k, ent->remote_id, content, NULL);
+            o = smh_api_patch(k, ent->remote_id, w->content, NULL, &w->x, d.meta);
             snprintf(id, sizeof ent->remote_id, "%s", ent->remote_id);
         }
+        smh_doc_free(&d);
     }
     if (o == SMH_GONE) /* never created, or vanished remotely: create (idempotent by customId) */
-        o = smh_api_create(k, key, content, ent->custom_id, id);
+        o = smh_api_create(k, key, w->content, ent->custom_id, &w->x, id);
     return o;
 }
 
@@ -102,12 +110,23 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
                !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED));
     if (same || rc < 0 || !smh_text_ok(content, len)) {
         free(content);
-        if (!same)
+        if (!same) {
             p.set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
-        pushed(e, j, key, &ent, &p);       /* remote_id NULL: the document's id is unchanged */
+            if (ent.remote_id[0] && (rc == 0 || rc == -EFBIG)) {
+                /* its document holds text the file no longer has: no machine may read it as
+                 * current, so it goes (the file is listed as local-only) */
+                int o = smh_api_delete(k, ent.remote_id);
+                if (o != SMH_OK && o != SMH_GONE)
+                    return o;
+                p.remote_id = "";
+            }
+        }
+        pushed(e, j, key, &ent, &p); /* remote_id NULL: the document's id is unchanged */
         return SMH_OK;
     }
-    int o = send_content(k, j, key, &ent, content, id);
+    struct smh_wire w;
+    smh_wire_form(content, len, &w);
+    int o = send_content(k, j, key, &ent, &w, id);
     free(content);
     if (o != SMH_OK)
         return o;
@@ -139,7 +158,7 @@ static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
     const char *id = ent.remote_id[0] ? ent.remote_id : j->remote_id;
     if (!id[0])
         return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
-    int o = smh_api_patch(k, id, NULL, j->to);
+    int o = smh_api_patch(k, id, NULL, j->to, NULL, NULL);
     if (o == SMH_GONE) {
         /* vanished remotely: the file is created again under its new name */
         ent.remote_id[0] = '\0';

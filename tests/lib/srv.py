@@ -8,10 +8,11 @@
   srv.py URL delete ID                delete a document remotely
   srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
   srv.py URL content FILEPATH         print the content of the (one) document at FILEPATH
-  srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, with
-                                      the same content (modulo the one trailing newline the service
-                                      strips), and nothing else; files the service cannot hold (not
-                                      UTF-8, empty, "\n") must have none. Exit 1 otherwise
+  srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, standing
+                                      for exactly its bytes (the content and the exact bytes kept in
+                                      its metadata: exact()), and nothing else; files the service
+                                      cannot hold (not UTF-8) must have none. Exit 1 otherwise
+  srv.py URL exact FILEPATH           print the bytes the (one) document at FILEPATH stands for
 """
 import json
 import os
@@ -42,8 +43,28 @@ def value(v):
         return v
 
 
-def strip1(s):
-    return s[:-1] if s.endswith("\n") else s
+def fnv64(b):
+    h = 1469598103934665603
+    for c in b:
+        h = ((h ^ c) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h or 1
+
+
+EMPTY_TEXT = "(empty file)"  # hydrate/content.h: the content of a blank file
+
+
+def exact(d):
+    """The bytes a document stands for (hydrate/content.c): its content with the whitespace tail
+    kept in its metadata, when the hash there matches; else the content as the service holds it."""
+    content = d.get("content") or ""
+    m = d.get("metadata") or {}
+    h, tail = m.get("smshim_hash"), m.get("smshim_tail", "")
+    if isinstance(h, str) and isinstance(tail, str):
+        base = content.rstrip(" \t\r\n\v\f")
+        for cand in ([base + tail] + ([tail] if base == EMPTY_TEXT else [])):
+            if "%016x" % fnv64(cand.encode()) == h:
+                return cand.encode()
+    return content.encode()
 
 
 def check(url, tree, tag):
@@ -72,8 +93,8 @@ def check(url, tree, tag):
             text = content.decode()
         except UnicodeDecodeError:
             text = None
-        if text is None or text in ("", "\n"):
-            # the service holds UTF-8 text only, and not "" or "\n": such files stay local
+        if text is None:
+            # the service holds UTF-8 text only: such files stay local
             local += 1
             if fp in have:
                 print("a file the service cannot hold has a document: %s" % fp)
@@ -83,7 +104,7 @@ def check(url, tree, tag):
             print("missing document: %s" % fp)
             bad += 1
             continue
-        if strip1(have[fp][0]["content"]) != strip1(text):
+        if exact(have[fp][0]) != content:
             print("content differs: %s" % fp)
             bad += 1
     print("check: %d files (%d local-only), %d documents, %d problems"
@@ -122,6 +143,12 @@ def main():
             print("%d documents at %s" % (len(have), args[0]), file=sys.stderr)
             return 1
         print(have[0].get("content"))
+    elif cmd == "exact":
+        have = [d for d in docs(url) if d["filepath"] == args[0]]
+        if len(have) != 1:
+            print("%d documents at %s" % (len(have), args[0]), file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(exact(have[0]))
     elif cmd == "check":
         return check(url, args[0], args[1] if len(args) > 1 else "smshim")
     else:
