@@ -13,6 +13,7 @@
 
 #include "../cache/cache.h"
 #include "api.h"
+#include "content.h"
 #include "keyset.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@ struct pull {
     struct smc *c;
     const char *tree, *tmp;
     int full;
+    int record; /* a listing without content: only ids and filepaths are recorded */
     uint64_t watermark, newest;
     int stop;
     struct smh_keyset seen; /* filepaths listed (the newest document of each wins) */
@@ -65,11 +67,21 @@ static int on_doc(void *arg, const struct smh_doc *d)
     }
     if ((s = smh_ks_put(&p->seen, d->filepath)))
         s->a = 1;
+    if (p->record)
+        return 0;
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
-    struct smc_remote r = {d->filepath, d->id,          (uint64_t)d->updated_ms,
-                           d->content,  d->content_len, smc_hash64(d->content, d->content_len)};
+    /* the exact bytes the writing machine had, when the document still holds what it pushed */
+    char *exact = NULL;
+    size_t elen = 0;
+    if (!smh_exact_bytes(d, &exact, &elen))
+        exact = NULL;
+    const char *bytes = exact ? exact : d->content;
+    size_t blen = exact ? elen : d->content_len;
+    struct smc_remote r = {d->filepath, d->id, (uint64_t)d->updated_ms,
+                           bytes,       blen,  smc_hash64(bytes, blen)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
+    free(exact);
     if (rc == SMC_APPLIED || rc == SMC_SAME)
         p->applied++;
     else if (rc == SMC_KEPT_LOCAL)
@@ -181,12 +193,148 @@ static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int pa
     return o;
 }
 
+/* The pages of one listing, from the first, in pages of lim (1, 10 or 100) documents: until
+ * the watermark (a delta), the end, or the deadline. content: with the documents' content (they
+ * are applied), else only their ids and filepaths are recorded (p->record). *first: what the
+ * first answer said. The outcome; k->err says why. */
+static int list_pages(struct pull *p, struct smh_call *k, const struct smh_pull_opts *o,
+                      int content, int lim, uint64_t deadline, struct smh_list_info *first)
+{
+    int outcome = SMH_OK, npages = 0;
+    long long off = 0, promised = -1; /* documents behind us; documents the first answer promised */
+    long delay = 500;
+    first->total_items = -1;
+    while (!p->stop && (promised < 0 || off < promised)) {
+        if (smh_mono_ms() >= deadline) {
+            outcome = SMH_RETRY;
+            snprintf(k->err, sizeof k->err, "the pull reached its deadline (%ld s) after %d pages",
+                     (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000, npages);
+            break;
+        }
+        struct smh_list_info li;
+        int page = (int)(off / lim) + 1; /* off is a multiple of lim */
+        long malformed = k->malformed;
+        p->fresh = 0;
+        outcome = smh_api_list(k, o->filepath, content, page, lim, on_doc, p, &li);
+        if (outcome == SMH_RETRY && k->too_large) {
+            if (lim > 1) {
+                lim /= 10; /* the same documents again, in smaller pages */
+                continue;
+            }
+            outcome = one_by_one(k, p, o->filepath, page, &li);
+            if (outcome != SMH_OK && k->too_large)
+                break; /* no smaller way to ask */
+        }
+        if (outcome == SMH_RETRY && o->retry_ms > 0) {
+            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later (a
+             * wait that would end past the deadline is not begun: the error stands) */
+            long wait = k->retry_after >= 0 && k->retry_after * 1000 > delay ? k->retry_after * 1000
+                                                                             : delay;
+            if (smh_mono_ms() + (uint64_t)wait >= deadline)
+                break;
+            struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            delay = delay * 2 > 8000 ? 8000 : delay * 2;
+            continue;
+        }
+        if (outcome != SMH_OK)
+            break;
+        delay = 500;
+        if (npages++ == 0)
+            *first = li;
+        /* the first answer's promise bounds the pull; a later answer may only shrink it */
+        long long says = li.total_pages * lim;
+        if (promised < 0 || says < promised)
+            promised = says;
+        if (o->progress)
+            o->progress(page, (int)((promised + lim - 1) / lim), o->arg);
+        off += lim;
+        if (li.items == 0)
+            break; /* an empty page: the listing ended, whatever it promised */
+        if (!p->stop && p->fresh == 0 && k->malformed == malformed) {
+            outcome = SMH_RETRY; /* the same documents again: it would never end */
+            snprintf(k->err, sizeof k->err,
+                     "list: page %d lists nothing new (the listing makes no progress)", page);
+            break;
+        }
+        while (lim < PAGE && off % (lim * 10) == 0)
+            lim *= 10; /* past the large documents: back to full pages */
+    }
+    return outcome;
+}
+
+/* The head of the listing (one page, no content): how many documents are newer than the
+ * watermark, and the container's count. */
+struct head {
+    uint64_t watermark;
+    int newer, done;
+};
+
+static int head_doc(void *arg, const struct smh_doc *d)
+{
+    struct head *h = arg;
+    if (h->done || (d->updated_ms > 0 && (uint64_t)d->updated_ms <= h->watermark))
+        h->done = 1; /* sorted newest first: the rest is already here */
+    else
+        h->newer++;
+    return 0;
+}
+
+/* Documents the container holds that no entry stands for (duplicates, unsafe filepaths, ...),
+ * as the last full listing counted them; -1 when never counted. */
+static long long offset_get(struct smc *c)
+{
+    char v[32];
+    return smc_kv_get(c, "pull.offset", v, sizeof v) == 0 ? strtoll(v, NULL, 10) : -1;
+}
+
+static long long remote_entries(struct smc *c)
+{
+    struct smc_counts n;
+    return smc_counts(c, &n) == 0 ? (long long)n.remote : -1;
+}
+
+/* Remove the clean files a full listing lacks (p->seen) whose GET answers 404 (listings can be
+ * stale); past the deadline nothing is asked: those wait for the next full listing. */
+static long remove_gone(struct pull *p, struct smh_call *k, const struct smh_pull_opts *o,
+                        uint64_t deadline)
+{
+    long removed = 0;
+    struct gone_ctx g = {p, NULL, NULL, 0, 0};
+    smc_entry_each(o->cache, find_gone, &g);
+    for (size_t i = 0; i < g.n; i++) {
+        struct smh_doc d;
+        if (smh_mono_ms() < deadline && smh_api_get(k, g.ids[i], &d) == SMH_GONE &&
+            smc_remove_remote(o->cache, o->tree, g.keys[i], g.ids[i]) == 1)
+            removed++;
+        free(g.keys[i]);
+        free(g.ids[i]);
+    }
+    free(g.keys);
+    free(g.ids);
+    return removed;
+}
+
+/* After a full listing: what the count check of the next delta pull expects beside the entries. */
+static void offset_put(struct pull *p)
+{
+    long long remote = remote_entries(p->c);
+    char v[32];
+    if (remote < 0)
+        return;
+    snprintf(v, sizeof v, "%lld", (long long)p->ids.n - remote);
+    smc_kv_put(p->c, "pull.offset", v);
+    snprintf(v, sizeof v, "%llu", (unsigned long long)smc_now_ms());
+    smc_kv_put(p->c, "pull.full_last", v);
+}
+
 long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res)
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
     struct smh_call k = {.conn = conn, .tag = o->tag, .retry_after = -1};
     char wm[32];
     struct pull p = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = o->full, .log = o->log};
+    struct pull ids = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = 1, .record = 1};
     (void)e;
     memset(res, 0, sizeof *res);
     if (!conn) {
@@ -201,68 +349,46 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     }
     if (smc_kv_get(o->cache, "pull.watermark", wm, sizeof wm) == 0)
         p.watermark = strtoull(wm, NULL, 10);
-    if (!p.watermark)
-        p.full = 1;
     /* the whole pull, retries and waits included, ends by its deadline */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
-    int outcome = SMH_OK, npages = 0, lim = PAGE;
-    long long off = 0, promised = -1; /* documents behind us; documents the first answer promised */
-    long delay = 500;
-    while (!p.stop && (promised < 0 || off < promised)) {
-        if (smh_mono_ms() >= deadline) {
-            outcome = SMH_RETRY;
-            snprintf(k.err, sizeof k.err, "the pull reached its deadline (%ld s) after %d pages",
-                     (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000, npages);
-            break;
-        }
-        struct smh_list_info li;
-        int page = (int)(off / lim) + 1; /* off is a multiple of lim */
-        long malformed = k.malformed;
-        p.fresh = 0;
-        outcome = smh_api_list(&k, o->filepath, 1, page, lim, on_doc, &p, &li);
-        if (outcome == SMH_RETRY && k.too_large) {
-            if (lim > 1) {
-                lim /= 10; /* the same documents again, in smaller pages */
-                continue;
-            }
-            outcome = one_by_one(&k, &p, o->filepath, page, &li);
-            if (outcome != SMH_OK && k.too_large)
-                break; /* no smaller way to ask */
-        }
-        if (outcome == SMH_RETRY && o->retry_ms > 0) {
-            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later (a
-             * wait that would end past the deadline is not begun: the error stands) */
+    struct smh_list_info li;
+    int outcome, first = !p.watermark && !o->filepath, idlist = 0;
+    if (o->filepath || first) {
+        /* a miss (one filepath), or the first pull: every document, with its content */
+        p.full = first;
+        outcome = list_pages(&p, &k, o, 1, PAGE, deadline, &li);
+    } else {
+        /* a delta pull: one page without content says what is newer than the watermark and
+         * how many documents the container holds; only what changed is then listed with its
+         * content (nothing changed: this one request) */
+        struct head h = {.watermark = p.watermark};
+        p.full = 0;
+        for (;;) {
+            outcome = smh_api_list(&k, NULL, 0, 1, PAGE, head_doc, &h, &li);
+            if (outcome != SMH_RETRY || o->retry_ms <= 0 || k.too_large)
+                break;
             long wait =
-                k.retry_after >= 0 && k.retry_after * 1000 > delay ? k.retry_after * 1000 : delay;
+                k.retry_after >= 0 && k.retry_after * 1000 > 500 ? k.retry_after * 1000 : 500;
             if (smh_mono_ms() + (uint64_t)wait >= deadline)
                 break;
             struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
             nanosleep(&ts, NULL);
-            delay = delay * 2 > 8000 ? 8000 : delay * 2;
-            continue;
         }
-        if (outcome != SMH_OK)
-            break;
-        delay = 500;
-        npages++;
-        /* the first answer's promise bounds the pull; a later answer may only shrink it */
-        long long says = li.total_pages * lim;
-        if (promised < 0 || says < promised)
-            promised = says;
-        if (o->progress)
-            o->progress(page, (int)((promised + lim - 1) / lim), o->arg);
-        off += lim;
-        if (li.items == 0)
-            break; /* an empty page: the listing ended, whatever it promised */
-        if (!p.stop && p.fresh == 0 && k.malformed == malformed) {
-            outcome = SMH_RETRY; /* the same documents again: it would never end */
-            snprintf(k.err, sizeof k.err,
-                     "list: page %d lists nothing new (the listing makes no progress)", page);
-            break;
+        long long total = li.total_items;
+        if (outcome == SMH_OK && h.newer > 0) {
+            struct smh_list_info dl;
+            /* a page that holds them and the first older one, where the delta stops */
+            int lim = h.newer < 10 ? 10 : PAGE;
+            outcome = list_pages(&p, &k, o, 1, lim, deadline, &dl);
         }
-        while (lim < PAGE && off % (lim * 10) == 0)
-            lim *= 10; /* past the large documents: back to full pages */
+        /* the count check: fewer documents than the entries stand for means a remote deletion
+         * (the next full listing finds it otherwise, and `smshim sync --full` at once) */
+        long long off = offset_get(o->cache), remote = remote_entries(o->cache);
+        idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
+                             (off < 0 || total < remote + off));
+        if (outcome == SMH_OK && idlist)
+            outcome = list_pages(&ids, &k, o, 0, PAGE, deadline, &li);
     }
     long rc = 0;
     if (outcome != SMH_OK) {
@@ -271,23 +397,12 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         res->auth = outcome == SMH_AUTH;
         rc = -EIO;
     } else if (!o->filepath) {
-        if (p.full) {
-            /* listings can be stale: a clean file goes only when its GET answers 404 */
-            struct gone_ctx g = {&p, NULL, NULL, 0, 0};
-            smc_entry_each(o->cache, find_gone, &g);
-            for (size_t i = 0; i < g.n; i++) {
-                struct smh_doc d;
-                /* past the deadline nothing is asked: those wait for the next full pull */
-                if (smh_mono_ms() < deadline && smh_api_get(&k, g.ids[i], &d) == SMH_GONE &&
-                    smc_remove_remote(o->cache, o->tree, g.keys[i], g.ids[i]) == 1)
-                    res->removed++;
-                free(g.keys[i]);
-                free(g.ids[i]);
-            }
-            free(g.keys);
-            free(g.ids);
+        struct pull *full = first ? &p : idlist ? &ids : NULL;
+        if (full) {
+            res->removed = remove_gone(full, &k, o, deadline);
+            offset_put(full);
             char dups[32];
-            snprintf(dups, sizeof dups, "%ld", p.dups);
+            snprintf(dups, sizeof dups, "%ld", full->dups);
             smc_kv_put(o->cache, "pull.duplicates", dups);
         }
         if (p.newest > p.watermark) {
@@ -318,6 +433,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     res->unsafe = p.bad;
     smh_ks_free(&p.seen);
     smh_ks_free(&p.ids);
+    smh_ks_free(&ids.seen);
+    smh_ks_free(&ids.ids);
     smh_conn_free(conn);
     return rc;
 }

@@ -26,7 +26,7 @@
 static const char usage[] =
     "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
     "       smshim status [--cache DIR] [--json | --list]\n"
-    "       smshim sync [--cache DIR] [--retry-poisoned]\n"
+    "       smshim sync [--cache DIR] [--retry-poisoned] [--full]\n"
     "       smshim --help | --version\n"
     "\n"
     "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
@@ -331,10 +331,12 @@ static int pull(struct smc *c, const char *cache, const struct remote *r, int fu
 
 static int cmd_sync(int argc, char **argv)
 {
-    int retry = 0;
+    int retry = 0, full = 0;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--retry-poisoned") == 0)
             retry = 1;
+        else if (strcmp(argv[i], "--full") == 0)
+            full = 1; /* a full listing now: finds remote deletions the count check cannot */
         else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
             setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
         else
@@ -358,7 +360,7 @@ static int cmd_sync(int argc, char **argv)
     }
     const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
-    int pulled = pull(c, cache, &r, 1, 30000, timeout / 2, 0);
+    int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 0);
     struct smh_progress prog;
     long left = push_all(c, cache, &r, timeout, 1, retry, &prog);
     struct smc_counts n;
