@@ -256,3 +256,65 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
         sm_lib_close(dfd);
     return rc < 0 ? rc : removed;
 }
+
+int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const char *to,
+                    const char *remote_id)
+{
+    struct smc_entry e;
+    struct stat st;
+    MDB_val kf = {strlen(from), (void *)from}, kt = {strlen(to), (void *)to}, v;
+    MDB_txn *t;
+    const char *lf, *lt;
+    /* both beneath the tree, no link followed (a link or a file in the way: not moved) */
+    int dfrom = smc_tree_dir(tree_dir, from, 0, &lf);
+    if (dfrom < 0)
+        return dfrom == -ENOENT || dfrom == -ENOTDIR ? SMC_MOVE_NONE : dfrom;
+    int dto = smc_tree_dir(tree_dir, to, 1, &lt);
+    if (dto < 0) {
+        sm_lib_close(dfrom);
+        return dto == -ENOTDIR ? SMC_MOVE_NONE : dto;
+    }
+    int rc = smc_txn(c, 0, &t), result = SMC_MOVE_NONE;
+    if (rc < 0)
+        goto out;
+    if (mdb_get(t, c->entries, &kf, &v) != 0 || v.mv_size < sizeof e) {
+        mdb_txn_abort(t);
+        goto out;
+    }
+    memcpy(&e, v.mv_data, sizeof e);
+    int here = SM_REAL(fstatat)(dfrom, lf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (strcmp(e.remote_id, remote_id) != 0 || !here) {
+        mdb_txn_abort(t);
+        goto out;
+    }
+    if (e.dirty_since_ns || (uint64_t)st.st_size != e.synced_size ||
+        smc_mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino) {
+        mdb_txn_abort(t); /* a local change pending: the file keeps its name (the push decides) */
+        result = SMC_MOVE_KEPT;
+        goto out;
+    }
+    struct stat tst;
+    if (mdb_get(t, c->entries, &kt, &v) == 0 ||
+        SM_REAL(fstatat)(dto, lt, &tst, AT_SYMLINK_NOFOLLOW) == 0 ||
+        SM_REAL(renameat)(dfrom, lf, dto, lt) != 0) {
+        mdb_txn_abort(t); /* something is at the new name: the document is applied there */
+        goto out;
+    }
+    v.mv_size = sizeof e;
+    v.mv_data = &e;
+    if ((rc = smc_errno(mdb_del(t, c->entries, &kf, NULL))) < 0 ||
+        (rc = smc_errno(mdb_put(t, c->entries, &kt, &v, 0))) < 0) {
+        mdb_txn_abort(t);
+        SM_REAL(renameat)(dto, lt, dfrom, lf); /* the entry did not move: neither does the file */
+        goto out;
+    }
+    if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
+        SM_REAL(renameat)(dto, lt, dfrom, lf);
+        goto out;
+    }
+    result = SMC_MOVE_DONE;
+out:
+    sm_lib_close(dfrom);
+    sm_lib_close(dto);
+    return rc < 0 ? rc : result;
+}

@@ -173,6 +173,17 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
  *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
 
+/** The document remote_id of the clean file `from` is now at the filepath `to` (renamed
+ *  remotely): move the file and its entry there, in one LMDB write transaction (a local write
+ *  recorded before it is seen; one after it finds the file gone). */
+enum smc_move {
+    SMC_MOVE_NONE = 0, /* not moved: `from` is not that document's file, or `to` is taken */
+    SMC_MOVE_DONE,     /* moved: `from` is gone */
+    SMC_MOVE_KEPT,     /* a local change is pending at `from`: it keeps its name and content */
+};
+int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const char *to,
+                    const char *remote_id);
+
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
 uint64_t smc_now_ms(void);
 struct stat;

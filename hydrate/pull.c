@@ -35,10 +35,71 @@ struct pull {
     int stop;
     struct smh_keyset seen; /* filepaths listed (the newest document of each wins) */
     struct smh_keyset ids;  /* ids listed in this pull */
-    long fresh;             /* documents of the current page not listed before in this pull */
+    struct smh_keyset byid; /* remote id -> index in idkeys: the entry bound to it (built once) */
+    char **idkeys;
+    size_t nidkeys, capidkeys;
+    int byid_built;
+    long fresh; /* documents of the current page not listed before in this pull */
     long applied, kept, dups, bad, failed, oversized;
     void (*log)(const char *);
 };
+
+static int index_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    struct pull *p = arg;
+    if (!e->remote_id[0])
+        return 0;
+    if (p->nidkeys == p->capidkeys) {
+        size_t cap = p->capidkeys ? p->capidkeys * 2 : 64;
+        char **v = realloc(p->idkeys, cap * sizeof *v);
+        if (!v)
+            return 1;
+        p->idkeys = v;
+        p->capidkeys = cap;
+    }
+    struct smh_kv *kv = smh_ks_put(&p->byid, e->remote_id);
+    char *k = strdup(key);
+    if (!kv || !k) {
+        free(k);
+        return 1;
+    }
+    kv->a = p->nidkeys;
+    p->idkeys[p->nidkeys++] = k;
+    return 0;
+}
+
+/* The key of the entry bound to the document id, or NULL. */
+static char **bound_key(struct pull *p, const char *id)
+{
+    if (!p->byid_built) {
+        p->byid_built = 1;
+        smc_entry_each(p->c, index_entry, p);
+    }
+    struct smh_kv *kv = smh_ks_get(&p->byid, id);
+    return kv && kv->a < p->nidkeys ? &p->idkeys[kv->a] : NULL;
+}
+
+/* A document listed at another filepath than the file bound to it: renamed remotely. A clean
+ * file follows it (moved in the tree, its old name gone); one with a local change keeps its name
+ * and content, and its next push moves the document back (jobs.c). 1: the document is not
+ * applied (that local change wins). */
+static int follow_rename(struct pull *p, const struct smh_doc *d)
+{
+    char **old = bound_key(p, d->id);
+    if (!old || strcmp(*old, d->filepath) == 0)
+        return 0;
+    int m = smc_move_remote(p->c, p->tree, *old, d->filepath, d->id);
+    if (m == SMC_MOVE_KEPT)
+        return 1;
+    if (m == SMC_MOVE_DONE) {
+        char *k = strdup(d->filepath);
+        if (k) {
+            free(*old);
+            *old = k;
+        }
+    }
+    return 0;
+}
 
 static int on_doc(void *arg, const struct smh_doc *d)
 {
@@ -71,6 +132,10 @@ static int on_doc(void *arg, const struct smh_doc *d)
         return 0;
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
+    if (follow_rename(p, d)) {
+        p->kept++;
+        return 0;
+    }
     /* the exact bytes the writing machine had, when the document still holds what it pushed */
     char *exact = NULL;
     size_t elen = 0;
@@ -435,6 +500,10 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     smh_ks_free(&p.ids);
     smh_ks_free(&ids.seen);
     smh_ks_free(&ids.ids);
+    smh_ks_free(&p.byid);
+    for (size_t i = 0; i < p.nidkeys; i++)
+        free(p.idkeys[i]);
+    free(p.idkeys);
     smh_conn_free(conn);
     return rc;
 }
