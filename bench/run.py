@@ -25,7 +25,7 @@ import os
 import sys
 
 from cases import (crawl, crawl_server, instructions, micro, process_start, programs,
-                   raw_syscall, scale, upload_drain)
+                   pull_cost, raw_syscall, scale, upload_drain)
 from lib import harness
 from lib.config import BENCH
 
@@ -41,6 +41,7 @@ STEPS = [
     ("crawl", None, ("crawl",), crawl.run),
     ("crawl", "server", ("crawl",), crawl_server.run),
     ("upload_drain", None, ("upload_drain",), upload_drain.run),
+    ("pull_cost", None, ("pull_cost",), pull_cost.run),
     ("programs", None, ("programs",), programs.run),
     ("process_start", None, ("process_start",), process_start.run),
     ("scale", None, ("scale",), scale.run),

@@ -18,7 +18,7 @@ fi
 import json, sys
 r = json.load(open(sys.argv[1]))
 cases = ["micro", "passthrough", "process_start", "crawl", "upload_drain", "scale", "programs",
-         "instructions", "raw_syscall"]
+         "instructions", "raw_syscall", "pull_cost"]
 assert list(r["cases"]) == cases, list(r["cases"])
 for c in cases:
     st = r["cases"][c]["status"]
@@ -33,6 +33,10 @@ ud, sl = r["cases"]["upload_drain"], r["cases"]["crawl"]["server_latency"]
 lu = r["cases"]["crawl"]["last_upload"]
 assert sl["status"] in ("ok", "skipped") and lu["status"] == sl["status"], (sl, lu)
 assert ud["status"] == sl["status"], (ud, sl)
+pc = r["cases"]["pull_cost"]
+assert pc["status"] == ud["status"], (pc, ud)
+if pc["status"] == "ok":
+    assert pc["first_sync"]["requests"] >= 1 and pc["no_change_sync"]["requests"] <= 3, pc
 if ud["status"] == "ok":
     assert all(c["docs_per_s"] > 0 and c["max_inflight_uploads"] >= 1
                for c in ud["configs"].values()), ud
