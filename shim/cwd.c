@@ -10,7 +10,7 @@
 int sm_chdir_core(const char *path)
 {
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     if (SM_REAL(chdir)(r.path) != 0)
@@ -125,7 +125,7 @@ SM_EXPORT char *realpath(const char *path, char *resolved)
         return SM_REAL(realpath)(path, resolved);
     int saved = errno;
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;

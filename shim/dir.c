@@ -13,7 +13,7 @@ SM_EXPORT DIR *opendir(const char *path)
         return SM_REAL(opendir)(path);
     int saved = errno;
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, 0, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_FOLLOW, &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;
@@ -43,7 +43,7 @@ SM_EXPORT int scandirat(int dirfd, const char *path, struct dirent ***list, sm_d
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(scandirat)(dirfd, path, list, filter, compar);
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, SM_RES_FOLLOW, &r);
     if (rc < 0)
         return (int)sm_ret(rc);
     return SM_REAL(scandirat)(r.fd, r.path, list, filter, compar);
@@ -106,7 +106,7 @@ SM_EXPORT int nftw(const char *path, __nftw_func_t fn, int nfd, int flags)
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(nftw)(path, fn, nfd, flags);
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return (int)sm_ret(rc);
     if (r.kind == SM_PASS)
@@ -125,7 +125,7 @@ SM_EXPORT int ftw(const char *path, __ftw_func_t fn, int nfd)
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(ftw)(path, fn, nfd);
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return (int)sm_ret(rc);
     if (r.kind == SM_PASS)

@@ -227,7 +227,7 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     pl->s.map = NULL;
     if (!sm_maybe(path))
         return 0;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &pl->r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &pl->r);
     if (rc < 0)
         return rc;
     pl->target = pl->r.path;
@@ -237,7 +237,7 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
         return -errno;
     if (!shebang(pl->r.path, pl->interp, pl->arg))
         return 0;
-    rc = sm_resolve(AT_FDCWD, pl->interp, SM_RES_ABS, &pl->ir);
+    rc = sm_resolve(AT_FDCWD, pl->interp, SM_RES_ABS | SM_RES_FOLLOW, &pl->ir);
     if (rc < 0)
         return rc;
     size_t argc = 0;
@@ -487,7 +487,7 @@ SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *f
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, path);
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return -rc;
     return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, r.path);

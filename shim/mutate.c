@@ -213,6 +213,8 @@ int sm_symlinkat_core(const char *target, int dirfd, const char *path)
             return rc;
         target = t;
     }
+    if (r.kind == SM_TREE && target)
+        sm_links_note(target);
     return SM_REAL(symlinkat)(target, r.fd, r.path) == 0 ? 0 : -errno;
 }
 
@@ -283,7 +285,7 @@ int sm_truncate_core(const char *path, off_t len)
 {
     struct sm_res r;
     char key[PATH_MAX];
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_MUT | SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_MUT | SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     if (SM_REAL(truncate)(r.path, len) != 0)
@@ -306,7 +308,7 @@ SM_EXPORT int truncate64(const char *path, off64_t len) __attribute__((alias("tr
 int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     return SM_REAL(fchmodat)(r.fd, r.path, mode, flags) == 0 ? 0 : -errno;
@@ -315,7 +317,7 @@ int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags)
 int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     return SM_REAL(fchownat)(r.fd, r.path, u, g, flags) == 0 ? 0 : -errno;
@@ -324,7 +326,7 @@ int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     return SM_REAL(utimensat)(r.fd, r.path, ts, flags) == 0 ? 0 : -errno;

@@ -23,6 +23,14 @@ static int open_writes(int flags)
     return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
 }
 
+/* Does the open follow a symbolic link in the last component? */
+static int open_follows(int flags)
+{
+    return (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
+               ? 0
+               : SM_RES_FOLLOW;
+}
+
 /* After a successful open that may change a regular file under the prefix: record it (by the
  * name the kernel gives the descriptor, which resolves any symlink on the way). */
 static void note_open(int fd, int flags)
@@ -132,7 +140,8 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
 int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, open_writes(flags) ? SM_RES_MUT : 0, &r);
+    int rc =
+        sm_resolve(dirfd, path, (open_writes(flags) ? SM_RES_MUT : 0) | open_follows(flags), &r);
     if (rc < 0)
         return rc;
     return open_res(&r, flags, mode);
@@ -214,7 +223,7 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
         return NULL;
     }
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, open_writes(flags) ? SM_RES_MUT : 0, &r);
+    int rc = sm_resolve(AT_FDCWD, path, (open_writes(flags) ? SM_RES_MUT : 0) | SM_RES_FOLLOW, &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;
@@ -248,9 +257,10 @@ SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
         return SM_REAL(freopen)(path, mode, stream);
     int flags = fmode_flags(mode);
     struct sm_res r;
-    int rc =
-        sm_resolve(AT_FDCWD, path,
-                   (flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS : SM_RES_ABS, &r);
+    int rc = sm_resolve(
+        AT_FDCWD, path,
+        ((flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS : SM_RES_ABS) | SM_RES_FOLLOW,
+        &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;
@@ -273,7 +283,7 @@ SM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
 static __attribute__((noinline)) void *dlopen_virtual(const char *path, int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return NULL;
     return SM_REAL(dlopen)(r.path, flags);

@@ -12,11 +12,69 @@
 #include "smshim.h"
 #include "../cache/cache.h"
 
+#include <linux/openat2.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int sm_treefd_value = -1;
 static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- links that may leave the tree -------------------------------------------------------------
+ * The kernel follows the tree's symlinks itself. A relative target that climbs above the tree's
+ * root would land in the cache directory (meta/, tmp/), not in the prefix's real parent. Such a
+ * link can exist only once a link whose target holds a ".." component (or names the cache) was
+ * made: one shared byte, <cache>/meta/links (mapped by every process of the cache), says so.
+ * While it is 0 every path goes to the kernel as before; once set (or when the byte cannot be
+ * mapped, e.g. after a privilege drop) each path that names the tree is checked beneath the tree
+ * (openat2 RESOLVE_BENEATH, one call) and, when that finds an escape or is unavailable, resolved
+ * here one component at a time as the kernel would on a real directory mounted at the prefix. */
+static volatile unsigned char *links_map; /* NULL: not mapped yet or cannot be: assume links */
+static int openat2_ok = 1;                /* 0 once openat2 answered ENOSYS or EPERM */
+
+static void links_open(void)
+{
+    char p[PATH_MAX];
+    if (links_map || smc_layout_path(sm_cfg.cache, SMC_META, "/links", p, sizeof p) != 0)
+        return;
+    int fd = SM_REAL(openat)(AT_FDCWD, p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return;
+    struct stat st;
+    void *m = MAP_FAILED;
+    if (SM_REAL(fstat)(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        (st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
+        m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    SM_REAL(close)(fd);
+    if (m != MAP_FAILED)
+        links_map = m;
+}
+
+static int links_maybe(void)
+{
+    volatile unsigned char *m = links_map;
+    return SM_UNLIKELY(!m) || SM_UNLIKELY(m[0] != 0);
+}
+
+void sm_links_note(const char *target)
+{
+    int climbs = 0;
+    for (const char *s = target; *s; s++)
+        if (s[0] == '.' && s[1] == '.' && (s == target || s[-1] == '/') &&
+            (s[2] == '/' || s[2] == '\0'))
+            climbs = 1;
+    if (target[0] == '/' && strncmp(target, sm_cfg.cache, sm_cfg.clen) == 0 &&
+        (target[sm_cfg.clen] == '/' || target[sm_cfg.clen] == '\0') &&
+        !(strncmp(target, sm_cfg.tree, sm_cfg.tlen) == 0 &&
+          (target[sm_cfg.tlen] == '/' || target[sm_cfg.tlen] == '\0')))
+        climbs = 1;
+    if (!climbs)
+        return;
+    links_open();
+    if (links_map && !links_map[0])
+        links_map[0] = 1;
+}
 
 /* ---- the tree directory --------------------------------------------------------------------- */
 
@@ -38,10 +96,12 @@ int sm_tree_fd(void)
             /* one of the shim's own descriptors (sm_real.h): out of the host's range, CLOEXEC
              * (an exec'd child opens its own), moved away when the host dup2s onto it */
             fd = sm_lib_openat(AT_FDCWD, sm_cfg.tree, O_PATH | O_DIRECTORY, 0);
-            if (fd >= 0)
+            if (fd >= 0) {
                 sm_fd_movable(&sm_treefd_value);
-            else
+                links_open();
+            } else {
                 rc = -errno;
+            }
         }
         if (rc < 0) {
             sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_cfg.tree, strerror(-rc));
@@ -358,7 +418,7 @@ static int resolve_joined(const char *base, const char *rel, const char *orig, i
     return resolve_vabs(r->buf, orig, flags, r);
 }
 
-int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
+static int resolve_inner(int dirfd, const char *path, int flags, struct sm_res *r)
 {
     char base[PATH_MAX];
     r->kind = SM_PASS;
@@ -400,6 +460,218 @@ int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
     if (st == CWD_OUTSIDE && !dots)
         return 0;
     return resolve_joined(base, path, path, flags, r);
+}
+
+/* ---- links that climb out of the tree ---------------------------------------------------------- */
+
+static int in_dir(const char *p, const char *d, size_t n)
+{
+    return strncmp(p, d, n) == 0 && (p[n] == '/' || p[n] == '\0');
+}
+
+/* Where a resolution (r->fd, r->path) points, as an absolute real path: 1 when that is in the
+ * tree, 0 when not (or unknown), -errno. */
+static int res_real(const struct sm_res *r, char *out, size_t size)
+{
+    const char *p = r->path;
+    if (p[0] == '/') {
+        if (strlen(p) >= size)
+            return -ENAMETOOLONG;
+        strcpy(out, p);
+    } else {
+        char base[PATH_MAX];
+        if (sm_is_tree_fd(r->fd)) {
+            strcpy(base, sm_cfg.tree);
+        } else if (r->fd == AT_FDCWD) {
+            if (!SM_REAL(getcwd)(base, sizeof base))
+                return 0;
+        } else {
+            char link[32];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", r->fd);
+            ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, link, base, sizeof base - 1);
+            if (n < 0)
+                return 0;
+            base[n] = '\0';
+        }
+        int m = snprintf(out, size, "%s/%s", base, p);
+        if (m < 0 || (size_t)m >= size)
+            return -ENAMETOOLONG;
+    }
+    return in_dir(out, sm_cfg.tree, sm_cfg.tlen);
+}
+
+/* (fd, path) for a real call on the virtual path v under the prefix: relative to the tree fd
+ * when it is open (it works after a privilege drop), else the absolute tree path. */
+static int tree_at(const char *v, char *buf, size_t size, const char **path)
+{
+    const char *rest = v + sm_cfg.plen;
+    while (*rest == '/')
+        rest++;
+    int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+    if (fd >= 0) {
+        *path = *rest ? rest : ".";
+        return fd;
+    }
+    if (sm_tree_path(rest, buf, size) < 0)
+        return -ENAMETOOLONG;
+    *path = buf;
+    return AT_FDCWD;
+}
+
+/* Resolve the virtual absolute path `in` one component at a time, following the tree's links
+ * here (a relative target climbs from the link's directory, and ".." of "/" is "/"), so that no
+ * link is left for the kernel to follow out of the tree. The last component is followed when
+ * `follow`, or when a '/' ends the path. Components past the prefix are left to the kernel. */
+static int walk(const char *in, int follow, char *out, size_t size)
+{
+    char pend[PATH_MAX], tmp[PATH_MAX], link[PATH_MAX], buf[PATH_MAX];
+    size_t n = 0;
+    int loops = 0, lastdot = 0, trail = 0;
+    if (strlen(in) >= sizeof pend)
+        return -ENAMETOOLONG;
+    strcpy(pend, in);
+    out[0] = '\0';
+    char *p = pend;
+    for (;;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - s);
+        const char *q = p;
+        while (*q == '/')
+            q++;
+        int last = *q == '\0';
+        trail = last && *p == '/';
+        lastdot = (len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.');
+        if (len == 1 && s[0] == '.')
+            continue;
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            out[n] = '\0';
+            continue;
+        }
+        if (n + 1 + len + 1 > size)
+            return -ENAMETOOLONG;
+        out[n++] = '/';
+        memcpy(out + n, s, len);
+        n += len;
+        out[n] = '\0';
+        if (sm_under_prefix(out) < 0) {
+            if (strncmp(sm_cfg.prefix, out, n) == 0 && sm_cfg.prefix[n] == '/')
+                continue; /* an ancestor of the prefix */
+            /* outside: the kernel resolves the rest */
+            if (n + strlen(p) + 1 > size)
+                return -ENAMETOOLONG;
+            strcpy(out + n, p);
+            return 0;
+        }
+        if (last && !follow && !trail)
+            break;
+        const char *tp;
+        int fd = tree_at(out, buf, sizeof buf, &tp);
+        if (fd == -ENAMETOOLONG)
+            return fd;
+        struct stat st;
+        if (SM_REAL(fstatat)(fd, tp, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+            continue;
+        if (++loops > 40)
+            return -ELOOP;
+        ssize_t ln = SM_REAL(readlinkat)(fd, tp, link, sizeof link - 1);
+        if (ln < 0)
+            return -errno;
+        link[ln] = '\0';
+        sm_untranslate(link, sizeof link);
+        int m = snprintf(tmp, sizeof tmp, "%s%s", link, p);
+        if (m < 0 || (size_t)m >= sizeof tmp)
+            return -ENAMETOOLONG;
+        strcpy(pend, tmp);
+        p = pend;
+        if (link[0] == '/') {
+            n = 0;
+        } else {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        }
+        out[n] = '\0';
+    }
+    if (lastdot && n + 3 <= size) {
+        out[n++] = '/';
+        out[n++] = '.';
+    } else if (n == 0) {
+        out[n++] = '/';
+    } else if (trail && n + 2 <= size) {
+        out[n++] = '/';
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* The resolution r names something the kernel would reach through the tree: make sure no link
+ * takes it out of the tree (see links_open). */
+static int guard(int flags, struct sm_res *r)
+{
+    char real[PATH_MAX], w[PATH_MAX];
+    int rc = res_real(r, real, sizeof real);
+    if (rc <= 0)
+        return rc;
+    int tfd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+    if (openat2_ok && tfd >= 0) {
+        const char *rel = real + sm_cfg.tlen;
+        while (*rel == '/')
+            rel++;
+        struct open_how how = {.flags =
+                                   O_PATH | O_CLOEXEC | ((flags & SM_RES_FOLLOW) ? 0 : O_NOFOLLOW),
+                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+        int saved = errno;
+        long fd = SM_REAL(syscall)(SYS_openat2, tfd, *rel ? rel : ".", &how, sizeof how);
+        int e = errno;
+        errno = saved;
+        if (fd >= 0) {
+            SM_REAL(close)((int)fd);
+            return 0;
+        }
+        if (e == ENOSYS || e == EPERM)
+            openat2_ok = 0;
+        else if (e != EXDEV)
+            return 0; /* the kernel's own answer, reached without leaving the tree */
+    }
+    sm_untranslate(real, sizeof real);
+    rc = walk(real, flags & SM_RES_FOLLOW, w, sizeof w);
+    if (rc < 0)
+        return rc;
+    long off = sm_under_prefix(w);
+    if (off >= 0)
+        return to_tree(w + off, 0, flags, r);
+    if (in_dir(w, sm_cfg.cache, sm_cfg.clen))
+        return -EACCES; /* the cache's own files are never a name under the prefix */
+    strcpy(r->buf, w);
+    r->kind = SM_PASS;
+    r->fd = AT_FDCWD;
+    r->path = r->buf;
+    return 0;
+}
+
+int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
+{
+    int rc = resolve_inner(dirfd, path, flags, r);
+    if (SM_UNLIKELY(rc < 0) || SM_LIKELY(!links_maybe()) || !sm_cfg.enabled || !path || !*path)
+        return rc;
+    if (r->kind == SM_TREE)
+        return guard(flags, r);
+    if (r->path[0] == '/')
+        return 0;
+    if (r->fd == AT_FDCWD ? cwd_state() == CWD_INSIDE : sm_treefd_value >= 0)
+        return guard(flags, r);
+    return 0;
 }
 
 /* ---- keys ------------------------------------------------------------------------------------ */

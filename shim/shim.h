@@ -182,6 +182,8 @@ struct sm_res {
     2 /* the real call takes no dirfd: a virtual target comes back as an absolute
                         tree path with fd == AT_FDCWD (and no tree fd is opened: vfork-safe) */
 
+#define SM_RES_FOLLOW 4 /* the call follows a symbolic link in the last component */
+
 /** Resolve a call's path. Fills r; returns 0 or -errno (ENAMETOOLONG, ELOOP, ...).
  *  Never touches LMDB and never allocates; safe in a vfork child. */
 int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r);
@@ -206,6 +208,10 @@ int sm_key_at(int fd, const char *path, char key[PATH_MAX]);
 /** Key of the file an open descriptor refers to (readlink of /proc/self/fd/N); -ENOENT when the
  *  descriptor is not in the tree. */
 int sm_key_fd(int fd, char key[PATH_MAX]);
+/** A symbolic link with this (stored) target was made in the tree: when it could lead out of
+ *  the tree (a ".." component, or a name in the cache), every process of the cache checks its
+ *  paths beneath the tree from now on (path.c). */
+void sm_links_note(const char *target);
 /** Forget the cached cwd classification (after chdir/fchdir). */
 void sm_cwd_changed(void);
 

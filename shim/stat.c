@@ -23,7 +23,7 @@ static long link_size(int fd, const char *path, long size)
 int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     if (SM_REAL(fstatat)(r.fd, r.path, st, flags) != 0) {
@@ -40,7 +40,7 @@ int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
 int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     if (SM_REAL(statx)(r.fd, r.path, flags, mask, stx) != 0) {
@@ -57,7 +57,7 @@ int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct 
 int sm_faccessat_core(int dirfd, const char *path, int mode, int flags)
 {
     struct sm_res r;
-    int rc = sm_resolve(dirfd, path, 0, &r);
+    int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
     if (SM_REAL(faccessat)(r.fd, r.path, mode, flags) == 0)
@@ -162,7 +162,7 @@ SM_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
 /* The calls below take no dirfd: a virtual path becomes its absolute tree path. */
 #define ABS_CORE(call)                                                                             \
     struct sm_res r;                                                                               \
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);                                           \
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);                           \
     if (rc < 0)                                                                                    \
         return rc;                                                                                 \
     long v = (call);                                                                               \
@@ -206,7 +206,7 @@ SM_EXPORT long pathconf(const char *path, int name)
     if (SM_LIKELY(!sm_maybe(path)))
         return SM_REAL(pathconf)(path, name);
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return sm_ret(rc);
     return SM_REAL(pathconf)(r.path, name);
