@@ -37,6 +37,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
+#include <grp.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -64,7 +65,9 @@
     X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
     X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)                           \
     X(bind) X(connect) X(sendto) X(sendmsg) X(sendmmsg) X(accept) X(accept4) X(getsockname)     \
-    X(getpeername) X(recvfrom) X(recvmsg) X(recvmmsg)
+    X(getpeername) X(recvfrom) X(recvmsg) X(recvmmsg)                                           \
+    X(setuid) X(seteuid) X(setreuid) X(setresuid) X(setgid) X(setegid) X(setregid) X(setresgid) \
+    X(setgroups)
 /* clang-format on */
 
 /* glibc 2.36 has epoll_pwait2 but no header declares it everywhere */

@@ -7,10 +7,12 @@
 /** @defgroup env Environment variables
  * The preload reads these once, in its constructor, and re-injects them into every child it execs.
  * @{ */
-#define SMSHIM_ENV_PREFIX        "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
-#define SMSHIM_ENV_CACHE         "SMSHIM_CACHE" /**< cache directory, default $XDG_CACHE_HOME/smshim */
-#define SMSHIM_ENV_TAG           "SMSHIM_TAG" /**< container tag the prefix maps to, default "smshim" */
-#define SMSHIM_ENV_LOG           "SMSHIM_LOG" /**< "LEVEL[:FILE]", off by default */
+#define SMSHIM_ENV_PREFIX "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
+#define SMSHIM_ENV_CACHE  "SMSHIM_CACHE"  /**< cache directory, default $XDG_CACHE_HOME/smshim */
+#define SMSHIM_ENV_TAG    "SMSHIM_TAG"    /**< container tag the prefix maps to, default "smshim" */
+#define SMSHIM_ENV_LOG    "SMSHIM_LOG"    /**< "LEVEL[:FILE]", off by default */
+#define SMSHIM_ENV_TREE_FD                                                                         \
+    "SMSHIM_TREE_FD" /**< "FD:DEV:INO": the tree, handed on after a privilege drop */
 #define SMSHIM_ENV_SUD           "SMSHIM_SUD" /**< 1 forces syscall user dispatch, 0 forbids it */
 #define SMSHIM_ENV_KEY           "SUPERMEMORY_API_KEY"
 #define SMSHIM_ENV_BASE_URL      "SUPERMEMORY_BASE_URL"

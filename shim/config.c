@@ -413,6 +413,9 @@ void sm_config_load(void)
         sm_cfg.have_log = 1;
     }
     sm_cfg.enabled = 1;
+    v = sm_getenv(SMSHIM_ENV_TREE_FD);
+    if (v && *v)
+        sm_tree_adopt(v);
 }
 
 __attribute__((constructor)) static void sm_ctor(void)

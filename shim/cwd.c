@@ -130,8 +130,25 @@ SM_EXPORT char *realpath(const char *path, char *resolved)
         errno = -rc;
         return NULL;
     }
-    if (!SM_REAL(realpath)(r.path, out))
+    if (SM_UNLIKELY(sm_privs_changed) && r.kind == SM_TREE) {
+        /* the cache's path may be closed to this process: ask the kernel for the name of what
+         * the path opens, through the tree fd */
+        char link[32];
+        int fd = SM_REAL(openat)(AT_FDCWD, r.path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+            return NULL;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, link, out, sizeof out - 1);
+        int e = errno;
+        SM_REAL(close)(fd);
+        if (n < 0) {
+            errno = e;
+            return NULL;
+        }
+        out[n] = '\0';
+    } else if (!SM_REAL(realpath)(r.path, out)) {
         return NULL;
+    }
     if (sm_untranslate(out, sizeof out) < 0) {
         errno = ENAMETOOLONG;
         return NULL;

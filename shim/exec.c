@@ -79,10 +79,39 @@ static int audit_env(const char *cur, char *out, size_t size)
     return 1;
 }
 
+/* ---- the tree across exec after a privilege drop ---------------------------------------------
+ * A process that changed its ids cannot open <cache>/tree again, nor can its children: the
+ * exec hands them the tree fd (already high, in the shim's range) with close-on-exec cleared for
+ * the exec only, named with its dev/ino in SMSHIM_TREE_FD for the child's constructor to check
+ * and adopt. Without such a change nothing is handed on. */
+static char tree_env[96];
+
+/* Before an exec: the fd to hand on (close-on-exec cleared), or -1. */
+static int tree_pass_begin(void)
+{
+    int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+    struct stat st;
+    if (!__atomic_load_n(&sm_privs_changed, __ATOMIC_ACQUIRE) || fd < 0 ||
+        SM_REAL(fstat)(fd, &st) != 0)
+        return -1;
+    snprintf(tree_env, sizeof tree_env, "%s=%d:%lu:%lu", SMSHIM_ENV_TREE_FD, fd,
+             (unsigned long)st.st_dev, (unsigned long)st.st_ino);
+    if (fcntl(fd, F_SETFD, 0) != 0)
+        return -1;
+    return fd;
+}
+
+/* After an exec that failed (or a spawn, in the parent): close-on-exec again. */
+static void tree_pass_end(int fd)
+{
+    if (fd >= 0)
+        fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 /* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
  * library's absolute path first, and LD_AUDIT with the loader's audit module. Falls back to
  * envp itself if memory is short. */
-static char *const *env_build(char *const envp[], struct scratch *s)
+static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd)
 {
     s->map = NULL;
     if (!sm_cfg.enabled || !sm_cfg.libpath[0])
@@ -99,10 +128,10 @@ static char *const *env_build(char *const envp[], struct scratch *s)
     size_t plen = pre ? strlen(pre) : 0;
     size_t alen = 9 + strlen(sm_cfg.libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
     size_t strsz = 12 + strlen(sm_cfg.libpath) + 1 + plen + 1 + alen;
-    char **out = scratch_get(s, (n + 9) * sizeof(char *) + strsz);
+    char **out = scratch_get(s, (n + 10) * sizeof(char *) + strsz);
     if (!out)
         return envp;
-    char *str = (char *)(out + n + 9);
+    char *str = (char *)(out + n + 10);
     char *w = str;
     size_t ll = strlen(sm_cfg.libpath);
     int placed = 0;
@@ -147,6 +176,8 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         const char *e = envp[i];
         if (has_name(e, "LD_PRELOAD", 10) || (add_audit && has_name(e, "LD_AUDIT", 8)))
             continue;
+        if (has_name(e, SMSHIM_ENV_TREE_FD, sizeof SMSHIM_ENV_TREE_FD - 1))
+            continue; /* handed on only by this exec, below */
         have_prefix |= has_name(e, SMSHIM_ENV_PREFIX, sizeof SMSHIM_ENV_PREFIX - 1);
         have_cache |= has_name(e, SMSHIM_ENV_CACHE, sizeof SMSHIM_ENV_CACHE - 1);
         have_tag |= has_name(e, SMSHIM_ENV_TAG, sizeof SMSHIM_ENV_TAG - 1);
@@ -170,6 +201,8 @@ static char *const *env_build(char *const envp[], struct scratch *s)
         out[k++] = (char *)"UV_USE_IO_URING=0";
     if (!have_sud && sud)
         out[k++] = (char *)sud; /* SUD does not survive exec: the child arms itself again */
+    if (tree_fd >= 0)
+        out[k++] = tree_env;
     out[k] = NULL;
     return out;
 }
@@ -263,12 +296,14 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
 {
     struct scratch es;
     struct plan pl;
-    char *const *env = env_build(envp, &es);
+    int tfd = tree_pass_begin();
+    char *const *env = env_build(envp, &es, tfd);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
         SM_REAL(execve)(pl.target, pl.argv, env);
         rc = -errno;
     }
+    tree_pass_end(tfd);
     scratch_put(&pl.s);
     scratch_put(&es);
     return rc;
@@ -287,9 +322,11 @@ SM_EXPORT int execv(const char *path, char *const argv[])
 int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
 {
     struct scratch es;
-    char *const *env = env_build(envp, &es);
+    int tfd = tree_pass_begin();
+    char *const *env = env_build(envp, &es, tfd);
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
+    tree_pass_end(tfd);
     scratch_put(&es);
     return -e;
 }
@@ -423,12 +460,14 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     struct scratch es;
     struct plan pl;
     int saved = errno;
-    char *const *env = env_build(envp, &es);
+    int tfd = tree_pass_begin();
+    char *const *env = env_build(envp, &es, tfd);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0)
         rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
     else
         rc = -rc;
+    tree_pass_end(tfd);
     scratch_put(&pl.s);
     scratch_put(&es);
     errno = saved;

@@ -114,6 +114,60 @@ int sm_tree_fd(void)
     return fd;
 }
 
+/* ---- privilege drops --------------------------------------------------------------------------
+ * The cache is 0700: a process that changed its ids can no longer name <cache>/tree. It keeps
+ * the tree fd it opened before (opened now, when the tree exists, by the set*id wrappers below),
+ * and every path is resolved relative to it, so the virtual directory's own modes decide as on a
+ * real directory. An exec after the change hands the fd to the child (exec.c), whose constructor
+ * adopts it (sm_tree_adopt). meta/ stays private: such processes record nothing (the scan finds
+ * their changes). */
+int sm_privs_changed;
+
+/* Open the tree fd if the tree exists (never creates the cache). */
+static void tree_keep(void)
+{
+    if (!sm_cfg.enabled || __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE) >= 0)
+        return;
+    struct stat st;
+    if (SM_REAL(fstatat)(AT_FDCWD, sm_cfg.tree, &st, 0) == 0 && S_ISDIR(st.st_mode))
+        (void)sm_tree_fd();
+}
+
+#define SETID(name, params, args)                                                                  \
+    SM_EXPORT int name params                                                                      \
+    {                                                                                              \
+        tree_keep();                                                                               \
+        int rc = SM_REAL(name) args;                                                               \
+        if (rc == 0)                                                                               \
+            __atomic_store_n(&sm_privs_changed, 1, __ATOMIC_RELEASE);                              \
+        return rc;                                                                                 \
+    }
+SETID(setuid, (uid_t u), (u))
+SETID(seteuid, (uid_t u), (u))
+SETID(setreuid, (uid_t r, uid_t e), (r, e))
+SETID(setresuid, (uid_t r, uid_t e, uid_t s), (r, e, s))
+SETID(setgid, (gid_t g), (g))
+SETID(setegid, (gid_t g), (g))
+SETID(setregid, (gid_t r, gid_t e), (r, e))
+SETID(setresgid, (gid_t r, gid_t e, gid_t s), (r, e, s))
+SETID(setgroups, (size_t n, const gid_t *l), (n, l))
+
+void sm_tree_adopt(const char *spec)
+{
+    int fd;
+    unsigned long dev, ino;
+    struct stat st;
+    if (sscanf(spec, "%d:%lu:%lu", &fd, &dev, &ino) != 3 || fd < 0 ||
+        SM_REAL(fstat)(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != (dev_t)dev ||
+        st.st_ino != (ino_t)ino)
+        return; /* not the tree (a stale variable, a reused number): leave the fd alone */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    fd = sm_fd_lift(fd);
+    sm_treefd_value = fd;
+    sm_fd_movable(&sm_treefd_value);
+    sm_privs_changed = 1;
+}
+
 /* ---- string helpers --------------------------------------------------------------------------- */
 
 /* Does p contain a "." or ".." component? */
@@ -243,6 +297,8 @@ static int fd_get(int fd, char *out, size_t size)
     return st;
 }
 
+static int tree_at(const char *v, char *buf, size_t size, const char **path);
+
 /* ---- canonicalisation (the slow path: '..' and friends) ------------------------------------- */
 
 /* Resolve "." and ".." in the virtual-namespace absolute path `in` as the kernel would: a ".."
@@ -280,14 +336,18 @@ static int canon(const char *in, char *out, size_t size, int *touched)
             if (sm_under_prefix(out) >= 0)
                 *touched = 1;
             struct stat st;
-            int rc = xlate(out, real, sizeof real);
-            if (rc < 0)
-                return rc;
-            if (SM_REAL(fstatat)(AT_FDCWD, real, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                S_ISLNK(st.st_mode)) {
+            const char *rp = real;
+            int afd = AT_FDCWD;
+            if (sm_under_prefix(out) >= 0)
+                afd = tree_at(out, real, sizeof real, &rp);
+            else if (xlate(out, real, sizeof real) < 0)
+                return -ENAMETOOLONG;
+            if (afd == -ENAMETOOLONG)
+                return afd;
+            if (SM_REAL(fstatat)(afd, rp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
                 if (++loops > 40)
                     return -ELOOP;
-                ssize_t ln = SM_REAL(readlinkat)(AT_FDCWD, real, link, sizeof link - 1);
+                ssize_t ln = SM_REAL(readlinkat)(afd, rp, link, sizeof link - 1);
                 if (ln < 0)
                     return -errno;
                 link[ln] = '\0';
@@ -352,6 +412,17 @@ static int to_tree(const char *rest, int stable, int flags, struct sm_res *r)
         if (!stable) {
             strcpy(tmp, rest);
             rest = tmp;
+        }
+        int tfd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+        if (SM_UNLIKELY(__atomic_load_n(&sm_privs_changed, __ATOMIC_ACQUIRE)) && tfd >= 0) {
+            /* the cache's path may be closed to this process: name the tree through its fd */
+            int n = snprintf(r->buf, sizeof r->buf, "/proc/self/fd/%d%s%s", tfd, *rest ? "/" : "",
+                             rest);
+            if (n < 0 || (size_t)n >= sizeof r->buf)
+                return -ENAMETOOLONG;
+            r->fd = AT_FDCWD;
+            r->path = r->buf;
+            return 0;
         }
         int rc = sm_tree_path(rest, r->buf, sizeof r->buf);
         if (rc < 0)

@@ -212,6 +212,11 @@ int sm_key_fd(int fd, char key[PATH_MAX]);
  *  the tree (a ".." component, or a name in the cache), every process of the cache checks its
  *  paths beneath the tree from now on (path.c). */
 void sm_links_note(const char *target);
+/** Set once this process changed its user or group ids (or adopted the tree after such a
+ *  change): paths that must be absolute name the tree through /proc/self/fd (path.c). */
+extern int sm_privs_changed;
+/** Constructor: adopt the tree fd an exec'd parent handed on ("FD:DEV:INO", checked). */
+void sm_tree_adopt(const char *spec);
 /** Forget the cached cwd classification (after chdir/fchdir). */
 void sm_cwd_changed(void);
 
