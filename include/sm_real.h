@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <glob.h>
+#include <grp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -37,7 +38,6 @@
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/xattr.h>
-#include <grp.h>
 #include <unistd.h>
 #include <utime.h>
 

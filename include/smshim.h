@@ -7,12 +7,10 @@
 /** @defgroup env Environment variables
  * The preload reads these once, in its constructor, and re-injects them into every child it execs.
  * @{ */
-#define SMSHIM_ENV_PREFIX "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
-#define SMSHIM_ENV_CACHE  "SMSHIM_CACHE"  /**< cache directory, default $XDG_CACHE_HOME/smshim */
-#define SMSHIM_ENV_TAG    "SMSHIM_TAG"    /**< container tag the prefix maps to, default "smshim" */
-#define SMSHIM_ENV_LOG    "SMSHIM_LOG"    /**< "LEVEL[:FILE]", off by default */
-#define SMSHIM_ENV_TREE_FD                                                                         \
-    "SMSHIM_TREE_FD" /**< "FD:DEV:INO": the tree, handed on after a privilege drop */
+#define SMSHIM_ENV_PREFIX        "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
+#define SMSHIM_ENV_CACHE         "SMSHIM_CACHE" /**< cache directory, default $XDG_CACHE_HOME/smshim */
+#define SMSHIM_ENV_TAG           "SMSHIM_TAG" /**< container tag the prefix maps to, default "smshim" */
+#define SMSHIM_ENV_LOG           "SMSHIM_LOG" /**< "LEVEL[:FILE]", off by default */
 #define SMSHIM_ENV_SUD           "SMSHIM_SUD" /**< 1 forces syscall user dispatch, 0 forbids it */
 #define SMSHIM_ENV_KEY           "SUPERMEMORY_API_KEY"
 #define SMSHIM_ENV_BASE_URL      "SUPERMEMORY_BASE_URL"
@@ -20,6 +18,7 @@
 #define SMSHIM_ENV_EXIT_TIMEOUT  "SMSHIM_EXIT_TIMEOUT" /**< seconds a process may wait at exit */
 #define SMSHIM_ENV_NOWAIT        "SMSHIM_NOWAIT" /**< 1: never wait at exit (set by smshim run) */
 #define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
+#define SMSHIM_ENV_TREE_FD       "SMSHIM_TREE_FD" /**< "FD:DEV:INO", after a privilege drop */
 /** @} */
 
 #define SMSHIM_DEFAULT_PREFIX   "/sm"
