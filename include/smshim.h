@@ -18,7 +18,7 @@
 #define SMSHIM_ENV_EXIT_TIMEOUT  "SMSHIM_EXIT_TIMEOUT" /**< seconds a process may wait at exit */
 #define SMSHIM_ENV_NOWAIT        "SMSHIM_NOWAIT" /**< 1: never wait at exit (set by smshim run) */
 #define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
-#define SMSHIM_ENV_TREE_FD       "SMSHIM_TREE_FD" /**< "FD:DEV:INO", after a privilege drop */
+#define SMSHIM_ENV_TREE_FD       "SMSHIM_TREE_FD"       /**< "FD:DEV:INO", after a privilege drop */
 /** @} */
 
 #define SMSHIM_DEFAULT_PREFIX   "/sm"
