@@ -366,6 +366,20 @@ static int canon(const char *in, char *out, size_t size, int *touched)
                     n = 0;
                 continue;
             }
+            const char *q = p;
+            while (*q == '/')
+                q++;
+            if (!*q && sm_under_prefix(out) > 0 && out[sm_cfg.plen] == '/') {
+                /* a final ".." from a real directory below the prefix's root: the kernel sees it
+                 * as written (rmdir "a/b/.." is ENOTEMPTY or EBUSY, not the EINVAL of "a/.") */
+                if (n + 4 > size)
+                    return -ENAMETOOLONG;
+                memcpy(out + n, "/..", 4);
+                n += 3;
+                lastdot = 0;
+                trail = 0;
+                break;
+            }
             while (n > 0 && out[n - 1] != '/')
                 n--;
             if (n > 0)
@@ -621,6 +635,10 @@ static int walk(const char *in, int follow, char *out, size_t size)
         if (len == 1 && s[0] == '.')
             continue;
         if (len == 2 && s[0] == '.' && s[1] == '.') {
+            if (last && sm_under_prefix(out) > 0 && out[sm_cfg.plen] == '/' && n + 4 <= size) {
+                memcpy(out + n, "/..", 4); /* as canon: the kernel sees a final ".." */
+                return 0;
+            }
             while (n > 0 && out[n - 1] != '/')
                 n--;
             if (n > 0)

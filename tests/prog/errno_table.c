@@ -126,6 +126,10 @@ int main(int argc, char **argv)
     T("rmdir nonempty", rmdir(P("d")));
     T("rmdir file", rmdir(P("f")));
     T("rmdir missing", rmdir(P("missing")));
+    T("rmdir d/sub/..", rmdir(P("d/sub/..")));
+    T("rmdir d/sub/../sub/..", rmdir(P("d/sub/../sub/..")));
+    T("mkdir d/sub/..", mkdir(P("d/sub/.."), 0755));
+    T("unlink d/sub/..", unlink(P("d/sub/..")));
     T("unlink dir", unlink(P("d")));
     T("unlink missing", unlink(P("missing")));
     T("unlinkat bad flag", unlinkat(AT_FDCWD, P("f"), 0x1234));
