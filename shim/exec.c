@@ -243,14 +243,17 @@ static int shebang(const char *tpath, char interp[256], char arg[256])
 }
 
 /* What to exec for `path`: fills target (the real file) and, for a script stored under the
- * prefix, argv2 (interpreter, argument, virtual path, argv[1..]). 0 or -errno. */
+ * prefix, argv2 (interpreter, argument, virtual path, argv[1..]). An interpreter that is itself
+ * a script under the prefix is run through its own interpreter in turn, as the kernel nests
+ * them (up to SM_INTERP_DEPTH; the kernel answers ELOOP past its own limit). 0 or -errno. */
+#define SM_INTERP_DEPTH 4
 struct plan {
     struct sm_res r;
-    struct sm_res ir; /* the interpreter */
+    struct sm_res ir[SM_INTERP_DEPTH]; /* the interpreters, outermost last */
     char *const *argv;
     const char *target;
     struct scratch s;
-    char interp[256], arg[256];
+    char interp[SM_INTERP_DEPTH][256], arg[SM_INTERP_DEPTH][256];
 };
 
 static int plan_exec(struct plan *pl, const char *path, char *const argv[])
@@ -268,27 +271,36 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
         return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
     if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
         return -errno;
-    if (!shebang(pl->r.path, pl->interp, pl->arg))
+    const char *cur = pl->r.path;
+    int lv = 0;
+    while (lv < SM_INTERP_DEPTH && shebang(cur, pl->interp[lv], pl->arg[lv])) {
+        rc = sm_resolve(AT_FDCWD, pl->interp[lv], SM_RES_ABS | SM_RES_FOLLOW, &pl->ir[lv]);
+        if (rc < 0)
+            return rc;
+        cur = pl->ir[lv].path;
+        if (pl->ir[lv++].kind != SM_TREE)
+            break; /* a real interpreter: the kernel runs it, and whatever it names */
+    }
+    if (lv == 0)
         return 0;
-    rc = sm_resolve(AT_FDCWD, pl->interp, SM_RES_ABS | SM_RES_FOLLOW, &pl->ir);
-    if (rc < 0)
-        return rc;
     size_t argc = 0;
     while (argv && argv[argc])
         argc++;
-    char **a = scratch_get(&pl->s, (argc + 4) * sizeof(char *));
+    char **a = scratch_get(&pl->s, (argc + 2 * SM_INTERP_DEPTH + 2) * sizeof(char *));
     if (!a)
         return -ENOMEM;
     size_t k = 0;
-    a[k++] = pl->interp;
-    if (pl->arg[0])
-        a[k++] = pl->arg;
+    for (int i = lv - 1; i >= 0; i--) {
+        a[k++] = pl->interp[i];
+        if (pl->arg[i][0])
+            a[k++] = pl->arg[i];
+    }
     a[k++] = (char *)path;
     for (size_t i = 1; i < argc; i++)
         a[k++] = argv[i];
     a[k] = NULL;
     pl->argv = a;
-    pl->target = pl->ir.path;
+    pl->target = pl->ir[lv - 1].path;
     return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -475,7 +476,12 @@ static int cmd_run(int argc, char **argv)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
-        execvp(argv[i], argv + i);
+        /* the command may lie under the prefix (or in a PATH directory there), where only the
+         * library can find it: exec through the library's own execvp */
+        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+        int (*xvp)(const char *, char *const[]) =
+            h ? (int (*)(const char *, char *const[]))dlsym(h, "execvp") : NULL;
+        (xvp ? xvp : execvp)(argv[i], argv + i);
         fprintf(stderr, "smshim: %s: %s\n", E(argv[i]), strerror(errno));
         _exit(errno == ENOENT ? 127 : 126);
     }
