@@ -57,6 +57,24 @@ int sm_getcwd_core(char *buf, size_t size)
     return (int)n + 1;
 }
 
+/* A cwd deeper than PATH_MAX: libc's own getcwd walks ".." for it (the system call cannot name
+ * it); the answer, shown as its virtual path, in memory from malloc, or NULL with errno. */
+static char *cwd_long(void)
+{
+    char *p = SM_REAL(getcwd)(NULL, 0);
+    if (!p || !sm_cfg.enabled || sm_cfg.tlen == 0 || strncmp(p, sm_cfg.tree, sm_cfg.tlen) != 0 ||
+        (p[sm_cfg.tlen] != '/' && p[sm_cfg.tlen] != '\0'))
+        return p;
+    size_t rest = strlen(p + sm_cfg.tlen);
+    char *v = malloc(sm_cfg.plen + rest + 1);
+    if (v) {
+        memcpy(v, sm_cfg.prefix, sm_cfg.plen);
+        memcpy(v + sm_cfg.plen, p + sm_cfg.tlen, rest + 1);
+    }
+    free(p);
+    return v;
+}
+
 SM_EXPORT char *getcwd(char *buf, size_t size)
 {
     int saved = errno;
@@ -64,32 +82,53 @@ SM_EXPORT char *getcwd(char *buf, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    if (!buf) {
-        char t[PATH_MAX];
-        int rc = sm_getcwd_core(t, sizeof t);
-        if (rc < 0) {
-            errno = -rc;
-            return NULL;
-        }
-        size_t n = strlen(t) + 1;
-        if (size && n > size) {
-            errno = ERANGE;
-            return NULL;
-        }
-        char *p = malloc(size ? size : n);
+    char t[PATH_MAX];
+    int rc = sm_getcwd_core(buf && size <= sizeof t ? buf : t,
+                            buf && size <= sizeof t ? size : sizeof t);
+    if (rc == -ENAMETOOLONG || (rc == -ERANGE && (!buf || size > sizeof t))) {
+        /* deeper than PATH_MAX */
+        char *p = cwd_long();
         if (!p)
             return NULL;
-        memcpy(p, t, n);
-        errno = saved;
-        return p;
+        size_t n = strlen(p) + 1;
+        if (!buf && (!size || n <= size)) {
+            errno = saved;
+            return p;
+        }
+        if (buf && n <= size) {
+            memcpy(buf, p, n);
+            free(p);
+            errno = saved;
+            return buf;
+        }
+        free(p);
+        errno = ERANGE;
+        return NULL;
     }
-    int rc = sm_getcwd_core(buf, size);
     if (rc < 0) {
         errno = -rc;
         return NULL;
     }
+    if (buf && size <= sizeof t) {
+        errno = saved;
+        return buf;
+    }
+    size_t n = (size_t)rc;
+    if (size && n > size) {
+        errno = ERANGE;
+        return NULL;
+    }
+    if (buf) {
+        memcpy(buf, t, n);
+        errno = saved;
+        return buf;
+    }
+    char *p = malloc(size ? size : n);
+    if (!p)
+        return NULL;
+    memcpy(p, t, n);
     errno = saved;
-    return buf;
+    return p;
 }
 SM_INNER_ALIAS(getcwd);
 
