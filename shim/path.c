@@ -38,7 +38,7 @@ static void links_open(void)
     char p[PATH_MAX];
     if (links_map || smc_layout_path(sm_cfg.cache, SMC_META, "/links", p, sizeof p) != 0)
         return;
-    int fd = SM_REAL(openat)(AT_FDCWD, p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    int fd = sm_lib_openat(AT_FDCWD, p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return;
     struct stat st;
@@ -46,7 +46,7 @@ static void links_open(void)
     if (SM_REAL(fstat)(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         (st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
         m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    SM_REAL(close)(fd);
+    sm_lib_close(fd);
     if (m != MAP_FAILED)
         links_map = m;
 }
@@ -559,7 +559,15 @@ static int in_dir(const char *p, const char *d, size_t n)
 static int res_real(const struct sm_res *r, char *out, size_t size)
 {
     const char *p = r->path;
-    if (p[0] == '/') {
+    char self[40];
+    int tfd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
+    int sl = tfd >= 0 ? snprintf(self, sizeof self, "/proc/self/fd/%d", tfd) : 0;
+    if (sl > 0 && strncmp(p, self, (size_t)sl) == 0 && (p[sl] == '/' || p[sl] == '\0')) {
+        /* the tree named through its fd (after a privilege drop: to_tree) */
+        int m = snprintf(out, size, "%s%s", sm_cfg.tree, p + sl);
+        if (m < 0 || (size_t)m >= size)
+            return -ENAMETOOLONG;
+    } else if (p[0] == '/') {
         if (strlen(p) >= size)
             return -ENAMETOOLONG;
         strcpy(out, p);
@@ -709,19 +717,34 @@ static int walk(const char *in, int follow, char *out, size_t size)
 static int guard(int flags, struct sm_res *r)
 {
     char real[PATH_MAX], w[PATH_MAX];
-    int rc = res_real(r, real, sizeof real);
-    if (rc <= 0)
-        return rc;
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC | ((flags & SM_RES_FOLLOW) ? 0 : O_NOFOLLOW),
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
     int tfd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
-    if (openat2_ok && tfd >= 0) {
-        const char *rel = real + sm_cfg.tlen;
-        while (*rel == '/')
-            rel++;
-        struct open_how how = {.flags =
-                                   O_PATH | O_CLOEXEC | ((flags & SM_RES_FOLLOW) ? 0 : O_NOFOLLOW),
-                               .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    /* beneath the directory the path starts from (in the tree, or it would not be here): one
+     * call, and it works for a relative path of any length the kernel takes */
+    for (int pass = 0; pass < 2 && openat2_ok; pass++) {
+        int dfd = r->fd;
+        const char *p = r->path;
+        if (pass == 1 && r->fd == tfd && r->path[0] != '/') {
+            break; /* the first pass already started from the tree's root */
+        } else if (pass == 1) {
+            /* beneath the tree's root: the path may climb out of its directory, not the tree */
+            int rc = res_real(r, real, sizeof real);
+            if (rc <= 0)
+                return rc;
+            if (tfd < 0)
+                break;
+            dfd = tfd;
+            p = real + sm_cfg.tlen;
+            while (*p == '/')
+                p++;
+            if (!*p)
+                p = ".";
+        } else if (p[0] == '/') {
+            continue;
+        }
         int saved = errno;
-        long fd = SM_REAL(syscall)(SYS_openat2, tfd, *rel ? rel : ".", &how, sizeof how);
+        long fd = SM_REAL(syscall)(SYS_openat2, dfd, p, &how, sizeof how);
         int e = errno;
         errno = saved;
         if (fd >= 0) {
@@ -733,6 +756,9 @@ static int guard(int flags, struct sm_res *r)
         else if (e != EXDEV)
             return 0; /* the kernel's own answer, reached without leaving the tree */
     }
+    int rc = res_real(r, real, sizeof real);
+    if (rc <= 0)
+        return rc;
     sm_untranslate(real, sizeof real);
     rc = walk(real, flags & SM_RES_FOLLOW, w, sizeof w);
     if (rc < 0)

@@ -36,6 +36,16 @@ if shim ls /sm/b/l/ >/dev/null 2>&1; then fail "/sm/b/l -> ../../meta listed the
 # a link naming the cache itself by its real path
 shim ln -s "$SMSHIM_CACHE/meta" /sm/m
 if shim ls /sm/m/ >/dev/null 2>&1; then fail "/sm/m names the cache's meta/"; fi
+# relative paths as long as the kernel takes them still work while links are checked
+shim "$PY" - <<'PY' || fail "a long relative path failed while links are checked"
+import os
+os.chdir("/sm/e2")
+rel = "/".join([c * 203 for c in "abcdefghijklmnopqrst"])  # 4079 bytes
+os.makedirs(rel)
+with open(rel + "/f", "w") as f:
+    f.write("x")
+assert os.stat(rel + "/f").st_size == 1
+PY
 # the link itself is still a link: lstat, readlink and unlink act on it
 [ "$(shim stat -c %F /sm/up)" = "symbolic link" ] || fail "lstat /sm/up"
 shim rm /sm/up
