@@ -3,6 +3,7 @@
 #include "../cache/cache.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
+#include "ns.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -25,13 +26,14 @@
 #include "../shim/config.c"
 
 static const char usage[] =
-    "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] -- CMD [ARGS...]\n"
+    "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] [--ns] -- CMD [ARGS...]\n"
     "       smshim status [--cache DIR] [--json | --list]\n"
     "       smshim sync [--cache DIR] [--retry-poisoned] [--full]\n"
     "       smshim --help | --version\n"
     "\n"
     "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
     "directory kept in the cache (default $XDG_CACHE_HOME/smshim or ~/.cache/smshim).\n"
+    "--ns (chosen by itself for a static CMD): in a private mount namespace with the tree there.\n"
     "\n"
     "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_LOG=LEVEL[:FILE],\n"
     "SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL.\n";
@@ -383,7 +385,8 @@ static int cmd_sync(int argc, char **argv)
 
 static int cmd_run(int argc, char **argv)
 {
-    int i = 0;
+    int i = 0, force_ns = 0;
+    struct smns ns;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
@@ -395,6 +398,8 @@ static int cmd_run(int argc, char **argv)
             setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
         else if (i + 1 < argc && strcmp(argv[i], "--tag") == 0)
             setenv(SMSHIM_ENV_TAG, argv[++i], 1);
+        else if (strcmp(argv[i], "--ns") == 0)
+            force_ns = 1;
         else if (argv[i][0] != '-')
             break;
         else
@@ -444,7 +449,10 @@ static int cmd_run(int argc, char **argv)
         setenv("LD_AUDIT", aud, 1);
     }
     setenv("UV_USE_IO_URING", "0", 0);
-    check_reachable(argv[i]);
+    char cmdpath[PATH_MAX];
+    if (!smns_decide(&ns, which(argv[i], cmdpath, sizeof cmdpath) == 0 ? cmdpath : NULL, force_ns,
+                     set.prefix, cache))
+        check_reachable(argv[i]);
     check_sud(argv[i]);
 
     struct remote r;
@@ -476,6 +484,11 @@ static int cmd_run(int argc, char **argv)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
+        char why[PATH_MAX + 200];
+        if (ns.on && smns_enter(&ns, why, sizeof why) != 0) {
+            fprintf(stderr, "smshim: namespace: %s\n", E(why));
+            _exit(126);
+        }
         /* the command may lie under the prefix (or in a PATH directory there), where only the
          * library can find it: exec through the library's own execvp */
         void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
@@ -489,6 +502,7 @@ static int cmd_run(int argc, char **argv)
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
             die("waitpid: %s", strerror(errno));
+    smns_done(&ns);
     if (remote) {
         const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
         long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
