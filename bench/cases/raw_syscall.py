@@ -4,6 +4,7 @@ import platform
 import re
 import time
 
+from cases import go_workload
 from lib import proc
 from lib.config import SRC
 from lib.fs import tree_manifest
@@ -74,6 +75,7 @@ def run(ctx):
                                          "prefix_sud": on.dir + "/f4k"}),
            "rounds": cfg["rounds"]}
     out["bun_crawl"] = bun_crawl(ctx, disk, shim)
+    out["go_workload"] = go_workload.run_sub(ctx, disk, shim)
     return out
 
 

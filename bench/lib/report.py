@@ -308,6 +308,17 @@ def raw_rows(C):
          "| raw `syscall` newfstatat, p50 / p99: real directory, no shim; under the "
          "prefix, SUD armed (served by the shim) | %s; %s (%s) |" % (
              p50_p99(f["real_no_shim"]), p50_p99(f["prefix_sud"]), fmt_x(f["ratio_p50"]))]
+    gw = rw.get("go_workload", {})
+    if gw.get("status") == "ok":
+        w = gw["wall_ns"]
+        L.append("| Go (`tests/prog/gofs.go`, %s), median of %d: cgo build, real directory vs "
+                 "the prefix (SUD); static build, real directory vs `smshim run --ns` | wall %s vs "
+                 "%s (%s); %s vs %s (%s) |" % (
+                     gw["workload"], gw["rounds"], fmt_ns(w["native_cgo"]), fmt_ns(w["sud_cgo"]),
+                     fmt_x(gw["ratio_sud"]), fmt_ns(w["native_static"]),
+                     fmt_ns(w.get("ns_static")), fmt_x(gw.get("ratio_ns"))))
+    elif gw:
+        L.append("| Go workload | skipped: %s |" % gw.get("reason"))
     b = rw.get("bun_crawl", {})
     if b.get("status") == "ok":
         L.append("| Bun crawl (`tests/lib/crawl.js`, %d files, 16 workers), median of %d: "
