@@ -69,12 +69,33 @@ int smc_errno(int rc);
 /** Record a create/write/truncate of the file `key`: the entry becomes dirty (if it was clean)
  *  and a SMC_Q_WRITE record is queued, in one transaction. A file already dirty costs one read. */
 int smc_note_write(struct smc *c, const char *key, uint64_t now_ns);
+/** Record writes of the n files keys[] (a directory that arrived from outside), in one
+ *  transaction. */
+int smc_note_writes(struct smc *c, const char *const *keys, size_t n, uint64_t now_ns);
 /** Record the removal of `key`: its entry goes and a SMC_Q_DELETE record carrying the remote
  *  id is queued. No-op for a file that has no entry. */
 int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns);
 /** Record a rename. from == NULL: something arrived at `to` from outside the prefix; to == NULL:
  *  `from` left the prefix; is_dir: a whole directory (every entry below moves). */
 int smc_note_rename(struct smc *c, const char *from, const char *to, int is_dir, uint64_t now_ns);
+
+/* Hard links: the names of an inode (links.c). The remote has no links: each name is its own
+ * document. */
+struct smc_ino {
+    uint64_t dev, ino;
+};
+/** `added` is a new name of the file `existing` (inode id): `added` becomes dirty and both
+ *  names are in id's record, in one transaction. */
+int smc_links_note_link(struct smc *c, const struct smc_ino *id, const char *existing,
+                        const char *added, uint64_t now_ns);
+/** The names recorded for id, NUL-separated, malloc'd into *out (*len bytes). 0 or -ENOENT. */
+int smc_links_names(struct smc *c, const struct smc_ino *id, char **out, size_t *len);
+/** A write to the file id whose names are now exactly names[0..n): each becomes dirty and the
+ *  record is set to them (removed when fewer than two), in one transaction. */
+int smc_links_note_write(struct smc *c, const struct smc_ino *id, const char *const *names,
+                         size_t n, uint64_t now_ns);
+/** In id's record, the name from becomes to (from == NULL: add to; to == NULL: drop from). */
+int smc_links_rename(struct smc *c, const struct smc_ino *id, const char *from, const char *to);
 
 struct smc_counts {
     uint64_t entries;   /* files with sync state */

@@ -25,6 +25,7 @@ struct smc {
     MDB_dbi entries; /* SMC_DB_ENTRIES */
     MDB_dbi queue;   /* SMC_DB_QUEUE */
     MDB_dbi kv;      /* SMC_DB_KV */
+    MDB_dbi inodes;  /* SMC_DB_INODES (links.c) */
     int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
@@ -41,6 +42,13 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
 /** Queue a record inside the write transaction t. */
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
                   const struct smc_entry *e, uint64_t now_ns);
+/** Inside the write transaction t: mark key dirty (creating its entry) and queue a write. */
+int smc_mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns);
+
+/** Inside t: the names below directory from ("/a": "/a/...") of linked files now lie below
+ *  to (NULL: they left the prefix) in the inode index (links.c). */
+int smc_links_move_dir(struct smc *c, MDB_txn *t, const char *from, const char *to);
+
 /** A fresh idempotency key (22 characters of [A-Za-z0-9]). */
 void smc_custom_id(char out[48]);
 

@@ -169,6 +169,7 @@ int smc_open(const char *meta_dir, struct smc **out)
     if ((rc = smc_errno(mdb_dbi_open(t, SMC_DB_ENTRIES, MDB_CREATE, &c->entries))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_KV, MDB_CREATE, &c->kv))) < 0 ||
+        (rc = smc_errno(mdb_dbi_open(t, SMC_DB_INODES, MDB_CREATE, &c->inodes))) < 0 ||
         (rc = schema_check(c, t)) < 0)
         goto fail;
     rc = smc_errno(mdb_txn_commit(t));

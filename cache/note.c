@@ -146,6 +146,11 @@ static int mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_n
     return smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now_ns);
 }
 
+int smc_mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns)
+{
+    return mark_dirty(c, t, key, now_ns);
+}
+
 /* Inside t: key is gone; queue the deletion of its document. */
 static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns)
 {
@@ -256,6 +261,21 @@ int smc_note_write(struct smc *c, const char *key, uint64_t now_ns)
     IN_WRITE_TXN(c, mark_dirty(c, t, key, now_ns));
 }
 
+int smc_note_writes(struct smc *c, const char *const *keys, size_t n, uint64_t now_ns)
+{
+    MDB_txn *t;
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; rc >= 0 && i < n; i++)
+        rc = mark_dirty(c, t, keys[i], now_ns);
+    if (rc < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    return smc_errno(mdb_txn_commit(t));
+}
+
 int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns)
 {
     struct smc_entry e;
@@ -283,6 +303,8 @@ static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *t
         rc = move_entry(c, t, keys[i], nk, now_ns);
     }
     keys_free(keys, n);
+    if (rc >= 0)
+        rc = smc_links_move_dir(c, t, from, to);
     return rc;
 }
 

@@ -16,6 +16,7 @@
 #define SMC_DB_ENTRIES "entries"
 #define SMC_DB_QUEUE   "queue"
 #define SMC_DB_KV      "kv"
+#define SMC_DB_INODES  "inodes"
 
 /* kv names */
 #define SMC_KV_SCHEMA "schema" /* decimal SMC_SCHEMA */

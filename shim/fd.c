@@ -54,34 +54,57 @@ static int wfd_closing(int fd, char key[PATH_MAX])
 
 enum { CLOSE_PLAIN, CLOSE_RELOCK, CLOSE_RECORD };
 
+/* The file fd is open on, by the name it has now (key holds the name seen at open): 1, or 0
+ * when it has none under the prefix (unlinked, or moved out): then nothing is recorded, so that
+ * no entry outlives its name. */
+static int current_name(int fd, char key[PATH_MAX], struct stat *st)
+{
+    struct stat s;
+    int tfd;
+    if (SM_REAL(fstat)(fd, st) != 0 || st->st_nlink == 0)
+        return 0;
+    if ((tfd = sm_tree_fd()) >= 0 && strcmp(key, "/") != 0 &&
+        SM_REAL(fstatat)(tfd, key + 1, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
+        s.st_ino == st->st_ino)
+        return 1; /* still there (the common case: one stat) */
+    /* renamed since: the kernel's name for it, if that is still one (a name of a linked file
+     * unlinked since is shown as "... (deleted)"); a linked file's other names are in the index */
+    if (sm_key_fd(fd, key) == 0 && strcmp(key, "/") != 0 && tfd >= 0 &&
+        SM_REAL(fstatat)(tfd, key + 1, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
+        s.st_ino == st->st_ino)
+        return 1;
+    return st->st_nlink > 1;
+}
+
 /* What the host's close of fd (not one of the shim's) means to the shim, decided before the
  * real close. */
-static int closing(int fd, char key[PATH_MAX])
+static int closing(int fd, char key[PATH_MAX], struct stat *st)
 {
     if (SM_UNLIKELY(SM_GUARD_ON()) && sm_guard_closing(fd))
         return CLOSE_RELOCK;
-    return wfd_closing(fd, key) ? CLOSE_RECORD : CLOSE_PLAIN;
+    return wfd_closing(fd, key) && current_name(fd, key, st) ? CLOSE_RECORD : CLOSE_PLAIN;
 }
 
-static void closed(int what, const char *key)
+static void closed(int what, const char *key, const struct stat *st)
 {
     if (what == CLOSE_RELOCK)
         sm_guard_relock();
     else if (what == CLOSE_RECORD)
-        sm_note_write(key);
+        sm_note_write_st(key, st);
 }
 
 int sm_close_core(int fd)
 {
     char key[PATH_MAX];
+    struct stat st;
     if (SM_UNLIKELY(sm_fd_is_own(fd))) {
         sm_log(SM_LOG_DEBUG, "the program closed descriptor %d, the shim's: left open", fd);
         return -EBADF; /* for the host, the shim's descriptors do not exist */
     }
-    int what = closing(fd, key);
+    int what = closing(fd, key, &st);
     int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
     if (SM_UNLIKELY(what != CLOSE_PLAIN))
-        closed(what, key);
+        closed(what, key, &st);
     return rc;
 }
 
@@ -95,6 +118,7 @@ SM_EXPORT int close(int fd)
 SM_EXPORT int fclose(FILE *f)
 {
     char key[PATH_MAX];
+    struct stat st;
     if (SM_UNLIKELY(sm_in_lib) || !f)
         return SM_REAL(fclose)(f);
     int fd = fileno(f);
@@ -102,11 +126,11 @@ SM_EXPORT int fclose(FILE *f)
         errno = EBADF;
         return EOF;
     }
-    int what = closing(fd, key);
+    int what = closing(fd, key, &st);
     int rc = SM_REAL(fclose)(f);
     if (SM_UNLIKELY(what != CLOSE_PLAIN)) {
         int saved = errno;
-        closed(what, key);
+        closed(what, key, &st);
         errno = saved;
     }
     return rc;

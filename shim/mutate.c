@@ -50,15 +50,18 @@ int sm_unlinkat_core(int dirfd, const char *path, int flags)
     if (is_root(&r))
         return -EBUSY;
     int have_key = 0;
+    struct stat st;
     if (!(flags & AT_REMOVEDIR)) {
-        struct stat st;
         if (SM_REAL(fstatat)(r.fd, r.path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             have_key = sm_key_at(r.fd, r.path, key) == 0;
     }
     if (SM_REAL(unlinkat)(r.fd, r.path, flags) != 0)
         return -errno;
-    if (have_key)
-        sm_note_unlink(key);
+    if (have_key) {
+        sm_note_unlink(key); /* this name's document only: the inode's other names stay */
+        if (st.st_nlink > 1)
+            sm_note_relink(key, NULL, &st);
+    }
     return 0;
 }
 
@@ -118,6 +121,13 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
     if (b.kind == SM_TREE && a.kind == SM_PASS &&
         SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
         kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    if (kind == 1 && a.kind == SM_TREE && b.kind == SM_TREE && !(flags & RENAME_EXCHANGE)) {
+        /* two names of one inode: the kernel does nothing and so is nothing recorded */
+        struct stat bs;
+        if (SM_REAL(fstatat)(b.fd, b.path, &bs, AT_SYMLINK_NOFOLLOW) == 0 &&
+            bs.st_dev == st.st_dev && bs.st_ino == st.st_ino)
+            kind = 0;
+    }
     rc = flags ? SM_REAL(renameat2)(a.fd, a.path, b.fd, b.path, flags)
                : SM_REAL(renameat)(a.fd, a.path, b.fd, b.path);
     if (rc != 0)
@@ -134,6 +144,10 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
         return 0;
     }
     sm_note_rename(have_from ? from : NULL, have_to ? to : NULL, kind == 2);
+    if (kind == 2 && !have_from && have_to && a.kind == SM_PASS)
+        sm_note_tree_in(to); /* a directory from outside: its files are tracked now */
+    if (kind == 1 && st.st_nlink > 1 && (have_from || have_to))
+        sm_note_relink(have_from ? from : NULL, have_to ? to : NULL, &st);
     return 0;
 }
 
@@ -160,28 +174,100 @@ SM_EXPORT int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned
 
 /* ---- links ------------------------------------------------------------------------------------- */
 
-/* Hard links cannot be represented remotely (two documents, one inode): like a link across
- * filesystems, they fail with EXDEV, and git, cp and mv fall back to copy or rename. */
+/* Hard links are real links in the tree: both names are one inode, as on a real directory. The
+ * remote has no links: each name is its own document with the file's bytes, and the inode's
+ * names are recorded (cache/links.c) so that a write through one marks them all. A link between
+ * the tree and a path outside it fails with EXDEV, as across filesystems, but only after the
+ * kernel's own path errors (the kernel looks both paths up before it compares their mounts). */
+
+/* The kernel's answer for a link whose two ends are on different mounts. */
+static int cross_errors(const struct sm_res *a, int aflags, const struct sm_res *b)
+{
+    struct stat st;
+    char parent[PATH_MAX];
+    if (SM_REAL(fstatat)(a->fd, a->path, &st, aflags) != 0)
+        return -errno;
+    if (SM_REAL(fstatat)(b->fd, b->path, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        return -EEXIST;
+    if (errno != ENOENT)
+        return -errno;
+    /* the last name is missing: so must its directory be, for ENOENT */
+    size_t len = strlen(b->path);
+    while (len > 1 && b->path[len - 1] == '/')
+        len--;
+    while (len > 0 && b->path[len - 1] != '/')
+        len--;
+    if (len >= sizeof parent)
+        return -ENAMETOOLONG;
+    memcpy(parent, b->path, len);
+    strcpy(parent + len, ".");
+    if (SM_REAL(fstatat)(b->fd, parent, &st, 0) != 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? -EXDEV : -ENOTDIR;
+}
+
+/* A source given as a descriptor (AT_EMPTY_PATH, or /proc/self/fd/N followed) that is a file of
+ * the tree: an unnamed one (O_TMPFILE under the prefix) or one with a name there (its key in
+ * key, else ""). 1 if so, 0 if not. */
+static int tree_source(const struct sm_res *a, const char *o, int aflags, char key[PATH_MAX])
+{
+    struct stat st, tr;
+    int fd = -1, n = 0, tfd = sm_tree_fd();
+    if (o && !*o && (aflags & AT_EMPTY_PATH))
+        fd = a->fd;
+    else if (o && sscanf(o, "/proc/self/fd/%d%n", &fd, &n) == 1 && o[n] == '\0' &&
+             !(aflags & AT_SYMLINK_NOFOLLOW))
+        ;
+    else
+        return 0;
+    if (fd < 0 || tfd < 0 || SM_REAL(fstat)(fd, &st) != 0 || SM_REAL(fstat)(tfd, &tr) != 0 ||
+        st.st_dev != tr.st_dev || S_ISDIR(st.st_mode))
+        return 0;
+    key[0] = '\0';
+    if (st.st_nlink == 0)
+        return 1;
+    return sm_key_fd(fd, key) == 0;
+}
+
 int sm_linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
 {
     struct sm_res a, b;
+    char from[PATH_MAX], to[PATH_MAX];
+    struct stat st;
     int rc = sm_resolve(ofd, o, SM_RES_MUT, &a);
     if (rc < 0)
         return rc;
     rc = sm_resolve(nfd, n, SM_RES_MUT, &b);
     if (rc < 0)
         return rc;
-    if (a.kind == SM_TREE || b.kind == SM_TREE) {
-        struct stat st;
-        /* the usual errors come first, as from the kernel */
-        if (a.kind == SM_TREE &&
-            (!o || !*o ? 0 : SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) != 0))
-            return -errno;
-        if (b.kind == SM_TREE && SM_REAL(fstatat)(b.fd, b.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-            return -EEXIST;
-        return -EXDEV;
+    int aflags = (flags & AT_SYMLINK_FOLLOW) ? 0 : AT_SYMLINK_NOFOLLOW;
+    if (o && !*o && (flags & AT_EMPTY_PATH))
+        aflags |= AT_EMPTY_PATH;
+    if (a.kind == SM_PASS && b.kind == SM_PASS)
+        return SM_REAL(linkat)(a.fd, a.path, b.fd, b.path, flags) == 0 ? 0 : -errno;
+    int have_from = 0;
+    if (a.kind == SM_PASS) {
+        /* only a descriptor on a file of the tree may get a name in it */
+        if (!tree_source(&a, o, aflags, from))
+            return cross_errors(&a, aflags, &b);
+        have_from = from[0] != '\0';
+    } else if (b.kind == SM_PASS) {
+        return cross_errors(&a, aflags, &b);
+    } else {
+        /* the name linked: the source itself, or what it leads to when followed */
+        have_from = SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && sm_key_at(a.fd, a.path, from) == 0;
     }
-    return SM_REAL(linkat)(a.fd, a.path, b.fd, b.path, flags) == 0 ? 0 : -errno;
+    if (SM_REAL(linkat)(a.fd, a.path, b.fd, b.path, flags) != 0)
+        return -errno;
+    if (SM_REAL(fstatat)(b.fd, b.path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+        sm_key_at(b.fd, b.path, to) == 0) {
+        if (st.st_nlink < 2)
+            sm_note_write(to); /* an unnamed file's first name */
+        else
+            sm_note_link(have_from ? from : NULL, to, &st);
+    }
+    return 0;
 }
 
 SM_EXPORT int link(const char *o, const char *n)

@@ -42,7 +42,7 @@ static void note_open(int fd, int flags)
     if (SM_REAL(fstat)(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return;
     if (sm_key_fd(fd, key) == 0) {
-        sm_note_write(key);
+        sm_note_write_st(key, &st);
         if ((flags & O_ACCMODE) != O_RDONLY)
             sm_wfd_set(fd, key);
     }
@@ -117,7 +117,9 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         /* a regular file or a new one, not a symlink: this key is the file's canonical name */
         have_pre = (p == 1 ? S_ISREG(st.st_mode) : p == 0 && (flags & O_CREAT)) &&
                    (pre[0] == '/' || sm_key_at(r->fd, r->path, pre) == 0) && strcmp(pre, "/") != 0;
-        if (have_pre)
+        if (have_pre && p == 1 && st.st_nlink > 1)
+            sm_note_write_st(pre, &st); /* every name of a linked file, before the open */
+        else if (have_pre)
             sm_note_write(pre);
     }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);

@@ -8,7 +8,9 @@
 #include "../hydrate/bg.h"
 #include "../hydrate/hydrate.h"
 
+#include <ftw.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* Guarding LMDB's locks. A process that has the environment open holds POSIX locks on
@@ -257,4 +259,154 @@ void sm_note_sync(void)
         smc_flush(c);
         sm_lib_leave(was);
     }
+}
+
+/* ---- hard links: every name of an inode (cache/links.c) ------------------------------------- */
+
+static struct smc_ino ino_of(const struct stat *st)
+{
+    struct smc_ino id = {(uint64_t)st->st_dev, (uint64_t)st->st_ino};
+    return id;
+}
+
+/* Is the tree name key (absolute key "/a/b") the file st? */
+static int names_inode(const char *key, const struct stat *st)
+{
+    struct stat s;
+    int tfd = sm_tree_fd();
+    if (tfd < 0 || strcmp(key, "/") == 0)
+        return 0;
+    return SM_REAL(fstatat)(tfd, key + 1, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
+           s.st_ino == st->st_ino;
+}
+
+void sm_note_write_st(const char *key, const struct stat *st)
+{
+    if (!st || st->st_nlink < 2) {
+        sm_note_write(key);
+        return;
+    }
+    struct smc *c = sm_record_env();
+    if (!c)
+        return;
+    struct smc_ino id = ino_of(st);
+    char *l = NULL;
+    size_t len = 0;
+    int was = sm_lib_enter();
+    int rc = smc_links_names(c, &id, &l, &len);
+    sm_lib_leave(was);
+    if (rc < 0) {
+        free(l);
+        if (names_inode(key, st))
+            sm_note_write(key); /* linked outside the shim: only this name is known */
+        return;
+    }
+    /* the record is a hint: keep the names that still are this inode, and this one */
+    const char **names = malloc((len / 2 + 2) * sizeof *names);
+    size_t n = 0;
+    if (!names) {
+        free(l);
+        sm_note_write(key);
+        return;
+    }
+    if (names_inode(key, st))
+        names[n++] = key;
+    for (size_t i = 0; i < len; i += strlen(l + i) + 1)
+        if (strcmp(l + i, key) != 0 && names_inode(l + i, st))
+            names[n++] = l + i;
+    was = sm_lib_enter();
+    rc = smc_links_note_write(c, &id, names, n, sm_now_ns());
+    sm_lib_leave(was);
+    free(names);
+    free(l);
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+    else
+        sm_sync_kick(c);
+}
+
+void sm_note_link(const char *existing, const char *added, const struct stat *st)
+{
+    struct smc *c = sm_record_env();
+    struct smc_ino id = ino_of(st);
+    int was = sm_lib_enter();
+    int rc = c ? smc_links_note_link(c, &id, existing, added, sm_now_ns()) : 0;
+    sm_lib_leave(was);
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record link %s: %s", added, strerror(-rc));
+    else if (c)
+        sm_sync_kick(c);
+}
+
+void sm_note_relink(const char *from, const char *to, const struct stat *st)
+{
+    struct smc *c = sm_record_env();
+    struct smc_ino id = ino_of(st);
+    int was = sm_lib_enter();
+    int rc = c ? smc_links_rename(c, &id, from, to) : 0;
+    sm_lib_leave(was);
+    if (rc < 0)
+        sm_log(SM_LOG_WARN, "record the names of %s: %s", from ? from : to, strerror(-rc));
+}
+
+/* ---- a directory that arrived from outside the prefix ---------------------------------------- */
+
+/* nftw's callback takes no argument: the walk in progress is reached through walk_cur, set and
+ * read only under walk_mu. */
+struct walk {
+    char **v;
+    size_t n, cap;
+    int err;
+};
+static pthread_mutex_t walk_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct walk *walk_cur;
+
+static int walk_visit(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+    (void)f;
+    struct walk *w = walk_cur;
+    if (type != FTW_F || !S_ISREG(st->st_mode))
+        return 0;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 64;
+        char **nv = realloc(w->v, cap * sizeof *nv);
+        if (!nv) {
+            w->err = -ENOMEM;
+            return 1;
+        }
+        w->v = nv;
+        w->cap = cap;
+    }
+    if (!(w->v[w->n] = strdup(p + sm_cfg.tlen))) {
+        w->err = -ENOMEM;
+        return 1;
+    }
+    w->n++;
+    return 0;
+}
+
+void sm_note_tree_in(const char *key)
+{
+    char real[PATH_MAX];
+    struct walk w = {NULL, 0, 0, 0};
+    struct smc *c = sm_record_env();
+    if (!c || snprintf(real, sizeof real, "%s%s", sm_cfg.tree, key) >= (int)sizeof real)
+        return;
+    int was = sm_lib_enter();
+    pthread_mutex_lock(&walk_mu);
+    walk_cur = &w;
+    int rc = SM_REAL(nftw)(real, walk_visit, 16, FTW_PHYS);
+    walk_cur = NULL;
+    pthread_mutex_unlock(&walk_mu);
+    if (rc == 0 && w.err == 0 && w.n)
+        rc = smc_note_writes(c, (const char *const *)w.v, w.n, sm_now_ns());
+    sm_lib_leave(was);
+    for (size_t i = 0; i < w.n; i++)
+        free(w.v[i]);
+    free(w.v);
+    if (rc < 0 || w.err < 0)
+        sm_log(SM_LOG_WARN, "record the files of %s: %s (the scan finds them)", key,
+               strerror(rc < 0 ? -rc : -w.err));
+    else if (w.n)
+        sm_sync_kick(c);
 }

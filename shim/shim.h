@@ -315,6 +315,16 @@ void sm_note_write(const char *key);
 void sm_note_unlink(const char *key);
 /** `from` was renamed to `to` (is_dir: a whole directory moved). */
 void sm_note_rename(const char *from, const char *to, int is_dir);
+/** A write to the file `key` whose stat is st: with more than one link, every name of the inode
+ *  that still is it becomes dirty (st NULL: only key). */
+void sm_note_write_st(const char *key, const struct stat *st);
+/** The directory `key` arrived from outside the prefix (a rename): every regular file below it
+ *  is recorded now. */
+void sm_note_tree_in(const char *key);
+/** `added` is a new hard link to the file `existing` (stat st, after the link). */
+void sm_note_link(const char *existing, const char *added, const struct stat *st);
+/** In the names of the linked file st, `from` became `to` (either NULL: only added / dropped). */
+void sm_note_relink(const char *from, const char *to, const struct stat *st);
 /** A lookup of the tree-relative path rel (from sm_resolve, fd == the tree fd) found nothing:
  *  with sync on, ask the sync engine to look for it remotely. Never waits. */
 void sm_note_miss(const char *rel);
