@@ -81,4 +81,13 @@ same_as_tree "after a write and an unlink through links"
 srv check "$SMSHIM_CACHE/tree" || fail "the server does not hold exactly the tree after the second sync"
 [ "$(srv content /r/h2-renamed.txt)" = "$(printf 'linked\nwritten through h2\nthird line')" ] ||
     fail "the other name's document did not get the write"
+# a pulled document replaces its name: the file's other name keeps its bytes, no longer linked
+srv edit "$(srv id /r/h1.txt)" "changed remotely" >/dev/null
+"$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "sync after the remote edit"; }
+[ "$(cat "$SMSHIM_CACHE/tree/r/h1.txt")" = "changed remotely" ] || fail "the remote edit was not pulled"
+[ "$(cat "$SMSHIM_CACHE/tree/r/h2-renamed.txt")" = "$(printf 'linked\nwritten through h2\nthird line')" ] ||
+    fail "the pull wrote through the link into the other name"
+[ "$(stat -c %h "$SMSHIM_CACHE/tree/r/h2-renamed.txt")" = 1 ] || fail "the pulled name is still a link"
+same_as_tree "after a pull into a linked name"
+srv check "$SMSHIM_CACHE/tree" || fail "the server does not hold exactly the tree after the pull"
 echo "ok - records follow the tree"

@@ -2,7 +2,7 @@
 # GNU tar on the prefix behaves as on a real directory: tar c of a tree under the prefix, tar x
 # into the prefix (of archives made under the prefix and of one made from a real directory), -C,
 # czf/xzf, t listings, d (compare archive with the filesystem), and no "file changed as we read
-# it" warning. Archives holding hard links are a documented limit (EXDEV) and are not tested.
+# it" warning. Archives holding hard links: tests/integ/hardlinks.sh.
 . "$(dirname "$0")/../lib/common.sh"
 need tar gzip
 
