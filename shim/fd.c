@@ -52,28 +52,28 @@ static int wfd_closing(int fd, char key[PATH_MAX])
 
 /* ---- close ------------------------------------------------------------------------------------ */
 
-enum { CLOSE_PLAIN, CLOSE_RELOCK, CLOSE_RECORD };
+enum { CLOSE_PLAIN, CLOSE_RELOCK, CLOSE_RECORD, CLOSE_INODE };
 
-/* The file fd is open on, by the name it has now (key holds the name seen at open): 1, or 0
- * when it has none under the prefix (unlinked, or moved out): then nothing is recorded, so that
- * no entry outlives its name. */
+/* The file fd is open on, by the name it has now (key holds the name seen at open), decided
+ * before the real close so that no entry outlives its name: CLOSE_RECORD (key names it, *st its
+ * stat), CLOSE_INODE (no name known, but the file has names: those of its inode, from the
+ * index), CLOSE_PLAIN (unlinked: nothing to record). */
 static int current_name(int fd, char key[PATH_MAX], struct stat *st)
 {
     struct stat s;
-    int tfd;
+    int tfd = sm_tree_fd();
+    if (tfd >= 0 && strcmp(key, "/") != 0 &&
+        SM_REAL(fstatat)(tfd, key + 1, st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st->st_mode))
+        return CLOSE_RECORD; /* the name is there (the common case: one stat) */
     if (SM_REAL(fstat)(fd, st) != 0 || st->st_nlink == 0)
-        return 0;
-    if ((tfd = sm_tree_fd()) >= 0 && strcmp(key, "/") != 0 &&
+        return CLOSE_PLAIN;
+    /* renamed since: the kernel's name for it, if that is still one (a name unlinked since,
+     * while the file has others, is shown as "... (deleted)") */
+    if (tfd >= 0 && sm_key_fd(fd, key) == 0 && strcmp(key, "/") != 0 &&
         SM_REAL(fstatat)(tfd, key + 1, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
         s.st_ino == st->st_ino)
-        return 1; /* still there (the common case: one stat) */
-    /* renamed since: the kernel's name for it, if that is still one (a name of a linked file
-     * unlinked since is shown as "... (deleted)"); a linked file's other names are in the index */
-    if (sm_key_fd(fd, key) == 0 && strcmp(key, "/") != 0 && tfd >= 0 &&
-        SM_REAL(fstatat)(tfd, key + 1, &s, AT_SYMLINK_NOFOLLOW) == 0 && s.st_dev == st->st_dev &&
-        s.st_ino == st->st_ino)
-        return 1;
-    return st->st_nlink > 1;
+        return CLOSE_RECORD;
+    return CLOSE_INODE;
 }
 
 /* What the host's close of fd (not one of the shim's) means to the shim, decided before the
@@ -82,7 +82,7 @@ static int closing(int fd, char key[PATH_MAX], struct stat *st)
 {
     if (SM_UNLIKELY(SM_GUARD_ON()) && sm_guard_closing(fd))
         return CLOSE_RELOCK;
-    return wfd_closing(fd, key) && current_name(fd, key, st) ? CLOSE_RECORD : CLOSE_PLAIN;
+    return wfd_closing(fd, key) ? current_name(fd, key, st) : CLOSE_PLAIN;
 }
 
 static void closed(int what, const char *key, const struct stat *st)
@@ -91,6 +91,8 @@ static void closed(int what, const char *key, const struct stat *st)
         sm_guard_relock();
     else if (what == CLOSE_RECORD)
         sm_note_write_st(key, st);
+    else if (what == CLOSE_INODE)
+        sm_note_write_st(NULL, st);
 }
 
 int sm_close_core(int fd)

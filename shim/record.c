@@ -282,7 +282,7 @@ static int names_inode(const char *key, const struct stat *st)
 
 void sm_note_write_st(const char *key, const struct stat *st)
 {
-    if (!st || st->st_nlink < 2) {
+    if (key && (!st || st->st_nlink < 2)) {
         sm_note_write(key);
         return;
     }
@@ -297,7 +297,7 @@ void sm_note_write_st(const char *key, const struct stat *st)
     sm_lib_leave(was);
     if (rc < 0) {
         free(l);
-        if (names_inode(key, st))
+        if (key && names_inode(key, st))
             sm_note_write(key); /* linked outside the shim: only this name is known */
         return;
     }
@@ -309,10 +309,10 @@ void sm_note_write_st(const char *key, const struct stat *st)
         sm_note_write(key);
         return;
     }
-    if (names_inode(key, st))
+    if (key && names_inode(key, st))
         names[n++] = key;
     for (size_t i = 0; i < len; i += strlen(l + i) + 1)
-        if (strcmp(l + i, key) != 0 && names_inode(l + i, st))
+        if ((!key || strcmp(l + i, key) != 0) && names_inode(l + i, st))
             names[n++] = l + i;
     was = sm_lib_enter();
     rc = smc_links_note_write(c, &id, names, n, sm_now_ns());
@@ -320,7 +320,7 @@ void sm_note_write_st(const char *key, const struct stat *st)
     free(names);
     free(l);
     if (rc < 0)
-        sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+        sm_log(SM_LOG_WARN, "record write %s: %s", key ? key : "(a linked file)", strerror(-rc));
     else
         sm_sync_kick(c);
 }

@@ -316,7 +316,7 @@ void sm_note_unlink(const char *key);
 /** `from` was renamed to `to` (is_dir: a whole directory moved). */
 void sm_note_rename(const char *from, const char *to, int is_dir);
 /** A write to the file `key` whose stat is st: with more than one link, every name of the inode
- *  that still is it becomes dirty (st NULL: only key). */
+ *  that still is it becomes dirty (st NULL: only key; key NULL: the names the index holds). */
 void sm_note_write_st(const char *key, const struct stat *st);
 /** The directory `key` arrived from outside the prefix (a rename): every regular file below it
  *  is recorded now. */

@@ -44,6 +44,7 @@ os.rename("/sm/r/hd", "/sm/r/hd2")
 with open("/sm/r/h2.txt", "a") as f: f.write("written through h2\n")
 os.link("/sm/r/h1.txt", "/sm/r/h4.txt"); os.unlink("/sm/r/h4.txt")
 os.rename("/sm/r/h2.txt", "/sm/r/h2-renamed.txt")
+open("/sm/r/k1.txt", "w").write("k\n"); os.link("/sm/r/k1.txt", "/sm/r/k2.txt")
 print("scenario done")
 PY
 )
@@ -76,11 +77,17 @@ srv check "$SMSHIM_CACHE/tree" || fail "the server does not hold exactly the tre
 # a write through one linked name reaches every name's document; an unlink deletes one
 printf 'third line\n' | shim tee -a /sm/r/h1.txt >/dev/null
 shim rm /sm/r/hd2/h3.txt
+# a write through a name unlinked while open reaches the file's other name
+shim "$PY" -c '
+import os
+f = open("/sm/r/k1.txt", "a"); os.unlink("/sm/r/k1.txt"); f.write("through a vanished name\n"); f.close()'
 "$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "second sync"; }
 same_as_tree "after a write and an unlink through links"
 srv check "$SMSHIM_CACHE/tree" || fail "the server does not hold exactly the tree after the second sync"
 [ "$(srv content /r/h2-renamed.txt)" = "$(printf 'linked\nwritten through h2\nthird line')" ] ||
     fail "the other name's document did not get the write"
+[ "$(srv content /r/k2.txt)" = "$(printf 'k\nthrough a vanished name')" ] ||
+    fail "a write through a name unlinked while open did not reach the other name's document"
 # a pulled document replaces its name: the file's other name keeps its bytes, no longer linked
 srv edit "$(srv id /r/h1.txt)" "changed remotely" >/dev/null
 "$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "sync after the remote edit"; }
