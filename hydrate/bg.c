@@ -130,6 +130,10 @@ static long pull_one(int full, const char *filepath)
                                .log = log_msg};
     struct smh_pull_result res;
     long rc = smh_pull(bg.e, &po, &res);
+    if (rc == 0)
+        smh_silent_clear(bg.o.cache);
+    else if (res.unreachable)
+        smh_silent_set(bg.o.cache); /* the next processes do not wait on it */
     if (rc < 0) {
         snprintf(msg, sizeof msg, "pull%s%s: %s", filepath ? " " : "", filepath ? filepath : "",
                  res.error);
@@ -281,6 +285,9 @@ static int bg_setup(void)
     if (!e)
         return -1;
     participant(1);
+    /* this thread's pulls end once nothing moves for the stall time: the exiting thread may be
+     * waiting for it */
+    smh_conn_default_stall(smh_stall_ms(bg.o.cache));
     __atomic_store_n(&bg.e, e, __ATOMIC_RELEASE);
     return 0;
 }
@@ -310,7 +317,7 @@ static void exit_work(void)
     char paused[BG_MSG_MAX];
     int wait = bg.o.exit_wait && smc_counts(bg.o.cache, &n) == 0 && n.queued > 0 &&
                smc_kv_get(bg.o.cache, "push.paused", paused, sizeof paused) != 0 &&
-               !smh_engine_unreachable(e);
+               !smh_engine_unreachable(e) && !smh_silent(bg.o.cache, NULL);
     if (wait) {
         struct other ot = {(int)getpid(), 0};
         smc_kv_each(bg.o.cache, PROC, other_alive, &ot);
@@ -323,6 +330,19 @@ static void exit_work(void)
     /* never join the workers: an upload in flight is redone by the next lease holder (creates
      * are idempotent by customId); a process does not wait on the network to exit */
     smh_engine_quit(e);
+}
+
+/* May the holder send its pulls and hydration requests now? Not while the server is recorded
+ * as not answering, except as the probe whose backoff is over (claimed here). */
+static int may_ask(void)
+{
+    uint64_t probe_at;
+    if (!smh_silent(bg.o.cache, &probe_at))
+        return 1;
+    if (smc_now_ms() < probe_at)
+        return 0;
+    smh_silent_set(bg.o.cache);
+    return 1;
 }
 
 static int exit_requested(void)
@@ -352,7 +372,7 @@ static void *bg_main(void *arg)
         if (exit_requested())
             break;
         misses_flush();
-        if (!exit_requested() && smh_engine_lease(bg.e)) {
+        if (!exit_requested() && smh_engine_lease(bg.e) && may_ask()) {
             hydrate_pending();
             pull_due();
         }

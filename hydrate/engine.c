@@ -95,16 +95,28 @@ int smh_engine_unreachable(struct smh_engine *e)
     return u;
 }
 
+void smh_engine_stall_rule(struct smh_engine *e)
+{
+    e->stall_ms = smh_stall_ms(e->c);
+    e->wait_from = smc_now_ms();
+    e->stalled = 0;
+    e->stall_rule = 1;
+}
+
 void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms)
 {
     uint64_t deadline = smc_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     __atomic_store_n(&e->yield, 0, __ATOMIC_RELEASE);
+    smh_engine_stall_rule(e);
     for (;;) {
         struct smc_counts n;
         uint64_t now = smc_now_ms();
-        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || now >= deadline ||
-            smh_engine_unreachable(e))
+        if (smc_counts(e->c, &n) != 0 || n.queued == 0 || now >= deadline || e->stalled)
             return;
+        if (smh_engine_unreachable(e)) {
+            smh_silent_set(e->c); /* no answer at all: the next processes do not wait */
+            return;
+        }
         /* in slices, so that a server found unreachable ends the wait */
         uint64_t left = deadline - now;
         smh_push_run(e, (long)(left < SMH_DRAIN_SLICE_MS ? left : SMH_DRAIN_SLICE_MS), 1, NULL,

@@ -39,6 +39,7 @@
 #define SMH_RECHECK_MS       1000  /* no free slot (abandoned uploads hold capacity): look again */
 #define SMH_END_POLL_MS      100   /* at the end of a run, how often it looks for jobs ending */
 #define SMH_DRAIN_SLICE_MS   1000  /* smh_engine_drain_wait pushes in runs this long */
+#define SMH_LAT_SAMPLES      16    /* answered jobs whose duration gives the median latency */
 /* SMH_REQ_TIMEOUT_MS (hydrate.h): the longest one request may take */
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
@@ -89,6 +90,14 @@ struct smh_engine {
     int quit;                  /* atomic: the process is exiting: stop taking the lease */
     int yield;                 /* atomic: end the current push run now (smh_engine_yield) */
     struct smh_progress prog;
+    /* waiting only while requests make progress (smh_engine_drain_wait, smh_engine_stall_rule) */
+    int stall_rule;                /* a drain run ends when nothing is answered for stall_ms */
+    long stall_ms;                 /* smh_stall_ms when the rule was set */
+    uint64_t wait_from;            /* when the current wait began */
+    uint64_t last_answer;          /* atomic: when a worker last got an answer (any HTTP status) */
+    int stalled;                   /* a run ended on the rule: the server is recorded as silent */
+    uint64_t lat[SMH_LAT_SAMPLES]; /* the latest answered jobs' durations (under mu) */
+    size_t nlat, nlat_saved;
 };
 
 /** The path a job's outcome is about: its new name for a rename, else its key. */
@@ -128,5 +137,7 @@ int smh_lease(struct smh_engine *e);
 int smh_capacity(struct smh_engine *e, uint64_t now);
 /** Record the uploads still in flight as abandoned (the process quits without them). */
 void smh_abandon_inflight(struct smh_engine *e);
+/** Store the median latency in the cache for the processes that wait next (outside e->mu). */
+void smh_latency_save(struct smh_engine *e);
 
 #endif

@@ -211,7 +211,20 @@ struct smh_conn {
     int no_proxy;             /* cleartext to loopback: never through a proxy */
     long timeout_ms;
     uint64_t deadline_ms; /* smh_mono_ms clock; 0: none */
+    long stall_ms;        /* > 0: a request that moves no byte for this long ends (no answer) */
 };
+
+/* The stall limit of the connections the thread stall_thread makes (smh_conn_default_stall);
+ * written only by that thread, read by it alone when it makes a connection. */
+static long default_stall_ms;
+static pthread_t stall_thread;
+
+void smh_conn_default_stall(long ms)
+{
+    if (!__atomic_load_n(&default_stall_ms, __ATOMIC_ACQUIRE))
+        stall_thread = pthread_self(); /* (set once: the first thread to use it keeps it) */
+    __atomic_store_n(&default_stall_ms, ms ? ms : -1, __ATOMIC_RELEASE);
+}
 
 /* The connection (with its copy of the key) in pages of its own, left out of core dumps. */
 #define CONN_BYTES ((sizeof(struct smh_conn) + 4095) & ~(size_t)4095)
@@ -258,6 +271,8 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
     for (int i = 0; i < nh; i++)
         c->hdr[i].next = i + 1 < nh ? &c->hdr[i + 1] : NULL;
     c->timeout_ms = timeout_ms;
+    long stall = __atomic_load_n(&default_stall_ms, __ATOMIC_ACQUIRE);
+    c->stall_ms = stall > 0 && pthread_equal(stall_thread, pthread_self()) ? stall : 0;
     return c;
 }
 
@@ -377,6 +392,10 @@ int smh_request(struct smh_conn *c, const char *method, const char *path, const 
     cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
     cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
+    if (c->stall_ms > 0) { /* libcurl counts in whole seconds: below 1 byte/s that long */
+        cu.setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        cu.setopt(c->h, CURLOPT_LOW_SPEED_TIME, (c->stall_ms + 999) / 1000);
+    }
     cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
     /* an announced length past the limit ends the transfer before the body */
     cu.setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);

@@ -84,6 +84,10 @@ uint64_t smh_mono_ms(void);
 /** No request of c lasts past at_ms (smh_mono_ms clock; 0: no deadline): each one's timeout is
  *  cut to what is left, and none is sent once it has passed (curl CURLE_OPERATION_TIMEDOUT). */
 void smh_conn_deadline(struct smh_conn *c, uint64_t at_ms);
+/** Connections the calling thread makes from now on end a request that moves no byte for ms
+ *  (0: no such limit). One thread at a time uses it (the CLI's main thread, or the sync thread
+ *  of a host process); connections of other threads are not affected. */
+void smh_conn_default_stall(long ms);
 /** method "GET"/"POST"/"PATCH"/"DELETE"; path "/v3/..."; body JSON or NULL; max: the largest
  *  decoded answer accepted (SMH_ANSWER_*). 0, or -ENOMEM. */
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,

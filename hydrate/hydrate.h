@@ -46,8 +46,32 @@ long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
 int smh_engine_lease(struct smh_engine *e);
 /** Did the last attempts get no answer at all (or can libcurl not be loaded)? */
 int smh_engine_unreachable(struct smh_engine *e);
-/** Push until the queue is empty (no debounce), the server stops answering, or timeout_ms. */
+/** Push until the queue is empty (no debounce), the server stops answering, or timeout_ms.
+ *  It waits only while requests make progress: once no request has been answered for
+ *  smh_stall_ms, it records the server as not answering (smh_silent_set) and returns, the work
+ *  left queued. */
 void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms);
+/** Make the push runs of e follow the drain_wait rule (stop waiting on a silent server). */
+void smh_engine_stall_rule(struct smh_engine *e);
+
+/* ---- the server not answering (lease.c): kv "remote.silent", shared by every process --------
+ * Set by a process that stopped waiting on requests nobody answered; cleared by any answer.
+ * While set, no process waits on the server at all (not at start, not at exit), and the lease
+ * holder's background pushes only probe: one request at a time, at times backing off from
+ * SMH_SILENT_PROBE_MIN_MS to SMH_SILENT_PROBE_MAX_MS. */
+#define SMH_SILENT_PROBE_MIN_MS 5000
+#define SMH_SILENT_PROBE_MAX_MS 60000
+#define SMH_STALL_MIN_MS        2000 /* the shortest wait for a sign of progress */
+/** 1 when the server is recorded as not answering (*probe_at, if not NULL: when the lease
+ *  holder may try again, smc_now_ms's clock), else 0. */
+int smh_silent(struct smc *c, uint64_t *probe_at);
+/** Record that the server does not answer (again: the next probe backs off further). */
+void smh_silent_set(struct smc *c);
+/** The server answered: clear the record (a cheap read when there is none). */
+void smh_silent_clear(struct smc *c);
+/** How long a waiting process waits for a sign of progress: max(SMH_STALL_MIN_MS, 3 x the recent
+ *  median request latency recorded in the cache). */
+long smh_stall_ms(struct smc *c);
 /** Stop pushing for good and give the lease up (process exit). Workers are not joined. */
 void smh_engine_quit(struct smh_engine *e);
 /** End the push run in progress as soon as it can (at its next pass, without waiting for the

@@ -4,6 +4,8 @@
 #include "engine_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* kv "lease.abandoned" = "<count> <until_ms>": uploads left in flight by holders that quit,
@@ -80,4 +82,84 @@ int smh_capacity(struct smh_engine *e, uint64_t now)
         return SMH_WORKERS;
     }
     return n >= SMH_WORKERS ? 0 : SMH_WORKERS - (int)n;
+}
+
+/* ---- the server not answering --------------------------------------------------------------- */
+
+/* kv SILENT = "<since_ms> <probe_at_ms> <delay_ms>"; kv LATENCY = "<median_ms>" of the latest
+ * answered requests of a lease holder */
+#define SILENT  "remote.silent"
+#define LATENCY "remote.latency"
+
+static int silent_get(struct smc *c, unsigned long long *since, unsigned long long *probe,
+                      unsigned long long *delay)
+{
+    char cur[ABANDONED_MAX];
+    return smc_kv_get(c, SILENT, cur, sizeof cur) == 0 &&
+           sscanf(cur, "%llu %llu %llu", since, probe, delay) == 3;
+}
+
+int smh_silent(struct smc *c, uint64_t *probe_at)
+{
+    unsigned long long since, probe, delay;
+    if (!silent_get(c, &since, &probe, &delay))
+        return 0;
+    if (probe_at)
+        *probe_at = probe;
+    return 1;
+}
+
+void smh_silent_set(struct smc *c)
+{
+    unsigned long long since, probe, delay, now = smc_now_ms();
+    if (silent_get(c, &since, &probe, &delay)) {
+        delay = delay * 2 > SMH_SILENT_PROBE_MAX_MS ? SMH_SILENT_PROBE_MAX_MS : delay * 2;
+    } else {
+        since = now;
+        delay = SMH_SILENT_PROBE_MIN_MS;
+    }
+    char val[ABANDONED_MAX];
+    snprintf(val, sizeof val, "%llu %llu %llu", since, now + delay, delay);
+    smc_kv_put(c, SILENT, val);
+}
+
+void smh_silent_clear(struct smc *c)
+{
+    if (smh_silent(c, NULL))
+        smc_kv_del(c, SILENT);
+}
+
+long smh_stall_ms(struct smc *c)
+{
+    char cur[ABANDONED_MAX];
+    long med = smc_kv_get(c, LATENCY, cur, sizeof cur) == 0 ? atol(cur) : 0;
+    return med > SMH_STALL_MIN_MS / 3 ? 3 * med : SMH_STALL_MIN_MS;
+}
+
+/* The median of the samples (0 when none). Under e->mu. */
+static uint64_t latency_median(struct smh_engine *e)
+{
+    uint64_t v[SMH_LAT_SAMPLES];
+    size_t n = e->nlat < SMH_LAT_SAMPLES ? e->nlat : SMH_LAT_SAMPLES;
+    memcpy(v, e->lat, n * sizeof *v);
+    for (size_t i = 1; i < n; i++) /* insertion sort: at most SMH_LAT_SAMPLES */
+        for (size_t k = i; k > 0 && v[k - 1] > v[k]; k--) {
+            uint64_t t = v[k];
+            v[k] = v[k - 1];
+            v[k - 1] = t;
+        }
+    return n ? v[n / 2] : 0;
+}
+
+void smh_latency_save(struct smh_engine *e)
+{
+    pthread_mutex_lock(&e->mu);
+    uint64_t med = e->nlat != e->nlat_saved ? latency_median(e) : 0;
+    e->nlat_saved = e->nlat;
+    pthread_mutex_unlock(&e->mu);
+    if (!med)
+        return;
+    char val[ABANDONED_MAX];
+    snprintf(val, sizeof val, "%llu", (unsigned long long)med);
+    smc_kv_put(e->c, LATENCY, val);
 }

@@ -11,6 +11,7 @@
 /* One smh_push_run. */
 struct run {
     uint64_t deadline;
+    int drain;                 /* a drain run: the server's silent record does not hold it */
     struct smh_keyset blocked; /* paths held back in the current pass */
     long left;                 /* records in the last batch read */
     void (*progress)(const struct smh_progress *, void *);
@@ -42,11 +43,12 @@ static int busy_key(struct smh_engine *e, const char *key)
 static int collect(struct smh_engine *e)
 {
     struct job poisoned[SMH_WORKERS];
-    int npois = 0, inflight = 0;
+    int npois = 0, inflight = 0, answered = 0;
     pthread_mutex_lock(&e->mu);
     for (int i = 0; i < SMH_WORKERS; i++) {
         struct job *j = &e->jobs[i];
         if (j->used && j->done) {
+            answered |= j->status != 0;
             if (smh_job_finish(e, j) == SMH_FATE_POISONED)
                 poisoned[npois++] = *j; /* marked below, outside the lock (LMDB) */
             j->used = j->done = 0;
@@ -57,6 +59,8 @@ static int collect(struct smh_engine *e)
     pthread_mutex_unlock(&e->mu);
     for (int i = 0; i < npois; i++)
         smh_job_poison(e, &poisoned[i]);
+    if (answered)
+        smh_silent_clear(e->c); /* the server answers again: nobody holds back any more */
     return inflight;
 }
 
@@ -158,6 +162,18 @@ static int pass(struct smh_engine *e, struct run *r, uint64_t now)
 {
     struct pass p = {.now = now, .next_due = UINT64_MAX};
     p.inflight = collect(e);
+    if (e->stall_rule && p.inflight > 0) {
+        /* waiting only while requests make progress */
+        uint64_t last = __atomic_load_n(&e->last_answer, __ATOMIC_ACQUIRE);
+        if (last < e->wait_from)
+            last = e->wait_from;
+        if (now > last + (uint64_t)e->stall_ms) {
+            e->stalled = 1;
+            smh_silent_set(e->c);
+            r->deadline = now; /* end_run waits for nothing */
+            return 1;
+        }
+    }
     struct smc_qitem **v = NULL;
     size_t n = 0;
     smc_queue_batch(e->c, SMH_BATCH, &v, &n);
@@ -171,6 +187,14 @@ static int pass(struct smh_engine *e, struct run *r, uint64_t now)
     }
     int paused = now < e->paused_until;
     p.cap = smh_capacity(e, now); /* read before taking e->mu: LMDB is never used under it */
+    uint64_t probe_at;
+    if (!r->drain && smh_silent(e->c, &probe_at)) {
+        /* recorded as not answering: one probe at a time, when its backoff is over */
+        if (now < probe_at || p.inflight > 0)
+            paused = 1;
+        else
+            smh_silent_set(e->c), p.cap = 1;
+    }
     smh_ks_clear(&r->blocked);
     pthread_mutex_lock(&e->mu);
     if (!paused)
@@ -184,7 +208,7 @@ static int pass(struct smh_engine *e, struct run *r, uint64_t now)
     if (now >= r->deadline)
         return 1;
     if (p.inflight == 0 && paused)
-        return 1; /* the key is refused: nothing can progress until it changes */
+        return 1; /* the key is refused (or the server silent): nothing can progress now */
     if (p.inflight == 0 && p.next_due != UINT64_MAX && p.next_due > r->deadline)
         return 1; /* nothing can progress before the deadline */
     wait_pass(e, &p);
@@ -218,7 +242,7 @@ static void end_run(struct smh_engine *e, uint64_t deadline)
 long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
                   void (*progress)(const struct smh_progress *, void *), void *arg)
 {
-    struct run r = {.progress = progress, .arg = arg};
+    struct run r = {.progress = progress, .arg = arg, .drain = drain};
     r.deadline = timeout_ms < 0 ? UINT64_MAX : smc_now_ms() + (uint64_t)timeout_ms;
     if (drain)
         __atomic_store_n(&e->drain, 1, __ATOMIC_RELAXED);
@@ -244,6 +268,7 @@ long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
     }
     end_run(e, r.deadline);
     smh_ks_free(&r.blocked);
+    smh_latency_save(e);
     if (e->prog.paused)
         smc_kv_put(e->c, "push.paused", e->prog.last_error);
     else

@@ -40,6 +40,11 @@ static void *worker_main(void *arg)
             snprintf(j->err, sizeof j->err, "libcurl or libcjson cannot be loaded");
         }
         pthread_mutex_lock(&e->mu);
+        if (j->status) { /* answered: progress, and a latency sample */
+            uint64_t now = smc_now_ms();
+            __atomic_store_n(&e->last_answer, now, __ATOMIC_RELEASE);
+            e->lat[e->nlat++ % SMH_LAT_SAMPLES] = now - j->started_ms;
+        }
         j->busy = 0;
         j->done = 1;
         pthread_cond_broadcast(&e->cv);

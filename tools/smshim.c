@@ -262,12 +262,14 @@ static void progress_line(const struct smh_progress *p, void *arg)
 
 /* Push the cache's queue; returns the records left. */
 static long push_all(struct smc *c, const char *cache, const struct remote *r, long timeout_ms,
-                     int show, int retry_poisoned, struct smh_progress *out)
+                     int show, int retry_poisoned, int stall, struct smh_progress *out)
 {
     struct smh_opts o = {c, cache, r->url, r->key, r->tag};
     struct smh_engine *e = smh_engine_new(&o);
     if (!e)
         return -1;
+    if (stall)
+        smh_engine_stall_rule(e); /* wait only while requests make progress */
     long found = smh_scan(e);
     if (found > 0 && show)
         fprintf(stderr, "smshim: %ld unrecorded changes found in the cache\n", found);
@@ -321,8 +323,11 @@ static int pull(struct smc *c, const char *cache, const struct remote *r, int fu
     if (rc < 0) {
         fprintf(stderr, "smshim: cannot pull from %s: %s%s\n", E(r->url), E(res.error),
                 res.unreachable ? " (running on the local cache)" : "");
+        if (res.unreachable)
+            smh_silent_set(c); /* the next commands do not wait on it */
         return -1;
     }
+    smh_silent_clear(c);
     if (!quiet && (res.applied || res.removed || res.kept))
         fprintf(stderr, "smshim: pulled %ld files, removed %ld, kept %ld local changes\n",
                 res.applied, res.removed, res.kept);
@@ -365,7 +370,7 @@ static int cmd_sync(int argc, char **argv)
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
     int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 0);
     struct smh_progress prog;
-    long left = push_all(c, cache, &r, timeout, 1, retry, &prog);
+    long left = push_all(c, cache, &r, timeout, 1, retry, 0, &prog);
     struct smc_counts n;
     smc_counts(c, &n);
     char paused[200] = "";
@@ -474,7 +479,16 @@ static int cmd_run(int argc, char **argv)
         char wm[32];
         int full = smc_kv_get(c, "pull.watermark", wm, sizeof wm) != 0;
         long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
-        pull(c, cache, &r, full, pto, pto, 1);
+        if (smh_silent(c, NULL)) {
+            /* another command found the server not answering: no wait until it answers */
+            fprintf(stderr,
+                    "smshim: %s is not answering (recorded by an earlier command); running on "
+                    "the local cache\n",
+                    E(r.url));
+        } else {
+            smh_conn_default_stall(smh_stall_ms(c)); /* wait only while the pull progresses */
+            pull(c, cache, &r, full, pto, pto, 1);
+        }
         smc_close(c);
         /* the command's processes never wait at exit: this process drains after them */
         setenv(SMSHIM_ENV_NOWAIT, "1", 1);
@@ -507,9 +521,17 @@ static int cmd_run(int argc, char **argv)
         const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
         long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
         struct smc *c = cache_open(cache);
-        if (c) {
+        struct smc_counts qn;
+        if (c && smh_silent(c, NULL) && smc_counts(c, &qn) == 0) {
+            /* no wait on a server that is not answering: the changes stay queued */
+            if (qn.queued)
+                fprintf(stderr,
+                        "smshim: %llu changes are still queued (%s is not answering); "
+                        "`smshim sync` pushes them\n",
+                        (unsigned long long)qn.queued, E(r.url));
+        } else if (c) {
             struct smh_progress p;
-            long left = push_all(c, cache, &r, timeout, 0, 0, &p);
+            long left = push_all(c, cache, &r, timeout, 0, 0, 1, &p);
             if (left > 0)
                 fprintf(stderr,
                         "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
@@ -584,6 +606,7 @@ static int cmd_status(int argc, char **argv)
     struct smc_counts n;
     char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "";
     char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
+    int silent = 0;
     memset(&n, 0, sizeof n);
     struct stat st;
     if (stat(tree, &st) == 0)
@@ -612,6 +635,7 @@ static int cmd_status(int argc, char **argv)
             strcpy(dups, "0");
         if (smc_kv_get(c, "pull.unsafe", unsafe, sizeof unsafe) != 0)
             strcpy(unsafe, "0");
+        silent = smh_silent(c, NULL);
         smc_close(c);
         if (list)
             return rc < 0 ? 1 : 0;
@@ -673,6 +697,8 @@ static int cmd_status(int argc, char **argv)
             (unsigned long long)n.localonly);
     if (paused[0])
         printf("paused:       %s\n", E(paused));
+    if (silent)
+        printf("server:       not answering (commands do not wait; retried in the background)\n");
     return 0;
 }
 
