@@ -1,6 +1,7 @@
-/* lease.c: the cache's lease and the upload capacity its holder may use.
+/* lease.c: the cache's lease, the upload capacity its holder may use, and the cache-wide record
+ * of a server that is not answering.
  * One process at a time talks to the remote; uploads an earlier holder abandoned in flight
- * count against the limit until they must have ended. */
+ * count against the limit while that process lives (at most until they must have ended). */
 #include "engine_int.h"
 
 #include <stdio.h>
@@ -8,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* kv "lease.abandoned" = "<count> <until_ms>": uploads left in flight by holders that quit,
- * counted against the cache's limit at the server until they must have ended. */
-#define ABANDONED     "lease.abandoned"
-#define ABANDONED_MAX 64 /* its value: two decimal numbers */
+/* kv "lease.abandoned.<pid>" = "<count> <until_ms> <start>": uploads that process left in flight
+ * when it quit. They count against the cache's limit at the server while they may still be
+ * running: until that process is dead (its connections are closed with it; the process table
+ * tells, by pid and start time) or until they must have ended (SMH_REQ_TIMEOUT_MS). */
+#define ABANDONED     "lease.abandoned."
+#define ABANDONED_MAX 96 /* its value: three decimal numbers */
 
 int smh_lease(struct smh_engine *e)
 {
@@ -31,17 +34,8 @@ int smh_engine_lease(struct smh_engine *e)
     return smh_lease(e);
 }
 
-/* The abandoned uploads recorded now: 1 and (*n, *until), or 0 when none is recorded. */
-static int abandoned_get(struct smh_engine *e, unsigned *n, unsigned long long *until)
-{
-    char cur[ABANDONED_MAX];
-    return smc_kv_get(e->c, ABANDONED, cur, sizeof cur) == 0 &&
-           sscanf(cur, "%u %llu", n, until) == 2;
-}
-
-/* Uploads a process leaves in flight when it quits still count against the cache's limit of
- * SMH_WORKERS at the server until they must have ended: the next holder uses fewer slots until
- * then. */
+/* Uploads a process leaves in flight when it quits (see ABANDONED): the next holder uses fewer
+ * slots while they may be running. */
 void smh_abandon_inflight(struct smh_engine *e)
 {
     int n = 0;
@@ -59,29 +53,42 @@ void smh_abandon_inflight(struct smh_engine *e)
     pthread_mutex_unlock(&e->mu);
     if (!n)
         return;
-    char val[ABANDONED_MAX];
-    unsigned cn = 0;
-    unsigned long long cu = 0;
-    if (abandoned_get(e, &cn, &cu) && cu > smc_now_ms()) {
-        n += (int)cn;
-        if (cu > until)
-            until = cu;
+    char name[ABANDONED_MAX], val[ABANDONED_MAX];
+    snprintf(name, sizeof name, ABANDONED "%d", (int)getpid());
+    snprintf(val, sizeof val, "%d %llu %llu", n, (unsigned long long)until,
+             (unsigned long long)e->start);
+    smc_kv_put(e->c, name, val);
+}
+
+struct abandoned {
+    uint64_t now;
+    unsigned n;       /* uploads that may still be running */
+    char over[8][64]; /* records to drop: their process is dead or their time is up */
+    int nover;
+};
+
+static int abandoned_one(void *arg, const char *name, const char *val)
+{
+    struct abandoned *a = arg;
+    unsigned n = 0;
+    unsigned long long until = 0, start = 0;
+    int pid = atoi(name + strlen(ABANDONED));
+    if (sscanf(val, "%u %llu %llu", &n, &until, &start) == 3 && until > a->now &&
+        (pid == (int)getpid() || smc_pid_alive(pid, start))) {
+        a->n += n;
+    } else if (a->nover < 8) {
+        snprintf(a->over[a->nover++], sizeof a->over[0], "%s", name);
     }
-    snprintf(val, sizeof val, "%d %llu", n, (unsigned long long)until);
-    smc_kv_put(e->c, ABANDONED, val);
+    return 0;
 }
 
 int smh_capacity(struct smh_engine *e, uint64_t now)
 {
-    unsigned n = 0;
-    unsigned long long until = 0;
-    if (!abandoned_get(e, &n, &until))
-        return SMH_WORKERS;
-    if (until <= now) {
-        smc_kv_del(e->c, ABANDONED);
-        return SMH_WORKERS;
-    }
-    return n >= SMH_WORKERS ? 0 : SMH_WORKERS - (int)n;
+    struct abandoned a = {.now = now};
+    smc_kv_each(e->c, ABANDONED, abandoned_one, &a);
+    for (int i = 0; i < a.nover; i++)
+        smc_kv_del(e->c, a.over[i]);
+    return a.n >= SMH_WORKERS ? 0 : SMH_WORKERS - (int)a.n;
 }
 
 /* ---- the server not answering --------------------------------------------------------------- */
