@@ -16,9 +16,6 @@
  * thread of every process of the cache may run one at once. Sized when the first process opens
  * the environment. */
 #define SMC_MAXREADERS 1024
-/* With a writable map, the data file's blocks are allocated this far past its last page before a
- * write transaction writes there (smc_txn), in steps of this size */
-#define SMC_RESERVE ((size_t)8 << 20)
 
 struct smc {
     MDB_env *env;
@@ -29,10 +26,7 @@ struct smc {
     int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
-    size_t mapsize;  /* the map this process got (SMC_MAPSIZE unless the address space is short) */
-    int writemap;    /* MDB_WRITEMAP: commits write into the map (only with the full map) */
-    size_t psize;    /* LMDB's page size */
-    size_t reserved; /* bytes of data.mdb this process has seen allocated (fallocate) */
+    size_t mapsize; /* the map this process got (SMC_MAPSIZE unless the address space is short) */
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first

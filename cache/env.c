@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 int smc_errno(int rc)
@@ -27,37 +26,6 @@ int smc_errno(int rc)
 
 static void lock_find(struct smc *c, const char *meta_dir);
 
-/* With a writable map a commit writes its pages into the map, and a page of a file hole written
- * through a map when the disk is full is a SIGBUS, not an error. So the blocks past the data
- * file's last page are allocated before a write transaction may write there: at least
- * SMC_RESERVE of them at the begin of every write transaction (one fallocate per SMC_RESERVE of
- * growth; LMDB reuses freed pages first). A full disk is then -ENOSPC from the begin. A single
- * transaction that grows the file by more than SMC_RESERVE on a disk that fills meanwhile is the
- * one case left to the kernel. */
-static int reserve(struct smc *c)
-{
-    MDB_envinfo in;
-    int fd;
-    if (mdb_env_info(c->env, &in) != 0 || mdb_env_get_fd(c->env, &fd) != 0)
-        return 0;
-    size_t end = ((size_t)in.me_last_pgno + 1) * c->psize;
-    if (end + SMC_RESERVE <= c->reserved)
-        return 0;
-    /* the pages up to end were all written once: their blocks exist */
-    size_t from = c->reserved > end ? c->reserved : end, upto = end + 2 * SMC_RESERVE;
-    if (upto > c->mapsize)
-        upto = c->mapsize;
-    if (upto <= from)
-        return 0;
-    struct statfs fs; /* a full disk answers here, before fallocate tries and undoes */
-    if (fstatfs(fd, &fs) == 0 && (uint64_t)fs.f_bavail * (uint64_t)fs.f_bsize < upto - from)
-        return -ENOSPC;
-    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(upto - from)) != 0)
-        return -errno;
-    c->reserved = upto;
-    return 0;
-}
-
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
 {
     int rc = mdb_txn_begin(c->env, NULL, flags, t);
@@ -67,60 +35,33 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
         if (dead > 0)
             rc = mdb_txn_begin(c->env, NULL, flags, t);
     }
-    if (rc == 0 && c->writemap && !(flags & MDB_RDONLY) && (rc = reserve(c)) < 0) {
-        mdb_txn_abort(*t);
-        *t = NULL;
-        return rc;
-    }
     return smc_errno(rc);
 }
 
 /* mdb_env_open with the largest map the address space allows: a limit (ulimit -v) makes the map
  * fail with ENOMEM, and the environment is tried again with half the map, down to
- * SMC_MAPSIZE_MIN. Sets c->mapsize, c->writemap and c->psize.
- *
- * NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a write to
- * the page cache, like a file create; a killed process leaves a consistent environment.
- * WRITEMAP (the full map only): a commit writes its pages into the map instead of one pwrite
- * each. LMDB sizes data.mdb to the map when it opens with WRITEMAP (ftruncate, a sparse file),
- * so a process with a smaller map must not: it would cut the file under the writable maps of the
- * others. Processes with and without WRITEMAP share the file through Linux's one page cache; an
- * fsync or msync of either flushes the pages written by both. When the blocks cannot be reserved
- * (no fallocate on the filesystem, a full disk) the environment opens without WRITEMAP. */
+ * SMC_MAPSIZE_MIN. Sets c->mapsize. */
 static int env_open(struct smc *c, const char *meta_dir)
 {
-    int writemap = 1;
-    for (size_t map = SMC_MAPSIZE;;) {
+    for (size_t map = SMC_MAPSIZE;; map /= 2) {
         int rc = mdb_env_create(&c->env);
         if (rc != 0)
             return smc_errno(rc);
         mdb_env_set_maxdbs(c->env, 8);
         mdb_env_set_maxreaders(c->env, SMC_MAXREADERS);
         mdb_env_set_mapsize(c->env, map);
-        rc = mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC | (writemap ? MDB_WRITEMAP : 0),
-                          0600);
+        /* NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a
+         * write to the page cache, like a file create; a killed process leaves a consistent
+         * environment. */
+        rc = mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC, 0600);
         if (rc == 0) {
-            MDB_stat st;
             c->mapsize = map;
-            c->writemap = writemap;
-            c->psize = mdb_env_stat(c->env, &st) == 0 ? st.ms_psize : 4096;
-            c->reserved = 0;
-            if (!writemap || reserve(c) == 0)
-                return 0;
-            /* no fallocate here, or no room: the same map without WRITEMAP, where a full disk
-             * is an error of the commit */
+            return 0;
         }
         mdb_env_close(c->env);
         c->env = NULL;
-        if (writemap) { /* any trouble with the writable map: the same map without it, and a
-                         * smaller map never writes through the map (see above) */
-            writemap = 0;
-            if (rc != ENOMEM)
-                continue;
-        }
         if (rc != ENOMEM || map / 2 < SMC_MAPSIZE_MIN)
             return smc_errno(rc);
-        map /= 2;
     }
 }
 

@@ -10,8 +10,7 @@
 #define SMC_LMDB_FNS(X)                                                                          \
     X(env_create) X(env_set_maxdbs) X(env_set_mapsize) X(env_set_maxreaders) X(env_open)         \
     X(env_close) X(env_sync) X(reader_check) X(txn_begin) X(txn_commit) X(txn_abort) X(dbi_open) \
-    X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat) X(env_info)     \
-    X(env_get_fd) X(env_stat)
+    X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat)
 /* clang-format on */
 
 #define SMC_LMDB_FIELD(n) __typeof__(mdb_##n) *n;
@@ -44,9 +43,6 @@ int smc_lmdb_load(void);
 #define mdb_cursor_get         smc_lmdb.cursor_get
 #define mdb_cursor_close       smc_lmdb.cursor_close
 #define mdb_stat               smc_lmdb.stat
-#define mdb_env_info           smc_lmdb.env_info
-#define mdb_env_get_fd         smc_lmdb.env_get_fd
-#define mdb_env_stat           smc_lmdb.env_stat
 #endif
 
 #endif
