@@ -403,3 +403,13 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
     smh_resp_free(&r);
     return o;
 }
+
+int smh_api_outcome(struct smh_call *k, const struct smh_resp *r)
+{
+    return outcome(k, r);
+}
+
+cJSON *smh_api_parse(const struct smh_resp *r)
+{
+    return parse(r);
+}

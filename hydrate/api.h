@@ -81,6 +81,10 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
                  smh_doc_fn fn, void *arg, struct smh_list_info *info);
 
 void smh_doc_free(struct smh_doc *d);
+/** Classify an answer as every request above does (k gets status, Retry-After and err). */
+int smh_api_outcome(struct smh_call *k, const struct smh_resp *r);
+/** An answer's whole body as JSON (nothing but whitespace after the value), or NULL. */
+cJSON *smh_api_parse(const struct smh_resp *r);
 /** Is fp a filepath the engine may write locally? Absolute, no "." or ".." or empty
  *  components, no control characters, components <= 255 bytes, <= 3072 bytes in all. */
 int smh_filepath_ok(const char *fp);

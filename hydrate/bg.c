@@ -19,6 +19,7 @@
 
 #include "../cache/cache.h"
 #include "clock.h"
+#include "creds.h"
 #include "http.h"
 #include "sm_real.h"
 
@@ -271,6 +272,9 @@ static void participant(int on)
 static int bg_setup(void)
 {
     char why[BG_MSG_MAX];
+    if ((!bg.o.key || !bg.o.key[0]) && smh_creds_for_sync(bg.o.cache, bg.o.creds, bg.o.url_env,
+                                                          &bg.o.key, &bg.o.base_url, bg.o.log) <= 0)
+        return -1; /* no key in the environment, none (or a bad file) in the credentials */
     if (!smh_key_allowed(bg.o.base_url, why, sizeof why)) {
         log_msg(why); /* once: stays local-only, the changes stay queued */
         return -1;
@@ -390,7 +394,7 @@ static void start(const struct smh_bg_opts *o)
     if (__atomic_load_n(&bg.state, __ATOMIC_ACQUIRE) != BG_IDLE)
         return;
     bg.o = *o;
-    if (!bg.o.key || !bg.o.key[0]) {
+    if ((!bg.o.key || !bg.o.key[0]) && !smh_creds_present(bg.o.creds)) {
         __atomic_store_n(&bg.state, BG_DISABLED, __ATOMIC_RELEASE);
         return;
     }

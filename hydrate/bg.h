@@ -7,6 +7,8 @@ struct smc;
 struct smh_bg_opts {
     struct smc *cache;
     const char *cache_dir, *base_url, *key, *tag;
+    const char *creds;     /* with no key: the credentials file, read when the thread starts */
+    int url_env;           /* base_url came from the environment (it wins over the file's) */
     int exit_wait;         /* 0: never wait at exit (children of `smshim run`) */
     long exit_timeout_ms;  /* SMSHIM_EXIT_TIMEOUT */
     long pull_interval_ms; /* SMSHIM_PULL_INTERVAL */

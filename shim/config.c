@@ -21,6 +21,7 @@
 #include "shim.h"
 #include "smshim.h"
 #include "../cache/cache.h"
+#include "../hydrate/creds.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -393,6 +394,9 @@ void sm_config_load(void)
     if (!v || !*v)
         v = sm_getenv(SMSHIM_ENV_API_URL);
     snprintf(sm_cfg.base_url, sizeof sm_cfg.base_url, "%s", v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
+    sm_cfg.url_env = v && *v;
+    if (!sm_cfg.key[0]) /* only its name now: nothing is opened before the sync thread starts */
+        smh_creds_path(sm_getenv, sm_cfg.creds, sizeof sm_cfg.creds);
     v = sm_getenv(SMSHIM_ENV_EXIT_TIMEOUT);
     sm_cfg.exit_timeout_ms = v && *v ? (long)(strtod(v, NULL) * 1000) : 10000;
     v = sm_getenv(SMSHIM_ENV_PULL_INTERVAL);

@@ -7,6 +7,7 @@
 #include "../cache/cache.h"
 #include "../hydrate/bg.h"
 #include "../hydrate/hydrate.h"
+#include "../hydrate/creds.h"
 
 #include <ftw.h>
 #include <pthread.h>
@@ -117,11 +118,17 @@ static void sync_log(const char *msg)
 
 static void sync_opts(struct smh_bg_opts *o, struct smc *c);
 
+/* A key in the environment, or a credentials file (looked for once, never opened here). */
+static int sm_sync_wanted(void)
+{
+    return sm_cfg.key[0] || (sm_cfg.creds[0] && smh_creds_present(sm_cfg.creds));
+}
+
 /* A change is recorded: with an API key, the background sync thread pushes it. */
 void sm_sync_kick(struct smc *c)
 {
     struct smh_bg_opts o; /* copied by the sync module when it starts its thread */
-    if (!sm_cfg.key[0])
+    if (!sm_sync_wanted())
         return;
     sync_opts(&o, c);
     int was = sm_lib_enter();
@@ -133,7 +140,7 @@ void sm_note_miss(const char *rel)
 {
     struct smh_bg_opts o;
     char key[PATH_MAX];
-    if (!sm_cfg.key[0])
+    if (!sm_sync_wanted())
         return;
     size_t n = strlen(rel);
     while (n > 1 && rel[n - 1] == '/')
@@ -158,6 +165,8 @@ static void sync_opts(struct smh_bg_opts *o, struct smc *c)
     o->cache_dir = sm_cfg.cache;
     o->base_url = sm_cfg.base_url;
     o->key = sm_cfg.key;
+    o->creds = sm_cfg.creds;
+    o->url_env = sm_cfg.url_env;
     o->tag = sm_cfg.tag;
     o->exit_wait = sm_cfg.exit_wait;
     o->exit_timeout_ms = sm_cfg.exit_timeout_ms;
@@ -212,7 +221,7 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
 static void sm_exit_hook(void)
 {
     int saved = errno;
-    if (sm_cfg.key[0] && !sm_in_lib) {
+    if ((sm_cfg.key[0] || sm_cfg.creds[0]) && !sm_in_lib) {
         int was = sm_lib_enter();
         smh_at_exit();
         sm_lib_leave(was);

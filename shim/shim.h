@@ -75,6 +75,8 @@ struct sm_cfg {
     /* sync (read once; the key stays in this process's memory and is never logged) */
     char key[512];         /* SUPERMEMORY_API_KEY, "" when unset: local-only */
     char base_url[512];    /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
+    int url_env;           /* base_url came from the environment */
+    char creds[PATH_MAX];  /* with no key: the credentials file (read when sync first starts) */
     long exit_timeout_ms;  /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
     int exit_wait;         /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
     long pull_interval_ms; /* SMSHIM_PULL_INTERVAL (seconds), default 30 */

@@ -1,5 +1,7 @@
-/* smshim.c: the command-line tool: run a command with the shim loaded, show what a cache holds. */
-#include "smshim.h"
+/* smshim.c: the command-line tool: the commands' table, `smshim run` (a command with the shim
+ * loaded) and `smshim sync`. The other commands have a file each (status.c, login.c, grep.c,
+ * logs.c); what they share is cli.c. */
+#include "cli.h"
 #include "../cache/cache.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
@@ -21,60 +23,57 @@
 #include <time.h>
 #include <unistd.h>
 
-/* the settings rules and the escaping rule, shared with the library (one copy of each) */
-#define SM_SETTINGS_ONLY
-#include "../shim/config.c"
-
 static const char usage[] =
     "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] [--ns] -- CMD [ARGS...]\n"
-    "       smshim status [--cache DIR] [--json | --list]\n"
-    "       smshim sync [--cache DIR] [--retry-poisoned] [--full]\n"
-    "       smshim --help | --version\n"
+    "       smshim status [--prefix P] [--cache DIR] [--json | --list]\n"
+    "       smshim sync [--prefix P] [--cache DIR] [--tag TAG] [--retry-poisoned] [--full]\n"
+    "       smshim grep [--prefix P] [--cache DIR] [--tag TAG] [--json] [-q] QUERY [PATH]\n"
+    "       smshim login [--url URL] [--stdin] | logout | whoami [--json]\n"
+    "       smshim logs [--cache DIR] [-f] [-n LINES]\n"
+    "       smshim --help | --version        (smshim COMMAND --help: its options)\n"
     "\n"
     "Runs CMD with libsmshim.so preloaded: paths under the prefix (default /sm) are a virtual\n"
-    "directory kept in the cache (default $XDG_CACHE_HOME/smshim or ~/.cache/smshim).\n"
-    "--ns (chosen by itself for a static CMD): in a private mount namespace with the tree there.\n"
+    "directory kept in the cache (default $XDG_CACHE_HOME/smshim or ~/.cache/smshim), synced\n"
+    "with a Supermemory container when there is an API key. See smshim(1).\n"
     "\n"
     "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_LOG=LEVEL[:FILE],\n"
-    "SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL.\n";
+    "SMSHIM_PULL_TIMEOUT, SMSHIM_SYNC_TIMEOUT, SMSHIM_EXIT_TIMEOUT, SMSHIM_PULL_INTERVAL,\n"
+    "SMSHIM_SUD, SMSHIM_ALLOW_INSECURE, SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL\n"
+    "(SUPERMEMORY_API_URL); without a key in the environment, the credentials file\n"
+    "$XDG_CONFIG_HOME/supermemoryfs/credentials.json (~/.config/...), as `smfs login` and\n"
+    "`smshim login` write it.\n";
 
-/* Text from the server, the cache, a file name or a setting, made safe to print (sm_escape): E
- * for the terminal, J inside a JSON string. Each call takes the next of a few buffers, so that
- * one printf can hold several. */
-static const char *esc_buf(const char *s, int json)
-{
-    static char bufs[6][4 * PATH_MAX + 8];
-    static unsigned next;
-    char *b = bufs[next++ % 6];
-    return sm_escape(b, sizeof bufs[0], s, json);
-}
-#define E(s) esc_buf((s), 0)
-#define J(s) esc_buf((s), 1)
+static const char run_help[] =
+    "usage: smshim run [--prefix P] [--cache DIR] [--tag TAG] [--ns] -- CMD [ARGS...]\n"
+    "\n"
+    "Runs CMD with libsmshim.so preloaded and returns its exit status. With an API key it first\n"
+    "pulls the container (bounded by SMSHIM_PULL_TIMEOUT), and pushes what is left after CMD\n"
+    "(up to SMSHIM_EXIT_TIMEOUT).\n"
+    "\n"
+    "  --prefix P   the virtual directory (SMSHIM_PREFIX, default /sm)\n"
+    "  --cache DIR  the cache (SMSHIM_CACHE)\n"
+    "  --tag TAG    the container tag (SMSHIM_TAG, default smshim)\n"
+    "  --ns         in a private mount namespace with the tree at the prefix (chosen by itself\n"
+    "               for a static CMD)\n"
+    "\n"
+    "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_LOG, SMSHIM_SUD,\n"
+    "SMSHIM_PULL_TIMEOUT (s, default 10), SMSHIM_EXIT_TIMEOUT (s, default 10),\n"
+    "SMSHIM_PULL_INTERVAL, SMSHIM_ALLOW_INSECURE, SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL,\n"
+    "XDG_CONFIG_HOME / HOME (the credentials file), LD_PRELOAD (kept, after the library).\n";
 
-static void die(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "smshim: ");
-    fprintf(stderr, fmt, E(arg));
-    fputc('\n', stderr);
-    exit(2);
-}
-
-static const char *env_get(const char *name)
-{
-    return getenv(name);
-}
-
-/* The prefix and the cache, decided as the library decides them (sm_settings_resolve): refused
- * settings end the command with their reason. */
-static void settings(struct sm_settings *st, int flags)
-{
-    if (sm_settings_resolve(env_get, flags, st) != 0) {
-        fprintf(stderr, "smshim: refused: %s\n", E(st->why));
-        exit(2);
-    }
-    if (st->warn[0])
-        fprintf(stderr, "smshim: warning: %s\n", E(st->warn));
-}
+static const char sync_help[] =
+    "usage: smshim sync [--prefix P] [--cache DIR] [--tag TAG] [--retry-poisoned] [--full]\n"
+    "\n"
+    "Pulls what changed in the container, then pushes every queued change. Exits 1 when something could\n"
+    "not be pushed, was refused, or the server could not be reached; 2 on bad settings.\n"
+    "\n"
+    "  --retry-poisoned  queue again the files the server refused\n"
+    "  --full            list the whole container (finds remote deletions the count cannot)\n"
+    "  --prefix, --cache, --tag  as for smshim run\n"
+    "\n"
+    "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, SMSHIM_TAG, SMSHIM_SYNC_TIMEOUT (s, default\n"
+    "120), SMSHIM_ALLOW_INSECURE, SUPERMEMORY_API_KEY, SUPERMEMORY_BASE_URL, XDG_CONFIG_HOME /\n"
+    "HOME (the credentials file).\n";
 
 /* libsmshim.so next to this executable (build/), or in ../lib/smshim/ (installed). */
 static int find_lib(char *out, size_t size)
@@ -188,175 +187,27 @@ static void check_reachable(const char *cmd)
 
 /* ---- sync -------------------------------------------------------------------------------- */
 
-struct remote {
-    char url[512];
-    char tag[160];
-    const char *key;
-};
-
-/* The remote settings from the environment; 0 when there is no key (local-only). */
-static int remote_get(struct remote *r)
-{
-    const char *v = getenv(SMSHIM_ENV_KEY);
-    if (!v || !*v)
-        return 0;
-    r->key = v;
-    v = getenv(SMSHIM_ENV_BASE_URL);
-    if (!v || !*v)
-        v = getenv(SMSHIM_ENV_API_URL);
-    snprintf(r->url, sizeof r->url, "%s", v && *v ? v : SMSHIM_DEFAULT_BASE_URL);
-    v = getenv(SMSHIM_ENV_TAG);
-    snprintf(r->tag, sizeof r->tag, "%s", v && *v ? v : SMSHIM_DEFAULT_TAG);
-    return 1;
-}
-
-/* The key is never sent where it is not safe (hydrate/http.c decides): say why and exit 2. */
-static void refuse_unsafe_url(const struct remote *r)
-{
-    char why[400];
-    if (!smh_key_allowed(r->url, why, sizeof why)) {
-        fprintf(stderr, "smshim: %s\n", why);
-        exit(2);
-    }
-}
-
-/* Open the cache's LMDB environment (creating the layout). */
-static struct smc *cache_open(const char *cache)
-{
-    char meta[PATH_MAX + 16], tree[PATH_MAX + 16];
-    struct smc *c = NULL;
-    mkdir(cache, 0700);
-    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
-    mkdir(tree, 0755);
-    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
-    int rc = smc_open(meta, &c);
-    if (rc < 0) {
-        fprintf(stderr, "smshim: cannot open the cache %s: %s\n", E(meta), strerror(-rc));
-        return NULL;
-    }
-    return c;
-}
-
-struct push_view {
-    int show, tty;
-    struct smh_progress last;
-};
-
-static void progress_line(const struct smh_progress *p, void *arg)
-{
-    struct push_view *v = arg;
-    static time_t last;
-    time_t now = time(NULL);
-    v->last = *p;
-    if (!v->show)
-        return;
-    if (v->tty) {
-        fprintf(stderr, "\rsmshim: pushed %zu, in flight %zu, queued %zu%s   ", p->done,
-                p->in_flight, p->queued, p->paused ? " (paused)" : "");
-    } else if (now != last) {
-        fprintf(stderr, "smshim: pushed %zu, in flight %zu, queued %zu%s\n", p->done, p->in_flight,
-                p->queued, p->paused ? " (paused)" : "");
-        last = now;
-    }
-}
-
-/* Push the cache's queue; returns the records left. */
-static long push_all(struct smc *c, const char *cache, const struct remote *r, long timeout_ms,
-                     int show, int retry_poisoned, int stall, struct smh_progress *out)
-{
-    struct smh_opts o = {c, cache, r->url, r->key, r->tag};
-    struct smh_engine *e = smh_engine_new(&o);
-    if (!e)
-        return -1;
-    if (stall)
-        smh_engine_stall_rule(e); /* wait only while requests make progress */
-    long found = smh_scan(e);
-    if (found > 0 && show)
-        fprintf(stderr, "smshim: %ld unrecorded changes found in the cache\n", found);
-    if (retry_poisoned)
-        smh_retry_poisoned(e);
-    struct push_view v = {.show = show, .tty = isatty(2)};
-    long left = smh_push_run(e, timeout_ms, 1, progress_line, &v);
-    if (show && v.tty)
-        fputc('\n', stderr);
-    if (out)
-        *out = v.last;
-    smh_engine_free(e);
-    return left;
-}
-
-static void pull_progress(int page, int pages, void *arg)
-{
-    (void)arg;
-    if (isatty(2))
-        fprintf(stderr, "\rsmshim: pulling page %d of %d   ", page, pages);
-}
-
-static void pull_log(const char *msg)
-{
-    fprintf(stderr, "smshim: %s\n", E(msg));
-}
-
-/* Pull into the cache (full: the whole container). 0, or -1 with a message printed. */
-static int pull(struct smc *c, const char *cache, const struct remote *r, int full, long timeout_ms,
-                long retry_ms, int quiet)
-{
-    char tree[PATH_MAX + 16], tmp[PATH_MAX + 16];
-    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
-    smc_layout_path(cache, SMC_TMP, NULL, tmp, sizeof tmp);
-    mkdir(tmp, 0700);
-    struct smh_pull_opts o = {.cache = c,
-                              .tree = tree,
-                              .tmp = tmp,
-                              .base_url = r->url,
-                              .key = r->key,
-                              .tag = r->tag,
-                              .full = full,
-                              .timeout_ms = timeout_ms,
-                              .retry_ms = retry_ms,
-                              .progress = pull_progress,
-                              .log = quiet ? NULL : pull_log};
-    struct smh_pull_result res;
-    long rc = smh_pull(NULL, &o, &res);
-    if (isatty(2))
-        fputc('\n', stderr);
-    if (rc < 0) {
-        fprintf(stderr, "smshim: cannot pull from %s: %s%s\n", E(r->url), E(res.error),
-                res.unreachable ? " (running on the local cache)" : "");
-        if (res.unreachable)
-            smh_silent_set(c); /* the next commands do not wait on it */
-        return -1;
-    }
-    smh_silent_clear(c);
-    if (!quiet && (res.applied || res.removed || res.kept))
-        fprintf(stderr, "smshim: pulled %ld files, removed %ld, kept %ld local changes\n",
-                res.applied, res.removed, res.kept);
-    if (res.duplicates && !quiet)
-        fprintf(stderr, "smshim: %ld documents share a filepath with a newer one (ignored)\n",
-                res.duplicates);
-    return 0;
-}
-
 static int cmd_sync(int argc, char **argv)
 {
     int retry = 0, full = 0;
     for (int i = 0; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(sync_help, stdout);
+            return 0;
+        }
         if (strcmp(argv[i], "--retry-poisoned") == 0)
             retry = 1;
         else if (strcmp(argv[i], "--full") == 0)
             full = 1; /* a full listing now: finds remote deletions the count check cannot */
-        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
-            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
-        else
-            die("sync: unknown option %s", argv[i]);
+        else if (!cli_common_opt(argc, argv, &i))
+            die("sync: unknown option %s (smshim sync --help)", argv[i]);
     }
-    struct sm_settings set;
-    settings(&set, 0);
+    const char *prefix, *cache;
+    settings(0, &prefix, &cache);
     struct remote r;
     if (!remote_get(&r))
-        die("sync: %s is not set: this cache is local-only", SMSHIM_ENV_KEY);
+        die("sync: no API key (%s, or `smshim login`): this cache is local-only", SMSHIM_ENV_KEY);
     refuse_unsafe_url(&r);
-    const char *cache = set.cache;
     char why[400];
     struct smc *c = cache_open(cache);
     if (!c)
@@ -368,7 +219,7 @@ static int cmd_sync(int argc, char **argv)
     }
     const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
-    int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 0);
+    int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 1);
     struct smh_progress prog;
     long left = push_all(c, cache, &r, timeout, 1, retry, 0, &prog);
     struct smc_counts n;
@@ -397,12 +248,12 @@ static int cmd_run(int argc, char **argv)
             i++;
             break;
         }
-        if (i + 1 < argc && strcmp(argv[i], "--prefix") == 0)
-            setenv(SMSHIM_ENV_PREFIX, argv[++i], 1);
-        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
-            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
-        else if (i + 1 < argc && strcmp(argv[i], "--tag") == 0)
-            setenv(SMSHIM_ENV_TAG, argv[++i], 1);
+        if (cli_is_help(argv[i])) {
+            fputs(run_help, stdout);
+            return 0;
+        }
+        if (cli_common_opt(argc, argv, &i))
+            continue;
         else if (strcmp(argv[i], "--ns") == 0)
             force_ns = 1;
         else if (argv[i][0] != '-')
@@ -412,14 +263,13 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         die("run: no command given%s", " (smshim run [options] -- CMD [ARGS...])");
-    struct sm_settings set;
-    settings(&set, SM_SET_WARN);
-    const char *cache = set.cache;
+    const char *prefix, *cache;
+    settings(1, &prefix, &cache);
     char lib[PATH_MAX];
     if (find_lib(lib, sizeof lib) != 0)
         die("cannot find libsmshim.so next to %s", "this program");
     /* the command gets the settings in their normal form */
-    setenv(SMSHIM_ENV_PREFIX, set.prefix, 1);
+    setenv(SMSHIM_ENV_PREFIX, prefix, 1);
     setenv(SMSHIM_ENV_CACHE, cache, 1);
 
     /* a sanitizer build of smshim (make SAN=...) runs its children with the same runtime,
@@ -456,7 +306,7 @@ static int cmd_run(int argc, char **argv)
     setenv("UV_USE_IO_URING", "0", 0);
     char cmdpath[PATH_MAX];
     if (!smns_decide(&ns, which(argv[i], cmdpath, sizeof cmdpath) == 0 ? cmdpath : NULL, force_ns,
-                     set.prefix, cache))
+                     prefix, cache))
         check_reachable(argv[i]);
     check_sud(argv[i]);
 
@@ -487,7 +337,7 @@ static int cmd_run(int argc, char **argv)
                     E(r.url));
         } else {
             smh_conn_default_stall(smh_stall_ms(c)); /* wait only while the pull progresses */
-            pull(c, cache, &r, full, pto, pto, 1);
+            pull(c, cache, &r, full, pto, pto, full); /* the first pull shows its progress */
         }
         smc_close(c);
         /* the command's processes never wait at exit: this process drains after them */
@@ -545,162 +395,20 @@ static int cmd_run(int argc, char **argv)
     return WEXITSTATUS(st);
 }
 
-/* ---- status --------------------------------------------------------------------------------- */
+int cmd_status(int argc, char **argv);
+int cmd_grep(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
-static uint64_t t_entries, t_files, t_dirs, t_links, t_bytes;
-
-static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW *f)
-{
-    (void)p;
-    if (f->level == 0)
-        return 0;
-    t_entries++;
-    if (type == FTW_F && S_ISREG(sb->st_mode)) {
-        t_files++;
-        t_bytes += (uint64_t)sb->st_size;
-    } else if (type == FTW_D || type == FTW_DNR) {
-        t_dirs++;
-    } else if (type == FTW_SL || type == FTW_SLN) {
-        t_links++;
-    }
-    return 0;
-}
-
-static int list_entry(void *arg, const char *key, const struct smc_entry *e)
-{
-    (void)arg;
-    const char *state = (e->flags & SMC_E_POISONED)    ? "poisoned"
-                        : (e->flags & SMC_E_LOCALONLY) ? "not-synced"
-                        : e->dirty_since_ns            ? "dirty"
-                                                       : "clean";
-    printf("%-10s %s\n", state, E(key));
-    return 0;
-}
-
-/* A number stored in the cache, as a JSON number. */
-static const char *num(const char *s, char out[32])
-{
-    snprintf(out, 32, "%llu", strtoull(s, NULL, 10));
-    return out;
-}
-
-static int cmd_status(int argc, char **argv)
-{
-    int json = 0, list = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (strcmp(argv[i], "--list") == 0)
-            list = 1;
-        else if (i + 1 < argc && strcmp(argv[i], "--cache") == 0)
-            setenv(SMSHIM_ENV_CACHE, argv[++i], 1);
-        else
-            die("status: unknown option %s", argv[i]);
-    }
-    struct sm_settings set;
-    settings(&set, 0);
-    const char *cache = set.cache, *prefix = set.prefix;
-    char tree[PATH_MAX + 16], meta[PATH_MAX + 16];
-    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
-    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
-    struct smc_counts n;
-    char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "";
-    char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
-    int silent = 0;
-    memset(&n, 0, sizeof n);
-    struct stat st;
-    if (stat(tree, &st) == 0)
-        nftw(tree, tree_visit, 32, FTW_PHYS);
-    if (stat(meta, &st) == 0) {
-        struct smc *c;
-        int rc = smc_open(meta, &c);
-        if (rc < 0) {
-            fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
-            return 1;
-        }
-        rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
-        if (smc_kv_get(c, "push.paused", paused, sizeof paused) != 0)
-            paused[0] = '\0';
-        if (smc_kv_get(c, "remote.url", url, sizeof url) != 0)
-            url[0] = '\0';
-        if (smc_kv_get(c, "remote.tag", tag, sizeof tag) != 0)
-            tag[0] = '\0';
-        if (smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
-            lastp[0] = '\0';
-        if (smc_kv_get(c, "pull.last", plast, sizeof plast) != 0)
-            plast[0] = '\0';
-        if (smc_kv_get(c, "pull.watermark", wmark, sizeof wmark) != 0)
-            wmark[0] = '\0';
-        if (smc_kv_get(c, "pull.duplicates", dups, sizeof dups) != 0)
-            strcpy(dups, "0");
-        if (smc_kv_get(c, "pull.unsafe", unsafe, sizeof unsafe) != 0)
-            strcpy(unsafe, "0");
-        silent = smh_silent(c, NULL);
-        smc_close(c);
-        if (list)
-            return rc < 0 ? 1 : 0;
-        if (rc < 0) {
-            fprintf(stderr, "smshim: cannot read %s: %s\n", E(meta), strerror(-rc));
-            return 1;
-        }
-    }
-    const char *mode = getenv(SMSHIM_ENV_KEY) ? "remote" : "local-only";
-    if (json) {
-        char a[32], b[32];
-        printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
-               "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
-               "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
-               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
-               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
-               "llu}\n",
-               J(cache), J(prefix), mode, (unsigned long long)t_entries,
-               (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
-               (unsigned long long)t_bytes, (unsigned long long)n.entries,
-               (unsigned long long)n.dirty, (unsigned long long)n.queued,
-               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(url), J(tag),
-               paused[0] ? "\"" : "", paused[0] ? J(paused) : "null", paused[0] ? "\"" : "",
-               plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
-               strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10));
-        return 0;
-    }
-    printf("cache:        %s\n", E(cache));
-    printf("prefix:       %s (%s)\n", E(prefix), mode);
-    printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
-           (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
-           (unsigned long long)t_links);
-    printf("bytes:        %llu\n", (unsigned long long)t_bytes);
-    printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
-    printf("queued:       %llu\n", (unsigned long long)n.queued);
-    if (url[0])
-        printf("remote:       %s (tag %s)\n", E(url), E(tag));
-    if (plast[0]) {
-        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000),
-               w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
-        char a[64], b[64];
-        strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-        strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
-        printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
-    }
-    if (strcmp(dups, "0") != 0)
-        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n",
-               E(dups));
-    if (strcmp(unsafe, "0") != 0)
-        printf(
-            "unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n",
-            E(unsafe));
-    if (n.poisoned)
-        printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
-               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
-    if (n.localonly)
-        printf(
-            "not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
-            (unsigned long long)n.localonly);
-    if (paused[0])
-        printf("paused:       %s\n", E(paused));
-    if (silent)
-        printf("server:       not answering (commands do not wait; retried in the background)\n");
-    return 0;
-}
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+} commands[] = {
+    {"run", cmd_run},     {"status", cmd_status}, {"sync", cmd_sync},     {"grep", cmd_grep},
+    {"login", cmd_login}, {"logout", cmd_logout}, {"whoami", cmd_whoami}, {"logs", cmd_logs},
+};
 
 int main(int argc, char **argv)
 {
@@ -717,12 +425,9 @@ int main(int argc, char **argv)
         printf("smshim %s\n", SMSHIM_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "status") == 0)
-        return cmd_status(argc - 2, argv + 2);
-    if (strcmp(cmd, "sync") == 0)
-        return cmd_sync(argc - 2, argv + 2);
-    fprintf(stderr, "smshim: unknown command '%s'\n%s", cmd, usage);
+    for (size_t k = 0; k < sizeof commands / sizeof *commands; k++)
+        if (strcmp(cmd, commands[k].name) == 0)
+            return commands[k].fn(argc - 2, argv + 2);
+    fprintf(stderr, "smshim: unknown command '%s'\n%s", E(cmd), usage);
     return 2;
 }

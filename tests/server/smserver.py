@@ -53,8 +53,13 @@ R_CREATE = "POST /v3/documents"
 R_PATCH = "PATCH /v3/documents/{id}"
 R_DELETE = "DELETE /v3/documents/{id}"
 R_BULK = "DELETE /v3/documents/bulk"
+R_SESSION = "GET /v3/session"
+R_SEARCH = "POST /v4/search"
 R_OTHER = "other"
-ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_OTHER)
+ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_SESSION, R_SEARCH, R_OTHER)
+SEARCH_LIMIT = 10
+SESSION = {"org": {"id": "org_test", "name": "Test Org"},
+           "user": {"id": "usr_test", "name": "Test User", "email": "test@example.com"}, "plan": "free"}
 UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK)
 FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb")
 
@@ -67,6 +72,8 @@ CONFIG_KINDS = {
     # hostile paging and sizes (see Store.list and Handler._api)
     "fault_429_uploads": "count", "list_total_pages": "opt_count", "list_repeat": "bool", "list_grow": "bool",
     "gzip_bomb_mb": "ms",
+    # /v4/search: chunks come back with their whitespace runs collapsed to one space
+    "search_squash": "bool",
 }
 
 
@@ -244,6 +251,7 @@ class Store:
             "inflight": 0, "max_inflight": 0,
             "list_filepaths": [],
             "list_pages": [],  # [page, limit, includeContent] of every list request, in order
+            "searches": [],  # {"q", "containerTag", "filepath"} of every /v4/search, in order
         }
 
     def reset(self):
@@ -624,6 +632,44 @@ class Store:
             out["content"] = f"page {page}"
         return out
 
+    def search(self, body):
+        """POST /v4/search: deterministic stand-in for the service's hybrid search. A document's paragraphs (split
+        at blank lines) are its chunks; a chunk scores the share of the query's distinct words it holds; results
+        are the best SEARCH_LIMIT chunks with a score > 0, best first (ties: document order, then position)."""
+        q = body.get("q")
+        if not isinstance(q, str) or not q.strip():
+            raise ApiError(400, "Invalid request", "q must be a non-empty string")
+        tag = body.get("containerTag")
+        if tag is not None:
+            check_tag(tag)
+        fp = body.get("filepath")
+        if fp is not None and not isinstance(fp, str):
+            raise ApiError(400, "Invalid request", "filepath must be a string")
+        if body.get("searchMode", "hybrid") not in ("hybrid", "memories", "documents"):
+            raise ApiError(400, "Invalid request", "searchMode must be hybrid, memories or documents")
+        terms = set(re.findall(r"\w+", q.lower()))
+        with self.lock:
+            self.stats["searches"].append({"q": q, "containerTag": tag, "filepath": fp})
+            squash = self.config.get("search_squash")
+            scored = []
+            for d in sorted(self.docs.values(), key=lambda d: d["seq"]):
+                if tag is not None and tag not in d["containerTags"]:
+                    continue
+                if fp is not None and not filepath_matches(fp, d["filepath"]):
+                    continue
+                for pos, para in enumerate(p for p in re.split(r"\n[ \t]*\n", d["content"]) if p.strip()):
+                    words = set(re.findall(r"\w+", para.lower()))
+                    score = len(terms & words) / len(terms) if terms else 0
+                    if score > 0:
+                        chunk = para.strip("\n")
+                        if squash:
+                            chunk = re.sub(r"\s+", " ", chunk).strip()
+                        scored.append((-score, d["seq"], pos, d, chunk, score))
+            scored.sort(key=lambda t: t[:3])
+            results = [{"id": d["id"], "filepath": d["filepath"], "chunk": chunk, "similarity": round(score, 4),
+                        "documentId": d["id"]} for _, _, _, d, chunk, score in scored[:SEARCH_LIMIT]]
+        return {"results": results, "timing": 1, "total": len(results)}
+
     # -- admin --------------------------------------------------------------------------------------------------
 
     def all_docs(self):
@@ -876,7 +922,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if path.startswith("/_admin/"):
                 self._send(*self._admin(path, body))
-            elif path == "/v3" or path.startswith("/v3/"):
+            elif path == "/v3" or path.startswith("/v3/") or path.startswith("/v4/"):
                 self._api(path, body)
             else:
                 self._send(404, {"error": "Not Found", "details": f"no route for {self.command} {path}"})
@@ -903,6 +949,10 @@ class Handler(BaseHTTPRequestHandler):
             return R_LIST, None
         if path == "/v3/documents/bulk" and method == "DELETE":
             return R_BULK, None
+        if path == "/v3/session" and method == "GET":
+            return R_SESSION, None
+        if path == "/v4/search" and method == "POST":
+            return R_SEARCH, None
         m = re.fullmatch(r"/v3/documents/([^/]+)", path)
         if m:
             route = {"GET": R_GET, "PATCH": R_PATCH, "DELETE": R_DELETE}.get(method, R_OTHER)
@@ -982,6 +1032,10 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(404, "Not Found", f"no route for {self.command} {urlsplit(self.path).path}")
         if route == R_GET:
             return 200, store.get(doc_id)
+        if route == R_SESSION:
+            return 200, SESSION
+        if route == R_SEARCH:
+            return 200, store.search(parse_json(raw_body))
         if route == R_DELETE:
             store.delete(doc_id)
             return 204, None
@@ -1065,6 +1119,8 @@ def parse_args(argv):
                    help="answer the next N uploads (create, patch, delete) with 429 and --retry-after")
     p.add_argument("--list-total-pages", type=int, metavar="N", help="every listing claims N pages")
     p.add_argument("--list-repeat", action="store_true", help="every list page answers page 1's documents")
+    p.add_argument("--search-squash", action="store_true",
+                   help="/v4/search chunks come back with whitespace runs collapsed to one space")
     p.add_argument("--list-grow", action="store_true",
                    help="every list page promises one more page and brings one made-up document")
     p.add_argument("--gzip-bomb-mb", type=float, default=0, metavar="MB",
@@ -1102,6 +1158,7 @@ def main(argv=None):
         "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
+        "search_squash": args.search_squash,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)

@@ -1,0 +1,249 @@
+/* status.c: `smshim status`: what a cache holds, or why it cannot be read. */
+#include "cli.h"
+#include "../cache/cache.h"
+#include "../hydrate/creds.h"
+#include "../hydrate/hydrate.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t t_entries, t_files, t_dirs, t_links, t_bytes, t_unreadable;
+
+static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)p;
+    if (f->level == 0)
+        return 0;
+    t_entries++;
+    if (type == FTW_F && S_ISREG(sb->st_mode)) {
+        t_files++;
+        t_bytes += (uint64_t)sb->st_size;
+    } else if (type == FTW_D || type == FTW_DNR) {
+        t_dirs++;
+        t_unreadable += type == FTW_DNR;
+    } else if (type == FTW_SL || type == FTW_SLN) {
+        t_links++;
+    }
+    return 0;
+}
+
+static int list_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    (void)arg;
+    const char *state = (e->flags & SMC_E_POISONED)    ? "poisoned"
+                        : (e->flags & SMC_E_LOCALONLY) ? "not-synced"
+                        : e->dirty_since_ns            ? "dirty"
+                                                       : "clean";
+    printf("%-10s %s\n", state, E(key));
+    return 0;
+}
+
+/* A number stored in the cache, as a JSON number. */
+static const char *num(const char *s, char out[32])
+{
+    snprintf(out, 32, "%llu", strtoull(s, NULL, 10));
+    return out;
+}
+
+static const char status_help[] =
+    "usage: smshim status [--prefix P] [--cache DIR] [--json | --list]\n"
+    "\n"
+    "What the cache holds: files, bytes, dirty and queued changes, the remote it is bound to,\n"
+    "the last pull, files the server refused, why the queue is paused, a credentials file that\n"
+    "could not be read. Exits 1 when the cache does not exist or cannot be read.\n"
+    "\n"
+    "  --list       one line per tracked file: clean, dirty, poisoned or not-synced\n"
+    "  --json       one JSON object\n"
+    "  --prefix P   the prefix shown (SMSHIM_PREFIX); --cache DIR the cache (SMSHIM_CACHE)\n"
+    "\n"
+    "Environment: SMSHIM_PREFIX, SMSHIM_CACHE, XDG_CACHE_HOME, SUPERMEMORY_API_KEY and the\n"
+    "credentials file (XDG_CONFIG_HOME, HOME) for the mode shown.\n";
+
+static const char *getenv_fn(const char *name)
+{
+    return getenv(name);
+}
+
+/* The cache must exist and be readable: a status of nothing is an error, not zeros. */
+static int cache_readable(const char *cache, const char *tree, const char *meta)
+{
+    const char *const parts[] = {cache, tree, meta};
+    for (int k = 0; k < 3; k++) {
+        struct stat st;
+        if (stat(parts[k], &st) != 0) {
+            if (errno == ENOENT && k == 2)
+                return 0; /* no change was ever recorded: nothing to count there */
+            if (errno == ENOENT && k == 0)
+                fprintf(stderr, "smshim: no cache at %s (nothing has used it yet; see --cache)\n",
+                        E(cache));
+            else
+                fprintf(stderr, "smshim: cannot read the cache %s: %s: %s\n", E(cache), E(parts[k]),
+                        strerror(errno));
+            return -1;
+        }
+        if (!S_ISDIR(st.st_mode) || access(parts[k], R_OK | X_OK) != 0) {
+            fprintf(stderr, "smshim: cannot read the cache %s: %s: %s\n", E(cache), E(parts[k]),
+                    S_ISDIR(st.st_mode) ? strerror(errno) : "not a directory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cmd_status(int argc, char **argv);
+int cmd_status(int argc, char **argv)
+{
+    int json = 0, list = 0;
+    for (int i = 0; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(status_help, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (strcmp(argv[i], "--list") == 0)
+            list = 1;
+        else if (!cli_common_opt(argc, argv, &i))
+            die("status: unknown option %s (smshim status --help)", argv[i]);
+    }
+    const char *cache, *prefix;
+    settings(0, &prefix, &cache);
+    char tree[PATH_MAX + 16], meta[PATH_MAX + 16];
+    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
+    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
+    /* the mode: a key in the environment, else in the credentials file; a file that cannot be
+     * read is shown (and makes the exit status 1), not a reason to show nothing */
+    char cpath[PATH_MAX], cwhy[PATH_MAX + 128] = "";
+    const char *mode = "local-only";
+    const char *ek = getenv(SMSHIM_ENV_KEY);
+    if (ek && *ek) {
+        mode = "remote";
+    } else if (smh_creds_path(getenv_fn, cpath, sizeof cpath) == 0) {
+        struct smh_creds cr;
+        int crc = smh_creds_read(cpath, &cr, cwhy, sizeof cwhy);
+        memset(cr.key, 0, sizeof cr.key);
+        if (crc > 0)
+            mode = "remote";
+        else if (crc == 0)
+            cwhy[0] = '\0';
+    }
+    if (cache_readable(cache, tree, meta) != 0)
+        return 1;
+    struct smc_counts n;
+    char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "",
+         creds[PATH_MAX + 128] = "";
+    char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
+    int silent = 0;
+    memset(&n, 0, sizeof n);
+    if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
+        fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
+                t_unreadable ? "a directory in it cannot be read" : strerror(errno));
+        return 1;
+    }
+    struct stat mst;
+    if (stat(meta, &mst) == 0) {
+        struct smc *c;
+        int rc = smc_open(meta, &c);
+        if (rc < 0) {
+            fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
+            return 1;
+        }
+        rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
+        if (smc_kv_get(c, "push.paused", paused, sizeof paused) != 0)
+            paused[0] = '\0';
+        if (smc_kv_get(c, "remote.url", url, sizeof url) != 0)
+            url[0] = '\0';
+        if (smc_kv_get(c, "remote.tag", tag, sizeof tag) != 0)
+            tag[0] = '\0';
+        if (smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
+            lastp[0] = '\0';
+        if (smc_kv_get(c, "pull.last", plast, sizeof plast) != 0)
+            plast[0] = '\0';
+        if (smc_kv_get(c, "pull.watermark", wmark, sizeof wmark) != 0)
+            wmark[0] = '\0';
+        if (smc_kv_get(c, "pull.duplicates", dups, sizeof dups) != 0)
+            strcpy(dups, "0");
+        if (smc_kv_get(c, "pull.unsafe", unsafe, sizeof unsafe) != 0)
+            strcpy(unsafe, "0");
+        if (smc_kv_get(c, SMH_CREDS_FLAG, creds, sizeof creds) != 0)
+            creds[0] = '\0';
+        silent = smh_silent(c, NULL);
+        smc_close(c);
+        if (list)
+            return rc < 0 ? 1 : 0;
+        if (rc < 0) {
+            fprintf(stderr, "smshim: cannot read %s: %s\n", E(meta), strerror(-rc));
+            return 1;
+        }
+    }
+    if (json) {
+        char a[32], b[32];
+        printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
+               "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
+               "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
+               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
+               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
+               "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s}\n",
+               J(cache), J(prefix), mode, (unsigned long long)t_entries,
+               (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
+               (unsigned long long)t_bytes, (unsigned long long)n.entries,
+               (unsigned long long)n.dirty, (unsigned long long)n.queued,
+               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(url), J(tag),
+               paused[0] ? "\"" : "", paused[0] ? J(paused) : "null", paused[0] ? "\"" : "",
+               plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
+               strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10), creds[0] ? "\"" : "",
+               creds[0] ? J(creds) : "null", creds[0] ? "\"" : "", cwhy[0] ? "\"" : "",
+               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "");
+        return cwhy[0] ? 1 : 0;
+    }
+    printf("cache:        %s\n", E(cache));
+    printf("prefix:       %s (%s)\n", E(prefix), mode);
+    printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
+           (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
+           (unsigned long long)t_links);
+    printf("bytes:        %llu\n", (unsigned long long)t_bytes);
+    printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
+    printf("queued:       %llu\n", (unsigned long long)n.queued);
+    if (url[0])
+        printf("remote:       %s (tag %s)\n", E(url), E(tag));
+    if (plast[0]) {
+        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000),
+               w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
+        char a[64], b[64];
+        strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+        strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
+        printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
+    }
+    if (strcmp(dups, "0") != 0)
+        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n",
+               E(dups));
+    if (strcmp(unsafe, "0") != 0)
+        printf(
+            "unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n",
+            E(unsafe));
+    if (n.poisoned)
+        printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
+               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
+    if (n.localonly)
+        printf(
+            "not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
+            (unsigned long long)n.localonly);
+    if (paused[0])
+        printf("paused:       %s\n", E(paused));
+    if (silent)
+        printf("server:       not answering (commands do not wait; retried in the background)\n");
+    if (creds[0])
+        printf("credentials:  a process could not use them: %s\n", E(creds));
+    if (cwhy[0]) {
+        printf("credentials:  %s\n", E(cwhy));
+        fprintf(stderr, "smshim: %s\n", E(cwhy));
+    }
+    return cwhy[0] ? 1 : 0;
+}
