@@ -98,15 +98,16 @@ int cmd_logs(int argc, char **argv)
         fprintf(stderr, "smshim: %s is not a regular file\n", E(path));
         return 1;
     }
+    /* watched before the first copy: a line written meanwhile is either copied or announced */
+    int in = follow ? inotify_init1(IN_CLOEXEC) : -1;
+    if (follow && (in < 0 || inotify_add_watch(in, path, IN_MODIFY) < 0))
+        die("logs -f: cannot watch the log: %s", strerror(errno));
     if (lines >= 0)
         lseek(fd, lines ? tail_start(fd, lines) : st.st_size, SEEK_SET);
     if (copy_out(fd) != 0)
         return 2;
     if (!follow)
         return 0;
-    int in = inotify_init1(IN_CLOEXEC);
-    if (in < 0 || inotify_add_watch(in, path, IN_MODIFY) < 0)
-        die("logs -f: cannot watch the log: %s", strerror(errno));
     for (;;) {
         char ev[4096];
         struct pollfd p = {in, POLLIN, 0};
