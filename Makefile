@@ -122,6 +122,23 @@ bench: all
 deps:
 	@tools/deps.sh
 
+# make install PREFIX=/usr/local DESTDIR=...: the CLI, the library (in a directory of its own, where
+# `smshim run` finds it: ../lib/smshim/ from the CLI) and the man page; make uninstall removes them
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+PLIBDIR := $(PREFIX)/lib/smshim
+MAN1DIR := $(PREFIX)/share/man/man1
+
+install: $(LIB) $(CLI)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLIBDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 0755 $(CLI) $(DESTDIR)$(BINDIR)/smshim
+	install -m 0755 $(LIB) $(DESTDIR)$(PLIBDIR)/libsmshim.so
+	install -m 0644 tools/smshim.1 $(DESTDIR)$(MAN1DIR)/smshim.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smshim $(DESTDIR)$(PLIBDIR)/libsmshim.so $(DESTDIR)$(MAN1DIR)/smshim.1
+	-rmdir $(DESTDIR)$(PLIBDIR) 2>/dev/null
+
 # every C file of the project, in the style of .clang-format
 FMT_SRC := $(wildcard shim/*.[ch] cache/*.[ch] hydrate/*.[ch] tools/*.c include/*.h tests/*.[ch] \
              tests/unit/*.c tests/prog/*.c bench/*.[ch])
@@ -141,6 +158,6 @@ check: format-check cppcheck
 clean:
 	rm -rf build
 
-.PHONY: all test check-self asan ubsan tsan bench deps format format-check cppcheck check clean
+.PHONY: install uninstall all test check-self asan ubsan tsan bench deps format format-check cppcheck check clean
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)
