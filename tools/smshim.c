@@ -64,8 +64,9 @@ static const char run_help[] =
 static const char sync_help[] =
     "usage: smshim sync [--prefix P] [--cache DIR] [--tag TAG] [--retry-poisoned] [--full]\n"
     "\n"
-    "Pulls what changed in the container, then pushes every queued change. Exits 1 when something could\n"
-    "not be pushed, was refused, or the server could not be reached; 2 on bad settings.\n"
+    "Pulls what changed in the container, then pushes every queued change. Exits 1 when\n"
+    "something could not be pushed, was refused, or the server could not be reached; 2 on bad\n"
+    "settings.\n"
     "\n"
     "  --retry-poisoned  queue again the files the server refused\n"
     "  --full            list the whole container (finds remote deletions the count cannot)\n"
@@ -336,8 +337,9 @@ static int cmd_run(int argc, char **argv)
                     "the local cache\n",
                     E(r.url));
         } else {
-            smh_conn_default_stall(smh_stall_ms(c)); /* wait only while the pull progresses */
-            pull(c, cache, &r, full, pto, pto, full); /* the first pull shows its progress */
+            /* wait only while the pull progresses; the first pull shows its progress */
+            smh_conn_default_stall(smh_stall_ms(c));
+            pull(c, cache, &r, full, pto, pto, full);
         }
         smc_close(c);
         /* the command's processes never wait at exit: this process drains after them */
