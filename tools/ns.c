@@ -47,8 +47,7 @@ static const char *esc(char *out, size_t size, const char *s)
 #define E1(s) esc(esc1, sizeof esc1, (s))
 #define E2(s) esc(esc2, sizeof esc2, (s))
 
-/* Is the file a 64-bit ELF without an interpreter (statically linked)? */
-static int is_static(const char *path)
+int smns_is_static(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -136,7 +135,7 @@ int smns_decide(struct smns *ns, const char *path, int forced, const char *prefi
     struct stat st;
     int st_ok = path && stat(path, &st) == 0;
     int setid = st_ok && (st.st_mode & (S_ISUID | S_ISGID));
-    int stat_prog = st_ok && !setid && is_static(path);
+    int stat_prog = st_ok && !setid && smns_is_static(path);
     if (!forced && !stat_prog) {
         if (setid)
             fprintf(stderr,

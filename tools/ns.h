@@ -12,6 +12,8 @@ struct smns {
     char prefix[PATH_MAX]; /* where the tree is bound */
 };
 
+/** Is the file a 64-bit ELF without an interpreter (statically linked)? */
+int smns_is_static(const char *path);
 /** Before the fork: does the command (path: its file, or NULL) run in a namespace? forced: --ns.
  *  Says on stderr why not (setuid, a refusing kernel) or that a static command goes there.
  *  1 and ns filled, or 0. */

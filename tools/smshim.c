@@ -8,7 +8,6 @@
 #include "ns.h"
 
 #include <dlfcn.h>
-#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -161,25 +160,7 @@ static void check_reachable(const char *cmd)
                 E(path));
         return;
     }
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    Elf64_Ehdr eh;
-    int is_static = 0;
-    if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh &&
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-        is_static = 1;
-        for (int i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
-                (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP)
-                is_static = 0;
-        }
-    }
-    close(fd);
-    if (is_static)
+    if (smns_is_static(path))
         fprintf(stderr,
                 "smshim: warning: %s is statically linked: no preload can reach it, so it "
                 "cannot see the virtual directory\n",
