@@ -46,6 +46,13 @@ static int list_entry(void *arg, const char *key, const struct smc_entry *e)
 }
 
 /* A number stored in the cache, as a JSON number. */
+/* The value of a cache setting, or dflt when it is not set. */
+static void kv_or(struct smc *c, const char *key, char *buf, size_t size, const char *dflt)
+{
+    if (smc_kv_get(c, key, buf, size) != 0)
+        snprintf(buf, size, "%s", dflt);
+}
+
 static const char *num(const char *s, char out[32])
 {
     snprintf(out, 32, "%llu", strtoull(s, NULL, 10));
@@ -156,24 +163,15 @@ int cmd_status(int argc, char **argv)
             return 1;
         }
         rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
-        if (smc_kv_get(c, "push.paused", paused, sizeof paused) != 0)
-            paused[0] = '\0';
-        if (smc_kv_get(c, "remote.url", url, sizeof url) != 0)
-            url[0] = '\0';
-        if (smc_kv_get(c, "remote.tag", tag, sizeof tag) != 0)
-            tag[0] = '\0';
-        if (smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
-            lastp[0] = '\0';
-        if (smc_kv_get(c, "pull.last", plast, sizeof plast) != 0)
-            plast[0] = '\0';
-        if (smc_kv_get(c, "pull.watermark", wmark, sizeof wmark) != 0)
-            wmark[0] = '\0';
-        if (smc_kv_get(c, "pull.duplicates", dups, sizeof dups) != 0)
-            strcpy(dups, "0");
-        if (smc_kv_get(c, "pull.unsafe", unsafe, sizeof unsafe) != 0)
-            strcpy(unsafe, "0");
-        if (smc_kv_get(c, SMH_CREDS_FLAG, creds, sizeof creds) != 0)
-            creds[0] = '\0';
+        kv_or(c, "push.paused", paused, sizeof paused, "");
+        kv_or(c, "remote.url", url, sizeof url, "");
+        kv_or(c, "remote.tag", tag, sizeof tag, "");
+        kv_or(c, "push.last_poisoned", lastp, sizeof lastp, "");
+        kv_or(c, "pull.last", plast, sizeof plast, "");
+        kv_or(c, "pull.watermark", wmark, sizeof wmark, "");
+        kv_or(c, "pull.duplicates", dups, sizeof dups, "0");
+        kv_or(c, "pull.unsafe", unsafe, sizeof unsafe, "0");
+        kv_or(c, SMH_CREDS_FLAG, creds, sizeof creds, "");
         silent = smh_silent(c, NULL);
         smc_close(c);
         if (list)
