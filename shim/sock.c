@@ -236,34 +236,31 @@ int sm_sock_name_out(struct sockaddr *a, socklen_t *len, socklen_t cap)
 
 /* ---- cores ------------------------------------------------------------------------------------ */
 
-int sm_bind_core(int fd, const struct sockaddr *a, socklen_t len)
+/* bind or connect (call) with the address translated for mode (SOCK_BIND or SOCK_LOOKUP). */
+static int addr_call(int (*call)(int, const struct sockaddr *, socklen_t), int mode, int fd,
+                     const struct sockaddr *a, socklen_t len)
 {
     struct sockaddr_un u;
     socklen_t ul;
     int dfd;
-    int rc = sock_in(a, len, SOCK_BIND, &u, &ul, &dfd);
+    int rc = sock_in(a, len, mode, &u, &ul, &dfd);
     if (rc < 0)
         return rc;
     if (rc == 0)
-        return SM_REAL(bind)(fd, a, len) == 0 ? 0 : -errno;
-    rc = SM_REAL(bind)(fd, (struct sockaddr *)&u, ul) == 0 ? 0 : -errno;
+        return call(fd, a, len) == 0 ? 0 : -errno;
+    rc = call(fd, (struct sockaddr *)&u, ul) == 0 ? 0 : -errno;
     dir_done(dfd);
     return rc;
 }
 
+int sm_bind_core(int fd, const struct sockaddr *a, socklen_t len)
+{
+    return addr_call(SM_REAL(bind), SOCK_BIND, fd, a, len);
+}
+
 int sm_connect_core(int fd, const struct sockaddr *a, socklen_t len)
 {
-    struct sockaddr_un u;
-    socklen_t ul;
-    int dfd;
-    int rc = sock_in(a, len, SOCK_LOOKUP, &u, &ul, &dfd);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return SM_REAL(connect)(fd, a, len) == 0 ? 0 : -errno;
-    rc = SM_REAL(connect)(fd, (struct sockaddr *)&u, ul) == 0 ? 0 : -errno;
-    dir_done(dfd);
-    return rc;
+    return addr_call(SM_REAL(connect), SOCK_LOOKUP, fd, a, len);
 }
 
 ssize_t sm_sendto_core(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
