@@ -299,6 +299,40 @@ static int fd_get(int fd, char *out, size_t size)
 
 static int tree_at(const char *v, char *buf, size_t size, const char **path);
 
+/* If (fd, path) is a symbolic link, the pending path pend becomes its target (in its virtual
+ * form), then `mid`, then what followed the link (*p, which then points at pend), and *n backs up
+ * over the link's own component of out (to the root for an absolute target): 1. 0 when it is no
+ * link, or -errno (-ELOOP after 40 links). */
+static int follow_link(int fd, const char *path, const char *mid, char pend[PATH_MAX], char **p,
+                       const char *out, size_t *n, int *loops)
+{
+    char link[PATH_MAX], tmp[PATH_MAX];
+    struct stat st;
+    if (SM_REAL(fstatat)(fd, path, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
+        return 0;
+    if (++*loops > 40)
+        return -ELOOP;
+    ssize_t ln = SM_REAL(readlinkat)(fd, path, link, sizeof link - 1);
+    if (ln < 0)
+        return -errno;
+    link[ln] = '\0';
+    sm_untranslate(link, sizeof link);
+    int m = snprintf(tmp, sizeof tmp, "%s%s%s", link, mid, *p);
+    if (m < 0 || (size_t)m >= sizeof tmp)
+        return -ENAMETOOLONG;
+    strcpy(pend, tmp);
+    *p = pend;
+    if (link[0] == '/') {
+        *n = 0;
+    } else {
+        while (*n > 0 && out[*n - 1] != '/')
+            (*n)--;
+        if (*n > 0)
+            (*n)--;
+    }
+    return 1;
+}
+
 /* ---- canonicalisation (the slow path: '..' and friends) ------------------------------------- */
 
 /* Resolve "." and ".." in the virtual-namespace absolute path `in` as the kernel would: a ".."
@@ -306,7 +340,7 @@ static int tree_at(const char *v, char *buf, size_t size, const char **path);
  * kernel follows them). Sets *touched when the walk passed through the prefix. */
 static int canon(const char *in, char *out, size_t size, int *touched)
 {
-    char pend[PATH_MAX], tmp[PATH_MAX], real[PATH_MAX], link[PATH_MAX];
+    char pend[PATH_MAX], real[PATH_MAX];
     size_t n = 0;
     int loops = 0;
     int trail = 0, lastdot = 0;
@@ -335,7 +369,6 @@ static int canon(const char *in, char *out, size_t size, int *touched)
             out[n] = '\0';
             if (sm_under_prefix(out) >= 0)
                 *touched = 1;
-            struct stat st;
             const char *rp = real;
             int afd = AT_FDCWD;
             if (sm_under_prefix(out) >= 0)
@@ -344,28 +377,12 @@ static int canon(const char *in, char *out, size_t size, int *touched)
                 return -ENAMETOOLONG;
             if (afd == -ENAMETOOLONG)
                 return afd;
-            if (SM_REAL(fstatat)(afd, rp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
-                if (++loops > 40)
-                    return -ELOOP;
-                ssize_t ln = SM_REAL(readlinkat)(afd, rp, link, sizeof link - 1);
-                if (ln < 0)
-                    return -errno;
-                link[ln] = '\0';
-                sm_untranslate(link, sizeof link);
-                /* continue with target + "/.." + rest, relative to the link's directory */
-                int m = snprintf(tmp, sizeof tmp, "%s/..%s", link, p);
-                if (m < 0 || (size_t)m >= sizeof tmp)
-                    return -ENAMETOOLONG;
-                strcpy(pend, tmp);
-                p = pend;
-                while (n > 0 && out[n - 1] != '/')
-                    n--;
-                if (n > 0)
-                    n--;
-                if (link[0] == '/')
-                    n = 0;
+            /* a link: continue with target + "/.." + rest, relative to the link's directory */
+            int fl = follow_link(afd, rp, "/..", pend, &p, out, &n, &loops);
+            if (fl < 0)
+                return fl;
+            if (fl)
                 continue;
-            }
             const char *q = p;
             while (*q == '/')
                 q++;
@@ -617,7 +634,7 @@ static int tree_at(const char *v, char *buf, size_t size, const char **path)
  * `follow`, or when a '/' ends the path. Components past the prefix are left to the kernel. */
 static int walk(const char *in, int follow, char *out, size_t size)
 {
-    char pend[PATH_MAX], tmp[PATH_MAX], link[PATH_MAX], buf[PATH_MAX];
+    char pend[PATH_MAX], buf[PATH_MAX];
     size_t n = 0;
     int loops = 0, lastdot = 0, trail = 0;
     if (strlen(in) >= sizeof pend)
@@ -675,30 +692,11 @@ static int walk(const char *in, int follow, char *out, size_t size)
         int fd = tree_at(out, buf, sizeof buf, &tp);
         if (fd == -ENAMETOOLONG)
             return fd;
-        struct stat st;
-        if (SM_REAL(fstatat)(fd, tp, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(st.st_mode))
-            continue;
-        if (++loops > 40)
-            return -ELOOP;
-        ssize_t ln = SM_REAL(readlinkat)(fd, tp, link, sizeof link - 1);
-        if (ln < 0)
-            return -errno;
-        link[ln] = '\0';
-        sm_untranslate(link, sizeof link);
-        int m = snprintf(tmp, sizeof tmp, "%s%s", link, p);
-        if (m < 0 || (size_t)m >= sizeof tmp)
-            return -ENAMETOOLONG;
-        strcpy(pend, tmp);
-        p = pend;
-        if (link[0] == '/') {
-            n = 0;
-        } else {
-            while (n > 0 && out[n - 1] != '/')
-                n--;
-            if (n > 0)
-                n--;
-        }
-        out[n] = '\0';
+        int fl = follow_link(fd, tp, "", pend, &p, out, &n, &loops);
+        if (fl < 0)
+            return fl;
+        if (fl)
+            out[n] = '\0';
     }
     if (lastdot && n + 3 <= size) {
         out[n++] = '/';
