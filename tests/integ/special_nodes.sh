@@ -47,20 +47,7 @@ ls
 [ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"
 
 # The raw calls, through syscall() and as raw instructions under syscall user dispatch.
-mkdir -p "$T/raw-real"
-"$B/tests/rawedge" mknod "$T/raw-real" >"$T/raw.real"
-shim mkdir -p /sm/raw-libc /sm/raw-sud
-shim "$B/tests/rawedge" libc mknod /sm/raw-libc >"$T/raw.libc"
-diff "$T/raw.real" "$T/raw.libc" || fail "mknod through syscall() differs (< real, > shim)"
-echo "ok - $(wc -l <"$T/raw.real") mknod lines through syscall() as on a real directory"
-if [ "$(uname -m)" = x86_64 ] && [ "${SMSHIM_SAN:-}" != thread ] &&
-    "$B/tests/rawsys" probe >/dev/null 2>&1; then
-    SMSHIM_SUD=1 shim "$B/tests/rawedge" mknod /sm/raw-sud >"$T/raw.sud"
-    diff "$T/raw.real" "$T/raw.sud" || fail "raw mknod under SUD differs (< real, > shim)"
-    echo "ok - raw mknod instructions under syscall user dispatch as on a real directory"
-else
-    echo "# syscall user dispatch unavailable here (or TSan): the raw-instruction part is not run"
-fi
+raw_parity mknod
 
 # Never synced: with the test server, a tree of one text file beside devices, a FIFO and a
 # socket node syncs exactly one document, and none of the nodes is tracked.

@@ -87,30 +87,15 @@ rm -f "$W/tmux.sock"
     fi
 }
 
-raw() {
-    local tag=$1
-    mkdir -p "$T/raw-real$tag"
-    "$B/tests/rawedge" sock "$T/raw-real$tag" >"$T/raw$tag.real"
-    shim mkdir -p "/sm/raw-libc$tag" "/sm/raw-sud$tag"
-    shim "$B/tests/rawedge" libc sock "/sm/raw-libc$tag" >"$T/raw$tag.libc"
-    diff "$T/raw$tag.real" "$T/raw$tag.libc" || fail "socket calls through syscall() differ$tag (< real, > shim)"
-    echo "ok - $(wc -l <"$T/raw$tag.real") socket calls through syscall() as on a real directory$tag"
-    if [ "$(uname -m)" = x86_64 ] && [ "${SMSHIM_SAN:-}" != thread ] &&
-        "$B/tests/rawsys" probe >/dev/null 2>&1; then
-        SMSHIM_SUD=1 shim "$B/tests/rawedge" sock "/sm/raw-sud$tag" >"$T/raw$tag.sud"
-        diff "$T/raw$tag.real" "$T/raw$tag.sud" || fail "raw socket calls under SUD differ$tag (< real, > shim)"
-        echo "ok - raw socket instructions under syscall user dispatch as on a real directory$tag"
-    fi
-}
 
 scenarios ""
-raw ""
+raw_parity sock ""
 
 # A cache whose tree path alone is longer than sun_path: the virtual paths still fit, so every
 # call must still work and report the virtual path.
 long="$T/$(printf 'c%.0s' $(seq 1 120))"
 export SMSHIM_CACHE="$long"
 scenarios _longcache
-raw " (long cache)"
+raw_parity sock " (long cache)"
 
 [ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"

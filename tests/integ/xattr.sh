@@ -104,20 +104,7 @@ got=$("$PY" -c 'import os, sys; print(os.getxattr(sys.argv[1], "user.mark").deco
 echo "ok - the attribute set by absolute prefix path is on the file in the cache's tree"
 
 # Raw calls: through syscall() and as raw instructions under syscall user dispatch.
-mkdir -p "$T/raw-real"
-"$B/tests/rawedge" xattr "$T/raw-real" >"$T/raw.real"
-shim mkdir -p /sm/raw-libc /sm/raw-sud
-shim "$B/tests/rawedge" libc xattr /sm/raw-libc >"$T/raw.libc"
-diff "$T/raw.real" "$T/raw.libc" || fail "xattr calls through syscall() differ (< real, > shim)"
-echo "ok - $(wc -l <"$T/raw.real") xattr calls through syscall() as on a real directory"
-if [ "$(uname -m)" = x86_64 ] && [ "${SMSHIM_SAN:-}" != thread ] &&
-    "$B/tests/rawsys" probe >/dev/null 2>&1; then
-    SMSHIM_SUD=1 shim "$B/tests/rawedge" xattr /sm/raw-sud >"$T/raw.sud"
-    diff "$T/raw.real" "$T/raw.sud" || fail "raw xattr calls under SUD differ (< real, > shim)"
-    echo "ok - raw xattr instructions under syscall user dispatch as on a real directory"
-else
-    echo "# syscall user dispatch unavailable here (or TSan): the raw-instruction part is not run"
-fi
+raw_parity xattr
 
 # Local only: setting, replacing and removing attributes records nothing for sync.
 before=$("$B/smshim" status --cache "$SMSHIM_CACHE" --json)
