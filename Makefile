@@ -97,7 +97,7 @@ $(TRUN): $(TEST_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(UNIT_SHIM)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 
-$(B)/tests/%: tests/prog/%.c
+$(B)/tests/%: tests/prog/%.c $(wildcard tests/prog/*.h)
 	$(call say,CC,$<)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Werror -Wno-format-truncation $(SANFLAGS) $(PROG_SANFLAGS) -o $@ $< -lpthread
@@ -141,7 +141,7 @@ uninstall:
 
 # every C file of the project, in the style of .clang-format
 FMT_SRC := $(wildcard shim/*.[ch] cache/*.[ch] hydrate/*.[ch] tools/*.c include/*.h tests/*.[ch] \
-             tests/unit/*.c tests/prog/*.c bench/*.[ch])
+             tests/unit/*.c tests/prog/*.[ch] bench/*.[ch])
 
 format:
 	clang-format -i $(FMT_SRC)

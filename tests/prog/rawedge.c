@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <unistd.h>
 
+#include "rawcall.h"
+
 static int use_libc;
 
 static long raw6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -34,39 +36,10 @@ static long raw6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
         long r = syscall(n, a1, a2, a3, a4, a5, a6);
         return r == -1 ? -errno : r;
     }
-#if defined(__x86_64__)
-    register long r10 __asm__("r10") = a4;
-    register long r8 __asm__("r8") = a5;
-    register long r9 __asm__("r9") = a6;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-#else
-#error "rawedge needs x86_64"
-#endif
+    return raw_insn(n, a1, a2, a3, a4, a5, a6);
 }
-#define raw1(n, a)             raw6(n, (long)(a), 0, 0, 0, 0, 0)
-#define raw2(n, a, b)          raw6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define raw3(n, a, b, c)       raw6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define raw4(n, a, b, c, d)    raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define raw5(n, a, b, c, d, e) raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
 #define raw6_(n, a, b, c, d, e, f)                                                                 \
     raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
-
-static const char *D;
-static char pbuf[8][4096];
-static int pnext;
-
-/* DIR + "/" + rel, in a rotating buffer */
-static const char *P(const char *rel)
-{
-    char *b = pbuf[pnext++ & 7];
-    snprintf(b, sizeof pbuf[0], "%s%s%s", D, *rel ? "/" : "", rel);
-    return b;
-}
 
 /* a path with DIR shown as $D */
 static void show(const char *p, size_t n)

@@ -30,40 +30,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rawcall.h"
+
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59
 #endif
 
-static long raw6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-    register long r10 __asm__("r10") = a4;
-    register long r8 __asm__("r8") = a5;
-    register long r9 __asm__("r9") = a6;
-    long ret;
-    __asm__ volatile("syscall"
-                     : "=a"(ret)
-                     : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return ret;
-}
-#define raw0(n)                raw6(n, 0, 0, 0, 0, 0, 0)
-#define raw1(n, a)             raw6(n, (long)(a), 0, 0, 0, 0, 0)
-#define raw2(n, a, b)          raw6(n, (long)(a), (long)(b), 0, 0, 0, 0)
-#define raw3(n, a, b, c)       raw6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
-#define raw4(n, a, b, c, d)    raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define raw5(n, a, b, c, d, e) raw6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
-
-static const char *D;
-static char pbuf[8][4096];
-static int pnext;
-
-/* DIR + "/" + rel, in a rotating buffer */
-static const char *P(const char *rel)
-{
-    char *b = pbuf[pnext++ & 7];
-    snprintf(b, sizeof pbuf[0], "%s%s%s", D, *rel ? "/" : "", rel);
-    return b;
-}
+#define raw6 raw_insn
 
 /* print a path with DIR shown as $D */
 static void show_path(const char *p)
