@@ -72,4 +72,12 @@ void bar_draw(struct bar *b, size_t done, size_t total, const char *unit);
 void bar_end(struct bar *b);
 uint64_t cli_now_ms(void);
 
+/** The commands in files of their own: status.c, grep.c, login.c, logs.c. */
+int cmd_status(int argc, char **argv);
+int cmd_grep(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+
 #endif

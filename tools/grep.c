@@ -201,7 +201,6 @@ static void scope_of(const char *arg, const char *prefix, const char *tree, char
     snprintf(out, n, "%s%s", norm, len && dir ? "/" : "");
 }
 
-int cmd_grep(int argc, char **argv);
 int cmd_grep(int argc, char **argv)
 {
     int json = 0, quiet = 0;

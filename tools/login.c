@@ -114,7 +114,6 @@ static int key_usable(const char *k)
     return 1;
 }
 
-int cmd_login(int argc, char **argv);
 int cmd_login(int argc, char **argv)
 {
     const char *url = NULL;
@@ -165,7 +164,6 @@ int cmd_login(int argc, char **argv)
     return 0;
 }
 
-int cmd_logout(int argc, char **argv);
 int cmd_logout(int argc, char **argv)
 {
     for (int i = 0; i < argc; i++) {
@@ -187,7 +185,6 @@ int cmd_logout(int argc, char **argv)
     return 0;
 }
 
-int cmd_whoami(int argc, char **argv);
 int cmd_whoami(int argc, char **argv)
 {
     int json = 0;

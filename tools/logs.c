@@ -66,7 +66,6 @@ static off_t tail_start(int fd, long n)
     return 0;
 }
 
-int cmd_logs(int argc, char **argv);
 int cmd_logs(int argc, char **argv)
 {
     int follow = 0;

@@ -378,13 +378,6 @@ static int cmd_run(int argc, char **argv)
     return WEXITSTATUS(st);
 }
 
-int cmd_status(int argc, char **argv);
-int cmd_grep(int argc, char **argv);
-int cmd_login(int argc, char **argv);
-int cmd_logout(int argc, char **argv);
-int cmd_whoami(int argc, char **argv);
-int cmd_logs(int argc, char **argv);
-
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);

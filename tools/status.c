@@ -104,7 +104,6 @@ static int cache_readable(const char *cache, const char *tree, const char *meta)
     return 0;
 }
 
-int cmd_status(int argc, char **argv);
 int cmd_status(int argc, char **argv)
 {
     int json = 0, list = 0;
