@@ -91,7 +91,8 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
     struct smc_entry e;
     struct stat st;
     uint64_t hash = 0;
-    MDB_val k = {strlen(d->key), (void *)d->key}, v;
+    struct smc_key at;
+    MDB_val v;
     int have, rc;
     const char *leaf;
 
@@ -113,8 +114,9 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
             sm_lib_close(dfd);
         return rc;
     }
-    rc = mdb_get(t, c->entries, &k, &v);
-    have = rc == 0 && v.mv_size >= sizeof e;
+    if ((rc = smc_rec_find(t, c->entries, d->key, &at, &v)) < 0)
+        goto fail; /* unreadable is not absent: nothing is renamed into the tree */
+    have = rc == 1 && v.mv_size >= sizeof e;
     if (have)
         memcpy(&e, v.mv_data, sizeof e);
     int blocked = dfd == -ENOTDIR;
@@ -152,9 +154,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
         if (!e.dirty_since_ns)
             e.dirty_since_ns = now;
-        v.mv_size = sizeof e;
-        v.mv_data = &e;
-        if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0 ||
+        if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0 ||
             (rc = smc_queue_put(c, t, SMC_Q_WRITE, d->key, NULL, NULL, now)) < 0)
             goto fail;
         result = SMC_KEPT_LOCAL;
@@ -194,9 +194,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
         e.synced_mtime_ns = smc_mtime_ns(&st);
         e.synced_ino = st.st_ino;
         e.synced_hash = hash;
-        v.mv_size = sizeof e;
-        v.mv_data = &e;
-        if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0)
+        if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0)
             goto fail;
     }
     if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
@@ -222,7 +220,8 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
 {
     struct smc_entry e;
     struct stat st;
-    MDB_val k = {strlen(key), (void *)key}, v;
+    struct smc_key at;
+    MDB_val v;
     MDB_txn *t;
     const char *leaf;
     /* beneath the tree, no link followed: a link or a file in the way, or a missing directory,
@@ -237,7 +236,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
         return rc;
     }
     int removed = 0;
-    if (mdb_get(t, c->entries, &k, &v) == 0 && v.mv_size >= sizeof e) {
+    if (smc_rec_find(t, c->entries, key, &at, &v) == 1 && v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
             int here = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -246,7 +245,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
             if (same && SM_REAL(unlinkat)(dfd, leaf, 0) != 0)
                 same = 0;
             if (same || !here) {
-                mdb_del(t, c->entries, &k, NULL);
+                smc_rec_del_at(t, c->entries, &at);
                 removed = 1;
             }
         }
@@ -262,7 +261,8 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
 {
     struct smc_entry e;
     struct stat st;
-    MDB_val kf = {strlen(from), (void *)from}, kt = {strlen(to), (void *)to}, v;
+    struct smc_key af, atk;
+    MDB_val v;
     MDB_txn *t;
     const char *lf, *lt;
     /* both beneath the tree, no link followed (a link or a file in the way: not moved) */
@@ -277,7 +277,7 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
     int rc = smc_txn(c, 0, &t), result = SMC_MOVE_NONE;
     if (rc < 0)
         goto out;
-    if (mdb_get(t, c->entries, &kf, &v) != 0 || v.mv_size < sizeof e) {
+    if (smc_rec_find(t, c->entries, from, &af, &v) != 1 || v.mv_size < sizeof e) {
         mdb_txn_abort(t);
         goto out;
     }
@@ -294,16 +294,14 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
         goto out;
     }
     struct stat tst;
-    if (mdb_get(t, c->entries, &kt, &v) == 0 ||
+    if (smc_rec_find(t, c->entries, to, &atk, &v) != 0 ||
         SM_REAL(fstatat)(dto, lt, &tst, AT_SYMLINK_NOFOLLOW) == 0 ||
         SM_REAL(renameat)(dfrom, lf, dto, lt) != 0) {
         mdb_txn_abort(t); /* something is at the new name: the document is applied there */
         goto out;
     }
-    v.mv_size = sizeof e;
-    v.mv_data = &e;
-    if ((rc = smc_errno(mdb_del(t, c->entries, &kf, NULL))) < 0 ||
-        (rc = smc_errno(mdb_put(t, c->entries, &kt, &v, 0))) < 0) {
+    if ((rc = smc_rec_del_at(t, c->entries, &af)) < 0 ||
+        (rc = smc_rec_put(t, c->entries, to, &e, sizeof e)) < 0) {
         mdb_txn_abort(t);
         SM_REAL(renameat)(dto, lt, dfrom, lf); /* the entry did not move: neither does the file */
         goto out;

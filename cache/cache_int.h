@@ -43,6 +43,41 @@ int smc_mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns);
  *  to (NULL: they left the prefix) in the inode index (links.c). */
 int smc_links_move_dir(struct smc *c, MDB_txn *t, const char *from, const char *to);
 
+/* ---- named records (key.c): the keys of the entries and kv databases (schema.h, "Keys") ---- */
+
+/** Where a name's record is, or goes: a key as smc_rec_find made it. */
+struct smc_key {
+    size_t len;
+    unsigned char b[SMC_KEY_HASHED];
+};
+/** Find name's record in t. 1: found at *at, *pay its payload (valid until t writes); 0: absent,
+ *  *at the key a new record of name gets; -EINVAL (""), -ENAMETOOLONG (over SMC_NAME_MAX),
+ *  -EOVERFLOW (no free probe), -errno. */
+int smc_rec_find(MDB_txn *t, MDB_dbi d, const char *name, struct smc_key *at, MDB_val *pay);
+/** Write name's record at *at (from smc_rec_find on name in the same transaction). */
+int smc_rec_put_at(MDB_txn *t, MDB_dbi d, const struct smc_key *at, const char *name,
+                   const void *pay, size_t len);
+/** Write name's record (found or new). */
+int smc_rec_put(MDB_txn *t, MDB_dbi d, const char *name, const void *pay, size_t len);
+/** Remove the record at *at, or name's record (-ENOENT when it has none). */
+int smc_rec_del_at(MDB_txn *t, MDB_dbi d, const struct smc_key *at);
+int smc_rec_del(MDB_txn *t, MDB_dbi d, const char *name);
+/** The name (*nl bytes, not NUL-terminated) and payload of the row a cursor gave. 0 or -EPROTO. */
+int smc_rec_row(const MDB_val *k, const MDB_val *v, const char **name, size_t *nl, MDB_val *pay);
+
+/** The records whose name starts with prefix (every one: ""), in key order (see schema.h). */
+struct smc_range {
+    MDB_cursor *cur;
+    const char *prefix; /* the caller's: it outlives the range */
+    size_t pl, kl;      /* its length; the bytes of it every such key starts with */
+    int started;
+};
+int smc_range_open(MDB_txn *t, MDB_dbi d, const char *prefix, struct smc_range *r);
+/** The next record: 1 and its name (*nl bytes, not NUL-terminated) and payload, 0 at the end,
+ *  -errno. */
+int smc_range_next(struct smc_range *r, const char **name, size_t *nl, MDB_val *pay);
+void smc_range_close(struct smc_range *r);
+
 /** A fresh idempotency key (22 characters of [A-Za-z0-9]). */
 void smc_custom_id(char out[48]);
 

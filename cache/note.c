@@ -10,12 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static MDB_val kval(const char *key)
-{
-    MDB_val k = {strlen(key), (void *)key};
-    return k;
-}
-
 /* splitmix64: ids from a per-process seed (one getrandom per process, not per file) mixed with
  * the pid (a fork child does not repeat its parent's ids) and a counter */
 static uint64_t mix64(uint64_t x)
@@ -97,12 +91,11 @@ int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, 
 /* Read the entry of key in t; 1 found, 0 not found, -errno. */
 static int entry_read(struct smc *c, MDB_txn *t, const char *key, struct smc_entry *e)
 {
-    MDB_val k = kval(key), v;
-    int rc = mdb_get(t, c->entries, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return 0;
-    if (rc)
-        return smc_errno(rc);
+    struct smc_key at;
+    MDB_val v;
+    int rc = smc_rec_find(t, c->entries, key, &at, &v);
+    if (rc <= 0)
+        return rc;
     if (v.mv_size < sizeof *e)
         return -EPROTO;
     memcpy(e, v.mv_data, sizeof *e);
@@ -111,8 +104,7 @@ static int entry_read(struct smc *c, MDB_txn *t, const char *key, struct smc_ent
 
 static int entry_write(struct smc *c, MDB_txn *t, const char *key, const struct smc_entry *e)
 {
-    MDB_val k = kval(key), v = {sizeof *e, (void *)e};
-    return smc_errno(mdb_put(t, c->entries, &k, &v, 0));
+    return smc_rec_put(t, c->entries, key, e, sizeof *e);
 }
 
 int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
@@ -158,8 +150,7 @@ static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_n
     int rc = entry_read(c, t, key, &e);
     if (rc <= 0)
         return rc;
-    MDB_val k = kval(key);
-    if ((rc = smc_errno(mdb_del(t, c->entries, &k, NULL))) < 0)
+    if ((rc = smc_rec_del(t, c->entries, key)) < 0)
         return rc;
     return smc_queue_put(c, t, SMC_Q_DELETE, key, NULL, &e, now_ns);
 }
@@ -175,35 +166,36 @@ static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *t
         return mark_dirty(c, t, to, now_ns);
     if ((rc = drop_entry(c, t, to, now_ns)) < 0)
         return rc;
-    MDB_val k = kval(from);
-    if ((rc = smc_errno(mdb_del(t, c->entries, &k, NULL))) < 0)
+    if ((rc = smc_rec_del(t, c->entries, from)) < 0)
         return rc;
     if ((rc = entry_write(c, t, to, &e)) < 0)
         return rc;
     return smc_queue_put(c, t, SMC_Q_RENAME, from, to, &e, now_ns);
 }
 
-/* Keys of the entries below directory dir ("/a" -> "/a/..."), malloc'd; count in *n. */
+/* Names of the entries below directory dir ("/a" -> "/a/..."), malloc'd; count in *n. They are
+ * collected first and changed after: an LMDB cursor does not follow changes made around it. */
 static int keys_below(struct smc *c, MDB_txn *t, const char *dir, char ***out, size_t *n)
 {
-    MDB_cursor *cur;
-    size_t dl = strlen(dir), cap = 0;
-    char **v = NULL;
-    int rc = smc_errno(mdb_cursor_open(t, c->entries, &cur));
+    struct smc_range r;
+    size_t dl = strlen(dir), cap = 0, nl;
+    char **v = NULL, *start = malloc(dl + 2);
+    const char *name;
+    MDB_val pay;
     *n = 0;
-    if (rc < 0)
-        return rc;
-    char start[4097];
-    if (dl + 2 > sizeof start) {
-        mdb_cursor_close(cur);
-        return -ENAMETOOLONG;
-    }
+    *out = NULL;
+    if (!start)
+        return -ENOMEM;
     memcpy(start, dir, dl);
-    start[dl] = '/';
-    MDB_val k = {dl + 1, start}, d;
-    for (int op = MDB_SET_RANGE; mdb_cursor_get(cur, &k, &d, op) == 0; op = MDB_NEXT) {
-        if (k.mv_size <= dl + 1 || memcmp(k.mv_data, start, dl + 1) != 0)
-            break;
+    memcpy(start + dl, "/", 2);
+    int rc = smc_range_open(t, c->entries, start, &r);
+    if (rc < 0) {
+        free(start);
+        return rc;
+    }
+    while ((rc = smc_range_next(&r, &name, &nl, &pay)) == 1) {
+        if (nl <= dl + 1)
+            continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             char **nv = realloc(v, cap * sizeof *v);
@@ -213,18 +205,19 @@ static int keys_below(struct smc *c, MDB_txn *t, const char *dir, char ***out, s
             }
             v = nv;
         }
-        char *s = malloc(k.mv_size + 1);
+        char *s = malloc(nl + 1);
         if (!s) {
             rc = -ENOMEM;
             break;
         }
-        memcpy(s, k.mv_data, k.mv_size);
-        s[k.mv_size] = '\0';
+        memcpy(s, name, nl);
+        s[nl] = '\0';
         v[(*n)++] = s;
     }
-    mdb_cursor_close(cur);
+    smc_range_close(&r);
+    free(start);
     *out = v;
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 static void keys_free(char **v, size_t n)
@@ -288,19 +281,23 @@ static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *t
 {
     char **keys = NULL;
     size_t n = 0;
-    char nk[4097];
     int rc = keys_below(c, t, from, &keys, &n);
-    size_t fl = strlen(from);
+    size_t fl = strlen(from), tl = to ? strlen(to) : 0;
     for (size_t i = 0; rc >= 0 && i < n; i++) {
         if (!to) {
             rc = drop_entry(c, t, keys[i], now_ns);
             continue;
         }
-        if (snprintf(nk, sizeof nk, "%s%s", to, keys[i] + fl) >= (int)sizeof nk) {
-            rc = -ENAMETOOLONG;
+        size_t rest = strlen(keys[i] + fl) + 1;
+        char *nk = malloc(tl + rest);
+        if (!nk) {
+            rc = -ENOMEM;
             break;
         }
+        memcpy(nk, to, tl);
+        memcpy(nk + tl, keys[i] + fl, rest);
         rc = move_entry(c, t, keys[i], nk, now_ns);
+        free(nk);
     }
     keys_free(keys, n);
     if (rc >= 0)
@@ -335,28 +332,40 @@ int smc_note_rename(struct smc *c, const char *from, const char *to, int is_dir,
 int smc_entry_each(struct smc *c, smc_evisit fn, void *arg)
 {
     MDB_txn *t;
-    MDB_cursor *cur;
-    MDB_val k, v;
-    char key[4097];
+    struct smc_range r;
+    MDB_val v;
+    const char *name;
+    size_t nl, cap = 0;
+    char *key = NULL;
     int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
-    if ((rc = smc_errno(mdb_cursor_open(t, c->entries, &cur))) < 0) {
+    if ((rc = smc_range_open(t, c->entries, "", &r)) < 0) {
         mdb_txn_abort(t);
         return rc;
     }
-    for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
+    while ((rc = smc_range_next(&r, &name, &nl, &v)) == 1) {
         struct smc_entry e;
-        if (k.mv_size >= sizeof key || v.mv_size < sizeof e)
+        if (v.mv_size < sizeof e)
             continue;
-        memcpy(key, k.mv_data, k.mv_size);
-        key[k.mv_size] = '\0';
+        if (nl + 1 > cap) {
+            char *nk = realloc(key, nl + 1);
+            if (!nk) {
+                rc = -ENOMEM;
+                break;
+            }
+            key = nk;
+            cap = nl + 1;
+        }
+        memcpy(key, name, nl);
+        key[nl] = '\0';
         memcpy(&e, v.mv_data, sizeof e);
         if ((rc = fn(arg, key, &e)) != 0)
             break;
     }
-    mdb_cursor_close(cur);
+    smc_range_close(&r);
     mdb_txn_abort(t);
+    free(key);
     return rc;
 }
 

@@ -9,10 +9,33 @@
 #define SMC_SCHEMA 2
 
 /* Databases of the environment <cache>/meta:
- *   "entries"  key: the file's remote filepath ("/a/b.md", no NUL)   value: struct smc_entry
+ *   "entries"  key: the file's remote filepath ("/a/b.md")           value: struct smc_entry
  *   "queue"    key: uint64 sequence number, big-endian (FIFO order)   value: struct smc_qrec + paths
  *   "kv"       key: a setting name (string)                           value: bytes
- * Directories and symbolic links have no entry: they are not documents (the tree holds them). */
+ *   "inodes"   key: dev and ino (16 bytes)                            value: names, NUL-terminated
+ * Directories and symbolic links have no entry: they are not documents (the tree holds them).
+ *
+ * Keys (entries and kv; cache/key.c). LMDB's keys hold at most 511 bytes, a path up to PATH_MAX.
+ * The key of a name n (no NUL in it) is:
+ *   n itself                                          when |n| <= SMC_KEY_DIRECT
+ *   n[0..SMC_KEY_DIRECT) NUL hash64(n) probe          otherwise (SMC_KEY_HASHED bytes: hash64 is
+ *                                                     smc_hash64, big-endian; probe, a big-endian
+ *                                                     uint16, tells apart names whose first
+ *                                                     SMC_KEY_DIRECT bytes and hash are the same)
+ * and a hashed key's value is n, NUL, then the value proper: the whole name is always readable.
+ * Invariant: the key of every name starts with that name's first min(|n|, SMC_KEY_DIRECT) bytes.
+ * So the names starting with a prefix p (every entry below a directory: p = "/a/") all have keys
+ * starting with p' = p[0..min(|p|, SMC_KEY_DIRECT)): a range scan from p' while keys start with
+ * p' visits each of them; when |p| > SMC_KEY_DIRECT it also visits names that share p' but not p,
+ * which the whole name in the value filters out (smc_range_next). Key order is name order only
+ * among direct keys: a hashed key sorts among the names that share its first SMC_KEY_DIRECT bytes,
+ * not at its name's place, and nothing may rely on more than the invariant.
+ * A name of SMC_KEY_DIRECT+1 .. SMC_KEY_LEGACY bytes may also be found under its own key
+ * (written before long names were hashed); its record stays there. */
+#define SMC_KEY_DIRECT 500
+#define SMC_KEY_HASHED (SMC_KEY_DIRECT + 1 + 8 + 2)
+#define SMC_KEY_LEGACY 511  /* LMDB's largest key (MDB_MAXKEYSIZE) */
+#define SMC_NAME_MAX   8192 /* the longest name: a path (PATH_MAX) with a kv name's word */
 #define SMC_DB_ENTRIES "entries"
 #define SMC_DB_QUEUE   "queue"
 #define SMC_DB_KV      "kv"

@@ -10,41 +10,34 @@
 #include <time.h>
 #include <unistd.h>
 
-static MDB_val sval(const char *s)
-{
-    MDB_val v = {strlen(s), (void *)s};
-    return v;
-}
-
 int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size)
 {
     MDB_txn *t;
-    MDB_val k = sval(name), v;
+    struct smc_key at;
+    MDB_val v;
     int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
-    rc = smc_errno(mdb_get(t, c->kv, &k, &v));
-    if (rc == 0) {
+    rc = smc_rec_find(t, c->kv, name, &at, &v);
+    if (rc == 1) {
         size_t n = v.mv_size < size - 1 ? v.mv_size : size - 1;
         memcpy(buf, v.mv_data, n);
         buf[n] = '\0';
     }
     mdb_txn_abort(t);
-    return rc;
+    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }
 
 static int kv_write(struct smc *c, const char *name, const char *value)
 {
     MDB_txn *t;
-    MDB_val k = sval(name), v;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if (value) {
-        v = sval(value);
-        rc = smc_errno(mdb_put(t, c->kv, &k, &v, 0));
+        rc = smc_rec_put(t, c->kv, name, value, strlen(value));
     } else {
-        rc = smc_errno(mdb_del(t, c->kv, &k, NULL));
+        rc = smc_rec_del(t, c->kv, name);
         if (rc == -ENOENT)
             rc = 0;
     }
@@ -65,35 +58,47 @@ int smc_kv_del(struct smc *c, const char *name)
     return kv_write(c, name, NULL);
 }
 
+/* Grow *buf to hold n bytes and a NUL, and copy them there. 0 or -ENOMEM. */
+static int copy_str(char **buf, size_t *cap, const void *s, size_t n)
+{
+    if (n + 1 > *cap) {
+        char *nb = realloc(*buf, n + 1);
+        if (!nb)
+            return -ENOMEM;
+        *buf = nb;
+        *cap = n + 1;
+    }
+    memcpy(*buf, s, n);
+    (*buf)[n] = '\0';
+    return 0;
+}
+
 int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char *, const char *),
                 void *arg)
 {
     MDB_txn *t;
-    MDB_cursor *cur;
-    size_t pl = strlen(prefix);
+    struct smc_range r;
+    const char *s;
+    size_t nl, ncap = 0, vcap = 0;
+    char *name = NULL, *val = NULL;
+    MDB_val v;
     int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
         return rc;
-    if ((rc = smc_errno(mdb_cursor_open(t, c->kv, &cur))) < 0) {
+    if ((rc = smc_range_open(t, c->kv, prefix, &r)) < 0) {
         mdb_txn_abort(t);
         return rc;
     }
-    MDB_val k = {pl, (void *)prefix}, v;
-    char name[256], val[256];
-    for (int op = MDB_SET_RANGE; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
-        if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
-            break;
-        if (k.mv_size >= sizeof name || v.mv_size >= sizeof val)
-            continue;
-        memcpy(name, k.mv_data, k.mv_size);
-        name[k.mv_size] = '\0';
-        memcpy(val, v.mv_data, v.mv_size);
-        val[v.mv_size] = '\0';
-        if ((rc = fn(arg, name, val)) != 0)
+    while ((rc = smc_range_next(&r, &s, &nl, &v)) == 1) {
+        if ((rc = copy_str(&name, &ncap, s, nl)) < 0 ||
+            (rc = copy_str(&val, &vcap, v.mv_data, v.mv_size)) < 0 ||
+            (rc = fn(arg, name, val)) != 0)
             break;
     }
-    mdb_cursor_close(cur);
+    smc_range_close(&r);
     mdb_txn_abort(t);
+    free(name);
+    free(val);
     return rc;
 }
 
@@ -141,13 +146,18 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
                    uint64_t ttl_ms)
 {
     MDB_txn *t;
-    MDB_val k = sval(name), v;
+    struct smc_key at;
+    MDB_val v;
     char cur[96], mine[96];
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     int held = 1;
-    if (mdb_get(t, c->kv, &k, &v) == 0 && v.mv_size < sizeof cur) {
+    if ((rc = smc_rec_find(t, c->kv, name, &at, &v)) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    if (rc == 1 && v.mv_size < sizeof cur) {
         memcpy(cur, v.mv_data, v.mv_size);
         cur[v.mv_size] = '\0';
         int hpid = 0;
@@ -159,8 +169,7 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
     if (held) {
         snprintf(mine, sizeof mine, "%d %llu %llu", pid, (unsigned long long)start,
                  (unsigned long long)(now_ms + ttl_ms));
-        v = sval(mine);
-        rc = smc_errno(mdb_put(t, c->kv, &k, &v, 0));
+        rc = smc_rec_put_at(t, c->kv, &at, name, mine, strlen(mine));
         if (rc < 0) {
             mdb_txn_abort(t);
             return rc;
@@ -175,17 +184,18 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
 int smc_lease_drop(struct smc *c, const char *name, int pid)
 {
     MDB_txn *t;
-    MDB_val k = sval(name), v;
+    struct smc_key at;
+    MDB_val v;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     int hpid = 0;
-    if (mdb_get(t, c->kv, &k, &v) == 0 && v.mv_size < 96) {
+    if (smc_rec_find(t, c->kv, name, &at, &v) == 1 && v.mv_size < 96) {
         char cur[96];
         memcpy(cur, v.mv_data, v.mv_size);
         cur[v.mv_size] = '\0';
         if (sscanf(cur, "%d", &hpid) == 1 && hpid == pid)
-            mdb_del(t, c->kv, &k, NULL);
+            smc_rec_del_at(t, c->kv, &at);
     }
     return smc_errno(mdb_txn_commit(t));
 }
@@ -297,15 +307,17 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
                   const uint64_t *seqs, size_t nseq)
 {
     MDB_txn *t;
-    MDB_val k = sval(key), v;
+    struct smc_key at;
+    MDB_val v;
     struct smc_entry e;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if ((rc = del_seqs(c, t, seqs, nseq)) < 0)
         goto fail;
-    rc = mdb_get(t, c->entries, &k, &v);
-    if (rc == 0 && v.mv_size >= sizeof e) {
+    if ((rc = smc_rec_find(t, c->entries, key, &at, &v)) < 0)
+        goto fail;
+    if (rc == 1 && v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         /* the same file as when the push began (not removed and re-created since) */
         if (!custom_id || strcmp(e.custom_id, custom_id) == 0) {
@@ -335,14 +347,9 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
                 if ((rc = smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now)) < 0)
                     goto fail;
             }
-            v.mv_size = sizeof e;
-            v.mv_data = &e;
-            if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0)
+            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0)
                 goto fail;
         }
-    } else if (rc != MDB_NOTFOUND && rc != 0) {
-        rc = smc_errno(rc);
-        goto fail;
     }
     return smc_errno(mdb_txn_commit(t));
 fail:
@@ -353,11 +360,10 @@ fail:
 int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e)
 {
     MDB_txn *t;
-    MDB_val k = sval(key), v = {sizeof *e, (void *)e};
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if ((rc = smc_errno(mdb_put(t, c->entries, &k, &v, 0))) < 0) {
+    if ((rc = smc_rec_put(t, c->entries, key, e, sizeof *e)) < 0) {
         mdb_txn_abort(t);
         return rc;
     }

@@ -9,4 +9,8 @@
     X(cache_unlink_and_rename)                                                                     \
     X(cache_rename_dir)                                                                            \
     X(cache_reopen_persists)                                                                       \
-    X(cache_schema_mismatch)
+    X(cache_schema_mismatch)                                                                       \
+    X(cache_long_names)                                                                            \
+    X(cache_long_rename_dir)                                                                       \
+    X(cache_long_kv_names)                                                                         \
+    X(cache_key_collision_and_legacy)

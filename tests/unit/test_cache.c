@@ -134,3 +134,290 @@ SM_TEST(cache_schema_mismatch)
     ASSERT_EQ_INT(smc_open(meta, &c), -EPROTO);
     return 0;
 }
+
+/* ---- names longer than an LMDB key (schema.h, "Keys") ---------------------------------------- */
+
+/* A path of exactly n bytes: root, then components of at most 200 bytes of letter ch. */
+static char *long_path(const char *root, size_t n, char ch)
+{
+    char *p = malloc(n + 1);
+    size_t l = strlen(root);
+    ASSERT(p && l < n);
+    memcpy(p, root, l);
+    while (l < n) {
+        size_t seg = n - l - 1 < 200 ? n - l - 1 : 200;
+        if (seg == 0) { /* one byte left: no empty component, so the last one grows */
+            p[l - 1] = ch;
+            p[l++] = ch;
+            continue;
+        }
+        p[l++] = '/';
+        memset(p + l, ch, seg);
+        l += seg;
+    }
+    p[n] = '\0';
+    ASSERT(strlen(p) == n);
+    return p;
+}
+
+struct seen {
+    int n;
+    char *keys[32];
+};
+
+static int seen_add(void *arg, const char *key, const struct smc_entry *e)
+{
+    struct seen *s = arg;
+    (void)e;
+    if (s->n < 32)
+        s->keys[s->n] = strdup(key);
+    s->n++;
+    return 0;
+}
+
+static int seen_has(const struct seen *s, const char *key)
+{
+    int k = 0;
+    for (int i = 0; i < s->n && i < 32; i++)
+        k += strcmp(s->keys[i], key) == 0;
+    return k;
+}
+
+static void seen_free(struct seen *s)
+{
+    for (int i = 0; i < s->n && i < 32; i++)
+        free(s->keys[i]);
+    s->n = 0;
+}
+
+SM_TEST(cache_long_names)
+{
+    static const size_t lens[] = {300, 500, 501, 511, 512, 600, 4000, 4095};
+    enum { N = sizeof lens / sizeof lens[0] };
+    char *k[N];
+    struct smc *c = open_tmp();
+    struct smc_entry e;
+    struct smc_counts n;
+    struct seen s = {0};
+    for (int i = 0; i < N; i++) {
+        k[i] = long_path("/l", lens[i], (char)('a' + i));
+        ASSERT_EQ_INT(smc_note_write(c, k[i], 10 + (uint64_t)i), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        ASSERT_EQ_INT(smc_entry_get(c, k[i], &e), 0);
+        ASSERT_EQ_INT(e.dirty_since_ns, 10 + i);
+    }
+    ASSERT_EQ_INT(smc_entry_each(c, seen_add, &s), 0);
+    ASSERT_EQ_INT(s.n, N);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_INT(seen_has(&s, k[i]), 1);
+    seen_free(&s);
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, N);
+    ASSERT_EQ_INT(n.queued, N);
+    /* the queue records carry the whole path */
+    struct smc_qitem **q;
+    size_t nq;
+    ASSERT_EQ_INT(smc_queue_batch(c, 64, &q, &nq), 0);
+    ASSERT_EQ_INT(nq, N);
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_STR(q[i]->from, k[i]);
+    smc_queue_batch_free(q, nq);
+    /* a prefix of a long name is not that name */
+    k[N - 1][3000] = '\0';
+    ASSERT_EQ_INT(smc_entry_get(c, k[N - 1], &e), -ENOENT);
+    k[N - 1][3000] = 'h';
+    for (int i = 0; i < N; i++)
+        ASSERT_EQ_INT(smc_note_unlink(c, k[i], 100), 0);
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, 0);
+    for (int i = 0; i < N; i++)
+        free(k[i]);
+    smc_close(c);
+    return 0;
+}
+
+SM_TEST(cache_long_rename_dir)
+{
+    struct smc *c = open_tmp();
+    struct smc_entry e;
+    struct seen s = {0};
+    char buf[8192];
+    /* below a short directory */
+    char *a = long_path("/s", 600, 'a'), *b = long_path("/s", 4000, 'b'),
+         *other = long_path("/sx", 600, 'c');
+    ASSERT_EQ_INT(smc_note_write(c, a, 1), 0);
+    ASSERT_EQ_INT(smc_note_write(c, b, 1), 0);
+    ASSERT_EQ_INT(smc_note_write(c, other, 1), 0);
+    ASSERT_EQ_INT(smc_note_rename(c, "/s", "/t", 1, 2), 0);
+    snprintf(buf, sizeof buf, "/t%s", a + 2);
+    ASSERT_EQ_INT(smc_entry_get(c, buf, &e), 0);
+    snprintf(buf, sizeof buf, "/t%s", b + 2);
+    ASSERT_EQ_INT(smc_entry_get(c, buf, &e), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, a, &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, b, &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, other, &e), 0);
+
+    /* below a directory whose own path is longer than a key: the range scan starts at its first
+     * SMC_KEY_DIRECT bytes, which names outside it share */
+    char *d = long_path("/deep", 700, 'd');
+    char *twin = strdup(d), *in1, *in2, *out1, *out2;
+    twin[690] = 'Z'; /* the same first 690 bytes */
+    ASSERT(asprintf(&in1, "%s/f1", d) > 0);
+    ASSERT(asprintf(&in2, "%s/sub/%s", d, long_path("", 400, 'e') + 1) > 0);
+    ASSERT(asprintf(&out1, "%s/f1", twin) > 0);
+    ASSERT(asprintf(&out2, "%sx/f1", d) > 0); /* starts with d, but not below it */
+    const char *all[] = {in1, in2, out1, out2};
+    for (int i = 0; i < 4; i++)
+        ASSERT_EQ_INT(smc_note_write(c, all[i], 3), 0);
+    char *e2 = long_path("/deep2", 705, 'f');
+    ASSERT_EQ_INT(smc_note_rename(c, d, e2, 1, 4), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, in1, &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, in2, &e), -ENOENT);
+    snprintf(buf, sizeof buf, "%s%s", e2, in1 + 700);
+    ASSERT_EQ_INT(smc_entry_get(c, buf, &e), 0);
+    snprintf(buf, sizeof buf, "%s%s", e2, in2 + 700);
+    ASSERT_EQ_INT(smc_entry_get(c, buf, &e), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, out1, &e), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, out2, &e), 0);
+    /* and out of the prefix: every entry below goes, nothing else */
+    ASSERT_EQ_INT(smc_note_rename(c, e2, NULL, 1, 5), 0);
+    ASSERT_EQ_INT(smc_entry_each(c, seen_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 5);
+    ASSERT_EQ_INT(seen_has(&s, out1) + seen_has(&s, out2) + seen_has(&s, other), 3);
+    seen_free(&s);
+    smc_close(c);
+    return 0;
+}
+
+struct kvseen {
+    int n;
+    size_t lens[8];
+    char vals[8][16];
+};
+
+static int kv_add(void *arg, const char *name, const char *val)
+{
+    struct kvseen *s = arg;
+    if (s->n < 8) {
+        s->lens[s->n] = strlen(name);
+        snprintf(s->vals[s->n], sizeof s->vals[0], "%s", val);
+    }
+    s->n++;
+    return 0;
+}
+
+SM_TEST(cache_long_kv_names)
+{
+    struct smc *c = open_tmp();
+    char v[32], *n[3];
+    static const size_t lens[] = {300, 700, 5000};
+    for (int i = 0; i < 3; i++) {
+        n[i] = long_path("hydq.", lens[i], 'q');
+        snprintf(v, sizeof v, "%d", i);
+        ASSERT_EQ_INT(smc_kv_put(c, n[i], v), 0);
+    }
+    ASSERT_EQ_INT(smc_kv_put(c, "hydd./x", "other"), 0);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ_INT(smc_kv_get(c, n[i], v, sizeof v), 0);
+        ASSERT_EQ_INT(atoi(v), i);
+    }
+    struct kvseen s = {0};
+    ASSERT_EQ_INT(smc_kv_each(c, "hydq.", kv_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 3);
+    for (int i = 0; i < 3; i++) {
+        int found = 0;
+        for (int j = 0; j < 3; j++)
+            found += s.lens[j] == lens[i] && atoi(s.vals[j]) == i;
+        ASSERT_EQ_INT(found, 1);
+    }
+    /* a prefix longer than a key: only the names that start with it */
+    char *pre = strndup(n[2], 4000);
+    memset(&s, 0, sizeof s);
+    ASSERT_EQ_INT(smc_kv_each(c, pre, kv_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_INT(s.lens[0], 5000);
+    for (int i = 0; i < 3; i++) {
+        ASSERT_EQ_INT(smc_kv_del(c, n[i]), 0);
+        ASSERT_EQ_INT(smc_kv_get(c, n[i], v, sizeof v), -ENOENT);
+    }
+    /* longer than any name may be: refused, never dropped in silence */
+    char *huge = long_path("hydq.", SMC_NAME_MAX + 1, 'z');
+    ASSERT_EQ_INT(smc_kv_put(c, huge, "1"), -ENAMETOOLONG);
+    smc_close(c);
+    return 0;
+}
+
+/* Raw access to a closed cache's entries, to plant what the cache itself rarely writes. */
+static void plant(const void *key, size_t kl, const void *val, size_t vl)
+{
+    char meta[PATH_MAX];
+    snprintf(meta, sizeof meta, "%s/meta", sm_test_tmpdir());
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi d;
+    ASSERT_EQ_INT(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ_INT(mdb_env_open(env, meta, 0, 0600), 0);
+    ASSERT_EQ_INT(mdb_txn_begin(env, NULL, 0, &t), 0);
+    ASSERT_EQ_INT(mdb_dbi_open(t, "entries", 0, &d), 0);
+    MDB_val k = {kl, (void *)key}, v = {vl, (void *)val};
+    ASSERT_EQ_INT(mdb_put(t, d, &k, &v, 0), 0);
+    ASSERT_EQ_INT(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+}
+
+SM_TEST(cache_key_collision_and_legacy)
+{
+    struct smc *c = open_tmp();
+    smc_close(c);
+    struct smc_entry e = {.version = SMC_ENTRY_V1};
+    /* an entry written as its own key before long names were hashed (505 bytes) */
+    char *legacy = long_path("/old", 505, 'o');
+    e.dirty_since_ns = 5;
+    plant(legacy, strlen(legacy), &e, sizeof e);
+    /* y's record where x's key would be: the two names share their first SMC_KEY_DIRECT bytes
+     * and (as if) their hash */
+    char *x = long_path("/col", 600, 'x'), *y = strdup(x);
+    y[599] = 'y';
+    unsigned char kb[SMC_KEY_HASHED];
+    uint64_t h = smc_hash64(x, strlen(x));
+    memcpy(kb, x, SMC_KEY_DIRECT);
+    kb[SMC_KEY_DIRECT] = 0;
+    for (int i = 7; i >= 0; i--, h >>= 8)
+        kb[SMC_KEY_DIRECT + 1 + i] = (unsigned char)h;
+    kb[SMC_KEY_HASHED - 2] = kb[SMC_KEY_HASHED - 1] = 0;
+    char val[700 + sizeof e];
+    e.dirty_since_ns = 7;
+    memcpy(val, y, 601);
+    memcpy(val + 601, &e, sizeof e);
+    plant(kb, sizeof kb, val, 601 + sizeof e);
+
+    c = open_tmp();
+    struct smc_entry got;
+    struct seen s = {0};
+    ASSERT_EQ_INT(smc_entry_get(c, legacy, &got), 0);
+    ASSERT_EQ_INT(got.dirty_since_ns, 5);
+    ASSERT_EQ_INT(smc_entry_get(c, x, &got), -ENOENT); /* y's record is not x's */
+    ASSERT_EQ_INT(smc_note_write(c, x, 9), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, x, &got), 0);
+    ASSERT_EQ_INT(got.dirty_since_ns, 9);
+    ASSERT_EQ_INT(smc_entry_each(c, seen_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 3);
+    ASSERT_EQ_INT(seen_has(&s, legacy) + seen_has(&s, x) + seen_has(&s, y), 3);
+    seen_free(&s);
+    ASSERT_EQ_INT(smc_note_unlink(c, x, 10), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, x, &got), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_each(c, seen_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 2);
+    ASSERT_EQ_INT(seen_has(&s, y), 1);
+    seen_free(&s);
+    /* the old record moves with its directory and is found at its new name */
+    ASSERT_EQ_INT(smc_note_rename(c, "/old", "/new", 1, 11), 0);
+    char *moved;
+    ASSERT(asprintf(&moved, "/new%s", legacy + 4) > 0);
+    ASSERT_EQ_INT(smc_entry_get(c, moved, &got), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, legacy, &got), -ENOENT);
+    smc_close(c);
+    return 0;
+}
