@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 int smh_filepath_ok(const char *fp)
 {
     size_t n = strlen(fp), comp = 0;
-    if (n < 2 || n > 3072 || fp[0] != '/' || fp[n - 1] == '/')
+    if (n < 2 || n >= PATH_MAX || fp[0] != '/' || fp[n - 1] == '/')
         return 0;
     for (size_t i = 1; i <= n; i++) {
         unsigned char c = (unsigned char)fp[i];
