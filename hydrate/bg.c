@@ -133,8 +133,9 @@ static long pull_one(int full, const char *filepath)
     long rc = smh_pull(bg.e, &po, &res);
     if (rc == 0)
         smh_silent_clear(bg.o.cache);
-    else if (res.unreachable)
-        smh_silent_set(bg.o.cache); /* the next processes do not wait on it */
+    else if (res.unreachable && !smh_silent(bg.o.cache, NULL))
+        smh_silent_set(bg.o.cache); /* the next processes do not wait on it (a failed probe
+                                     * already backed off when it was claimed) */
     if (rc < 0) {
         snprintf(msg, sizeof msg, "pull%s%s: %s", filepath ? " " : "", filepath ? filepath : "",
                  res.error);
@@ -336,17 +337,17 @@ static void exit_work(void)
     smh_engine_quit(e);
 }
 
-/* May the holder send its pulls and hydration requests now? Not while the server is recorded
- * as not answering, except as the probe whose backoff is over (claimed here). */
-static int may_ask(void)
+/* The server is recorded as not answering: the holder's probe, once its backoff is over, is
+ * one pull (its first request is the probe, counted in the record; an answer clears it). */
+static void probe(void)
 {
-    uint64_t probe_at;
-    if (!smh_silent(bg.o.cache, &probe_at))
-        return 1;
-    if (smc_now_ms() < probe_at)
-        return 0;
-    smh_silent_set(bg.o.cache);
-    return 1;
+    char wm[BG_NUM_MAX];
+    if (!smh_silent_probe(bg.o.cache))
+        return;
+    if (pull_one(smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0, NULL) == 0) {
+        bg.pulls++;
+        bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;
+    }
 }
 
 static int exit_requested(void)
@@ -376,9 +377,13 @@ static void *bg_main(void *arg)
         if (exit_requested())
             break;
         misses_flush();
-        if (!exit_requested() && smh_engine_lease(bg.e) && may_ask()) {
-            hydrate_pending();
-            pull_due();
+        if (!exit_requested() && smh_engine_lease(bg.e)) {
+            if (smh_silent(bg.o.cache, NULL)) {
+                probe();
+            } else {
+                hydrate_pending();
+                pull_due();
+            }
         }
         smh_push_run(bg.e, BG_PUSH_SLICE_MS, 0, NULL, NULL);
     }

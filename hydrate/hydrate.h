@@ -56,15 +56,20 @@ void smh_engine_stall_rule(struct smh_engine *e);
 
 /* ---- the server not answering (lease.c): kv "remote.silent", shared by every process --------
  * Set by a process that stopped waiting on requests nobody answered; cleared by any answer.
- * While set, no process waits on the server at all (not at start, not at exit), and the lease
- * holder's background pushes only probe: one request at a time, at times backing off from
- * SMH_SILENT_PROBE_MIN_MS to SMH_SILENT_PROBE_MAX_MS. */
+ * While set, no process waits on the server at all (not at start, not at exit), pushes and
+ * hydration hold back, and the lease holder only probes: one pull, its first request the probe,
+ * at times backing off from SMH_SILENT_PROBE_MIN_MS to SMH_SILENT_PROBE_MAX_MS. */
 #define SMH_SILENT_PROBE_MIN_MS 5000
 #define SMH_SILENT_PROBE_MAX_MS 60000
 #define SMH_STALL_MIN_MS        2000 /* the shortest wait for a sign of progress */
-/** 1 when the server is recorded as not answering (*probe_at, if not NULL: when the lease
- *  holder may try again, smc_now_ms's clock), else 0. */
+/** 1 when the server is recorded as not answering (*probe_at, if not NULL: when a push may try
+ *  again: never, only the holder's probe asks), else 0. */
 int smh_silent(struct smc *c, uint64_t *probe_at);
+/** 1 when recorded as not answering, with the probes claimed since (*probes, if not NULL). */
+int smh_silent_info(struct smc *c, unsigned long long *probes);
+/** The lease holder's probe: 1 when its backoff is over (claimed and counted: the caller sends
+ *  exactly one request, a pull, whose answer clears the record), else 0. */
+int smh_silent_probe(struct smc *c);
 /** Record that the server does not answer (again: the next probe backs off further). */
 void smh_silent_set(struct smc *c);
 /** The server answered: clear the record (a cheap read when there is none). */

@@ -93,41 +93,80 @@ int smh_capacity(struct smh_engine *e, uint64_t now)
 
 /* ---- the server not answering --------------------------------------------------------------- */
 
-/* kv SILENT = "<since_ms> <probe_at_ms> <delay_ms>"; kv LATENCY = "<median_ms>" of the latest
- * answered requests of a lease holder */
+/* kv SILENT = "<since_ms> <probe_at_ms> <delay_ms> <probes>"; kv LATENCY = "<median_ms>" of the
+ * latest answered requests of a lease holder. probes: how many probes were claimed since the
+ * record was made (smh_silent_probe); each is one request to the server. */
 #define SILENT  "remote.silent"
 #define LATENCY "remote.latency"
 
-static int silent_get(struct smc *c, unsigned long long *since, unsigned long long *probe,
-                      unsigned long long *delay)
+struct silent {
+    unsigned long long since, probe, delay, probes;
+};
+
+static int silent_get(struct smc *c, struct silent *s)
 {
     char cur[ABANDONED_MAX];
+    s->probes = 0;
     return smc_kv_get(c, SILENT, cur, sizeof cur) == 0 &&
-           sscanf(cur, "%llu %llu %llu", since, probe, delay) == 3;
+           sscanf(cur, "%llu %llu %llu %llu", &s->since, &s->probe, &s->delay, &s->probes) >= 3;
+}
+
+static void silent_put(struct smc *c, const struct silent *s)
+{
+    char val[ABANDONED_MAX];
+    snprintf(val, sizeof val, "%llu %llu %llu %llu", s->since, s->probe, s->delay, s->probes);
+    smc_kv_put(c, SILENT, val);
 }
 
 int smh_silent(struct smc *c, uint64_t *probe_at)
 {
-    unsigned long long since, probe, delay;
-    if (!silent_get(c, &since, &probe, &delay))
+    struct silent s;
+    if (!silent_get(c, &s))
         return 0;
     if (probe_at)
-        *probe_at = probe;
+        *probe_at = UINT64_MAX; /* only the holder's probe asks (smh_silent_probe): a push waits */
     return 1;
+}
+
+int smh_silent_info(struct smc *c, unsigned long long *probes)
+{
+    struct silent s;
+    if (!silent_get(c, &s))
+        return 0;
+    if (probes)
+        *probes = s.probes;
+    return 1;
+}
+
+/* The record made or renewed: the next probe backs off further. */
+static void silent_record(struct smc *c, int probe)
+{
+    struct silent s;
+    unsigned long long now = smc_now_ms();
+    if (silent_get(c, &s)) {
+        s.delay = s.delay * 2 > SMH_SILENT_PROBE_MAX_MS ? SMH_SILENT_PROBE_MAX_MS : s.delay * 2;
+    } else {
+        s.since = now;
+        s.delay = SMH_SILENT_PROBE_MIN_MS;
+        s.probes = 0;
+    }
+    s.probe = now + s.delay;
+    s.probes += probe != 0;
+    silent_put(c, &s);
 }
 
 void smh_silent_set(struct smc *c)
 {
-    unsigned long long since, probe, delay, now = smc_now_ms();
-    if (silent_get(c, &since, &probe, &delay)) {
-        delay = delay * 2 > SMH_SILENT_PROBE_MAX_MS ? SMH_SILENT_PROBE_MAX_MS : delay * 2;
-    } else {
-        since = now;
-        delay = SMH_SILENT_PROBE_MIN_MS;
-    }
-    char val[ABANDONED_MAX];
-    snprintf(val, sizeof val, "%llu %llu %llu", since, now + delay, delay);
-    smc_kv_put(c, SILENT, val);
+    silent_record(c, 0);
+}
+
+int smh_silent_probe(struct smc *c)
+{
+    struct silent s;
+    if (!silent_get(c, &s) || smc_now_ms() < s.probe)
+        return 0;
+    silent_record(c, 1);
+    return 1;
 }
 
 void smh_silent_clear(struct smc *c)

@@ -147,6 +147,7 @@ int cmd_status(int argc, char **argv)
          creds[PATH_MAX + 128] = "";
     char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
     int silent = 0;
+    unsigned long long probes = 0;
     memset(&n, 0, sizeof n);
     if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
         fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
@@ -171,7 +172,7 @@ int cmd_status(int argc, char **argv)
         kv_or(c, "pull.duplicates", dups, sizeof dups, "0");
         kv_or(c, "pull.unsafe", unsafe, sizeof unsafe, "0");
         kv_or(c, SMH_CREDS_FLAG, creds, sizeof creds, "");
-        silent = smh_silent(c, NULL);
+        silent = smh_silent_info(c, &probes);
         smc_close(c);
         if (list)
             return rc < 0 ? 1 : 0;
@@ -187,7 +188,8 @@ int cmd_status(int argc, char **argv)
                "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
                "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
                "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
-               "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s}\n",
+               "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s,"
+               "\"server_silent\":%s,\"silent_probes\":%llu}\n",
                J(cache), J(prefix), mode, (unsigned long long)t_entries,
                (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
@@ -197,7 +199,7 @@ int cmd_status(int argc, char **argv)
                plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
                strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10), creds[0] ? "\"" : "",
                creds[0] ? J(creds) : "null", creds[0] ? "\"" : "", cwhy[0] ? "\"" : "",
-               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "");
+               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "", silent ? "true" : "false", probes);
         return cwhy[0] ? 1 : 0;
     }
     printf("cache:        %s\n", E(cache));
@@ -235,7 +237,9 @@ int cmd_status(int argc, char **argv)
     if (paused[0])
         printf("paused:       %s\n", E(paused));
     if (silent)
-        printf("server:       not answering (commands do not wait; retried in the background)\n");
+        printf("server:       not answering (commands do not wait; retried in the background, "
+               "%llu probes so far)\n",
+               probes);
     if (creds[0])
         printf("credentials:  a process could not use them: %s\n", E(creds));
     if (cwhy[0]) {
