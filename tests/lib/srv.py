@@ -8,12 +8,17 @@
   srv.py URL delete ID                delete a document remotely
   srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
   srv.py URL content FILEPATH         print the content of the (one) document at FILEPATH
+  srv.py URL seedbin FILEPATH TYPE SRC|SIZE [STATUS]   add a binary document (TYPE image, pdf, ...) holding
+                                      the bytes of the file SRC, or SIZE made-up bytes (prints its id)
   srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, standing
                                       for exactly its bytes (the content and the exact bytes kept in
-                                      its metadata: exact()), and nothing else; files the service
-                                      cannot hold (not UTF-8) must have none. Exit 1 otherwise
+                                      its metadata: exact(); a binary file: a binary document holding
+                                      them), and nothing else; files over 50 MB and the read-only
+                                      siblings of binary documents must have none. Exit 1 otherwise
   srv.py URL exact FILEPATH           print the bytes the (one) document at FILEPATH stands for
 """
+import base64
+import hashlib
 import json
 import os
 import sys
@@ -67,6 +72,34 @@ def exact(d):
     return content.encode()
 
 
+BINARY_TYPES = ("image", "pdf", "video", "audio", "webpage")
+MAX_CONTENT = 50 * 1024 * 1024
+
+
+def sibling_of(fp, have):
+    """The binary (or failed) document whose read-only sibling the file fp is, or None."""
+    for t in BINARY_TYPES:
+        suffix = ".%s-transcription.md" % t
+        if fp.endswith(suffix) and any(d.get("type") == t for d in have.get(fp[:-len(suffix)], [])):
+            return have[fp[:-len(suffix)]][0]
+    if fp.endswith(".smfs-error.txt"):
+        ds = have.get(fp[:-len(".smfs-error.txt")], [])
+        if any(d.get("status") == "failed" for d in ds):
+            return ds[0]
+    return None
+
+
+FETCH_MAX = 20 * 1024 * 1024  # hydrate/binary.h: SMH_BIN_FETCH_MAX
+
+
+def shown_without_file(fp, d, want):
+    """A document the tree shows without a file of its own: failed (its error file is there), or a binary
+    one too large to fetch."""
+    if d.get("status") == "failed" and d.get("type") != "text":
+        return fp + ".smfs-error.txt" in want
+    return d.get("type") in BINARY_TYPES and (d.get("fileSize") or 0) > FETCH_MAX
+
+
 def check(url, tree, tag):
     want = {}
     for dirpath, _, files in os.walk(tree):
@@ -84,31 +117,41 @@ def check(url, tree, tag):
         if len(ds) > 1:
             print("duplicate: %s (%d documents)" % (fp, len(ds)))
             bad += 1
-        if fp not in want:
+        if fp not in want and not shown_without_file(fp, ds[0], want):
             print("extra document: %s" % fp)
             bad += 1
-    local = 0
+    local = binary = 0
     for fp, content in sorted(want.items()):
+        if fp not in have and sibling_of(fp, have):
+            continue  # a read-only sibling (transcription, error): never a document of its own
         try:
             text = content.decode()
         except UnicodeDecodeError:
             text = None
-        if text is None:
-            # the service holds UTF-8 text only: such files stay local
-            local += 1
+        if len(content) > MAX_CONTENT:
+            local += 1  # over the service's limit: such files stay local
             if fp in have:
-                print("a file the service cannot hold has a document: %s" % fp)
+                print("a file over 50 MB has a document: %s" % fp)
+                bad += 1
+            continue
+        if text is None:
+            binary += 1
+            if fp not in have:
+                print("missing binary document: %s" % fp)
+                bad += 1
+            elif have[fp][0].get("type") == "text" or have[fp][0].get("fileSha256") != hashlib.sha256(content).hexdigest():
+                print("binary document differs: %s" % fp)
                 bad += 1
             continue
         if fp not in have:
             print("missing document: %s" % fp)
             bad += 1
             continue
-        if exact(have[fp][0]) != content:
+        if have[fp][0].get("type", "text") != "text" or exact(have[fp][0]) != content:
             print("content differs: %s" % fp)
             bad += 1
-    print("check: %d files (%d local-only), %d documents, %d problems"
-          % (len(want), local, sum(len(v) for v in have.values()), bad))
+    print("check: %d files (%d binary, %d local-only), %d documents, %d problems"
+          % (len(want), binary, local, sum(len(v) for v in have.values()), bad))
     return 1 if bad else 0
 
 
@@ -127,6 +170,16 @@ def main():
         d = call(url, "POST", "/_admin/documents", {"filepath": args[0], "content": args[1],
                                                     "containerTag": args[2] if len(args) > 2 else "smshim"})
         print(d["id"])
+    elif cmd == "seedbin":
+        body = {"filepath": args[0], "type": args[1], "containerTag": "smshim"}
+        if args[2].isdigit():
+            body["size"] = int(args[2])
+        else:
+            with open(args[2], "rb") as f:
+                body["bytes"] = base64.b64encode(f.read()).decode()
+        if len(args) > 3:
+            body["status"] = args[3]
+        print(call(url, "POST", "/_admin/documents", body)["id"])
     elif cmd == "edit":
         call(url, "POST", "/_admin/edit", {"id": args[0], "content": args[1]})
     elif cmd == "delete":

@@ -10,8 +10,10 @@ Python 3.11 standard library only. Run `smserver.py --help` for the flags.
 """
 
 import argparse
+import base64
 import contextlib
 import datetime
+import hashlib
 import hmac
 import json
 import math
@@ -55,12 +57,22 @@ R_DELETE = "DELETE /v3/documents/{id}"
 R_BULK = "DELETE /v3/documents/bulk"
 R_SESSION = "GET /v3/session"
 R_SEARCH = "POST /v4/search"
+R_FILE = "POST /v3/documents/file"
+R_FILE_GET = "GET /_files/{id}"  # a binary document's url (no key needed, like a presigned URL)
 R_OTHER = "other"
-ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_SESSION, R_SEARCH, R_OTHER)
+ROUTES = (R_LIST, R_GET, R_CREATE, R_PATCH, R_DELETE, R_BULK, R_SESSION, R_SEARCH, R_FILE, R_FILE_GET,
+          R_OTHER)
+# Binary documents (api.md): the type the service gives an uploaded file, by its first bytes, else its name.
+BINARY_TYPES = ("image", "pdf", "video", "audio", "webpage")
+MAGIC = ((b"\x89PNG\r\n\x1a\n", "image"), (b"\xff\xd8\xff", "image"), (b"GIF8", "image"), (b"%PDF-", "pdf"),
+         (b"ID3", "audio"), (b"OggS", "audio"), (b"fLaC", "audio"), (b"\x1aE\xdf\xa3", "video"))
+EXTENSIONS = {".png": "image", ".jpg": "image", ".jpeg": "image", ".gif": "image", ".webp": "image",
+              ".pdf": "pdf", ".mp4": "video", ".webm": "video", ".mov": "video", ".mp3": "audio",
+              ".wav": "audio", ".ogg": "audio", ".flac": "audio", ".html": "webpage", ".htm": "webpage"}
 SEARCH_LIMIT = 10
 SESSION = {"org": {"id": "org_test", "name": "Test Org"},
            "user": {"id": "usr_test", "name": "Test User", "email": "test@example.com"}, "plan": "free"}
-UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK)
+UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK, R_FILE)
 FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb")
 
 # Live configuration: name -> kind. Kinds drive validation in Store.set_config().
@@ -74,6 +86,10 @@ CONFIG_KINDS = {
     "gzip_bomb_mb": "ms",
     # /v4/search: chunks come back with their whitespace runs collapsed to one space
     "search_squash": "bool",
+    # binary documents' urls name this host instead of the one the request came to (another origin)
+    "files_host": "opt_str",
+    # uploads (create, patch, delete, file) take effect, then wait this long before answering
+    "hold_answer_ms": "ms",
 }
 
 
@@ -239,6 +255,7 @@ class Store:
 
     def _reset_locked(self):
         self.docs = {}
+        self.files = {}  # id -> the bytes of an uploaded (or seeded) binary document, served at its url
         self.next_seq = 0
         self.config = dict(self.defaults)
         self.rng = random.Random(self.seed)
@@ -252,6 +269,7 @@ class Store:
             "list_filepaths": [],
             "list_pages": [],  # [page, limit, includeContent] of every list request, in order
             "searches": [],  # {"q", "containerTag", "filepath"} of every /v4/search, in order
+            "file_gets": [],  # {"id", "auth": was an Authorization header sent} of every GET of a url
         }
 
     def reset(self):
@@ -265,6 +283,8 @@ class Store:
             state = json.load(f)
         for doc in state.get("documents", []):
             self.docs[doc["id"]] = doc
+        for doc_id, b64 in state.get("files", {}).items():
+            self.files[doc_id] = base64.b64decode(b64)
         self.next_seq = max([state.get("next_seq", 0)] + [d["seq"] + 1 for d in self.docs.values()])
 
     def _persist(self):
@@ -273,7 +293,8 @@ class Store:
             return
         tmp = f"{self.state_file}.tmp.{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"next_seq": self.next_seq, "documents": list(self.docs.values())}, f)
+            json.dump({"next_seq": self.next_seq, "documents": list(self.docs.values()),
+                       "files": {k: base64.b64encode(v).decode() for k, v in self.files.items()}}, f)
         os.replace(tmp, self.state_file)
 
     # -- config -------------------------------------------------------------------------------------------------
@@ -310,7 +331,7 @@ class Store:
                 new[name] = None
             elif kind == "bool" and isinstance(value, bool):
                 new[name] = value
-            elif kind == "key" and (value is None or isinstance(value, str)):
+            elif kind in ("key", "opt_str") and (value is None or isinstance(value, str)):
                 new[name] = value
             else:
                 raise ApiError(400, "Invalid request", f"bad value for config key {name!r}")
@@ -407,24 +428,37 @@ class Store:
         doc["procMs"] = int(self.config["processing_ms"])
         doc["procStart"] = now if doc["procMs"] > 0 else None
 
+    def _url(self, doc):
+        """Where a binary document's bytes are served: this server's /_files/, on the host files_host named
+        when it was made (another origin than the API's when set), unless it was seeded with a url of its own."""
+        if doc.get("url"):
+            return doc["url"]
+        host = doc.get("urlHost") or "127.0.0.1"
+        return f"http://{host}:{getattr(self, 'port', 0)}/_files/{doc['id']}"
+
     def _view(self, doc, now, content=True):
-        """The public JSON shape of a document (the service's field set)."""
+        """The public JSON shape of a document (the service's field set). A binary document (api.md) holds
+        its extracted text in content and its url only once done."""
+        status = self._status(doc, now)
+        kind = doc.get("type", "text")
+        ready = kind not in BINARY_TYPES or status == "done"
         out = {
             "id": doc["id"],
             "customId": doc["customId"],
             "filepath": doc["filepath"],
             "containerTags": list(doc["containerTags"]),
-            "status": self._status(doc, now),
+            "status": status,
             "createdAt": iso_ms(doc["createdAt"]),
             "updatedAt": iso_ms(doc["updatedAt"]),
             "metadata": doc["metadata"],
             "title": doc["title"],
             "summary": None,
-            "type": "text",
+            "type": kind,
+            "url": self._url(doc) if kind in BINARY_TYPES and status == "done" else None,
             "connectionId": None,
         }
         if content:
-            out["content"] = doc["content"]
+            out["content"] = doc["content"] if ready else ""
         return out
 
     def _lookup(self, doc_id):
@@ -436,7 +470,8 @@ class Store:
     def _insert(self, doc_id, now, **fields):
         doc = {"id": doc_id, "customId": None, "filepath": None, "containerTags": [], "content": "",
                "metadata": {}, "title": None, "createdAt": now, "updatedAt": now, "seq": self.next_seq,
-               "procStart": None, "procMs": 0, "fixedStatus": None}
+               "procStart": None, "procMs": 0, "fixedStatus": None, "type": "text", "url": None,
+               "fileSize": None, "fileSha256": None}
         doc.update(fields)
         self.next_seq += 1
         self.docs[doc_id] = doc
@@ -492,6 +527,88 @@ class Store:
             self._persist()
             return {"id": doc["id"], "status": "queued"}
 
+    def upload(self, fields):
+        """POST /v3/documents/file (multipart: file, containerTag, filepath, metadata as JSON text, fileType?,
+        mimeType?) -> {"id", "status": "queued"}. No customId: every upload is a new document (quirk 2). The
+        type comes from the first bytes, else the name: UTF-8 text is a text document; bytes of no known type
+        fail processing (status "failed")."""
+        unknown = sorted(set(fields) - {"file", "containerTag", "filepath", "metadata", "fileType", "mimeType"})
+        if unknown:
+            raise ApiError(400, "Invalid request", f"unknown field(s): {', '.join(unknown)}")
+        if "file" not in fields or fields["file"][0] is None:
+            raise ApiError(400, "Invalid request", "file is required (a part with a filename)")
+        name, data = fields["file"]
+        if len(data) > MAX_CONTENT:
+            raise ApiError(413, "Payload Too Large", "files are limited to 50 MB")
+
+        def text(field):
+            if field not in fields:
+                return None
+            try:
+                return fields[field][1].decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "Invalid request", f"{field} is not UTF-8") from None
+
+        tag = text("containerTag")
+        tags = [check_tag(tag)] if tag is not None else []
+        filepath = text("filepath")
+        meta = text("metadata")
+        metadata = None
+        if meta is not None:
+            try:
+                metadata = check_metadata(json.loads(meta))
+            except ValueError:
+                raise ApiError(400, "Invalid request", "metadata must be a JSON object") from None
+        kind = text("fileType")
+        if kind is not None and kind not in BINARY_TYPES + ("text",):
+            raise ApiError(400, "Invalid request", "fileType is not a known type")
+        try:
+            as_text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            as_text = None
+        if kind is None:
+            kind = next((t for m, t in MAGIC if data.startswith(m)), None)
+        if kind is None and data[4:8] == b"ftyp":
+            kind = "video"
+        if kind is None and data.startswith(b"RIFF") and data[8:12] in (b"WEBP", b"WAVE"):
+            kind = "image" if data[8:12] == b"WEBP" else "audio"
+        if kind is None and as_text is None:
+            kind = EXTENSIONS.get(os.path.splitext(filepath or name or "")[1].lower())
+        if kind is None and as_text is not None:
+            kind = "text"
+        with self.lock:
+            now = now_ms()
+            doc = self._insert(self._new_id(), now, containerTags=tags, filepath=filepath,
+                               metadata=metadata or {}, title=name or None)
+            self._store_file(doc, kind, data, as_text)
+            self._start_processing(doc, now)
+            if doc["type"] == "unknown":
+                doc["fixedStatus"] = "failed"  # bytes of no type the service can extract text from
+            self._persist()
+            return {"id": doc["id"], "status": "queued"}
+
+    def _store_file(self, doc, kind, data, as_text):
+        """Keep a binary document's bytes and its deterministic "extracted text" (lock held)."""
+        digest = hashlib.sha256(data).hexdigest()
+        doc["fileSize"], doc["fileSha256"] = len(data), digest
+        if kind == "text":
+            doc["type"], doc["content"] = "text", normalise_content(as_text)
+            return
+        doc["type"] = kind or "unknown"
+        doc["urlHost"] = self.config.get("files_host")
+        self.files[doc["id"]] = data
+        doc["content"] = (f"Extracted text of the {doc['type']} {doc['filepath'] or doc['id']}: "
+                          f"{len(data)} bytes, sha256 {digest}.")
+
+    def file_bytes(self, doc_id, auth):
+        """GET /_files/{id}: the bytes of a binary document (no key needed); counts whether a key came."""
+        with self.lock:
+            self.stats["file_gets"].append({"id": doc_id, "auth": auth})
+            data = self.files.get(doc_id)
+            if data is None or doc_id not in self.docs:
+                raise ApiError(404, "Not Found", f"no file for {doc_id!r}")
+            return data
+
     def get(self, doc_id):
         with self.lock:
             return self._view(self._lookup(doc_id), now_ms())
@@ -545,6 +662,7 @@ class Store:
             if doc is None:
                 raise ApiError(404, "Document not found", f"no document with id {doc_id!r}")
             del self.docs[doc["id"]]
+            self.files.pop(doc["id"], None)
             self._persist()
 
     def bulk_delete(self, body):
@@ -675,10 +793,17 @@ class Store:
     def all_docs(self):
         with self.lock:
             now = now_ms()
-            return {"documents": [self._view(d, now) for d in sorted(self.docs.values(), key=lambda d: d["seq"])]}
+            out = []
+            for d in sorted(self.docs.values(), key=lambda d: d["seq"]):
+                v = self._view(d, now)
+                v["fileSize"], v["fileSha256"] = d.get("fileSize"), d.get("fileSha256")  # admin only
+                out.append(v)
+            return {"documents": out}
 
     def seed_doc(self, body):
-        """Admin seed: any filepath value (hostile ones included), raw content (not normalised), status done."""
+        """Admin seed: any filepath value (hostile ones included), raw content (not normalised), status done.
+        A binary document: "type" (image, pdf, ...) with its bytes as "bytes" (base64) or "size" (that many
+        deterministic bytes), an optional "url" of its own; its content defaults to the extracted text."""
         content = body.get("content", "")
         if not isinstance(content, str):
             raise ApiError(400, "Invalid request", "content must be a string")
@@ -694,6 +819,17 @@ class Store:
         doc_id = body.get("id")
         if doc_id is not None and not isinstance(doc_id, str):
             raise ApiError(400, "Invalid request", "id must be a string")
+        kind = body.get("type", "text")
+        if kind not in BINARY_TYPES + ("text",):
+            raise ApiError(400, "Invalid request", "type must be text or one of " + ", ".join(BINARY_TYPES))
+        data = None
+        if kind != "text":
+            if body.get("bytes") is not None:
+                data = base64.b64decode(body["bytes"])
+            else:
+                size = int(body.get("size", 0))
+                block = hashlib.sha256(b"seed").digest()
+                data = (block * (size // len(block) + 1))[:size]
         now = now_ms()
         updated = parse_time(body["updatedAt"], "updatedAt") if body.get("updatedAt") is not None else now
         created = parse_time(body["createdAt"], "createdAt") if body.get("createdAt") is not None else updated
@@ -705,6 +841,11 @@ class Store:
                                filepath=body.get("filepath"), containerTags=tags,
                                customId=body.get("customId"), metadata=body.get("metadata", {}),
                                title=body.get("title"), fixedStatus=None if status == "done" else status)
+            if data is not None:
+                self._store_file(doc, kind, data, None)
+                doc["url"] = body.get("url")
+                if "content" in body:
+                    doc["content"] = content
             self._persist()
             return self._view(doc, now)
 
@@ -814,6 +955,29 @@ def gzip_bomb(mb):
         return _BOMBS[mb]
 
 
+def parse_multipart(ctype, body):
+    """A multipart/form-data body -> {name: (filename or None, bytes)}; a malformed one is a 400."""
+    m = re.search(r'boundary="?([^";]+)"?', ctype)
+    if not ctype.lower().startswith("multipart/form-data") or not m:
+        raise ApiError(400, "Invalid request", "expected multipart/form-data with a boundary")
+    parts = body.split(b"--" + m.group(1).encode())
+    if len(parts) < 3 or not parts[-1].startswith(b"--"):
+        raise ApiError(400, "Invalid request", "malformed multipart body")
+    fields = {}
+    for part in parts[1:-1]:
+        head, sep, data = part.partition(b"\r\n\r\n")
+        if not part.startswith(b"\r\n") or not sep or not data.endswith(b"\r\n"):
+            raise ApiError(400, "Invalid request", "malformed multipart part")
+        disp = next((ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"content-disposition:")), b"")
+        name = re.search(rb'(?:^|;)\s*name="([^"]*)"', disp[20:])
+        fname = re.search(rb'filename="([^"]*)"', disp)
+        if not name:
+            raise ApiError(400, "Invalid request", "a multipart part without a name")
+        fields[name.group(1).decode("utf-8", "replace")] = (
+            fname.group(1).decode("utf-8", "replace") if fname else None, data[:-2])
+    return fields
+
+
 class BodyError(Exception):
     """The request body could not be read; answer with status and close the connection."""
 
@@ -846,14 +1010,14 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _send(self, status, obj=None, headers=(), raw=None):
+    def _send(self, status, obj=None, headers=(), raw=None, ctype="application/json"):
         """One complete response; Content-Length always (204 carries no body and, per RFC 9110, no length)."""
         body = raw if raw is not None else (b"" if obj is None else dump_json(obj))
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
         if status != 204:
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
@@ -922,7 +1086,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if path.startswith("/_admin/"):
                 self._send(*self._admin(path, body))
-            elif path == "/v3" or path.startswith("/v3/") or path.startswith("/v4/"):
+            elif path == "/v3" or path.startswith(("/v3/", "/v4/", "/_files/")):
                 self._api(path, body)
             else:
                 self._send(404, {"error": "Not Found", "details": f"no route for {self.command} {path}"})
@@ -947,6 +1111,11 @@ class Handler(BaseHTTPRequestHandler):
             return (R_CREATE if method == "POST" else R_OTHER), None
         if path == "/v3/documents/list" and method == "POST":
             return R_LIST, None
+        if path == "/v3/documents/file" and method == "POST":
+            return R_FILE, None
+        m = re.fullmatch(r"/_files/([^/]+)", path)
+        if m and method == "GET":
+            return R_FILE_GET, unquote(m.group(1))
         if path == "/v3/documents/bulk" and method == "DELETE":
             return R_BULK, None
         if path == "/v3/session" and method == "GET":
@@ -998,11 +1167,12 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(int(fault), {"error": self.responses[int(fault)][0], "details": "injected fault"})
                 return
 
-            if not self._authorised(store.config_snapshot()["key"]):
+            # a url is fetched without the key (it is not the API's to check)
+            if route != R_FILE_GET and not self._authorised(store.config_snapshot()["key"]):
                 self._send(401, {"error": "Unauthorized"})
                 return
 
-            raw, headers = None, []
+            raw, headers, ctype = None, [], "application/json"
             try:
                 status, answer = self._api_call(route, doc_id, body)
             except ApiError as exc:
@@ -1019,12 +1189,18 @@ class Handler(BaseHTTPRequestHandler):
                     store.count_fault("wrong_types")
                     answer = wrong_types_answer(store, answer)
 
+            if route == R_FILE_GET and isinstance(answer, bytes):
+                raw, answer, ctype = answer, None, "application/octet-stream"
+            hold = store.config_snapshot()["hold_answer_ms"]
+            if hold and route in UPLOAD_ROUTES:
+                time.sleep(hold / 1000.0)  # the effect is there; the answer is not (a kill lands here)
+
             # The request took effect; the answer may still be lost on the way back.
             if store.roll("fault_drop_after"):
                 store.count_fault("drop_after")
                 self._drop()
                 return
-            self._send(status, answer, headers, raw=raw)
+            self._send(status, answer, headers, raw=raw, ctype=ctype)
 
     def _api_call(self, route, doc_id, raw_body):
         store = self.server.store
@@ -1039,6 +1215,10 @@ class Handler(BaseHTTPRequestHandler):
         if route == R_DELETE:
             store.delete(doc_id)
             return 204, None
+        if route == R_FILE:
+            return 200, store.upload(parse_multipart(self.headers.get("Content-Type", ""), raw_body))
+        if route == R_FILE_GET:
+            return 200, store.file_bytes(doc_id, bool(self.headers.get("Authorization")))
         body = parse_json(raw_body, empty_ok=(route == R_LIST))
         if route == R_LIST:
             return 200, store.list(body)
@@ -1158,7 +1338,7 @@ def main(argv=None):
         "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
-        "search_squash": args.search_squash,
+        "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
@@ -1172,6 +1352,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, stop)
 
     port = server.server_address[1]
+    store.port = port  # binary documents' urls point here
     if args.port_file:
         write_port_file(args.port_file, port)
     print(f"PORT {port}", flush=True)
