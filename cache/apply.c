@@ -61,12 +61,15 @@ static int same_bytes(int dfd, const char *leaf, const struct smc_remote *d, str
 }
 
 /* Write content to a fresh temporary file; its path in out. */
-static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out, size_t size)
+static int tmp_write(const char *tmp_dir, const struct smc_remote *d, uint32_t flags, char *out,
+                     size_t size)
 {
     static unsigned counter;
     snprintf(out, size, "%s/pull.%d.%u.%llx", tmp_dir, (int)getpid(),
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (unsigned long long)d->hash);
-    int fd = sm_lib_openat(AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    /* a sibling (a transcription, an error) is read-only: it is the service's, never pushed */
+    int fd = sm_lib_openat(AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL,
+                           flags & SMC_E_SIBLING ? 0444 : 0644);
     if (fd < 0)
         return -errno;
     size_t off = 0;
@@ -87,6 +90,12 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, char *out,
 int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
                      const struct smc_remote *d)
 {
+    return smc_apply_remote_as(c, tree_dir, tmp_dir, d, 0);
+}
+
+int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir,
+                        const struct smc_remote *d, uint32_t flags)
+{
     char tmp[4200];
     struct smc_entry e;
     struct stat st;
@@ -101,7 +110,7 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
     int dfd = smc_tree_dir(tree_dir, d->key, 0, &leaf);
     if (dfd < 0 && dfd != -ENOENT && dfd != -ENOTDIR)
         return dfd;
-    if ((rc = tmp_write(tmp_dir, d, tmp, sizeof tmp)) < 0) {
+    if ((rc = tmp_write(tmp_dir, d, flags, tmp, sizeof tmp)) < 0) {
         if (dfd >= 0)
             sm_lib_close(dfd);
         return rc;
@@ -146,8 +155,10 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
             e.version = SMC_ENTRY_V1;
             smc_custom_id(e.custom_id);
         }
-        snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
-        e.flags |= SMC_E_REMOTE;
+        if (!(flags & SMC_E_SIBLING)) { /* a sibling has no document of its own */
+            snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
+            e.flags |= SMC_E_REMOTE;
+        }
         e.remote_updated_ms = d->updated_ms;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -187,7 +198,13 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
             smc_custom_id(e.custom_id);
         }
         snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
-        e.flags = (e.flags | SMC_E_REMOTE) & ~(uint32_t)(SMC_E_LOCALONLY | SMC_E_POISONED);
+        /* the document's kind (text, binary, sibling) is what was applied */
+        uint32_t kind = SMC_E_BINARY | SMC_E_SIBLING | SMC_E_FETCH | SMC_E_NOTFETCHED;
+        e.flags =
+            ((e.flags | SMC_E_REMOTE) & ~(uint32_t)(SMC_E_LOCALONLY | SMC_E_POISONED | kind)) |
+            (flags & kind);
+        if (flags & SMC_E_SIBLING)
+            e.flags &= ~(uint32_t)SMC_E_REMOTE;
         e.dirty_since_ns = 0;
         e.remote_updated_ms = d->updated_ms;
         e.synced_size = (uint64_t)st.st_size;
@@ -236,6 +253,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
         return rc;
     }
     int removed = 0;
+    e.flags = SMC_E_SIBLING;
     if (smc_rec_find(t, c->entries, key, &at, &v) == 1 && v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
@@ -253,6 +271,8 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     rc = smc_errno(mdb_txn_commit(t));
     if (dfd >= 0)
         sm_lib_close(dfd);
+    if (rc == 0 && removed && !(e.flags & SMC_E_SIBLING))
+        smc_siblings_drop(c, tree_dir, key, -1); /* its siblings go with it */
     return rc < 0 ? rc : removed;
 }
 
@@ -314,5 +334,7 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
 out:
     sm_lib_close(dfrom);
     sm_lib_close(dto);
+    if (result == SMC_MOVE_DONE && !(e.flags & SMC_E_SIBLING))
+        smc_siblings_move(c, tree_dir, from, to); /* its siblings follow it */
     return rc < 0 ? rc : result;
 }

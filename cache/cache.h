@@ -190,6 +190,10 @@ enum smc_apply {
  *  opens, so a local write either is seen here or happens after the rename. */
 int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
                      const struct smc_remote *d);
+/** The same for a document of another kind: flags SMC_E_BINARY (a binary document's bytes) or
+ *  SMC_E_SIBLING (a read-only file beside one: mode 0444, no remote id of its own). */
+int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir,
+                        const struct smc_remote *d, uint32_t flags);
 /** A full listing lacks the clean file key and a GET of its id said 404: remove the file (if it
  *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
@@ -204,6 +208,31 @@ enum smc_move {
 };
 int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const char *to,
                     const char *remote_id);
+
+/* ---- binary documents (sibling.c) ------------------------------------------------------------ */
+
+/** The read-only siblings of a binary document's file, by smfs's names: "<key>.<type>-
+ *  transcription.md" for the types image, pdf, video, audio, webpage (i 0..4), and
+ *  "<key>.smfs-error.txt" (i SMC_SIBLING_ERROR) for a document the service failed to process.
+ *  Written with smc_apply_remote (flags SMC_E_SIBLING, remote_id ""); never pushed. */
+#define SMC_SIBLINGS      6
+#define SMC_SIBLING_ERROR 5
+/** Sibling i's name for key into out. 0, or -ENAMETOOLONG (no such sibling). */
+int smc_sibling_name(const char *key, int i, char *out, size_t n);
+/** Remove key's siblings but sibling keep (-1: none kept): each file (if it is still what the
+ *  engine wrote) and its entry. The count removed. */
+int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int keep);
+/** key's siblings follow it from `from` to `to` (one that cannot, goes). The count moved. */
+int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, const char *to);
+/** kv name: set when some entry may carry SMC_E_FETCH (the fetch pass looks only then). */
+#define SMC_KV_FETCH "fetch.pending"
+/** The binary document remote_id is at key: mark its bytes to be fetched (SMC_E_FETCH), in one
+ *  transaction. SMC_APPLIED (marked), SMC_UP_TO_DATE (its bytes are here, or too large and
+ *  known), SMC_KEPT_LOCAL (a pending local change, or local-only bytes), or -errno. */
+int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
+/** The fetch of key's document remote_id is over without its bytes: not_fetched 1 marks it
+ *  SMC_E_NOTFETCHED (too large: listed, never fetched); 0 only clears SMC_E_FETCH. */
+int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched);
 
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
 uint64_t smc_now_ms(void);

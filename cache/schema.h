@@ -60,9 +60,13 @@ struct smc_entry {
 };
 #define SMC_ENTRY_V1 1
 
-#define SMC_E_REMOTE    0x1 /* a remote document exists (remote_id is set) */
-#define SMC_E_POISONED  0x2 /* the server refused this file for good; kept, not retried */
-#define SMC_E_LOCALONLY 0x4 /* content the service cannot hold (not UTF-8, empty): never pushed */
+#define SMC_E_REMOTE     0x1  /* a remote document exists (remote_id is set) */
+#define SMC_E_POISONED   0x2  /* the server refused this file for good; kept, not retried */
+#define SMC_E_LOCALONLY  0x4  /* content the service cannot hold (over 50 MB): never pushed */
+#define SMC_E_BINARY     0x8  /* its document is a binary one (an upload; its bytes at a url) */
+#define SMC_E_SIBLING    0x10 /* a read-only file the engine writes beside a binary document */
+#define SMC_E_FETCH      0x20 /* a binary document whose bytes are still to be fetched */
+#define SMC_E_NOTFETCHED 0x40 /* a binary document too large to fetch: listed, no file */
 
 /** A push-queue record: something changed at `from` (and `to`). The pusher compares the tree
  *  with the entries to decide what to send; records are hints that never carry content. */

@@ -1,6 +1,8 @@
 /* api.c: requests and answers of the documents API, with the quirks of the service (README, Syncing). */
 #include "api.h"
 
+#include "../cache/cache.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -216,6 +218,115 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
     return o;
 }
 
+int smh_doc_binary(const struct smh_doc *d)
+{
+    static const char *const types[] = SMH_BINARY_TYPES;
+    for (int i = 0; i < (int)(sizeof types / sizeof *types); i++)
+        if (strcmp(d->type, types[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* Append n bytes to the growing buffer b (len, cap); -1 when out of memory. */
+static int put(char **b, size_t *len, size_t *cap, const void *p, size_t n)
+{
+    if (*len + n + 1 > *cap) {
+        size_t c = *cap ? *cap : 4096;
+        while (c < *len + n + 1)
+            c *= 2;
+        char *nb = realloc(*b, c);
+        if (!nb)
+            return -1;
+        *b = nb;
+        *cap = c;
+    }
+    memcpy(*b + *len, p, n);
+    *len += n;
+    return 0;
+}
+
+/* One form field; filename (or NULL) makes it a file part. */
+static int part(char **b, size_t *len, size_t *cap, const char *bd, const char *name,
+                const char *filename, const char *v, size_t vn)
+{
+    char head[600];
+    if (filename)
+        snprintf(head, sizeof head,
+                 "--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
+                 "Content-Type: application/octet-stream\r\n\r\n",
+                 bd, name, filename);
+    else
+        snprintf(head, sizeof head, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n",
+                 bd, name);
+    return put(b, len, cap, head, strlen(head)) || put(b, len, cap, v, vn) ||
+                   put(b, len, cap, "\r\n", 2)
+               ? -1
+               : 0;
+}
+
+int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, size_t len,
+                   const char *marker, char id_out[64])
+{
+    char bd[64], fname[256], ctype[128];
+    /* a boundary the bytes do not hold */
+    for (unsigned n = 0;; n++) {
+        snprintf(bd, sizeof bd, "smshim-%016llx-%u",
+                 (unsigned long long)smc_hash64(bytes, len) ^ (0x9e3779b97f4a7c15ull * n), n);
+        if (!memmem(bytes, len, bd, strlen(bd)))
+            break;
+    }
+    /* the file's name, without what would end or escape the header's quoted string */
+    const char *leaf = strrchr(filepath, '/');
+    snprintf(fname, sizeof fname, "%s", leaf ? leaf + 1 : filepath);
+    for (char *p = fname; *p; p++)
+        if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+            *p = '_';
+    cJSON *m = J.CreateObject();
+    char *meta = NULL;
+    if (m) {
+        J.AddString(m, SMH_META_UPLOAD, marker);
+        meta = J.Print(m);
+        J.Delete(m);
+    }
+    if (!meta)
+        return SMH_RETRY;
+    char *b = NULL;
+    size_t bl = 0, cap = 0;
+    int bad = part(&b, &bl, &cap, bd, "file", fname, bytes, len) ||
+              part(&b, &bl, &cap, bd, "containerTag", NULL, k->tag, strlen(k->tag)) ||
+              part(&b, &bl, &cap, bd, "filepath", NULL, filepath, strlen(filepath)) ||
+              part(&b, &bl, &cap, bd, "metadata", NULL, meta, strlen(meta)) ||
+              put(&b, &bl, &cap, "--", 2) || put(&b, &bl, &cap, bd, strlen(bd)) ||
+              put(&b, &bl, &cap, "--\r\n", 4);
+    J.Free(meta);
+    if (bad) {
+        free(b);
+        return SMH_RETRY;
+    }
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", bd);
+    struct smh_resp r;
+    int rc =
+        smh_request_body(k->conn, "POST", "/v3/documents/file", ctype, b, bl, SMH_ANSWER_SMALL, &r);
+    free(b);
+    if (rc != 0)
+        return SMH_RETRY;
+    int o = outcome(k, &r);
+    if (o == SMH_OK) {
+        cJSON *j = parse(&r);
+        const char *id = j ? str(j, "id") : NULL;
+        if (id && id_ok(id)) {
+            snprintf(id_out, 64, "%s", id);
+        } else {
+            snprintf(k->err, sizeof k->err, "upload: answer without a usable id");
+            o = SMH_RETRY; /* the marker lets the retry find the document if it was made */
+        }
+        if (j)
+            J.Delete(j);
+    }
+    smh_resp_free(&r);
+    return o;
+}
+
 int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath,
                   const struct smh_exact *x, const char *meta_base)
 {
@@ -291,8 +402,17 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     else
         d->filepath[0] = '\0'; /* hostile or unrepresentable: the caller skips and logs it */
     const cJSON *meta = J.Get(o, "metadata");
-    if (meta && smh_jobject(meta))
+    if (meta && smh_jobject(meta)) {
         exact_from(meta, &d->x);
+        const char *up = str(meta, SMH_META_UPLOAD);
+        if (up && strlen(up) < sizeof d->upload)
+            snprintf(d->upload, sizeof d->upload, "%s", up);
+    }
+    const char *ty = str(o, "type"), *url = str(o, "url");
+    if (ty && strlen(ty) < sizeof d->type)
+        snprintf(d->type, sizeof d->type, "%s", ty);
+    if (url && strlen(url) < sizeof d->url)
+        snprintf(d->url, sizeof d->url, "%s", url);
     if (want_content) {
         const cJSON *c = J.Get(o, "content");
         if (!c || !smh_jstring(c) || !c->valuestring)

@@ -41,7 +41,23 @@ struct smh_doc {
     size_t content_len;
     struct smh_exact x; /* from the metadata (x.set 0: none) */
     char *meta;         /* GET only: the whole metadata object as JSON text (NULL: none) */
+    char type[16];      /* "text", "image", "pdf", ...; "" when absent or too long */
+    char url[4096];     /* a binary document's bytes once done; "" when null or too long */
+    char upload[96];    /* the metadata's SMH_META_UPLOAD marker, "" if none */
 };
+
+/** A binary document (api.md): its type's index in SMH_BINARY_TYPES (the order of
+ *  smc_sibling_name's transcriptions), or -1 for a text document (type "text", none, unknown). */
+#define SMH_BINARY_TYPES                                                                           \
+    {                                                                                              \
+        "image", "pdf", "video", "audio", "webpage"                                                \
+    }
+int smh_doc_binary(const struct smh_doc *d);
+
+/** The file endpoint has no customId: an upload carries this metadata key, "<the entry's
+ *  custom_id>.<the bytes' FNV-1a 64 in hex>", so a retry first finds an earlier attempt that
+ *  reached the service (a filepath listing) instead of uploading a second document. */
+#define SMH_META_UPLOAD "smshim_upload"
 
 struct smh_call {
     struct smh_conn *conn;
@@ -62,6 +78,10 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
 int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath,
                   const struct smh_exact *x, const char *meta_base);
 int smh_api_delete(struct smh_call *k, const char *id);
+/** POST /v3/documents/file: bytes[0..len) as the file (named after filepath's last component),
+ *  with containerTag, filepath and metadata {SMH_META_UPLOAD: marker}. The new id in id_out. */
+int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, size_t len,
+                   const char *marker, char id_out[64]);
 /** GET one document (its fields, not its content). */
 int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out);
 /** GET one document with its content (out->content, malloc'd). */

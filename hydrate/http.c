@@ -349,10 +349,12 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
     return len;
 }
 
-int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
-                size_t max, struct smh_resp *out)
+/* One exchange with url. hdr: the request's headers; body: len bytes or NULL; redirects: how
+ * many to follow (0 for every request that carries the key); fresh: on a new connection. */
+static int perform(struct smh_conn *c, const char *method, const char *url, struct curl_slist *hdr,
+                   const char *body, size_t len, long redirects, int fresh, size_t max,
+                   struct smh_resp *out)
 {
-    char url[1024];
     struct sink s = {.retry_after = -1, .max = max};
     memset(out, 0, sizeof *out);
     out->retry_after = -1;
@@ -371,17 +373,23 @@ int smh_request(struct smh_conn *c, const char *method, const char *path, const 
         if (c->deadline_ms - now < (uint64_t)timeout)
             timeout = (long)(c->deadline_ms - now);
     }
-    snprintf(url, sizeof url, "%s%s", c->base, path);
     cu.reset(c->h);
     cu.setopt(c->h, CURLOPT_URL, url);
     cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (redirects > 0) {
+        cu.setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
+        cu.setopt(c->h, CURLOPT_MAXREDIRS, redirects);
+        cu.setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    }
     if (c->no_proxy)
         cu.setopt(c->h, CURLOPT_PROXY, "");
-    cu.setopt(c->h, CURLOPT_HTTPHEADER, c->hdr);
+    if (fresh) /* libcurl sends a request again by itself when a reused connection dies */
+        cu.setopt(c->h, CURLOPT_FRESH_CONNECT, 1L);
+    cu.setopt(c->h, CURLOPT_HTTPHEADER, hdr);
     cu.setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         cu.setopt(c->h, CURLOPT_POSTFIELDS, body);
-        cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+        cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     } else if (strcmp(method, "GET") == 0) {
         cu.setopt(c->h, CURLOPT_HTTPGET, 1L);
     }
@@ -408,6 +416,64 @@ int smh_request(struct smh_conn *c, const char *method, const char *path, const 
     out->body = s.buf;
     out->len = s.len;
     return s.oom ? -ENOMEM : 0;
+}
+
+int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
+                size_t max, struct smh_resp *out)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", c->base, path);
+    return perform(c, method, url, c->hdr, body, body ? strlen(body) : 0, 0, 0, max, out);
+}
+
+int smh_request_body(struct smh_conn *c, const char *method, const char *path, const char *ctype,
+                     const char *body, size_t len, size_t max, struct smh_resp *out)
+{
+    char url[1024], ct[200];
+    struct curl_slist h[4];
+    int n = 0;
+    snprintf(url, sizeof url, "%s%s", c->base, path);
+    snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+    if (c->auth[0])
+        h[n++].data = c->auth; /* the key stays in the connection's own page */
+    h[n++].data = ct;
+    h[n++].data = (char *)"Accept: application/json";
+    h[n++].data = (char *)"Expect:";
+    for (int i = 0; i < n; i++)
+        h[i].next = i + 1 < n ? &h[i + 1] : NULL;
+    /* a new connection: a request sent on a reused one that the server closes after taking
+     * it would be sent again by libcurl itself, and an upload has no customId to make that
+     * harmless */
+    return perform(c, method, url, h, body, len, 0, 1, max, out);
+}
+
+/* The length of url's origin (scheme://authority), or 0. */
+static size_t origin_len(const char *url)
+{
+    const char *p = strstr(url, "://");
+    return p ? (size_t)(p + 3 - url) + strcspn(p + 3, "/?#") : 0;
+}
+
+int smh_url_same_origin(const struct smh_conn *c, const char *url)
+{
+    size_t a = origin_len(c->base), b = origin_len(url);
+    return a && a == b && strncasecmp(c->base, url, a) == 0;
+}
+
+int smh_fetch_url(struct smh_conn *c, const char *url, size_t max, struct smh_resp *out)
+{
+    int kind = url_kind(url);
+    memset(out, 0, sizeof *out);
+    out->retry_after = -1;
+    out->max = max;
+    if (kind == 0) {
+        out->curl = CURLE_UNSUPPORTED_PROTOCOL; /* not http(s), or control characters in it */
+        return 0;
+    }
+    if (smh_url_same_origin(c, url)) /* the API's own origin: with the key, no redirect */
+        return perform(c, "GET", url, c->hdr, NULL, 0, 0, 0, max, out);
+    struct curl_slist h = {.data = (char *)"Accept: */*", .next = NULL};
+    return perform(c, "GET", url, &h, NULL, 0, 3, 0, max, out); /* elsewhere: never the key */
 }
 
 const char *smh_curl_strerror(int code)

@@ -92,6 +92,16 @@ void smh_conn_default_stall(long ms);
  *  decoded answer accepted (SMH_ANSWER_*). 0, or -ENOMEM. */
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
                 size_t max, struct smh_resp *out);
+/** The same with a body of len bytes (NULs allowed) of Content-Type ctype (a multipart upload). */
+int smh_request_body(struct smh_conn *c, const char *method, const char *path, const char *ctype,
+                     const char *body, size_t len, size_t max, struct smh_resp *out);
+/** Is url on c's base URL's origin (scheme, host and port, as written)? */
+int smh_url_same_origin(const struct smh_conn *c, const char *url);
+/** GET an absolute http(s) url (a binary document's bytes): with the key and no redirect when it
+ *  is on the API's own origin (smh_url_same_origin), else without the key (up to 3 redirects, to
+ *  http(s) only). Same timeouts, deadline and size limit (max) as every request; a url that is
+ *  not http(s) answers curl CURLE_UNSUPPORTED_PROTOCOL without sending anything. */
+int smh_fetch_url(struct smh_conn *c, const char *url, size_t max, struct smh_resp *out);
 /** A short description of a transport failure (for logs; never holds the key). */
 const char *smh_curl_strerror(int code);
 

@@ -1,8 +1,11 @@
 /* jobs.c: the job handlers: what one write, delete or rename sends to the remote.
- * A write creates or PATCHes the file's document; each commits its outcome with the removal of
- * its records. They run in a worker, outside e->mu. */
+ * A write creates or PATCHes the file's text document, or uploads a binary file (upload.c); each
+ * commits its outcome with the removal of its records. A file that turns from text to binary or
+ * back gets a document of the new kind and the old one is deleted, so one stays. They run in a
+ * worker, outside e->mu. */
 #include "engine_int.h"
 
+#include "binary.h"
 #include "clock.h"
 #include "content.h"
 #include "sm_real.h"
@@ -87,6 +90,15 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     if (!ent.dirty_since_ns && ent.synced_size == (uint64_t)st.st_size &&
         ent.synced_mtime_ns == smc_mtime_ns(&st) && ent.synced_ino == st.st_ino)
         return drop(e, j);
+    if (ent.flags & SMC_E_SIBLING) {
+        /* a transcription or error file the engine wrote: never pushed, whatever is done to it */
+        struct smc_pushed p = {.size = (uint64_t)st.st_size,
+                               .mtime_ns = smc_mtime_ns(&st),
+                               .ino = st.st_ino,
+                               .hash = ent.synced_hash};
+        pushed(e, j, key, &ent, &p);
+        return SMH_OK;
+    }
     if (!__atomic_load_n(&e->drain, __ATOMIC_RELAXED)) {
         uint64_t m = smc_mtime_ns(&st) / SMH_NS_PER_MS, now = smc_now_ms();
         if (now < m + SMH_DEBOUNCE_MS) {
@@ -107,8 +119,17 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
                            .hash = content ? smc_hash64(content, len) : 0};
     /* the same bytes as the document already holds: nothing to send */
     int same = rc == 0 && ent.remote_id[0] && p.hash == ent.synced_hash &&
-               !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED));
-    if (same || rc < 0 || !smh_text_ok(content, len)) {
+               !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_FETCH | SMC_E_NOTFETCHED));
+    if (!same && rc == 0 && !smh_text_ok(content, len)) {
+        /* not UTF-8 text: a binary document, through the file endpoint */
+        int o = smh_push_binary(e, k, key, &ent, content, len, &p, id);
+        free(content);
+        if (o != SMH_OK)
+            return o;
+        pushed(e, j, key, &ent, &p);
+        return SMH_OK;
+    }
+    if (same || rc < 0) {
         free(content);
         if (!same) {
             p.set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
@@ -119,6 +140,8 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
                 if (o != SMH_OK && o != SMH_GONE)
                     return o;
                 p.remote_id = "";
+                p.clear_flags = SMC_E_BINARY | SMC_E_FETCH | SMC_E_NOTFETCHED;
+                smc_siblings_drop(e->c, e->tree, key, -1); /* a binary document's go with it */
             }
         }
         pushed(e, j, key, &ent, &p); /* remote_id NULL: the document's id is unchanged */
@@ -126,12 +149,24 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     }
     struct smh_wire w;
     smh_wire_form(content, len, &w);
-    int o = send_content(k, j, key, &ent, &w, id);
+    struct smc_entry as = ent;
+    if (ent.flags & SMC_E_BINARY)
+        as.remote_id[0] = '\0'; /* a binary document cannot hold text: a text one is created */
+    int o = send_content(k, j, key, &as, &w, id);
     free(content);
+    if (o == SMH_OK && (ent.flags & SMC_E_BINARY) && ent.remote_id[0] &&
+        strcmp(ent.remote_id, id) != 0) {
+        /* then the binary one goes (a retry updates the same text document: its customId) */
+        o = smh_api_delete(k, ent.remote_id);
+        o = o == SMH_GONE ? SMH_OK : o;
+        if (o == SMH_OK)
+            smc_siblings_drop(e->c, e->tree, key, -1); /* its transcription, its error */
+    }
     if (o != SMH_OK)
         return o;
     p.remote_id = id;
-    p.clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED;
+    p.clear_flags =
+        SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY | SMC_E_FETCH | SMC_E_NOTFETCHED;
     pushed(e, j, key, &ent, &p);
     return SMH_OK;
 }
@@ -142,6 +177,8 @@ static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
     int o = id[0] ? smh_api_delete(k, id) : SMH_OK;
     if (o == SMH_GONE)
         o = SMH_OK; /* already gone counts as done */
+    if (o == SMH_OK)
+        smc_siblings_drop(e->c, e->tree, j->key, -1); /* a binary file's siblings go with it */
     return o == SMH_OK ? drop(e, j) : o;
 }
 
@@ -159,6 +196,8 @@ static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
     if (!id[0])
         return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
     int o = smh_api_patch(k, id, NULL, j->to, NULL, NULL);
+    if (o == SMH_OK)
+        smc_siblings_move(e->c, e->tree, j->key, j->to); /* a binary file's siblings follow it */
     if (o == SMH_GONE) {
         /* vanished remotely: the file is created again under its new name */
         ent.remote_id[0] = '\0';

@@ -13,6 +13,7 @@
 
 #include "../cache/cache.h"
 #include "api.h"
+#include "binary.h"
 #include "content.h"
 #include "keyset.h"
 
@@ -134,6 +135,10 @@ static int on_doc(void *arg, const struct smh_doc *d)
         p->newest = (uint64_t)d->updated_ms;
     if (follow_rename(p, d)) {
         p->kept++;
+        return 0;
+    }
+    if (smh_bin_on_doc(p->c, p->tree, p->tmp, d)) {
+        p->applied++; /* a binary or failed document: its siblings now, its bytes after the pull */
         return 0;
     }
     /* the exact bytes the writing machine had, when the document still holds what it pushed */
@@ -455,6 +460,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         if (outcome == SMH_OK && idlist)
             outcome = list_pages(&ids, &k, o, 0, PAGE, deadline, &li);
     }
+    if (outcome == SMH_OK) /* the bytes of the binary documents it listed */
+        smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
     long rc = 0;
     if (outcome != SMH_OK) {
         snprintf(res->error, sizeof res->error, "%s", k.err[0] ? k.err : "list failed");

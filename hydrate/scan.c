@@ -45,7 +45,9 @@ static int scan_missing(void *arg, const char *key, const struct smc_entry *ent)
 {
     struct scan *s = arg;
     struct stat st;
-    if ((ent->flags & SMC_E_REMOTE) && smc_tree_stat(s->e->tree, key, &st) == -ENOENT) {
+    /* (a binary document whose bytes are not fetched has no file: nothing was removed) */
+    if ((ent->flags & SMC_E_REMOTE) && !(ent->flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)) &&
+        smc_tree_stat(s->e->tree, key, &st) == -ENOENT) {
         /* removed without a record (the unlink was never seen): delete the document */
         smc_note_unlink(s->e->c, key, smh_now_ns());
         s->found++;

@@ -37,11 +37,15 @@ static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW
 static int list_entry(void *arg, const char *key, const struct smc_entry *e)
 {
     (void)arg;
-    const char *state = (e->flags & SMC_E_POISONED)    ? "poisoned"
-                        : (e->flags & SMC_E_LOCALONLY) ? "not-synced"
-                        : e->dirty_since_ns            ? "dirty"
-                                                       : "clean";
-    printf("%-10s %s\n", state, E(key));
+    const char *state = (e->flags & SMC_E_POISONED)     ? "poisoned"
+                        : (e->flags & SMC_E_LOCALONLY)  ? "local-only"
+                        : e->dirty_since_ns             ? "dirty"
+                        : (e->flags & SMC_E_SIBLING)    ? "sibling"
+                        : (e->flags & SMC_E_NOTFETCHED) ? "not-fetched"
+                        : (e->flags & SMC_E_FETCH)      ? "fetching"
+                        : (e->flags & SMC_E_BINARY)     ? "binary"
+                                                        : "clean";
+    printf("%-11s %s\n", state, E(key));
     return 0;
 }
 
@@ -66,7 +70,9 @@ static const char status_help[] =
     "the last pull, files the server refused, why the queue is paused, a credentials file that\n"
     "could not be read. Exits 1 when the cache does not exist or cannot be read.\n"
     "\n"
-    "  --list       one line per tracked file: clean, dirty, poisoned or not-synced\n"
+    "  --list       one line per tracked file: clean (text), binary, dirty, poisoned,\n"
+    "               local-only (over 50 MB), not-fetched (a remote binary over 20 MiB),\n"
+    "               fetching, sibling (a read-only transcription or error file)\n"
     "  --json       one JSON object\n"
     "  --prefix P   the prefix shown (SMSHIM_PREFIX); --cache DIR the cache (SMSHIM_CACHE)\n"
     "\n"
@@ -232,7 +238,7 @@ int cmd_status(int argc, char **argv)
                (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
     if (n.localonly)
         printf(
-            "not synced:   %llu (not UTF-8 text, or empty: kept locally; smshim status --list)\n",
+            "local-only:   %llu (over the service's 50 MB: kept locally; smshim status --list)\n",
             (unsigned long long)n.localonly);
     if (paused[0])
         printf("paused:       %s\n", E(paused));

@@ -105,7 +105,7 @@ class ServerCrawls:
     def place(self, side, n, exit_wait):
         """Where crawl n of a side goes: (environment, destination as named, the real directory
         behind it, (cache, tag, latency) for a side with a key, else None). A cache is made just
-        before, by a one-byte binary file (local-only: the service holds text only); with a key
+        before, by an empty directory (local-only: directories are not documents); with a key
         the test server is reset to the side's latency."""
         env = dict(proc.BASE_ENV)
         if side in ("tmpfs", "disk"):
@@ -113,7 +113,7 @@ class ServerCrawls:
             return env, dest, dest, None
         cache = "%s/c-%d" % (self.base, n)
         env = shim_proc_env(cache)
-        sh(["sh", "-c", "printf '\\377' > %s/.bench-warm" % PREFIX], env=env)
+        sh(["mkdir", "-p", "%s/.bench-warm" % PREFIX], env=env)
         dest, real = PREFIX + "/crawl", cache + "/tree/crawl"
         if side == "shim_local":
             return env, dest, real, None

@@ -1,8 +1,8 @@
 #!/bin/bash
 # The service's contract, from the client's side: a content update waits until the document is
 # "done" (one sent while it is processing would be dropped); an update of a document deleted
-# remotely while the file was being changed creates it again (one document); files the service
-# cannot hold (not UTF-8) stay local, unchanged, listed as not synced; an empty file and a single
+# remotely while the file was being changed creates it again (one document); a file that is not
+# UTF-8 goes up as a binary document, unchanged, listed as binary; an empty file and a single
 # newline are held (as the service's placeholder and the exact bytes in the metadata).
 . "$(dirname "$0")/../lib/common.sh"
 start_server --processing-ms 1500
@@ -33,9 +33,9 @@ srv check "$SMSHIM_CACHE/tree" || fail "the vanished document was not created ag
 shim bash -c 'printf "\x00\xff\xfebinary" > /sm/c/bin.dat; : > /sm/c/empty.md; printf "\n" > /sm/c/nl.md; printf "caf\xc3\xa9\n" > /sm/c/utf8.md'
 "$B/smshim" sync >/dev/null 2>&1 || fail "sync with files the service cannot hold"
 "$B/smshim" status --list | tee "$T/list"
-grep -q "^not-synced */c/bin.dat$" "$T/list" || fail "bin.dat is not listed as not synced"
+grep -q "^binary */c/bin.dat$" "$T/list" || fail "bin.dat is not listed as binary"
 for f in utf8.md empty.md nl.md; do
     grep -q "^clean */c/$f$" "$T/list" || fail "$f did not sync"
 done
-[ "$(od -An -tx1 "$SMSHIM_CACHE/tree/c/bin.dat" | tr -d ' \n')" = "00fffe62696e617279" ] || fail "a local-only file changed"
+[ "$(od -An -tx1 "$SMSHIM_CACHE/tree/c/bin.dat" | tr -d ' \n')" = "00fffe62696e617279" ] || fail "a binary file changed"
 srv check "$SMSHIM_CACHE/tree" || fail "server contents"

@@ -1,0 +1,128 @@
+/* sibling.c: the read-only files beside a binary document (smfs's names): its transcription
+ * "<key>.<type>-transcription.md" and, for a document the service failed to process,
+ * "<key>.smfs-error.txt". The engine writes them (smc_apply_remote with SMC_E_SIBLING); they
+ * follow their file when it is renamed and go when it goes, and are never pushed. Also the
+ * pending fetch of a binary document's bytes (SMC_E_FETCH, indexed in kv "binfetch:<key>"). */
+#include "cache_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const suffixes[SMC_SIBLINGS] = {
+    ".image-transcription.md", ".pdf-transcription.md",     ".video-transcription.md",
+    ".audio-transcription.md", ".webpage-transcription.md", ".smfs-error.txt"};
+
+int smc_sibling_name(const char *key, int i, char *out, size_t n)
+{
+    if (i < 0 || i >= SMC_SIBLINGS)
+        return -EINVAL;
+    const char *leaf = strrchr(key, '/');
+    if (strlen(leaf ? leaf + 1 : key) + strlen(suffixes[i]) > 255)
+        return -ENAMETOOLONG;
+    int w = snprintf(out, n, "%s%s", key, suffixes[i]);
+    return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
+/* Is name a sibling the engine wrote? */
+static int is_sibling(struct smc *c, const char *name)
+{
+    struct smc_entry e;
+    return smc_entry_get(c, name, &e) == 0 && (e.flags & SMC_E_SIBLING);
+}
+
+int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int keep)
+{
+    char name[4200];
+    int n = 0;
+    for (int i = 0; i < SMC_SIBLINGS; i++)
+        if (i != keep && smc_sibling_name(key, i, name, sizeof name) == 0 && is_sibling(c, name) &&
+            smc_remove_remote(c, tree_dir, name, "") == 1) /* unchanged since written, or gone */
+            n++;
+    return n;
+}
+
+int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, const char *to)
+{
+    char a[4200], b[4200];
+    int n = 0;
+    for (int i = 0; i < SMC_SIBLINGS; i++)
+        if (smc_sibling_name(from, i, a, sizeof a) == 0 && is_sibling(c, a)) {
+            if (smc_sibling_name(to, i, b, sizeof b) == 0 &&
+                smc_move_remote(c, tree_dir, a, b, "") == SMC_MOVE_DONE)
+                n++;
+            else
+                smc_remove_remote(c, tree_dir, a, ""); /* no place for it: it goes */
+        }
+    return n;
+}
+
+int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id)
+{
+    struct smc_entry e;
+    struct stat st;
+    struct smc_key at;
+    MDB_val v;
+    MDB_txn *t;
+    int exists = smc_tree_stat(tree_dir, key, &st) == 0;
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    if ((rc = smc_rec_find(t, c->entries, key, &at, &v)) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    int have = rc == 1 && v.mv_size >= sizeof e;
+    if (have)
+        memcpy(&e, v.mv_data, sizeof e);
+    if (have && (e.dirty_since_ns || (exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))))) {
+        mdb_txn_abort(t); /* a pending local change, or bytes that never reached the server: kept */
+        return SMC_KEPT_LOCAL;
+    }
+    if (have && strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_BINARY) &&
+        (exists || (e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)))) {
+        mdb_txn_abort(t); /* this document's bytes are here (or known not to be fetched) */
+        return SMC_UP_TO_DATE;
+    }
+    if (!have) {
+        memset(&e, 0, sizeof e);
+        e.version = SMC_ENTRY_V1;
+        smc_custom_id(e.custom_id);
+    }
+    snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
+    e.flags = (e.flags | SMC_E_REMOTE | SMC_E_BINARY | SMC_E_FETCH) &
+              ~(uint32_t)(SMC_E_NOTFETCHED | SMC_E_SIBLING);
+    e.remote_updated_ms = 0; /* the fetch applies it, whatever the date */
+    if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0 ||
+        (rc = smc_rec_put(t, c->kv, SMC_KV_FETCH, "1", 1)) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    rc = smc_errno(mdb_txn_commit(t));
+    return rc < 0 ? rc : SMC_APPLIED;
+}
+
+int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched)
+{
+    struct smc_key at;
+    MDB_val v;
+    struct smc_entry e;
+    MDB_txn *t;
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    if (smc_rec_find(t, c->entries, key, &at, &v) == 1 && v.mv_size >= sizeof e) {
+        memcpy(&e, v.mv_data, sizeof e);
+        if (strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_FETCH)) {
+            e.flags &= ~(uint32_t)SMC_E_FETCH;
+            if (not_fetched)
+                e.flags |= SMC_E_NOTFETCHED;
+            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0) {
+                mdb_txn_abort(t);
+                return rc;
+            }
+        }
+    }
+    return smc_errno(mdb_txn_commit(t));
+}

@@ -1,0 +1,164 @@
+/* fetch.c: remote binary documents into the tree (binary.h). A pull hands each listed document
+ * to smh_bin_on_doc first: a binary one that is done gets its transcription sibling (its content)
+ * at once and its bytes marked to be fetched (SMC_E_FETCH, in the same transaction that checks
+ * dirty_since); a failed one gets its error sibling. After the pull, smh_bin_fetch asks each
+ * marked document again (a url may expire), fetches its url over the pull's connection (its
+ * timeouts, its deadline, SMH_BIN_FETCH_MAX) and applies the bytes with smc_apply_remote, which
+ * finds everything beneath the tree and never overwrites a pending local change. */
+#include "binary.h"
+
+#include "../cache/cache.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Write a sibling of d's file (i: smc_sibling_name's index) holding text. */
+static void sibling(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d,
+                    int i, const char *text, size_t len)
+{
+    char name[4200];
+    if (smc_sibling_name(d->filepath, i, name, sizeof name) != 0)
+        return; /* a name too long for a sibling: the file has none */
+    struct smc_remote r = {name, "", (uint64_t)d->updated_ms, text, len, smc_hash64(text, len)};
+    smc_apply_remote_as(c, tree, tmp, &r, SMC_E_SIBLING);
+}
+
+int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d)
+{
+    int t = smh_doc_binary(d);
+    int other = d->type[0] && strcmp(d->type, "text") != 0; /* binary, of a type not known here */
+    if (strcmp(d->status, "failed") == 0 && (t >= 0 || other)) {
+        char msg[4600];
+        int n = snprintf(msg, sizeof msg,
+                         "The service could not process this document (status: failed), so it "
+                         "has no content to show.\n\nid: %s\nfilepath: %s\ntype: %s\n",
+                         d->id, d->filepath, d->type);
+        sibling(c, tree, tmp, d, SMC_SIBLING_ERROR, msg, n > 0 ? (size_t)n : 0);
+        smc_siblings_drop(c, tree, d->filepath, SMC_SIBLING_ERROR);
+        return 1;
+    }
+    if (t < 0) {
+        /* a text document: what a binary one left at its filepath goes */
+        struct smc_entry ent;
+        if (smc_entry_get(c, d->filepath, &ent) == 0 && (ent.flags & SMC_E_BINARY))
+            smc_siblings_drop(c, tree, d->filepath, -1);
+        return other; /* a document of a type not known here is not text either */
+    }
+    if (strcmp(d->status, "done") != 0 || !d->url[0])
+        return 1; /* still processing: its url and text come with the pull that sees it done */
+    if (d->content)
+        sibling(c, tree, tmp, d, t, d->content, d->content_len);
+    smc_siblings_drop(c, tree, d->filepath, t);
+    smc_mark_fetch(c, tree, d->filepath, d->id);
+    return 1;
+}
+
+struct marked {
+    char **keys, **ids;
+    size_t n, cap;
+};
+
+static int collect(void *arg, const char *key, const struct smc_entry *e)
+{
+    struct marked *m = arg;
+    if (!(e->flags & SMC_E_FETCH))
+        return 0;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 16;
+        char **k = realloc(m->keys, cap * sizeof *k);
+        if (!k)
+            return 1;
+        m->keys = k;
+        char **i = realloc(m->ids, cap * sizeof *i);
+        if (!i)
+            return 1;
+        m->ids = i;
+        m->cap = cap;
+    }
+    m->keys[m->n] = strdup(key);
+    m->ids[m->n] = strdup(e->remote_id);
+    if (m->keys[m->n] && m->ids[m->n])
+        m->n++;
+    else
+        free(m->keys[m->n]), free(m->ids[m->n]);
+    return 0;
+}
+
+/* Fetch one marked document. 1 written, 0 not (done with it), -1 not now (it stays marked). */
+static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
+                     const char *key, const char *id, void (*log)(const char *))
+{
+    struct smh_doc d;
+    char msg[4400];
+    int o = smh_api_get(k, id, &d);
+    smh_doc_free(&d);
+    if (o == SMH_GONE) {
+        smc_remove_remote(c, tree, key, id); /* deleted since it was listed */
+        return 0;
+    }
+    if (o != SMH_OK)
+        return -1;
+    if (smh_doc_binary(&d) < 0 || strcmp(d.filepath, key) != 0) {
+        smc_fetch_done(c, key, id, 0); /* no longer a binary document here: the pull decides */
+        return 0;
+    }
+    if (strcmp(d.status, "done") != 0 || !d.url[0])
+        return -1;
+    struct smh_resp r;
+    if (smh_fetch_url(k->conn, d.url, SMH_BIN_FETCH_MAX, &r) != 0) {
+        smh_resp_free(&r);
+        return -1;
+    }
+    o = smh_api_outcome(k, &r);
+    int done = 0;
+    if (r.too_large) {
+        smc_fetch_done(c, key, id, 1); /* listed as not-fetched, never written */
+        if (log) {
+            snprintf(msg, sizeof msg, "not fetched: %.4000s (document %s) is larger than %u MiB",
+                     key, id, SMH_BIN_FETCH_MAX >> 20);
+            log(msg);
+        }
+    } else if (o == SMH_OK) {
+        const char *b = r.body ? r.body : "";
+        struct smc_remote rr = {key, id, (uint64_t)d.updated_ms, b, r.len, smc_hash64(b, r.len)};
+        int rc = smc_apply_remote_as(c, tree, tmp, &rr, SMC_E_BINARY);
+        done = rc == SMC_APPLIED || rc == SMC_SAME;
+        if (!done)
+            smc_fetch_done(c, key, id, 0); /* a local change or a conflict: it stays as it is */
+    } else {
+        done = -1;
+        if (log) {
+            snprintf(msg, sizeof msg, "fetching %.4000s: %s", key, k->err);
+            log(msg);
+        }
+    }
+    smh_resp_free(&r);
+    return done;
+}
+
+long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
+                   uint64_t deadline, void (*log)(const char *))
+{
+    char v[8];
+    if (smc_kv_get(c, SMC_KV_FETCH, v, sizeof v) != 0)
+        return 0;
+    smc_kv_del(c, SMC_KV_FETCH); /* before looking: a document marked meanwhile sets it again */
+    struct marked m = {0};
+    smc_entry_each(c, collect, &m);
+    long written = 0;
+    size_t left = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        int r =
+            smh_mono_ms() < deadline ? fetch_one(c, tree, tmp, k, m.keys[i], m.ids[i], log) : -1;
+        written += r > 0;
+        left += r < 0;
+        free(m.keys[i]);
+        free(m.ids[i]);
+    }
+    free(m.keys);
+    free(m.ids);
+    if (left)
+        smc_kv_put(c, SMC_KV_FETCH, "1"); /* the next pull tries them again */
+    return written;
+}

@@ -1,0 +1,84 @@
+/* upload.c: a local binary file through the file endpoint (binary.h), idempotent without a
+ * customId. Order: find an earlier attempt (a filepath listing, by marker), else upload; only
+ * then delete what the file's document was before. A crash or a lost answer at any point
+ * leaves at most one document with this entry's marker and these bytes, which the retry adopts;
+ * the ones with its marker and other bytes (attempts of older versions) are deleted. */
+#include "engine_int.h"
+
+#include "binary.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define STALE_MAX  8  /* earlier uploads of this entry one pass deletes (the rest: the next) */
+#define LIST_PAGES 10 /* documents at one filepath: pages of 100 looked at */
+
+struct earlier {
+    const char *key;
+    char prefix[64], marker[96];
+    char id[64];               /* the attempt with these bytes, or "" */
+    char stale[STALE_MAX][64]; /* the entry's attempts with other bytes */
+    int nstale;
+};
+
+static int seen(void *arg, const struct smh_doc *d)
+{
+    struct earlier *x = arg;
+    size_t pl = strlen(x->prefix);
+    if (strcmp(d->filepath, x->key) != 0 || strncmp(d->upload, x->prefix, pl) != 0)
+        return 0; /* (listings can be stale: the filepath is checked here) */
+    if (!x->id[0] && strcmp(d->upload, x->marker) == 0)
+        snprintf(x->id, sizeof x->id, "%s", d->id);
+    else if (x->nstale < STALE_MAX && strcmp(d->id, x->id) != 0)
+        snprintf(x->stale[x->nstale++], sizeof x->stale[0], "%s", d->id);
+    return 0;
+}
+
+/* Delete id (already gone counts as done). */
+static int gone(struct smh_call *k, const char *id)
+{
+    int o = smh_api_delete(k, id);
+    return o == SMH_GONE ? SMH_OK : o;
+}
+
+int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
+                    const struct smc_entry *ent, const char *bytes, size_t len,
+                    struct smc_pushed *p, char id[64])
+{
+    (void)e;
+    struct earlier x = {.key = key};
+    snprintf(x.prefix, sizeof x.prefix, "%s.", ent->custom_id);
+    snprintf(x.marker, sizeof x.marker, "%s.%016llx", ent->custom_id,
+             (unsigned long long)smc_hash64(bytes, len));
+    struct smh_list_info li;
+    for (int page = 1; page <= LIST_PAGES; page++) {
+        int o = smh_api_list(k, key, 0, page, 100, seen, &x, &li);
+        if (o != SMH_OK)
+            return o;
+        if (li.items == 0 || page >= li.total_pages)
+            break;
+    }
+    if (x.id[0]) {
+        snprintf(id, 64, "%s", x.id); /* an earlier attempt reached the service: that one */
+    } else {
+        int o = smh_api_upload(k, key, bytes, len, x.marker, id);
+        if (o != SMH_OK)
+            return o;
+    }
+    /* what the file's document was (text, or an older upload), and the entry's other attempts */
+    if (ent->remote_id[0] && strcmp(ent->remote_id, id) != 0) {
+        int o = gone(k, ent->remote_id);
+        if (o != SMH_OK)
+            return o; /* retried: the listing finds this upload again */
+    }
+    for (int i = 0; i < x.nstale; i++)
+        if (strcmp(x.stale[i], id) != 0) {
+            int o = gone(k, x.stale[i]);
+            if (o != SMH_OK)
+                return o;
+        }
+    p->remote_id = id;
+    p->set_flags = SMC_E_BINARY;
+    p->clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_FETCH | SMC_E_NOTFETCHED;
+    return SMH_OK;
+}
