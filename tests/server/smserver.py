@@ -83,6 +83,8 @@ CONFIG_KINDS = {
     "retry_after": "retry", "hang": "bool", "drop_patch_while_processing": "bool", "key": "key",
     # hostile paging and sizes (see Store.list and Handler._api)
     "fault_429_uploads": "count", "list_total_pages": "opt_count", "list_repeat": "bool", "list_grow": "bool",
+    # one page of every listing held until the setting changes, or answered 500 (Store.list_page_rule)
+    "list_hold_page": "opt_count", "list_fail_page": "opt_count",
     "gzip_bomb_mb": "ms",
     # /v4/search: chunks come back with their whitespace runs collapsed to one space
     "search_squash": "bool",
@@ -246,6 +248,7 @@ class Store:
         self.seed = seed
         self.state_file = state_file
         self.shutdown = threading.Event()  # set when the server stops; releases --hang waiters
+        self.hold = threading.Condition()  # notified when the config changes (list_hold_page)
         self._reset_locked()
         if state_file and os.path.exists(state_file):
             self._load()
@@ -268,6 +271,7 @@ class Store:
             "inflight": 0, "max_inflight": 0,
             "list_filepaths": [],
             "list_pages": [],  # [page, limit, includeContent] of every list request, in order
+            "list_holding": 0, "list_held": 0,  # list requests waiting on list_hold_page now, and in all
             "searches": [],  # {"q", "containerTag", "filepath"} of every /v4/search, in order
             "file_gets": [],  # {"id", "auth": was an Authorization header sent} of every GET of a url
         }
@@ -337,7 +341,35 @@ class Store:
                 raise ApiError(400, "Invalid request", f"bad value for config key {name!r}")
         with self.lock:
             self.config.update(new)
-            return self._config_view()
+            view = self._config_view()
+        with self.hold:
+            self.hold.notify_all()
+        return view
+
+    def list_page_rule(self, raw_body):
+        """config list_hold_page N: a list request for page N waits (counted in stats list_holding) until that
+        setting changes, so a test can change documents between the pages of one listing; list_fail_page N: a
+        list request for page N is answered 500. Returns True for the latter."""
+        try:
+            page = page_number(parse_json(raw_body).get("page"), "page", 1)
+        except ApiError:
+            return False
+        with self.lock:
+            hold = page == self.config["list_hold_page"]
+            if hold:
+                self.stats["list_holding"] += 1
+                self.stats["list_held"] += 1
+        if hold:
+            with self.hold:
+                while not self.shutdown.is_set():
+                    with self.lock:
+                        if page != self.config["list_hold_page"]:
+                            break
+                    self.hold.wait(0.5)
+            with self.lock:
+                self.stats["list_holding"] -= 1
+        with self.lock:
+            return page == self.config["list_fail_page"]
 
     # -- stats and faults ---------------------------------------------------------------------------------------
 
@@ -1148,6 +1180,9 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         with store.inflight(route in UPLOAD_ROUTES):
+            if route == R_LIST and store.list_page_rule(body):
+                self._send(500, {"error": "Internal Server Error", "details": "list_fail_page"})
+                return
             if cfg["latency_ms"]:
                 time.sleep(cfg["latency_ms"] / 1000.0)
 
@@ -1339,6 +1374,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0,
+        "list_hold_page": None, "list_fail_page": None,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
