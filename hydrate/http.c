@@ -276,6 +276,29 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
     return c;
 }
 
+struct smh_conn *smh_conn_like(const struct smh_conn *c)
+{
+    struct smh_conn *n =
+        mmap(NULL, CONN_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (n == MAP_FAILED)
+        return NULL;
+    madvise(n, CONN_BYTES, MADV_DONTDUMP);
+    memcpy(n, c, sizeof *n);
+    n->h = cu.init();
+    if (!n->h) {
+        memset(n, 0, sizeof *n);
+        munmap(n, CONN_BYTES);
+        return NULL;
+    }
+    /* the header list points into the connection's own page */
+    for (int i = 0; i < 4; i++) {
+        if (c->hdr[i].data == c->auth)
+            n->hdr[i].data = n->auth;
+        n->hdr[i].next = c->hdr[i].next ? &n->hdr[c->hdr[i].next - c->hdr] : NULL;
+    }
+    return n;
+}
+
 void smh_conn_free(struct smh_conn *c)
 {
     if (!c)

@@ -76,6 +76,9 @@ struct smh_conn;
 /** base_url: "https://api.supermemory.ai"; key: the bearer token (kept only in memory). With a
  *  key smh_key_allowed refuses for base_url, every request answers refused without sending. */
 struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeout_ms);
+/** A new connection like c (its URL, key, timeout, deadline and stall limit), for another thread:
+ *  c itself is never used by two threads. NULL when out of memory. */
+struct smh_conn *smh_conn_like(const struct smh_conn *c);
 void smh_conn_free(struct smh_conn *c);
 /** Why this connection sends nothing (see smh_key_allowed), or NULL. */
 const char *smh_conn_refused(const struct smh_conn *c);

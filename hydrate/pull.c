@@ -3,12 +3,23 @@
  * under the prefix asks for one filepath (and the directory of that name) instead.
  * Every document goes through smc_apply_remote, which never overwrites a pending local change.
  *
+ * The first pull fetches up to smh_pull_slots() pages at once (pull_pages.c) and applies them in
+ * page order, holding a few pages, never the container. Page numbers drift while documents
+ * change remotely (a change moves its document to the head of the listing, a deletion moves
+ * every later one up a place), so it ends with a delta pull from the newest updatedAt of its
+ * first page: what changed while it was paged. When anything did (a document newer than that,
+ * or a count that moved), positions may have been skipped: the container's ids are listed again
+ * without content, what this pull has not seen is fetched alone, and its deletions are found
+ * from that listing; again while it keeps changing, at most DRIFT_ROUNDS times.
+ *
  * Bounds (the remote is untrusted): a pull ends by its deadline (every request's timeout is cut
- * to what is left); it asks for no page beyond what the first answer promised (totalPages), and
- * stops at an empty page (the listing ended) or at a page that lists nothing new (no progress).
- * A page larger than an answer may be (SMH_ANSWER_LIST) is asked again with a tenth of the limit,
- * down to one document per page; a document too large even for that is listed without content
- * and fetched alone (up to SMH_ANSWER_DOC), or skipped and logged when it is larger still. */
+ * to what is left, on every connection); it asks for no page beyond what the first answer
+ * promised (totalPages), and stops at an empty page (the listing ended) or at a page that lists
+ * nothing new (no progress), whichever page it is and however many are in flight. A page larger
+ * than an answer may be (SMH_ANSWER_LIST) is asked again with a tenth of the limit, down to one
+ * document per page; a document too large even for that is listed without content and fetched
+ * alone (up to SMH_ANSWER_DOC), or skipped and logged when it is larger still. Deletions are
+ * looked for only after a listing that had every page: a page that failed ends the pull first. */
 #include "hydrate.h"
 
 #include "../cache/cache.h"
@@ -16,6 +27,7 @@
 #include "binary.h"
 #include "content.h"
 #include "keyset.h"
+#include "pull_pages.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +38,8 @@
 #define PAGE 100
 /* the deadline of a pull whose caller gives none (retry_ms 0: a host process's sync thread) */
 #define PULL_BOUND_MS (5 * 60 * 1000)
+/* listings of the ids again after a first pull while the container keeps changing */
+#define DRIFT_ROUNDS 3
 
 struct pull {
     struct smc *c;
@@ -34,22 +48,31 @@ struct pull {
     int record; /* a listing without content: only ids and filepaths are recorded */
     uint64_t watermark, newest;
     int stop;
-    struct smh_keyset seen; /* filepaths listed (the newest document of each wins) */
+    struct smh_keyset seen; /* filepath -> (1, updatedAt) of the newest document listed there */
     struct smh_keyset ids;  /* ids listed in this pull */
     struct smh_keyset byid; /* remote id -> index in idkeys: the entry bound to it (built once) */
     char **idkeys;
     size_t nidkeys, capidkeys;
     int byid_built;
-    long fresh; /* documents of the current page not listed before in this pull */
+    struct smh_keyset missing; /* a listing without content: ids no entry is bound to */
+    long fresh;                /* documents of the current page not listed before in this pull */
     long applied, kept, dups, bad, failed, oversized;
+    /* the listing in progress (apply_page): its page size, the smallest promise (positions), the
+     * newest updatedAt of its first page, its first count and whether a later one differed */
+    int lim;
+    long long promised, first_total;
+    uint64_t first_newest;
+    int counts_moved;
+    /* a delta after a listing: documents changed since since (their ids new, or newer) */
+    int track;
+    uint64_t since;
+    long changed;
     void (*log)(const char *);
 };
 
-static int index_entry(void *arg, const char *key, const struct smc_entry *e)
+/* Bind the document id to key in the index. 0, or 1 when out of memory. */
+static int index_add(struct pull *p, const char *id, const char *key)
 {
-    struct pull *p = arg;
-    if (!e->remote_id[0])
-        return 0;
     if (p->nidkeys == p->capidkeys) {
         size_t cap = p->capidkeys ? p->capidkeys * 2 : 64;
         char **v = realloc(p->idkeys, cap * sizeof *v);
@@ -58,7 +81,7 @@ static int index_entry(void *arg, const char *key, const struct smc_entry *e)
         p->idkeys = v;
         p->capidkeys = cap;
     }
-    struct smh_kv *kv = smh_ks_put(&p->byid, e->remote_id);
+    struct smh_kv *kv = smh_ks_put(&p->byid, id);
     char *k = strdup(key);
     if (!kv || !k) {
         free(k);
@@ -67,6 +90,11 @@ static int index_entry(void *arg, const char *key, const struct smc_entry *e)
     kv->a = p->nidkeys;
     p->idkeys[p->nidkeys++] = k;
     return 0;
+}
+
+static int index_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    return e->remote_id[0] ? index_add(arg, e->remote_id, key) : 0;
 }
 
 /* The key of the entry bound to the document id, or NULL. */
@@ -78,6 +106,23 @@ static char **bound_key(struct pull *p, const char *id)
     }
     struct smh_kv *kv = smh_ks_get(&p->byid, id);
     return kv && kv->a < p->nidkeys ? &p->idkeys[kv->a] : NULL;
+}
+
+/* The document id was applied at key: a rename later in this pull follows it from there. */
+static void bind_applied(struct pull *p, const char *id, const char *key)
+{
+    if (!p->byid_built)
+        return; /* the index, when built, is built from the entries: this one among them */
+    char **old = bound_key(p, id);
+    if (!old) {
+        index_add(p, id, key);
+    } else if (strcmp(*old, key) != 0) {
+        char *k = strdup(key);
+        if (k) {
+            free(*old);
+            *old = k;
+        }
+    }
 }
 
 /* A document listed at another filepath than the file bound to it: renamed remotely. A clean
@@ -106,14 +151,22 @@ static int on_doc(void *arg, const struct smh_doc *d)
 {
     struct pull *p = arg;
     char msg[300];
-    if (!smh_ks_get(&p->ids, d->id)) {
-        smh_ks_put(&p->ids, d->id);
-        p->fresh++;
-    }
+    /* p->ids: id -> the newest updatedAt this pull listed it with */
+    struct smh_kv *known = smh_ks_get(&p->ids, d->id);
+    int fresh = !known;
+    uint64_t updated = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
+    if (fresh)
+        known = smh_ks_put(&p->ids, d->id);
+    if (fresh || (known && updated > known->b))
+        p->fresh++; /* a document, or a version of one, not listed before in this pull */
+    if (known && updated > known->b)
+        known->b = updated;
     if (!p->full && p->watermark && d->updated_ms > 0 && (uint64_t)d->updated_ms <= p->watermark) {
         p->stop = 1; /* sorted newest first: the rest is already here */
         return 0;
     }
+    if (p->track && (fresh || updated > p->since))
+        p->changed++;
     if (!d->filepath[0]) {
         p->bad++;
         if (p->log) {
@@ -122,15 +175,27 @@ static int on_doc(void *arg, const struct smh_doc *d)
         }
         return 0;
     }
+    /* the newest document of a filepath wins: within a listing it comes first; a later listing
+     * (a delta, a document fetched alone) brings a newer one only when it changed meanwhile */
     struct smh_kv *s = smh_ks_get(&p->seen, d->filepath);
-    if (s) {
-        p->dups++; /* an older document with the same filepath: the newest one won */
+    if (s && (d->updated_ms <= 0 || (uint64_t)d->updated_ms <= s->b)) {
+        if (fresh)
+            p->dups++; /* an older document with the same filepath */
         return 0;
     }
-    if ((s = smh_ks_put(&p->seen, d->filepath)))
+    if (s && fresh)
+        p->dups++; /* the one listed before is the older */
+    if (s || (s = smh_ks_put(&p->seen, d->filepath))) {
         s->a = 1;
-    if (p->record)
+        s->b = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
+    }
+    if (p->record) {
+        /* the newest document of a filepath, and no file stands for it: fetched after the
+         * listing (one skipped by a listing that drifted, or never pulled) */
+        if (!bound_key(p, d->id))
+            smh_ks_put(&p->missing, d->id);
         return 0;
+    }
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
     if (follow_rename(p, d)) {
@@ -152,6 +217,8 @@ static int on_doc(void *arg, const struct smh_doc *d)
                            bytes,       blen,  smc_hash64(bytes, blen)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
     free(exact);
+    if (rc == SMC_APPLIED || rc == SMC_SAME || rc == SMC_UP_TO_DATE)
+        bind_applied(p, d->id, d->filepath);
     if (rc == SMC_APPLIED || rc == SMC_SAME)
         p->applied++;
     else if (rc == SMC_KEPT_LOCAL)
@@ -191,162 +258,112 @@ static int find_gone(void *arg, const char *key, const struct smc_entry *e)
     return 0;
 }
 
-/* The one document at position `page` (limit 1) was too large for a listing: list it without
- * content, then fetch it alone; one larger than a document may be is skipped and logged. */
-struct one {
-    struct smh_doc d;
-    int got;
+/* A document too large for any answer (pull_pages.c): never written; its file is not taken for
+ * a remote deletion. */
+static void oversized(struct pull *p, const struct smh_doc *m)
+{
+    if (!smh_ks_get(&p->ids, m->id)) {
+        smh_ks_put(&p->ids, m->id);
+        p->fresh++;
+    }
+    if (m->filepath[0] && !smh_ks_get(&p->seen, m->filepath))
+        smh_ks_put(&p->seen, m->filepath); /* a local copy is not a remote deletion */
+    p->oversized++;
+    if (p->log) {
+        char msg[4300];
+        snprintf(msg, sizeof msg,
+                 "skipped document %s (%.4000s): larger than the %u MB a document may hold", m->id,
+                 m->filepath, SMH_DOC_MAX >> 20);
+        p->log(msg);
+    }
+}
+
+struct apply_ctx {
+    struct pull *p;
+    const struct smh_pull_opts *o;
 };
 
-static int keep_one(void *arg, const struct smh_doc *d)
+/* One page of a listing, in page order (smh_pages_run): 0 go on, 1 done, -1 no progress. */
+static int apply_page(void *arg, const struct smh_page *pg, char *err, size_t n)
 {
-    struct one *o = arg;
-    if (!o->got) {
-        o->d = *d;
-        o->d.content = NULL;
-        o->got = 1;
+    struct apply_ctx *a = arg;
+    struct pull *p = a->p;
+    p->fresh = pg->vanished;
+    if (pg->outcome == SMH_OK || pg->n) {
+        if (pg->t == 0) {
+            p->first_total = pg->first.total_items;
+            p->first_newest = 0;
+            p->promised = -1;
+        } else if (pg->first.total_items != p->first_total) {
+            p->counts_moved = 1; /* documents came or went while it was paged */
+        }
+    }
+    for (size_t i = 0; i < pg->n && !p->stop; i++) {
+        const struct smh_doc *d = &pg->v[i].d;
+        if (pg->t == 0 && d->updated_ms > 0 && (uint64_t)d->updated_ms > p->first_newest)
+            p->first_newest = (uint64_t)d->updated_ms;
+        if (pg->v[i].kind == SMH_ITEM_OVERSIZED)
+            oversized(p, d);
+        else
+            on_doc(p, d);
+    }
+    if (pg->outcome != SMH_OK)
+        return 0; /* its failure ends the listing (smh_pages_run) */
+    if (pg->promised >= 0 && (p->promised < 0 || pg->promised < p->promised))
+        p->promised = pg->promised;
+    if (a->o->progress)
+        a->o->progress((int)(pg->t + 1), (int)((p->promised + p->lim - 1) / p->lim), a->o->arg);
+    if (pg->ended || p->stop)
+        return 1;
+    if (p->fresh == 0 && pg->malformed == 0) {
+        /* the same documents again: it would never end */
+        snprintf(err, n, "list: page %ld lists nothing new (the listing makes no progress)",
+                 pg->t + 1);
+        return -1;
     }
     return 0;
 }
 
-static int one_by_one(struct smh_call *k, struct pull *p, const char *fp, int page,
-                      struct smh_list_info *li)
-{
-    struct one one;
-    memset(&one, 0, sizeof one);
-    long before = k->malformed;
-    int o = smh_api_list(k, fp, 0, page, 1, keep_one, &one, li);
-    if (o != SMH_OK) {
-        if (k->too_large)
-            snprintf(k->err, sizeof k->err,
-                     "list: one document without its content is larger than the %u MB a page "
-                     "may hold",
-                     SMH_ANSWER_LIST >> 20);
-        return o;
-    }
-    if (!one.got) {
-        p->fresh += k->malformed - before;
-        return SMH_OK;
-    }
-    const struct smh_doc *m = &one.d;
-    if (!p->full && p->watermark && m->updated_ms > 0 && (uint64_t)m->updated_ms <= p->watermark) {
-        p->stop = 1;
-        return SMH_OK;
-    }
-    struct smh_doc d;
-    o = smh_api_fetch(k, m->id, &d);
-    if (o == SMH_OK) {
-        on_doc(p, &d);
-    } else if (o == SMH_GONE) {
-        o = SMH_OK; /* deleted since it was listed */
-        p->fresh++;
-    } else if (k->too_large) {
-        /* larger than any document may be (the service: 50 MB): never written, said so */
-        o = SMH_OK;
-        if (!smh_ks_get(&p->ids, m->id)) {
-            smh_ks_put(&p->ids, m->id);
-            p->fresh++;
-        }
-        if (m->filepath[0] && !smh_ks_get(&p->seen, m->filepath))
-            smh_ks_put(&p->seen, m->filepath); /* a local copy is not a remote deletion */
-        p->oversized++;
-        if (p->log) {
-            char msg[4300];
-            snprintf(msg, sizeof msg,
-                     "skipped document %s (%.4000s): larger than the %u MB a "
-                     "document may hold",
-                     m->id, m->filepath, SMH_DOC_MAX >> 20);
-            p->log(msg);
-        }
-    }
-    smh_doc_free(&d);
-    return o;
-}
-
-/* The pages of one listing, from the first, in pages of lim (1, 10 or 100) documents: until
- * the watermark (a delta), the end, or the deadline. content: with the documents' content (they
- * are applied), else only their ids and filepaths are recorded (p->record). *first: what the
- * first answer said. The outcome; k->err says why. */
+/* The pages of one listing, from the first, in pages of lim (1, 10 or 100) documents, by up to
+ * slots requests at once: until the watermark (a delta), the end, or the deadline. content: with
+ * the documents' content (they are applied), else only their ids and filepaths are recorded
+ * (p->record). *first: what the first answer said. The outcome; k->err says why. */
 static int list_pages(struct pull *p, struct smh_call *k, const struct smh_pull_opts *o,
-                      int content, int lim, uint64_t deadline, struct smh_list_info *first)
+                      int content, int lim, int slots, uint64_t deadline,
+                      struct smh_list_info *first)
 {
-    int outcome = SMH_OK, npages = 0;
-    long long off = 0, promised = -1; /* documents behind us; documents the first answer promised */
-    long delay = 500;
-    first->total_items = -1;
-    while (!p->stop && (promised < 0 || off < promised)) {
-        if (smh_mono_ms() >= deadline) {
-            outcome = SMH_RETRY;
-            snprintf(k->err, sizeof k->err, "the pull reached its deadline (%ld s) after %d pages",
-                     (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000, npages);
-            break;
-        }
-        struct smh_list_info li;
-        int page = (int)(off / lim) + 1; /* off is a multiple of lim */
-        long malformed = k->malformed;
-        p->fresh = 0;
-        outcome = smh_api_list(k, o->filepath, content, page, lim, on_doc, p, &li);
-        if (outcome == SMH_RETRY && k->too_large) {
-            if (lim > 1) {
-                lim /= 10; /* the same documents again, in smaller pages */
-                continue;
-            }
-            outcome = one_by_one(k, p, o->filepath, page, &li);
-            if (outcome != SMH_OK && k->too_large)
-                break; /* no smaller way to ask */
-        }
-        if (outcome == SMH_RETRY && o->retry_ms > 0) {
-            /* 429, 5xx, a dropped connection, a malformed page: the same page again, later (a
-             * wait that would end past the deadline is not begun: the error stands) */
-            long wait = k->retry_after >= 0 && k->retry_after * 1000 > delay ? k->retry_after * 1000
-                                                                             : delay;
-            if (smh_mono_ms() + (uint64_t)wait >= deadline)
-                break;
-            struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            delay = delay * 2 > 8000 ? 8000 : delay * 2;
-            continue;
-        }
-        if (outcome != SMH_OK)
-            break;
-        delay = 500;
-        if (npages++ == 0)
-            *first = li;
-        /* the first answer's promise bounds the pull; a later answer may only shrink it */
-        long long says = li.total_pages * lim;
-        if (promised < 0 || says < promised)
-            promised = says;
-        if (o->progress)
-            o->progress(page, (int)((promised + lim - 1) / lim), o->arg);
-        off += lim;
-        if (li.items == 0)
-            break; /* an empty page: the listing ended, whatever it promised */
-        if (!p->stop && p->fresh == 0 && k->malformed == malformed) {
-            outcome = SMH_RETRY; /* the same documents again: it would never end */
-            snprintf(k->err, sizeof k->err,
-                     "list: page %d lists nothing new (the listing makes no progress)", page);
-            break;
-        }
-        while (lim < PAGE && off % (lim * 10) == 0)
-            lim *= 10; /* past the large documents: back to full pages */
-    }
-    return outcome;
+    struct smh_pager g = {.fp = o->filepath,
+                          .content = content,
+                          .lim = lim,
+                          .watermark = p->full ? 0 : p->watermark,
+                          .deadline = deadline,
+                          .retry_ms = o->retry_ms,
+                          .bound_s = (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000};
+    struct apply_ctx a = {p, o};
+    p->lim = lim;
+    p->promised = -1;
+    p->counts_moved = 0;
+    return smh_pages_run(k, &g, slots, apply_page, &a, first);
 }
 
 /* The head of the listing (one page, no content): how many documents are newer than the
  * watermark, and the container's count. */
 struct head {
-    uint64_t watermark;
+    uint64_t watermark, newest;
+    struct smh_keyset *ids; /* documents this pull listed already (id -> newest updatedAt) */
     int newer, done;
 };
 
 static int head_doc(void *arg, const struct smh_doc *d)
 {
     struct head *h = arg;
+    if (d->updated_ms > 0 && (uint64_t)d->updated_ms > h->newest)
+        h->newest = (uint64_t)d->updated_ms;
+    struct smh_kv *known = smh_ks_get(h->ids, d->id);
     if (h->done || (d->updated_ms > 0 && (uint64_t)d->updated_ms <= h->watermark))
         h->done = 1; /* sorted newest first: the rest is already here */
-    else
-        h->newer++;
+    else if (!known || (d->updated_ms > 0 && (uint64_t)d->updated_ms > known->b))
+        h->newer++; /* (one this pull listed in this version already is not) */
     return 0;
 }
 
@@ -398,6 +415,122 @@ static void offset_put(struct pull *p)
     smc_kv_put(p->c, "pull.full_last", v);
 }
 
+/* A delta pull from p->watermark: one page without content says what is newer and how many
+ * documents the container holds (*head; *newest: the newest updatedAt it lists); only what is
+ * newer is then listed, with its content (nothing newer: this one request). */
+static int delta(struct pull *p, struct smh_call *k, const struct smh_pull_opts *o,
+                 uint64_t deadline, struct smh_list_info *head, uint64_t *newest)
+{
+    struct head h = {.watermark = p->watermark, .ids = &p->ids};
+    int outcome;
+    for (;;) {
+        outcome = smh_api_list(k, NULL, 0, 1, PAGE, head_doc, &h, head);
+        if (outcome != SMH_RETRY || o->retry_ms <= 0 || k->too_large)
+            break;
+        long wait =
+            k->retry_after >= 0 && k->retry_after * 1000 > 500 ? k->retry_after * 1000 : 500;
+        if (smh_mono_ms() + (uint64_t)wait >= deadline)
+            break;
+        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    *newest = h.newest;
+    if (outcome == SMH_OK && h.newer > 0) {
+        struct smh_list_info dl;
+        /* a page that holds them and the first older one, where the delta stops */
+        int lim = h.newer < 10 ? 10 : PAGE;
+        outcome = list_pages(p, k, o, 1, lim, 1, deadline, &dl);
+    }
+    return outcome;
+}
+
+/* After a listing without content (q): fetch alone, and apply through p, each document it listed
+ * that no file stands for. A fetch that fails leaves the document for the next listing. */
+static void fetch_missing(struct pull *p, struct pull *q, struct smh_call *k, uint64_t deadline)
+{
+    int full = p->full;
+    p->full = 1; /* applied whatever the watermark */
+    for (size_t i = 0; i < q->missing.cap && smh_mono_ms() < deadline; i++) {
+        const char *id = q->missing.v[i].key;
+        struct smh_doc d;
+        if (!id || smh_ks_get(&p->ids, id))
+            continue;
+        if (smh_api_fetch(k, id, &d) == SMH_OK)
+            on_doc(p, &d);
+        smh_doc_free(&d);
+    }
+    p->full = full;
+}
+
+static void pull_free(struct pull *p)
+{
+    smh_ks_free(&p->seen);
+    smh_ks_free(&p->ids);
+    smh_ks_free(&p->byid);
+    smh_ks_free(&p->missing);
+    for (size_t i = 0; i < p->nidkeys; i++)
+        free(p->idkeys[i]);
+    free(p->idkeys);
+    p->idkeys = NULL;
+    p->nidkeys = p->capidkeys = 0;
+    p->byid_built = 0;
+}
+
+/* The first pull: every document with its content, several pages at once, then what changed
+ * while it was paged, and the ids again while positions may have been skipped (the top of this
+ * file). *listing: the pull whose listing was whole last (p, or ids): deletions are looked for
+ * against it. */
+static int first_pull(struct pull *p, struct pull *ids, struct smh_call *k,
+                      const struct smh_pull_opts *o, int slots, uint64_t deadline,
+                      struct pull **listing)
+{
+    struct smh_list_info li, head;
+    p->full = 1;
+    *listing = p;
+    int outcome = list_pages(p, k, o, 1, PAGE, slots, deadline, &li);
+    /* since: the newest updatedAt of the first page of the listing of a round; a document newer
+     * than that changed while it was listed. from: where the round's delta starts (what shares
+     * that millisecond is listed again: it may have come after the page). A listing without
+     * usable updatedAt has no delta (every pull of it is a first pull). */
+    uint64_t since = p->first_newest;
+    uint64_t from = since;
+    long long count = p->first_total;
+    int moved = p->counts_moved;
+    for (int round = 0; outcome == SMH_OK && from; round++) {
+        uint64_t newest = 0;
+        p->full = 0;
+        p->watermark = from ? from - 1 : 0;
+        p->stop = 0;
+        p->track = 1;
+        p->since = since;
+        p->changed = 0;
+        outcome = delta(p, k, o, deadline, &head, &newest);
+        p->track = 0;
+        p->full = 1;
+        if (outcome != SMH_OK || (!p->changed && !moved && head.total_items == count))
+            break; /* nothing changed while it was listed: the listing was whole */
+        if (round == DRIFT_ROUNDS || smh_mono_ms() >= deadline) {
+            if (p->log)
+                p->log("the container kept changing while it was listed: a document it skipped "
+                       "comes with the next listing of the ids");
+            break;
+        }
+        /* documents came, went or moved to the head while it was paged: the ids again */
+        pull_free(ids);
+        ids->dups = ids->bad = 0;
+        outcome = list_pages(ids, k, o, 0, PAGE, slots, deadline, &li);
+        if (outcome != SMH_OK)
+            break;
+        *listing = ids;
+        fetch_missing(p, ids, k, deadline);
+        from = newest > from ? newest : from; /* the delta covered what was older */
+        since = ids->first_newest;
+        count = ids->first_total;
+        moved = ids->counts_moved;
+    }
+    return outcome;
+}
+
 long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res)
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
@@ -405,7 +538,6 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     char wm[32];
     struct pull p = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = o->full, .log = o->log};
     struct pull ids = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = 1, .record = 1};
-    (void)e;
     memset(res, 0, sizeof *res);
     if (!conn) {
         snprintf(res->error, sizeof res->error, "libcurl or libcjson cannot be loaded");
@@ -423,42 +555,33 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
     struct smh_list_info li;
-    int outcome, first = !p.watermark && !o->filepath, idlist = 0;
-    if (o->filepath || first) {
-        /* a miss (one filepath), or the first pull: every document, with its content */
-        p.full = first;
-        outcome = list_pages(&p, &k, o, 1, PAGE, deadline, &li);
-    } else {
-        /* a delta pull: one page without content says what is newer than the watermark and
-         * how many documents the container holds; only what changed is then listed with its
-         * content (nothing changed: this one request) */
-        struct head h = {.watermark = p.watermark};
+    struct pull *listing = NULL; /* a whole listing: deletions are looked for against it */
+    int outcome, first = !p.watermark && !o->filepath;
+    if (o->filepath) {
+        /* a miss: one filepath (or directory), with its content */
         p.full = 0;
-        for (;;) {
-            outcome = smh_api_list(&k, NULL, 0, 1, PAGE, head_doc, &h, &li);
-            if (outcome != SMH_RETRY || o->retry_ms <= 0 || k.too_large)
-                break;
-            long wait =
-                k.retry_after >= 0 && k.retry_after * 1000 > 500 ? k.retry_after * 1000 : 500;
-            if (smh_mono_ms() + (uint64_t)wait >= deadline)
-                break;
-            struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
+        outcome = list_pages(&p, &k, o, 1, PAGE, 1, deadline, &li);
+    } else if (first) {
+        /* the first pull: every document, with its content */
+        outcome = first_pull(&p, &ids, &k, o, smh_pull_slots(e), deadline, &listing);
+    } else {
+        /* a delta pull: only what changed (nothing changed: one request) */
+        uint64_t newest;
+        p.full = 0;
+        outcome = delta(&p, &k, o, deadline, &li, &newest);
         long long total = li.total_items;
-        if (outcome == SMH_OK && h.newer > 0) {
-            struct smh_list_info dl;
-            /* a page that holds them and the first older one, where the delta stops */
-            int lim = h.newer < 10 ? 10 : PAGE;
-            outcome = list_pages(&p, &k, o, 1, lim, deadline, &dl);
-        }
         /* the count check: fewer documents than the entries stand for means a remote deletion
          * (the next full listing finds it otherwise, and `smshim sync --full` at once) */
         long long off = offset_get(o->cache), remote = remote_entries(o->cache);
-        idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
-                             (off < 0 || total < remote + off));
-        if (outcome == SMH_OK && idlist)
-            outcome = list_pages(&ids, &k, o, 0, PAGE, deadline, &li);
+        int idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
+                                 (off < 0 || total < remote + off));
+        if (outcome == SMH_OK && idlist) {
+            outcome = list_pages(&ids, &k, o, 0, PAGE, smh_pull_slots(e), deadline, &li);
+            if (outcome == SMH_OK) {
+                fetch_missing(&p, &ids, &k, deadline);
+                listing = &ids;
+            }
+        }
     }
     if (outcome == SMH_OK) /* the bytes of the binary documents it listed */
         smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
@@ -469,7 +592,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         res->auth = outcome == SMH_AUTH;
         rc = -EIO;
     } else if (!o->filepath) {
-        struct pull *full = first ? &p : idlist ? &ids : NULL;
+        struct pull *full = listing;
         if (full) {
             res->removed = remove_gone(full, &k, o, deadline);
             offset_put(full);
@@ -503,14 +626,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     res->kept = p.kept;
     res->duplicates = p.dups;
     res->unsafe = p.bad;
-    smh_ks_free(&p.seen);
-    smh_ks_free(&p.ids);
-    smh_ks_free(&ids.seen);
-    smh_ks_free(&ids.ids);
-    smh_ks_free(&p.byid);
-    for (size_t i = 0; i < p.nidkeys; i++)
-        free(p.idkeys[i]);
-    free(p.idkeys);
+    pull_free(&p);
+    pull_free(&ids);
     smh_conn_free(conn);
     return rc;
 }
