@@ -190,9 +190,10 @@ static int on_doc(void *arg, const struct smh_doc *d)
         s->b = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
     }
     if (p->record) {
-        /* the newest document of a filepath, and no file stands for it: fetched after the
-         * listing (one skipped by a listing that drifted, or never pulled) */
-        if (!bound_key(p, d->id))
+        /* the newest text document of a filepath, and no file stands for it: fetched after
+         * the listing (one skipped by a listing that drifted, or never pulled); binary and
+         * failed documents are left to the pulls that list them with their fields */
+        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !bound_key(p, d->id))
             smh_ks_put(&p->missing, d->id);
         return 0;
     }
