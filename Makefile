@@ -122,6 +122,11 @@ bench: all
 deps:
 	@tools/deps.sh
 
+# make pjdfstest PJDFSTEST=DIR [PJD_GROUPS="link rename"]: the POSIX suite pjdfstest (unpacked in
+# DIR, not part of the project) in a real directory and under the prefix, as root; not in `make test`
+pjdfstest: all
+	$(Q)SMSHIM_BUILD=$(abspath $(B)) tools/pjdfstest.sh $(or $(PJDFSTEST),$(error set PJDFSTEST=DIR)) $(PJD_GROUPS)
+
 # make install PREFIX=/usr/local DESTDIR=...: the CLI, the library (in a directory of its own, where
 # `smshim run` finds it: ../lib/smshim/ from the CLI) and the man page; make uninstall removes them
 PREFIX  ?= /usr/local
@@ -158,6 +163,6 @@ check: format-check cppcheck
 clean:
 	rm -rf build
 
-.PHONY: install uninstall all test check-self asan ubsan tsan bench deps format format-check cppcheck check clean
+.PHONY: install uninstall all test check-self asan ubsan tsan bench deps pjdfstest format format-check cppcheck check clean
 
 -include $(wildcard $(B)/obj/*/*.d $(B)/obj/*/*/*.d)
