@@ -428,6 +428,8 @@ __attribute__((constructor)) static void sm_ctor(void)
     if (!sm_getenv("UV_USE_IO_URING"))
         SM_REAL(setenv)("UV_USE_IO_URING", "0", 0);
     sm_config_load();
+    if (sm_cfg.enabled)
+        sm_fault_init(); /* a bad path pointer gives EFAULT (fault.c) */
     if (sm_sud_init)
         sm_sud_init();
 }

@@ -153,21 +153,21 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
 
 SM_EXPORT int rename(const char *o, const char *n)
 {
-    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+    if (SM_LIKELY(!sm_maybe2(o, n)))
         return SM_REAL(rename)(o, n);
     SM_CALL(sm_renameat2_core(AT_FDCWD, o, AT_FDCWD, n, 0));
 }
 
 SM_EXPORT int renameat(int ofd, const char *o, int nfd, const char *n)
 {
-    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+    if (SM_LIKELY(!sm_maybe2(o, n)))
         return SM_REAL(renameat)(ofd, o, nfd, n);
     SM_CALL(sm_renameat2_core(ofd, o, nfd, n, 0));
 }
 
 SM_EXPORT int renameat2(int ofd, const char *o, int nfd, const char *n, unsigned flags)
 {
-    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+    if (SM_LIKELY(!sm_maybe2(o, n)))
         return SM_REAL(renameat2)(ofd, o, nfd, n, flags);
     SM_CALL(sm_renameat2_core(ofd, o, nfd, n, flags));
 }
@@ -272,14 +272,14 @@ int sm_linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
 
 SM_EXPORT int link(const char *o, const char *n)
 {
-    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+    if (SM_LIKELY(!sm_maybe2(o, n)))
         return SM_REAL(link)(o, n);
     SM_CALL(sm_linkat_core(AT_FDCWD, o, AT_FDCWD, n, 0));
 }
 
 SM_EXPORT int linkat(int ofd, const char *o, int nfd, const char *n, int flags)
 {
-    if (SM_LIKELY(!sm_maybe(o) && !sm_maybe(n)))
+    if (SM_LIKELY(!sm_maybe2(o, n)))
         return SM_REAL(linkat)(ofd, o, nfd, n, flags);
     SM_CALL(sm_linkat_core(ofd, o, nfd, n, flags));
 }
@@ -306,14 +306,14 @@ int sm_symlinkat_core(const char *target, int dirfd, const char *path)
 
 SM_EXPORT int symlink(const char *target, const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe(path)) || sm_look(target) < 0) /* EFAULT from the kernel */
         return SM_REAL(symlink)(target, path);
     SM_CALL(sm_symlinkat_core(target, AT_FDCWD, path));
 }
 
 SM_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe(path)) || sm_look(target) < 0) /* EFAULT from the kernel */
         return SM_REAL(symlinkat)(target, dirfd, path);
     SM_CALL(sm_symlinkat_core(target, dirfd, path));
 }
@@ -341,7 +341,7 @@ int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len)
 
 SM_EXPORT ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
 {
-    if (SM_UNLIKELY(sm_in_lib))
+    if (SM_UNLIKELY(sm_in_lib) || SM_UNLIKELY(sm_look(path) < 0)) /* EFAULT: the kernel's */
         return SM_REAL(readlinkat)(dirfd, path, buf, len);
     SM_CALL(sm_readlinkat_core(dirfd, path, buf, len));
 }

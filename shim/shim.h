@@ -150,11 +150,29 @@ static inline long sm_under_prefix(const char *p)
  * empty asm hides what it knows, so a NULL path reaches libc (EFAULT) instead of crashing here. */
 #define SM_OPAQUE(p) __asm__("" : "+r"(p))
 
-static inline int sm_maybe(const char *p)
+/* ---- bad path pointers (fault.c) ----------------------------------------------------------- */
+
+/** The length of the string at p, or -1 when a byte of it is not readable memory (the fault is
+ *  caught: fault.c says how). The first read of every path the shim looks at. */
+long sm_probe_len(const char *p) __attribute__((visibility("hidden")));
+/** The program's sigaction for SIGSEGV and SIGBUS (the shim's handler stays installed):
+ *  0 or -errno. Any other signal goes to the real sigaction. */
+int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/** A raw rt_sigaction (the kernel's struct): 1 when it was SIGSEGV's or SIGBUS's, with the
+ *  result (0 or -errno) in *out; 0 when the caller issues it. */
+int sm_fault_raw(long sig, const void *kact, void *koact, long size, long *out);
+/** Constructor: install the handler, adopting the dispositions found as the program's. */
+void sm_fault_init(void);
+
+/** The pre-filter with a third answer: 1 look closer, 0 pass through, -1 the path is NULL or
+ *  not readable memory (pass through: the kernel answers EFAULT). */
+static inline int sm_look(const char *p)
 {
     SM_OPAQUE(p);
-    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(p == NULL) || SM_UNLIKELY(sm_in_lib))
+    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib))
         return 0;
+    if (SM_UNLIKELY(p == NULL) || SM_UNLIKELY(sm_probe_len(p) < 0))
+        return -1;
     if (p[0] != '/')
         return 1; /* relative: depends on the cwd or the dirfd */
     if (p[1] == '/' || sm_under_prefix(p) >= 0)
@@ -162,6 +180,19 @@ static inline int sm_maybe(const char *p)
     if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
         return 1;                   /* may open the cache's lock file: see record.c */
     return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
+}
+
+static inline int sm_maybe(const char *p)
+{
+    return sm_look(p) > 0;
+}
+
+/** For calls that take two paths: 0 (pass through) when either is NULL or unreadable, as the
+ *  kernel then answers EFAULT whatever the other names. */
+static inline int sm_maybe2(const char *a, const char *b)
+{
+    int x = sm_look(a), y = sm_look(b);
+    return x >= 0 && y >= 0 && (x | y);
 }
 
 /* ---- path resolution (path.c) -------------------------------------------------------------- */

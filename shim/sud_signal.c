@@ -124,11 +124,15 @@ struct ksa { /* the kernel's struct sigaction on x86_64 */
 static long sud_rt_sigaction(long sig, const struct ksa *act, struct ksa *oact, long size)
 {
     if (size != 8 || sig != SIGSYS) {
+        struct ksa c;
+        long r;
         if (size == 8 && act && (act->mask & SIGSYS_BIT)) {
-            struct ksa c = *act;
+            c = *act;
             c.mask &= ~SIGSYS_BIT;
-            return real_sys(SYS_rt_sigaction, sig, (long)&c, (long)oact, size, 0, 0);
+            act = &c;
         }
+        if (sm_fault_raw(sig, act, oact, size, &r)) /* SIGSEGV, SIGBUS: fault.c */
+            return r;
         return real_sys(SYS_rt_sigaction, sig, (long)act, (long)oact, size, 0, 0);
     }
     struct prog_sa old;
@@ -235,8 +239,29 @@ static void prog_set(const struct prog_sa *in)
 
 /* ---- the libc entry points that change signal state ------------------------------------------ */
 
+/* SIGSEGV and SIGBUS: the program's disposition, kept by fault.c (its handler stays) */
+SUD_NOSAN static int fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    struct sigaction c;
+    sigset_t tmp;
+    if (act && __atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE) &&
+        sigismember(&act->sa_mask, SIGSYS)) {
+        c = *act;
+        c.sa_mask = *sans_sigsys(&act->sa_mask, &tmp);
+        act = &c;
+    }
+    int rc = sm_fault_sigaction(sig, act, old);
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    return 0;
+}
+
 SUD_NOSAN SM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
+    if (SM_UNLIKELY(sig == SIGSEGV || sig == SIGBUS))
+        return fault_sigaction(sig, act, old);
     if (SM_LIKELY(!__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
         return SM_REAL(sigaction)(sig, act, old);
     if (sig == SIGSYS) {
@@ -277,6 +302,18 @@ SUD_NOSAN SM_EXPORT int __sigaction(int sig, const struct sigaction *act, struct
 
 SUD_NOSAN SM_EXPORT sighandler_t signal(int sig, sighandler_t h)
 {
+    if (SM_UNLIKELY(sig == SIGSEGV || sig == SIGBUS)) {
+        /* glibc's signal(): BSD semantics, the signal blocked in its handler */
+        struct sigaction sa, old;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = h;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaddset(&sa.sa_mask, sig);
+        if (fault_sigaction(sig, &sa, &old) != 0)
+            return SIG_ERR;
+        return old.sa_handler;
+    }
     if (SM_LIKELY(sig != SIGSYS || !__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
         return SM_REAL(signal)(sig, h);
     struct sigaction sa, old;

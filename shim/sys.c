@@ -7,7 +7,9 @@
 #include <sys/syscall.h>
 
 #define S(a) ((const char *)(a))
-#define PASS LONG_MIN /* not the shim's call: the caller issues it itself */
+/* a string argument that is NULL or not readable memory: the kernel answers EFAULT */
+#define BAD(a) (sm_look(S(a)) < 0)
+#define PASS   LONG_MIN /* not the shim's call: the caller issues it itself */
 
 /* Which arguments the pre-filter looks at (sm_maybe): bit i is argument i + 1. ANY: the call
  * concerns the shim whatever it names (the cwd, exec, readlink, descriptors). */
@@ -36,6 +38,13 @@ static long execveat_core(long dirfd, const char *path, long argv, long envp, lo
     if (path && flags == 0 && ((int)dirfd == AT_FDCWD || path[0] == '/'))
         return sm_execve_core(path, (char *const *)argv, (char *const *)envp);
     return PASS;
+}
+
+/* rt_sigaction of SIGSEGV or SIGBUS: the program's disposition, kept by fault.c */
+static long fault_sigaction_row(long sig, long act, long oact, long size)
+{
+    long r;
+    return sm_fault_raw(sig, (const void *)act, (void *)oact, size, &r) ? r : PASS;
 }
 
 /* dup2/dup3 onto (or of) a descriptor of the shim's: refused, or made possible by moving it */
@@ -97,10 +106,12 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     X(SYS_renameat2, P24, sm_renameat2_core((int)a1, S(a2), (int)a3, S(a4), (unsigned)a5))         \
     X(SYS_link, P12, sm_linkat_core(AT_FDCWD, S(a1), AT_FDCWD, S(a2), 0))                          \
     X(SYS_linkat, P24, sm_linkat_core((int)a1, S(a2), (int)a3, S(a4), (int)a5))                    \
-    X(SYS_symlink, P2, sm_symlinkat_core(S(a1), AT_FDCWD, S(a2)))                                  \
-    X(SYS_symlinkat, P3, sm_symlinkat_core(S(a1), (int)a2, S(a3)))                                 \
-    X(SYS_readlink, ANY, sm_readlinkat_core(AT_FDCWD, S(a1), (char *)a2, (size_t)a3))              \
-    X(SYS_readlinkat, ANY, sm_readlinkat_core((int)a1, S(a2), (char *)a3, (size_t)a4))             \
+    X(SYS_symlink, P2, BAD(a1) ? PASS : sm_symlinkat_core(S(a1), AT_FDCWD, S(a2)))                 \
+    X(SYS_symlinkat, P3, BAD(a1) ? PASS : sm_symlinkat_core(S(a1), (int)a2, S(a3)))                \
+    X(SYS_readlink, ANY,                                                                           \
+      BAD(a1) ? PASS : sm_readlinkat_core(AT_FDCWD, S(a1), (char *)a2, (size_t)a3))                \
+    X(SYS_readlinkat, ANY,                                                                         \
+      BAD(a2) ? PASS : sm_readlinkat_core((int)a1, S(a2), (char *)a3, (size_t)a4))                 \
     X(SYS_mknod, P1, sm_mknodat_core(AT_FDCWD, S(a1), (mode_t)a2, (dev_t)a3))                      \
     X(SYS_mknodat, P2, sm_mknodat_core((int)a1, S(a2), (mode_t)a3, (dev_t)a4))                     \
     /* attributes (a NULL path to utimensat/futimesat is the descriptor's: the kernel's) */        \
@@ -148,11 +159,12 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
          : PASS)                                                                                   \
     /* the cwd (the kernel's getcwd answers the length with its NUL and never allocates) */        \
     X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)                 \
-    X(SYS_chdir, ANY, sm_chdir_core(S(a1)))                                                        \
+    X(SYS_chdir, ANY, BAD(a1) ? PASS : sm_chdir_core(S(a1)))                                       \
     X(SYS_fchdir, ANY, sm_fchdir_core((int)a1))                                                    \
     /* exec: children keep the shim */                                                             \
-    X(SYS_execve, ANY, sm_execve_core(S(a1), (char *const *)a2, (char *const *)a3))                \
-    X(SYS_execveat, ANY, execveat_core(a1, S(a2), a3, a4, a5))                                     \
+    X(SYS_execve, ANY,                                                                             \
+      BAD(a1) ? PASS : sm_execve_core(S(a1), (char *const *)a2, (char *const *)a3))                \
+    X(SYS_execveat, ANY, BAD(a2) ? PASS : execveat_core(a1, S(a2), a3, a4, a5))                    \
     /* descriptors the shim must know about */                                                     \
     X(SYS_close, ANY, sm_close_core((int)a1))                                                      \
     X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))         \
@@ -160,13 +172,27 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     X(SYS_dup3, ANY, dup_core(a1, a2))                                                             \
     X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                   \
     X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                               \
-    X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))
+    X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))                                                  \
+    /* the shim's SIGSEGV/SIGBUS handler stays installed (fault.c) */                              \
+    X(SYS_rt_sigaction, ANY, fault_sigaction_row(a1, a2, a3, a4))
 
 /* Does the call name something under the prefix (or concern the shim whatever it names)? */
+/* A path that is NULL or not readable memory makes the whole call the kernel's (EFAULT). */
 static int concerns(int paths, long a1, long a2, long a3, long a4)
 {
-    return paths == ANY || ((paths & P1) && sm_maybe(S(a1))) || ((paths & P2) && sm_maybe(S(a2))) ||
-           ((paths & P3) && sm_maybe(S(a3))) || ((paths & P4) && sm_maybe(S(a4)));
+    if (paths == ANY)
+        return 1;
+    const long a[4] = {a1, a2, a3, a4};
+    int any = 0;
+    for (int i = 0; i < 4; i++) {
+        if (!(paths & (1 << i)))
+            continue;
+        int m = sm_look(S(a[i]));
+        if (m < 0)
+            return 0;
+        any |= m;
+    }
+    return any;
 }
 
 /* The raw call `nr` with its six arguments, answered by the cores when it concerns the shim.

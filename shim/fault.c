@@ -1,0 +1,279 @@
+/* fault.c: a path pointer that is not readable memory gives EFAULT, as on a real directory.
+ *
+ * Every wrapper looks at its path before the kernel does (sm_look, shim.h). Where the kernel
+ * answers EFAULT for a pointer into unmapped memory (pjdfstest passes 0xdeadc0de), that look
+ * would crash the process. So the first read of a path is sm_probe_len, a short routine in
+ * assembly that measures the string in aligned 8-byte words (an aligned word never crosses into
+ * a page the string does not reach). A fault inside it is caught by the shim's SIGSEGV/SIGBUS
+ * handler, which resumes the routine at its fixup (returning -1), as the kernel's own exception
+ * tables do for copy_from_user. sm_look then passes the call through unchanged and the kernel
+ * answers EFAULT. The hot path pays the scan, a few nanoseconds, and no system call.
+ *
+ * The rules kept here:
+ *  - The handler stays installed. sigaction and signal for SIGSEGV and SIGBUS (sud_signal.c, and
+ *    a raw rt_sigaction through syscall() or syscall user dispatch) record the program's
+ *    disposition instead (fault_view); the kernel gets the shim's handler with the program's own
+ *    sa_mask and its SA_ONSTACK / SA_NODEFER / SA_RESTART, so the program's handler runs on the
+ *    stack and under the mask it asked for; SA_RESETHAND is emulated.
+ *  - Only a fault (si_code > 0) at an instruction of the routine is the shim's. Every other one
+ *    goes to the program's disposition: its handler is called with the kernel's own (signal,
+ *    siginfo, context); for SIG_DFL the default is restored and the faulting instruction runs
+ *    again (a signal sent with kill is raised again), so the process ends as it would have.
+ *  - SIG_IGN is handed to the kernel as is (an exec'd program inherits it): while a signal is
+ *    ignored its guard is off, and a bad path crashes, as the kernel would end a process that
+ *    faults while ignoring SIGSEGV.
+ *  - The handler reads no thread-local state and makes no system call before it knows the fault
+ *    is the routine's (a Go thread's thread pointer is not libc's; see sud.c).
+ *  - A program that replaces the handler with a raw rt_sigaction the shim does not see (no
+ *    syscall(), no syscall user dispatch) has no guard: a bad path crashes it, as before.
+ * x86_64 only; elsewhere sm_probe_len is strlen and nothing is installed. */
+#include "shim.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <ucontext.h>
+
+#if defined(__x86_64__)
+
+/* long sm_probe_len(const char *p): the length of the string, or -1 on a fault.
+ * rdi p; rsi the aligned word; rcx the shift; r8 the mask of the bytes before p in the first
+ * word; r9/r10 the constants of the zero-byte test ((v - 0x01..) & ~v & 0x80..). */
+__asm__(".text\n"
+        ".globl sm_probe_len\n"
+        ".hidden sm_probe_len\n"
+        ".type sm_probe_len,@function\n"
+        "sm_probe_len:\n"
+        "    movq %rdi, %rsi\n"
+        "    andq $-8, %rsi\n"
+        "    movl %edi, %ecx\n"
+        "    andl $7, %ecx\n"
+        "    shll $3, %ecx\n"
+        "    movl $1, %r8d\n"
+        "    shlq %cl, %r8\n"
+        "    decq %r8\n"
+        "    movabsq $0x0101010101010101, %r9\n"
+        "    movabsq $0x8080808080808080, %r10\n"
+        ".globl sm_probe_begin\n"
+        ".hidden sm_probe_begin\n"
+        "sm_probe_begin:\n"
+        "    movq (%rsi), %rax\n"
+        "    orq %r8, %rax\n"
+        "1:  movq %rax, %rdx\n"
+        "    subq %r9, %rdx\n"
+        "    notq %rax\n"
+        "    andq %rax, %rdx\n"
+        "    andq %r10, %rdx\n"
+        "    jnz 2f\n"
+        "    addq $8, %rsi\n"
+        "    movq (%rsi), %rax\n"
+        "    jmp 1b\n"
+        ".globl sm_probe_end\n"
+        ".hidden sm_probe_end\n"
+        "sm_probe_end:\n"
+        "2:  bsfq %rdx, %rdx\n"
+        "    shrq $3, %rdx\n"
+        "    leaq (%rsi,%rdx), %rax\n"
+        "    subq %rdi, %rax\n"
+        "    ret\n"
+        ".globl sm_probe_fixup\n"
+        ".hidden sm_probe_fixup\n"
+        "sm_probe_fixup:\n"
+        "    movq $-1, %rax\n"
+        "    ret\n"
+        ".size sm_probe_len, .-sm_probe_len\n");
+
+extern const char sm_probe_begin[] __attribute__((visibility("hidden")));
+extern const char sm_probe_end[] __attribute__((visibility("hidden")));
+extern const char sm_probe_fixup[] __attribute__((visibility("hidden")));
+
+/* ---- the program's view of SIGSEGV (0) and SIGBUS (1), under a sequence count -------------- */
+
+struct view {
+    unsigned seq; /* odd while written */
+    int installed;
+    struct sigaction sa;
+};
+static struct view views[2];
+static int view_wlock;
+
+static struct view *view_of(int sig)
+{
+    return sig == SIGSEGV ? &views[0] : sig == SIGBUS ? &views[1] : NULL;
+}
+
+/* a consistent copy; a bounded number of tries (the handler may have interrupted a writer of
+ * this very thread, which cannot finish until it returns) */
+SM_NOSAN static void view_get(struct view *v, struct sigaction *out)
+{
+    for (int i = 0; i < 1000; i++) {
+        unsigned s = __atomic_load_n(&v->seq, __ATOMIC_ACQUIRE);
+        memcpy(out, &v->sa, sizeof *out);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if (!(s & 1) && __atomic_load_n(&v->seq, __ATOMIC_RELAXED) == s)
+            return;
+    }
+}
+
+SM_NOSAN static void view_put(struct view *v, const struct sigaction *in)
+{
+    __atomic_store_n(&v->seq, v->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    memcpy(&v->sa, in, sizeof *in);
+    __atomic_store_n(&v->seq, v->seq + 1, __ATOMIC_RELEASE);
+}
+
+static void handler(int sig, siginfo_t *si, void *ctx);
+
+/* What the kernel gets for the program's disposition p: SIG_IGN as is, else the shim's handler
+ * with p's mask and its stack, deferral and restart choices. */
+SM_NOSAN static int install(int sig, const struct sigaction *p)
+{
+    struct sigaction k;
+    if (p->sa_handler == SIG_IGN) { /* sa_handler and sa_sigaction share their storage */
+        k = *p;
+    } else {
+        memset(&k, 0, sizeof k);
+        k.sa_sigaction = handler;
+        k.sa_flags = SA_SIGINFO | (p->sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART));
+        k.sa_mask = p->sa_mask;
+    }
+    return SM_REAL(sigaction)(sig, &k, NULL) == 0 ? 0 : -errno;
+}
+
+SM_NOSAN static void chain(int sig, siginfo_t *si, void *ctx)
+{
+    struct view *v = view_of(sig);
+    struct sigaction p;
+    view_get(v, &p);
+    void *h = (p.sa_flags & SA_SIGINFO) ? (void *)p.sa_sigaction : (void *)p.sa_handler;
+    if (h == (void *)SIG_DFL || h == (void *)SIG_IGN) {
+        /* the kernel's own end: a fault runs again under SIG_DFL; a sent signal is pending
+         * (blocked in this handler) and is delivered at its return */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        if (h == (void *)SIG_IGN && si->si_code <= 0)
+            return; /* a sent signal the program ignores */
+        SM_REAL(sigaction)(sig, &dfl, NULL);
+        if (si->si_code <= 0)
+            SM_REAL(syscall)(SYS_tgkill, getpid(), SM_REAL(syscall)(SYS_gettid), sig);
+        return;
+    }
+    if (p.sa_flags & SA_RESETHAND) {
+        struct sigaction d;
+        memset(&d, 0, sizeof d);
+        d.sa_handler = SIG_DFL;
+        if (!__atomic_exchange_n(&view_wlock, 1, __ATOMIC_ACQUIRE)) {
+            view_put(v, &d);
+            __atomic_store_n(&view_wlock, 0, __ATOMIC_RELEASE);
+        }
+    }
+    if (p.sa_flags & SA_SIGINFO)
+        p.sa_sigaction(sig, si, ctx);
+    else
+        p.sa_handler(sig);
+}
+
+SM_NOSAN static void handler(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+    uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+    if (si->si_code > 0 && ip >= (uintptr_t)sm_probe_begin && ip < (uintptr_t)sm_probe_end) {
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)sm_probe_fixup;
+        return;
+    }
+    chain(sig, si, ctx);
+}
+
+SM_NOSAN int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    struct view *v = view_of(sig);
+    if (!v || !__atomic_load_n(&v->installed, __ATOMIC_ACQUIRE))
+        return SM_REAL(sigaction)(sig, act, old) == 0 ? 0 : -errno;
+    while (__atomic_exchange_n(&view_wlock, 1, __ATOMIC_ACQUIRE))
+        sched_yield();
+    struct sigaction cur;
+    view_get(v, &cur);
+    int rc = 0;
+    if (act) {
+        rc = install(sig, act);
+        if (rc == 0)
+            view_put(v, act);
+    }
+    __atomic_store_n(&view_wlock, 0, __ATOMIC_RELEASE);
+    if (rc == 0 && old)
+        *old = cur;
+    return rc;
+}
+
+/* rt_sigaction as the kernel takes it on x86_64 (raw calls) */
+struct ksa {
+    void *handler;
+    unsigned long flags;
+    void *restorer;
+    uint64_t mask;
+};
+
+SM_NOSAN int sm_fault_raw(long sig, const void *kact, void *koact, long size, long *out)
+{
+    if ((sig != SIGSEGV && sig != SIGBUS) || size != 8)
+        return 0;
+    const struct ksa *a = kact;
+    struct sigaction c, o;
+    if (a) {
+        memset(&c, 0, sizeof c);
+        c.sa_handler = (void (*)(int))a->handler;
+        c.sa_flags = (int)a->flags;
+        c.sa_restorer = (void (*)(void))a->restorer;
+        memcpy(&c.sa_mask, &a->mask, sizeof a->mask);
+    }
+    memset(&o, 0, sizeof o);
+    *out = sm_fault_sigaction((int)sig, a ? &c : NULL, &o);
+    if (*out == 0 && koact) {
+        struct ksa *k = koact;
+        k->handler = (void *)o.sa_handler;
+        k->flags = (unsigned long)(unsigned)o.sa_flags;
+        k->restorer = (void *)o.sa_restorer;
+        memcpy(&k->mask, &o.sa_mask, sizeof k->mask);
+    }
+    return 1;
+}
+
+/* Install the handler for SIGSEGV and SIGBUS, adopting what is there as the program's view. */
+SM_NOSAN void sm_fault_init(void)
+{
+    static const int sigs[2] = {SIGSEGV, SIGBUS};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction cur;
+        if (SM_REAL(sigaction)(sigs[i], NULL, &cur) != 0)
+            continue;
+        view_put(&views[i], &cur);
+        if (install(sigs[i], &cur) == 0)
+            __atomic_store_n(&views[i].installed, 1, __ATOMIC_RELEASE);
+    }
+}
+
+#else /* !__x86_64__ */
+
+long sm_probe_len(const char *p)
+{
+    return (long)strlen(p);
+}
+
+int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return SM_REAL(sigaction)(sig, act, old) == 0 ? 0 : -errno;
+}
+
+int sm_fault_raw(long sig, const void *kact, void *koact, long size, long *out)
+{
+    (void)sig, (void)kact, (void)koact, (void)size, (void)out;
+    return 0;
+}
+
+void sm_fault_init(void)
+{
+}
+
+#endif
