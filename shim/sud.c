@@ -107,17 +107,24 @@ __thread uintptr_t sud_stack; /* the shim's signal stack of this thread (its bas
 
 /* The thread's signal stack is the shim's when it has none (or had it disabled): the handler is
  * SA_ONSTACK and never runs on the interrupted stack. */
+SUD_NOSAN uintptr_t sud_stack_map(void)
+{
+    void *p = mmap(NULL, SUD_STACK + 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED)
+        return 0;
+    (void)mprotect(p, 4096, PROT_NONE); /* a guard below it */
+    uintptr_t base = (uintptr_t)p + 4096;
+    if (sud_stack_fill())
+        memset((void *)base, SUD_STACK_FILL, SUD_STACK);
+    return base;
+}
+
 SUD_NOSAN int sud_stack_ensure(void)
 {
     stack_t cur;
-    if (!sud_stack) {
-        void *p = mmap(NULL, SUD_STACK + 4096, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (p == MAP_FAILED)
-            return -errno;
-        (void)mprotect(p, 4096, PROT_NONE); /* a guard below it */
-        sud_stack = (uintptr_t)p + 4096;
-    }
+    if (!sud_stack && !(sud_stack = sud_stack_map()))
+        return -ENOMEM;
     long r = real_sys(SYS_sigaltstack, 0, (long)&cur, 0, 0, 0, 0);
     if (r < 0 || !(cur.ss_flags & SS_DISABLE))
         return (int)r;

@@ -64,8 +64,13 @@ extern int sud_stub_ok;                     /* it ends "syscall; cmp; jae; ret" 
  *  handler changes the thread's signal stack from there (sud_trap.c), since the kernel refuses
  *  to while the caller's stack pointer is on it. */
 #define SUD_SCRATCH 4096
+/** A signal stack the program asks for is installed only from this size up; a smaller one is
+ *  replaced by the shim's (the handler's own use is about 20-35 KB: sud_trap.c). */
+#define SUD_ALT_MIN (64 * 1024)
 /** This thread's shim signal stack (its lowest address), 0 before the first arming. */
 extern __thread uintptr_t sud_stack;
+/** A new shim signal stack (its lowest address; a guard page below), or 0. */
+SUD_NOSAN uintptr_t sud_stack_map(void);
 /** Give the thread the shim's signal stack when it has none enabled; 0 or -errno. */
 SUD_NOSAN int sud_stack_ensure(void);
 
@@ -86,10 +91,21 @@ SUD_NOSAN int sud_arm_thread(void);
 
 /* ---- the handler (sud_trap.c) ---------------------------------------------------------------- */
 
+/** The program's sigaltstack (both doors, sud_trap.c). choose: the kernel's checks (cur: the
+ *  kernel's stack now; on: the thread runs on it), then in *n the stack to install; 0 or -errno. adopt:
+ *  after n was installed for ss. view: what the program reads, from the kernel's state. */
+long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n);
+void sud_alt_adopt(const stack_t *ss, const stack_t *n);
+void sud_alt_view(const stack_t *real, int on, stack_t *out);
+
 /** The SIGSYS handler, installed when arming (SA_SIGINFO | SA_NODEFER, empty sa_mask). */
 void sud_handler(int sig, siginfo_t *si, void *ctx);
 /** At arming: count trapped calls by number when SMSHIM_LOG=debug, logged at exit. */
 void sud_stats_init(void);
+/** With SMSHIM_LOG=debug a new shim stack is filled with SUD_STACK_FILL, and the deepest use
+ *  of the calling thread's is logged at exit. */
+int sud_stack_fill(void);
+#define SUD_STACK_FILL 0xa5
 
 /* ---- the program's SIGSYS disposition and the signal-state calls (sud_signal.c) -------------- */
 

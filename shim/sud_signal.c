@@ -332,6 +332,39 @@ SUD_NOSAN SM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
     return SM_INNER(signal)(sig, h);
 }
 
+/* An armed thread keeps a signal stack the handler fits on (sud_trap.c says which): the same
+ * rule as the raw call, outside the handler. */
+SUD_NOSAN SM_EXPORT int sigaltstack(const stack_t *ss, stack_t *oss)
+{
+#if defined(__x86_64__)
+    if (armed_here()) {
+        stack_t cur, view, n;
+        long r = real_sys(SYS_sigaltstack, 0, (long)&cur, 0, 0, 0, 0);
+        if (r == 0 && oss)
+            r = real_sys(SYS_sigaltstack, 0, (long)oss, 0, 0, 0, 0); /* oss is writable */
+        if (r == 0) {
+            int on = (cur.ss_flags & SS_ONSTACK) != 0;
+            sud_alt_view(&cur, on, &view);
+            if (ss) {
+                r = sud_alt_choose(ss, &cur, on, &n);
+                if (r == 0)
+                    r = real_sys(SYS_sigaltstack, (long)&n, 0, 0, 0, 0, 0);
+                if (r == 0)
+                    sud_alt_adopt(ss, &n);
+            }
+        }
+        if (r < 0) {
+            errno = (int)-r;
+            return -1;
+        }
+        if (oss)
+            *oss = view;
+        return 0;
+    }
+#endif
+    return SM_REAL(sigaltstack)(ss, oss);
+}
+
 SUD_NOSAN SM_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     sigset_t tmp;

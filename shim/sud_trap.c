@@ -30,11 +30,25 @@ static void sud_dump(void)
     }
     buf[n < sizeof buf ? n : sizeof buf - 1] = '\0';
     sm_log(SM_LOG_DEBUG, "sud: %lu trapped calls (nr:count)%s", total, buf);
+    /* the deepest the handlers went on this thread's shim stack (filled when it was made) */
+    if (sud_stack) {
+        const unsigned char *lo = (const unsigned char *)sud_stack + SUD_SCRATCH;
+        size_t i = 0, len = SUD_STACK - SUD_SCRATCH;
+        while (i < len && lo[i] == SUD_STACK_FILL)
+            i++;
+        sm_log(SM_LOG_DEBUG, "sud: this thread's signal stack: %zu of %zu bytes used at most",
+               len - i, len);
+    }
 }
 
 __attribute__((destructor)) static void sud_dtor(void)
 {
     sud_dump();
+}
+
+int sud_stack_fill(void)
+{
+    return sud_stats;
 }
 
 void sud_stats_init(void)
@@ -67,52 +81,95 @@ __asm__(".text\n"
         "  ret\n"
         ".size sud_scratch_call, .-sud_scratch_call\n");
 
+/* ---- the program's signal stack ---------------------------------------------------------------
+ * The handler needs about 20-35 KB of stack for a call under the prefix (SMSHIM_LOG=debug logs the
+ * deepest use at exit), on top of the kernel's frame. A stack the program asks for (libc's
+ * sigaltstack or a raw one) is installed as asked when it holds SUD_ALT_MIN bytes or more;
+ * a smaller one, or a disabled one, is replaced by the shim's, and the program is told what it
+ * asked for (its own ss_sp, ss_size and flags; SS_ONSTACK while it runs on the signal stack),
+ * so its handlers run on the shim's stack instead. A disabled stack reads as the shim's (Go with
+ * cgo adopts that one as its own). */
+
+static __thread int alt_kept;     /* the shim's stack stands in for alt_prog */
+static __thread stack_t alt_prog; /* what the program asked for, when alt_kept */
+
+long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n)
+{
+    int mode = ss->ss_flags & ~(int)SS_AUTODISARM;
+    if (on)
+        return -EPERM;
+    if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
+        return -EINVAL;
+    if (mode != SS_DISABLE && ss->ss_size < 2048) /* the kernel's MINSIGSTKSZ on x86_64 */
+        return -ENOMEM;
+    if (!sud_stack)
+        return -ENOMEM;
+    *n = *ss;
+    if (mode == SS_DISABLE && !alt_kept && cur->ss_sp == (void *)(sud_stack + SUD_SCRATCH)) {
+        /* the program read the shim's stack back as its own and may now free it (ASan's
+         * threads do, as they end): the shim's is a new one from here on */
+        uintptr_t fresh = sud_stack_map();
+        if (fresh)
+            sud_stack = fresh;
+    }
+    if (mode == SS_DISABLE || ss->ss_size < SUD_ALT_MIN) {
+        n->ss_sp = (void *)(sud_stack + SUD_SCRATCH);
+        n->ss_size = SUD_STACK - SUD_SCRATCH;
+        n->ss_flags = 0;
+    }
+    return 0;
+}
+
+void sud_alt_adopt(const stack_t *ss, const stack_t *n)
+{
+    alt_kept = (ss->ss_flags & ~(int)SS_AUTODISARM) != SS_DISABLE && n->ss_sp != ss->ss_sp;
+    if (alt_kept)
+        alt_prog = *ss;
+}
+
+void sud_alt_view(const stack_t *real, int on, stack_t *out)
+{
+    const stack_t *v = alt_kept ? &alt_prog : real;
+    *out = *v;
+    if (alt_kept || !(real->ss_flags & SS_DISABLE))
+        out->ss_flags = (v->ss_flags & (int)SS_AUTODISARM) | (on ? SS_ONSTACK : 0);
+}
+
 /* sigaltstack, for the program, from inside the handler. The handler runs on the thread's
  * signal stack, where the kernel refuses to change it (EPERM) and the handler's return
  * (rt_sigreturn) puts back the stack saved in the frame (uc_stack). So: the kernel's checks
  * are made against the program's own stack pointer; a new stack is installed from the scratch
  * area below the shim's stack (signals blocked for that one call) and written into uc_stack too,
- * so the return keeps it; a disabled stack is the shim's again (the handler never runs on the
- * interrupted stack); what the program reads is uc_stack, as the kernel would report it. */
+ * so the return keeps it; what the program reads is its view (sud_alt_view) of uc_stack. */
 static long sud_sigaltstack(ucontext_t *uc, const stack_t *ss, stack_t *oss)
 {
     uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
-    stack_t cur = uc->uc_stack, tmp;
+    stack_t cur = uc->uc_stack, tmp, view;
     int on = !(cur.ss_flags & SS_DISABLE) && sp > (uintptr_t)cur.ss_sp &&
              sp <= (uintptr_t)cur.ss_sp + cur.ss_size;
     if (oss && real_sys(SYS_sigaltstack, 0, (long)&tmp, 0, 0, 0, 0) == 0 &&
         real_sys(SYS_sigaltstack, 0, (long)oss, 0, 0, 0, 0) < 0)
         return -EFAULT; /* the kernel's check that oss is writable */
+    sud_alt_view(&cur, on, &view);
     if (ss) {
-        stack_t n = *ss;
-        int mode = n.ss_flags & ~(int)SS_AUTODISARM;
-        if (on)
-            return -EPERM;
-        if (mode != 0 && mode != SS_ONSTACK && mode != SS_DISABLE)
-            return -EINVAL;
-        if (mode == SS_DISABLE && sud_stack) {
-            n.ss_sp = (void *)(sud_stack + SUD_SCRATCH);
-            n.ss_size = SUD_STACK - SUD_SCRATCH;
-            n.ss_flags = 0;
-        }
-        if (!sud_stack)
-            return -ENOMEM;
+        stack_t n;
+        long r = sud_alt_choose(ss, &cur, on, &n);
+        if (r < 0)
+            return r;
         uint64_t all = ~SIGSYS_BIT, old = 0;
         real_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8, 0, 0);
-        long r = sud_scratch_call(sud_real_syscall, SYS_sigaltstack, (long)&n, 0,
-                                  (sud_stack + SUD_SCRATCH) & ~(uintptr_t)15);
+        r = sud_scratch_call(sud_real_syscall, SYS_sigaltstack, (long)&n, 0,
+                             (sud_stack + SUD_SCRATCH) & ~(uintptr_t)15);
         if (r == -1)
             r = -(long)errno;
         real_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8, 0, 0);
         if (r < 0)
             return r;
+        sud_alt_adopt(ss, &n);
         real_sys(SYS_sigaltstack, 0, (long)&uc->uc_stack, 0, 0, 0, 0);
     }
-    if (oss) {
-        *oss = cur;
-        if (!(cur.ss_flags & SS_DISABLE))
-            oss->ss_flags = (cur.ss_flags & (int)SS_AUTODISARM) | (on ? SS_ONSTACK : 0);
-    }
+    if (oss)
+        *oss = view;
     return 0;
 }
 
