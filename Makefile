@@ -89,7 +89,7 @@ $(AUDIT): shim/audit.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -nostdlib -ffreestanding -fno-builtin \
 	  -fno-stack-protector -fvisibility=hidden $(WARN) -Wl,-z,defs -Wl,-z,now -o $@ $<
 
-$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o
+$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o $(B)/obj/shim/elf.o
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 

@@ -156,4 +156,8 @@ int sm_fd_vacate(int fd);
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);
 int sm_lib_close(int fd);
 
+/** Is the executable at path statically linked (ELF64 with no PT_INTERP)? 0 when not, or when it
+ *  cannot be read. The exec wrappers and `smshim run` share it (shim/elf.c). */
+int sm_elf_static(const char *path);
+
 #endif

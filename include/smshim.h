@@ -19,6 +19,8 @@
 #define SMSHIM_ENV_NOWAIT        "SMSHIM_NOWAIT" /**< 1: never wait at exit (set by smshim run) */
 #define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
 #define SMSHIM_ENV_TREE_FD       "SMSHIM_TREE_FD"       /**< "FD:DEV:INO", after a privilege drop */
+#define SMSHIM_ENV_RUN_NOTES                                                                       \
+    "SMSHIM_RUN_NOTES" /**< file smshim run reads: static programs exec'd */
 /** @} */
 
 #define SMSHIM_DEFAULT_PREFIX   "/sm"

@@ -416,6 +416,9 @@ void sm_config_load(void)
         snprintf(sm_cfg.env_log, sizeof sm_cfg.env_log, "%s=%s", SMSHIM_ENV_LOG, v);
         sm_cfg.have_log = 1;
     }
+    v = sm_getenv(SMSHIM_ENV_RUN_NOTES);
+    if (v && v[0] == '/')
+        snprintf(sm_cfg.env_notes, sizeof sm_cfg.env_notes, "%s=%s", SMSHIM_ENV_RUN_NOTES, v);
     sm_cfg.enabled = 1;
     v = sm_getenv(SMSHIM_ENV_TREE_FD);
     if (v && *v)

@@ -170,6 +170,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     int add_audit = audit_env(aud, audit, alen);
 
     int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0, have_sud = 0;
+    int have_notes = 0;
     const char *sud = sm_sud_env();
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -184,6 +185,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
         have_log |= has_name(e, SMSHIM_ENV_LOG, sizeof SMSHIM_ENV_LOG - 1);
         have_uv |= has_name(e, "UV_USE_IO_URING", 15);
         have_sud |= has_name(e, SMSHIM_ENV_SUD, sizeof SMSHIM_ENV_SUD - 1);
+        have_notes |= has_name(e, SMSHIM_ENV_RUN_NOTES, sizeof SMSHIM_ENV_RUN_NOTES - 1);
         out[k++] = (char *)e;
     }
     out[k++] = str;
@@ -197,6 +199,8 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
         out[k++] = sm_cfg.env_tag;
     if (!have_log && sm_cfg.have_log)
         out[k++] = sm_cfg.env_log;
+    if (!have_notes && sm_cfg.env_notes[0])
+        out[k++] = sm_cfg.env_notes;
     if (!have_uv)
         out[k++] = (char *)"UV_USE_IO_URING=0";
     if (!have_sud && sud)
@@ -304,6 +308,37 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     return 0;
 }
 
+/* A static program is one no preload reaches: unless the kernel itself shows the tree at the
+ * prefix (smshim run --ns), it sees nothing there. Logged, and noted in the file smshim run names
+ * (SMSHIM_RUN_NOTES; appended, never created here), which it reports when its command ends.
+ * Every exec pays an open, a read and a close; a static program two stats more. No malloc and
+ * no lock (vfork children run it). */
+static void note_static(const char *path, const char *target)
+{
+    if (!sm_cfg.enabled || !sm_elf_static(target))
+        return;
+    struct stat a, b;
+    if (SM_REAL(stat)(sm_cfg.prefix, &a) == 0 && SM_REAL(stat)(sm_cfg.tree, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+        return; /* the tree is mounted at the prefix: the program sees it */
+    sm_log(SM_LOG_WARN,
+           "exec of %s: statically linked, no preload reaches it: it sees nothing "
+           "under %s",
+           path, sm_cfg.prefix);
+    const char *notes = sm_cfg.env_notes[0] ? strchr(sm_cfg.env_notes, '=') + 1 : NULL;
+    if (!notes)
+        return;
+    char line[PATH_MAX + 2];
+    int n = snprintf(line, sizeof line, "%s\n", path);
+    if (n <= 0 || n >= (int)sizeof line)
+        return;
+    int fd = SM_REAL(openat)(AT_FDCWD, notes, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return;
+    (void)!write(fd, line, (size_t)n); /* O_APPEND: whole lines from concurrent processes */
+    SM_REAL(close)(fd);
+}
+
 int sm_execve_core(const char *path, char *const argv[], char *const envp[])
 {
     struct scratch es;
@@ -312,6 +347,7 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
     char *const *env = env_build(envp, &es, tfd);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
+        note_static(path, pl.target);
         SM_REAL(execve)(pl.target, pl.argv, env);
         rc = -errno;
     }
@@ -475,10 +511,12 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     int tfd = tree_pass_begin();
     char *const *env = env_build(envp, &es, tfd);
     int rc = plan_exec(&pl, path, argv);
-    if (rc == 0)
+    if (rc == 0) {
+        note_static(path, pl.target);
         rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
-    else
+    } else {
         rc = -rc;
+    }
     tree_pass_end(tfd);
     scratch_put(&pl.s);
     scratch_put(&es);

@@ -72,6 +72,7 @@ struct sm_cfg {
     char env_tag[160];
     char env_log[PATH_MAX + 32];
     int have_log;
+    char env_notes[PATH_MAX + 32]; /* SMSHIM_RUN_NOTES=FILE (smshim run), "" when unset */
     /* sync (read once; the key stays in this process's memory and is never logged) */
     char key[512];         /* SUPERMEMORY_API_KEY, "" when unset: local-only */
     char base_url[512];    /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */

@@ -19,6 +19,7 @@
 #include "ns.h"
 
 #include "../cache/cache.h"
+#include "sm_real.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -49,25 +50,7 @@ static const char *esc(char *out, size_t size, const char *s)
 
 int smns_is_static(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    Elf64_Ehdr eh;
-    int st = 0;
-    if (read(fd, &eh, sizeof eh) == (ssize_t)sizeof eh &&
-        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64) {
-        st = 1;
-        for (int i = 0; i < eh.e_phnum; i++) {
-            Elf64_Phdr ph;
-            if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * eh.e_phentsize)) !=
-                (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP)
-                st = 0;
-        }
-    }
-    close(fd);
-    return st;
+    return sm_elf_static(path);
 }
 
 static int write_file(const char *path, const char *text)

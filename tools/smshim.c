@@ -167,6 +167,42 @@ static void check_reachable(const char *cmd)
                 E(path));
 }
 
+/* When the command ended: the static programs its processes started (noted by the library in
+ * the file `notes`, one path a line), once each; the command itself was warned about already. */
+static void report_static(const char *notes, const char *cmd)
+{
+    FILE *f = fopen(notes, "r");
+    unlink(notes);
+    if (!f)
+        return;
+    char seen[16][PATH_MAX];
+    int ns = 0, more = 0;
+    char line[PATH_MAX + 2];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (!line[0] || strcmp(line, cmd) == 0)
+            continue;
+        int dup = 0;
+        for (int i = 0; i < ns && !dup; i++)
+            dup = strcmp(seen[i], line) == 0;
+        if (dup)
+            continue;
+        if (ns < 16)
+            snprintf(seen[ns++], PATH_MAX, "%s", line);
+        else
+            more++;
+    }
+    fclose(f);
+    for (int i = 0; i < ns; i++)
+        fprintf(stderr,
+                "smshim: warning: the command started %s, which is statically linked: no "
+                "preload reached it, so it did not see the virtual directory (smshim run --ns "
+                "reaches such programs)\n",
+                E(seen[i]));
+    if (more)
+        fprintf(stderr, "smshim: warning: and %d more statically linked programs\n", more);
+}
+
 /* ---- sync -------------------------------------------------------------------------------- */
 
 static int cmd_sync(int argc, char **argv)
@@ -286,7 +322,7 @@ static int cmd_run(int argc, char **argv)
         setenv("LD_AUDIT", aud, 1);
     }
     setenv("UV_USE_IO_URING", "0", 0);
-    char cmdpath[PATH_MAX];
+    char cmdpath[PATH_MAX] = "";
     if (!smns_decide(&ns, which(argv[i], cmdpath, sizeof cmdpath) == 0 ? cmdpath : NULL, force_ns,
                      prefix, cache))
         check_reachable(argv[i]);
@@ -327,6 +363,21 @@ static int cmd_run(int argc, char **argv)
         setenv(SMSHIM_ENV_NOWAIT, "1", 1);
     }
 
+    /* static programs the command's processes start are noted here (shim/exec.c) */
+    char notes[PATH_MAX + 64] = "";
+    if (!ns.on && smc_layout_ensure(cache) == 0 &&
+        smc_layout_path(cache, SMC_TMP, NULL, notes, PATH_MAX) == 0) {
+        size_t nl = strlen(notes);
+        snprintf(notes + nl, sizeof notes - nl, "/run-%d.static", (int)getpid());
+        int fd = open(notes, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            close(fd);
+            setenv(SMSHIM_ENV_RUN_NOTES, notes, 1);
+        } else {
+            notes[0] = '\0';
+        }
+    }
+
     pid_t pid = fork();
     if (pid < 0)
         die("fork: %s", strerror(errno));
@@ -350,6 +401,8 @@ static int cmd_run(int argc, char **argv)
         if (errno != EINTR)
             die("waitpid: %s", strerror(errno));
     smns_done(&ns);
+    if (notes[0])
+        report_static(notes, cmdpath);
     if (remote) {
         const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
         long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
