@@ -34,6 +34,13 @@ rm d.tar
 '
 
 # Without CAP_MKNOD the kernel refuses devices (EPERM) and still allows FIFOs, as anywhere.
+# Not under ASan: setpriv needs libcap-ng, whose constructor opens /proc/sys/kernel/cap_last_cap
+# before a preloaded ASan runtime has started (a program's libraries are initialised before the
+# preloaded ones), so the instrumented open faults on shadow memory that does not exist yet.
+# That is ASan's limit with a preloaded runtime; the same program under the normal build passes.
+if [ "${SMSHIM_SAN:-}" = address ]; then
+    echo "# ASan build: the setpriv case is not run (libcap-ng's constructor calls open() before a preloaded ASan runtime starts)"
+else
 check no_cap_mknod '
 setpriv --bounding-set -mknod --inh-caps -mknod bash -c "
 mknod dev c 1 3 2>&1 | sed \"s/^mknod: //\"; echo rc=\${PIPESTATUS[0]}
@@ -43,6 +50,7 @@ python3 -c \"import os; os.mknod(\\\"sock\\\", 0o140600); print(\\\"socket-ok\\\
 " "$W"
 ls
 '
+fi
 
 [ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"
 
