@@ -131,8 +131,17 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
     int blocked = dfd == -ENOTDIR;
     int exists = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
     int result;
+    int pending = smc_qdoc_pending(c, t, d->remote_id);
+    if (pending < 0) {
+        rc = pending;
+        goto fail;
+    }
     if (have && e.dirty_since_ns) {
         result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
+    } else if (pending) {
+        /* the document's local removal or rename is not pushed yet: it wins too (the document
+         * is still listed at its old filepath until then) */
+        result = SMC_KEPT_LOCAL;
     } else if (blocked) {
         result = SMC_CONFLICT;
     } else if (have && exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
@@ -305,6 +314,14 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
     int here = SM_REAL(fstatat)(dfrom, lf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     if (strcmp(e.remote_id, remote_id) != 0 || !here) {
         mdb_txn_abort(t);
+        goto out;
+    }
+    /* a local rename of the document not pushed yet: `from` is its new name, and stays */
+    int pending = smc_qdoc_pending(c, t, remote_id);
+    if (pending != 0) {
+        mdb_txn_abort(t);
+        rc = pending < 0 ? pending : 0;
+        result = SMC_MOVE_KEPT;
         goto out;
     }
     if (e.dirty_since_ns || (uint64_t)st.st_size != e.synced_size ||

@@ -36,6 +36,11 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
 /** Queue a record inside the write transaction t. */
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
                   const struct smc_entry *e, uint64_t now_ns);
+/** Inside the write transaction t: delta more queued DELETE/RENAME records name the document id
+ *  (SMC_KV_QDOC). */
+int smc_qdoc_add(struct smc *c, MDB_txn *t, const char *id, int delta);
+/** Inside t: does a queued DELETE or RENAME record name the document id? 1, 0 or -errno. */
+int smc_qdoc_pending(struct smc *c, MDB_txn *t, const char *id);
 /** Inside the write transaction t: mark key dirty (creating its entry) and queue a write. */
 int smc_mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns);
 

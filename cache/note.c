@@ -43,6 +43,45 @@ void smc_custom_id(char out[48])
     out[22] = '\0';
 }
 
+/* The kv name of the document id's count (id: at most 63 bytes, as in an entry). */
+static void qdoc_name(const char *id, char out[sizeof SMC_KV_QDOC + 64])
+{
+    snprintf(out, sizeof SMC_KV_QDOC + 64, SMC_KV_QDOC "%.63s", id);
+}
+
+int smc_qdoc_add(struct smc *c, MDB_txn *t, const char *id, int delta)
+{
+    char name[sizeof SMC_KV_QDOC + 64], val[24];
+    struct smc_key at;
+    MDB_val v;
+    long n = 0;
+    qdoc_name(id, name);
+    int rc = smc_rec_find(t, c->kv, name, &at, &v);
+    if (rc < 0)
+        return rc;
+    if (rc == 1 && v.mv_size < sizeof val) {
+        memcpy(val, v.mv_data, v.mv_size);
+        val[v.mv_size] = '\0';
+        n = strtol(val, NULL, 10);
+    }
+    n += delta;
+    if (n <= 0)
+        return rc == 1 ? smc_rec_del_at(t, c->kv, &at) : 0;
+    int l = snprintf(val, sizeof val, "%ld", n);
+    return smc_rec_put_at(t, c->kv, &at, name, val, (size_t)l);
+}
+
+int smc_qdoc_pending(struct smc *c, MDB_txn *t, const char *id)
+{
+    char name[sizeof SMC_KV_QDOC + 64];
+    struct smc_key at;
+    MDB_val v;
+    if (!id[0])
+        return 0;
+    qdoc_name(id, name);
+    return smc_rec_find(t, c->kv, name, &at, &v);
+}
+
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
                   const struct smc_entry *e, uint64_t now_ns)
 {
@@ -85,6 +124,9 @@ int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, 
     memcpy(w, &q, sizeof q);
     memcpy(w + sizeof q, from, fl);
     memcpy(w + sizeof q + fl, to ? to : "", tl);
+    q.remote_id[sizeof q.remote_id - 1] = '\0';
+    if ((op == SMC_Q_DELETE || op == SMC_Q_RENAME) && q.remote_id[0])
+        return smc_qdoc_add(c, t, q.remote_id, 1);
     return 0;
 }
 

@@ -43,6 +43,11 @@
 
 /* kv names */
 #define SMC_KV_SCHEMA "schema" /* decimal SMC_SCHEMA */
+/* "qdoc.<remote id>": how many queued SMC_Q_DELETE and SMC_Q_RENAME records name that document
+ * (decimal; absent: none). Kept in the transactions that queue and remove those records, so a
+ * pull can tell a document whose local removal or rename is not pushed yet: it is not applied
+ * or moved until then (the local change wins, as a pending write does). */
+#define SMC_KV_QDOC "qdoc."
 
 /** One regular file's sync state. An entry exists from the first local change (or the first
  *  pull) of the file until its remote document is gone. */

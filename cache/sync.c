@@ -260,14 +260,27 @@ static void seq_key(uint64_t seq, unsigned char kb[8])
         kb[i] = (unsigned char)seq;
 }
 
+/* Inside t: remove the records seqs (and their counts in SMC_KV_QDOC). */
 static int del_seqs(struct smc *c, MDB_txn *t, const uint64_t *seqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char kb[8];
+        struct smc_qrec q;
         seq_key(seqs[i], kb);
-        MDB_val k = {8, kb};
-        int rc = mdb_del(t, c->queue, &k, NULL);
-        if (rc && rc != MDB_NOTFOUND)
+        MDB_val k = {8, kb}, v;
+        int rc = mdb_get(t, c->queue, &k, &v);
+        if (rc == MDB_NOTFOUND)
+            continue;
+        if (rc)
+            return smc_errno(rc);
+        if (v.mv_size >= sizeof q) {
+            memcpy(&q, v.mv_data, sizeof q);
+            q.remote_id[sizeof q.remote_id - 1] = '\0';
+            if ((q.op == SMC_Q_DELETE || q.op == SMC_Q_RENAME) && q.remote_id[0] &&
+                (rc = smc_qdoc_add(c, t, q.remote_id, -1)) < 0)
+                return rc;
+        }
+        if ((rc = mdb_del(t, c->queue, &k, NULL)) != 0)
             return smc_errno(rc);
     }
     return 0;

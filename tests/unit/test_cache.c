@@ -421,3 +421,33 @@ SM_TEST(cache_key_collision_and_legacy)
     smc_close(c);
     return 0;
 }
+
+SM_TEST(cache_pending_doc_count)
+{
+    struct smc *c = open_tmp();
+    struct smc_entry e = {.version = SMC_ENTRY_V1, .flags = SMC_E_REMOTE};
+    char v[32];
+    snprintf(e.remote_id, sizeof e.remote_id, "doc1");
+    ASSERT_EQ_INT(smc_entry_put(c, "/a", &e), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_QDOC "doc1", v, sizeof v), -ENOENT);
+    ASSERT_EQ_INT(smc_note_rename(c, "/a", "/b", 0, 1), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_QDOC "doc1", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "1");
+    ASSERT_EQ_INT(smc_note_write(c, "/b", 2), 0); /* a write names no document */
+    ASSERT_EQ_INT(smc_note_unlink(c, "/b", 3), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_QDOC "doc1", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "2");
+    struct smc_qitem **q;
+    size_t n;
+    ASSERT_EQ_INT(smc_queue_batch(c, 8, &q, &n), 0);
+    ASSERT_EQ_INT(n, 3);
+    uint64_t first = q[0]->seq, rest[2] = {q[1]->seq, q[2]->seq};
+    smc_queue_batch_free(q, n);
+    ASSERT_EQ_INT(smc_queue_del(c, &first, 1), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_QDOC "doc1", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "1");
+    ASSERT_EQ_INT(smc_queue_del(c, rest, 2), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_QDOC "doc1", v, sizeof v), -ENOENT);
+    smc_close(c);
+    return 0;
+}
