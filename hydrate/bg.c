@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "creds.h"
 #include "http.h"
+#include "keyset.h"
 #include "sm_real.h"
 
 #include <errno.h>
@@ -37,10 +38,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MISS_RING        256  /* misses waiting for the thread (more are dropped: bounded memory) */
-#define MISS_TTL         2000 /* ms: a name asked for is not asked for again before this */
+#define MISS_RING 256 /* misses waiting for the thread (more are dropped: bounded memory) */
+#define MISS_TTL                                                                                   \
+    2000 /* ms: the negative TTL: a name asked for is not asked for again before this, counted
+          * from its answer (the one place it is set) */
 #define MISS_RECENT      512  /* names this process asked for lately (a hash table, no chains) */
-#define HYD_BATCH        64   /* hydration-queue names answered per pass */
+#define HYD_BATCH        64   /* hydration-queue names handed to the workers per pass */
 #define BG_TICK_MS       500  /* the thread wakes at least this often, kicked or not */
 #define BG_PUSH_SLICE_MS 1000 /* one push run of the thread lasts at most this long */
 #define BG_SETUP_WAIT_MS                                                                           \
@@ -113,8 +116,9 @@ static void log_msg(const char *m)
         bg.o.log(m);
 }
 
-/* One pull or hydration request into the cache; 0 or -EIO. */
-static long pull_one(int full, const char *filepath)
+/* One pull or hydration request into the cache; 0 or -EIO (*unreachable, if not NULL: no answer
+ * came at all). */
+static long pull_one(int full, const char *filepath, int *unreachable)
 {
     char tree[BG_PATH_MAX], tmp[BG_PATH_MAX], msg[BG_MSG_MAX];
     smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
@@ -131,6 +135,8 @@ static long pull_one(int full, const char *filepath)
                                .log = log_msg};
     struct smh_pull_result res;
     long rc = smh_pull(bg.e, &po, &res);
+    if (unreachable)
+        *unreachable = rc < 0 && res.unreachable;
     if (rc == 0)
         smh_silent_clear(bg.o.cache);
     else if (res.unreachable && !smh_silent(bg.o.cache, NULL))
@@ -193,37 +199,129 @@ static int hyd_stale(void *arg, const char *name, const char *val)
     return h->n >= HYD_BATCH;
 }
 
-/* The lease holder answers the hydration queue: one filepath-filtered listing per name (and one
- * for the directory of that name), never twice within MISS_TTL (singleflight across processes:
- * the queue is keyed by filepath). */
+/* ---- the hydration pool ----------------------------------------------------------------------
+ * The lease holder answers the cache's hydration queue (kv HYDQ, keyed by filepath: one entry per
+ * name, whichever processes missed it) with HYD_WORKERS threads, one name each at a time: for a
+ * name, one filepath-filtered listing, and one for the directory of that name. A name is never
+ * asked for twice within MISS_TTL, by any process: HYDD is claimed before asking, whatever the
+ * outcome (success, failure, or this process exiting with the answer in flight). Within the
+ * process, pool.busy holds every name handed out and not yet answered, so a name queued again
+ * meanwhile is not handed out twice. Each listing also holds a slot of the cache's request
+ * budget while it is in flight (smh_pull). Lock: pool.mu, never held across LMDB or the network,
+ * never taken with bg.mu held. */
+#define HYD_WORKERS 4 /* hydration requests of the lease holder in flight at once */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* a name was handed out, or stop */
+    char *todo[HYD_BATCH]; /* names handed out, not yet taken by a worker */
+    int ntodo;
+    struct smh_keyset busy; /* names handed out and not yet answered */
+    int nth, stop;
+    pid_t pid; /* the process whose workers these are (a fork child has none) */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+
+/* Answer one name: unless it was asked for within MISS_TTL or exists now, claim it, ask for it
+ * and for the directory of that name (not when the first got no answer at all); then it leaves
+ * the queue. While the server is recorded as not answering it stays queued, unasked. */
+static void hydrate_one(const char *key)
+{
+    char name[BG_PATH_MAX], val[BG_NUM_MAX], done[BG_NUM_MAX], tree[BG_PATH_MAX];
+    struct stat st;
+    if (smh_silent(bg.o.cache, NULL))
+        return; /* asked once the server answers again */
+    snprintf(name, sizeof name, HYDD "%s", key);
+    int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
+                 smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
+    smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
+    if (!recent && smc_tree_stat(tree, key, &st) == 0)
+        recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
+    if (!recent) {
+        char dir[BG_PATH_MAX];
+        int unreachable = 0;
+        snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
+        smc_kv_put(bg.o.cache, name, val); /* claimed before asking */
+        pull_one(0, key, &unreachable);
+        snprintf(dir, sizeof dir, "%s/", key);
+        if (!unreachable)
+            pull_one(0, dir, NULL);
+        /* the negative TTL runs from the answer: a name missed again meanwhile waits for it */
+        snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
+        smc_kv_put(bg.o.cache, name, val);
+    }
+    snprintf(name, sizeof name, HYDQ "%s", key);
+    smc_kv_del(bg.o.cache, name);
+}
+
+static void *hyd_worker(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.stop && pool.ntodo == 0)
+            pthread_cond_wait(&pool.cv, &pool.mu);
+        if (pool.stop)
+            break;
+        char *key = pool.todo[--pool.ntodo];
+        pthread_mutex_unlock(&pool.mu);
+        hydrate_one(key);
+        pthread_mutex_lock(&pool.mu);
+        smh_ks_del(&pool.busy, key);
+        free(key);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return NULL;
+}
+
+/* Start the workers on first use (in the sync thread). */
+static void pool_start(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    if (pool.pid != getpid()) {
+        pool.pid = getpid();
+        pool.nth = 0;
+    }
+    while (pool.nth < HYD_WORKERS && !pool.stop) {
+        pthread_t th;
+        if (sm_thread_start(&th, NULL, hyd_worker, NULL) != 0)
+            break;
+        pthread_detach(th);
+        pool.nth++;
+    }
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* The process quits: the workers end once their request is answered (never waited for). */
+static void pool_stop(void)
+{
+    pthread_mutex_lock(&pool.mu);
+    pool.stop = 1;
+    pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* Hand the queued names nobody is asking for yet to the workers, and forget the claims older
+ * than MISS_TTL. */
 static void hydrate_pending(void)
 {
     struct hyd h = {.n = 0};
-    char name[BG_PATH_MAX], val[BG_NUM_MAX], done[BG_NUM_MAX];
     smc_kv_each(bg.o.cache, HYDQ, hyd_collect, &h);
+    if (h.n)
+        pool_start();
+    pthread_mutex_lock(&pool.mu);
+    int handed = 0;
     for (int i = 0; i < h.n; i++) {
-        snprintf(name, sizeof name, HYDD "%s", h.keys[i]);
-        int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
-                     smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
-        char tree[BG_PATH_MAX];
-        struct stat st;
-        smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
-        if (!recent && smc_tree_stat(tree, h.keys[i], &st) == 0)
-            recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
-        if (!recent) {
-            char dir[BG_PATH_MAX];
-            /* claimed before asking: nobody asks again within the negative TTL, whatever the
-             * outcome (success, failure, or this process exiting with the answer in flight) */
-            snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
-            smc_kv_put(bg.o.cache, name, val);
-            pull_one(0, h.keys[i]);
-            snprintf(dir, sizeof dir, "%s/", h.keys[i]);
-            pull_one(0, dir);
+        if (pool.nth > 0 && pool.ntodo < HYD_BATCH && !smh_ks_get(&pool.busy, h.keys[i]) &&
+            smh_ks_put(&pool.busy, h.keys[i])) {
+            pool.todo[pool.ntodo++] = h.keys[i];
+            handed = 1;
+        } else {
+            free(h.keys[i]); /* being asked already, or no room: handed out at a later pass */
         }
-        snprintf(name, sizeof name, HYDQ "%s", h.keys[i]);
-        smc_kv_del(bg.o.cache, name);
-        free(h.keys[i]);
     }
+    if (handed)
+        pthread_cond_broadcast(&pool.cv);
+    pthread_mutex_unlock(&pool.mu);
     h.n = 0;
     smc_kv_each(bg.o.cache, HYDD, hyd_stale, &h);
     for (int i = 0; i < h.n; i++) {
@@ -248,7 +346,7 @@ static void pull_due(void)
         return;
     int full = bg.pulls % FULL_PULL_EVERY == 0 ||
                smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
-    if (pull_one(full, NULL) == 0)
+    if (pull_one(full, NULL, NULL) == 0)
         bg.pulls++;
     /* changes nobody recorded (a write through a descriptor closed by exit, by a child, or by a
      * raw close) are found by comparing the tree with the entries */
@@ -334,6 +432,7 @@ static void exit_work(void)
         smh_engine_drain_wait(e, (long)(by - now)); /* now without debounce */
     /* never join the workers: an upload in flight is redone by the next lease holder (creates
      * are idempotent by customId); a process does not wait on the network to exit */
+    pool_stop();
     smh_engine_quit(e);
 }
 
@@ -344,7 +443,7 @@ static void probe(void)
     char wm[BG_NUM_MAX];
     if (!smh_silent_probe(bg.o.cache))
         return;
-    if (pull_one(smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0, NULL) == 0) {
+    if (pull_one(smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0, NULL, NULL) == 0) {
         bg.pulls++;
         bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;
     }
@@ -496,4 +595,9 @@ void smh_atfork_child(void)
     bg.setup_done = 0;
     bg.wake_seq = bg.exit_req = bg.exit_done = 0;
     bg.next_pull = 0;
+    pthread_mutex_init(&pool.mu, NULL); /* the parent's workers are not here */
+    pthread_cond_init(&pool.cv, NULL);
+    pool.ntodo = pool.nth = pool.stop = 0;
+    pool.busy.v = NULL; /* (the parent's copies leak, as the misses do) */
+    pool.busy.cap = pool.busy.n = 0;
 }

@@ -92,6 +92,8 @@ CONFIG_KINDS = {
     "files_host": "opt_str",
     # uploads (create, patch, delete, file) take effect, then wait this long before answering
     "hold_answer_ms": "ms",
+    # every /v3 request waits, in flight, until hold is set back to false (tests count what piles up)
+    "hold": "bool",
 }
 
 
@@ -244,6 +246,7 @@ class Store:
 
     def __init__(self, defaults, seed=None, state_file=None):
         self.lock = threading.Lock()
+        self.held = threading.Condition(self.lock)  # config hold changed
         self.defaults = dict(defaults)
         self.seed = seed
         self.state_file = state_file
@@ -269,6 +272,7 @@ class Store:
             "dropped_patches": 0,
             "inflight_uploads": 0, "max_inflight_uploads": 0,
             "inflight": 0, "max_inflight": 0,
+            "inflight_lists": 0, "max_inflight_lists": 0,
             "list_filepaths": [],
             "list_pages": [],  # [page, limit, includeContent] of every list request, in order
             "list_holding": 0, "list_held": 0,  # list requests waiting on list_hold_page now, and in all
@@ -341,6 +345,7 @@ class Store:
                 raise ApiError(400, "Invalid request", f"bad value for config key {name!r}")
         with self.lock:
             self.config.update(new)
+            self.held.notify_all()
             view = self._config_view()
         with self.hold:
             self.hold.notify_all()
@@ -371,6 +376,12 @@ class Store:
         with self.lock:
             return page == self.config["list_fail_page"]
 
+    def wait_hold(self):
+        """While config hold is set, wait (the request stays in flight)."""
+        with self.lock:
+            while self.config["hold"] and not self.shutdown.is_set():
+                self.held.wait(0.1)
+
     # -- stats and faults ---------------------------------------------------------------------------------------
 
     def count_request(self, route):
@@ -382,21 +393,28 @@ class Store:
             self.stats["faults"][kind] += 1
 
     @contextlib.contextmanager
-    def inflight(self, upload):
-        """Count a /v3 request as in flight (and as an upload) for the duration of the with-block."""
-        keys = ("inflight", "inflight_uploads") if upload else ("inflight",)
+    def inflight(self, upload, listing=False):
+        """Count a /v3 request as in flight (and as an upload, or a listing) for the duration of the with-block."""
+        keys = ("inflight",) + (("inflight_uploads",) if upload else ()) + (("inflight_lists",) if listing else ())
         with self.lock:
             gen = self.gen
             for k in keys:
                 self.stats[k] += 1
                 self.stats["max_" + k] = max(self.stats["max_" + k], self.stats[k])
-        try:
-            yield
-        finally:
+        ended = []
+
+        def end():
+            """No longer in flight: called before the answer goes out (a client that has it may
+            send its next request at once), else when the block ends."""
             with self.lock:
-                if gen == self.gen:
+                if not ended and gen == self.gen:
                     for k in keys:
                         self.stats[k] -= 1
+                ended.append(True)
+        try:
+            yield end
+        finally:
+            end()
 
     def roll(self, name):
         """True with probability config[name]; counts nothing (callers count the fault they act on)."""
@@ -1045,6 +1063,9 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, obj=None, headers=(), raw=None, ctype="application/json"):
         """One complete response; Content-Length always (204 carries no body and, per RFC 9110, no length)."""
         body = raw if raw is not None else (b"" if obj is None else dump_json(obj))
+        end, self.inflight_end = getattr(self, "inflight_end", None), None
+        if end:
+            end()  # the request is answered: no longer in flight
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -1179,7 +1200,9 @@ class Handler(BaseHTTPRequestHandler):
             store.shutdown.wait()
             self._drop()
             return
-        with store.inflight(route in UPLOAD_ROUTES):
+        with store.inflight(route in UPLOAD_ROUTES, route == R_LIST) as self.inflight_end:
+            if cfg["hold"]:
+                store.wait_hold()
             if route == R_LIST and store.list_page_rule(body):
                 self._send(500, {"error": "Internal Server Error", "details": "list_fail_page"})
                 return
@@ -1342,6 +1365,7 @@ def parse_args(argv):
                    help="list answers are gzip bodies decoding to MB megabytes (to clients accepting gzip)")
     p.add_argument("--drop-patch-while-processing", action=argparse.BooleanOptionalAction, default=True,
                    help="silently drop content PATCHes sent before the document is done (default: on)")
+    p.add_argument("--hold", action="store_true", help="hold every /v3 request in flight until config hold=false")
     p.add_argument("--seed", type=int, help="seed for ids and fault rolls")
     p.add_argument("--state-file", help="persist documents to this JSON file and load them at start")
     p.add_argument("--verbose", action="store_true", help="access log and handler tracebacks on stderr")
@@ -1374,7 +1398,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0,
-        "list_hold_page": None, "list_fail_page": None,
+        "list_hold_page": None, "list_fail_page": None, "hold": args.hold,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
