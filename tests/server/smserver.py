@@ -261,6 +261,8 @@ class Store:
 
     def _reset_locked(self):
         self.docs = {}
+        self.docs_gen = getattr(self, "docs_gen", 0) + 1  # moves with every change (_persist)
+        self.sorted_hits = None  # (key, valid until ms, hits) of the last listing (Store.list)
         self.files = {}  # id -> the bytes of an uploaded (or seeded) binary document, served at its url
         self.next_seq = 0
         self.config = dict(self.defaults)
@@ -297,6 +299,7 @@ class Store:
 
     def _persist(self):
         """Write all documents to --state-file (tmp + rename). Called under the lock after every change."""
+        self.docs_gen += 1
         if not self.state_file:
             return
         tmp = f"{self.state_file}.tmp.{os.getpid()}"
@@ -770,12 +773,22 @@ class Store:
             if "filepath" in body:
                 self.stats["list_filepaths"].append(fp)
             self.stats["list_pages"].append([page, limit, include])
-            hits = []
-            for d in self.docs.values():
-                self._settle(d, now)  # before sorting: updatedAt may have moved
-                if all(t in d["containerTags"] for t in tags) and (fp is None or filepath_matches(fp, d["filepath"])):
-                    hits.append(d)
-            hits.sort(key=lambda d: (d[sort], d["seq"]), reverse=(order == "desc"))
+            # the sorted hits of the last listing stand while no document changed and none is done
+            # processing since (its updatedAt moves then): paging a large container costs a page
+            key = (self.docs_gen, tuple(tags), fp, sort, order)
+            last = self.sorted_hits
+            if last and last[0] == key and now < last[1]:
+                hits = last[2]
+            else:
+                hits, until = [], math.inf
+                for d in self.docs.values():
+                    self._settle(d, now)  # before sorting: updatedAt may have moved
+                    if d["procStart"] is not None:
+                        until = min(until, d["procStart"] + d["procMs"])
+                    if all(t in d["containerTags"] for t in tags) and (fp is None or filepath_matches(fp, d["filepath"])):
+                        hits.append(d)
+                hits.sort(key=lambda d: (d[sort], d["seq"]), reverse=(order == "desc"))
+                self.sorted_hits = (key, until, hits)
             start = 0 if cfg["list_repeat"] else (page - 1) * limit  # list_repeat: every page is page 1
             memories = [self._view(d, now, include) for d in hits[start:start + limit]]
             total_items, total_pages = len(hits), math.ceil(len(hits) / limit)
