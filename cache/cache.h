@@ -53,6 +53,14 @@ int smc_tree_stat(const char *tree, const char *key, struct stat *st);
  *  and, when want is given, the same inode as *want. A descriptor of the shim's, or -errno. */
 int smc_tree_open_file(int dfd, const char *leaf, const struct stat *want);
 
+/** A visitor of smc_tree_walk: key ("/a/b") and lstat of one entry; non-zero stops the walk. */
+typedef int (*smc_walk_fn)(void *arg, const char *key, const struct stat *st);
+/** Visit every entry below key ("/" or "": the whole tree) beneath tree, a directory before what
+ *  it holds, following no symbolic link and with no path length limit; what cannot be read is
+ *  left out. 0, fn's non-zero value, or -errno (key is not a directory beneath tree, or
+ *  -ENOMEM). */
+int smc_tree_walk(const char *tree, const char *key, smc_walk_fn fn, void *arg);
+
 /** The map each process asks for: address space only; the file grows as it is used. */
 #define SMC_MAPSIZE ((size_t)16 << 30)
 /** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is
@@ -182,7 +190,8 @@ enum smc_apply {
     SMC_SAME,        /* the file already held it (modulo the trailing newline): entry updated */
     SMC_KEPT_LOCAL,  /* a local change is pending (dirty_since, or an unrecorded edit): kept */
     SMC_UP_TO_DATE,  /* nothing newer */
-    SMC_CONFLICT,    /* the path cannot hold a file (a directory or a file is in the way) */
+    SMC_CONFLICT,    /* the name holds what is not a regular file (a directory): not applied */
+    SMC_UNSAFE,      /* the path crosses a symbolic link or a file of the tree: not applied */
 };
 /** Mirror one document into tree_dir (the tree's absolute path), writing the bytes to a
  *  temporary file in tmp_dir first. The check for a pending local change and the rename into

@@ -22,7 +22,6 @@
                                    * flight for one cache, however many processes write into it */
 #define SMH_BATCH    512 /* queue records the dispatcher reads per pass */
 #define SMH_COALESCE 64  /* records one job may carry (later writes of the same file) */
-#define SMH_SCAN_FDS 32  /* descriptors nftw may hold open while scanning the tree */
 
 #define SMH_LEASE_TTL_MS     5000  /* a lease not renewed for this long may be taken over */
 #define SMH_LEASE_RENEW_MS   1000  /* the holder renews its lease at most this often */

@@ -6,7 +6,6 @@
 #include "sm_real.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -16,21 +15,21 @@ struct scan {
     long found;
 };
 
-/* nftw's callback takes no argument, so the scan in progress is reached through scan_cur.
- * scan_mu is held for a whole scan: scan_cur is set, read (by the callbacks, in the scanning
- * thread) and cleared only under it, so two threads never scan at once. */
+/* Held for a whole scan: two threads never scan at once. */
 static pthread_mutex_t scan_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct scan *scan_cur;
 
-static int scan_visit(const char *p, const struct stat *st, int type, struct FTW *f)
+/* One entry of the tree (smc_tree_walk: beneath it, no link followed, any path length, only the
+ * library's own descriptors). */
+static int scan_visit(void *arg, const char *key, const struct stat *st)
 {
-    (void)f;
-    if (type != FTW_F || !S_ISREG(st->st_mode))
-        return 0;
-    struct scan *s = scan_cur;
-    const char *key = p + strlen(s->e->tree);
+    struct scan *s = arg;
     struct smc_entry ent;
-    int unrecorded = smc_entry_get(s->e->c, key, &ent) != 0 ||
+    if (!S_ISREG(st->st_mode))
+        return 0;
+    int got = smc_entry_get(s->e->c, key, &ent);
+    if (got < 0 && got != -ENOENT)
+        return 0; /* LMDB trouble is not "unrecorded": the next scan looks again */
+    int unrecorded = got == -ENOENT ||
                      (!ent.dirty_since_ns &&
                       (ent.synced_size != (uint64_t)st->st_size ||
                        ent.synced_mtime_ns != smc_mtime_ns(st) || ent.synced_ino != st->st_ino));
@@ -59,10 +58,8 @@ long smh_scan(struct smh_engine *e)
 {
     struct scan s = {e, 0};
     pthread_mutex_lock(&scan_mu);
-    scan_cur = &s;
-    SM_REAL(nftw)(e->tree, scan_visit, SMH_SCAN_FDS, FTW_PHYS);
+    smc_tree_walk(e->tree, "/", scan_visit, &s);
     smc_entry_each(e->c, scan_missing, &s);
-    scan_cur = NULL;
     pthread_mutex_unlock(&scan_mu);
     return s.found;
 }

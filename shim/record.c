@@ -9,7 +9,6 @@
 #include "../hydrate/hydrate.h"
 #include "../hydrate/creds.h"
 
-#include <ftw.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -360,21 +359,18 @@ void sm_note_relink(const char *from, const char *to, const struct stat *st)
 
 /* ---- a directory that arrived from outside the prefix ---------------------------------------- */
 
-/* nftw's callback takes no argument: the walk in progress is reached through walk_cur, set and
- * read only under walk_mu. */
+/* The files found below the directory (smc_tree_walk: beneath the tree, no link followed, any
+ * path length, only the library's descriptors). */
 struct walk {
     char **v;
     size_t n, cap;
     int err;
 };
-static pthread_mutex_t walk_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct walk *walk_cur;
 
-static int walk_visit(const char *p, const struct stat *st, int type, struct FTW *f)
+static int walk_visit(void *arg, const char *key, const struct stat *st)
 {
-    (void)f;
-    struct walk *w = walk_cur;
-    if (type != FTW_F || !S_ISREG(st->st_mode))
+    struct walk *w = arg;
+    if (!S_ISREG(st->st_mode))
         return 0;
     if (w->n == w->cap) {
         size_t cap = w->cap ? w->cap * 2 : 64;
@@ -386,7 +382,7 @@ static int walk_visit(const char *p, const struct stat *st, int type, struct FTW
         w->v = nv;
         w->cap = cap;
     }
-    if (!(w->v[w->n] = strdup(p + sm_cfg.tlen))) {
+    if (!(w->v[w->n] = strdup(key))) {
         w->err = -ENOMEM;
         return 1;
     }
@@ -396,17 +392,12 @@ static int walk_visit(const char *p, const struct stat *st, int type, struct FTW
 
 void sm_note_tree_in(const char *key)
 {
-    char real[PATH_MAX];
     struct walk w = {NULL, 0, 0, 0};
     struct smc *c = sm_record_env();
-    if (!c || snprintf(real, sizeof real, "%s%s", sm_cfg.tree, key) >= (int)sizeof real)
+    if (!c)
         return;
     int was = sm_lib_enter();
-    pthread_mutex_lock(&walk_mu);
-    walk_cur = &w;
-    int rc = SM_REAL(nftw)(real, walk_visit, 16, FTW_PHYS);
-    walk_cur = NULL;
-    pthread_mutex_unlock(&walk_mu);
+    int rc = smc_tree_walk(sm_cfg.tree, key, walk_visit, &w);
     if (rc == 0 && w.err == 0 && w.n)
         rc = smc_note_writes(c, (const char *const *)w.v, w.n, sm_now_ns());
     sm_lib_leave(was);

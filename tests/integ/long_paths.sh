@@ -110,3 +110,41 @@ for p in sys.argv[1:]:
     print(len(p), open("/sm" + p).read())
 PY
 echo "ok - misses on 300- and 700-byte names are answered"
+
+# found without a record of each file: a directory moved in from outside the prefix, its files at
+# 4080-byte paths (the tree's own path makes them longer than PATH_MAX), and a file written into
+# the tree behind the shim's back, found by the scan
+mkdir -p "$T/outside"
+# deep DIR KEYLEN LEAF CONTENT: make the file LEAF at a key of KEYLEN bytes below DIR, one
+# directory at a time (the whole path may be too long for the kernel); prints the key
+deep() { "$PY" - "$@" <<'PY'
+import os, sys
+top, n, leaf, content = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+os.chdir(top)
+key, i = "", 0
+while n - len(key) - 1 > 200 + len(leaf):
+    seg = chr(ord("a") + i % 26) * 200
+    os.makedirs(seg, exist_ok=True)
+    os.chdir(seg)
+    key += "/" + seg
+    i += 1
+name = "x" * (n - len(key) - 1 - len(leaf)) + leaf
+with open(name, "w") as f:
+    f.write(content)
+print(key + "/" + name)
+PY
+}
+K=$(deep "$T/outside" 4077 f.md "moved in")
+K=/in$K
+# (no key: no sync thread whose scan could find them instead)
+env -u SUPERMEMORY_API_KEY LD_PRELOAD="$PRELOAD" mv "$T/outside" /sm/in || fail "mv of a directory from outside the prefix"
+[ ${#K} -eq 4080 ] || fail "the test's key is ${#K} bytes"
+listed dirty "$K" || fail "the file of the directory moved in is not recorded"
+G=$(deep "$SMSHIM_CACHE/tree/in" 4077 g.md "behind its back")
+G=/in$G
+"$B/smshim" sync >/dev/null 2>"$T/sync3.err" || { cat "$T/sync3.err"; fail "the sync of the found files"; }
+grep -q "1 unrecorded" "$T/sync3.err" || { cat "$T/sync3.err"; fail "the scan did not find the file written behind the shim's back"; }
+[ "$(srv content "$K")" = "moved in" ] && [ "$(srv content "$G")" = "behind its back" ] ||
+    fail "the found files did not reach the server"
+listed clean "$K" && listed clean "$G" || fail "the found files are not clean after the sync"
+echo "ok - files at paths longer than PATH_MAX in the tree are found (a directory moved in, the scan)"
