@@ -106,7 +106,7 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
     const char *leaf;
 
     /* beneath the tree, no link followed: -ENOENT is a directory still missing, -ENOTDIR a link
-     * or a file in the way (the document cannot be applied: a conflict) */
+     * or a file in the way (the document cannot be applied: its filepath is unsafe here) */
     int dfd = smc_tree_dir(tree_dir, d->key, 0, &leaf);
     if (dfd < 0 && dfd != -ENOENT && dfd != -ENOTDIR)
         return dfd;
@@ -143,7 +143,7 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
          * is still listed at its old filepath until then) */
         result = SMC_KEPT_LOCAL;
     } else if (blocked) {
-        result = SMC_CONFLICT;
+        result = SMC_UNSAFE;
     } else if (have && exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
         /* bytes that never reached the server (not text, or refused): never overwritten by a
          * remote version */
@@ -182,7 +182,7 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
         if (dfd < 0)
             dfd = smc_tree_dir(tree_dir, d->key, 1, &leaf);
         if (dfd == -ENOTDIR) {
-            result = SMC_CONFLICT;
+            result = SMC_UNSAFE; /* a link or a file came in the way meanwhile */
         } else if (dfd < 0) {
             rc = dfd;
             goto fail;

@@ -224,7 +224,15 @@ static int on_doc(void *arg, const struct smh_doc *d)
         p->applied++;
     else if (rc == SMC_KEPT_LOCAL)
         p->kept++;
-    else if (rc < 0)
+    else if (rc == SMC_UNSAFE) {
+        p->bad++; /* counted with the unsafe filepaths (smshim status) */
+        if (p->log) {
+            snprintf(msg, sizeof msg,
+                     "skipped document %s: its filepath crosses a symbolic link or a file here",
+                     d->id);
+            p->log(msg);
+        }
+    } else if (rc < 0)
         p->failed++;
     return 0;
 }
