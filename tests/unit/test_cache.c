@@ -264,7 +264,9 @@ SM_TEST(cache_long_rename_dir)
     char *twin = strdup(d), *in1, *in2, *out1, *out2;
     twin[690] = 'Z'; /* the same first 690 bytes */
     ASSERT(asprintf(&in1, "%s/f1", d) > 0);
-    ASSERT(asprintf(&in2, "%s/sub/%s", d, long_path("", 400, 'e') + 1) > 0);
+    char *leaf = long_path("", 400, 'e');
+    ASSERT(asprintf(&in2, "%s/sub/%s", d, leaf + 1) > 0);
+    free(leaf);
     ASSERT(asprintf(&out1, "%s/f1", twin) > 0);
     ASSERT(asprintf(&out2, "%sx/f1", d) > 0); /* starts with d, but not below it */
     const char *all[] = {in1, in2, out1, out2};
@@ -286,6 +288,9 @@ SM_TEST(cache_long_rename_dir)
     ASSERT_EQ_INT(s.n, 5);
     ASSERT_EQ_INT(seen_has(&s, out1) + seen_has(&s, out2) + seen_has(&s, other), 3);
     seen_free(&s);
+    char *owned[] = {a, b, other, d, twin, in1, in2, out1, out2, e2};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        free(owned[i]);
     smc_close(c);
     return 0;
 }
@@ -344,6 +349,10 @@ SM_TEST(cache_long_kv_names)
     /* longer than any name may be: refused, never dropped in silence */
     char *huge = long_path("hydq.", SMC_NAME_MAX + 1, 'z');
     ASSERT_EQ_INT(smc_kv_put(c, huge, "1"), -ENAMETOOLONG);
+    for (int i = 0; i < 3; i++)
+        free(n[i]);
+    free(pre);
+    free(huge);
     smc_close(c);
     return 0;
 }
@@ -418,6 +427,10 @@ SM_TEST(cache_key_collision_and_legacy)
     ASSERT(asprintf(&moved, "/new%s", legacy + 4) > 0);
     ASSERT_EQ_INT(smc_entry_get(c, moved, &got), 0);
     ASSERT_EQ_INT(smc_entry_get(c, legacy, &got), -ENOENT);
+    free(legacy);
+    free(x);
+    free(y);
+    free(moved);
     smc_close(c);
     return 0;
 }
