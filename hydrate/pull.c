@@ -10,7 +10,8 @@
  * first page: what changed while it was paged. When anything did (a document newer than that,
  * or a count that moved), positions may have been skipped: the container's ids are listed again
  * without content, what this pull has not seen is fetched alone, and its deletions are found
- * from that listing; again while it keeps changing, at most DRIFT_ROUNDS times.
+ * from that listing, then a delta again (DRIFT_ROUNDS such listings at most: a document skipped
+ * by both listings of a container that kept changing comes with the next listing of the ids).
  *
  * Bounds (the remote is untrusted): a pull ends by its deadline (every request's timeout is cut
  * to what is left, on every connection); it asks for no page beyond what the first answer
@@ -38,8 +39,9 @@
 #define PAGE 100
 /* the deadline of a pull whose caller gives none (retry_ms 0: a host process's sync thread) */
 #define PULL_BOUND_MS (5 * 60 * 1000)
-/* listings of the ids again after a first pull while the container keeps changing */
-#define DRIFT_ROUNDS 3
+/* listings of the ids again after a first pull while the container keeps changing (each one
+ * costs as many requests as the pull's own listing, without content) */
+#define DRIFT_ROUNDS 1
 
 struct pull {
     struct smc *c;
