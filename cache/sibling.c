@@ -77,7 +77,21 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     if (have)
         memcpy(&e, v.mv_data, sizeof e);
     if (have && (e.dirty_since_ns || (exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))))) {
-        mdb_txn_abort(t); /* a pending local change, or bytes that never reached the server: kept */
+        /* a pending local change, or bytes that never reached the server: kept. A file never
+         * pushed is bound to this document, so its push replaces it instead of adding a second
+         * document at the same filepath (upload.c, jobs.c) */
+        if (e.dirty_since_ns && !e.remote_id[0] &&
+            !(e.flags & (SMC_E_SIBLING | SMC_E_LOCALONLY | SMC_E_POISONED))) {
+            snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
+            e.flags |= SMC_E_REMOTE | SMC_E_BINARY;
+            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0) {
+                mdb_txn_abort(t);
+                return rc;
+            }
+            rc = smc_errno(mdb_txn_commit(t));
+            return rc < 0 ? rc : SMC_KEPT_LOCAL;
+        }
+        mdb_txn_abort(t);
         return SMC_KEPT_LOCAL;
     }
     if (have && strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_BINARY) &&

@@ -1,17 +1,37 @@
 /* fetch.c: remote binary documents into the tree (binary.h). A pull hands each listed document
  * to smh_bin_on_doc first: a binary one that is done gets its transcription sibling (its content)
  * at once and its bytes marked to be fetched (SMC_E_FETCH, in the same transaction that checks
- * dirty_since); a failed one gets its error sibling. After the pull, smh_bin_fetch asks each
- * marked document again (a url may expire), fetches its url over the pull's connection (its
- * timeouts, its deadline, SMH_BIN_FETCH_MAX) and applies the bytes with smc_apply_remote, which
- * finds everything beneath the tree and never overwrites a pending local change. */
+ * dirty_since); a failed one gets its error sibling. After the pull, smh_bin_fetch fetches each
+ * marked document's url over the pull's connection (its timeouts, its deadline,
+ * SMH_BIN_FETCH_MAX): the url the listing gave (kept in kv "fetch.url:<key>"), else, or when that
+ * one fails (a url may expire), the one a fresh GET of the document gives; the bytes are applied
+ * with smc_apply_remote, which finds everything beneath the tree and never overwrites a pending
+ * local change. */
 #include "binary.h"
 
 #include "../cache/cache.h"
+#include "sm_real.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define URL_KV "fetch.url:" /* + key: "<updatedAt ms> <url>" as the listing gave them */
+/* Fetches at once (the pull's connection and FETCHERS - 1 more, each in a thread of its own):
+ * the share of the cache's 8 requests that pulls and hydration may use. */
+#define FETCHERS 4
+
+/* The pull's log, called by one fetcher at a time. */
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static void say(void (*log)(const char *), const char *msg)
+{
+    if (!log)
+        return;
+    pthread_mutex_lock(&log_mu);
+    log(msg);
+    pthread_mutex_unlock(&log_mu);
+}
 
 /* Write a sibling of d's file (i: smc_sibling_name's index) holding text. */
 static void sibling(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d,
@@ -50,7 +70,15 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
     if (d->content)
         sibling(c, tree, tmp, d, t, d->content, d->content_len);
     smc_siblings_drop(c, tree, d->filepath, t);
-    smc_mark_fetch(c, tree, d->filepath, d->id);
+    if (smc_mark_fetch(c, tree, d->filepath, d->id) == SMC_APPLIED) {
+        char *name = malloc(sizeof URL_KV + strlen(d->filepath)), val[4200];
+        if (name) { /* a hint: without it the fetch asks for the document first */
+            sprintf(name, URL_KV "%s", d->filepath);
+            snprintf(val, sizeof val, "%lld %s", (long long)d->updated_ms, d->url);
+            smc_kv_put(c, name, val);
+            free(name);
+        }
+    }
     return 1;
 }
 
@@ -85,12 +113,58 @@ static int collect(void *arg, const char *key, const struct smc_entry *e)
     return 0;
 }
 
+/* Fetch url as key's document id (updatedAt updated_ms). 1 written, 0 not (done with it), -1
+ * not now. */
+static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
+                     const char *key, const char *id, int64_t updated_ms, const char *url,
+                     void (*log)(const char *))
+{
+    char msg[4400];
+    struct smh_resp r;
+    if (smh_fetch_url(k->conn, url, SMH_BIN_FETCH_MAX, &r) != 0) {
+        smh_resp_free(&r);
+        return -1;
+    }
+    int o = smh_api_outcome(k, &r), done = 0;
+    if (r.too_large) {
+        smc_fetch_done(c, key, id, 1); /* listed as not-fetched, never written */
+        snprintf(msg, sizeof msg, "not fetched: %.4000s (document %s) is larger than %u MiB", key,
+                 id, SMH_BIN_FETCH_MAX >> 20);
+        say(log, msg);
+    } else if (o == SMH_OK) {
+        const char *b = r.body ? r.body : "";
+        struct smc_remote rr = {key, id, (uint64_t)updated_ms, b, r.len, smc_hash64(b, r.len)};
+        int rc = smc_apply_remote_as(c, tree, tmp, &rr, SMC_E_BINARY);
+        done = rc == SMC_APPLIED || rc == SMC_SAME;
+        if (!done)
+            smc_fetch_done(c, key, id, 0); /* a local change or a conflict: it stays as it is */
+    } else {
+        done = -1;
+        snprintf(msg, sizeof msg, "fetching %.4000s: %s", key, k->err);
+        say(log, msg);
+    }
+    smh_resp_free(&r);
+    return done;
+}
+
 /* Fetch one marked document. 1 written, 0 not (done with it), -1 not now (it stays marked). */
 static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
                      const char *key, const char *id, void (*log)(const char *))
 {
     struct smh_doc d;
-    char msg[4400];
+    char *name = malloc(sizeof URL_KV + strlen(key)), hint[4200];
+    if (!name)
+        return -1;
+    sprintf(name, URL_KV "%s", key);
+    int hinted = smc_kv_get(c, name, hint, sizeof hint) == 0;
+    smc_kv_del(c, name);
+    free(name);
+    char *url = hinted ? strchr(hint, ' ') : NULL;
+    if (url) { /* the url the listing gave: one request, when it still works */
+        int r = fetch_url(c, tree, tmp, k, key, id, strtoll(hint, NULL, 10), url + 1, log);
+        if (r >= 0)
+            return r;
+    }
     int o = smh_api_get(k, id, &d);
     smh_doc_free(&d);
     if (o == SMH_GONE) {
@@ -105,36 +179,48 @@ static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct sm
     }
     if (strcmp(d.status, "done") != 0 || !d.url[0])
         return -1;
-    struct smh_resp r;
-    if (smh_fetch_url(k->conn, d.url, SMH_BIN_FETCH_MAX, &r) != 0) {
-        smh_resp_free(&r);
-        return -1;
+    return fetch_url(c, tree, tmp, k, key, id, d.updated_ms, d.url, log);
+}
+
+/* One fetch pass: the marked documents, taken in turn by FETCHERS threads. */
+struct pass {
+    struct smc *c;
+    const char *tree, *tmp, *tag;
+    uint64_t deadline;
+    void (*log)(const char *);
+    struct marked m;
+    pthread_mutex_t mu; /* next, written, left */
+    size_t next, left;
+    long written;
+};
+
+struct fetcher {
+    struct pass *p;
+    struct smh_conn *conn;
+    pthread_t th;
+    int started;
+};
+
+static void *fetcher_main(void *arg)
+{
+    struct fetcher *f = arg;
+    struct pass *p = f->p;
+    struct smh_call k = {.conn = f->conn, .tag = p->tag, .retry_after = -1};
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t i = p->next < p->m.n ? p->next++ : p->m.n;
+        pthread_mutex_unlock(&p->mu);
+        if (i == p->m.n)
+            break;
+        int r = smh_mono_ms() < p->deadline
+                    ? fetch_one(p->c, p->tree, p->tmp, &k, p->m.keys[i], p->m.ids[i], p->log)
+                    : -1;
+        pthread_mutex_lock(&p->mu);
+        p->written += r > 0;
+        p->left += r < 0;
+        pthread_mutex_unlock(&p->mu);
     }
-    o = smh_api_outcome(k, &r);
-    int done = 0;
-    if (r.too_large) {
-        smc_fetch_done(c, key, id, 1); /* listed as not-fetched, never written */
-        if (log) {
-            snprintf(msg, sizeof msg, "not fetched: %.4000s (document %s) is larger than %u MiB",
-                     key, id, SMH_BIN_FETCH_MAX >> 20);
-            log(msg);
-        }
-    } else if (o == SMH_OK) {
-        const char *b = r.body ? r.body : "";
-        struct smc_remote rr = {key, id, (uint64_t)d.updated_ms, b, r.len, smc_hash64(b, r.len)};
-        int rc = smc_apply_remote_as(c, tree, tmp, &rr, SMC_E_BINARY);
-        done = rc == SMC_APPLIED || rc == SMC_SAME;
-        if (!done)
-            smc_fetch_done(c, key, id, 0); /* a local change or a conflict: it stays as it is */
-    } else {
-        done = -1;
-        if (log) {
-            snprintf(msg, sizeof msg, "fetching %.4000s: %s", key, k->err);
-            log(msg);
-        }
-    }
-    smh_resp_free(&r);
-    return done;
+    return NULL;
 }
 
 long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
@@ -144,21 +230,32 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
     if (smc_kv_get(c, SMC_KV_FETCH, v, sizeof v) != 0)
         return 0;
     smc_kv_del(c, SMC_KV_FETCH); /* before looking: a document marked meanwhile sets it again */
-    struct marked m = {0};
-    smc_entry_each(c, collect, &m);
-    long written = 0;
-    size_t left = 0;
-    for (size_t i = 0; i < m.n; i++) {
-        int r =
-            smh_mono_ms() < deadline ? fetch_one(c, tree, tmp, k, m.keys[i], m.ids[i], log) : -1;
-        written += r > 0;
-        left += r < 0;
-        free(m.keys[i]);
-        free(m.ids[i]);
+    struct pass p = {
+        .c = c, .tree = tree, .tmp = tmp, .tag = k->tag, .deadline = deadline, .log = log};
+    pthread_mutex_init(&p.mu, NULL);
+    smc_entry_each(c, collect, &p.m);
+    struct fetcher f[FETCHERS];
+    int nf = p.m.n < FETCHERS ? (int)p.m.n : FETCHERS;
+    for (int i = 1; i < nf; i++) { /* the others on connections of their own */
+        f[i] = (struct fetcher){.p = &p, .conn = smh_conn_like(k->conn)};
+        f[i].started = f[i].conn && sm_thread_start(&f[i].th, NULL, fetcher_main, &f[i]) == 0;
     }
-    free(m.keys);
-    free(m.ids);
-    if (left)
+    f[0] = (struct fetcher){.p = &p, .conn = k->conn};
+    if (nf > 0)
+        fetcher_main(&f[0]);
+    for (int i = 1; i < nf; i++) {
+        if (f[i].started)
+            pthread_join(f[i].th, NULL);
+        smh_conn_free(f[i].conn);
+    }
+    for (size_t i = 0; i < p.m.n; i++) {
+        free(p.m.keys[i]);
+        free(p.m.ids[i]);
+    }
+    free(p.m.keys);
+    free(p.m.ids);
+    pthread_mutex_destroy(&p.mu);
+    if (p.left)
         smc_kv_put(c, SMC_KV_FETCH, "1"); /* the next pull tries them again */
-    return written;
+    return p.written;
 }

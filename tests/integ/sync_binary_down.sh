@@ -49,6 +49,21 @@ assert len([g for g in gets if g["id"] == own]) == 1, ("fetched once", gets)
 PY
 echo "ok - the url gets the key on the API's own origin only"
 
+# a local file never pushed meets a remote binary document at its filepath: the local bytes win,
+# and replace that document (one document stays, holding them)
+{ printf '\x89PNG\r\n\x1a\n'; head -c 1500 /dev/urandom; } >"$T/clash.png"
+env -u SUPERMEMORY_API_KEY LD_PRELOAD="$PRELOAD" bash -c "cat '$T/clash.png' > /sm/docs/clash.png" # recorded, not pushed
+srv seedbin /docs/clash.png image 800 >/dev/null
+sync_
+cmp "$T/clash.png" "$tree/clash.png" || fail "a remote document overwrote a local file never pushed"
+"$PY" - "$SRV" "$(sha256sum <"$T/clash.png" | cut -d' ' -f1)" <<'PY' || fail "the local file did not replace the remote document"
+import json, sys, urllib.request
+d = [x for x in json.load(urllib.request.urlopen(sys.argv[1] + "/_admin/documents"))["documents"]
+     if x["filepath"] == "/docs/clash.png"]
+assert [x["fileSha256"] for x in d] == [sys.argv[2]], d
+PY
+echo "ok - a local file never pushed replaces the remote binary document at its filepath"
+
 # siblings are never uploaded, whatever is done to them; they follow their file
 chmod u+w "$tree/r.pdf.pdf-transcription.md"
 shim bash -c 'echo "edited" >> /sm/docs/r.pdf.pdf-transcription.md'

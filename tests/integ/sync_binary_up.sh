@@ -44,6 +44,17 @@ srv check "$A/tree" || fail "a sibling was uploaded"
 [ "$(uploads)" = 1 ] || fail "a sibling went to the file endpoint"
 echo "ok - a second cache reads the same bytes and the transcription; siblings never go up"
 
+# uploads share the cache's limit of 8 in flight
+srv config latency_ms=100 >/dev/null
+for i in $(seq 1 24); do png "$T/m$i.png" 1000; done
+on "$A" shim bash -c "mkdir -p /sm/m && for i in \$(seq 1 24); do cat '$T'/m\$i.png > /sm/m/\$i.png; done"
+sync_ "$A"
+srv config latency_ms=0 >/dev/null
+max=$(srv stats max_inflight_uploads)
+[ "$max" -le 8 ] && [ "$max" -ge 2 ] || fail "binary uploads in flight at once: $max (want 2..8)"
+srv check "$A/tree" >/dev/null || fail "the 24 uploads"
+echo "ok - binary uploads run in parallel, at most 8 in flight (seen: $max)"
+
 # faults: every upload once, whatever fails (answers lost after the effect included)
 srv config fault_5xx=0.1 fault_429=0.05 fault_drop=0.03 fault_drop_after=0.1 retry_after=0 >/dev/null
 for i in $(seq 1 12); do png "$T/f$i.png" 2000; done
