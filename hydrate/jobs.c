@@ -177,6 +177,8 @@ static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
     int o = id[0] ? smh_api_delete(k, id) : SMH_OK;
     if (o == SMH_GONE)
         o = SMH_OK; /* already gone counts as done */
+    if (o == SMH_OK && !j->remote_id[0] && j->custom_id[0])
+        o = smh_bin_delete_attempts(e, k, j->custom_id); /* an upload never answered */
     if (o == SMH_OK)
         smc_siblings_drop(e->c, e->tree, j->key, -1); /* a binary file's siblings go with it */
     return o == SMH_OK ? drop(e, j) : o;

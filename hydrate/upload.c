@@ -2,13 +2,19 @@
  * customId. Order: find an earlier attempt (a filepath listing, by marker), else upload; only
  * then delete what the file's document was before. A crash or a lost answer at any point
  * leaves at most one document with this entry's marker and these bytes, which the retry adopts;
- * the ones with its marker and other bytes (attempts of older versions) are deleted. */
+ * the ones with its marker and other bytes (attempts of older versions) are deleted. Before an
+ * upload is sent, kv "upload.attempt:<custom_id>" names its filepath until the outcome is known:
+ * a file removed while an attempt's answer was never heard has that attempt's document found and
+ * deleted too (smh_bin_delete_attempts). */
 #include "engine_int.h"
 
 #include "binary.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define ATTEMPT_KV "upload.attempt:"
 
 #define STALE_MAX  8  /* earlier uploads of this entry one pass deletes (the rest: the next) */
 #define LIST_PAGES 10 /* documents at one filepath: pages of 100 looked at */
@@ -34,6 +40,33 @@ static int seen(void *arg, const struct smh_doc *d)
     return 0;
 }
 
+/* Find the documents at key carrying a marker of custom_id: into x (x->marker: the one adopted). */
+static int earlier_at(struct smh_call *k, const char *key, const char *custom_id, uint64_t hash,
+                      struct earlier *x)
+{
+    memset(x, 0, sizeof *x);
+    x->key = key;
+    snprintf(x->prefix, sizeof x->prefix, "%s.", custom_id);
+    snprintf(x->marker, sizeof x->marker, "%s.%016llx", custom_id, (unsigned long long)hash);
+    struct smh_list_info li;
+    for (int page = 1; page <= LIST_PAGES; page++) {
+        int o = smh_api_list(k, key, 0, page, 100, seen, x, &li);
+        if (o != SMH_OK)
+            return o;
+        if (li.items == 0 || page >= li.total_pages)
+            break;
+    }
+    return SMH_OK;
+}
+
+static char *attempt_name(const char *custom_id)
+{
+    char *n = malloc(sizeof ATTEMPT_KV + strlen(custom_id));
+    if (n)
+        sprintf(n, ATTEMPT_KV "%s", custom_id);
+    return n;
+}
+
 /* Delete id (already gone counts as done). */
 static int gone(struct smh_call *k, const char *id)
 {
@@ -45,40 +78,55 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
                     const struct smc_entry *ent, const char *bytes, size_t len,
                     struct smc_pushed *p, char id[64])
 {
-    (void)e;
-    struct earlier x = {.key = key};
-    snprintf(x.prefix, sizeof x.prefix, "%s.", ent->custom_id);
-    snprintf(x.marker, sizeof x.marker, "%s.%016llx", ent->custom_id,
-             (unsigned long long)smc_hash64(bytes, len));
-    struct smh_list_info li;
-    for (int page = 1; page <= LIST_PAGES; page++) {
-        int o = smh_api_list(k, key, 0, page, 100, seen, &x, &li);
-        if (o != SMH_OK)
-            return o;
-        if (li.items == 0 || page >= li.total_pages)
-            break;
-    }
+    struct earlier x;
+    int o = earlier_at(k, key, ent->custom_id, smc_hash64(bytes, len), &x);
+    if (o != SMH_OK)
+        return o;
+    char *attempt = attempt_name(ent->custom_id);
+    if (!attempt)
+        return SMH_RETRY;
     if (x.id[0]) {
         snprintf(id, 64, "%s", x.id); /* an earlier attempt reached the service: that one */
     } else {
-        int o = smh_api_upload(k, key, bytes, len, x.marker, id);
-        if (o != SMH_OK)
+        smc_kv_put(e->c, attempt, key); /* before it is sent: see smh_bin_delete_attempts */
+        o = smh_api_upload(k, key, bytes, len, x.marker, id);
+        if (o != SMH_OK) {
+            free(attempt);
             return o;
+        }
     }
     /* what the file's document was (text, or an older upload), and the entry's other attempts */
-    if (ent->remote_id[0] && strcmp(ent->remote_id, id) != 0) {
-        int o = gone(k, ent->remote_id);
-        if (o != SMH_OK)
-            return o; /* retried: the listing finds this upload again */
-    }
-    for (int i = 0; i < x.nstale; i++)
-        if (strcmp(x.stale[i], id) != 0) {
-            int o = gone(k, x.stale[i]);
-            if (o != SMH_OK)
-                return o;
-        }
+    if (ent->remote_id[0] && strcmp(ent->remote_id, id) != 0)
+        o = gone(k, ent->remote_id); /* (on failure retried: the listing finds this upload again) */
+    for (int i = 0; i < x.nstale && o == SMH_OK; i++)
+        if (strcmp(x.stale[i], id) != 0)
+            o = gone(k, x.stale[i]);
+    if (o == SMH_OK)
+        smc_kv_del(e->c, attempt); /* the outcome is known: committed with the entry next */
+    free(attempt);
+    if (o != SMH_OK)
+        return o;
     p->remote_id = id;
     p->set_flags = SMC_E_BINARY;
     p->clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_FETCH | SMC_E_NOTFETCHED;
     return SMH_OK;
+}
+
+int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char *custom_id)
+{
+    char key[4200];
+    char *attempt = attempt_name(custom_id);
+    if (!attempt)
+        return SMH_RETRY;
+    int o = SMH_OK;
+    if (smc_kv_get(e->c, attempt, key, sizeof key) == 0) {
+        struct earlier x;
+        o = earlier_at(k, key, custom_id, 0, &x); /* (hash 0: every attempt is stale) */
+        for (int i = 0; i < x.nstale && o == SMH_OK; i++)
+            o = gone(k, x.stale[i]);
+        if (o == SMH_OK)
+            smc_kv_del(e->c, attempt);
+    }
+    free(attempt);
+    return o;
 }

@@ -42,3 +42,22 @@ srv check "$SMSHIM_CACHE/tree" || fail "server contents after the kill"
 "$B/smshim" status --list | grep -qx "binary  */k/a.png" || fail "a.png is not listed as binary"
 "$B/smshim" status --json | grep -q '"queued":0' || fail "records left in the queue"
 echo "ok - killed between upload and answer: one upload, one document each"
+
+# killed between upload and answer, then the file is removed before any retry: the document that
+# upload made goes too
+png "$T/c.png" 2000
+shim bash -c "cat '$T/c.png' > /sm/k/c.png"
+srv config hold_answer_ms=600000 >/dev/null
+"$B/smshim" sync >"$T/sync3.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do [ "$(count /k/c.png)" = "1 image" ] && break; sleep 0.05; done
+[ "$(count /k/c.png)" = "1 image" ] || { cat "$T/sync3.out"; fail "the upload of c.png never reached the server"; }
+kill -9 "$pid"
+wait "$pid" 2>/dev/null || true
+srv config hold_answer_ms=0 >/dev/null
+env -u SUPERMEMORY_API_KEY LD_PRELOAD="$PRELOAD" rm /sm/k/c.png # recorded, not pushed
+"$B/smshim" sync >"$T/sync4.out" 2>&1 || { cat "$T/sync4.out"; fail "sync after the removal"; }
+[ "$(count /k/c.png)" = "0 " ] || fail "the document of an upload never answered stayed after its file was removed: $(count /k/c.png)"
+"$B/smshim" sync --full >"$T/sync5.out" 2>&1 || { cat "$T/sync5.out"; fail "sync --full"; }
+srv check "$SMSHIM_CACHE/tree" || fail "server contents at the end"
+echo "ok - a file removed after an unanswered upload leaves no document"
