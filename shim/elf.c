@@ -11,6 +11,8 @@
 
 int sm_elf_static(const char *path)
 {
+    if (!path) /* an exec of NULL: the kernel's EFAULT */
+        return 0;
     int fd = SM_REAL(openat)(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;

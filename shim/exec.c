@@ -341,6 +341,9 @@ static void note_static(const char *path, const char *target)
 
 int sm_execve_core(const char *path, char *const argv[], char *const envp[])
 {
+    SM_OPAQUE(path);
+    if (!path)
+        return -EFAULT; /* the kernel's answer, without handing libc a NULL it declares nonnull */
     struct scratch es;
     struct plan pl;
     int tfd = tree_pass_begin();
