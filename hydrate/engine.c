@@ -2,16 +2,20 @@
  *
  * The engine's files: engine.c (this), push.c (the dispatcher), jobs.c (what one job sends),
  * content.c (reading a file to send), workers.c (the upload threads), outcome.c (what a
- * finished job leads to), lease.c (the lease and the abandoned-upload capacity), scan.c
- * (changes nobody recorded, poisoned retries), bind.c (the cache's remote); engine_int.h holds
+ * finished job leads to), lease.c (the lease and the upload capacity), scan.c
+ * (changes nobody recorded, poisoned retries), bind.c (the cache's remote), budget.c (the
+ * request budget every request of the cache holds a slot of); engine_int.h holds
  * what they share.
  *
  * DESIGN
  * One process at a time talks to the remote for a cache: the holder of the lease "lease.sync"
  * in LMDB (pid, start time, expiry; renewed every SMH_LEASE_RENEW_MS; taken over when its holder
- * dies or lets it expire). The holder runs the dispatcher and SMH_WORKERS upload workers, so
- * however many processes write into one cache there are never more than SMH_WORKERS uploads in
- * flight for it.
+ * dies or lets it expire). The holder runs the dispatcher and SMH_WORKERS upload workers. Every
+ * request to the remote, uploads, pull pages and hydration, of every process on the cache,
+ * holds a slot of the cache's request budget while in flight (budget.c: SMH_BUDGET_SLOTS in all,
+ * SMH_BUDGET_READS for pulls and hydration), so however many processes share one cache there
+ * are never more than SMH_BUDGET_SLOTS requests in flight for it. A process that quits with
+ * uploads in flight keeps their slots while it lives; they are free once it is dead.
  *
  * Records are hints: a WRITE record says "look at this file", and the worker reads the bytes the
  * file holds when it gets there (so repeated writes coalesce, and a write made while an upload
@@ -77,8 +81,6 @@ void smh_engine_free(struct smh_engine *e)
         else
             pthread_join(e->th[i], NULL);
     }
-    if (busy)
-        smh_abandon_inflight(e);
     smc_lease_drop(e->c, SMH_LEASE, getpid());
     if (busy)
         return;
@@ -132,6 +134,5 @@ void smh_engine_yield(struct smh_engine *e)
 void smh_engine_quit(struct smh_engine *e)
 {
     __atomic_store_n(&e->quit, 1, __ATOMIC_RELEASE);
-    smh_abandon_inflight(e);
     smc_lease_drop(e->c, SMH_LEASE, getpid());
 }

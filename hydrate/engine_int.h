@@ -8,6 +8,7 @@
 
 #include "../cache/cache.h"
 #include "api.h"
+#include "budget.h"
 #include "keyset.h"
 
 #include <limits.h>
@@ -18,8 +19,8 @@
 /* ---- every timing and size of the push engine (each defined here only) ---------------------- */
 
 #define SMH_WORKERS                                                                                \
-    8                    /* upload workers of the lease holder: the most uploads in
-                                   * flight for one cache, however many processes write into it */
+    SMH_BUDGET_SLOTS /* upload workers of the lease holder; each job's requests hold a slot of the
+                      * cache's request budget (budget.h), shared by every process on it */
 #define SMH_BATCH    512 /* queue records the dispatcher reads per pass */
 #define SMH_COALESCE 64  /* records one job may carry (later writes of the same file) */
 
@@ -35,10 +36,11 @@
 #define SMH_AUTH_PAUSE_MS    60000 /* a refused key (401/403) pauses the whole queue this long */
 #define SMH_BUSY_POLL_MS     50    /* the dispatcher's wait between passes (a job ending cuts it) */
 #define SMH_IDLE_POLL_MS     1000  /* nothing in flight: its longest wait for a path's backoff */
-#define SMH_RECHECK_MS       1000  /* no free slot (abandoned uploads hold capacity): look again */
-#define SMH_END_POLL_MS      100   /* at the end of a run, how often it looks for jobs ending */
-#define SMH_DRAIN_SLICE_MS   1000  /* smh_engine_drain_wait pushes in runs this long */
-#define SMH_LAT_SAMPLES      16    /* answered jobs whose duration gives the median latency */
+#define SMH_RECHECK_MS       1000  /* no free slot (the budget's slots are taken): look again */
+#define SMH_BUDGET_WAIT_MS   100 /* a worker waiting for a budget slot checks for stop this often */
+#define SMH_END_POLL_MS      100 /* at the end of a run, how often it looks for jobs ending */
+#define SMH_DRAIN_SLICE_MS   1000 /* smh_engine_drain_wait pushes in runs this long */
+#define SMH_LAT_SAMPLES      16   /* answered jobs whose duration gives the median latency */
 /* SMH_REQ_TIMEOUT_MS (hydrate.h): the longest one request may take */
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
@@ -132,10 +134,9 @@ void smh_job_poison(struct smh_engine *e, const struct job *j);
 /* lease.c */
 /** Take or renew the lease (at most every SMH_LEASE_RENEW_MS): 1 when this process holds it. */
 int smh_lease(struct smh_engine *e);
-/** Slots this holder may use now (SMH_WORKERS less the uploads others abandoned in flight). */
+/** Jobs this holder may have in flight now: the budget slots its uploads hold plus those free for
+ *  uploads (at most SMH_WORKERS). */
 int smh_capacity(struct smh_engine *e, uint64_t now);
-/** Record the uploads still in flight as abandoned (the process quits without them). */
-void smh_abandon_inflight(struct smh_engine *e);
 /** Store the median latency in the cache for the processes that wait next (outside e->mu). */
 void smh_latency_save(struct smh_engine *e);
 

@@ -1,20 +1,18 @@
 /* lease.c: the cache's lease, the upload capacity its holder may use, and the cache-wide record
  * of a server that is not answering.
- * One process at a time talks to the remote; uploads an earlier holder abandoned in flight
- * count against the limit while that process lives (at most until they must have ended). */
+ * One process at a time pushes; its uploads hold slots of the cache's request budget
+ * (budget.c), which it shares with every pull and hydration of every process on the cache, and
+ * with the uploads a quitting process left in flight (while that process lives). */
 #include "engine_int.h"
+
+#include "budget.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* kv "lease.abandoned.<pid>" = "<count> <until_ms> <start>": uploads that process left in flight
- * when it quit. They count against the cache's limit at the server while they may still be
- * running: until that process is dead (its connections are closed with it; the process table
- * tells, by pid and start time) or until they must have ended (SMH_REQ_TIMEOUT_MS). */
-#define ABANDONED     "lease.abandoned."
-#define ABANDONED_MAX 96 /* its value: three decimal numbers */
+#define VAL_MAX 96 /* a kv value here: a few decimal numbers */
 
 int smh_lease(struct smh_engine *e)
 {
@@ -34,61 +32,13 @@ int smh_engine_lease(struct smh_engine *e)
     return smh_lease(e);
 }
 
-/* Uploads a process leaves in flight when it quits (see ABANDONED): the next holder uses fewer
- * slots while they may be running. */
-void smh_abandon_inflight(struct smh_engine *e)
-{
-    int n = 0;
-    uint64_t until = 0;
-    pthread_mutex_lock(&e->mu);
-    for (int i = 0; i < SMH_WORKERS; i++) {
-        struct job *j = &e->jobs[i];
-        if (j->used && !j->done) {
-            n++;
-            uint64_t end = (j->started_ms ? j->started_ms : smc_now_ms()) + SMH_REQ_TIMEOUT_MS;
-            if (end > until)
-                until = end;
-        }
-    }
-    pthread_mutex_unlock(&e->mu);
-    if (!n)
-        return;
-    char name[ABANDONED_MAX], val[ABANDONED_MAX];
-    snprintf(name, sizeof name, ABANDONED "%d", (int)getpid());
-    snprintf(val, sizeof val, "%d %llu %llu", n, (unsigned long long)until,
-             (unsigned long long)e->start);
-    smc_kv_put(e->c, name, val);
-}
-
-struct abandoned {
-    uint64_t now;
-    unsigned n;       /* uploads that may still be running */
-    char over[8][64]; /* records to drop: their process is dead or their time is up */
-    int nover;
-};
-
-static int abandoned_one(void *arg, const char *name, const char *val)
-{
-    struct abandoned *a = arg;
-    unsigned n = 0;
-    unsigned long long until = 0, start = 0;
-    int pid = atoi(name + strlen(ABANDONED));
-    if (sscanf(val, "%u %llu %llu", &n, &until, &start) == 3 && until > a->now &&
-        (pid == (int)getpid() || smc_pid_alive(pid, start))) {
-        a->n += n;
-    } else if (a->nover < 8) {
-        snprintf(a->over[a->nover++], sizeof a->over[0], "%s", name);
-    }
-    return 0;
-}
-
 int smh_capacity(struct smh_engine *e, uint64_t now)
 {
-    struct abandoned a = {.now = now};
-    smc_kv_each(e->c, ABANDONED, abandoned_one, &a);
-    for (int i = 0; i < a.nover; i++)
-        smc_kv_del(e->c, a.over[i]);
-    return a.n >= SMH_WORKERS ? 0 : SMH_WORKERS - (int)a.n;
+    (void)now;
+    /* the slots this process's uploads hold, and those free for uploads (read before e->mu:
+     * LMDB is never used under it) */
+    int cap = smh_budget_held_uploads() + smh_budget_free(e->c, SMH_BUDGET_UPLOAD);
+    return cap > SMH_WORKERS ? SMH_WORKERS : cap;
 }
 
 /* ---- the server not answering --------------------------------------------------------------- */
@@ -105,7 +55,7 @@ struct silent {
 
 static int silent_get(struct smc *c, struct silent *s)
 {
-    char cur[ABANDONED_MAX];
+    char cur[VAL_MAX];
     s->probes = 0;
     return smc_kv_get(c, SILENT, cur, sizeof cur) == 0 &&
            sscanf(cur, "%llu %llu %llu %llu", &s->since, &s->probe, &s->delay, &s->probes) >= 3;
@@ -113,7 +63,7 @@ static int silent_get(struct smc *c, struct silent *s)
 
 static void silent_put(struct smc *c, const struct silent *s)
 {
-    char val[ABANDONED_MAX];
+    char val[VAL_MAX];
     snprintf(val, sizeof val, "%llu %llu %llu %llu", s->since, s->probe, s->delay, s->probes);
     smc_kv_put(c, SILENT, val);
 }
@@ -177,7 +127,7 @@ void smh_silent_clear(struct smc *c)
 
 long smh_stall_ms(struct smc *c)
 {
-    char cur[ABANDONED_MAX];
+    char cur[VAL_MAX];
     long med = smc_kv_get(c, LATENCY, cur, sizeof cur) == 0 ? atol(cur) : 0;
     return med > SMH_STALL_MIN_MS / 3 ? 3 * med : SMH_STALL_MIN_MS;
 }
@@ -205,7 +155,7 @@ void smh_latency_save(struct smh_engine *e)
     pthread_mutex_unlock(&e->mu);
     if (!med)
         return;
-    char val[ABANDONED_MAX];
+    char val[VAL_MAX];
     snprintf(val, sizeof val, "%llu", (unsigned long long)med);
     smc_kv_put(e->c, LATENCY, val);
 }

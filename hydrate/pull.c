@@ -25,6 +25,7 @@
 
 #include "../cache/cache.h"
 #include "api.h"
+#include "budget.h"
 #include "binary.h"
 #include "content.h"
 #include "keyset.h"
@@ -542,6 +543,24 @@ static int first_pull(struct pull *p, struct pull *ids, struct smh_call *k,
     return outcome;
 }
 
+/* The pages a listing of the pull may fetch at once: its own slot, and up to smh_pull_slots()
+ * - 1 more of the cache's request budget, taken only when free now (never waited for while the
+ * pull holds one). extra[] gets them; budget_give_all gives them back. */
+static int budget_pages(struct smh_engine *e, struct smc *c, int extra[SMH_PULL_INFLIGHT])
+{
+    int n = 1, want = smh_pull_slots(e);
+    while (n < want && n < SMH_PULL_INFLIGHT &&
+           (extra[n - 1] = smh_budget_take(c, SMH_BUDGET_PULL, 0)) >= 0)
+        n++;
+    return n;
+}
+
+static void budget_give_all(struct smc *c, const int extra[SMH_PULL_INFLIGHT], int n)
+{
+    for (int i = 0; i + 1 < n; i++)
+        smh_budget_give(c, extra[i]);
+}
+
 long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res)
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
@@ -565,6 +584,15 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     /* the whole pull, retries and waits included, ends by its deadline */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
+    /* the pull's requests hold a slot of the cache's request budget (budget.h): this one for the
+     * requests of the calling thread, and one for each extra page fetched at once */
+    int slot = smh_budget_take(o->cache, o->filepath ? SMH_BUDGET_HYDRATE : SMH_BUDGET_PULL,
+                               (long)(deadline - smh_mono_ms()));
+    if (slot < 0) {
+        snprintf(res->error, sizeof res->error, "no request slot came free before the deadline");
+        smh_conn_free(conn);
+        return -EIO;
+    }
     struct smh_list_info li;
     struct pull *listing = NULL; /* a whole listing: deletions are looked for against it */
     int outcome, first = !p.watermark && !o->filepath;
@@ -574,7 +602,9 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         outcome = list_pages(&p, &k, o, 1, PAGE, 1, deadline, &li);
     } else if (first) {
         /* the first pull: every document, with its content */
-        outcome = first_pull(&p, &ids, &k, o, smh_pull_slots(e), deadline, &listing);
+        int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
+        outcome = first_pull(&p, &ids, &k, o, n, deadline, &listing);
+        budget_give_all(o->cache, extra, n);
     } else {
         /* a delta pull: only what changed (nothing changed: one request) */
         uint64_t newest;
@@ -587,7 +617,9 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         int idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
                                  (off < 0 || total < remote + off));
         if (outcome == SMH_OK && idlist) {
-            outcome = list_pages(&ids, &k, o, 0, PAGE, smh_pull_slots(e), deadline, &li);
+            int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
+            outcome = list_pages(&ids, &k, o, 0, PAGE, n, deadline, &li);
+            budget_give_all(o->cache, extra, n);
             if (outcome == SMH_OK) {
                 fetch_missing(&p, &ids, &k, deadline);
                 listing = &ids;
@@ -640,5 +672,6 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     pull_free(&p);
     pull_free(&ids);
     smh_conn_free(conn);
+    smh_budget_give(o->cache, slot);
     return rc;
 }

@@ -1,7 +1,10 @@
 /* workers.c: the upload workers, the threads that run the jobs.
  * SMH_WORKERS threads, each with its own connection, each running the job in its slot of
- * e->jobs when the dispatcher marks it used. */
+ * e->jobs when the dispatcher marks it used, holding a slot of the cache's request budget
+ * (budget.c) while the job's requests are in flight. */
 #include "engine_int.h"
+
+#include "budget.h"
 
 #include "clock.h"
 #include "http.h"
@@ -14,6 +17,23 @@ struct warg {
     struct smh_engine *e;
     int i;
 };
+
+/* A slot of the cache's request budget for the job's requests, waited for until the engine
+ * stops (-1 then). The dispatcher hands out no more jobs than slots look free (smh_capacity), so
+ * the wait is short unless another process took them meanwhile. */
+static int budget_slot(struct smh_engine *e)
+{
+    for (;;) {
+        int slot = smh_budget_take(e->c, SMH_BUDGET_UPLOAD, SMH_BUDGET_WAIT_MS);
+        if (slot >= 0)
+            return slot;
+        pthread_mutex_lock(&e->mu);
+        int stop = e->stop;
+        pthread_mutex_unlock(&e->mu);
+        if (stop || __atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
+            return -1;
+    }
+}
 
 static void *worker_main(void *arg)
 {
@@ -29,10 +49,18 @@ static void *worker_main(void *arg)
         if (e->stop)
             break;
         j->busy = 1;
-        j->started_ms = smc_now_ms();
         pthread_mutex_unlock(&e->mu);
-        if (conn) {
+        int slot = conn ? budget_slot(e) : -1;
+        j->started_ms = smc_now_ms();
+        if (slot >= 0) {
             smh_job_run(e, conn, j);
+            smh_budget_give(e->c, slot);
+        } else if (conn) {
+            j->outcome = SMH_RETRY; /* the engine stops: sent later, by whoever holds the lease */
+            j->retry_after = -1;
+            j->status = 0;
+            j->defer_ms = SMH_REREAD_MS;
+            snprintf(j->err, sizeof j->err, "the engine stopped before the upload was sent");
         } else {
             j->outcome = SMH_RETRY;
             j->retry_after = -1;
