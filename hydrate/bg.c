@@ -218,8 +218,12 @@ static struct {
     int ntodo;
     struct smh_keyset busy; /* names handed out and not yet answered */
     int nth, stop;
-    pid_t pid; /* the process whose workers these are (a fork child has none) */
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    int pull;    /* a periodic pull handed out: -1 none, else full or not */
+    int pulling; /* a worker runs it (the sync thread hands out no other meanwhile) */
+    pid_t pid;   /* the process whose workers these are (a fork child has none) */
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .pull = -1};
+
+static void pull_run(int full);
 
 /* Answer one name: unless it was asked for within MISS_TTL or exists now, claim it, ask for it
  * and for the directory of that name (not when the first got no answer at all); then it leaves
@@ -258,10 +262,19 @@ static void *hyd_worker(void *arg)
     (void)arg;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
-        while (!pool.stop && pool.ntodo == 0)
+        while (!pool.stop && pool.ntodo == 0 && pool.pull < 0)
             pthread_cond_wait(&pool.cv, &pool.mu);
         if (pool.stop)
             break;
+        if (pool.pull >= 0) {
+            int full = pool.pull;
+            pool.pull = -1;
+            pthread_mutex_unlock(&pool.mu);
+            pull_run(full);
+            pthread_mutex_lock(&pool.mu);
+            pool.pulling = 0;
+            continue;
+        }
         char *key = pool.todo[--pool.ntodo];
         pthread_mutex_unlock(&pool.mu);
         hydrate_one(key);
@@ -331,27 +344,48 @@ static void hydrate_pending(void)
 }
 
 /* The holder's periodic pulls: a delta pull every pull interval, a full one every
- * FULL_PULL_EVERY (and the first time: a delta pull cannot see deletions). */
+ * FULL_PULL_EVERY (and the first time: a delta pull cannot see deletions). A pull runs in a
+ * worker of the pool (pull_run), so the sync thread goes on pushing meanwhile (and at exit drains
+ * at once); bg.pulls and bg.next_pull are under pool.mu. */
 static void pull_due(void)
 {
     uint64_t now = smc_now_ms();
     char wm[BG_NUM_MAX];
-    if (!bg.next_pull && smc_kv_get(bg.o.cache, "pull.last", wm, sizeof wm) == 0) {
+    int last = smc_kv_get(bg.o.cache, "pull.last", wm, sizeof wm) == 0;
+    uint64_t last_ms = last ? strtoull(wm, NULL, 10) : 0;
+    int nowm = smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
+    pthread_mutex_lock(&pool.mu);
+    if (!bg.next_pull && last) {
         /* whoever pulled last (another process, smshim run) counts: a new process does not
          * pull again before the interval is up */
-        bg.next_pull = strtoull(wm, NULL, 10) + (uint64_t)bg.o.pull_interval_ms;
+        bg.next_pull = last_ms + (uint64_t)bg.o.pull_interval_ms;
         bg.pulls = 1; /* its next pull is a delta pull */
     }
-    if (now < bg.next_pull)
+    int due = !pool.pulling && now >= bg.next_pull;
+    pthread_mutex_unlock(&pool.mu);
+    if (!due)
         return;
-    int full = bg.pulls % FULL_PULL_EVERY == 0 ||
-               smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
-    if (pull_one(full, NULL, NULL) == 0)
-        bg.pulls++;
+    pool_start();
+    pthread_mutex_lock(&pool.mu);
+    if (pool.nth > 0 && !pool.pulling) {
+        pool.pulling = 1;
+        pool.pull = bg.pulls % FULL_PULL_EVERY == 0 || nowm;
+        pthread_cond_broadcast(&pool.cv);
+    }
+    pthread_mutex_unlock(&pool.mu);
+}
+
+/* One periodic pull, in a worker of the pool. */
+static void pull_run(int full)
+{
+    int ok = pull_one(full, NULL, NULL) == 0;
     /* changes nobody recorded (a write through a descriptor closed by exit, by a child, or by a
      * raw close) are found by comparing the tree with the entries */
     smh_scan(bg.e);
+    pthread_mutex_lock(&pool.mu);
+    bg.pulls += ok;
     bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;
+    pthread_mutex_unlock(&pool.mu);
 }
 
 static void participant(int on)
@@ -441,11 +475,16 @@ static void exit_work(void)
 static void probe(void)
 {
     char wm[BG_NUM_MAX];
-    if (!smh_silent_probe(bg.o.cache))
+    pthread_mutex_lock(&pool.mu);
+    int pulling = pool.pulling; /* a pull still in flight: no probe beside it */
+    pthread_mutex_unlock(&pool.mu);
+    if (pulling || !smh_silent_probe(bg.o.cache))
         return;
     if (pull_one(smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0, NULL, NULL) == 0) {
+        pthread_mutex_lock(&pool.mu);
         bg.pulls++;
         bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;
+        pthread_mutex_unlock(&pool.mu);
     }
 }
 
@@ -597,7 +636,8 @@ void smh_atfork_child(void)
     bg.next_pull = 0;
     pthread_mutex_init(&pool.mu, NULL); /* the parent's workers are not here */
     pthread_cond_init(&pool.cv, NULL);
-    pool.ntodo = pool.nth = pool.stop = 0;
+    pool.ntodo = pool.nth = pool.stop = pool.pulling = 0;
+    pool.pull = -1;
     pool.busy.v = NULL; /* (the parent's copies leak, as the misses do) */
     pool.busy.cap = pool.busy.n = 0;
 }

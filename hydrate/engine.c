@@ -110,6 +110,11 @@ void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms)
     uint64_t deadline = smc_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
     __atomic_store_n(&e->yield, 0, __ATOMIC_RELEASE);
     smh_engine_stall_rule(e);
+    /* a drain has no debounce: the paths held back on purpose (debounce, a document still being
+     * processed; b == 0: no failure) may go at once, so all 8 slots fill from the start */
+    for (size_t i = 0; i < e->backoff.cap; i++)
+        if (e->backoff.v[i].key && e->backoff.v[i].b == 0)
+            e->backoff.v[i].a = 0;
     for (;;) {
         struct smc_counts n;
         uint64_t now = smc_now_ms();
