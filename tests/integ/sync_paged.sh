@@ -5,7 +5,8 @@
 # them (positions moved: a changed document goes to the head of the listing, a deleted one moves
 # every later one up a place). The pull must end with exactly the documents the server holds,
 # with never more than 4 list requests in flight. Then a listing with a page that keeps failing
-# must not be taken for remote deletions. Every wait is on an event the server reports.
+# must not be taken for remote deletions, and a page too large for an answer is split by the
+# thread that fetches it. Every wait is on an event the server reports.
 . "$(dirname "$0")/../lib/common.sh"
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
@@ -136,3 +137,27 @@ cat "$T/sync2.out"
 [ "$RC" -eq 0 ] || fail "the second cache's first sync exited $RC"
 srv check "$SMSHIM_CACHE/tree" || fail "the second cache's tree is not what the server holds"
 echo "ok - edits alone during a first pull: the tree is what the server holds"
+
+# a page too large for one answer, fetched by one of the threads: page 5 holds two documents of
+# 12 MB (together more than the 16 MB a page may hold): it is asked again in pages of 10, then
+# of 1, while the other pages are in flight
+export SMSHIM_CACHE="$T/cache3"
+"$PY" - "$SRV" <<'PY'
+import json, sys, urllib.request as u
+url = sys.argv[1]
+docs = json.loads(u.urlopen(url + "/_admin/documents").read())["documents"]
+docs.sort(key=lambda d: d["updatedAt"], reverse=True)
+for d in docs[455:457]:
+    big = ("%s " % d["id"]) * ((12 << 20) // (len(d["id"]) + 1))
+    body = {"id": d["id"], "content": big, "updatedAt": d["updatedAt"]}
+    u.urlopen(u.Request(url + "/_admin/edit", data=json.dumps(body).encode(), method="POST",
+                        headers={"Content-Type": "application/json"})).read()
+PY
+n0=$("$PY" -c 'import json,sys; print(len(json.loads(sys.argv[1])))' "$(srv stats list_pages)")
+"$B/smshim" sync >"$T/sync3.out" 2>&1 || { cat "$T/sync3.out"; fail "the first sync of a listing with a page too large"; }
+srv check "$SMSHIM_CACHE/tree" || fail "the tree is not what the server holds after a page was split"
+"$PY" -c 'import json, sys
+p = json.loads(sys.argv[1])[int(sys.argv[2]):]
+assert [41, 10, True] in p and any(l == 1 and c for _, l, c in p), p' "$(srv stats list_pages)" "$n0" ||
+    { cat "$T/sync3.out"; srv stats list_pages; fail "page 5 was not asked again in smaller pages"; }
+echo "ok - a page too large for an answer, split while other pages are in flight"
