@@ -2,6 +2,7 @@
 #include "api.h"
 
 #include "../cache/cache.h"
+#include "engine_int.h" /* smh_text_ok */
 
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,11 @@
 
 #define J smh_json
 
+/* Every byte but NUL and '/' may be in a name, as in a real directory: the kernel and the service
+ * take control characters, so a file named with one is pushed and must come back on every pull
+ * (it is escaped wherever it is printed: sm_escape). What the rules below refuse is what would
+ * leave the tree or name something else: an empty, "." or ".." component, a component or a path
+ * the kernel refuses (over 255 or PATH_MAX bytes). A NUL ends the filepath (cJSON's strings). */
 int smh_filepath_ok(const char *fp)
 {
     size_t n = strlen(fp), comp = 0;
@@ -27,11 +33,19 @@ int smh_filepath_ok(const char *fp)
             comp = 0;
             continue;
         }
-        if (c < 0x20 || c == 0x7f)
-            return 0;
         comp++;
     }
     return 1;
+}
+
+const char *smh_filepath_refused(const char *fp)
+{
+    if (!smh_filepath_ok(fp))
+        return "an empty, \".\" or \"..\" component or an over-long name: not sent";
+    if (!smh_text_ok(fp, strlen(fp)))
+        return "the service holds only UTF-8 filepaths and this name is not UTF-8: not sent "
+               "(rename the file)";
+    return NULL;
 }
 
 int64_t smh_parse_time(const char *s)

@@ -106,9 +106,12 @@ int smh_api_outcome(struct smh_call *k, const struct smh_resp *r);
 /** An answer's whole body as JSON (nothing but whitespace after the value), or NULL. */
 cJSON *smh_api_parse(const struct smh_resp *r);
 /** Is fp a filepath the engine may write locally? Absolute, no "." or ".." or empty
- *  components, no control characters, components <= 255 bytes, < PATH_MAX bytes in all (any
- *  path the kernel accepts below the tree). */
+ *  components, components <= 255 bytes, < PATH_MAX bytes in all: any path the kernel accepts
+ *  below the tree, control characters included (every name a push may send). */
 int smh_filepath_ok(const char *fp);
+/** Why a local file's name cannot be sent as a filepath (one a pull would refuse, or one the
+ *  service refuses: not UTF-8), or NULL when it can. */
+const char *smh_filepath_refused(const char *fp);
 /** ISO-8601 UTC ("2026-05-10T23:28:10.123Z") to milliseconds since the epoch; 0 if invalid. */
 int64_t smh_parse_time(const char *s);
 

@@ -99,6 +99,12 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         pushed(e, j, key, &ent, &p);
         return SMH_OK;
     }
+    const char *refused = smh_filepath_refused(key);
+    if (refused) {
+        /* a name the service or the pulls cannot hold: poisoned before anything is sent */
+        snprintf(k->err, sizeof k->err, "%s", refused);
+        return SMH_REJECT;
+    }
     if (!__atomic_load_n(&e->drain, __ATOMIC_RELAXED)) {
         uint64_t m = smc_mtime_ns(&st) / SMH_NS_PER_MS, now = smc_now_ms();
         if (now < m + SMH_DEBOUNCE_MS) {
@@ -197,6 +203,11 @@ static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
     const char *id = ent.remote_id[0] ? ent.remote_id : j->remote_id;
     if (!id[0])
         return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
+    const char *refused = smh_filepath_refused(j->to);
+    if (refused) { /* the document keeps its old name; the file is poisoned under the new one */
+        snprintf(k->err, sizeof k->err, "%s", refused);
+        return SMH_REJECT;
+    }
     int o = smh_api_patch(k, id, NULL, j->to, NULL, NULL);
     if (o == SMH_OK)
         smc_siblings_move(e->c, e->tree, j->key, j->to); /* a binary file's siblings follow it */

@@ -251,9 +251,13 @@ static int cmd_sync(int argc, char **argv)
     if (left > 0)
         fprintf(stderr, "smshim: %ld changes could not be pushed yet%s%s\n", left,
                 prog.last_error[0] ? "; last error: " : "", E(prog.last_error));
+    char lastp[256] = "";
+    if (n.poisoned && smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
+        lastp[0] = '\0';
     if (n.poisoned)
-        fprintf(stderr, "smshim: %llu files were refused by the server (smshim status --list)\n",
-                (unsigned long long)n.poisoned);
+        fprintf(stderr,
+                "smshim: %llu files were refused by the server (smshim status --list)%s%s\n",
+                (unsigned long long)n.poisoned, lastp[0] ? "; last: " : "", E(lastp));
     return (left > 0 || n.poisoned || is_paused || pulled < 0) ? 1 : 0;
 }
 
