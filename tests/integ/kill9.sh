@@ -3,6 +3,9 @@
 # back consistently, every file a writer finished is there with its content, and each of them is
 # recorded for the sync engine.
 . "$(dirname "$0")/../lib/common.sh"
+# the cache exists before the first kill (a writer killed before its first file call would leave
+# nothing for status to open)
+shim mkdir -p /sm/k
 start=0
 for round in $(seq 1 25); do
     LD_PRELOAD="$PRELOAD" "$B/tests/killwriter" /sm/k "$start" >"$T/done.$round" &
