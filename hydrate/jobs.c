@@ -211,6 +211,13 @@ static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
     int o = smh_api_patch(k, id, NULL, j->to, NULL, NULL);
     if (o == SMH_OK)
         smc_siblings_move(e->c, e->tree, j->key, j->to); /* a binary file's siblings follow it */
+    if (o == SMH_OK && (ent.flags & SMC_E_POISONED)) {
+        /* poisoned under a name that could not be sent, now sent under one that can: its
+         * write settles what is left (the same bytes: only the dirty mark goes) */
+        ent.flags &= ~(uint32_t)SMC_E_POISONED;
+        smc_entry_put(e->c, j->to, &ent);
+        smc_queue_put_op(e->c, SMC_Q_WRITE, j->to, NULL);
+    }
     if (o == SMH_GONE) {
         /* vanished remotely: the file is created again under its new name */
         ent.remote_id[0] = '\0';

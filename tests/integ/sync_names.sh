@@ -100,6 +100,14 @@ on "$A" "$B/smshim" status --list >"$T/list2.out"
 grep -qx 'poisoned *\/plain\\xfe.md' "$T/list2.out" || { cat "$T/list2.out"; fail "the rename target is not listed as poisoned"; }
 echo "ok - renames to such names follow; to a name that is not UTF-8, refused visibly"
 
+# renamed again to a name that can be sent: its document follows and nothing is poisoned
+on "$A" shim bash -c 'cd /sm && mv "$1" plain-again.md' _ "$BAD2"
+on "$A" "$B/smshim" sync >"$T/s6.out" 2>&1 || true
+on "$A" "$B/smshim" status --list >"$T/list3.out"
+grep -qx 'clean *\/plain-again.md' "$T/list3.out" || { cat "$T/list3.out"; fail "a file renamed back to a name that can be sent stays poisoned"; }
+[ "$(srv content /plain-again.md)" = plain ] || fail "the document did not follow the rename back"
+echo "ok - renamed back to a name that can be sent, it syncs again"
+
 # grep shows their paths escaped
 on "$B2" "$B/smshim" grep "edited elsewhere" >"$T/g.out" 2>"$T/g.err" || { cat -v "$T/g.err"; fail "grep found nothing"; }
 cat -v "$T/g.out"
