@@ -417,6 +417,12 @@ static int bg_setup(void)
             bg.o.log(why); /* stays local-only: never push one container's files into another */
         return -1;
     }
+    if (smh_http_load() != 0) {
+        snprintf(why, sizeof why, "no sync in this process (the changes stay queued): %s",
+                 smh_http_load_error());
+        log_msg(why);
+        return -1;
+    }
     struct smh_opts eo = {bg.o.cache, bg.o.cache_dir, bg.o.base_url, bg.o.key, bg.o.tag};
     struct smh_engine *e = smh_engine_new(&eo);
     if (!e)

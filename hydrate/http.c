@@ -28,8 +28,13 @@ static struct {
     __typeof__(curl_easy_strerror) *strerror_;
 } cu;
 
-static pthread_once_t load_once = PTHREAD_ONCE_INIT;
-static int load_rc = -ENOSYS;
+/* The libraries are loaded once they load; a failure is kept with its reason (dlerror) and tried
+ * again at the next call, at most once a second (load_mu guards the attempt). */
+static pthread_mutex_t load_mu = PTHREAD_MUTEX_INITIALIZER;
+static int load_ok;            /* 1 once loaded: read without the lock */
+static int load_rc = -ENOSYS;  /* the last attempt's result */
+static uint64_t load_retry_ms; /* no new attempt before this (monotonic ms) */
+static char load_why[256] = "not loaded yet";
 
 static void *sym(void *h, const char *name, int *missing)
 {
@@ -39,14 +44,25 @@ static void *sym(void *h, const char *name, int *missing)
     return p;
 }
 
-static void load(void)
+static void *open_lib(const char *name)
+{
+    void *h = SM_REAL(dlopen)(name, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(load_why, sizeof load_why, "cannot load %s: %s", name, e ? e : "unknown error");
+    }
+    return h;
+}
+
+static int load(void)
 {
     int missing = 0;
-    void *hc = SM_REAL(dlopen)("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    void *hj = SM_REAL(dlopen)("libcjson.so.1", RTLD_NOW | RTLD_LOCAL);
+    void *hc = open_lib("libcurl.so.4");
+    void *hj = hc ? open_lib("libcjson.so.1") : NULL;
     if (!hc || !hj) {
-        load_rc = -ENOENT;
-        return;
+        if (hc)
+            dlclose(hc);
+        return -ENOENT;
     }
 #define C(f, n) cu.f = (__typeof__(cu.f))sym(hc, n, &missing)
     C(global_init, "curl_global_init");
@@ -79,8 +95,8 @@ static void load(void)
     J(DelItem, "cJSON_DeleteItemFromObjectCaseSensitive");
 #undef J
     if (missing) {
-        load_rc = -ENOSYS;
-        return;
+        snprintf(load_why, sizeof load_why, "libcurl.so.4 or libcjson.so.1 lacks a function");
+        return -ENOSYS;
     }
     /* OpenSSL frees its global state in an atexit handler; a host process that exits while one
      * of the engine's threads is inside a TLS or lock call would then crash in libcrypto. Ask
@@ -90,14 +106,41 @@ static void load(void)
         (int (*)(uint64_t, const void *))dlsym(hc, "OPENSSL_init_crypto");
     if (init_crypto)
         init_crypto(0x00080000ull /* OPENSSL_INIT_NO_ATEXIT */, NULL);
-    /* once, before any easy handle, from the one thread that gets here (pthread_once) */
-    load_rc = cu.global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
+    /* once, before any easy handle, from the one thread that gets here (load_mu) */
+    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(load_why, sizeof load_why, "curl_global_init failed");
+        return -EIO;
+    }
+    return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 int smh_http_load(void)
 {
-    pthread_once(&load_once, load);
-    return load_rc;
+    if (__atomic_load_n(&load_ok, __ATOMIC_ACQUIRE))
+        return 0;
+    pthread_mutex_lock(&load_mu);
+    if (!load_ok && mono_ms() >= load_retry_ms) {
+        load_rc = load();
+        if (load_rc == 0)
+            __atomic_store_n(&load_ok, 1, __ATOMIC_RELEASE);
+        else
+            load_retry_ms = mono_ms() + 1000;
+    }
+    int rc = load_ok ? 0 : load_rc;
+    pthread_mutex_unlock(&load_mu);
+    return rc;
+}
+
+const char *smh_http_load_error(void)
+{
+    return load_why;
 }
 
 void smh_resp_free(struct smh_resp *r)

@@ -8,8 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/** Load libcurl and cJSON and run curl_global_init, once per process. 0 or -errno. */
+/** Load libcurl and cJSON and run curl_global_init: once it succeeds, for the process; a failure
+ *  is tried again at a later call (at most once a second). 0 or -errno. */
 int smh_http_load(void);
+/** Why the last smh_http_load failed (a dlerror text), for a log line. */
+const char *smh_http_load_error(void);
 
 /** The cJSON functions the engine uses, resolved by smh_http_load. */
 struct smh_json {

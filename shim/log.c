@@ -15,6 +15,22 @@ void sm_log_refused(const char *why);
 
 int sm_log_level;
 static int log_fd = -1;
+/* The default file lives in the cache, which the first process of a new cache makes only at its
+ * first call under the prefix, after sm_log_init: that file is opened at the first message
+ * instead (log_later holds its path; log_opening lets one thread try at a time). */
+static char log_later[PATH_MAX];
+static int log_opening;
+
+static void log_open(const char *file)
+{
+    /* one of the shim's own descriptors (sm_real.h): out of the host's range, moved away when the
+     * host dup2s onto it, never closed by the host */
+    int fd = sm_lib_openat(AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+        __atomic_store_n(&log_fd, fd, __ATOMIC_RELEASE);
+        sm_fd_movable(&log_fd);
+    }
+}
 
 void sm_log_init(const char *spec, const char *cache)
 {
@@ -56,13 +72,14 @@ void sm_log_init(const char *spec, const char *cache)
         log_fd = 2;
         return;
     }
-    /* one of the shim's own descriptors (sm_real.h): out of the host's range, moved away when the
-     * host dup2s onto it, never closed by the host */
-    log_fd = sm_lib_openat(AT_FDCWD, file, O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (log_fd < 0)
-        sm_log_level = 0;
+    log_later[0] = '\0';
+    log_open(file);
+    if (log_fd >= 0)
+        return;
+    if (file == deflt && errno == ENOENT)
+        snprintf(log_later, sizeof log_later, "%s", deflt); /* the cache is not made yet */
     else
-        sm_fd_movable(&log_fd);
+        sm_log_level = 0;
 }
 
 void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
@@ -84,6 +101,12 @@ void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
     n += (int)strlen(buf + n);
     buf[n++] = '\n';
     int fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+    if (fd < 0 && log_later[0] && !__atomic_exchange_n(&log_opening, 1, __ATOMIC_ACQUIRE)) {
+        if (__atomic_load_n(&log_fd, __ATOMIC_ACQUIRE) < 0)
+            log_open(log_later);
+        __atomic_store_n(&log_opening, 0, __ATOMIC_RELEASE);
+        fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
+    }
     if (fd >= 0)
         (void)!write(fd, buf, (size_t)n);
     errno = saved;

@@ -68,9 +68,11 @@ n=$(lists); echo "ok - smshim run: $n list request(s)"
 # lives until its thread has finished a pull (smshim status shows it)
 fresh empty-host
 srv config list_total_pages=1000000000 >/dev/null
-bounded env LD_PRELOAD="$PRELOAD" bash -c "echo x > /sm/f.md
-    until LD_PRELOAD= '$B/smshim' status | grep -q '^last pull'; do sleep 0.05; done"
-[ "$RC" -eq 0 ] || { cat "$T/out"; fail "the host process exited $RC"; }
+# (a thread that cannot sync says so in the log: the host then stops waiting)
+bounded env LD_PRELOAD="$PRELOAD" SMSHIM_LOG=warn bash -c "echo x > /sm/f.md
+    until LD_PRELOAD= '$B/smshim' status | grep -q '^last pull'; do
+        grep -q 'no sync in this process' '$SMSHIM_CACHE/log' 2>/dev/null && exit 3; sleep 0.05; done"
+[ "$RC" -eq 0 ] || { cat "$T/out" "$SMSHIM_CACHE/log"; fail "the host process exited $RC"; }
 n=$(lists); echo "ok - a host process's sync thread: $n list request(s)"
 [ "$n" -eq 1 ] || fail "$n list requests"
 
