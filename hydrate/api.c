@@ -259,23 +259,14 @@ static int put(char **b, size_t *len, size_t *cap, const void *p, size_t n)
     return 0;
 }
 
-/* One form field; filename (or NULL) makes it a file part. */
-static int part(char **b, size_t *len, size_t *cap, const char *bd, const char *name,
-                const char *filename, const char *v, size_t vn)
+/* One text form field (after the part before it). */
+static int part(char **b, size_t *len, size_t *cap, const char *bd, const char *name, const char *v,
+                size_t vn)
 {
-    char head[600];
-    if (filename)
-        snprintf(head, sizeof head,
-                 "--%s\r\nContent-Disposition: form-data; name=\"%s\"; filename=\"%s\"\r\n"
-                 "Content-Type: application/octet-stream\r\n\r\n",
-                 bd, name, filename);
-    else
-        snprintf(head, sizeof head, "--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n",
-                 bd, name);
-    return put(b, len, cap, head, strlen(head)) || put(b, len, cap, v, vn) ||
-                   put(b, len, cap, "\r\n", 2)
-               ? -1
-               : 0;
+    char head[300];
+    snprintf(head, sizeof head, "\r\n--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n",
+             bd, name);
+    return put(b, len, cap, head, strlen(head)) || put(b, len, cap, v, vn) ? -1 : 0;
 }
 
 int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, size_t len,
@@ -304,13 +295,18 @@ int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, 
     }
     if (!meta)
         return SMH_RETRY;
+    /* the file part's head, its bytes (sent from where they are), then the other fields */
+    char head[600];
+    snprintf(head, sizeof head,
+             "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=\"%s\"\r\n"
+             "Content-Type: application/octet-stream\r\n\r\n",
+             bd, fname);
     char *b = NULL;
     size_t bl = 0, cap = 0;
-    int bad = part(&b, &bl, &cap, bd, "file", fname, bytes, len) ||
-              part(&b, &bl, &cap, bd, "containerTag", NULL, k->tag, strlen(k->tag)) ||
-              part(&b, &bl, &cap, bd, "filepath", NULL, filepath, strlen(filepath)) ||
-              part(&b, &bl, &cap, bd, "metadata", NULL, meta, strlen(meta)) ||
-              put(&b, &bl, &cap, "--", 2) || put(&b, &bl, &cap, bd, strlen(bd)) ||
+    int bad = part(&b, &bl, &cap, bd, "containerTag", k->tag, strlen(k->tag)) ||
+              part(&b, &bl, &cap, bd, "filepath", filepath, strlen(filepath)) ||
+              part(&b, &bl, &cap, bd, "metadata", meta, strlen(meta)) ||
+              put(&b, &bl, &cap, "\r\n--", 4) || put(&b, &bl, &cap, bd, strlen(bd)) ||
               put(&b, &bl, &cap, "--\r\n", 4);
     J.Free(meta);
     if (bad) {
@@ -319,8 +315,9 @@ int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, 
     }
     snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", bd);
     struct smh_resp r;
-    int rc =
-        smh_request_body(k->conn, "POST", "/v3/documents/file", ctype, b, bl, SMH_ANSWER_SMALL, &r);
+    const struct smh_piece body[] = {{head, strlen(head)}, {bytes, len}, {b, bl}};
+    int rc = smh_request_body(k->conn, "POST", "/v3/documents/file", ctype, body, 3,
+                              SMH_ANSWER_SMALL, &r);
     free(b);
     if (rc != 0)
         return SMH_RETRY;

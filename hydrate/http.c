@@ -415,11 +415,49 @@ static size_t on_header(char *p, size_t sz, size_t n, void *arg)
     return len;
 }
 
-/* One exchange with url. hdr: the request's headers; body: len bytes or NULL; redirects: how
- * many to follow (0 for every request that carries the key); fresh: on a new connection. */
+/* A body sent from pieces as libcurl asks for it (no copy of a large upload's bytes). */
+struct reader {
+    const struct smh_piece *v;
+    int n, i;   /* the pieces; the one being sent */
+    size_t off; /* bytes of it sent */
+};
+
+static size_t on_read(char *buf, size_t sz, size_t n, void *arg)
+{
+    struct reader *r = arg;
+    size_t want = sz * n, got = 0;
+    while (got < want && r->i < r->n) {
+        size_t left = r->v[r->i].n - r->off, k = left < want - got ? left : want - got;
+        memcpy(buf + got, r->v[r->i].p + r->off, k);
+        got += k;
+        r->off += k;
+        if (r->off == r->v[r->i].n)
+            r->i++, r->off = 0;
+    }
+    return got;
+}
+
+/* libcurl rewinds a body it must send again: only to an offset from the start. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    struct reader *r = arg;
+    if (origin != SEEK_SET || offset < 0)
+        return CURL_SEEKFUNC_CANTSEEK;
+    size_t at = (size_t)offset;
+    for (r->i = 0, r->off = 0; r->i < r->n && at >= r->v[r->i].n; r->i++)
+        at -= r->v[r->i].n;
+    if (r->i == r->n && at > 0)
+        return CURL_SEEKFUNC_FAIL;
+    r->off = at;
+    return CURL_SEEKFUNC_OK;
+}
+
+/* One exchange with url. hdr: the request's headers; body: len bytes, or the pieces of rd, or
+ * none; redirects: how many to follow (0 for every request that carries the key); fresh: on a
+ * new connection. */
 static int perform(struct smh_conn *c, const char *method, const char *url, struct curl_slist *hdr,
-                   const char *body, size_t len, long redirects, int fresh, size_t max,
-                   struct smh_resp *out)
+                   const char *body, size_t len, struct reader *rd, long redirects, int fresh,
+                   size_t max, struct smh_resp *out)
 {
     struct sink s = {.retry_after = -1, .max = max};
     memset(out, 0, sizeof *out);
@@ -456,6 +494,16 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     if (body) {
         cu.setopt(c->h, CURLOPT_POSTFIELDS, body);
         cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (rd) {
+        curl_off_t total = 0;
+        for (int i = 0; i < rd->n; i++)
+            total += (curl_off_t)rd->v[i].n;
+        cu.setopt(c->h, CURLOPT_POST, 1L);
+        cu.setopt(c->h, CURLOPT_READFUNCTION, on_read);
+        cu.setopt(c->h, CURLOPT_READDATA, rd);
+        cu.setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
+        cu.setopt(c->h, CURLOPT_SEEKDATA, rd);
+        cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, total);
     } else if (strcmp(method, "GET") == 0) {
         cu.setopt(c->h, CURLOPT_HTTPGET, 1L);
     }
@@ -489,12 +537,13 @@ int smh_request(struct smh_conn *c, const char *method, const char *path, const 
 {
     char url[1024];
     snprintf(url, sizeof url, "%s%s", c->base, path);
-    return perform(c, method, url, c->hdr, body, body ? strlen(body) : 0, 0, 0, max, out);
+    return perform(c, method, url, c->hdr, body, body ? strlen(body) : 0, NULL, 0, 0, max, out);
 }
 
 int smh_request_body(struct smh_conn *c, const char *method, const char *path, const char *ctype,
-                     const char *body, size_t len, size_t max, struct smh_resp *out)
+                     const struct smh_piece *v, int nv, size_t max, struct smh_resp *out)
 {
+    struct reader rd = {.v = v, .n = nv};
     char url[1024], ct[200];
     struct curl_slist h[4];
     int n = 0;
@@ -510,7 +559,7 @@ int smh_request_body(struct smh_conn *c, const char *method, const char *path, c
     /* a new connection: a request sent on a reused one that the server closes after taking
      * it would be sent again by libcurl itself, and an upload has no customId to make that
      * harmless */
-    return perform(c, method, url, h, body, len, 0, 1, max, out);
+    return perform(c, method, url, h, NULL, 0, &rd, 0, 1, max, out);
 }
 
 /* The length of url's origin (scheme://authority), or 0. */
@@ -537,9 +586,9 @@ int smh_fetch_url(struct smh_conn *c, const char *url, size_t max, struct smh_re
         return 0;
     }
     if (smh_url_same_origin(c, url)) /* the API's own origin: with the key, no redirect */
-        return perform(c, "GET", url, c->hdr, NULL, 0, 0, 0, max, out);
+        return perform(c, "GET", url, c->hdr, NULL, 0, NULL, 0, 0, max, out);
     struct curl_slist h = {.data = (char *)"Accept: */*", .next = NULL};
-    return perform(c, "GET", url, &h, NULL, 0, 3, 0, max, out); /* elsewhere: never the key */
+    return perform(c, "GET", url, &h, NULL, 0, NULL, 3, 0, max, out); /* elsewhere: never the key */
 }
 
 const char *smh_curl_strerror(int code)

@@ -98,9 +98,14 @@ void smh_conn_default_stall(long ms);
  *  decoded answer accepted (SMH_ANSWER_*). 0, or -ENOMEM. */
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,
                 size_t max, struct smh_resp *out);
-/** The same with a body of len bytes (NULs allowed) of Content-Type ctype (a multipart upload). */
+/** The same with a body of Content-Type ctype sent from the nv pieces v, in order, as libcurl
+ *  asks for it (a multipart upload: the file's bytes are not copied), on a connection of its own. */
+struct smh_piece {
+    const char *p;
+    size_t n;
+};
 int smh_request_body(struct smh_conn *c, const char *method, const char *path, const char *ctype,
-                     const char *body, size_t len, size_t max, struct smh_resp *out);
+                     const struct smh_piece *v, int nv, size_t max, struct smh_resp *out);
 /** Is url on c's base URL's origin (scheme, host and port, as written)? */
 int smh_url_same_origin(const struct smh_conn *c, const char *url);
 /** GET an absolute http(s) url (a binary document's bytes): with the key and no redirect when it
