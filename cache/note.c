@@ -160,13 +160,33 @@ int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
     return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
 }
 
-/* Inside t: mark key dirty (creating its entry) and queue a write. */
+/* Is key longer than a synced filepath may be (SMC_KEY_SYNC_MAX)? */
+static int too_long(const char *key)
+{
+    return strnlen(key, SMC_KEY_SYNC_MAX + 1) > SMC_KEY_SYNC_MAX;
+}
+
+/* Inside t: mark key dirty (creating its entry) and queue a write; a key too long to sync is
+ * recorded refused instead, with nothing queued. */
 static int mark_dirty(struct smc *c, MDB_txn *t, const char *key, uint64_t now_ns)
 {
     struct smc_entry e;
     int rc = entry_read(c, t, key, &e);
     if (rc < 0)
         return rc;
+    if (too_long(key)) {
+        if (rc == 1 && (e.flags & SMC_E_POISONED))
+            return 0;
+        if (rc == 0) {
+            memset(&e, 0, sizeof e);
+            e.version = SMC_ENTRY_V1;
+            smc_custom_id(e.custom_id);
+        }
+        e.flags |= SMC_E_POISONED;
+        if (!e.dirty_since_ns)
+            e.dirty_since_ns = now_ns;
+        return entry_write(c, t, key, &e);
+    }
     if (rc == 1 && e.dirty_since_ns)
         return 0;
     if (rc == 0) {
@@ -194,6 +214,8 @@ static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_n
         return rc;
     if ((rc = smc_rec_del(t, c->entries, key)) < 0)
         return rc;
+    if (too_long(key))
+        return 0; /* never pushed: no document to delete */
     return smc_queue_put(c, t, SMC_Q_DELETE, key, NULL, &e, now_ns);
 }
 
@@ -206,6 +228,12 @@ static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *t
         return rc;
     if (rc == 0)
         return mark_dirty(c, t, to, now_ns);
+    if (too_long(from) || too_long(to)) {
+        /* no document can follow: the old one goes, the new name is recorded afresh */
+        if ((rc = drop_entry(c, t, from, now_ns)) < 0 || (rc = drop_entry(c, t, to, now_ns)) < 0)
+            return rc;
+        return mark_dirty(c, t, to, now_ns);
+    }
     if ((rc = drop_entry(c, t, to, now_ns)) < 0)
         return rc;
     if ((rc = smc_rec_del(t, c->entries, from)) < 0)

@@ -34,12 +34,17 @@
  * (written before long names were hashed); its record stays there. */
 #define SMC_KEY_DIRECT 500
 #define SMC_KEY_HASHED (SMC_KEY_DIRECT + 1 + 8 + 2)
-#define SMC_KEY_LEGACY 511  /* LMDB's largest key (MDB_MAXKEYSIZE) */
-#define SMC_NAME_MAX   8192 /* the longest name: a path (PATH_MAX) with a kv name's word */
-#define SMC_DB_ENTRIES "entries"
-#define SMC_DB_QUEUE   "queue"
-#define SMC_DB_KV      "kv"
-#define SMC_DB_INODES  "inodes"
+#define SMC_KEY_LEGACY 511   /* LMDB's largest key (MDB_MAXKEYSIZE) */
+#define SMC_NAME_MAX   65536 /* the longest name recorded (the tree's paths have no limit) */
+/* The longest key that is synced: a filepath the remote and the engine hold is shorter than
+ * PATH_MAX. The tree can hold longer paths (made relative to a directory deep in it); such a
+ * file is recorded refused (SMC_E_POISONED, no queue record): `smshim status` lists it and
+ * `smshim sync` exits 1, it is never pushed, and its rename to a key that fits records it anew. */
+#define SMC_KEY_SYNC_MAX 4095
+#define SMC_DB_ENTRIES   "entries"
+#define SMC_DB_QUEUE     "queue"
+#define SMC_DB_KV        "kv"
+#define SMC_DB_INODES    "inodes"
 
 /* kv names */
 #define SMC_KV_SCHEMA "schema" /* decimal SMC_SCHEMA */

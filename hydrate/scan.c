@@ -50,6 +50,9 @@ static int scan_missing(void *arg, const char *key, const struct smc_entry *ent)
         /* removed without a record (the unlink was never seen): delete the document */
         smc_note_unlink(s->e->c, key, smh_now_ns());
         s->found++;
+    } else if (strlen(key) > SMC_KEY_SYNC_MAX && smc_tree_stat(s->e->tree, key, &st) == -ENOENT) {
+        /* a file too long to sync is gone: so is its refusal (it has no record to do it) */
+        smc_note_unlink(s->e->c, key, smh_now_ns());
     }
     return 0;
 }
@@ -67,7 +70,7 @@ long smh_scan(struct smh_engine *e)
 static int poisoned_visit(void *arg, const char *key, const struct smc_entry *ent)
 {
     struct scan *s = arg;
-    if (ent->flags & SMC_E_POISONED) {
+    if ((ent->flags & SMC_E_POISONED) && strlen(key) <= SMC_KEY_SYNC_MAX) {
         struct smc_entry x = *ent;
         x.flags &= ~(uint32_t)SMC_E_POISONED;
         if (!x.dirty_since_ns)

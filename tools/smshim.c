@@ -256,7 +256,8 @@ static int cmd_sync(int argc, char **argv)
         lastp[0] = '\0';
     if (n.poisoned)
         fprintf(stderr,
-                "smshim: %llu files were refused by the server (smshim status --list)%s%s\n",
+                "smshim: %llu files were refused by the server or are too long to sync (smshim "
+                "status --list)%s%s\n",
                 (unsigned long long)n.poisoned, lastp[0] ? "; last: " : "", E(lastp));
     return (left > 0 || n.poisoned || is_paused || pulled < 0) ? 1 : 0;
 }

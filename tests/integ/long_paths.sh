@@ -148,3 +148,30 @@ grep -q "1 unrecorded" "$T/sync3.err" || { cat "$T/sync3.err"; fail "the scan di
     fail "the found files did not reach the server"
 listed clean "$K" && listed clean "$G" || fail "the found files are not clean after the sync"
 echo "ok - files at paths longer than PATH_MAX in the tree are found (a directory moved in, the scan)"
+
+# refused visibly: a file at a key longer than any synced filepath (made relative to a directory
+# deep in the tree, as the kernel allows) is listed as refused and fails the sync, and nothing of
+# it reaches the server; once it is gone, so is the refusal
+docs() { srv stats 'requests.POST /v3/documents'; }
+before=$(docs)
+X=$(deep "$SMSHIM_CACHE/tree/in" 4996 x.md "too deep")
+X=/in$X
+RC=0
+"$B/smshim" sync >/dev/null 2>"$T/sync4.err" || RC=$?
+[ "$RC" -eq 1 ] || { cat "$T/sync4.err"; fail "smshim sync exited $RC with a file too long to sync"; }
+grep -q "too long to sync" "$T/sync4.err" || { cat "$T/sync4.err"; fail "smshim sync did not say why"; }
+listed poisoned "$X" || fail "status --list does not show the ${#X}-byte path as refused"
+[ "$(docs)" -eq "$before" ] || fail "a document was created for a path too long to sync"
+"$B/smshim" sync --retry-poisoned >/dev/null 2>&1 && fail "a retry of the refused files let it through"
+[ "$(docs)" -eq "$before" ] || fail "a retry created a document for a path too long to sync"
+"$PY" - "$SMSHIM_CACHE/tree" "$X" <<'PY'
+import os, sys
+os.chdir(sys.argv[1])
+parts = sys.argv[2].strip("/").split("/")
+for p in parts[:-1]:
+    os.chdir(p)
+os.unlink(parts[-1])
+PY
+"$B/smshim" sync >/dev/null 2>&1 || fail "the sync after the too-long file went"
+! listed any "$X" || fail "the refusal outlived the file"
+echo "ok - a file at a ${#X}-byte key is refused visibly (status, exit 1), never pushed, and forgotten when gone"

@@ -464,3 +464,33 @@ SM_TEST(cache_pending_doc_count)
     smc_close(c);
     return 0;
 }
+
+SM_TEST(cache_too_long_to_sync)
+{
+    struct smc *c = open_tmp();
+    struct smc_entry e;
+    struct smc_counts n;
+    char *deep = long_path("/t", SMC_KEY_SYNC_MAX + 100, 'd');
+    ASSERT_EQ_INT(smc_note_write(c, deep, 1), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, deep, &e), 0);
+    ASSERT(e.flags & SMC_E_POISONED); /* refused, listed */
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.queued, 0); /* nothing for the engine to push */
+    /* renamed to a key that fits: recorded afresh, pushed */
+    ASSERT_EQ_INT(smc_note_rename(c, deep, "/t/short.md", 0, 2), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, deep, &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, "/t/short.md", &e), 0);
+    ASSERT(!(e.flags & SMC_E_POISONED) && e.dirty_since_ns);
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.queued, 1);
+    /* and back: its record goes, the long name is refused again */
+    ASSERT_EQ_INT(smc_note_rename(c, "/t/short.md", deep, 0, 3), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, deep, &e), 0);
+    ASSERT(e.flags & SMC_E_POISONED);
+    ASSERT_EQ_INT(smc_note_unlink(c, deep, 4), 0);
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, 0);
+    free(deep);
+    smc_close(c);
+    return 0;
+}
