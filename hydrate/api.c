@@ -192,6 +192,27 @@ static int id_ok(const char *id)
     return !(n <= 2 && id[0] == '.');
 }
 
+/* The outcome of an answer that makes a document, its id into id_out; an accepted answer without
+ * a usable id is SMH_RETRY (what makes the retry safe is the caller's). Frees r. */
+static int answer_id(struct smh_call *k, struct smh_resp *r, const char *what, char id_out[64])
+{
+    int o = outcome(k, r);
+    if (o == SMH_OK) {
+        cJSON *j = parse(r);
+        const char *id = j ? str(j, "id") : NULL;
+        if (id && id_ok(id)) {
+            snprintf(id_out, 64, "%s", id);
+        } else {
+            snprintf(k->err, sizeof k->err, "%s: answer without a usable id", what);
+            o = SMH_RETRY;
+        }
+        if (j)
+            J.Delete(j);
+    }
+    smh_resp_free(r);
+    return o;
+}
+
 int smh_api_create(struct smh_call *k, const char *filepath, const char *content,
                    const char *custom_id, const struct smh_exact *x, char id_out[64])
 {
@@ -215,21 +236,8 @@ int smh_api_create(struct smh_call *k, const char *filepath, const char *content
     }
     if (send_json(k, "POST", "/v3/documents", b, SMH_ANSWER_SMALL, &r) != 0)
         return SMH_RETRY;
-    int o = outcome(k, &r);
-    if (o == SMH_OK) {
-        cJSON *j = parse(&r);
-        const char *id = j ? str(j, "id") : NULL;
-        if (id && id_ok(id)) {
-            snprintf(id_out, 64, "%s", id);
-        } else {
-            snprintf(k->err, sizeof k->err, "create: answer without a usable id");
-            o = SMH_RETRY; /* the customId makes the retry an update of the same document */
-        }
-        if (j)
-            J.Delete(j);
-    }
-    smh_resp_free(&r);
-    return o;
+    /* the customId makes a retry an update of the same document */
+    return answer_id(k, &r, "create", id_out);
 }
 
 int smh_doc_binary(const struct smh_doc *d)
@@ -321,21 +329,8 @@ int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, 
     free(b);
     if (rc != 0)
         return SMH_RETRY;
-    int o = outcome(k, &r);
-    if (o == SMH_OK) {
-        cJSON *j = parse(&r);
-        const char *id = j ? str(j, "id") : NULL;
-        if (id && id_ok(id)) {
-            snprintf(id_out, 64, "%s", id);
-        } else {
-            snprintf(k->err, sizeof k->err, "upload: answer without a usable id");
-            o = SMH_RETRY; /* the marker lets the retry find the document if it was made */
-        }
-        if (j)
-            J.Delete(j);
-    }
-    smh_resp_free(&r);
-    return o;
+    /* the marker lets a retry find the document if it was made */
+    return answer_id(k, &r, "upload", id_out);
 }
 
 int smh_api_patch(struct smh_call *k, const char *id, const char *content, const char *filepath,
