@@ -8,6 +8,7 @@
  * with smc_apply_remote, which finds everything beneath the tree and never overwrites a pending
  * local change. */
 #include "binary.h"
+#include "keyset.h"
 
 #include "../cache/cache.h"
 #include "sm_real.h"
@@ -82,35 +83,11 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
     return 1;
 }
 
-struct marked {
-    char **keys, **ids;
-    size_t n, cap;
-};
-
 static int collect(void *arg, const char *key, const struct smc_entry *e)
 {
-    struct marked *m = arg;
     if (!(e->flags & SMC_E_FETCH))
         return 0;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        char **k = realloc(m->keys, cap * sizeof *k);
-        if (!k)
-            return 1;
-        m->keys = k;
-        char **i = realloc(m->ids, cap * sizeof *i);
-        if (!i)
-            return 1;
-        m->ids = i;
-        m->cap = cap;
-    }
-    m->keys[m->n] = strdup(key);
-    m->ids[m->n] = strdup(e->remote_id);
-    if (m->keys[m->n] && m->ids[m->n])
-        m->n++;
-    else
-        free(m->keys[m->n]), free(m->ids[m->n]);
-    return 0;
+    return smh_pairs_add(arg, key, e->remote_id) < 0;
 }
 
 /* Fetch url as key's document id (updatedAt updated_ms). 1 written, 0 not (done with it), -1
@@ -188,7 +165,7 @@ struct pass {
     const char *tree, *tmp, *tag;
     uint64_t deadline;
     void (*log)(const char *);
-    struct marked m;
+    struct smh_pairs m;
     pthread_mutex_t mu; /* next, written, left */
     size_t next, left;
     long written;
@@ -248,12 +225,7 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
             pthread_join(f[i].th, NULL);
         smh_conn_free(f[i].conn);
     }
-    for (size_t i = 0; i < p.m.n; i++) {
-        free(p.m.keys[i]);
-        free(p.m.ids[i]);
-    }
-    free(p.m.keys);
-    free(p.m.ids);
+    smh_pairs_free(&p.m);
     pthread_mutex_destroy(&p.mu);
     if (p.left)
         smc_kv_put(c, SMC_KV_FETCH, "1"); /* the next pull tries them again */

@@ -92,3 +92,37 @@ void smh_ks_free(struct smh_keyset *s)
     s->v = NULL;
     s->cap = 0;
 }
+
+int smh_pairs_add(struct smh_pairs *l, const char *key, const char *id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **k = realloc(l->keys, cap * sizeof *k);
+        if (!k)
+            return -1;
+        l->keys = k;
+        char **i = realloc(l->ids, cap * sizeof *i);
+        if (!i)
+            return -1;
+        l->ids = i;
+        l->cap = cap;
+    }
+    l->keys[l->n] = strdup(key);
+    l->ids[l->n] = strdup(id);
+    if (l->keys[l->n] && l->ids[l->n])
+        l->n++;
+    else
+        free(l->keys[l->n]), free(l->ids[l->n]);
+    return 0;
+}
+
+void smh_pairs_free(struct smh_pairs *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->keys[i]);
+        free(l->ids[i]);
+    }
+    free(l->keys);
+    free(l->ids);
+    *l = (struct smh_pairs){0};
+}

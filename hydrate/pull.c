@@ -242,8 +242,7 @@ static int on_doc(void *arg, const struct smh_doc *d)
 
 struct gone_ctx {
     struct pull *p;
-    char **keys, **ids;
-    size_t n, cap;
+    struct smh_pairs l;
 };
 
 static int find_gone(void *arg, const char *key, const struct smc_entry *e)
@@ -251,23 +250,7 @@ static int find_gone(void *arg, const char *key, const struct smc_entry *e)
     struct gone_ctx *g = arg;
     if (!(e->flags & SMC_E_REMOTE) || e->dirty_since_ns || smh_ks_get(&g->p->seen, key))
         return 0;
-    if (g->n == g->cap) {
-        size_t cap = g->cap ? g->cap * 2 : 32;
-        char **k = realloc(g->keys, cap * sizeof *k),
-             **i = k ? realloc(g->ids, cap * sizeof *i) : NULL;
-        if (!k || !i) {
-            g->keys = k ? k : g->keys;
-            return 1;
-        }
-        g->keys = k;
-        g->ids = i;
-        g->cap = cap;
-    }
-    g->keys[g->n] = strdup(key);
-    g->ids[g->n] = strdup(e->remote_id);
-    if (g->keys[g->n] && g->ids[g->n])
-        g->n++;
-    return 0;
+    return smh_pairs_add(&g->l, key, e->remote_id) < 0;
 }
 
 /* A document too large for any answer (pull_pages.c): never written; its file is not taken for
@@ -399,18 +382,15 @@ static long remove_gone(struct pull *p, struct smh_call *k, const struct smh_pul
                         uint64_t deadline)
 {
     long removed = 0;
-    struct gone_ctx g = {p, NULL, NULL, 0, 0};
+    struct gone_ctx g = {p, {0}};
     smc_entry_each(o->cache, find_gone, &g);
-    for (size_t i = 0; i < g.n; i++) {
+    for (size_t i = 0; i < g.l.n; i++) {
         struct smh_doc d;
-        if (smh_mono_ms() < deadline && smh_api_get(k, g.ids[i], &d) == SMH_GONE &&
-            smc_remove_remote(o->cache, o->tree, g.keys[i], g.ids[i]) == 1)
+        if (smh_mono_ms() < deadline && smh_api_get(k, g.l.ids[i], &d) == SMH_GONE &&
+            smc_remove_remote(o->cache, o->tree, g.l.keys[i], g.l.ids[i]) == 1)
             removed++;
-        free(g.keys[i]);
-        free(g.ids[i]);
     }
-    free(g.keys);
-    free(g.ids);
+    smh_pairs_free(&g.l);
     return removed;
 }
 
