@@ -5,10 +5,7 @@
 need script
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
-for i in $(seq 1 250); do echo "{\"filepath\":\"/p/$i.md\",\"content\":\"doc $i\",\"containerTag\":\"smshim\"}"; done |
-    "$PY" -c 'import json, sys, urllib.request as u
-for line in sys.stdin:
-    u.urlopen(u.Request(sys.argv[1] + "/_admin/documents", data=line.encode(), method="POST", headers={"Content-Type": "application/json"})).read()' "$SRV"
+srv seedmany /p/%d.md 250
 SUPERMEMORY_API_KEY= shim bash -c 'mkdir -p /sm/q && for i in 1 2 3; do echo "local $i" > /sm/q/$i.md; done'
 
 # on a terminal: the bars, redrawn in place

@@ -11,10 +11,7 @@ export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
 req() { srv stats requests | "$PY" -c 'import json,sys; r=json.load(sys.stdin); print(r[sys.argv[1]] if sys.argv[1] != "all" else sum(r.values()))' "$1"; }
 L="POST /v3/documents/list"
 G="GET /v3/documents/{id}"
-for i in $(seq 1 250); do echo "{\"filepath\":\"/d/$i.md\",\"content\":\"doc $i\",\"containerTag\":\"smshim\"}"; done |
-    "$PY" -c 'import json, sys, urllib.request as u
-for line in sys.stdin:
-    u.urlopen(u.Request(sys.argv[1] + "/_admin/documents", data=line.encode(), method="POST", headers={"Content-Type": "application/json"})).read()' "$SRV"
+srv seedmany /d/%d.md 250
 "$B/smshim" sync >/dev/null 2>&1 || fail "first sync"
 [ "$(ls "$SMSHIM_CACHE/tree/d" | wc -l)" -eq 250 ] || fail "the first pull did not bring 250 files"
 echo "ok - first sync: $(req "$L") list requests, $(req all) requests"

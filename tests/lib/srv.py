@@ -4,6 +4,8 @@
   srv.py URL config KEY=VALUE...      change live settings (numbers, true/false)
   srv.py URL stats [FIELD]            print the stats JSON, or one field of it
   srv.py URL seed FILEPATH CONTENT [TAG]   add a document as if made remotely (prints its id)
+  srv.py URL seedmany PATTERN N [CONTENT]   seed N documents, %d in PATTERN and CONTENT (default
+                                      "doc %d") standing for 1..N
   srv.py URL edit ID CONTENT          change a document remotely
   srv.py URL delete ID                delete a document remotely
   srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
@@ -170,6 +172,11 @@ def main():
         d = call(url, "POST", "/_admin/documents", {"filepath": args[0], "content": args[1],
                                                     "containerTag": args[2] if len(args) > 2 else "smshim"})
         print(d["id"])
+    elif cmd == "seedmany":  # seedmany FILEPATH-PATTERN N [CONTENT-PATTERN]: %d is 1..N
+        for i in range(1, int(args[1]) + 1):
+            call(url, "POST", "/_admin/documents",
+                 {"filepath": args[0] % i, "content": (args[2] if len(args) > 2 else "doc %d") % i,
+                  "containerTag": "smshim"})
     elif cmd == "seedbin":
         body = {"filepath": args[0], "type": args[1], "containerTag": "smshim"}
         if args[2].isdigit():
