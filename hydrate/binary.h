@@ -36,14 +36,16 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
 int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char *custom_id);
 
 /** A listed document (with its content), before it is applied as text: 1 when it is a binary
- *  or failed one and was handled here (its sibling written, its bytes marked to be fetched), 0
- *  for a text document (the caller applies it). Never waits on the network. */
+ *  or failed one and was handled here (its sibling written, its bytes marked to be fetched), 2
+ *  the same when a file changed meanwhile (a sibling written or removed), 0 for a text document
+ *  (the caller applies it). Never waits on the network. */
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d);
 
 /** Fetch the bytes of the binary documents marked by smh_bin_on_doc, over k's connection (its
  *  timeouts and deadline), until done or the deadline (past it the rest waits for the next
  *  pull). A document is asked again (a fresh url), its url fetched up to SMH_BIN_FETCH_MAX and
- *  the bytes applied like any pulled file. The count of files written. */
+ *  the bytes applied like any pulled file. The count of files written (a file that held
+ *  those bytes already is not). */
 long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
                    uint64_t deadline, void (*log)(const char *));
 

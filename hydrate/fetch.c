@@ -34,15 +34,15 @@ static void say(void (*log)(const char *), const char *msg)
     pthread_mutex_unlock(&log_mu);
 }
 
-/* Write a sibling of d's file (i: smc_sibling_name's index) holding text. */
-static void sibling(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d,
-                    int i, const char *text, size_t len)
+/* Write a sibling of d's file (i: smc_sibling_name's index) holding text. 1 when the file changed. */
+static int sibling(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d, int i,
+                   const char *text, size_t len)
 {
     char name[4200];
     if (smc_sibling_name(d->filepath, i, name, sizeof name) != 0)
-        return; /* a name too long for a sibling: the file has none */
+        return 0; /* a name too long for a sibling: the file has none */
     struct smc_remote r = {name, "", (uint64_t)d->updated_ms, text, len, smc_hash64(text, len)};
-    smc_apply_remote_as(c, tree, tmp, &r, SMC_E_SIBLING);
+    return smc_apply_remote_as(c, tree, tmp, &r, SMC_E_SIBLING) == SMC_APPLIED;
 }
 
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d)
@@ -55,9 +55,9 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
                          "The service could not process this document (status: failed), so it "
                          "has no content to show.\n\nid: %s\nfilepath: %s\ntype: %s\n",
                          d->id, d->filepath, d->type);
-        sibling(c, tree, tmp, d, SMC_SIBLING_ERROR, msg, n > 0 ? (size_t)n : 0);
-        smc_siblings_drop(c, tree, d->filepath, SMC_SIBLING_ERROR);
-        return 1;
+        int changed = sibling(c, tree, tmp, d, SMC_SIBLING_ERROR, msg, n > 0 ? (size_t)n : 0);
+        changed |= smc_siblings_drop(c, tree, d->filepath, SMC_SIBLING_ERROR) > 0;
+        return changed ? 2 : 1;
     }
     if (t < 0) {
         /* a text document: what a binary one left at its filepath goes */
@@ -68,9 +68,8 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
     }
     if (strcmp(d->status, "done") != 0 || !d->url[0])
         return 1; /* still processing: its url and text come with the pull that sees it done */
-    if (d->content)
-        sibling(c, tree, tmp, d, t, d->content, d->content_len);
-    smc_siblings_drop(c, tree, d->filepath, t);
+    int changed = d->content && sibling(c, tree, tmp, d, t, d->content, d->content_len);
+    changed |= smc_siblings_drop(c, tree, d->filepath, t) > 0;
     if (smc_mark_fetch(c, tree, d->filepath, d->id) == SMC_APPLIED) {
         char *name = malloc(sizeof URL_KV + strlen(d->filepath)), val[4200];
         if (name) { /* a hint: without it the fetch asks for the document first */
@@ -80,7 +79,7 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
             free(name);
         }
     }
-    return 1;
+    return changed ? 2 : 1;
 }
 
 static int collect(void *arg, const char *key, const struct smc_entry *e)
@@ -90,8 +89,8 @@ static int collect(void *arg, const char *key, const struct smc_entry *e)
     return smh_pairs_add(arg, key, e->remote_id) < 0;
 }
 
-/* Fetch url as key's document id (updatedAt updated_ms). 1 written, 0 not (done with it), -1
- * not now. */
+/* Fetch url as key's document id (updatedAt updated_ms). 1 written, 0 not (done with it: the
+ * file held those bytes already, or it is kept as it is), -1 not now. */
 static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
                      const char *key, const char *id, int64_t updated_ms, const char *url,
                      void (*log)(const char *))
@@ -112,8 +111,8 @@ static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct sm
         const char *b = r.body ? r.body : "";
         struct smc_remote rr = {key, id, (uint64_t)updated_ms, b, r.len, smc_hash64(b, r.len)};
         int rc = smc_apply_remote_as(c, tree, tmp, &rr, SMC_E_BINARY);
-        done = rc == SMC_APPLIED || rc == SMC_SAME;
-        if (!done)
+        done = rc == SMC_APPLIED;
+        if (rc != SMC_APPLIED && rc != SMC_SAME)
             smc_fetch_done(c, key, id, 0); /* a local change or a conflict: it stays as it is */
     } else {
         done = -1;

@@ -104,7 +104,8 @@ struct smh_pull_opts {
 };
 
 struct smh_pull_result {
-    long applied, kept, removed, duplicates, unsafe;
+    long applied; /* files the pull wrote, moved or gave a sibling (not those it found the same) */
+    long kept, removed, duplicates, unsafe;
     int unreachable, auth;
     char error[160];
 };

@@ -129,18 +129,20 @@ static void bind_applied(struct pull *p, const char *id, const char *key)
 }
 
 /* A document listed at another filepath than the file bound to it: renamed remotely. A clean
- * file follows it (moved in the tree, its old name gone); one with a local change keeps its name
- * and content, and its next push moves the document back (jobs.c). 1: the document is not
- * applied (that local change wins). */
-static int follow_rename(struct pull *p, const struct smh_doc *d)
+ * file follows it (moved in the tree, its old name gone: *moved); one with a local change keeps
+ * its name and content, and its next push moves the document back (jobs.c). 1: the document is
+ * not applied (that local change wins). */
+static int follow_rename(struct pull *p, const struct smh_doc *d, int *moved)
 {
     char **old = bound_key(p, d->id);
+    *moved = 0;
     if (!old || strcmp(*old, d->filepath) == 0)
         return 0;
     int m = smc_move_remote(p->c, p->tree, *old, d->filepath, d->id);
     if (m == SMC_MOVE_KEPT)
         return 1;
     if (m == SMC_MOVE_DONE) {
+        *moved = 1;
         char *k = strdup(d->filepath);
         if (k) {
             free(*old);
@@ -202,12 +204,18 @@ static int on_doc(void *arg, const struct smh_doc *d)
     }
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
-    if (follow_rename(p, d)) {
+    int moved;
+    if (follow_rename(p, d, &moved)) {
         p->kept++;
         return 0;
     }
-    if (smh_bin_on_doc(p->c, p->tree, p->tmp, d)) {
-        p->applied++; /* a binary or failed document: its siblings now, its bytes after the pull */
+    /* p->applied counts the files this pull changed: a document the file holds already (the
+     * listing brings back what this cache pushed) is not one */
+    int bin = smh_bin_on_doc(p->c, p->tree, p->tmp, d);
+    if (bin) {
+        /* a binary or failed document: its siblings now, its bytes after the pull (counted
+         * there) */
+        p->applied += moved || bin == 2;
         return 0;
     }
     /* the exact bytes the writing machine had, when the document still holds what it pushed */
@@ -223,8 +231,10 @@ static int on_doc(void *arg, const struct smh_doc *d)
     free(exact);
     if (rc == SMC_APPLIED || rc == SMC_SAME || rc == SMC_UP_TO_DATE)
         bind_applied(p, d->id, d->filepath);
-    if (rc == SMC_APPLIED || rc == SMC_SAME)
+    if (rc == SMC_APPLIED)
         p->applied++;
+    else if (rc == SMC_SAME || rc == SMC_UP_TO_DATE)
+        p->applied += moved; /* its bytes were here already, under its old name */
     else if (rc == SMC_KEPT_LOCAL)
         p->kept++;
     else if (rc == SMC_UNSAFE) {
@@ -607,7 +617,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         }
     }
     if (outcome == SMH_OK) /* the bytes of the binary documents it listed */
-        smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
+        p.applied += smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
     long rc = 0;
     if (outcome != SMH_OK) {
         snprintf(res->error, sizeof res->error, "%s", k.err[0] ? k.err : "list failed");
