@@ -15,7 +15,11 @@ int sm_mkdirat_core(int dirfd, const char *path, mode_t mode)
     int rc = sm_resolve(dirfd, path, 0, &r);
     if (rc < 0)
         return rc;
-    return SM_REAL(mkdirat)(r.fd, r.path, mode) == 0 ? 0 : -errno;
+    if (SM_REAL(mkdirat)(r.fd, r.path, mode) != 0)
+        return -errno;
+    if (r.kind == SM_TREE && sm_is_tree_fd(r.fd))
+        sm_vdir_made(r.path);
+    return 0;
 }
 
 SM_EXPORT int mkdir(const char *path, mode_t mode)
@@ -57,6 +61,8 @@ int sm_unlinkat_core(int dirfd, const char *path, int flags)
     }
     if (SM_REAL(unlinkat)(r.fd, r.path, flags) != 0)
         return -errno;
+    if (flags & AT_REMOVEDIR)
+        sm_vdir_forget();
     if (have_key) {
         sm_note_unlink(key); /* this name's document only: the inode's other names stay */
         if (st.st_nlink > 1)
@@ -132,6 +138,8 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
                : SM_REAL(renameat)(a.fd, a.path, b.fd, b.path);
     if (rc != 0)
         return -errno;
+    if (kind != 1)
+        sm_vdir_forget(); /* a directory (or what the stat did not see) moved */
     if (!kind)
         return 0;
     int have_to = b.kind == SM_TREE && sm_key_at(b.fd, b.path, to) == 0;

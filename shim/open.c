@@ -48,45 +48,110 @@ static void note_open(int fd, int flags)
     }
 }
 
-/* The target of a write-open, path relative to the tree fd, before the open, in as few calls as
- * the kernel allows. openat2 with RESOLVE_NO_SYMLINKS walks every component without following a
- * symlink (nor crossing a mount, nor a /proc link), so when its walk reaches the last component
- * the path is its own canonical name and the key is "/" + path: no directory is opened to be
- * named by the kernel (sm_key_at). 1: the name exists (*st; a symlink itself when it is one);
- * 0: the last name is missing and its directory exists; -1: cannot tell this way (a symlink on
- * the way, a "." or "..", an old kernel): the caller asks sm_key_at. */
-static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat *st)
+/* The length of path when it is a plain relative path ("a/b": no empty, "." or ".." component, no
+ * trailing '/') that fits a key, else 0. */
+static size_t plain_len(const char *path)
 {
     size_t n = strlen(path), cut = 0;
     if (n == 0 || n + 2 > PATH_MAX || path[0] == '/' || path[n - 1] == '/')
-        return -1;
+        return 0;
     for (size_t i = 0; i <= n; i++) {
         if (path[i] != '/' && path[i] != '\0')
             continue;
         size_t len = i - cut; /* the component [cut, i) */
         if (len == 0 || (path[cut] == '.' && (len == 1 || (len == 2 && path[cut + 1] == '.'))))
-            return -1;
+            return 0;
         cut = i + 1;
     }
+    return n;
+}
+
+/* Directories of the tree (paths relative to the tree fd) this process reached without meeting a
+ * symbolic link and found to be directories (a probe's walk, a mkdir in a known one): a hash of
+ * each, lock-free (a torn or stale slot is a miss or a stale hit). A hit only saves the look at
+ * the directory; it never makes a name through a link pass for canonical, because both users
+ * walk with openat2(RESOLVE_NO_SYMLINKS), which answers ELOOP (never ENOENT) when a link is on
+ * the way whatever the table says: create_fast then falls back and takes its record back, and
+ * when the directory is gone since, the create fails (ENOENT), the table is emptied and the name
+ * recorded before it is recorded removed again. This process's rmdir and directory renames
+ * empty it. */
+#define VDIR_N 32
+static uint64_t vdir[VDIR_N];
+
+static uint64_t vdir_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h | 1; /* 0 is an empty slot */
+}
+
+static int vdir_known(uint64_t h)
+{
+    return __atomic_load_n(&vdir[h % VDIR_N], __ATOMIC_RELAXED) == h;
+}
+
+static void vdir_note(uint64_t h)
+{
+    __atomic_store_n(&vdir[h % VDIR_N], h, __ATOMIC_RELAXED);
+}
+
+void sm_vdir_made(const char *rel)
+{
+    size_t n = plain_len(rel);
+    const char *slash = strrchr(rel, '/');
+    if (n == 0)
+        return;
+    if (!slash || vdir_known(vdir_hash(rel, (size_t)(slash - rel))))
+        vdir_note(vdir_hash(rel, n)); /* made in a directory reached without a link */
+}
+
+void sm_vdir_forget(void)
+{
+    for (int i = 0; i < VDIR_N; i++)
+        __atomic_store_n(&vdir[i], 0, __ATOMIC_RELAXED);
+}
+
+/* The target of a write-open, path relative to the tree fd, before the open, in as few calls as
+ * the kernel allows. openat2 with RESOLVE_NO_SYMLINKS walks every component without following a
+ * symlink (nor crossing a mount, nor a /proc link), so when its walk reaches the last component
+ * the path is its own canonical name and the key is "/" + path: no directory is opened to be
+ * named by the kernel (sm_key_at). 1: the name exists (*st; a symlink itself when it is one);
+ * 0: the last name is missing and its directory exists (*hit set when the table of directories
+ * said so, not a stat); -1: cannot tell this way (a symlink on the way, a "." or "..", an old
+ * kernel): the caller asks sm_key_at. */
+static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat *st, int *hit)
+{
+    size_t n = plain_len(path);
+    if (n == 0)
+        return -1;
     struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                            .resolve =
                                RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
     long fd = SM_REAL(syscall)(SYS_openat2, tfd, path, &how, sizeof how);
+    const char *slash = strrchr(path, '/');
+    uint64_t dh = slash ? vdir_hash(path, (size_t)(slash - path)) : 0;
     int found;
     if (fd >= 0) {
         found = SM_REAL(fstat)((int)fd, st) == 0 ? 1 : -1;
         SM_REAL(close)((int)fd);
+        if (found == 1 && slash)
+            vdir_note(dh); /* the walk went through its directory without a link */
     } else if (errno == ENOENT) {
-        /* a missing component: the last one when its directory is there (not a symlink) */
-        const char *slash = strrchr(path, '/');
+        /* a missing component: the last one when its directory is there (not a symlink); a
+         * directory this process saw so already is not looked at again */
         struct stat dst;
         char dir[PATH_MAX];
         found = 0;
-        if (slash) {
+        if (slash && vdir_known(dh)) {
+            *hit = 1;
+        } else if (slash) {
             memcpy(dir, path, (size_t)(slash - path));
             dir[slash - path] = '\0';
             if (SM_REAL(fstatat)(tfd, dir, &dst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(dst.st_mode))
                 found = -1;
+            else
+                vdir_note(dh);
         }
     } else {
         found = -1;
@@ -102,14 +167,57 @@ static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat
  * open: the sync engine checks dirty_since and renames a pulled file into place in one LMDB
  * transaction, so a local write is either seen by that check or lands after the rename, never
  * clobbered (smc_apply_remote). The file is recorded again by its canonical name afterwards. */
+/* The flags a create may pass to openat2 as they are (openat2 refuses any other bit, where openat
+ * ignores it). */
+#define CREATE_FLAGS                                                                               \
+    (O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_SYNC |          \
+     O_DSYNC | O_CLOEXEC | O_NOATIME | O_DIRECT | O_LARGEFILE)
+
+/* A create of a new file in one system call: when the name is plain ("a/b", no "." or "..") and
+ * its directory one the table holds, "/" + path is recorded and the file made by openat2 with
+ * O_EXCL and RESOLVE_NO_SYMLINKS, which succeeds only where that key is the new file's canonical
+ * name. The fd, or -1 with *lex the key recorded ("" when nothing was): open_res then goes the
+ * way of every other open and takes that record back when the key is not this open's. */
+static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[PATH_MAX])
+{
+    lex[0] = '\0';
+    if (!(flags & O_CREAT) || (flags & ~CREATE_FLAGS) || (flags & O_ACCMODE) == O_ACCMODE ||
+        !sm_is_tree_fd(r->fd))
+        return -1;
+    size_t n = plain_len(r->path);
+    if (n == 0)
+        return -1;
+    const char *slash = strrchr(r->path, '/');
+    if (slash && !vdir_known(vdir_hash(r->path, (size_t)(slash - r->path))))
+        return -1;
+    lex[0] = '/';
+    memcpy(lex + 1, r->path, n + 1);
+    sm_note_write(lex); /* before the open: the dirty_since guard */
+    struct open_how how = {.flags = (uint64_t)(flags | O_EXCL),
+                           .mode = mode & 07777,
+                           .resolve =
+                               RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
+    long fd = SM_REAL(syscall)(SYS_openat2, r->fd, r->path, &how, sizeof how);
+    if (fd < 0)
+        return -1;
+    if ((flags & O_ACCMODE) != O_RDONLY)
+        sm_wfd_set((int)fd, lex);
+    return (int)fd;
+}
+
 static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
-    char pre[PATH_MAX];
+    char pre[PATH_MAX], lex[PATH_MAX];
     struct stat st;
-    int have_pre = 0;
-    pre[0] = '\0';
+    int have_pre = 0, hit = 0;
+    pre[0] = lex[0] = '\0';
     if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
-        int p = sm_is_tree_fd(r->fd) ? probe_tree(r->fd, r->path, pre, &st) : -1;
+        int saved = errno;
+        int fast = create_fast(r, flags, mode, lex);
+        if (fast >= 0)
+            return fast;
+        errno = saved;
+        int p = sm_is_tree_fd(r->fd) ? probe_tree(r->fd, r->path, pre, &st, &hit) : -1;
         if (p < 0)
             p = SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0
                     ? (errno == ENOENT ? 0 : -1)
@@ -117,9 +225,12 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         /* a regular file or a new one, not a symlink: this key is the file's canonical name */
         have_pre = (p == 1 ? S_ISREG(st.st_mode) : p == 0 && (flags & O_CREAT)) &&
                    (pre[0] == '/' || sm_key_at(r->fd, r->path, pre) == 0) && strcmp(pre, "/") != 0;
+        int again = have_pre && lex[0] && strcmp(pre, lex) == 0;
+        if (lex[0] && !again)
+            sm_note_unlink(lex); /* a symlink, a directory, a name through a link: no file's */
         if (have_pre && p == 1 && st.st_nlink > 1)
             sm_note_write_st(pre, &st); /* every name of a linked file, before the open */
-        else if (have_pre)
+        else if (have_pre && !again)
             sm_note_write(pre);
     }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
@@ -127,6 +238,11 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         int e = errno;
         if (e == ENOENT && r->kind == SM_TREE && sm_is_tree_fd(r->fd) && !(flags & O_CREAT))
             sm_note_miss(r->path);
+        if (e == ENOENT && have_pre && hit) {
+            /* the directory the table held is gone since: the name recorded is no file's */
+            sm_vdir_forget();
+            sm_note_unlink(pre);
+        }
         return -e;
     }
     if (have_pre) {
