@@ -7,6 +7,7 @@
  * own threads (socket, pipe, ...). The raw door reaches the same cores (sys.c). */
 #include "shim.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -21,12 +22,41 @@ static struct {
     char *key; /* malloc'd */
 } wfd[WFD_MAX];
 
+/* This process's pid for the owner of a new entry, asked of the kernel once and again in the
+ * child of each fork (libc's, whose atfork handlers run). The close still asks the kernel: a vfork
+ * child shares this table and the cached pid, and must not take the parent's entries. A child
+ * made by a raw fork that runs no atfork handler notes its entries under its parent's pid: its
+ * close then records nothing and the scan finds the file. */
+static pid_t wfd_pid;
+static pthread_once_t wfd_once = PTHREAD_ONCE_INIT;
+
+static void wfd_forked(void)
+{
+    __atomic_store_n(&wfd_pid, 0, __ATOMIC_RELAXED);
+}
+
+static void wfd_register(void)
+{
+    pthread_atfork(NULL, NULL, wfd_forked);
+}
+
+static pid_t wfd_me(void)
+{
+    pid_t p = __atomic_load_n(&wfd_pid, __ATOMIC_RELAXED);
+    if (SM_LIKELY(p))
+        return p;
+    pthread_once(&wfd_once, wfd_register);
+    p = getpid();
+    __atomic_store_n(&wfd_pid, p, __ATOMIC_RELAXED);
+    return p;
+}
+
 void sm_wfd_set(int fd, const char *key)
 {
     if (fd < 0 || fd >= WFD_MAX)
         return;
     char *k = strdup(key);
-    __atomic_store_n(&wfd[fd].owner, getpid(), __ATOMIC_RELAXED);
+    __atomic_store_n(&wfd[fd].owner, wfd_me(), __ATOMIC_RELAXED);
     free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
 }
 
