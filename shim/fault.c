@@ -240,17 +240,30 @@ SM_NOSAN int sm_fault_raw(long sig, const void *kact, void *koact, long size, lo
     return 1;
 }
 
-/* Install the handler for SIGSEGV and SIGBUS, adopting what is there as the program's view. */
+/* Install the handler for SIGSEGV and SIGBUS, adopting what is there as the program's view: one
+ * call per signal installs the handler for what a process inherits (SIG_DFL, no mask, no flags)
+ * and reads what was there; a second one is made only when that was something else (SIG_IGN, or
+ * a handler of a program that loaded the library later), to hand the kernel what install() gives
+ * for it. */
 SM_NOSAN void sm_fault_init(void)
 {
     static const int sigs[2] = {SIGSEGV, SIGBUS};
     for (int i = 0; i < 2; i++) {
-        struct sigaction cur;
-        if (SM_REAL(sigaction)(sigs[i], NULL, &cur) != 0)
+        struct sigaction k, cur;
+        memset(&k, 0, sizeof k);
+        k.sa_sigaction = handler;
+        k.sa_flags = SA_SIGINFO;
+        sigemptyset(&k.sa_mask);
+        if (SM_REAL(sigaction)(sigs[i], &k, &cur) != 0)
             continue;
         view_put(&views[i], &cur);
-        if (install(sigs[i], &cur) == 0)
+        int plain = cur.sa_handler != SIG_IGN &&
+                    !(cur.sa_flags & (SA_ONSTACK | SA_NODEFER | SA_RESTART)) &&
+                    sigisemptyset(&cur.sa_mask);
+        if (plain || install(sigs[i], &cur) == 0)
             __atomic_store_n(&views[i].installed, 1, __ATOMIC_RELEASE);
+        else
+            SM_REAL(sigaction)(sigs[i], &cur, NULL); /* as it was: no guard for this signal */
     }
 }
 
