@@ -121,13 +121,21 @@ int remote_get(struct remote *r)
     return 1;
 }
 
+void cli_refuse_unsafe(const char *url)
+{
+    if (smh_key_allowed(url, NULL, 0))
+        return;
+    /* smh_key_allowed's own text, with the URL escaped like every setting the CLI prints */
+    fprintf(stderr,
+            "smshim: the API key is not sent to %s: only https:// is safe (or http:// to a "
+            "loopback host, or anywhere with SMSHIM_ALLOW_INSECURE=1)\n",
+            E(url));
+    exit(2);
+}
+
 void refuse_unsafe_url(const struct remote *r)
 {
-    char why[400];
-    if (!smh_key_allowed(r->url, why, sizeof why)) {
-        fprintf(stderr, "smshim: %s\n", why);
-        exit(2);
-    }
+    cli_refuse_unsafe(r->url);
 }
 
 struct smc *cache_open(const char *cache)

@@ -47,6 +47,8 @@ const char *cli_creds_path(void);
 int remote_get(struct remote *r);
 /** The key is never sent where it is not safe (hydrate/http.c decides): say why and exit 2. */
 void refuse_unsafe_url(const struct remote *r);
+/* The API key may not go to url (smh_key_allowed): say so, the URL escaped, and exit 2. */
+void cli_refuse_unsafe(const char *url);
 
 /** Open the cache's LMDB environment (creating the layout). NULL with a message printed. */
 struct smc *cache_open(const char *cache);

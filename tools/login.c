@@ -83,11 +83,7 @@ static int read_key(int from_stdin, char *key, size_t n)
 /* GET /v3/session with key at url: SMH_OK, or exits 1 saying why (2: the URL is refused). */
 static void session(const char *url, const char *key, struct smh_session *s)
 {
-    char why[400];
-    if (!smh_key_allowed(url, why, sizeof why)) {
-        fprintf(stderr, "smshim: %s\n", why);
-        exit(2);
-    }
+    cli_refuse_unsafe(url);
     struct smh_conn *conn = smh_conn_new(url, key, 15000);
     if (!conn)
         die("cannot load libcurl and cJSON (libcurl.so.4, libcjson.so.1)%s", "");

@@ -94,3 +94,41 @@ cat -v "$T/run.out"
 grep -q 'owned' "$T/run.out" || fail "smshim run does not show the server's error"
 clean "$T/run.out" || fail "smshim run printed control characters from the server"
 echo "ok - smshim run escapes the server's error"
+
+# a refused base URL is a setting the CLI prints: escaped too, whether it comes from
+# SUPERMEMORY_BASE_URL or from the credentials file's api_url (C1 CSI, bidi override, raw bytes)
+kill $HPID 2>/dev/null || true
+badurl=$'http://evil.example/\e]0;owned\a\xc2\x9b31m\xe2\x80\xaeevil\xff\r\nsmshim: FORGED'
+for cmd in sync "run -- true" "grep q"; do
+    rc=0; SUPERMEMORY_BASE_URL="$badurl" "$B/smshim" $cmd >"$T/url.out" 2>&1 || rc=$?
+    cat -v "$T/url.out"
+    [ "$rc" = 2 ] || fail "smshim $cmd with a refused URL exited $rc, not 2"
+    grep -q 'is not sent to' "$T/url.out" || fail "smshim $cmd does not say the URL is refused"
+    clean "$T/url.out" || fail "smshim $cmd printed control characters from SUPERMEMORY_BASE_URL"
+    if grep -q '^smshim: FORGED' "$T/url.out"; then fail "the URL forged a line of smshim $cmd"; fi
+    grep -qF 'evil.example/\x1b]0;owned\x07\u009b31m\u202eevil\xff\r\nsmshim: FORGED' "$T/url.out" ||
+        fail "smshim $cmd does not show the URL escaped"
+done
+rc=0; echo "k-$RANDOM" | SUPERMEMORY_BASE_URL="$badurl" "$B/smshim" login --stdin >"$T/url.out" 2>&1 || rc=$?
+cat -v "$T/url.out"
+[ "$rc" = 2 ] || fail "smshim login with a refused URL exited $rc, not 2"
+clean "$T/url.out" || fail "smshim login printed control characters from the URL"
+echo "ok - a refused SUPERMEMORY_BASE_URL is shown escaped"
+
+unset SUPERMEMORY_BASE_URL SUPERMEMORY_API_KEY
+export XDG_CONFIG_HOME="$T/cfg"
+mkdir -p "$T/cfg/supermemoryfs"
+"$PY" - "$T/cfg/supermemoryfs/credentials.json" <<'PY'
+import json, sys
+url = "http://evil.example/\x1b]0;owned\x07\u009b31m\u202eevil\r\nsmshim: FORGED"
+json.dump({"api_key": "k-creds", "api_url": url}, open(sys.argv[1], "w"))
+PY
+chmod 600 "$T/cfg/supermemoryfs/credentials.json"
+for cmd in sync whoami; do
+    rc=0; "$B/smshim" $cmd >"$T/url.out" 2>&1 || rc=$?
+    cat -v "$T/url.out"
+    [ "$rc" = 2 ] || fail "smshim $cmd with a refused api_url exited $rc, not 2"
+    clean "$T/url.out" || fail "smshim $cmd printed control characters from the credentials' api_url"
+    if grep -q '^smshim: FORGED' "$T/url.out"; then fail "api_url forged a line of smshim $cmd"; fi
+done
+echo "ok - a refused api_url from the credentials file is shown escaped"
