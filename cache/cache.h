@@ -47,6 +47,13 @@ struct stat;
  *  mkdirs: create missing directories (0755). -ENOTDIR when a link or a file is in the way,
  *  -ENOENT when a directory is missing, -EINVAL for "." or ".." components. */
 int smc_tree_dir(const char *tree, const char *key, int mkdirs, const char **leaf);
+/** Tests: 1 makes smc_tree_dir walk component by component only (no openat2); returns the
+ *  previous setting. */
+int smc_beneath_walk_only(int on);
+/** Has openat2 answered here (the kernel has it and no sandbox refuses it)? */
+int smc_beneath_fast_seen(void);
+/** How many smc_tree_dir answers openat2 gave. */
+unsigned long long smc_beneath_fast_count(void);
 /** lstat of key beneath tree (no link followed on the way). 0 or -errno. */
 int smc_tree_stat(const char *tree, const char *key, struct stat *st);
 /** Open leaf in dfd for reading: never following a link, never blocking, a regular file only

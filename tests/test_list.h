@@ -15,4 +15,5 @@
     X(cache_long_kv_names)                                                                         \
     X(cache_key_collision_and_legacy)                                                              \
     X(cache_pending_doc_count)                                                                     \
-    X(cache_too_long_to_sync)
+    X(cache_too_long_to_sync)                                                                      \
+    X(cache_beneath_both_paths)
