@@ -73,6 +73,16 @@ int smc_tree_walk(const char *tree, const char *key, smc_walk_fn fn, void *arg);
 /** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is
  *  limited (ulimit -v); the environment then holds less before MDB_MAP_FULL (-ENOSPC). */
 size_t smc_map_size(struct smc *c);
+
+/* ---- files that could not be recorded (unrecorded.c): kept outside LMDB ---------------------- */
+/** key could not be recorded (err: ENOSPC, the map is full; EOVERFLOW, no free probe): it is
+ *  listed until a scan records it. 0 or -errno. */
+int smc_unrecorded_add(struct smc *c, const char *key, int err);
+/** How many files are listed as unrecorded, the last one added and its errno. */
+int smc_unrecorded_get(struct smc *c, unsigned long long *n, char *last, size_t lastn, int *err);
+/** A scan's end: keys now recorded, or no longer regular files beneath tree, leave the list.
+ *  Returns how many left, or -errno. Call with no transaction open. */
+long smc_unrecorded_sweep(struct smc *c, const char *tree);
 /** Identity of the environment's lock file (LMDB keeps its locks there). */
 void smc_lock_ident(struct smc *c, uint64_t *dev, uint64_t *ino);
 /** Take LMDB's advisory locks again after the process closed another descriptor on the lock

@@ -5,6 +5,7 @@
 #include <lmdb.h>
 
 #include "lmdb_dl.h"
+#include <limits.h>
 #include <sys/types.h>
 
 #include "cache.h"
@@ -27,6 +28,7 @@ struct smc {
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
     size_t mapsize; /* the map this process got (SMC_MAPSIZE unless the address space is short) */
+    char meta[PATH_MAX]; /* the environment's directory (unrecorded.c keeps a file there) */
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first

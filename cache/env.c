@@ -101,6 +101,7 @@ int smc_open(const char *meta_dir, struct smc **out)
         rc = -errno;
         goto fail;
     }
+    snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
     if ((rc = env_open(c, meta_dir)) < 0)
         goto fail;
     int dead = 0;

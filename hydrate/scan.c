@@ -34,7 +34,9 @@ static int scan_visit(void *arg, const char *key, const struct stat *st)
                       (ent.synced_size != (uint64_t)st->st_size ||
                        ent.synced_mtime_ns != smc_mtime_ns(st) || ent.synced_ino != st->st_ino));
     if (unrecorded) {
-        smc_note_write(s->e->c, key, smh_now_ns());
+        int rc = smc_note_write(s->e->c, key, smh_now_ns());
+        if (rc == -ENOSPC || rc == -EOVERFLOW)
+            smc_unrecorded_add(s->e->c, key, -rc); /* still not recorded: still listed */
         s->found++;
     }
     return 0;
@@ -63,6 +65,7 @@ long smh_scan(struct smh_engine *e)
     pthread_mutex_lock(&scan_mu);
     smc_tree_walk(e->tree, "/", scan_visit, &s);
     smc_entry_each(e->c, scan_missing, &s);
+    smc_unrecorded_sweep(e->c, e->tree); /* the files recorded now (or gone) leave that list */
     pthread_mutex_unlock(&scan_mu);
     return s.found;
 }

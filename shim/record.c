@@ -173,6 +173,21 @@ static void sync_opts(struct smh_bg_opts *o, struct smc *c)
     o->log = sync_log;
 }
 
+/* key's change could not be recorded (rc): logged and, when the environment itself refuses it
+ * (its map is full, no probe is free for the key), listed outside LMDB so that status and sync
+ * show it until a scan records the file (cache/unrecorded.c). */
+static void unrecorded(struct smc *c, const char *key, int rc)
+{
+    sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+    if (c && key && (rc == -ENOSPC || rc == -EOVERFLOW)) {
+        int was = sm_lib_enter();
+        int lr = smc_unrecorded_add(c, key, -rc);
+        sm_lib_leave(was);
+        if (lr < 0)
+            sm_log(SM_LOG_ERROR, "cannot list %s as unrecorded: %s", key, strerror(-lr));
+    }
+}
+
 void sm_note_write(const char *key)
 {
     struct smc *c = sm_record_env();
@@ -180,7 +195,7 @@ void sm_note_write(const char *key)
     int rc = c ? smc_note_write(c, key, sm_now_ns()) : 0;
     sm_lib_leave(was);
     if (rc < 0)
-        sm_log(SM_LOG_WARN, "record write %s: %s", key, strerror(-rc));
+        unrecorded(c, key, rc);
     else if (c)
         sm_sync_kick(c);
 }
@@ -327,8 +342,10 @@ void sm_note_write_st(const char *key, const struct stat *st)
     sm_lib_leave(was);
     free(names);
     free(l);
-    if (rc < 0)
-        sm_log(SM_LOG_WARN, "record write %s: %s", key ? key : "(a linked file)", strerror(-rc));
+    if (rc < 0 && key)
+        unrecorded(c, key, rc);
+    else if (rc < 0)
+        sm_log(SM_LOG_WARN, "record write (a linked file): %s", strerror(-rc));
     else
         sm_sync_kick(c);
 }

@@ -133,6 +133,13 @@ void cli_refuse_unsafe(const char *url)
     exit(2);
 }
 
+const char *cli_unrecorded_why(int err)
+{
+    return err == ENOSPC      ? "the cache's LMDB map is full"
+           : err == EOVERFLOW ? "no record slot is free for their hashed names"
+                              : "the cache could not record them";
+}
+
 void refuse_unsafe_url(const struct remote *r)
 {
     cli_refuse_unsafe(r->url);

@@ -49,6 +49,8 @@ int remote_get(struct remote *r);
 void refuse_unsafe_url(const struct remote *r);
 /* The API key may not go to url (smh_key_allowed): say so, the URL escaped, and exit 2. */
 void cli_refuse_unsafe(const char *url);
+/** Why files could not be recorded (smc_unrecorded_get's errno), for status and sync. */
+const char *cli_unrecorded_why(int err);
 
 /** Open the cache's LMDB environment (creating the layout). NULL with a message printed. */
 struct smc *cache_open(const char *cache);

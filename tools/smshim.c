@@ -259,7 +259,14 @@ static int cmd_sync(int argc, char **argv)
                 "smshim: %llu files were refused by the server or are too long to sync (smshim "
                 "status --list)%s%s\n",
                 (unsigned long long)n.poisoned, lastp[0] ? "; last: " : "", E(lastp));
-    return (left > 0 || n.poisoned || is_paused || pulled < 0) ? 1 : 0;
+    unsigned long long unrec = 0;
+    char unlast[PATH_MAX];
+    int unerr = 0;
+    smc_unrecorded_get(c, &unrec, unlast, sizeof unlast, &unerr); /* after push_all's scan */
+    if (unrec)
+        fprintf(stderr, "smshim: %llu files could not be recorded (%s); last: %s\n", unrec,
+                cli_unrecorded_why(unerr), E(unlast));
+    return (left > 0 || n.poisoned || is_paused || pulled < 0 || unrec) ? 1 : 0;
 }
 
 static int cmd_run(int argc, char **argv)

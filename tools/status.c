@@ -152,8 +152,9 @@ int cmd_status(int argc, char **argv)
     char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "",
          creds[PATH_MAX + 128] = "";
     char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
-    int silent = 0;
-    unsigned long long probes = 0;
+    int silent = 0, unerr = 0;
+    unsigned long long probes = 0, unrec = 0;
+    char unlast[PATH_MAX] = "";
     memset(&n, 0, sizeof n);
     if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
         fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
@@ -179,6 +180,7 @@ int cmd_status(int argc, char **argv)
         kv_or(c, "pull.unsafe", unsafe, sizeof unsafe, "0");
         kv_or(c, SMH_CREDS_FLAG, creds, sizeof creds, "");
         silent = smh_silent_info(c, &probes);
+        smc_unrecorded_get(c, &unrec, unlast, sizeof unlast, &unerr);
         smc_close(c);
         if (list)
             return rc < 0 ? 1 : 0;
@@ -195,7 +197,8 @@ int cmd_status(int argc, char **argv)
                "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
                "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
                "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s,"
-               "\"server_silent\":%s,\"silent_probes\":%llu}\n",
+               "\"server_silent\":%s,\"silent_probes\":%llu,\"unrecorded\":%llu,"
+               "\"unrecorded_last\":%s%s%s,\"unrecorded_reason\":%s%s%s}\n",
                J(cache), J(prefix), mode, (unsigned long long)t_entries,
                (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
@@ -205,7 +208,9 @@ int cmd_status(int argc, char **argv)
                plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
                strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10), creds[0] ? "\"" : "",
                creds[0] ? J(creds) : "null", creds[0] ? "\"" : "", cwhy[0] ? "\"" : "",
-               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "", silent ? "true" : "false", probes);
+               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "", silent ? "true" : "false", probes,
+               unrec, unrec ? "\"" : "", unrec ? J(unlast) : "null", unrec ? "\"" : "",
+               unrec ? "\"" : "", unrec ? cli_unrecorded_why(unerr) : "null", unrec ? "\"" : "");
         return cwhy[0] ? 1 : 0;
     }
     printf("cache:        %s\n", E(cache));
@@ -240,6 +245,9 @@ int cmd_status(int argc, char **argv)
         printf(
             "local-only:   %llu (over the service's 50 MB: kept locally; smshim status --list)\n",
             (unsigned long long)n.localonly);
+    if (unrec)
+        printf("unrecorded:   %llu (%s: the next scan records them, smshim sync)\n  last: %s\n",
+               unrec, cli_unrecorded_why(unerr), E(unlast));
     if (paused[0])
         printf("paused:       %s\n", E(paused));
     if (silent)
