@@ -73,6 +73,13 @@ int smc_tree_walk(const char *tree, const char *key, smc_walk_fn fn, void *arg);
 /** The size of the map this process got: smaller than SMC_MAPSIZE when the address space is
  *  limited (ulimit -v); the environment then holds less before MDB_MAP_FULL (-ENOSPC). */
 size_t smc_map_size(struct smc *c);
+/** Close c's environment and open it again, into the same c (other threads keep their
+ *  pointer): LMDB's descriptors get new numbers. The caller holds the gate's exclusive side
+ *  (lmdb_dl.h: no transaction is open in the process). 0, or -errno: then every transaction
+ *  of c fails with -EIO. */
+int smc_reopen(struct smc *c);
+/** Is fd one of the descriptors c's environment holds (on data.mdb or lock.mdb)? */
+int smc_env_holds(struct smc *c, int fd);
 
 /* ---- files that could not be recorded (unrecorded.c): kept outside LMDB ---------------------- */
 /** key could not be recorded (err: ENOSPC, the map is full; EOVERFLOW, no free probe): it is

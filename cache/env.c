@@ -28,6 +28,11 @@ static void lock_find(struct smc *c, const char *meta_dir);
 
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
 {
+    smc_gate_enter(); /* before c->env is read: a reopen may replace it (lmdb_dl.h) */
+    if (!c->env) {
+        smc_gate_leave();
+        return -EIO; /* a reopen failed: this process records nothing more */
+    }
     int rc = mdb_txn_begin(c->env, NULL, flags, t);
     if (rc == MDB_READERS_FULL) {
         int dead = 0;
@@ -35,6 +40,8 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
         if (dead > 0)
             rc = mdb_txn_begin(c->env, NULL, flags, t);
     }
+    if (rc != 0)
+        smc_gate_leave(); /* a transaction holds the gate until its commit or abort */
     return smc_errno(rc);
 }
 
@@ -84,26 +91,15 @@ static int schema_check(struct smc *c, MDB_txn *t)
     return 0;
 }
 
-int smc_open(const char *meta_dir, struct smc **out)
+/* Open the environment at meta_dir into c (its databases, the schema check, its lock file). */
+static int env_setup(struct smc *c, const char *meta_dir)
 {
-    struct smc *c = calloc(1, sizeof *c);
     MDB_txn *t = NULL;
     int rc;
-    if (!c)
-        return -ENOMEM;
-#ifdef SMC_LMDB_DLOPEN
-    if ((rc = smc_lmdb_load()) < 0) {
-        free(c);
-        return rc;
-    }
-#endif
-    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST) {
-        rc = -errno;
-        goto fail;
-    }
-    snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
+    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST)
+        return -errno;
     if ((rc = env_open(c, meta_dir)) < 0)
-        goto fail;
+        return rc;
     int dead = 0;
     mdb_reader_check(c->env, &dead); /* slots of killed processes */
     if ((rc = smc_txn(c, 0, &t)) < 0)
@@ -119,15 +115,54 @@ int smc_open(const char *meta_dir, struct smc **out)
     if (rc < 0)
         goto fail;
     lock_find(c, meta_dir);
-    *out = c;
     return 0;
 fail:
     if (t)
         mdb_txn_abort(t);
-    if (c->env)
-        mdb_env_close(c->env);
-    free(c);
+    mdb_env_close(c->env);
+    c->env = NULL;
     return rc;
+}
+
+int smc_open(const char *meta_dir, struct smc **out)
+{
+    struct smc *c = calloc(1, sizeof *c);
+    int rc;
+    if (!c)
+        return -ENOMEM;
+#ifdef SMC_LMDB_DLOPEN
+    if ((rc = smc_lmdb_load()) < 0) {
+        free(c);
+        return rc;
+    }
+#endif
+    snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
+    if ((rc = env_setup(c, meta_dir)) < 0) {
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int smc_reopen(struct smc *c)
+{
+    if (c->env)
+        mdb_env_close(c->env); /* every descriptor on data.mdb and lock.mdb, its locks with them */
+    c->env = NULL;
+    return env_setup(c, c->meta);
+}
+
+int smc_env_holds(struct smc *c, int fd)
+{
+    struct stat st, d;
+    int dfd = -1;
+    if (!c->env || fstat(fd, &st) != 0)
+        return 0;
+    if ((dev_t)st.st_dev == c->lock_dev && (ino_t)st.st_ino == c->lock_ino)
+        return 1; /* lock.mdb */
+    return mdb_env_get_fd(c->env, &dfd) == 0 && fstat(dfd, &d) == 0 && d.st_dev == st.st_dev &&
+           d.st_ino == st.st_ino; /* data.mdb (LMDB may hold it twice) */
 }
 
 /* Find LMDB's own descriptor on lock.mdb: right after mdb_env_open it is the only one. */
@@ -180,7 +215,8 @@ void smc_close(struct smc *c)
 {
     if (!c)
         return;
-    mdb_env_close(c->env);
+    if (c->env)
+        mdb_env_close(c->env);
     free(c);
 }
 
@@ -191,7 +227,10 @@ void smc_abandon(struct smc *c)
 
 int smc_flush(struct smc *c)
 {
-    return smc_errno(mdb_env_sync(c->env, 1));
+    smc_gate_enter();
+    int rc = c->env ? smc_errno(mdb_env_sync(c->env, 1)) : -EIO;
+    smc_gate_leave();
+    return rc;
 }
 
 size_t smc_map_size(struct smc *c)

@@ -151,6 +151,8 @@ void sm_fd_movable(int *holder);
 /** The host wants the number of fd (a dup2 onto it): move a movable descriptor elsewhere (its
  *  holder is updated) and return 0, or -EBUSY for a pinned one. */
 int sm_fd_vacate(int fd);
+/** Are n (at most 8) numbers of the reserved range free now? */
+int sm_fd_room(int n);
 
 /** open/openat/close for the library's own descriptors (cache/, hydrate/). */
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);

@@ -140,10 +140,34 @@ int sm_close_core(int fd)
     return rc;
 }
 
+/* The number LMDB's close must not free (sm_record_vacate), or -1. Written only while the
+ * gate is closed, by the thread that closed it. */
+static int parked = -1;
+
+void sm_fd_park(int nfd)
+{
+    __atomic_store_n(&parked, nfd, __ATOMIC_RELEASE);
+}
+
+/* The library closes fd, the parked number: a placeholder (/dev/null) takes the file's place in
+ * one dup3, so no other open of the library's can get the number before the host's dup2. */
+static int park_close(int fd)
+{
+    int ph = SM_REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ph < 0)
+        return sm_lib_close(fd);
+    int rc = SM_REAL(dup3)(ph, fd, O_CLOEXEC);
+    SM_REAL(close)(ph);
+    return rc < 0 ? -1 : 0;
+}
+
 SM_EXPORT int close(int fd)
 {
-    if (SM_UNLIKELY(sm_in_lib)) /* liblmdb or libcurl closing one of its own */
+    if (SM_UNLIKELY(sm_in_lib)) { /* liblmdb or libcurl closing one of its own */
+        if (SM_UNLIKELY(fd >= 0 && fd == __atomic_load_n(&parked, __ATOMIC_ACQUIRE)))
+            return park_close(fd);
         return sm_lib_close(fd);
+    }
     SM_CALL(sm_close_core(fd));
 }
 
@@ -213,19 +237,28 @@ SM_EXPORT void closefrom(int lowfd)
 
 /* ---- dup2 / dup3 onto a descriptor the shim holds --------------------------------------------- */
 
-/* The host duplicates onto nfd: the shim's descriptor there moves away first (the tree fd, the
- * log) or, when it cannot (LMDB's files and sockets are held by number inside the libraries),
- * the call fails with EBUSY, which Linux's dup2 may answer anyway. The shim's descriptors cannot
- * be duplicated by the host (EBADF): for it they do not exist. */
+/* The host duplicates onto nfd: the shim's descriptor there moves away first: the tree fd and
+ * the log are moved (sm_fd_vacate), LMDB's files by opening the environment again at other
+ * numbers (sm_record_vacate). A libcurl socket cannot move (libcurl holds it by number and
+ * would go on using it): that call fails with EBUSY, which Linux's dup2 may answer anyway, and
+ * so does one that finds no other number free. The shim's descriptors cannot be duplicated by
+ * the host (EBADF): for it they do not exist. */
 int sm_fd_replacing(int old, int nfd)
 {
     if (SM_UNLIKELY(sm_fd_is_own(old)))
         return -EBADF;
     if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd) {
+        if (fcntl(old, F_GETFD) < 0)
+            return -EBADF; /* the dup2 would fail: nothing is moved for it */
         int rc = sm_fd_vacate(nfd);
+        const char *how = "moved away";
+        if (rc == -EBUSY && (rc = sm_record_vacate(nfd)) == 0)
+            how = "the cache's environment was opened again elsewhere";
         sm_log(rc < 0 ? SM_LOG_WARN : SM_LOG_DEBUG,
                "the program duplicates onto descriptor %d, the shim's: %s", nfd,
-               rc < 0 ? "refused (EBUSY): the libraries hold it by number" : "moved away");
+               rc < 0 ? "refused (EBUSY): a socket of the sync engine's (held by number), or "
+                        "no other number is free"
+                      : how);
         return rc;
     }
     return 0;

@@ -208,6 +208,25 @@ int sm_fd_vacate(int fd)
     return -EBUSY;
 }
 
+int sm_fd_room(int n)
+{
+    int base = fd_base_get(), got[8], k = 0, ok = 1;
+    int ph = SM_REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (ph < 0)
+        return 0;
+    for (; k < n && k < 8; k++)
+        if ((got[k] = fcntl(ph, F_DUPFD_CLOEXEC, base)) < 0) {
+            ok = 0;
+            break;
+        }
+    while (k > 0) {
+        int fd = got[--k];
+        SM_REAL(close)(fd);
+    }
+    SM_REAL(close)(ph);
+    return ok && n <= 8;
+}
+
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
     return sm_fd_lift(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));

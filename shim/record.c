@@ -5,6 +5,7 @@
 #include "shim.h"
 #include "smshim.h"
 #include "../cache/cache.h"
+#include "../cache/lmdb_dl.h"
 #include "../hydrate/bg.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/creds.h"
@@ -35,6 +36,7 @@ void sm_record_atfork_child(void)
         smc_abandon(rec_env);
     rec_env = NULL;
     rec_failed = 0;
+    smc_gate_atfork_child();
     __atomic_store_n(&sm_guard_on, 0, __ATOMIC_RELAXED);
     smh_atfork_child();
     memset(guard_marks, 0, sizeof guard_marks);
@@ -76,6 +78,40 @@ struct smc *sm_record_env(void)
     c = rec_env;
     pthread_mutex_unlock(&rec_mu);
     return c;
+}
+
+/* The host's dup2 onto one of LMDB's numbers. The environment is closed and opened again while
+ * the gate is closed (no thread of the process is inside a transaction, and none starts one on
+ * the old environment: the sync thread's pointer to rec_env stays valid, its contents swapped);
+ * LMDB's close of nfd leaves a placeholder there (sm_fd_park), so the new environment cannot
+ * take that number back, and the host's dup2 then replaces the placeholder. Closing the old
+ * environment drops this process's POSIX locks on lock.mdb (every descriptor on it goes) and
+ * opening the new one takes them again, so no other process sees this one as gone for longer
+ * than the swap. Lock order: the gate, then rec_mu is never taken inside. */
+int sm_record_vacate(int nfd)
+{
+    struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
+    if (!c)
+        return -EBUSY;
+    int was = sm_lib_enter();
+    int rc = -EBUSY;
+    /* room: the old environment frees its other numbers, the new one takes three, and each of
+     * its opens briefly needs one more; with no room the environment stays (EBUSY) */
+    if (smc_env_holds(c, nfd) && sm_fd_room(2) && smc_gate_close() == 0) {
+        sm_fd_park(nfd);
+        rc = smc_reopen(c);
+        sm_fd_park(-1);
+        smc_gate_open();
+        if (rc < 0)
+            sm_log(SM_LOG_ERROR,
+                   "cannot open the cache's environment again: %s (changes are "
+                   "left to the scan)",
+                   strerror(-rc));
+        sm_fd_forget(nfd); /* the placeholder, for the host's dup2 to replace */
+        rc = 0;
+    }
+    sm_lib_leave(was);
+    return rc;
 }
 
 void sm_guard_opened(int fd)

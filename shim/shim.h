@@ -371,6 +371,13 @@ void sm_note_miss(const char *rel);
 struct smc;
 /** The process's cache handle, opened on first use; NULL if it cannot be opened. */
 struct smc *sm_record_env(void);
+/** The host duplicates onto nfd, one of LMDB's descriptors (data.mdb, lock.mdb): the
+ *  environment is opened again elsewhere, nfd left holding a placeholder the host's dup2
+ *  replaces. 0, or -EBUSY when nfd is not LMDB's or it cannot move now (record.c). */
+int sm_record_vacate(int nfd);
+/** While the library closes nfd (LMDB closing its environment for sm_record_vacate), the number
+ *  keeps a placeholder instead of being freed (fd.c); -1 ends it. */
+void sm_fd_park(int nfd);
 /** With an API key: start the sync thread (on first use) and wake it. */
 void sm_sync_kick(struct smc *c);
 /** fsync/sync under the prefix: make the cache's committed state durable. */

@@ -23,7 +23,7 @@ echo "ok - exec 4> keeps its own file and every write is recorded"
 # 2. programs that close, replace and reuse every descriptor (the log passes: the log's
 #    descriptor is the shim's too, and no log line may land in the program's file), under this
 #    machine's descriptor limit and under the common 1024
-for mode in closeall closefrom range procfd raw dup2 log:closeall log:dup2 1024:closeall 1024:dup2 1024:procfd; do
+for mode in closeall closefrom range procfd raw dup2 lmdb log:closeall log:dup2 log:lmdb 1024:closeall 1024:dup2 1024:procfd 1024:lmdb; do
     log="" lim=$(ulimit -n)
     case "$mode" in
     log:*) log=debug mode=${mode#log:}_log ;;
@@ -34,6 +34,7 @@ for mode in closeall closefrom range procfd raw dup2 log:closeall log:dup2 1024:
         fail "$mode: $out"
     [ "$(tail -1 <<<"$out")" = ok ] || fail "$mode: $out"
     recorded "/$mode/a.txt" "/$mode/b0.txt" "/$mode/b4.txt"
+    [ "${mode%_*}" != lmdb ] || recorded "/$mode/r0.txt" "/$mode/r3.txt" "/$mode/r7.txt"
     # the cache is still sound for the next process
     shim bash -c "echo again > /sm/$mode/c.txt" || fail "$mode: the next process cannot write"
     recorded "/$mode/c.txt"
@@ -41,3 +42,16 @@ for mode in closeall closefrom range procfd raw dup2 log:closeall log:dup2 1024:
 done
 grep -q "descriptor .*, the shim's" "$SMSHIM_CACHE/log" ||
     fail "the log passes did not reach the shim's descriptors: $(head -c 600 "$SMSHIM_CACHE/log")"
+
+# 3. the same with the sync thread at work (it holds the environment too, and pushes meanwhile):
+#    every write reaches the server
+start_server
+shim mkdir -p /sm/synced
+out=$(shim "$B/tests/fdhostile" lmdb /sm/synced "$T/outside-synced" 2>&1) || fail "synced: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "synced: $out"
+"$CLI" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "smshim sync failed after the dups"; }
+curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
+for f in a b0 b4 r0 r7; do
+    grep -q "\"/synced/$f.txt\"" "$T/docs.json" || fail "/synced/$f.txt did not reach the server"
+done
+echo "ok - lmdb with the sync thread running: every write is pushed"

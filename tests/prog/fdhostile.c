@@ -8,6 +8,10 @@
  *   raw        syscall(SYS_close, n) for every number from 3 up to the limit
  *   dup2       dup2 a file of the program's onto every number from 3 up to the limit, then
  *              close them all
+ *   lmdb       dup2, dup3 and the raw SYS_dup2 / SYS_dup3 of a file of the program's onto the
+ *              numbers the cache's data.mdb and lock.mdb have (found in /proc/self/fd), round
+ *              after round, writing under DIR between rounds: every call must succeed and the
+ *              number then be the program's file
  * Each mode first writes DIR/a.txt (so the shim has its environment open), then does its thing,
  * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
  * all back and prints "ok" or what went wrong. */
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -111,6 +116,50 @@ int main(int argc, char **argv)
             }
         for (int fd = 3; fd < top; fd++)
             close(fd);
+    } else if (strcmp(mode, "lmdb") == 0) {
+        int mine = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        struct stat ms, st;
+        if (mine < 0 || fstat(mine, &ms) != 0) {
+            printf("open %s: %s\n", outside, strerror(errno));
+            return 1;
+        }
+        int hit = 0;
+        for (int round = 0; round < 8; round++) {
+            int target = -1;
+            DIR *d = opendir("/proc/self/fd");
+            struct dirent *e;
+            while (d && (e = readdir(d))) {
+                char l[64], to[4096];
+                snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
+                ssize_t n = readlink(l, to, sizeof to - 1);
+                if (e->d_name[0] == '.' || n < 9)
+                    continue;
+                to[n] = '\0';
+                if (strcmp(to + n - 9, "/data.mdb") == 0 || strcmp(to + n - 9, "/lock.mdb") == 0)
+                    target = atoi(e->d_name); /* the last one listed: each kind in turn */
+            }
+            if (d)
+                closedir(d);
+            if (target < 0) {
+                printf("round %d: no descriptor on data.mdb or lock.mdb\n", round);
+                return 1;
+            }
+            int rc = round % 4 == 0   ? dup2(mine, target)
+                     : round % 4 == 1 ? dup3(mine, target, O_CLOEXEC)
+                     : round % 4 == 2 ? (int)syscall(SYS_dup2, mine, target)
+                                      : (int)syscall(SYS_dup3, mine, target, 0);
+            if (rc != target || fstat(target, &st) != 0 || st.st_ino != ms.st_ino) {
+                printf("round %d: dup onto %d (LMDB's): %d, %s\n", round, target, rc,
+                       rc < 0 ? strerror(errno) : "not the program's file");
+                return 1;
+            }
+            hit++;
+            snprintf(p, sizeof p, "%s/r%d.txt", dir, round);
+            if (put(p, "r\n") != 0)
+                return 1;
+        }
+        if (hit != 8)
+            return 1;
     } else {
         return 2;
     }
