@@ -55,7 +55,7 @@ TOOL_OBJ  := $(TOOL_SRC:%.c=$(B)/obj/%.o)
 TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 # unit tests link the shim's internals (not its wrappers) and the cache
 UNIT_SHIM := $(B)/obj/shim/path.o $(B)/obj/shim/config.o $(B)/obj/shim/real.o $(B)/obj/shim/log.o \
-             $(B)/obj/shim/fault.o
+             $(B)/obj/shim/fault.o $(B)/obj/shim/settings.o
 
 # helper programs the integration tests run (tests/prog/*.c -> build/tests/<name>)
 PROG_SRC := $(wildcard tests/prog/*.c)
@@ -89,7 +89,8 @@ $(AUDIT): shim/audit.c
 	$(Q)$(CC) -std=c11 -D_GNU_SOURCE -O2 -g -fPIC -shared -nostdlib -ffreestanding -fno-builtin \
 	  -fno-stack-protector -fvisibility=hidden $(WARN) -Wl,-z,defs -Wl,-z,now -o $@ $<
 
-$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o $(B)/obj/shim/elf.o
+$(CLI): $(TOOL_OBJ) $(CACHE_OBJ) $(HYD_OBJ) $(B)/obj/shim/real.o $(B)/obj/shim/elf.o \
+        $(B)/obj/shim/settings.o
 	$(call say,LD,$@)
 	$(Q)$(CC) -o $@ $^ $(LDFLAGS) -llmdb -lpthread -ldl
 

@@ -3,14 +3,13 @@
  * settings were refused (sm_log_refused). A message is escaped (sm_escape) before it is written:
  * file names and server text in it can neither drive a terminal nor forge a line. */
 #include "shim.h"
+#include "settings.h"
 
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-/* config.c */
-char *sm_escape(char *out, size_t size, const char *s, int json);
 void sm_log_refused(const char *why);
 
 int sm_log_level;

@@ -4,6 +4,7 @@
 #include "../hydrate/creds.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
+#include "../shim/settings.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -13,10 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-/* the settings rules and the escaping rule, shared with the library (one copy of each) */
-#define SM_SETTINGS_ONLY
-#include "../shim/config.c"
 
 const char *cli_esc(const char *s, int json)
 {

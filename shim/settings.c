@@ -1,0 +1,283 @@
+/* settings.c: the settings rules and the escaping rule (settings.h), one copy linked into the
+ * library and the CLI. libc is reached through SM_REAL, which from the library is libc itself
+ * (never the library's own wrappers) and from the CLI is libc too. */
+#include "settings.h"
+#include "sm_real.h"
+#include "smshim.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Decode one UTF-8 character at s: its length (1-4) and code point, or 0 when the bytes there
+ * are not well-formed UTF-8 (overlong forms and surrogates included). */
+static size_t utf8_char(const unsigned char *s, unsigned *cp)
+{
+    unsigned c = s[0], min;
+    size_t len;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if ((c & 0xe0) == 0xc0)
+        len = 2, min = 0x80, c &= 0x1f;
+    else if ((c & 0xf0) == 0xe0)
+        len = 3, min = 0x800, c &= 0x0f;
+    else if ((c & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, c &= 0x07;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* Characters that act on a terminal or on how text is read rather than being text: C0 controls,
+ * DEL, C1 controls, the line and paragraph separators and the bidirectional-text controls. */
+static int is_control(unsigned cp)
+{
+    return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+           cp == 0x2028 || cp == 0x2029 || (cp >= 0x202a && cp <= 0x202e) ||
+           (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The one escaping rule (settings.h). */
+char *sm_escape(char *out, size_t size, const char *s, int json)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = 0;
+    while (*p) {
+        char e[8];
+        size_t el = 0, len;
+        unsigned cp;
+        if (!(len = utf8_char(p, &cp))) {
+            len = 1;
+            if (json)
+                memcpy(e, "\\ufffd", el = 6);
+            else
+                e[0] = '\\', e[1] = 'x', e[2] = hex[*p >> 4], e[3] = hex[*p & 15], el = 4;
+        } else if (cp == '\\' || (json && cp == '"')) {
+            e[0] = '\\', e[1] = (char)cp, el = 2;
+        } else if (cp == '\n' || cp == '\r' || cp == '\t') {
+            e[0] = '\\', e[1] = cp == '\n' ? 'n' : cp == '\r' ? 'r' : 't', el = 2;
+        } else if (is_control(cp) && cp < 0x80 && !json) {
+            e[0] = '\\', e[1] = 'x', e[2] = hex[cp >> 4], e[3] = hex[cp & 15], el = 4;
+        } else if (is_control(cp)) {
+            e[0] = '\\', e[1] = 'u', e[2] = hex[(cp >> 12) & 15], e[3] = hex[(cp >> 8) & 15];
+            e[4] = hex[(cp >> 4) & 15], e[5] = hex[cp & 15], el = 6;
+        } else {
+            memcpy(e, p, el = len);
+        }
+        if (n + el >= size)
+            break;
+        memcpy(out + n, e, el);
+        n += el;
+        p += len;
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* Lexically normalise an absolute path into out: collapse "//" and "/.", resolve "..", drop a
+ * trailing '/'. Returns 0, or -1 if it is not absolute or does not fit. */
+static int norm_abs(const char *in, char *out, size_t size)
+{
+    size_t n = 0;
+    if (in[0] != '/')
+        return -1;
+    for (const char *p = in; *p;) {
+        while (*p == '/')
+            p++;
+        const char *s = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - s);
+        if (len == 0 || (len == 1 && s[0] == '.'))
+            continue;
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            while (n > 0 && out[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            continue;
+        }
+        if (n + 1 + len + 1 > size)
+            return -1;
+        out[n++] = '/';
+        memcpy(out + n, s, len);
+        n += len;
+    }
+    if (n == 0)
+        out[n++] = '/';
+    out[n] = '\0';
+    return 0;
+}
+
+/* Canonicalise the cache directory: resolve symlinks in the longest part that exists, so that
+ * paths the kernel reports (getcwd, /proc/self/fd) compare equal to sm_cfg.tree. */
+static void canon_cache(char *path, size_t size)
+{
+    char head[PATH_MAX], res[PATH_MAX], out[PATH_MAX];
+    snprintf(head, sizeof head, "%s", path);
+    size_t cut = strlen(head);
+    while (cut > 0) {
+        head[cut] = '\0';
+        if (SM_REAL(realpath)(head, res) != NULL) {
+            if (strcmp(res, "/") == 0)
+                res[0] = '\0';
+            if (snprintf(out, sizeof out, "%s%s", res, path + cut) < (int)sizeof out)
+                snprintf(path, size, "%s", out);
+            return;
+        }
+        while (cut > 0 && head[cut - 1] != '/')
+            cut--; /* drop the last component ... */
+        if (cut > 0)
+            cut--; /* ... and its '/' */
+    }
+}
+
+/* Is the normalised path p the directory d or below it? */
+static int path_within(const char *p, const char *d)
+{
+    size_t n = strlen(d);
+    if (n == 1)
+        return 1; /* "/" */
+    return strncmp(p, d, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+/* The system trees a prefix must not hide: the prefix's first component. */
+static int system_tree(const char *prefix)
+{
+    static const char *const trees[] = {"proc", "sys", "dev", "etc", "usr", "bin", "sbin", "boot"};
+    const char *c = prefix + 1;
+    size_t n = strcspn(c, "/");
+    if (n >= 3 && strncmp(c, "lib", 3) == 0)
+        return 1; /* /lib, /lib64, /libx32, ... */
+    for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++)
+        if (strlen(trees[i]) == n && strncmp(c, trees[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+__attribute__((format(printf, 2, 3))) static int refuse(struct sm_settings *st, const char *fmt,
+                                                        ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->why, sizeof st->why, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The fallback cache must be this user's own directory: made 0700 if missing, then checked
+ * without following a symlink; and no other user may replace it (its parent is this user's or
+ * root's, and sticky if others can write to it). 0, or -1 with st->why set. */
+static int fallback_check(struct sm_settings *st)
+{
+    struct stat sb;
+    char parent[PATH_MAX];
+    const char *p = st->cache;
+    unsigned uid = (unsigned)geteuid();
+    int made = SM_REAL(mkdir)(st->cache, 0700) == 0 ? 0 : errno;
+    if (SM_REAL(fstatat)(AT_FDCWD, st->cache, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+        return refuse(st, "cannot create the fallback cache %s: %s", p,
+                      strerror(made ? made : errno));
+    if (S_ISLNK(sb.st_mode))
+        return refuse(st, "the fallback cache %s is a symbolic link", p);
+    if (!S_ISDIR(sb.st_mode))
+        return refuse(st, "the fallback cache %s is not a directory", p);
+    if (sb.st_uid != uid)
+        return refuse(st, "the fallback cache %s belongs to uid %u, not to this user (uid %u)", p,
+                      (unsigned)sb.st_uid, uid);
+    if (sb.st_mode & 022)
+        return refuse(st, "the fallback cache %s is writable by other users (mode %03o)", p,
+                      (unsigned)(sb.st_mode & 0777));
+    snprintf(parent, sizeof parent, "%s", st->cache);
+    *strrchr(parent, '/') = '\0';
+    if (SM_REAL(fstatat)(AT_FDCWD, parent[0] ? parent : "/", &sb, 0) != 0 ||
+        (sb.st_uid != uid && sb.st_uid != 0) || ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX)))
+        return refuse(st, "the fallback cache %s lies in a directory other users can change", p);
+    return 0;
+}
+
+/* The one decision on the settings (settings.h). */
+int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_settings *st)
+{
+    char raw[PATH_MAX], lex[PATH_MAX];
+    const char *v = get(SMSHIM_ENV_PREFIX);
+    st->why[0] = st->warn[0] = '\0';
+    st->fallback = 0;
+    if (!v || !*v)
+        v = SMSHIM_DEFAULT_PREFIX;
+    if (norm_abs(v, st->prefix, sizeof st->prefix) != 0)
+        return refuse(st, "%s=%s is not an absolute path (or is too long)", SMSHIM_ENV_PREFIX, v);
+    if (strcmp(st->prefix, "/") == 0)
+        return refuse(st, "the prefix / would take over every path");
+    if (system_tree(st->prefix))
+        return refuse(st, "the prefix %s would hide a system directory", st->prefix);
+
+    if ((v = get(SMSHIM_ENV_CACHE)) && *v) {
+        char cwd[PATH_MAX];
+        if (v[0] == '/')
+            snprintf(raw, sizeof raw, "%s", v);
+        else if (SM_REAL(getcwd)(cwd, sizeof cwd))
+            snprintf(raw, sizeof raw, "%s/%s", cwd, v);
+        else
+            return refuse(st, "%s is relative and the working directory is unknown",
+                          SMSHIM_ENV_CACHE);
+    } else if ((v = get("XDG_CACHE_HOME")) && v[0] == '/') {
+        snprintf(raw, sizeof raw, "%s/smshim", v);
+    } else if ((v = get("HOME")) && v[0] == '/') {
+        snprintf(raw, sizeof raw, "%s/.cache/smshim", v);
+    } else {
+        struct stat sb;
+        st->fallback = 1;
+        if ((v = get("XDG_RUNTIME_DIR")) && v[0] == '/' && SM_REAL(stat)(v, &sb) == 0 &&
+            S_ISDIR(sb.st_mode))
+            snprintf(raw, sizeof raw, "%s/smshim", v);
+        else
+            snprintf(raw, sizeof raw, "/tmp/smshim-%u", (unsigned)geteuid());
+    }
+    if (norm_abs(raw, st->cache, sizeof st->cache) != 0 ||
+        strlen(st->cache) + sizeof("/" SMSHIM_TREE_DIR) > sizeof st->cache)
+        return refuse(st, "the cache directory's path is too long");
+    if (st->fallback && fallback_check(st) != 0)
+        return -1;
+    snprintf(lex, sizeof lex, "%s", st->cache);
+    canon_cache(st->cache, sizeof st->cache);
+    if (strlen(st->cache) + sizeof("/" SMSHIM_TREE_DIR) > sizeof st->cache)
+        return refuse(st, "the cache directory's path is too long");
+    for (int i = 0; i < 2; i++) {
+        const char *c = i ? st->cache : lex;
+        if (path_within(c, st->prefix))
+            return refuse(st, "the prefix %s contains the cache %s", st->prefix, c);
+        if (path_within(st->prefix, c))
+            return refuse(st, "the prefix %s lies inside the cache %s", st->prefix, c);
+    }
+    if (flags & SM_SET_WARN) {
+        DIR *d = SM_REAL(opendir)(st->prefix);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+                snprintf(st->warn, sizeof st->warn,
+                         "the prefix %s hides the real directory there, which is not empty",
+                         st->prefix);
+                break;
+            }
+        if (d)
+            closedir(d);
+    }
+    return 0;
+}

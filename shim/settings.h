@@ -1,0 +1,36 @@
+/* settings.h: the settings rules (what the prefix and the cache are, and whether they are safe)
+ * and the escaping rule for printed text: one copy of each, linked into the library and the CLI
+ * (settings.c). */
+#ifndef SM_SETTINGS_H
+#define SM_SETTINGS_H
+
+#include <limits.h>
+#include <stddef.h>
+
+/** What the settings resolve to. */
+struct sm_settings {
+    char prefix[PATH_MAX];   /* normalised: absolute, no "//", "." or "..", no trailing '/' */
+    char cache[PATH_MAX];    /* absolute, canonical */
+    int fallback;            /* no SMSHIM_CACHE, XDG_CACHE_HOME or HOME: the per-user fallback */
+    char why[2 * PATH_MAX];  /* refused: the reason, one line */
+    char warn[2 * PATH_MAX]; /* accepted, with this warning (SM_SET_WARN) */
+};
+#define SM_SET_WARN 1 /* also look whether the prefix hides a non-empty real directory */
+
+/** Copy s into out (size > 0, always terminated, cut at a character's boundary when it does not
+ *  fit) as data that is safe to print: every control character escaped (\n \r \t, \xHH below
+ *  0x80, \uHHHH above), a byte that is not UTF-8 as \xHH, a backslash as \\. json: the escapes
+ *  of a JSON string instead (\uHHHH, \" too; a byte that is not UTF-8 becomes U+FFFD). The one
+ *  escaping rule for text that comes from a server, a file name or a setting. Returns out. */
+char *sm_escape(char *out, size_t size, const char *s, int json);
+
+/** Resolve the prefix and the cache from the settings (get: getenv or an equivalent) and decide
+ *  whether they are safe: the prefix is absolute and not "/", not a system tree (/proc, /sys,
+ *  /dev, /etc, /usr, /bin, /sbin, /lib*, /boot) and neither contains the cache nor lies in it;
+ *  the fallback cache is this user's own directory. The one decision, made by the library's
+ *  constructor and by the CLI alike. Returns 0 (st filled; st->warn set when SM_SET_WARN finds
+ *  the prefix hides a non-empty directory), or -1 with st->why. The texts hold the settings as
+ *  they are: print them through sm_escape. */
+int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_settings *st);
+
+#endif
