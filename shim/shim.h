@@ -336,6 +336,8 @@ int sm_fsync_core(int fd, int kind);
  *  (>= 0 or -errno); else leaves *handled 0 and the caller makes the call. Shared by syscall()
  *  and the SUD handler. */
 long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled);
+/** Would sm_sys_dispatch answer the call nr itself (it concerns the shim)? Reads the paths only. */
+int sm_sys_wants(long nr, long a1, long a2, long a3, long a4);
 /** Set once this process armed Syscall User Dispatch (sud.c). */
 extern int sm_sud_on;
 /** Constructor hook: arm SUD when SMSHIM_SUD=1 or the program is Bun (never with SMSHIM_SUD=0).

@@ -65,7 +65,7 @@ extern int sud_stub_ok;                     /* it ends "syscall; cmp; jae; ret" 
  *  to while the caller's stack pointer is on it. */
 #define SUD_SCRATCH 4096
 /** A signal stack the program asks for is installed only from this size up; a smaller one is
- *  replaced by the shim's (the handler's own use is about 20-35 KB: sud_trap.c). */
+ *  replaced by the shim's (the calls the handler answers run on the shim's: sud_trap.c). */
 #define SUD_ALT_MIN (64 * 1024)
 /** This thread's shim signal stack (its lowest address), 0 before the first arming. */
 extern __thread uintptr_t sud_stack;

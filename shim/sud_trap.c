@@ -82,15 +82,20 @@ __asm__(".text\n"
         ".size sud_scratch_call, .-sud_scratch_call\n");
 
 /* ---- the program's signal stack ---------------------------------------------------------------
- * The handler needs about 20-35 KB of stack for a call under the prefix (SMSHIM_LOG=debug logs the
- * deepest use at exit), on top of the kernel's frame. A stack the program asks for (libc's
+ * Answering a call under the prefix needs up to about 46 KB of stack (SMSHIM_LOG=debug logs the
+ * deepest use at exit), always on the shim's stack (sud_serve); on the program's, the handler
+ * needs a few hundred bytes on top of the kernel's frame. A stack the program asks for (libc's
  * sigaltstack or a raw one) is installed as asked when it holds SUD_ALT_MIN bytes or more;
  * a smaller one, or a disabled one, is replaced by the shim's, and the program is told what it
  * asked for (its own ss_sp, ss_size and flags; SS_ONSTACK while it runs on the signal stack),
  * so its handlers run on the shim's stack instead. A disabled stack reads as the shim's (Go with
  * cgo adopts that one as its own). */
 
-static __thread int alt_kept;     /* the shim's stack stands in for alt_prog */
+static __thread int alt_kept; /* the shim's stack stands in for alt_prog */
+/* While the handler answers a call on the shim's stack (sud_serve), that one is the kernel's
+ * signal stack and this is the program's, which the handler's return puts back. */
+static __thread int work_off;
+static __thread stack_t work_prog;
 static __thread stack_t alt_prog; /* what the program asked for, when alt_kept */
 
 long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n)
@@ -122,6 +127,7 @@ long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n)
 
 void sud_alt_adopt(const stack_t *ss, const stack_t *n)
 {
+    work_off = 0;
     alt_kept = (ss->ss_flags & ~(int)SS_AUTODISARM) != SS_DISABLE && n->ss_sp != ss->ss_sp;
     if (alt_kept)
         alt_prog = *ss;
@@ -129,6 +135,8 @@ void sud_alt_adopt(const stack_t *ss, const stack_t *n)
 
 void sud_alt_view(const stack_t *real, int on, stack_t *out)
 {
+    if (work_off && real->ss_sp == (void *)(sud_stack + SUD_SCRATCH))
+        real = &work_prog; /* the program's stack stands aside while the shim works */
     const stack_t *v = alt_kept ? &alt_prog : real;
     *out = *v;
     if (alt_kept || !(real->ss_flags & SS_DISABLE))
@@ -173,6 +181,70 @@ static long sud_sigaltstack(ucontext_t *uc, const stack_t *ss, stack_t *oss)
     return 0;
 }
 
+/* ---- the shim's own work, on the shim's stack ---------------------------------------------------
+ * Answering a call under the prefix (the cores: path translation, the tree, the change recorder)
+ * takes up to about 50 KB of stack; the handler itself, around it, a few hundred bytes on top
+ * of the kernel's frame. When the handler runs on a signal stack the program gave (one of
+ * SUD_ALT_MIN or more, installed as asked), the call is answered on the shim's own stack of the
+ * thread instead, idle then, so the program's stack holds only the frame and the handler (test
+ * sud_stack). The shim's stack is made the thread's signal stack for that time, so a signal
+ * that arrives meanwhile (a program's handler, a nested trap) is delivered below the work, not
+ * over the frame at the top of the program's stack; the kernel puts the program's stack back
+ * at the handler's return (uc_stack). The change is made from the scratch area with every
+ * signal blocked (sud_scratch_call), the program's mask restored once on the shim's stack. */
+
+struct sud_work {
+    long nr, a[6];
+    uint64_t mask; /* the program's signal mask, restored on the shim's stack */
+    int handled;
+    long r;
+};
+
+/* sm_sys_dispatch, and the debug line of a call it answered */
+static long sud_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long a6,
+                         int *handled)
+{
+    long r = sm_sys_dispatch(nr, a1, a2, a3, a4, a5, a6, handled);
+    if (*handled)
+        sm_log(SM_LOG_DEBUG, "sud: served %ld -> %ld", nr, r);
+    return r;
+}
+
+static long sud_work_run(long p, ...)
+{
+    struct sud_work *w = (struct sud_work *)p;
+    real_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&w->mask, 0, 8, 0, 0);
+    w->r = sud_dispatch(w->nr, w->a[0], w->a[1], w->a[2], w->a[3], w->a[4], w->a[5], &w->handled);
+    return 0;
+}
+
+static long sud_serve(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, long a5, long a6,
+                      int *handled)
+{
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    if (!sud_stack || (here >= sud_stack && here < sud_stack + SUD_STACK) ||
+        !sm_sys_wants(nr, a1, a2, a3, a4))
+        return sud_dispatch(nr, a1, a2, a3, a4, a5, a6, handled);
+    struct sud_work w = {.nr = nr, .a = {a1, a2, a3, a4, a5, a6}};
+    stack_t shim = {.ss_sp = (void *)(sud_stack + SUD_SCRATCH),
+                    .ss_flags = 0,
+                    .ss_size = SUD_STACK - SUD_SCRATCH};
+    uint64_t all = ~0ull;
+    real_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&w.mask, 8, 0, 0);
+    long r = sud_scratch_call(sud_real_syscall, SYS_sigaltstack, (long)&shim, 0,
+                              (sud_stack + SUD_SCRATCH) & ~(uintptr_t)15);
+    if (r != 0) { /* not switched: answered here, as before */
+        real_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&w.mask, 0, 8, 0, 0);
+        return sud_dispatch(nr, a1, a2, a3, a4, a5, a6, handled);
+    }
+    work_prog = uc->uc_stack;
+    work_off = 1;
+    (void)sud_scratch_call(sud_work_run, (long)&w, 0, 0, (sud_stack + SUD_STACK) & ~(uintptr_t)15);
+    work_off = 0;
+    *handled = w.handled;
+    return w.r;
+}
+
 /* One trapped call: the few that cannot be re-issued from a handler, the signal-state calls, the
  * shim's own (sm_sys_dispatch), and everything else re-issued through libc's syscall(). */
 static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, long a5, long a6)
@@ -209,11 +281,9 @@ static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4
     default:
         if (sud_sigcall(uc, nr, a1, a2, a3, a4, a5, a6, &r))
             return r;
-        r = sm_sys_dispatch(nr, a1, a2, a3, a4, a5, a6, &handled);
-        if (handled) {
-            sm_log(SM_LOG_DEBUG, "sud: served %ld -> %ld", nr, r);
+        r = sud_serve(uc, nr, a1, a2, a3, a4, a5, a6, &handled);
+        if (handled)
             return r;
-        }
         break;
     }
     /* everything else: re-issued as is */

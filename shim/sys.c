@@ -220,6 +220,21 @@ long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long 
     return *handled ? r : 0;
 }
 
+/* Would sm_sys_dispatch answer this call itself (its row concerns the shim)? The SIGSYS handler
+ * asks first, so that only those calls leave the program's signal stack (sud_trap.c). */
+int sm_sys_wants(long nr, long a1, long a2, long a3, long a4)
+{
+    if (SM_UNLIKELY(sm_in_lib))
+        return 0;
+    switch (nr) {
+#define SM_SYS_WANTS(n, paths, call)                                                               \
+    case n: return concerns(paths, a1, a2, a3, a4);
+        SM_SYS_TABLE(SM_SYS_WANTS)
+#undef SM_SYS_WANTS
+    default: return 0;
+    }
+}
+
 SM_EXPORT long syscall(long nr, ...)
 {
     va_list ap;

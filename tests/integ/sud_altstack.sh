@@ -1,9 +1,10 @@
 #!/bin/bash
 # Under syscall user dispatch the shim's SIGSYS handler runs on the thread's signal stack and
-# needs about 20-35 KB of it. A program that sets a small signal stack of its own (8 KiB, through
-# libc's sigaltstack or a raw call), or disables it and then makes raw calls from a small stack
-# (16 KiB, makecontext), must still have its raw file calls served, read back the stack it set,
-# and have its SA_ONSTACK handlers run: the same output as with no shim at all.
+# answers calls under the prefix on the shim's own stack (up to about 46 KB). A program that sets
+# a small signal stack of its own (8 KiB, through libc's sigaltstack or a raw call), or disables
+# it and then makes raw calls from a small stack (16 KiB, makecontext), must still have its raw
+# file calls served, read back the stack it set, and have its SA_ONSTACK handlers run: the same
+# output as with no shim at all.
 . "$(dirname "$0")/../lib/common.sh"
 [ "$(uname -m)" = x86_64 ] || skip "SUD is implemented for x86_64 only"
 [ "${SMSHIM_SAN:-}" != thread ] || skip "TSan and syscall user dispatch do not mix"
