@@ -43,7 +43,8 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
 
 /** Fetch the bytes of the binary documents marked by smh_bin_on_doc, over k's connection (its
  *  timeouts and deadline), until done or the deadline (past it the rest waits for the next
- *  pull). A document is asked again (a fresh url), its url fetched up to SMH_BIN_FETCH_MAX and
+ *  pull). The caller holds a slot of the request budget for k's requests; up to 3 more fetches
+ *  run at once, each with a read slot free when the pass starts. A document is asked again (a fresh url), its url fetched up to SMH_BIN_FETCH_MAX and
  *  the bytes applied like any pulled file. The count of files written (a file that held
  *  those bytes already is not). */
 long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,

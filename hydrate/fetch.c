@@ -6,8 +6,14 @@
  * SMH_BIN_FETCH_MAX): the url the listing gave (kept in kv "fetch.url:<key>"), else, or when that
  * one fails (a url may expire), the one a fresh GET of the document gives; the bytes are applied
  * with smc_apply_remote, which finds everything beneath the tree and never overwrites a pending
- * local change. */
+ * local change.
+ *
+ * Every fetch holds a slot of the cache's request budget (budget.h) like any other request: the
+ * pull's own fetcher the slot its pull holds, each other one a read slot taken for it when the
+ * pass starts, only when free then (never waited for while the pull holds one): a pass runs
+ * with as many fetchers as it got slots, the others' requests and other processes' counted. */
 #include "binary.h"
+#include "budget.h"
 #include "keyset.h"
 
 #include "../cache/cache.h"
@@ -19,8 +25,9 @@
 #include <string.h>
 
 #define URL_KV "fetch.url:" /* + key: "<updatedAt ms> <url>" as the listing gave them */
-/* Fetches at once (the pull's connection and FETCHERS - 1 more, each in a thread of its own):
- * the share of the cache's 8 requests that pulls and hydration may use. */
+/* Fetches at once at most (the pull's connection and FETCHERS - 1 more, each in a thread of its
+ * own and holding a read slot of the budget): the share of the cache's 8 requests that pulls and
+ * hydration may use. */
 #define FETCHERS 4
 
 /* The pull's log, called by one fetcher at a time. */
@@ -173,6 +180,7 @@ struct pass {
 struct fetcher {
     struct pass *p;
     struct smh_conn *conn;
+    int slot; /* the budget slot its requests hold (the pull's own for fetcher 0) */
     pthread_t th;
     int started;
 };
@@ -211,18 +219,24 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
     pthread_mutex_init(&p.mu, NULL);
     smc_entry_each(c, collect, &p.m);
     struct fetcher f[FETCHERS];
-    int nf = p.m.n < FETCHERS ? (int)p.m.n : FETCHERS;
-    for (int i = 1; i < nf; i++) { /* the others on connections of their own */
-        f[i] = (struct fetcher){.p = &p, .conn = smh_conn_like(k->conn)};
-        f[i].started = f[i].conn && sm_thread_start(&f[i].th, NULL, fetcher_main, &f[i]) == 0;
+    int want = p.m.n < FETCHERS ? (int)p.m.n : FETCHERS, nf = want > 0;
+    /* the others on connections of their own, each with a read slot free now */
+    while (nf < want) {
+        int slot = smh_budget_take(c, SMH_BUDGET_PULL, 0);
+        if (slot < 0)
+            break;
+        f[nf] = (struct fetcher){.p = &p, .conn = smh_conn_like(k->conn), .slot = slot};
+        f[nf].started = f[nf].conn && sm_thread_start(&f[nf].th, NULL, fetcher_main, &f[nf]) == 0;
+        nf++;
     }
-    f[0] = (struct fetcher){.p = &p, .conn = k->conn};
+    f[0] = (struct fetcher){.p = &p, .conn = k->conn, .slot = -1};
     if (nf > 0)
         fetcher_main(&f[0]);
     for (int i = 1; i < nf; i++) {
         if (f[i].started)
             pthread_join(f[i].th, NULL);
         smh_conn_free(f[i].conn);
+        smh_budget_give(c, f[i].slot); /* its last request is over */
     }
     smh_pairs_free(&p.m);
     pthread_mutex_destroy(&p.mu);

@@ -94,6 +94,8 @@ CONFIG_KINDS = {
     "hold_answer_ms": "ms",
     # every /v3 request waits, in flight, until hold is set back to false (tests count what piles up)
     "hold": "bool",
+    # every GET of a binary document's url waits, in flight, until hold_files is set back to false
+    "hold_files": "bool",
 }
 
 
@@ -379,10 +381,10 @@ class Store:
         with self.lock:
             return page == self.config["list_fail_page"]
 
-    def wait_hold(self):
-        """While config hold is set, wait (the request stays in flight)."""
+    def wait_hold(self, name="hold"):
+        """While config hold (or hold_files) is set, wait (the request stays in flight)."""
         with self.lock:
-            while self.config["hold"] and not self.shutdown.is_set():
+            while self.config[name] and not self.shutdown.is_set():
                 self.held.wait(0.1)
 
     # -- stats and faults ---------------------------------------------------------------------------------------
@@ -1216,6 +1218,8 @@ class Handler(BaseHTTPRequestHandler):
         with store.inflight(route in UPLOAD_ROUTES, route == R_LIST) as self.inflight_end:
             if cfg["hold"]:
                 store.wait_hold()
+            if route == R_FILE_GET and cfg["hold_files"]:
+                store.wait_hold("hold_files")
             if route == R_LIST and store.list_page_rule(body):
                 self._send(500, {"error": "Internal Server Error", "details": "list_fail_page"})
                 return
@@ -1411,7 +1415,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0,
-        "list_hold_page": None, "list_fail_page": None, "hold": args.hold,
+        "list_hold_page": None, "list_fail_page": None, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
