@@ -25,6 +25,13 @@
 #include <string.h>
 
 #define URL_KV "fetch.url:" /* + key: "<updatedAt ms> <url>" as the listing gave them */
+/* A fetch that failed backs off (SMH_FETCH_RETRY_KV + key: "<failures> <next try, wall ms>
+ * <updatedAt ms of the version that failed>"), in the cache like every other retry state, so no
+ * process fetches it again before its time: RETRY_FIRST_MS after the first failure, doubling up
+ * to RETRY_MAX_MS. A newer version of the document (a listing with a newer updatedAt) is tried
+ * at once; a fetch that is over (written, too large, gone, kept local) forgets it. */
+#define RETRY_FIRST_MS (60 * 1000)
+#define RETRY_MAX_MS   (60 * 60 * 1000)
 /* Fetches at once at most (the pull's connection and FETCHERS - 1 more, each in a thread of its
  * own and holding a read slot of the budget): the share of the cache's 8 requests that pulls and
  * hydration may use. */
@@ -52,6 +59,65 @@ static int sibling(struct smc *c, const char *tree, const char *tmp, const struc
     return smc_apply_remote_as(c, tree, tmp, &r, SMC_E_SIBLING) == SMC_APPLIED;
 }
 
+static char *retry_name(const char *key)
+{
+    char *name = malloc(sizeof SMH_FETCH_RETRY_KV + strlen(key));
+    if (name)
+        sprintf(name, SMH_FETCH_RETRY_KV "%s", key);
+    return name;
+}
+
+int smh_bin_retry_parse(const char *val, struct smh_fetch_retry *r)
+{
+    unsigned long long next = 0;
+    long long updated = 0;
+    long fails = 0;
+    if (sscanf(val, "%ld %llu %lld", &fails, &next, &updated) != 3 || fails <= 0)
+        return -1;
+    r->failures = fails;
+    r->next_ms = next;
+    r->updated_ms = updated;
+    return 0;
+}
+
+/* key's backoff (0), or -1 when it has none. */
+static int retry_get(struct smc *c, const char *key, struct smh_fetch_retry *r)
+{
+    char *name = retry_name(key), val[96];
+    int rc = name && smc_kv_get(c, name, val, sizeof val) == 0 ? smh_bin_retry_parse(val, r) : -1;
+    free(name);
+    return rc;
+}
+
+static void retry_forget(struct smc *c, const char *key)
+{
+    char *name = retry_name(key);
+    if (name)
+        smc_kv_del(c, name);
+    free(name);
+}
+
+/* A fetch of key's document (version updated_ms, 0: not known) failed once more. */
+static void retry_failed(struct smc *c, const char *key, int64_t updated_ms)
+{
+    struct smh_fetch_retry r = {0};
+    if (retry_get(c, key, &r) != 0)
+        r.failures = 0;
+    if (updated_ms <= 0)
+        updated_ms = r.updated_ms;
+    uint64_t wait = RETRY_FIRST_MS;
+    for (long i = 1; i < r.failures && wait < RETRY_MAX_MS; i++)
+        wait *= 2;
+    if (wait > RETRY_MAX_MS)
+        wait = RETRY_MAX_MS;
+    char *name = retry_name(key), val[96];
+    snprintf(val, sizeof val, "%ld %llu %lld", r.failures + 1,
+             (unsigned long long)(smc_now_ms() + wait), (long long)updated_ms);
+    if (name)
+        smc_kv_put(c, name, val);
+    free(name);
+}
+
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d)
 {
     int t = smh_doc_binary(d);
@@ -77,7 +143,12 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
         return 1; /* still processing: its url and text come with the pull that sees it done */
     int changed = d->content && sibling(c, tree, tmp, d, t, d->content, d->content_len);
     changed |= smc_siblings_drop(c, tree, d->filepath, t) > 0;
-    if (smc_mark_fetch(c, tree, d->filepath, d->id) == SMC_APPLIED) {
+    int marked = smc_mark_fetch(c, tree, d->filepath, d->id) == SMC_APPLIED;
+    struct smh_fetch_retry r;
+    int newer = retry_get(c, d->filepath, &r) == 0 && d->updated_ms > r.updated_ms;
+    if (newer)
+        retry_forget(c, d->filepath); /* a newer version than the one that failed: at once */
+    if (marked || newer) {
         char *name = malloc(sizeof URL_KV + strlen(d->filepath)), val[4200];
         if (name) { /* a hint: without it the fetch asks for the document first */
             sprintf(name, URL_KV "%s", d->filepath);
@@ -130,9 +201,11 @@ static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct sm
     return done;
 }
 
-/* Fetch one marked document. 1 written, 0 not (done with it), -1 not now (it stays marked). */
-static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
-                     const char *key, const char *id, void (*log)(const char *))
+/* Fetch one marked document. 1 written, 0 not (done with it), -1 not now (it stays marked);
+ * *updated_ms: the version it tried, when known. */
+static int fetch_doc(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
+                     const char *key, const char *id, void (*log)(const char *),
+                     int64_t *updated_ms)
 {
     struct smh_doc d;
     char *name = malloc(sizeof URL_KV + strlen(key)), hint[4200];
@@ -144,12 +217,15 @@ static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct sm
     free(name);
     char *url = hinted ? strchr(hint, ' ') : NULL;
     if (url) { /* the url the listing gave: one request, when it still works */
-        int r = fetch_url(c, tree, tmp, k, key, id, strtoll(hint, NULL, 10), url + 1, log);
+        *updated_ms = strtoll(hint, NULL, 10);
+        int r = fetch_url(c, tree, tmp, k, key, id, *updated_ms, url + 1, log);
         if (r >= 0)
             return r;
     }
     int o = smh_api_get(k, id, &d);
     smh_doc_free(&d);
+    if (o == SMH_OK && d.updated_ms > 0)
+        *updated_ms = d.updated_ms;
     if (o == SMH_GONE) {
         smc_remove_remote(c, tree, key, id); /* deleted since it was listed */
         return 0;
@@ -163,6 +239,19 @@ static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct sm
     if (strcmp(d.status, "done") != 0 || !d.url[0])
         return -1;
     return fetch_url(c, tree, tmp, k, key, id, d.updated_ms, d.url, log);
+}
+
+/* Fetch one marked document, and keep its backoff (RETRY_FIRST_MS). As fetch_doc. */
+static int fetch_one(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,
+                     const char *key, const char *id, void (*log)(const char *))
+{
+    int64_t updated_ms = 0;
+    int r = fetch_doc(c, tree, tmp, k, key, id, log, &updated_ms);
+    if (r < 0)
+        retry_failed(c, key, updated_ms);
+    else
+        retry_forget(c, key);
+    return r;
 }
 
 /* One fetch pass: the marked documents, taken in turn by FETCHERS threads. */
@@ -218,6 +307,22 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
         .c = c, .tree = tree, .tmp = tmp, .tag = k->tag, .deadline = deadline, .log = log};
     pthread_mutex_init(&p.mu, NULL);
     smc_entry_each(c, collect, &p.m);
+    /* those backing off wait for their time (looked up here: not inside smc_entry_each's
+     * transaction); the pass after it fetches them */
+    uint64_t now = smc_now_ms();
+    size_t kept = 0;
+    for (size_t i = 0; i < p.m.n; i++) {
+        struct smh_fetch_retry r;
+        if (retry_get(c, p.m.keys[i], &r) == 0 && r.next_ms > now) {
+            free(p.m.keys[i]);
+            free(p.m.ids[i]);
+            p.left++;
+            continue;
+        }
+        p.m.keys[kept] = p.m.keys[i];
+        p.m.ids[kept++] = p.m.ids[i];
+    }
+    p.m.n = kept;
     struct fetcher f[FETCHERS];
     int want = p.m.n < FETCHERS ? (int)p.m.n : FETCHERS, nf = want > 0;
     /* the others on connections of their own, each with a read slot free now */

@@ -3,6 +3,8 @@
 #include "../cache/cache.h"
 #include "../hydrate/creds.h"
 #include "../hydrate/hydrate.h"
+#include "../hydrate/binary.h"
+#include "../hydrate/keyset.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -34,17 +36,29 @@ static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW
     return 0;
 }
 
+/* The keys whose binary fetch failed and backs off (read before the entries are walked: one
+ * transaction at a time). */
+static int retry_seen(void *arg, const char *name, const char *val)
+{
+    struct smh_fetch_retry r;
+    if (smh_bin_retry_parse(val, &r) == 0)
+        smh_ks_put(arg, name + sizeof SMH_FETCH_RETRY_KV - 1);
+    return 0;
+}
+
 static int list_entry(void *arg, const char *key, const struct smc_entry *e)
 {
-    (void)arg;
-    const char *state = (e->flags & SMC_E_POISONED)     ? "poisoned"
-                        : (e->flags & SMC_E_LOCALONLY)  ? "local-only"
-                        : e->dirty_since_ns             ? "dirty"
-                        : (e->flags & SMC_E_SIBLING)    ? "sibling"
-                        : (e->flags & SMC_E_NOTFETCHED) ? "not-fetched"
-                        : (e->flags & SMC_E_FETCH)      ? "fetching"
-                        : (e->flags & SMC_E_BINARY)     ? "binary"
-                                                        : "clean";
+    struct smh_keyset *retry = arg;
+    int fetch = (e->flags & SMC_E_FETCH) != 0;
+    const char *state = (e->flags & SMC_E_POISONED)       ? "poisoned"
+                        : (e->flags & SMC_E_LOCALONLY)    ? "local-only"
+                        : e->dirty_since_ns               ? "dirty"
+                        : (e->flags & SMC_E_SIBLING)      ? "sibling"
+                        : (e->flags & SMC_E_NOTFETCHED)   ? "not-fetched"
+                        : fetch && smh_ks_get(retry, key) ? "fetch-retry"
+                        : fetch                           ? "fetching"
+                        : (e->flags & SMC_E_BINARY)       ? "binary"
+                                                          : "clean";
     printf("%-11s %s\n", state, E(key));
     return 0;
 }
@@ -72,7 +86,8 @@ static const char status_help[] =
     "\n"
     "  --list       one line per tracked file: clean (text), binary, dirty, poisoned,\n"
     "               local-only (over 50 MB), not-fetched (a remote binary over 20 MiB),\n"
-    "               fetching, sibling (a read-only transcription or error file)\n"
+    "               fetching, fetch-retry (its fetch failed: tried again after a backoff),\n"
+    "               sibling (a read-only transcription or error file)\n"
     "  --json       one JSON object\n"
     "  --prefix P   the prefix shown (SMSHIM_PREFIX); --cache DIR the cache (SMSHIM_CACHE)\n"
     "\n"
@@ -169,7 +184,11 @@ int cmd_status(int argc, char **argv)
             fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
             return 1;
         }
-        rc = list ? smc_entry_each(c, list_entry, NULL) : smc_counts(c, &n);
+        struct smh_keyset retry = {0};
+        if (list)
+            smc_kv_each(c, SMH_FETCH_RETRY_KV, retry_seen, &retry);
+        rc = list ? smc_entry_each(c, list_entry, &retry) : smc_counts(c, &n);
+        smh_ks_free(&retry);
         kv_or(c, "push.paused", paused, sizeof paused, "");
         kv_or(c, "remote.url", url, sizeof url, "");
         kv_or(c, "remote.tag", tag, sizeof tag, "");
