@@ -267,6 +267,13 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
  *  SMC_E_NOTFETCHED (too large: listed, never fetched); 0 only clears SMC_E_FETCH. */
 int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched);
 
+/** The document remote_id, whose bytes are not here (SMC_E_FETCH or SMC_E_NOTFETCHED: no file
+ *  at `from`), is now at the filepath `to`: its entry moves there, in one transaction, and its
+ *  siblings follow. SMC_MOVE_DONE, SMC_MOVE_NONE (not that entry, a local change, a file at
+ *  either name, `to` taken), or -errno. */
+int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, const char *to,
+                       const char *remote_id);
+
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
 uint64_t smc_now_ms(void);
 struct stat;

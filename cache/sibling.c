@@ -140,3 +140,39 @@ int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int no
     }
     return smc_errno(mdb_txn_commit(t));
 }
+
+int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, const char *to,
+                       const char *remote_id)
+{
+    struct smc_key af, at;
+    MDB_val v;
+    struct smc_entry e;
+    MDB_txn *t;
+    struct stat st;
+    /* no file at either name: the entry alone moves (a file is smc_move_remote's) */
+    if (smc_tree_stat(tree_dir, from, &st) == 0 || smc_tree_stat(tree_dir, to, &st) == 0)
+        return SMC_MOVE_NONE;
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    if (smc_rec_find(t, c->entries, from, &af, &v) != 1 || v.mv_size < sizeof e) {
+        mdb_txn_abort(t);
+        return SMC_MOVE_NONE;
+    }
+    memcpy(&e, v.mv_data, sizeof e);
+    if (strcmp(e.remote_id, remote_id) != 0 || e.dirty_since_ns ||
+        !(e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)) ||
+        smc_rec_find(t, c->entries, to, &at, &v) != 0) {
+        mdb_txn_abort(t); /* not that document's bytes to come, or the new name is taken */
+        return SMC_MOVE_NONE;
+    }
+    if ((rc = smc_rec_del_at(t, c->entries, &af)) < 0 ||
+        (rc = smc_rec_put(t, c->entries, to, &e, sizeof e)) < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    if ((rc = smc_errno(mdb_txn_commit(t))) < 0)
+        return rc;
+    smc_siblings_move(c, tree_dir, from, to); /* its siblings follow it */
+    return SMC_MOVE_DONE;
+}

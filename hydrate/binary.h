@@ -51,6 +51,8 @@ struct smh_fetch_retry {
 };
 /** Parse such a record's value. 0, or -1 when it is not one. */
 int smh_bin_retry_parse(const char *val, struct smh_fetch_retry *r);
+/** Forget what the fetch of key's bytes kept (the listing's url, the backoff): its entry moved. */
+void smh_bin_forget(struct smc *c, const char *key);
 
 /** Fetch the bytes of the binary documents marked by smh_bin_on_doc, over k's connection (its
  *  timeouts and deadline), until done or the deadline (past it the rest waits for the next

@@ -118,6 +118,17 @@ static void retry_failed(struct smc *c, const char *key, int64_t updated_ms)
     free(name);
 }
 
+void smh_bin_forget(struct smc *c, const char *key)
+{
+    char *name = malloc(sizeof URL_KV + strlen(key));
+    if (name) {
+        sprintf(name, URL_KV "%s", key);
+        smc_kv_del(c, name);
+        free(name);
+    }
+    retry_forget(c, key);
+}
+
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d)
 {
     int t = smh_doc_binary(d);

@@ -141,6 +141,13 @@ static int follow_rename(struct pull *p, const struct smh_doc *d, int *moved)
     int m = smc_move_remote(p->c, p->tree, *old, d->filepath, d->id);
     if (m == SMC_MOVE_KEPT)
         return 1;
+    if (m == SMC_MOVE_NONE) {
+        /* a binary document whose bytes are not here (to be fetched, or too large): its entry
+         * and siblings follow it all the same, and its fetch starts afresh at the new name */
+        m = smc_move_unfetched(p->c, p->tree, *old, d->filepath, d->id);
+        if (m == SMC_MOVE_DONE)
+            smh_bin_forget(p->c, *old);
+    }
     if (m == SMC_MOVE_DONE) {
         *moved = 1;
         char *k = strdup(d->filepath);
