@@ -108,13 +108,109 @@ static void exact_to(cJSON *m, const struct smh_exact *x)
     J.AddString(m, SMH_META_TAIL, x->tail);
 }
 
+/* cJSON's strings end at their first NUL and keep no length, so a string holding the escape
+ * \u0000 would read as its part before it ("/a.md\u0000x" as "/a.md"). A body with such escapes
+ * is parsed from a copy where each one is the escape of a noncharacter the body does not hold
+ * otherwise (U+FDD0..U+FDEF, raw or escaped; none left: not parsed), whose UTF-8 (mark) then
+ * stands for NUL in every string of the answer: doc_from refuses a filepath holding it and puts
+ * the NULs back into the content. NULL when the body holds no NUL escape (*copy NULL, mark ""),
+ * or cannot be so parsed (*copy NULL, mark set: malformed). */
+#define MARK_FIRST 0xFDD0u
+#define MARK_COUNT 32u
+static int hexval(const char *h)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = h[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+static char *nul_marked(const char *body, size_t len, char mark[4], char **copy)
+{
+    uint32_t used = 0; /* bit i: U+FDD0+i appears escaped */
+    size_t nuls = 0;
+    *copy = NULL;
+    mark[0] = '\0';
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (body[i] != '\\')
+            continue;
+        if (body[i + 1] == 'u' && i + 5 < len) {
+            int v = hexval(body + i + 2);
+            if (v == 0)
+                nuls++;
+            else if (v >= (int)MARK_FIRST && v < (int)(MARK_FIRST + MARK_COUNT))
+                used |= 1u << (v - (int)MARK_FIRST);
+            i += 5;
+        } else {
+            i++; /* an escaped character: never the start of another escape */
+        }
+    }
+    if (!nuls)
+        return NULL;
+    unsigned cp = 0;
+    for (unsigned k = 0; k < MARK_COUNT && !cp; k++) {
+        unsigned c = MARK_FIRST + k;
+        char u[3] = {(char)(0xE0 | (c >> 12)), (char)(0x80 | ((c >> 6) & 0x3F)),
+                     (char)(0x80 | (c & 0x3F))};
+        if (!(used & (1u << k)) && !memmem(body, len, u, 3)) {
+            cp = c;
+            memcpy(mark, u, 3);
+            mark[3] = '\0';
+        }
+    }
+    if (!cp) {
+        mark[0] = '\1'; /* every mark is taken: malformed */
+        return NULL;
+    }
+    char *b = malloc(len + 1), hex[5];
+    if (!b)
+        return NULL;
+    memcpy(b, body, len + 1);
+    snprintf(hex, sizeof hex, "%04x", cp);
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (b[i] != '\\')
+            continue;
+        if (b[i + 1] == 'u' && i + 5 < len) {
+            if (hexval(b + i + 2) == 0)
+                memcpy(b + i + 2, hex, 4);
+            i += 5;
+        } else {
+            i++;
+        }
+    }
+    *copy = b;
+    return b;
+}
+
 /* A whole answer body as JSON: nothing but whitespace may follow the value (an answer with
- * trailing garbage is malformed, not accepted by its first half). NULL if it is not JSON. */
-static cJSON *parse(const struct smh_resp *r)
+ * trailing garbage is malformed, not accepted by its first half). NULL if it is not JSON.
+ * mark (NULL: NUL escapes are left to cJSON): the UTF-8 that stands for NUL in its strings, ""
+ * when none does (nul_marked). */
+static cJSON *parse_marked(const struct smh_resp *r, char mark[4])
 {
     if (!r->body || strlen(r->body) != r->len)
         return NULL; /* a NUL inside the body */
-    return J.ParseWithOpts(r->body, NULL, 1);
+    if (!mark)
+        return J.ParseWithOpts(r->body, NULL, 1);
+    char *copy;
+    if (!nul_marked(r->body, r->len, mark, &copy))
+        return mark[0] ? NULL : J.ParseWithOpts(r->body, NULL, 1);
+    cJSON *j = J.ParseWithOpts(copy, NULL, 1);
+    free(copy);
+    return j;
+}
+
+static cJSON *parse(const struct smh_resp *r)
+{
+    return parse_marked(r, NULL);
 }
 
 /* Classify an answer; leaves the details in k. */
@@ -384,8 +480,9 @@ int smh_api_delete(struct smh_call *k, const char *id)
     return o;
 }
 
-/* Fill d from a JSON document; 0, or -1 when it is not a usable document. */
-static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
+/* Fill d from a JSON document; 0, or -1 when it is not a usable document. mark: what stands for
+ * NUL in its strings ("" none: parse_marked). */
+static int doc_from(const cJSON *o, struct smh_doc *d, int want_content, const char *mark)
 {
     memset(d, 0, sizeof *d);
     if (!smh_jobject(o))
@@ -401,7 +498,9 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     d->updated_ms = smh_parse_time(str(o, "updatedAt"));
     /* the service: no usable filepath (missing, not absolute, ending in '/') -> "/<id>.md" */
     size_t fl = fp ? strlen(fp) : 0;
-    if (!fp || fp[0] != '/' || fp[fl - 1] == '/')
+    if (fp && mark[0] && strstr(fp, mark))
+        d->filepath[0] = '\0'; /* a NUL in it: it names no file (and would another one) */
+    else if (!fp || fp[0] != '/' || fp[fl - 1] == '/')
         snprintf(d->filepath, sizeof d->filepath, "/%s.md", id);
     else if (smh_filepath_ok(fp))
         snprintf(d->filepath, sizeof d->filepath, "%s", fp);
@@ -417,7 +516,7 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
     const char *ty = str(o, "type"), *url = str(o, "url");
     if (ty && strlen(ty) < sizeof d->type)
         snprintf(d->type, sizeof d->type, "%s", ty);
-    if (url && strlen(url) < sizeof d->url)
+    if (url && strlen(url) < sizeof d->url && !(mark[0] && strstr(url, mark)))
         snprintf(d->url, sizeof d->url, "%s", url);
     if (want_content) {
         const cJSON *c = J.Get(o, "content");
@@ -428,6 +527,19 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content)
         if (!d->content)
             return -1;
         memcpy(d->content, c->valuestring, d->content_len + 1);
+        size_t ml = strlen(mark), w = 0;
+        for (size_t i = 0; ml && i < d->content_len; i++) { /* the content's NULs, back */
+            if (i + ml <= d->content_len && memcmp(d->content + i, mark, ml) == 0) {
+                d->content[w++] = '\0';
+                i += ml - 1;
+            } else {
+                d->content[w++] = d->content[i];
+            }
+        }
+        if (ml) {
+            d->content_len = w;
+            d->content[w] = '\0';
+        }
     }
     return 0;
 }
@@ -445,9 +557,10 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
         return SMH_RETRY;
     int o = outcome(k, &r);
     if (o == SMH_OK) {
-        cJSON *j = parse(&r);
+        char mark[4];
+        cJSON *j = parse_marked(&r, mark);
         const cJSON *m = j ? J.Get(j, "metadata") : NULL;
-        if (!j || doc_from(j, out, content) != 0) {
+        if (!j || doc_from(j, out, content, mark) != 0) {
             smh_doc_free(out);
             snprintf(k->err, sizeof k->err, "get: malformed answer");
             o = SMH_RETRY;
@@ -498,7 +611,8 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
         smh_resp_free(&r);
         return o;
     }
-    cJSON *j = parse(&r);
+    char mark[4];
+    cJSON *j = parse_marked(&r, mark);
     const cJSON *mem = j ? J.Get(j, "memories") : NULL;
     const cJSON *pg = j ? J.Get(j, "pagination") : NULL;
     const cJSON *tp = pg ? J.Get(pg, "totalPages") : NULL;
@@ -515,7 +629,7 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
         info->items = n;
         for (int i = 0; i < n && o == SMH_OK; i++) {
             struct smh_doc d;
-            if (doc_from(J.ArrayItem(mem, i), &d, content) != 0) {
+            if (doc_from(J.ArrayItem(mem, i), &d, content, mark) != 0) {
                 smh_doc_free(&d);
                 k->malformed++;
                 continue;
