@@ -274,6 +274,11 @@ int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int no
 int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, const char *to,
                        const char *remote_id);
 
+/** A remote text document remote_id is at key, where a file with a pending write was never
+ *  pushed (no remote id): bind the entry to it, so its push updates that document with the
+ *  local bytes instead of creating a second one (adopt.c). 1 bound, 0 not, -errno. */
+int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id);
+
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
 uint64_t smc_now_ms(void);
 struct stat;

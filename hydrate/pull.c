@@ -242,9 +242,12 @@ static int on_doc(void *arg, const struct smh_doc *d)
         p->applied++;
     else if (rc == SMC_SAME || rc == SMC_UP_TO_DATE)
         p->applied += moved; /* its bytes were here already, under its old name */
-    else if (rc == SMC_KEPT_LOCAL)
+    else if (rc == SMC_KEPT_LOCAL) {
         p->kept++;
-    else if (rc == SMC_UNSAFE) {
+        /* a file never pushed at this filepath: its push updates this document */
+        if (smc_adopt_remote(p->c, d->filepath, d->id) == 1)
+            bind_applied(p, d->id, d->filepath);
+    } else if (rc == SMC_UNSAFE) {
         p->bad++; /* counted with the unsafe filepaths (smshim status) */
         if (p->log) {
             snprintf(msg, sizeof msg,
