@@ -123,6 +123,9 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
             sm_lib_close(dfd);
         return rc;
     }
+    /* the dirty_since guard also covers changes recorded in the journal meanwhile */
+    if ((rc = smc_guard_on(c, t, d->key, NULL)) < 0)
+        goto fail;
     if ((rc = smc_rec_find(t, c->entries, d->key, &at, &v)) < 0)
         goto fail; /* unreadable is not absent: nothing is renamed into the tree */
     have = rc == 1 && v.mv_size >= sizeof e;
@@ -223,6 +226,7 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
         if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0)
             goto fail;
     }
+    smc_guard_off(c); /* before the transaction ends: the next one may guard its own keys */
     if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
         t = NULL;
         goto fail;
@@ -233,13 +237,25 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
         sm_lib_close(dfd);
     return result;
 fail:
-    if (t)
+    if (t) {
+        smc_guard_off(c);
         mdb_txn_abort(t);
+    }
     if (tmp[0])
         SM_REAL(unlink)(tmp);
     if (dfd >= 0)
         sm_lib_close(dfd);
     return rc;
+}
+
+/* End t, a transaction that guarded keys: the guard is lifted first (commit: 1, abort: 0). */
+static int guarded_end(struct smc *c, MDB_txn *t, int commit)
+{
+    smc_guard_off(c);
+    if (commit)
+        return smc_errno(mdb_txn_commit(t));
+    mdb_txn_abort(t);
+    return 0;
 }
 
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id)
@@ -263,7 +279,8 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     }
     int removed = 0;
     e.flags = SMC_E_SIBLING;
-    if (smc_rec_find(t, c->entries, key, &at, &v) == 1 && v.mv_size >= sizeof e) {
+    if (smc_guard_on(c, t, key, NULL) == 0 && smc_rec_find(t, c->entries, key, &at, &v) == 1 &&
+        v.mv_size >= sizeof e) {
         memcpy(&e, v.mv_data, sizeof e);
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
             int here = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -277,6 +294,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
             }
         }
     }
+    smc_guard_off(c);
     rc = smc_errno(mdb_txn_commit(t));
     if (dfd >= 0)
         sm_lib_close(dfd);
@@ -306,27 +324,32 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
     int rc = smc_txn(c, 0, &t), result = SMC_MOVE_NONE;
     if (rc < 0)
         goto out;
+    if ((rc = smc_guard_on(c, t, from, to)) < 0) {
+        guarded_end(c, t, 0);
+        goto out;
+    }
     if (smc_rec_find(t, c->entries, from, &af, &v) != 1 || v.mv_size < sizeof e) {
-        mdb_txn_abort(t);
+        guarded_end(c, t, 0);
         goto out;
     }
     memcpy(&e, v.mv_data, sizeof e);
     int here = SM_REAL(fstatat)(dfrom, lf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     if (strcmp(e.remote_id, remote_id) != 0 || !here) {
-        mdb_txn_abort(t);
+        guarded_end(c, t, 0);
         goto out;
     }
     /* a local rename of the document not pushed yet: `from` is its new name, and stays */
     int pending = smc_qdoc_pending(c, t, remote_id);
     if (pending != 0) {
-        mdb_txn_abort(t);
+        guarded_end(c, t, 0);
         rc = pending < 0 ? pending : 0;
         result = SMC_MOVE_KEPT;
         goto out;
     }
     if (e.dirty_since_ns || (uint64_t)st.st_size != e.synced_size ||
         smc_mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino) {
-        mdb_txn_abort(t); /* a local change pending: the file keeps its name (the push decides) */
+        /* a local change pending: the file keeps its name (the push decides) */
+        guarded_end(c, t, 0);
         result = SMC_MOVE_KEPT;
         goto out;
     }
@@ -334,16 +357,16 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
     if (smc_rec_find(t, c->entries, to, &atk, &v) != 0 ||
         SM_REAL(fstatat)(dto, lt, &tst, AT_SYMLINK_NOFOLLOW) == 0 ||
         SM_REAL(renameat)(dfrom, lf, dto, lt) != 0) {
-        mdb_txn_abort(t); /* something is at the new name: the document is applied there */
+        guarded_end(c, t, 0); /* something is at the new name: the document is applied there */
         goto out;
     }
     if ((rc = smc_rec_del_at(t, c->entries, &af)) < 0 ||
         (rc = smc_rec_put(t, c->entries, to, &e, sizeof e)) < 0) {
-        mdb_txn_abort(t);
         SM_REAL(renameat)(dto, lt, dfrom, lf); /* the entry did not move: neither does the file */
+        guarded_end(c, t, 0);
         goto out;
     }
-    if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
+    if ((rc = guarded_end(c, t, 1)) < 0) {
         SM_REAL(renameat)(dto, lt, dfrom, lf);
         goto out;
     }

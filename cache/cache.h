@@ -4,6 +4,10 @@
  * Functions return 0 (or a count) on success and -errno on failure; LMDB codes are mapped once,
  * in smc_errno(). Every function may be called from any thread (the environment is opened with
  * MDB_NOTLS); an smc handle must not be used after fork (see smc_abandon).
+ *
+ * Recording a change (smc_note_*) appends it to the cache's journal (journal.c); every reader of
+ * the cache's state below (entries, queue, kv) first folds what is pending, so it sees every
+ * change recorded before it was called, in the order they were recorded.
  */
 #ifndef SMC_CACHE_H
 #define SMC_CACHE_H
@@ -219,8 +223,9 @@ enum smc_apply {
 };
 /** Mirror one document into tree_dir (the tree's absolute path), writing the bytes to a
  *  temporary file in tmp_dir first. The check for a pending local change and the rename into
- *  place happen inside one LMDB write transaction: the shim records a write-open before it
- *  opens, so a local write either is seen here or happens after the rename. */
+ *  place happen inside one LMDB write transaction that guards the key (journal.c): the shim
+ *  records a write-open before it opens, so a local write either is seen here or happens after
+ *  the rename. */
 int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
                      const struct smc_remote *d);
 /** The same for a document of another kind: flags SMC_E_BINARY (a binary document's bytes) or

@@ -28,12 +28,49 @@ struct smc {
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
     size_t mapsize; /* the map this process got (SMC_MAPSIZE unless the address space is short) */
-    char meta[PATH_MAX]; /* the environment's directory (unrecorded.c keeps a file there) */
+    char meta[PATH_MAX];         /* the environment's directory (unrecorded.c keeps a file there) */
+    struct smc_journal *journal; /* journal.c; NULL until smc_open maps it */
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
  *  cleared of the slots of processes that died (mdb_reader_check), then tried once more. */
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
+
+/* ---- the record journal (journal.c): recorded changes not yet folded into LMDB ---- */
+
+/** Map <meta_dir>/journal (making it on first use), inside the opener's write transaction. */
+int smc_journal_open(struct smc *c, const char *meta_dir);
+void smc_journal_close(struct smc *c);
+/** The journal's process-shared mutex (robust: a dead owner's is taken over as it stands). */
+void smc_journal_lock(struct smc *c);
+void smc_journal_unlock(struct smc *c);
+/** Append one change (the arguments of smc_note_apply). 0; -ENOSPC (full) or -E2BIG (too large
+ *  a record): the caller records it in a write transaction instead, which folds the journal
+ *  first. When the sync engine guards one of its keys, returns only after the engine's
+ *  transaction ended. */
+int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
+                       uint64_t now_ns);
+/** Inside the write transaction t: apply every record not folded yet, in order (smc_txn does
+ *  this for every write transaction). */
+int smc_journal_fold(struct smc *c, MDB_txn *t);
+/** Are there records that may not be folded yet? (A hint: cheap, no lock.) */
+int smc_journal_pending(struct smc *c);
+/** Fold what is pending in a transaction of its own: what was recorded before the call is in
+ *  LMDB after it. */
+int smc_journal_settle(struct smc *c);
+/** Inside t (read or write): does t's LMDB state hold every record appended so far? */
+int smc_journal_folded(struct smc *c, MDB_txn *t);
+/** Inside the write transaction t, before the sync engine changes the file at k1 (and k2) in the
+ *  tree: guard the keys and fold every record appended before (see journal.c); smc_guard_off
+ *  before t ends. */
+int smc_guard_on(struct smc *c, MDB_txn *t, const char *k1, const char *k2);
+void smc_guard_off(struct smc *c);
+
+/** Inside the write transaction t: one recorded change, as smc_note_rename takes it (op
+ *  SMC_Q_WRITE: from was written; SMC_Q_DELETE: from is gone; SMC_Q_RENAME: from (NULL: from
+ *  outside) is now to (NULL: left the prefix)). */
+int smc_note_apply(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
+                   int is_dir, uint64_t now_ns);
 
 /** Queue a record inside the write transaction t. */
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,

@@ -42,6 +42,11 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
     }
     if (rc != 0)
         smc_gate_leave(); /* a transaction holds the gate until its commit or abort */
+    else if (!(flags & MDB_RDONLY) && (rc = smc_journal_fold(c, *t)) < 0) {
+        mdb_txn_abort(*t); /* every write transaction starts from every recorded change */
+        *t = NULL;
+        return rc;
+    }
     return smc_errno(rc);
 }
 
@@ -108,7 +113,8 @@ static int env_setup(struct smc *c, const char *meta_dir)
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_KV, MDB_CREATE, &c->kv))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_INODES, MDB_CREATE, &c->inodes))) < 0 ||
-        (rc = schema_check(c, t)) < 0)
+        (rc = schema_check(c, t)) < 0 ||
+        (rc = c->journal ? 0 : smc_journal_open(c, meta_dir)) < 0) /* (a reopen keeps it) */
         goto fail;
     rc = smc_errno(mdb_txn_commit(t));
     t = NULL;
@@ -138,6 +144,7 @@ int smc_open(const char *meta_dir, struct smc **out)
 #endif
     snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
     if ((rc = env_setup(c, meta_dir)) < 0) {
+        smc_journal_close(c);
         free(c);
         return rc;
     }
@@ -215,6 +222,8 @@ void smc_close(struct smc *c)
 {
     if (!c)
         return;
+    smc_journal_settle(c);
+    smc_journal_close(c);
     if (c->env)
         mdb_env_close(c->env);
     free(c);
@@ -227,8 +236,11 @@ void smc_abandon(struct smc *c)
 
 int smc_flush(struct smc *c)
 {
+    int rc = smc_journal_settle(c);
+    if (rc < 0)
+        return rc;
     smc_gate_enter();
-    int rc = c->env ? smc_errno(mdb_env_sync(c->env, 1)) : -EIO;
+    rc = c->env ? smc_errno(mdb_env_sync(c->env, 1)) : -EIO;
     smc_gate_leave();
     return rc;
 }

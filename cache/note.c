@@ -152,9 +152,10 @@ static int entry_write(struct smc *c, MDB_txn *t, const char *key, const struct 
 int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
 {
     MDB_txn *t;
-    int rc = smc_txn(c, MDB_RDONLY, &t);
-    if (rc < 0)
-        return rc;
+    int rc = smc_journal_settle(c);
+    if (rc < 0 || (rc = smc_txn(c, MDB_RDONLY, &t)) < 0)
+        if (rc < 0)
+            return rc;
     rc = entry_read(c, t, key, e);
     mdb_txn_abort(t);
     return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
@@ -310,41 +311,50 @@ static void keys_free(char **v, size_t n)
     }                                                                                              \
     return smc_errno(mdb_txn_commit(t));
 
-/* Is key's entry already dirty? One read transaction, no writer lock. */
+/* Is key's entry already dirty, with every recorded change folded? One read transaction, no
+ * writer lock. (Dirty in LMDB is not enough while records wait in the journal: one of them may
+ * be the file's removal, which the fold would apply after this write.) */
 static int already_dirty(struct smc *c, const char *key)
 {
     struct smc_entry e;
-    return smc_entry_get(c, key, &e) == 0 && e.dirty_since_ns != 0;
+    MDB_txn *t;
+    if (smc_journal_pending(c) || smc_txn(c, MDB_RDONLY, &t) < 0)
+        return 0;
+    int dirty = entry_read(c, t, key, &e) == 1 && e.dirty_since_ns != 0 && smc_journal_folded(c, t);
+    mdb_txn_abort(t);
+    return dirty;
+}
+
+/* A change goes to the journal (journal.c), or, when it is full or the record too large, into a
+ * transaction of its own, which folds the journal first: the order of changes is kept. */
+static int note(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
+                uint64_t now_ns)
+{
+    if (smc_journal_append(c, op, from, to, is_dir, now_ns) == 0)
+        return 0;
+    IN_WRITE_TXN(c, smc_note_apply(c, t, op, from, to, is_dir, now_ns));
 }
 
 int smc_note_write(struct smc *c, const char *key, uint64_t now_ns)
 {
     if (already_dirty(c, key))
         return 0;
-    IN_WRITE_TXN(c, mark_dirty(c, t, key, now_ns));
+    return note(c, SMC_Q_WRITE, key, NULL, 0, now_ns);
 }
 
 int smc_note_writes(struct smc *c, const char *const *keys, size_t n, uint64_t now_ns)
 {
-    MDB_txn *t;
-    int rc = smc_txn(c, 0, &t);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; rc >= 0 && i < n; i++)
-        rc = mark_dirty(c, t, keys[i], now_ns);
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
+    for (size_t i = 0; i < n; i++) {
+        int rc = note(c, SMC_Q_WRITE, keys[i], NULL, 0, now_ns);
+        if (rc < 0)
+            return rc;
     }
-    return smc_errno(mdb_txn_commit(t));
+    return 0;
 }
 
 int smc_note_unlink(struct smc *c, const char *key, uint64_t now_ns)
 {
-    struct smc_entry e;
-    if (smc_entry_get(c, key, &e) == -ENOENT)
-        return 0;
-    IN_WRITE_TXN(c, drop_entry(c, t, key, now_ns));
+    return note(c, SMC_Q_DELETE, key, NULL, 0, now_ns);
 }
 
 static int rename_dir(struct smc *c, MDB_txn *t, const char *from, const char *to, uint64_t now_ns)
@@ -394,7 +404,18 @@ int smc_note_rename(struct smc *c, const char *from, const char *to, int is_dir,
 {
     if (!from && !to)
         return 0;
-    IN_WRITE_TXN(c, rename_body(c, t, from, to, is_dir, now_ns));
+    return note(c, SMC_Q_RENAME, from, to, is_dir, now_ns);
+}
+
+int smc_note_apply(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
+                   int is_dir, uint64_t now_ns)
+{
+    switch (op) {
+    case SMC_Q_WRITE: return from ? mark_dirty(c, t, from, now_ns) : -EINVAL;
+    case SMC_Q_DELETE: return from ? drop_entry(c, t, from, now_ns) : -EINVAL;
+    case SMC_Q_RENAME: return from || to ? rename_body(c, t, from, to, is_dir, now_ns) : 0;
+    default: return -EINVAL;
+    }
 }
 
 /* ---- reading ------------------------------------------------------------------------------ */
@@ -407,8 +428,8 @@ int smc_entry_each(struct smc *c, smc_evisit fn, void *arg)
     const char *name;
     size_t nl, cap = 0;
     char *key = NULL;
-    int rc = smc_txn(c, MDB_RDONLY, &t);
-    if (rc < 0)
+    int rc = smc_journal_settle(c);
+    if (rc < 0 || (rc = smc_txn(c, MDB_RDONLY, &t)) < 0)
         return rc;
     if ((rc = smc_range_open(t, c->entries, "", &r)) < 0) {
         mdb_txn_abort(t);
@@ -444,8 +465,8 @@ int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg)
     MDB_txn *t;
     MDB_cursor *cur;
     MDB_val k, v;
-    int rc = smc_txn(c, MDB_RDONLY, &t);
-    if (rc < 0)
+    int rc = smc_journal_settle(c);
+    if (rc < 0 || (rc = smc_txn(c, MDB_RDONLY, &t)) < 0)
         return rc;
     if ((rc = smc_errno(mdb_cursor_open(t, c->queue, &cur))) < 0) {
         mdb_txn_abort(t);

@@ -53,6 +53,10 @@
  * pull can tell a document whose local removal or rename is not pushed yet: it is not applied
  * or moved until then (the local change wins, as a pending write does). */
 #define SMC_KV_QDOC "qdoc."
+/* "journal.pos": how far the record journal (cache/journal.c) is folded into this environment:
+ * two uint64 in host order, the journal's epoch and the position below which every record is
+ * folded. Written in the transaction that folds. */
+#define SMC_KV_JPOS "journal.pos"
 
 /** One regular file's sync state. An entry exists from the first local change (or the first
  *  pull) of the file until its remote document is gone. */

@@ -16,4 +16,9 @@
     X(cache_key_collision_and_legacy)                                                              \
     X(cache_pending_doc_count)                                                                     \
     X(cache_too_long_to_sync)                                                                      \
-    X(cache_beneath_both_paths)
+    X(cache_beneath_both_paths)                                                                    \
+    X(journal_guard_keeps_local)                                                                   \
+    X(journal_guard_waits)                                                                         \
+    X(journal_full_and_wrap)                                                                       \
+    X(journal_dead_process_records)                                                                \
+    X(journal_dead_owner)

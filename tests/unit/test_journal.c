@@ -1,0 +1,215 @@
+/* test_journal.c: the record journal (cache/journal.c): order, fullness, the dirty_since guard,
+ * records of processes that died, a dead owner of its mutex. */
+#include "../runner.h"
+#include "../../cache/cache_int.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void meta_path(char *out, size_t n)
+{
+    snprintf(out, n, "%s/meta", sm_test_tmpdir());
+}
+
+static struct smc *jopen(void)
+{
+    char meta[PATH_MAX];
+    struct smc *c = NULL;
+    meta_path(meta, sizeof meta);
+    ASSERT_EQ_INT(smc_open(meta, &c), 0);
+    return c;
+}
+
+/* The tree and tmp directories of the test's cache. */
+static void tree_dirs(char *tree, char *tmp, size_t n)
+{
+    snprintf(tree, n, "%s/tree", sm_test_tmpdir());
+    snprintf(tmp, n, "%s/tmp", sm_test_tmpdir());
+    mkdir(tree, 0755);
+    mkdir(tmp, 0700);
+}
+
+static void put_file(const char *tree, const char *name, const char *s)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", tree, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ASSERT(fd >= 0);
+    ASSERT_EQ_INT(write(fd, s, strlen(s)), (long)strlen(s));
+    close(fd);
+}
+
+static void read_file(const char *tree, const char *name, char *buf, size_t n)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", tree, name);
+    int fd = open(p, O_RDONLY);
+    ASSERT(fd >= 0);
+    ssize_t r = read(fd, buf, n - 1);
+    ASSERT(r >= 0);
+    buf[r] = '\0';
+    close(fd);
+}
+
+static struct smc_remote remote(const char *key, const char *content)
+{
+    struct smc_remote d = {key, "doc1", 5000, content, strlen(content), 0};
+    d.hash = smc_hash64(content, d.len);
+    return d;
+}
+
+/* A write-open recorded in the journal and not folded yet still keeps a pull from the file. */
+SM_TEST(journal_guard_keeps_local)
+{
+    char tree[PATH_MAX], tmp[PATH_MAX], buf[64];
+    struct smc *c = jopen();
+    tree_dirs(tree, tmp, sizeof tree);
+    struct smc_remote d = remote("/a.md", "remote\n");
+    ASSERT_EQ_INT(smc_apply_remote(c, tree, tmp, &d), SMC_APPLIED);
+    ASSERT_EQ_INT(smc_note_write(c, "/a.md", 100), 0);
+    ASSERT(smc_journal_pending(c)); /* in the journal only */
+    put_file(tree, "a.md", "local\n");
+    d = remote("/a.md", "remote 2\n");
+    d.updated_ms = 6000;
+    ASSERT_EQ_INT(smc_apply_remote(c, tree, tmp, &d), SMC_KEPT_LOCAL);
+    read_file(tree, "a.md", buf, sizeof buf);
+    ASSERT_EQ_STR(buf, "local\n");
+    smc_close(c);
+    return 0;
+}
+
+struct racer {
+    struct smc *c;
+    int ended; /* the guarding transaction has ended */
+    int done;  /* the writer's record call has returned */
+    int saw_ended;
+};
+
+static void *writer(void *arg)
+{
+    struct racer *r = arg;
+    smc_note_write(r->c, "/b.md", 200);
+    r->saw_ended = __atomic_load_n(&r->ended, __ATOMIC_ACQUIRE);
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+/* A change recorded while the sync engine guards its key returns only after the engine's
+ * transaction ended (the caller then opens the file after the engine changed it). */
+SM_TEST(journal_guard_waits)
+{
+    struct racer r = {jopen(), 0, 0, 0};
+    MDB_txn *t;
+    pthread_t th;
+    ASSERT_EQ_INT(smc_txn(r.c, 0, &t), 0);
+    ASSERT_EQ_INT(smc_guard_on(r.c, t, "/b.md", NULL), 0);
+    ASSERT_EQ_INT(pthread_create(&th, NULL, writer, &r), 0);
+    /* the event: the writer's record is in the journal (it is then waiting on this txn) */
+    while (!smc_journal_pending(r.c))
+        sched_yield();
+    ASSERT_EQ_INT(__atomic_load_n(&r.done, __ATOMIC_ACQUIRE), 0);
+    __atomic_store_n(&r.ended, 1, __ATOMIC_RELEASE);
+    smc_guard_off(r.c);
+    ASSERT_EQ_INT(mdb_txn_commit(t), 0);
+    pthread_join(th, NULL);
+    ASSERT_EQ_INT(r.saw_ended, 1);
+    struct smc_entry e;
+    ASSERT_EQ_INT(smc_entry_get(r.c, "/b.md", &e), 0);
+    ASSERT_EQ_INT(e.dirty_since_ns, 200);
+    smc_close(r.c);
+    return 0;
+}
+
+/* More records than the journal holds (about 9 MB of them through its 4 MiB, folded only when it
+ * is full, and once early so that records meet the ring's end at odd places): every change
+ * arrives once, in order, across the folds and the wraps. */
+SM_TEST(journal_full_and_wrap)
+{
+    struct smc *c = jopen();
+    struct smc_counts n;
+    struct smc_entry e;
+    char a[64], b[64];
+    const int files = 120000;
+    for (int i = 0; i < files; i++) {
+        snprintf(a, sizeof a, "/d/f%06d.md", i);
+        ASSERT_EQ_INT(smc_note_write(c, a, (uint64_t)i + 1), 0);
+        if (i % 3 == 0) {
+            snprintf(b, sizeof b, "/e/g%06d.md", i);
+            ASSERT_EQ_INT(smc_note_rename(c, a, b, 0, (uint64_t)i + 1), 0);
+        }
+        if (i % 5 == 0) {
+            snprintf(b, sizeof b, "/e/g%06d.md", i);
+            ASSERT_EQ_INT(smc_note_unlink(c, i % 3 == 0 ? b : a, (uint64_t)i + 1), 0);
+        }
+        if (i == 7919)
+            ASSERT_EQ_INT(smc_journal_settle(c), 0); /* moves the ring's start off zero */
+    }
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, files - files / 5);
+    ASSERT_EQ_INT(n.dirty, files - files / 5);
+    ASSERT(!smc_journal_pending(c));
+    ASSERT_EQ_INT(smc_entry_get(c, "/e/g000003.md", &e), 0);
+    ASSERT_EQ_INT(e.dirty_since_ns, 4);
+    ASSERT_EQ_INT(smc_entry_get(c, "/d/f000003.md", &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, "/e/g000015.md", &e), -ENOENT);
+    smc_close(c);
+    return 0;
+}
+
+/* A process that recorded and died without folding: its records come first, in order, for the
+ * next process. */
+SM_TEST(journal_dead_process_records)
+{
+    char meta[PATH_MAX];
+    meta_path(meta, sizeof meta);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct smc *c = NULL;
+        if (smc_open(meta, &c) != 0 || smc_note_write(c, "/x.md", 10) != 0 ||
+            !smc_journal_pending(c))
+            _exit(1);
+        _exit(0); /* no close, no fold: as kill -9 */
+    }
+    int st;
+    ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct smc *c = jopen();
+    struct smc_entry e;
+    ASSERT_EQ_INT(smc_note_rename(c, "/x.md", "/y.md", 0, 20), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, "/x.md", &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, "/y.md", &e), 0);
+    ASSERT_EQ_INT(e.dirty_since_ns, 10);
+    smc_close(c);
+    return 0;
+}
+
+/* A process killed holding the journal's mutex does not stop the others. */
+SM_TEST(journal_dead_owner)
+{
+    char meta[PATH_MAX];
+    meta_path(meta, sizeof meta);
+    pid_t pid = fork();
+    ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct smc *c = NULL;
+        if (smc_open(meta, &c) != 0)
+            _exit(1);
+        smc_journal_lock(c);
+        _exit(0);
+    }
+    int st;
+    ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
+    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct smc *c = jopen();
+    struct smc_entry e;
+    ASSERT_EQ_INT(smc_note_write(c, "/z.md", 30), 0);
+    ASSERT_EQ_INT(smc_entry_get(c, "/z.md", &e), 0);
+    ASSERT_EQ_INT(e.dirty_since_ns, 30);
+    smc_close(c);
+    return 0;
+}
