@@ -30,6 +30,7 @@ struct smc {
     size_t mapsize; /* the map this process got (SMC_MAPSIZE unless the address space is short) */
     char meta[PATH_MAX];         /* the environment's directory (unrecorded.c keeps a file there) */
     struct smc_journal *journal; /* journal.c; NULL until smc_open maps it */
+    int dbis_open; /* the handles above name the databases of env (smc_txn folds only then) */
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
@@ -53,6 +54,10 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
 /** Inside the write transaction t: apply every record not folded yet, in order (smc_txn does
  *  this for every write transaction). */
 int smc_journal_fold(struct smc *c, MDB_txn *t);
+/** The journal could not be folded here (err: -ENOSPC, the map is full): list the files its
+ *  records name as unrecorded (once per record and process); the records stay for a process
+ *  that has room. */
+void smc_journal_unfoldable(struct smc *c, int err);
 /** Are there records that may not be folded yet? (A hint: cheap, no lock.) */
 int smc_journal_pending(struct smc *c);
 /** Fold what is pending in a transaction of its own: what was recorded before the call is in

@@ -42,9 +42,11 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
     }
     if (rc != 0)
         smc_gate_leave(); /* a transaction holds the gate until its commit or abort */
-    else if (!(flags & MDB_RDONLY) && (rc = smc_journal_fold(c, *t)) < 0) {
+    else if (!(flags & MDB_RDONLY) && c->dbis_open && (rc = smc_journal_fold(c, *t)) < 0) {
         mdb_txn_abort(*t); /* every write transaction starts from every recorded change */
         *t = NULL;
+        if (rc == -ENOSPC)
+            smc_journal_unfoldable(c, -rc);
         return rc;
     }
     return smc_errno(rc);
@@ -120,6 +122,7 @@ static int env_setup(struct smc *c, const char *meta_dir)
     t = NULL;
     if (rc < 0)
         goto fail;
+    c->dbis_open = 1;
     lock_find(c, meta_dir);
     return 0;
 fail:
@@ -157,6 +160,7 @@ int smc_reopen(struct smc *c)
     if (c->env)
         mdb_env_close(c->env); /* every descriptor on data.mdb and lock.mdb, its locks with them */
     c->env = NULL;
+    c->dbis_open = 0;
     return env_setup(c, c->meta);
 }
 

@@ -81,7 +81,8 @@ struct smc_jrec {
 struct smc_journal {
     struct smc_jhdr *h;
     unsigned char *ring;
-    uint64_t folded; /* where the last fold of this process ended (its transaction may abort) */
+    uint64_t folded;   /* where the last fold of this process ended (its transaction may abort) */
+    uint64_t reported; /* records below it were listed unrecorded by this process */
 };
 
 static uint64_t align8(uint64_t n)
@@ -321,6 +322,37 @@ static void publish(struct smc_journal *j, uint64_t end)
     if (end > j->h->head && end <= j->h->tail)
         __atomic_store_n(&j->h->head, end, __ATOMIC_RELEASE);
     j_unlock(j->h);
+}
+
+void smc_journal_unfoldable(struct smc *c, int err)
+{
+    struct smc_journal *j = c->journal;
+    if (!j)
+        return;
+    j_lock(j->h);
+    uint64_t pos = j->h->head, end = j->h->tail;
+    j_unlock(j->h);
+    if (pos < j->reported)
+        pos = j->reported;
+    /* the records stay: a process with room folds them; meanwhile their files are listed
+     * (cache/unrecorded.c) and the scan that records them takes them off the list */
+    while (pos < end) {
+        const struct smc_jrec *r = (const struct smc_jrec *)(j->ring + pos % SMC_J_CAP);
+        if (r->len < sizeof *r || r->len % 8 || r->len > end - pos ||
+            pos % SMC_J_CAP + r->len > SMC_J_CAP)
+            break;
+        const char *from = (const char *)(r + 1);
+        if (r->op == SMC_Q_WRITE && !(r->flags & SMC_JF_NOFROM) &&
+            (uint64_t)r->flen + sizeof *r < r->len && !from[r->flen])
+            smc_unrecorded_add(c, from, err);
+        else if (r->op == SMC_Q_RENAME && !(r->flags & SMC_JF_NOTO)) {
+            const char *to = from + r->flen + 1;
+            if ((uint64_t)r->flen + r->tlen + 2 + sizeof *r <= r->len && !to[r->tlen])
+                smc_unrecorded_add(c, to, err);
+        }
+        pos += r->len;
+    }
+    j->reported = end;
 }
 
 int smc_journal_pending(struct smc *c)
