@@ -155,8 +155,7 @@ int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
     smc_journal_settle(c); /* (failing, a full map: what LMDB holds is read) */
     int rc = smc_txn(c, MDB_RDONLY, &t);
     if (rc < 0)
-        if (rc < 0)
-            return rc;
+        return rc;
     rc = entry_read(c, t, key, e);
     mdb_txn_abort(t);
     return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
