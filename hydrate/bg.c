@@ -84,6 +84,7 @@ static struct {
     int setup_done; /* bg_setup finished (successfully or not) */
     /* futex words (see Exit above), read and written atomically, without bg.mu */
     uint32_t wake_seq;   /* bumped by every wake of the thread */
+    uint32_t sleeping;   /* the thread is in (or entering) its futex wait on wake_seq */
     uint32_t exit_req;   /* the process is exiting: start no more network work, do the exit */
     uint32_t exit_done;  /* the thread did the exit-time work */
     uint64_t exit_by_ms; /* when the exiting thread stops waiting (smc_now_ms's clock) */
@@ -106,8 +107,13 @@ static void futex_wake_all(uint32_t *w)
 /* Wake the thread: lock-free, so the exiting thread can do it too. */
 static void wake_thread(void)
 {
-    __atomic_add_fetch(&bg.wake_seq, 1, __ATOMIC_RELEASE);
-    futex_wake_all(&bg.wake_seq);
+    /* the system call only when the thread sleeps: a record made while it is awake (a burst of
+     * creates) costs no call. Sleeper and waker each write their word, then read the other's
+     * (seq_cst): either the waker sees sleeping, or the sleeper's futex wait sees the new
+     * wake_seq and returns at once. */
+    __atomic_add_fetch(&bg.wake_seq, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&bg.sleeping, __ATOMIC_SEQ_CST))
+        futex_wake_all(&bg.wake_seq);
 }
 
 static void log_msg(const char *m)
@@ -516,8 +522,12 @@ static void *bg_main(void *arg)
         int kicked = bg.kicks;
         bg.kicks = 0;
         pthread_mutex_unlock(&bg.mu);
-        if (!kicked && !exit_requested())
-            futex_wait_ms(&bg.wake_seq, seq, BG_TICK_MS); /* returns at once if woken since */
+        if (!kicked && !exit_requested()) {
+            __atomic_store_n(&bg.sleeping, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&bg.wake_seq, __ATOMIC_SEQ_CST) == seq)
+                futex_wait_ms(&bg.wake_seq, seq, BG_TICK_MS); /* returns at once if woken since */
+            __atomic_store_n(&bg.sleeping, 0, __ATOMIC_RELAXED);
+        }
         if (exit_requested())
             break;
         misses_flush();
@@ -638,7 +648,7 @@ void smh_atfork_child(void)
     bg.e = NULL;  /* the parent's engine: never used (its threads are not here) */
     bg.nmiss = 0; /* (the copies leak: the parent owns them) */
     bg.setup_done = 0;
-    bg.wake_seq = bg.exit_req = bg.exit_done = 0;
+    bg.wake_seq = bg.exit_req = bg.exit_done = bg.sleeping = 0;
     bg.next_pull = 0;
     pthread_mutex_init(&pool.mu, NULL); /* the parent's workers are not here */
     pthread_cond_init(&pool.cv, NULL);
