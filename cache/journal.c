@@ -266,6 +266,29 @@ static int jpos_get(struct smc *c, MDB_txn *t, uint64_t epoch, uint64_t *pos)
     return 0;
 }
 
+/* The record at pos, below end: NULL when the bytes there are not one (a damaged file: what
+ * follows is left to the scan). */
+static const struct smc_jrec *rec_at(const struct smc_journal *j, uint64_t pos, uint64_t end)
+{
+    uint64_t off = pos % SMC_J_CAP;
+    const struct smc_jrec *r = (const struct smc_jrec *)(j->ring + off);
+    if (r->len < sizeof *r || r->len % 8 || r->len > end - pos || off + r->len > SMC_J_CAP)
+        return NULL;
+    return r;
+}
+
+/* The names of a change record r: 0 and *from, *to (each NULL where the record says so), or -1
+ * when they do not fit in it. */
+static int rec_names(const struct smc_jrec *r, const char **from, const char **to)
+{
+    const char *f = (const char *)(r + 1), *t = f + r->flen + 1;
+    if ((uint64_t)r->flen + r->tlen + 2 + sizeof *r > r->len || f[r->flen] || t[r->tlen])
+        return -1;
+    *from = r->flags & SMC_JF_NOFROM ? NULL : f;
+    *to = r->flags & SMC_JF_NOTO ? NULL : t;
+    return 0;
+}
+
 int smc_journal_fold(struct smc *c, MDB_txn *t)
 {
     struct smc_journal *j = c->journal;
@@ -287,27 +310,19 @@ int smc_journal_fold(struct smc *c, MDB_txn *t)
     if (start == end)
         return 0;
     for (uint64_t pos = start; pos < end;) {
-        const struct smc_jrec *r = (const struct smc_jrec *)(j->ring + pos % SMC_J_CAP);
-        uint64_t off = pos % SMC_J_CAP;
-        if (r->len < sizeof *r || r->len % 8 || r->len > end - pos || off + r->len > SMC_J_CAP)
-            break; /* not a record (a damaged file): what follows is left to the scan */
-        if (r->op != SMC_JOP_PAD) {
-            const char *from = (const char *)(r + 1);
-            const char *to = from + r->flen + 1;
-            if ((uint64_t)r->flen + r->tlen + 2 + sizeof *r > r->len || from[r->flen] ||
-                to[r->tlen]) {
-                pos += r->len;
-                continue;
-            }
-            rc = smc_note_apply(c, t, (enum smc_qop)r->op, r->flags & SMC_JF_NOFROM ? NULL : from,
-                                r->flags & SMC_JF_NOTO ? NULL : to, (r->flags & SMC_JF_DIR) != 0,
-                                r->now_ns);
-            /* a record the entries cannot hold (a name too long, no free probe) is refused
-             * before anything is written and skipped; a full map or transaction aborts the fold */
-            if (rc < 0 && (rc == -ENOSPC || rc == -EAGAIN || rc == -EIO || rc == -ENOMEM))
-                return rc;
-        }
+        const struct smc_jrec *r = rec_at(j, pos, end);
+        const char *from, *to;
+        if (!r)
+            break;
         pos += r->len;
+        if (r->op == SMC_JOP_PAD || rec_names(r, &from, &to) < 0)
+            continue;
+        rc = smc_note_apply(c, t, (enum smc_qop)r->op, from, to, (r->flags & SMC_JF_DIR) != 0,
+                            r->now_ns);
+        /* a record the entries cannot hold (a name too long, no free probe) is refused before
+         * anything is written and skipped; a full map or transaction aborts the fold */
+        if (rc < 0 && (rc == -ENOSPC || rc == -EAGAIN || rc == -EIO || rc == -ENOMEM))
+            return rc;
     }
     uint64_t w[2] = {epoch, end};
     if ((rc = smc_rec_put(t, c->kv, SMC_KV_JPOS, w, sizeof w)) == 0)
@@ -337,20 +352,17 @@ void smc_journal_unfoldable(struct smc *c, int err)
     /* the records stay: a process with room folds them; meanwhile their files are listed
      * (cache/unrecorded.c) and the scan that records them takes them off the list */
     while (pos < end) {
-        const struct smc_jrec *r = (const struct smc_jrec *)(j->ring + pos % SMC_J_CAP);
-        if (r->len < sizeof *r || r->len % 8 || r->len > end - pos ||
-            pos % SMC_J_CAP + r->len > SMC_J_CAP)
+        const struct smc_jrec *r = rec_at(j, pos, end);
+        const char *from, *to;
+        if (!r)
             break;
-        const char *from = (const char *)(r + 1);
-        if (r->op == SMC_Q_WRITE && !(r->flags & SMC_JF_NOFROM) &&
-            (uint64_t)r->flen + sizeof *r < r->len && !from[r->flen])
-            smc_unrecorded_add(c, from, err);
-        else if (r->op == SMC_Q_RENAME && !(r->flags & SMC_JF_NOTO)) {
-            const char *to = from + r->flen + 1;
-            if ((uint64_t)r->flen + r->tlen + 2 + sizeof *r <= r->len && !to[r->tlen])
-                smc_unrecorded_add(c, to, err);
-        }
         pos += r->len;
+        if (r->op == SMC_JOP_PAD || rec_names(r, &from, &to) < 0)
+            continue;
+        if (r->op == SMC_Q_WRITE && from)
+            smc_unrecorded_add(c, from, err);
+        else if (r->op == SMC_Q_RENAME && to)
+            smc_unrecorded_add(c, to, err);
     }
     j->reported = end;
 }
