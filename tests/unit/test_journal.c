@@ -160,9 +160,9 @@ SM_TEST(journal_full_and_wrap)
     return 0;
 }
 
-/* A process that recorded and died without folding: its records come first, in order, for the
- * next process. */
-SM_TEST(journal_dead_process_records)
+/* Run child(c) in a forked process on the test's cache and wait for it: it must exit 0. The
+ * child ends with _exit and no close: nothing it recorded is folded, as after kill -9. */
+static void in_child(int (*child)(struct smc *c))
 {
     char meta[PATH_MAX];
     meta_path(meta, sizeof meta);
@@ -170,14 +170,23 @@ SM_TEST(journal_dead_process_records)
     ASSERT(pid >= 0);
     if (pid == 0) {
         struct smc *c = NULL;
-        if (smc_open(meta, &c) != 0 || smc_note_write(c, "/x.md", 10) != 0 ||
-            !smc_journal_pending(c))
-            _exit(1);
-        _exit(0); /* no close, no fold: as kill -9 */
+        _exit(smc_open(meta, &c) != 0 || child(c) != 0);
     }
     int st;
     ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
     ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static int record_x(struct smc *c)
+{
+    return smc_note_write(c, "/x.md", 10) != 0 || !smc_journal_pending(c);
+}
+
+/* A process that recorded and died without folding: its records come first, in order, for the
+ * next process. */
+SM_TEST(journal_dead_process_records)
+{
+    in_child(record_x);
     struct smc *c = jopen();
     struct smc_entry e;
     ASSERT_EQ_INT(smc_note_rename(c, "/x.md", "/y.md", 0, 20), 0);
@@ -188,23 +197,16 @@ SM_TEST(journal_dead_process_records)
     return 0;
 }
 
+static int hold_lock(struct smc *c)
+{
+    smc_journal_lock(c);
+    return 0;
+}
+
 /* A process killed holding the journal's mutex does not stop the others. */
 SM_TEST(journal_dead_owner)
 {
-    char meta[PATH_MAX];
-    meta_path(meta, sizeof meta);
-    pid_t pid = fork();
-    ASSERT(pid >= 0);
-    if (pid == 0) {
-        struct smc *c = NULL;
-        if (smc_open(meta, &c) != 0)
-            _exit(1);
-        smc_journal_lock(c);
-        _exit(0);
-    }
-    int st;
-    ASSERT_EQ_INT(waitpid(pid, &st, 0), pid);
-    ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    in_child(hold_lock);
     struct smc *c = jopen();
     struct smc_entry e;
     ASSERT_EQ_INT(smc_note_write(c, "/z.md", 30), 0);
