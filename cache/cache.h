@@ -157,13 +157,41 @@ int smc_entry_each(struct smc *c, smc_evisit fn, void *arg);
 
 /* ---- for the sync engine (sync.c) ----------------------------------------------------------- */
 
-/** A setting: 0 and the value (NUL-terminated) in buf, or -ENOENT. */
+/* ---- the kv database (kv.c): the names and formats are in schema.h -------------------------- */
+
+/** The raw value of the name (a string, NUL-terminated, cut to size) in buf: 0, or -ENOENT. */
 int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size);
 int smc_kv_put(struct smc *c, const char *name, const char *value);
-int smc_kv_del(struct smc *c, const char *name);
-/** Visit the settings whose name starts with prefix; stop when fn returns non-zero. */
+int smc_kv_del(struct smc *c, const char *name); /* 0 also when it was not set */
+/** Visit the names that start with prefix (whole name, raw value); stop when fn returns non-zero
+ *  (its value is returned). */
 int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char *, const char *),
                 void *arg);
+/* Typed accessors. Each names its value by one of schema.h's names and a subject appended to it
+ * (sub: NULL for a name that has none). A get returns 0 or -ENOENT (-errno); a value that is not
+ * a number reads as 0. */
+int smc_kv_get_str(struct smc *c, const char *name, const char *sub, char *buf, size_t size);
+int smc_kv_set_str(struct smc *c, const char *name, const char *sub, const char *value);
+int smc_kv_unset(struct smc *c, const char *name, const char *sub);
+int smc_kv_get_u64(struct smc *c, const char *name, const char *sub, uint64_t *v);
+int smc_kv_set_u64(struct smc *c, const char *name, const char *sub, uint64_t v);
+int smc_kv_get_i64(struct smc *c, const char *name, const char *sub, int64_t *v);
+int smc_kv_set_i64(struct smc *c, const char *name, const char *sub, int64_t v);
+/** "nums" (up to 8 numbers): how many of the n asked for the value holds (the rest read as 0),
+ *  or -ENOENT. */
+int smc_kv_get_nums(struct smc *c, const char *name, const char *sub, uint64_t *v, int n);
+int smc_kv_set_nums(struct smc *c, const char *name, const char *sub, const uint64_t *v, int n);
+/** The same for a value already read: how many numbers s starts with (up to n). */
+int smc_kv_parse_nums(const char *s, uint64_t *v, int n);
+/** "<number> <string>": 0, -ENOENT, or -EINVAL when the value is not of that form. */
+int smc_kv_get_num_str(struct smc *c, const char *name, const char *sub, int64_t *num, char *buf,
+                       size_t size);
+int smc_kv_set_num_str(struct smc *c, const char *name, const char *sub, int64_t num,
+                       const char *s);
+/** Visit the names prefix + sub with their "nums" value (got: how many numbers it held, up to
+ *  n); stop when fn returns non-zero. */
+typedef int (*smc_kv_nums_fn)(void *arg, const char *sub, const uint64_t *v, int got);
+int smc_kv_each_nums(struct smc *c, const char *prefix, int n, smc_kv_nums_fn fn, void *arg);
 
 /** Take or renew the lease `name` for process (pid, start). A lease held by another process is
  *  taken over when it expired or its holder is dead. 1 held, 0 held by another, -errno. */
@@ -171,6 +199,21 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
                    uint64_t ttl_ms);
 /** Give the lease up if (pid) holds it. */
 int smc_lease_drop(struct smc *c, const char *name, int pid);
+/** A lease as it is stored (kv value "<pid> <start> <expires_ms>"). */
+struct smc_lease {
+    int pid;
+    uint64_t start;      /* the holder's start time (smc_self_start) */
+    uint64_t expires_ms; /* smc_now_ms's clock */
+};
+/** Visit the leases whose name starts with prefix (sub: the rest of the name); stop when fn
+ *  returns non-zero. */
+typedef int (*smc_lease_fn)(void *arg, const char *sub, const struct smc_lease *l);
+int smc_lease_each(struct smc *c, const char *prefix, smc_lease_fn fn, void *arg);
+/** The process pid (this process: its start time is recorded) joins (on 1) or leaves the cache's
+ *  participants (kv SMC_KV_PROC). */
+int smc_proc_mark(struct smc *c, int pid, int on);
+/** Is a participant other than self alive? */
+int smc_proc_other_alive(struct smc *c, int self);
 /** Is the process (pid, start) alive? (start: its start time from /proc, 0 to skip the check) */
 int smc_pid_alive(int pid, uint64_t start);
 /** This process's start time (clock ticks since boot, from /proc/self/stat). */
@@ -262,8 +305,6 @@ int smc_sibling_name(const char *key, int i, char *out, size_t n);
 int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int keep);
 /** key's siblings follow it from `from` to `to` (one that cannot, goes). The count moved. */
 int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, const char *to);
-/** kv name: set when some entry may carry SMC_E_FETCH (the fetch pass looks only then). */
-#define SMC_KV_FETCH "fetch.pending"
 /** The binary document remote_id is at key: mark its bytes to be fetched (SMC_E_FETCH), in one
  *  transaction. SMC_APPLIED (marked), SMC_UP_TO_DATE (its bytes are here, or too large and
  *  known), SMC_KEPT_LOCAL (a pending local change, or local-only bytes), or -errno. */

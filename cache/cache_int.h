@@ -36,6 +36,9 @@ struct smc {
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
  *  cleared of the slots of processes that died (mdb_reader_check), then tried once more. */
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
+/** End the write transaction t with the outcome rc of what it did: rc < 0 aborts it and returns
+ *  rc; otherwise it is committed, and the commit's error (-errno) or rc is returned. */
+int smc_txn_end(MDB_txn *t, int rc);
 
 /* ---- the record journal (journal.c): recorded changes not yet folded into LMDB ---- */
 

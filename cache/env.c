@@ -52,6 +52,16 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
     return smc_errno(rc);
 }
 
+int smc_txn_end(MDB_txn *t, int rc)
+{
+    if (rc < 0) {
+        mdb_txn_abort(t);
+        return rc;
+    }
+    int c = smc_errno(mdb_txn_commit(t));
+    return c < 0 ? c : rc;
+}
+
 /* mdb_env_open with the largest map the address space allows: a limit (ulimit -v) makes the map
  * fail with ENOMEM, and the environment is tried again with half the map, down to
  * SMC_MAPSIZE_MIN. Sets c->mapsize. */

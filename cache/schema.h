@@ -46,17 +46,94 @@
 #define SMC_DB_KV        "kv"
 #define SMC_DB_INODES    "inodes"
 
-/* kv names */
-#define SMC_KV_SCHEMA "schema" /* decimal SMC_SCHEMA */
+/* ---- the kv database: every name, once --------------------------------------------------------
+ * A name is a constant below, or a constant ending in its separator ("." or ":") followed by a
+ * subject (a filepath, a document id, a pid, a slot). Each line says who writes the value, who
+ * reads it, and its format. Values are read and written through the typed accessors of
+ * cache/kv.c (cache.h): a number is decimal text, "nums" are decimal numbers separated by one
+ * space, a string is the bytes as given (no NUL). Nobody else formats or parses a value; the
+ * cache's own writers inside a transaction (schema, journal, qdoc, fetch.pending) use the same
+ * formats. A name that holds a lease (lease.sync, budget.<i>) is written and read only through
+ * smc_lease_* (cache/sync.c). */
+/* decimal SMC_SCHEMA. Written when the environment is made, checked at every open (env.c). */
+#define SMC_KV_SCHEMA "schema"
 /* "qdoc.<remote id>": how many queued SMC_Q_DELETE and SMC_Q_RENAME records name that document
- * (decimal; absent: none). Kept in the transactions that queue and remove those records, so a
- * pull can tell a document whose local removal or rename is not pushed yet: it is not applied
- * or moved until then (the local change wins, as a pending write does). */
+ * (decimal; absent: none). Kept in the transactions that queue and remove those records (note.c,
+ * sync.c), so a pull can tell a document whose local removal or rename is not pushed yet: it is
+ * not applied or moved until then (the local change wins, as a pending write does). */
 #define SMC_KV_QDOC "qdoc."
 /* "journal.pos": how far the record journal (cache/journal.c) is folded into this environment:
- * two uint64 in host order, the journal's epoch and the position below which every record is
- * folded. Written in the transaction that folds. */
+ * two uint64 in host order (binary, 16 bytes), the journal's epoch and the position below which
+ * every record is folded. Written in the transaction that folds; read by every fold. */
 #define SMC_KV_JPOS "journal.pos"
+
+/* The sync engine's names (hydrate/), by what they are about. */
+/* lease: "<pid> <start> <expires_ms>" (smc_lease_take, smc_lease_drop, smc_lease_each). */
+#define SMC_KV_LEASE_SYNC "lease.sync" /* the one process that talks to the remote (lease.c) */
+#define SMC_KV_BUDGET     "budget." /* "budget.<slot>": a slot of the request budget (budget.c) */
+/* "proc.<pid>": a live process of the cache with a sync thread; u64: its start time
+ * (smc_self_start). Written and removed by that process's thread (bg.c); read at its exit by
+ * every other, to know whether a live process can take the lease over. */
+#define SMC_KV_PROC "proc."
+/* "hydq.<filepath>": a name a process missed under the prefix, waiting for the lease holder; u64:
+ * when it was queued (smc_now_ms). Written by any process's sync thread, read and removed by the
+ * lease holder's (bg.c). */
+#define SMC_KV_HYDQ "hydq."
+/* "hydd.<filepath>": u64, when the lease holder last asked the server for that name (smc_now_ms):
+ * not asked again before the negative TTL. Written, read and expired by the lease holder (bg.c). */
+#define SMC_KV_HYDD "hydd."
+/* string, the bound remote's base URL and tag: written once by the first process that syncs
+ * (bind.c), compared by every later one; shown by `smshim status`. */
+#define SMC_KV_REMOTE_URL "remote.url"
+#define SMC_KV_REMOTE_TAG "remote.tag"
+/* nums "<since_ms> <probe_at_ms> <delay_ms> <probes>": the server is not answering (lease.c; a
+ * record of 3 numbers has probes 0). Set by the pull that got no answer, cleared by one that got
+ * one; read by every process before it waits on the network, and by `smshim status`. */
+#define SMC_KV_SILENT "remote.silent"
+/* u64, the median latency in ms of the latest answered requests of a lease holder (lease.c):
+ * written when it stops pushing, read by every process to size its stall timeout. */
+#define SMC_KV_LATENCY "remote.latency"
+/* string, why a process could not read the credentials file: set and cleared by the process that
+ * read it (creds.c); shown by `smshim status`. */
+#define SMC_KV_CREDS_ERROR "creds.error"
+/* string, the server's refusal of the key: set (or removed) by the push run that ends (push.c);
+ * while set the queue is paused. Read by the exit drain (bg.c), `smshim sync` and status. */
+#define SMC_KV_PUSH_PAUSED "push.paused"
+/* string, why the latest file was poisoned: written by the push dispatcher (outcome.c); shown by
+ * `smshim sync` and status. */
+#define SMC_KV_PUSH_POISONED "push.last_poisoned"
+/* "upload.attempt:<custom id>": string, the filepath an upload of that entry was sent with, set
+ * before it is sent and removed once its outcome is known (upload.c): a later delete of the file
+ * finds the documents such an attempt made. */
+#define SMC_KV_UPLOAD_ATTEMPT "upload.attempt:"
+/* The pull (pull.c), all written by the pull that ends: */
+/* u64, the newest updatedAt (ms) a pull applied: the next delta pull lists from there; while
+ * absent (no pull applied a document yet) the next pull is a full one (bg.c, `smshim run`). */
+#define SMC_KV_PULL_WATERMARK "pull.watermark"
+/* u64, when the latest pull succeeded (smc_now_ms): a new process does not pull again before the
+ * interval is up (bg.c); shown by status. */
+#define SMC_KV_PULL_LAST "pull.last"
+/* i64, documents the container holds that no entry stands for, as the last full listing counted
+ * them: the count check of a delta pull expects them beside the entries. */
+#define SMC_KV_PULL_OFFSET "pull.offset"
+/* u64, when the last full listing was taken (smc_now_ms); kept for diagnosis (no reader). */
+#define SMC_KV_PULL_FULL_LAST "pull.full_last"
+/* u64 counts of the latest pull: remote documents that share a filepath with a newer one
+ * (written by a full listing), skipped for an unsafe filepath, and too large to hold (written
+ * when not 0). The first two are shown by status; oversized is kept for diagnosis. */
+#define SMC_KV_PULL_DUPLICATES "pull.duplicates"
+#define SMC_KV_PULL_UNSAFE     "pull.unsafe"
+#define SMC_KV_PULL_OVERSIZED  "pull.oversized"
+/* Binary documents (fetch.c; sibling.c in the cache): */
+/* "1" when some entry may carry SMC_E_FETCH: set in the transaction that marks one (sibling.c)
+ * and by a fetch pass that left some; removed by the fetch pass before it looks. */
+#define SMC_KV_FETCH "fetch.pending"
+/* "fetch.url:<filepath>": "<updatedAt ms> <url>" as the listing gave them (smc_kv_*_num_str): a
+ * hint, taken (read and removed) by the fetch of that document. */
+#define SMC_KV_FETCH_URL "fetch.url:"
+/* "fetch.retry:<filepath>": nums "<failures> <next try, smc_now_ms> <updatedAt of the version
+ * that failed, 0: not known>": the backoff of a failed fetch (fetch.c); read by status --list. */
+#define SMC_KV_FETCH_RETRY "fetch.retry:"
 
 /** One regular file's sync state. An entry exists from the first local change (or the first
  *  pull) of the file until its remote document is gone. */

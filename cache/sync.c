@@ -1,8 +1,9 @@
-/* sync.c: what the sync engine needs from the cache: settings, leases, queue batches, and the
- * commit of a push's outcome. */
+/* sync.c: what the sync engine needs from the cache: leases and process liveness, queue batches,
+ * and the commit of a push's outcome. */
 #include "cache_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,99 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-int smc_kv_get(struct smc *c, const char *name, char *buf, size_t size)
-{
-    MDB_txn *t;
-    struct smc_key at;
-    MDB_val v;
-    smc_journal_settle(c); /* (failing, a full map: what LMDB holds is read) */
-    int rc = smc_txn(c, MDB_RDONLY, &t);
-    if (rc < 0)
-        return rc;
-    rc = smc_rec_find(t, c->kv, name, &at, &v);
-    if (rc == 1) {
-        size_t n = v.mv_size < size - 1 ? v.mv_size : size - 1;
-        memcpy(buf, v.mv_data, n);
-        buf[n] = '\0';
-    }
-    mdb_txn_abort(t);
-    return rc < 0 ? rc : rc == 1 ? 0 : -ENOENT;
-}
-
-static int kv_write(struct smc *c, const char *name, const char *value)
-{
-    MDB_txn *t;
-    int rc = smc_txn(c, 0, &t);
-    if (rc < 0)
-        return rc;
-    if (value) {
-        rc = smc_rec_put(t, c->kv, name, value, strlen(value));
-    } else {
-        rc = smc_rec_del(t, c->kv, name);
-        if (rc == -ENOENT)
-            rc = 0;
-    }
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
-}
-
-int smc_kv_put(struct smc *c, const char *name, const char *value)
-{
-    return kv_write(c, name, value);
-}
-
-int smc_kv_del(struct smc *c, const char *name)
-{
-    return kv_write(c, name, NULL);
-}
-
-/* Grow *buf to hold n bytes and a NUL, and copy them there. 0 or -ENOMEM. */
-static int copy_str(char **buf, size_t *cap, const void *s, size_t n)
-{
-    if (n + 1 > *cap) {
-        char *nb = realloc(*buf, n + 1);
-        if (!nb)
-            return -ENOMEM;
-        *buf = nb;
-        *cap = n + 1;
-    }
-    memcpy(*buf, s, n);
-    (*buf)[n] = '\0';
-    return 0;
-}
-
-int smc_kv_each(struct smc *c, const char *prefix, int (*fn)(void *, const char *, const char *),
-                void *arg)
-{
-    MDB_txn *t;
-    struct smc_range r;
-    const char *s;
-    size_t nl, ncap = 0, vcap = 0;
-    char *name = NULL, *val = NULL;
-    MDB_val v;
-    smc_journal_settle(c); /* (failing, a full map: what LMDB holds is read) */
-    int rc = smc_txn(c, MDB_RDONLY, &t);
-    if (rc < 0)
-        return rc;
-    if ((rc = smc_range_open(t, c->kv, prefix, &r)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    while ((rc = smc_range_next(&r, &s, &nl, &v)) == 1) {
-        if ((rc = copy_str(&name, &ncap, s, nl)) < 0 ||
-            (rc = copy_str(&val, &vcap, v.mv_data, v.mv_size)) < 0 ||
-            (rc = fn(arg, name, val)) != 0)
-            break;
-    }
-    smc_range_close(&r);
-    mdb_txn_abort(t);
-    free(name);
-    free(val);
-    return rc;
-}
+#define LEASE_VAL_MAX 96 /* a lease's value: a pid and two uint64 */
+#define PID_SUB_MAX   16 /* a pid in decimal */
 
 /* ---- leases ---------------------------------------------------------------------------------- */
 
@@ -144,43 +54,45 @@ int smc_pid_alive(int pid, uint64_t start)
     return start == 0 || proc_start(pid) == start;
 }
 
+/* A lease's value, "<pid> <start> <expires_ms>" (schema.h): 1 parsed, 0 not a lease. */
+static int lease_parse(const MDB_val *v, struct smc_lease *l)
+{
+    char cur[LEASE_VAL_MAX];
+    if (v->mv_size >= sizeof cur)
+        return 0;
+    memcpy(cur, v->mv_data, v->mv_size);
+    cur[v->mv_size] = '\0';
+    uint64_t n[3];
+    if (smc_kv_parse_nums(cur, n, 3) != 3 || n[0] > INT_MAX)
+        return 0;
+    l->pid = (int)n[0];
+    l->start = n[1];
+    l->expires_ms = n[2];
+    return 1;
+}
+
 int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uint64_t now_ms,
                    uint64_t ttl_ms)
 {
     MDB_txn *t;
     struct smc_key at;
     MDB_val v;
-    char cur[96], mine[96];
+    struct smc_lease h;
+    char mine[LEASE_VAL_MAX];
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    int held = 1;
-    if ((rc = smc_rec_find(t, c->kv, name, &at, &v)) < 0) {
+    if ((rc = smc_rec_find(t, c->kv, name, &at, &v)) < 0)
+        return smc_txn_end(t, rc);
+    if (rc == 1 && lease_parse(&v, &h) && h.pid != pid && h.expires_ms > now_ms &&
+        smc_pid_alive(h.pid, h.start)) {
         mdb_txn_abort(t);
-        return rc;
+        return 0; /* held by another */
     }
-    if (rc == 1 && v.mv_size < sizeof cur) {
-        memcpy(cur, v.mv_data, v.mv_size);
-        cur[v.mv_size] = '\0';
-        int hpid = 0;
-        unsigned long long hstart = 0, hexp = 0;
-        if (sscanf(cur, "%d %llu %llu", &hpid, &hstart, &hexp) == 3 && hpid != pid &&
-            hexp > now_ms && smc_pid_alive(hpid, hstart))
-            held = 0;
-    }
-    if (held) {
-        snprintf(mine, sizeof mine, "%d %llu %llu", pid, (unsigned long long)start,
-                 (unsigned long long)(now_ms + ttl_ms));
-        rc = smc_rec_put_at(t, c->kv, &at, name, mine, strlen(mine));
-        if (rc < 0) {
-            mdb_txn_abort(t);
-            return rc;
-        }
-        rc = smc_errno(mdb_txn_commit(t));
-        return rc < 0 ? rc : 1;
-    }
-    mdb_txn_abort(t);
-    return 0;
+    snprintf(mine, sizeof mine, "%d %llu %llu", pid, (unsigned long long)start,
+             (unsigned long long)(now_ms + ttl_ms));
+    rc = smc_rec_put_at(t, c->kv, &at, name, mine, strlen(mine));
+    return smc_txn_end(t, rc < 0 ? rc : 1);
 }
 
 int smc_lease_drop(struct smc *c, const char *name, int pid)
@@ -188,18 +100,61 @@ int smc_lease_drop(struct smc *c, const char *name, int pid)
     MDB_txn *t;
     struct smc_key at;
     MDB_val v;
+    struct smc_lease h;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    int hpid = 0;
-    if (smc_rec_find(t, c->kv, name, &at, &v) == 1 && v.mv_size < 96) {
-        char cur[96];
-        memcpy(cur, v.mv_data, v.mv_size);
-        cur[v.mv_size] = '\0';
-        if (sscanf(cur, "%d", &hpid) == 1 && hpid == pid)
-            smc_rec_del_at(t, c->kv, &at);
+    if (smc_rec_find(t, c->kv, name, &at, &v) == 1 && lease_parse(&v, &h) && h.pid == pid)
+        smc_rec_del_at(t, c->kv, &at);
+    return smc_txn_end(t, 0);
+}
+
+struct lease_each {
+    size_t skip;
+    smc_lease_fn fn;
+    void *arg;
+};
+
+static int lease_one(void *arg, const char *name, const char *val)
+{
+    struct lease_each *e = arg;
+    struct smc_lease l;
+    MDB_val v = {strlen(val), (void *)val};
+    return lease_parse(&v, &l) ? e->fn(e->arg, name + e->skip, &l) : 0;
+}
+
+int smc_lease_each(struct smc *c, const char *prefix, smc_lease_fn fn, void *arg)
+{
+    struct lease_each e = {strlen(prefix), fn, arg};
+    return smc_kv_each(c, prefix, lease_one, &e);
+}
+
+/* ---- the participants: kv SMC_KV_PROC "<pid>" = its start time ------------------------------ */
+
+int smc_proc_mark(struct smc *c, int pid, int on)
+{
+    char sub[PID_SUB_MAX];
+    snprintf(sub, sizeof sub, "%d", pid);
+    return on ? smc_kv_set_u64(c, SMC_KV_PROC, sub, smc_self_start())
+              : smc_kv_unset(c, SMC_KV_PROC, sub);
+}
+
+static int other_alive(void *arg, const char *sub, const uint64_t *v, int got)
+{
+    (void)got;
+    int *self = arg, pid = atoi(sub);
+    if (pid != *self && smc_pid_alive(pid, v[0])) {
+        *self = 0; /* found */
+        return 1;
     }
-    return smc_errno(mdb_txn_commit(t));
+    return 0;
+}
+
+int smc_proc_other_alive(struct smc *c, int self)
+{
+    int s = self;
+    smc_kv_each_nums(c, SMC_KV_PROC, 1, other_alive, &s);
+    return s != self;
 }
 
 /* ---- the queue, as the pusher sees it ------------------------------------------------------- */

@@ -53,15 +53,10 @@
 #define BG_PATH_MAX                                                                                \
     (2 * PATH_MAX)     /* a path in the cache directory, or a kv name, with a
                                          * filepath in it */
-#define BG_NUM_MAX 32  /* a decimal number (a kv value), or "proc.<pid>" */
 #define BG_MSG_MAX 300 /* a log line, or a stored error */
 
-/* kv names: "hydq.<filepath>" a miss waiting for the lease holder (value: when asked, ms);
- * "hydd.<filepath>" when the holder last asked the server for it; "proc.<pid>" a live process
- * sharing the cache (value: its start time) */
-#define HYDQ "hydq."
-#define HYDD "hydd."
-#define PROC "proc."
+/* kv names (schema.h): SMC_KV_HYDQ a miss waiting for the lease holder, SMC_KV_HYDD when the
+ * holder last asked the server for it, SMC_KV_PROC a live process sharing the cache */
 
 enum bg_state {
     BG_IDLE,     /* no thread yet */
@@ -156,7 +151,7 @@ static long pull_one(int full, const char *filepath, int *unreachable)
     return rc;
 }
 
-/* Hand the misses of this process to the cache's hydration queue (kv HYDQ "<filepath>"), so
+/* Hand the misses of this process to the cache's hydration queue (kv SMC_KV_HYDQ), so
  * that whichever process holds the lease asks the server once for each. */
 static void misses_flush(void)
 {
@@ -167,11 +162,9 @@ static void misses_flush(void)
     memcpy(v, bg.miss, sizeof(char *) * (size_t)n);
     bg.nmiss = 0;
     pthread_mutex_unlock(&bg.mu);
-    char name[BG_PATH_MAX], val[BG_NUM_MAX];
-    snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
+    uint64_t now = smc_now_ms();
     for (int i = 0; i < n; i++) {
-        snprintf(name, sizeof name, HYDQ "%s", v[i]);
-        smc_kv_put(bg.o.cache, name, val);
+        smc_kv_set_u64(bg.o.cache, SMC_KV_HYDQ, v[i], now);
         free(v[i]);
     }
 }
@@ -189,27 +182,28 @@ static int hyd_keep(struct hyd *h, const char *s)
     return h->n >= HYD_BATCH;
 }
 
-/* The queued filepaths (the name without HYDQ). */
-static int hyd_collect(void *arg, const char *name, const char *val)
+/* The queued filepaths. */
+static int hyd_collect(void *arg, const char *key, const uint64_t *v, int got)
 {
-    (void)val;
-    return hyd_keep(arg, name + strlen(HYDQ));
+    (void)v, (void)got;
+    return hyd_keep(arg, key);
 }
 
-/* The HYDD names older than MISS_TTL. */
-static int hyd_stale(void *arg, const char *name, const char *val)
+/* The filepaths whose claim (SMC_KV_HYDD) is older than MISS_TTL. */
+static int hyd_stale(void *arg, const char *key, const uint64_t *v, int got)
 {
     struct hyd *h = arg;
-    if (smc_now_ms() > strtoull(val, NULL, 10) + MISS_TTL)
-        return hyd_keep(h, name);
+    (void)got;
+    if (smc_now_ms() > v[0] + MISS_TTL)
+        return hyd_keep(h, key);
     return h->n >= HYD_BATCH;
 }
 
 /* ---- the hydration pool ----------------------------------------------------------------------
- * The lease holder answers the cache's hydration queue (kv HYDQ, keyed by filepath: one entry per
+ * The lease holder answers the cache's hydration queue (kv SMC_KV_HYDQ, keyed by filepath: one entry per
  * name, whichever processes missed it) with HYD_WORKERS threads, one name each at a time: for a
  * name, one filepath-filtered listing, and one for the directory of that name. A name is never
- * asked for twice within MISS_TTL, by any process: HYDD is claimed before asking, whatever the
+ * asked for twice within MISS_TTL, by any process: SMC_KV_HYDD is claimed before asking, whatever the
  * outcome (success, failure, or this process exiting with the answer in flight). Within the
  * process, pool.busy holds every name handed out and not yet answered, so a name queued again
  * meanwhile is not handed out twice. Each listing also holds a slot of the cache's request
@@ -236,31 +230,28 @@ static void pull_run(int full);
  * the queue. While the server is recorded as not answering it stays queued, unasked. */
 static void hydrate_one(const char *key)
 {
-    char name[BG_PATH_MAX], val[BG_NUM_MAX], done[BG_NUM_MAX], tree[BG_PATH_MAX];
+    char tree[BG_PATH_MAX];
+    uint64_t done;
     struct stat st;
     if (smh_silent(bg.o.cache, NULL))
         return; /* asked once the server answers again */
-    snprintf(name, sizeof name, HYDD "%s", key);
-    int recent = smc_kv_get(bg.o.cache, name, done, sizeof done) == 0 &&
-                 smc_now_ms() < strtoull(done, NULL, 10) + MISS_TTL;
+    int recent =
+        smc_kv_get_u64(bg.o.cache, SMC_KV_HYDD, key, &done) == 0 && smc_now_ms() < done + MISS_TTL;
     smc_layout_path(bg.o.cache_dir, SMC_TREE, NULL, tree, sizeof tree);
     if (!recent && smc_tree_stat(tree, key, &st) == 0)
         recent = 1; /* it exists now (made locally since, as by a mkdir -p): nothing to ask */
     if (!recent) {
         char dir[BG_PATH_MAX];
         int unreachable = 0;
-        snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
-        smc_kv_put(bg.o.cache, name, val); /* claimed before asking */
+        smc_kv_set_u64(bg.o.cache, SMC_KV_HYDD, key, smc_now_ms()); /* claimed before asking */
         pull_one(0, key, &unreachable);
         snprintf(dir, sizeof dir, "%s/", key);
         if (!unreachable)
             pull_one(0, dir, NULL);
         /* the negative TTL runs from the answer: a name missed again meanwhile waits for it */
-        snprintf(val, sizeof val, "%llu", (unsigned long long)smc_now_ms());
-        smc_kv_put(bg.o.cache, name, val);
+        smc_kv_set_u64(bg.o.cache, SMC_KV_HYDD, key, smc_now_ms());
     }
-    snprintf(name, sizeof name, HYDQ "%s", key);
-    smc_kv_del(bg.o.cache, name);
+    smc_kv_unset(bg.o.cache, SMC_KV_HYDQ, key);
 }
 
 static void *hyd_worker(void *arg)
@@ -324,7 +315,7 @@ static void pool_stop(void)
 static void hydrate_pending(void)
 {
     struct hyd h = {.n = 0};
-    smc_kv_each(bg.o.cache, HYDQ, hyd_collect, &h);
+    smc_kv_each_nums(bg.o.cache, SMC_KV_HYDQ, 1, hyd_collect, &h);
     if (h.n)
         pool_start();
     pthread_mutex_lock(&pool.mu);
@@ -342,9 +333,9 @@ static void hydrate_pending(void)
         pthread_cond_broadcast(&pool.cv);
     pthread_mutex_unlock(&pool.mu);
     h.n = 0;
-    smc_kv_each(bg.o.cache, HYDD, hyd_stale, &h);
+    smc_kv_each_nums(bg.o.cache, SMC_KV_HYDD, 1, hyd_stale, &h);
     for (int i = 0; i < h.n; i++) {
-        smc_kv_del(bg.o.cache, h.keys[i]);
+        smc_kv_unset(bg.o.cache, SMC_KV_HYDD, h.keys[i]);
         free(h.keys[i]);
     }
 }
@@ -356,10 +347,9 @@ static void hydrate_pending(void)
 static void pull_due(void)
 {
     uint64_t now = smc_now_ms();
-    char wm[BG_NUM_MAX];
-    int last = smc_kv_get(bg.o.cache, "pull.last", wm, sizeof wm) == 0;
-    uint64_t last_ms = last ? strtoull(wm, NULL, 10) : 0;
-    int nowm = smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0;
+    uint64_t last_ms;
+    int last = smc_kv_get_u64(bg.o.cache, SMC_KV_PULL_LAST, NULL, &last_ms) == 0;
+    int nowm = !smh_report_watermark(bg.o.cache);
     pthread_mutex_lock(&pool.mu);
     if (!bg.next_pull && last) {
         /* whoever pulled last (another process, smshim run) counts: a new process does not
@@ -396,14 +386,7 @@ static void pull_run(int full)
 
 static void participant(int on)
 {
-    char name[BG_NUM_MAX], val[BG_NUM_MAX];
-    snprintf(name, sizeof name, PROC "%d", (int)getpid());
-    if (on) {
-        snprintf(val, sizeof val, "%llu", (unsigned long long)smc_self_start());
-        smc_kv_put(bg.o.cache, name, val);
-    } else {
-        smc_kv_del(bg.o.cache, name);
-    }
+    smc_proc_mark(bg.o.cache, (int)getpid(), on);
 }
 
 /* Everything that may take time (binding check, dlopen of libcurl, worker threads) happens
@@ -441,20 +424,6 @@ static int bg_setup(void)
     return 0;
 }
 
-struct other {
-    int self;
-    int found;
-};
-
-static int other_alive(void *arg, const char *name, const char *val)
-{
-    struct other *o = arg;
-    int pid = atoi(name + strlen(PROC));
-    if (pid != o->self && smc_pid_alive(pid, strtoull(val, NULL, 10)))
-        o->found = 1;
-    return o->found;
-}
-
 /* The exit-time work, in the thread, for the exiting thread (see Exit above): misses go to the
  * cache (a live lease holder answers them), this process leaves the participants and, when
  * nobody else could take the lease over, the queue drains until the exiting thread's deadline. */
@@ -465,13 +434,10 @@ static void exit_work(void)
     struct smc_counts n;
     char paused[BG_MSG_MAX];
     int wait = bg.o.exit_wait && smc_counts(bg.o.cache, &n) == 0 && n.queued > 0 &&
-               smc_kv_get(bg.o.cache, "push.paused", paused, sizeof paused) != 0 &&
+               !smh_report_paused(bg.o.cache, paused, sizeof paused) &&
                !smh_engine_unreachable(e) && !smh_silent(bg.o.cache, NULL);
-    if (wait) {
-        struct other ot = {(int)getpid(), 0};
-        smc_kv_each(bg.o.cache, PROC, other_alive, &ot);
-        wait = !ot.found; /* another live process takes the lease over */
-    }
+    if (wait) /* another live process takes the lease over */
+        wait = !smc_proc_other_alive(bg.o.cache, (int)getpid());
     participant(0);
     uint64_t by = __atomic_load_n(&bg.exit_by_ms, __ATOMIC_ACQUIRE), now = smc_now_ms();
     if (wait && by > now)
@@ -486,13 +452,12 @@ static void exit_work(void)
  * one pull (its first request is the probe, counted in the record; an answer clears it). */
 static void probe(void)
 {
-    char wm[BG_NUM_MAX];
     pthread_mutex_lock(&pool.mu);
     int pulling = pool.pulling; /* a pull still in flight: no probe beside it */
     pthread_mutex_unlock(&pool.mu);
     if (pulling || !smh_silent_probe(bg.o.cache))
         return;
-    if (pull_one(smc_kv_get(bg.o.cache, "pull.watermark", wm, sizeof wm) != 0, NULL, NULL) == 0) {
+    if (pull_one(!smh_report_watermark(bg.o.cache), NULL, NULL) == 0) {
         pthread_mutex_lock(&pool.mu);
         bg.pulls++;
         bg.next_pull = smc_now_ms() + (uint64_t)bg.o.pull_interval_ms;

@@ -41,16 +41,15 @@ int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char
  *  (the caller applies it). Never waits on the network. */
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d);
 
-/** The backoff of a binary document whose fetch failed: kv SMH_FETCH_RETRY_KV + its key holds
- *  "<failures> <next try, smc_now_ms> <updatedAt of the version that failed>" (fetch.c). */
-#define SMH_FETCH_RETRY_KV "fetch.retry:"
+/** The backoff of a binary document whose fetch failed (kv SMC_KV_FETCH_RETRY + its key). */
 struct smh_fetch_retry {
     long failures;      /* in a row */
     uint64_t next_ms;   /* not fetched again before (smc_now_ms's clock) */
     int64_t updated_ms; /* the version that failed (0: not known) */
 };
-/** Parse such a record's value. 0, or -1 when it is not one. */
-int smh_bin_retry_parse(const char *val, struct smh_fetch_retry *r);
+struct smh_keyset;
+/** Add to keys the keys whose fetch failed and backs off. 0 or -errno. */
+int smh_bin_backing_off(struct smc *c, struct smh_keyset *keys);
 /** Forget what the fetch of key's bytes kept (the listing's url, the backoff): its entry moved. */
 void smh_bin_forget(struct smc *c, const char *key);
 
@@ -58,7 +57,7 @@ void smh_bin_forget(struct smc *c, const char *key);
  *  timeouts and deadline), until done or the deadline (past it the rest waits for the next
  *  pull). The caller holds a slot of the request budget for k's requests; up to 3 more fetches
  *  run at once, each with a read slot free when the pass starts. A document whose fetch failed
- *  waits for its backoff (SMH_FETCH_RETRY_KV), and a newer version of it does not. A document is asked again (a fresh url), its url fetched up to SMH_BIN_FETCH_MAX and
+ *  waits for its backoff (SMC_KV_FETCH_RETRY), and a newer version of it does not. A document is asked again (a fresh url), its url fetched up to SMH_BIN_FETCH_MAX and
  *  the bytes applied like any pulled file. The count of files written (a file that held
  *  those bytes already is not). */
 long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_call *k,

@@ -15,8 +15,8 @@
 int smh_bind(struct smc *c, const char *url, const char *tag, char *why, size_t n)
 {
     char cur_url[BIND_URL_MAX], cur_tag[BIND_TAG_MAX];
-    int hu = smc_kv_get(c, "remote.url", cur_url, sizeof cur_url) == 0;
-    int ht = smc_kv_get(c, "remote.tag", cur_tag, sizeof cur_tag) == 0;
+    int hu = smc_kv_get_str(c, SMC_KV_REMOTE_URL, NULL, cur_url, sizeof cur_url) == 0;
+    int ht = smc_kv_get_str(c, SMC_KV_REMOTE_TAG, NULL, cur_tag, sizeof cur_tag) == 0;
     if (hu && ht) {
         if (strcmp(cur_url, url) == 0 && strcmp(cur_tag, tag) == 0)
             return 0;
@@ -25,9 +25,9 @@ int smh_bind(struct smc *c, const char *url, const char *tag, char *why, size_t 
                  cur_url, cur_tag, url, tag);
         return -EEXIST;
     }
-    int rc = smc_kv_put(c, "remote.url", url);
+    int rc = smc_kv_set_str(c, SMC_KV_REMOTE_URL, NULL, url);
     if (rc == 0)
-        rc = smc_kv_put(c, "remote.tag", tag);
+        rc = smc_kv_set_str(c, SMC_KV_REMOTE_TAG, NULL, tag);
     if (rc < 0)
         snprintf(why, n, "cannot bind the cache: %s", strerror(-rc));
     return rc;

@@ -3,7 +3,7 @@
  * at most SMH_BUDGET_READS of them.
  *
  * DESIGN
- * Each slot is a lease in the cache's LMDB, kv "budget.<i>" = "<pid> <start> <expiry_ms>", taken
+ * Each slot is a lease in the cache's LMDB, kv SMC_KV_BUDGET "<i>" (schema.h), taken
  * in one write transaction (smc_lease_take): two processes never hold the same slot. Reads take
  * only slots 0 .. SMH_BUDGET_READS-1, so the read limit holds without counting; uploads look from
  * the last slot down and reach the read slots only when theirs are taken. A slot is free when it
@@ -27,11 +27,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define SLOT               "budget."
 #define SMH_BUDGET_TTL_MS  (10 * 60 * 1000) /* a slot a live process never gave back */
 #define SMH_BUDGET_POLL_MS 20               /* a taker waiting for a slot looks again this often */
 #define SLOT_NAME_MAX      32
-#define SLOT_VAL_MAX       96
 
 static struct {
     pthread_mutex_t mu;
@@ -58,17 +56,15 @@ struct look {
     int busy[SMH_BUDGET_SLOTS]; /* a live process holds it */
 };
 
-static int look_one(void *arg, const char *name, const char *val)
+static int look_one(void *arg, const char *sub, const struct smc_lease *h)
 {
     struct look *l = arg;
-    int i = atoi(name + sizeof SLOT - 1), pid = 0;
-    unsigned long long start = 0, exp = 0;
+    int i = atoi(sub);
     if (i < 0 || i >= SMH_BUDGET_SLOTS)
         return 0;
     /* this process's own slots count by its table (a record of its own it does not hold is
      * left from a drop that failed: free) */
-    if (sscanf(val, "%d %llu %llu", &pid, &start, &exp) == 3 && exp > l->now &&
-        pid != (int)getpid() && smc_pid_alive(pid, start))
+    if (h->expires_ms > l->now && h->pid != (int)getpid() && smc_pid_alive(h->pid, h->start))
         l->busy[i] = 1;
     return 0;
 }
@@ -78,7 +74,7 @@ static void look(struct smc *c, struct look *l)
     l->now = smc_now_ms();
     for (int i = 0; i < SMH_BUDGET_SLOTS; i++)
         l->busy[i] = 0;
-    smc_kv_each(c, SLOT, look_one, l);
+    smc_lease_each(c, SMC_KV_BUDGET, look_one, l);
 }
 
 /* Slot k-th in the order a kind looks at them; -1 past its range. */
@@ -107,7 +103,7 @@ static int take_once(struct smc *c, enum smh_budget_kind k)
         if (mine || l.busy[i])
             continue;
         char name[SLOT_NAME_MAX];
-        snprintf(name, sizeof name, SLOT "%d", i);
+        snprintf(name, sizeof name, SMC_KV_BUDGET "%d", i);
         if (smc_lease_take(c, name, (int)getpid(), start, smc_now_ms(), SMH_BUDGET_TTL_MS) == 1)
             return i;
         pthread_mutex_lock(&bud.mu); /* taken by another process meanwhile */
@@ -132,7 +128,7 @@ void smh_budget_give(struct smc *c, int slot)
     if (slot < 0 || slot >= SMH_BUDGET_SLOTS)
         return;
     char name[SLOT_NAME_MAX];
-    snprintf(name, sizeof name, SLOT "%d", slot);
+    snprintf(name, sizeof name, SMC_KV_BUDGET "%d", slot);
     pthread_mutex_lock(&bud.mu);
     int mine = bud.pid == getpid() && bud.held[slot];
     pthread_mutex_unlock(&bud.mu);

@@ -345,10 +345,10 @@ int smh_creds_for_sync(struct smc *c, const char *path, int url_env, const char 
         snprintf(msg, sizeof msg, "credentials: %s; this process stays local-only", why);
         if (log)
             log(msg);
-        smc_kv_put(c, SMH_CREDS_FLAG, why);
+        smc_kv_set_str(c, SMC_KV_CREDS_ERROR, NULL, why);
         return -1;
     }
-    smc_kv_del(c, SMH_CREDS_FLAG);
+    smc_kv_unset(c, SMC_KV_CREDS_ERROR, NULL);
     if (rc == 0)
         return 0; /* logged out: local-only, as with no key in the environment */
     *key = cr->key;

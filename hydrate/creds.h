@@ -9,7 +9,6 @@
 
 #define SMH_CREDS_KEY_MAX 512
 #define SMH_CREDS_URL_MAX 512
-#define SMH_CREDS_FLAG    "creds.error" /* kv: why a process could not read the file */
 
 struct smh_creds {
     char key[SMH_CREDS_KEY_MAX]; /* "" when the file holds none (logged out) */
@@ -46,7 +45,7 @@ int smh_creds_forget(const char *path, char *why, size_t n);
 struct smc;
 /** The sync thread of a process with no key in its environment, when it first starts: the key
  *  (and, when url_env is 0, the URL) from the file at path. A malformed or unreadable file is
- *  logged and flagged in the cache (kv "creds.error", shown by `smshim status`), never a silent
+ *  logged and flagged in the cache (kv SMC_KV_CREDS_ERROR, shown by `smshim status`), never a silent
  *  local-only mode; a good read clears the flag. 1 with *key (and maybe *url) set, else 0/-1. */
 int smh_creds_for_sync(struct smc *c, const char *path, int url_env, const char **key,
                        const char **url, void (*log)(const char *));

@@ -8,7 +8,7 @@
  * what they share.
  *
  * DESIGN
- * One process at a time talks to the remote for a cache: the holder of the lease "lease.sync"
+ * One process at a time talks to the remote for a cache: the holder of the lease SMC_KV_LEASE_SYNC
  * in LMDB (pid, start time, expiry; renewed every SMH_LEASE_RENEW_MS; taken over when its holder
  * dies or lets it expire). The holder runs the dispatcher and SMH_WORKERS upload workers. Every
  * request to the remote, uploads, pull pages and hydration, of every process on the cache,
@@ -81,7 +81,7 @@ void smh_engine_free(struct smh_engine *e)
         else
             pthread_join(e->th[i], NULL);
     }
-    smc_lease_drop(e->c, SMH_LEASE, getpid());
+    smc_lease_drop(e->c, SMC_KV_LEASE_SYNC, getpid());
     if (busy)
         return;
     smh_ks_free(&e->backoff);
@@ -139,5 +139,5 @@ void smh_engine_yield(struct smh_engine *e)
 void smh_engine_quit(struct smh_engine *e)
 {
     __atomic_store_n(&e->quit, 1, __ATOMIC_RELEASE);
-    smc_lease_drop(e->c, SMH_LEASE, getpid());
+    smc_lease_drop(e->c, SMC_KV_LEASE_SYNC, getpid());
 }

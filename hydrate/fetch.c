@@ -3,7 +3,7 @@
  * at once and its bytes marked to be fetched (SMC_E_FETCH, in the same transaction that checks
  * dirty_since); a failed one gets its error sibling. After the pull, smh_bin_fetch fetches each
  * marked document's url over the pull's connection (its timeouts, its deadline,
- * SMH_BIN_FETCH_MAX): the url the listing gave (kept in kv "fetch.url:<key>"), else, or when that
+ * SMH_BIN_FETCH_MAX): the url the listing gave (kept in kv SMC_KV_FETCH_URL + key), else, or when that
  * one fails (a url may expire), the one a fresh GET of the document gives; the bytes are applied
  * with smc_apply_remote, which finds everything beneath the tree and never overwrites a pending
  * local change.
@@ -19,14 +19,15 @@
 #include "../cache/cache.h"
 #include "sm_real.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define URL_KV "fetch.url:" /* + key: "<updatedAt ms> <url>" as the listing gave them */
-/* A fetch that failed backs off (SMH_FETCH_RETRY_KV + key: "<failures> <next try, wall ms>
- * <updatedAt ms of the version that failed>"), in the cache like every other retry state, so no
+/* The listing's url of a document to fetch is kept as a hint (kv SMC_KV_FETCH_URL + key).
+ * A fetch that failed backs off (kv SMC_KV_FETCH_RETRY + key), in the cache like every other
+ * retry state, so no
  * process fetches it again before its time: RETRY_FIRST_MS after the first failure, doubling up
  * to RETRY_MAX_MS. A newer version of the document (a listing with a newer updatedAt) is tried
  * at once; a fetch that is over (written, too large, gone, kept local) forgets it. */
@@ -59,42 +60,40 @@ static int sibling(struct smc *c, const char *tree, const char *tmp, const struc
     return smc_apply_remote_as(c, tree, tmp, &r, SMC_E_SIBLING) == SMC_APPLIED;
 }
 
-static char *retry_name(const char *key)
+/* A backoff record's numbers (kv SMC_KV_FETCH_RETRY): 0, or -1 when they are not one. */
+static int retry_of(const uint64_t v[3], int got, struct smh_fetch_retry *r)
 {
-    char *name = malloc(sizeof SMH_FETCH_RETRY_KV + strlen(key));
-    if (name)
-        sprintf(name, SMH_FETCH_RETRY_KV "%s", key);
-    return name;
-}
-
-int smh_bin_retry_parse(const char *val, struct smh_fetch_retry *r)
-{
-    unsigned long long next = 0;
-    long long updated = 0;
-    long fails = 0;
-    if (sscanf(val, "%ld %llu %lld", &fails, &next, &updated) != 3 || fails <= 0)
+    if (got != 3 || v[0] == 0 || v[0] > LONG_MAX)
         return -1;
-    r->failures = fails;
-    r->next_ms = next;
-    r->updated_ms = updated;
+    r->failures = (long)v[0];
+    r->next_ms = v[1];
+    r->updated_ms = (int64_t)v[2];
     return 0;
 }
 
 /* key's backoff (0), or -1 when it has none. */
 static int retry_get(struct smc *c, const char *key, struct smh_fetch_retry *r)
 {
-    char *name = retry_name(key), val[96];
-    int rc = name && smc_kv_get(c, name, val, sizeof val) == 0 ? smh_bin_retry_parse(val, r) : -1;
-    free(name);
-    return rc;
+    uint64_t v[3];
+    return retry_of(v, smc_kv_get_nums(c, SMC_KV_FETCH_RETRY, key, v, 3), r);
+}
+
+static int retry_seen(void *arg, const char *key, const uint64_t *v, int got)
+{
+    struct smh_fetch_retry r;
+    if (retry_of(v, got, &r) == 0)
+        smh_ks_put(arg, key);
+    return 0;
+}
+
+int smh_bin_backing_off(struct smc *c, struct smh_keyset *keys)
+{
+    return smc_kv_each_nums(c, SMC_KV_FETCH_RETRY, 3, retry_seen, keys);
 }
 
 static void retry_forget(struct smc *c, const char *key)
 {
-    char *name = retry_name(key);
-    if (name)
-        smc_kv_del(c, name);
-    free(name);
+    smc_kv_unset(c, SMC_KV_FETCH_RETRY, key);
 }
 
 /* A fetch of key's document (version updated_ms, 0: not known) failed once more. */
@@ -110,22 +109,13 @@ static void retry_failed(struct smc *c, const char *key, int64_t updated_ms)
         wait *= 2;
     if (wait > RETRY_MAX_MS)
         wait = RETRY_MAX_MS;
-    char *name = retry_name(key), val[96];
-    snprintf(val, sizeof val, "%ld %llu %lld", r.failures + 1,
-             (unsigned long long)(smc_now_ms() + wait), (long long)updated_ms);
-    if (name)
-        smc_kv_put(c, name, val);
-    free(name);
+    const uint64_t v[3] = {(uint64_t)r.failures + 1, smc_now_ms() + wait, (uint64_t)updated_ms};
+    smc_kv_set_nums(c, SMC_KV_FETCH_RETRY, key, v, 3);
 }
 
 void smh_bin_forget(struct smc *c, const char *key)
 {
-    char *name = malloc(sizeof URL_KV + strlen(key));
-    if (name) {
-        sprintf(name, URL_KV "%s", key);
-        smc_kv_del(c, name);
-        free(name);
-    }
+    smc_kv_unset(c, SMC_KV_FETCH_URL, key);
     retry_forget(c, key);
 }
 
@@ -159,15 +149,8 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
     int newer = retry_get(c, d->filepath, &r) == 0 && d->updated_ms > r.updated_ms;
     if (newer)
         retry_forget(c, d->filepath); /* a newer version than the one that failed: at once */
-    if (marked || newer) {
-        char *name = malloc(sizeof URL_KV + strlen(d->filepath)), val[4200];
-        if (name) { /* a hint: without it the fetch asks for the document first */
-            sprintf(name, URL_KV "%s", d->filepath);
-            snprintf(val, sizeof val, "%lld %s", (long long)d->updated_ms, d->url);
-            smc_kv_put(c, name, val);
-            free(name);
-        }
-    }
+    if (marked || newer)              /* a hint: without it the fetch asks for the document first */
+        smc_kv_set_num_str(c, SMC_KV_FETCH_URL, d->filepath, d->updated_ms, d->url);
     return changed ? 2 : 1;
 }
 
@@ -219,17 +202,13 @@ static int fetch_doc(struct smc *c, const char *tree, const char *tmp, struct sm
                      int64_t *updated_ms)
 {
     struct smh_doc d;
-    char *name = malloc(sizeof URL_KV + strlen(key)), hint[4200];
-    if (!name)
-        return -1;
-    sprintf(name, URL_KV "%s", key);
-    int hinted = smc_kv_get(c, name, hint, sizeof hint) == 0;
-    smc_kv_del(c, name);
-    free(name);
-    char *url = hinted ? strchr(hint, ' ') : NULL;
-    if (url) { /* the url the listing gave: one request, when it still works */
-        *updated_ms = strtoll(hint, NULL, 10);
-        int r = fetch_url(c, tree, tmp, k, key, id, *updated_ms, url + 1, log);
+    char url[4200];
+    int64_t hinted_ms;
+    int hinted = smc_kv_get_num_str(c, SMC_KV_FETCH_URL, key, &hinted_ms, url, sizeof url) == 0;
+    smc_kv_unset(c, SMC_KV_FETCH_URL, key);
+    if (hinted) { /* the url the listing gave: one request, when it still works */
+        *updated_ms = hinted_ms;
+        int r = fetch_url(c, tree, tmp, k, key, id, *updated_ms, url, log);
         if (r >= 0)
             return r;
     }
@@ -311,9 +290,10 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
                    uint64_t deadline, void (*log)(const char *))
 {
     char v[8];
-    if (smc_kv_get(c, SMC_KV_FETCH, v, sizeof v) != 0)
+    if (smc_kv_get_str(c, SMC_KV_FETCH, NULL, v, sizeof v) != 0)
         return 0;
-    smc_kv_del(c, SMC_KV_FETCH); /* before looking: a document marked meanwhile sets it again */
+    /* before looking: a document marked meanwhile sets it again */
+    smc_kv_unset(c, SMC_KV_FETCH, NULL);
     struct pass p = {
         .c = c, .tree = tree, .tmp = tmp, .tag = k->tag, .deadline = deadline, .log = log};
     pthread_mutex_init(&p.mu, NULL);
@@ -357,6 +337,6 @@ long smh_bin_fetch(struct smc *c, const char *tree, const char *tmp, struct smh_
     smh_pairs_free(&p.m);
     pthread_mutex_destroy(&p.mu);
     if (p.left)
-        smc_kv_put(c, SMC_KV_FETCH, "1"); /* the next pull tries them again */
+        smc_kv_set_str(c, SMC_KV_FETCH, NULL, "1"); /* the next pull tries them again */
     return p.written;
 }

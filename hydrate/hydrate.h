@@ -6,6 +6,7 @@
 #ifndef SMH_HYDRATE_H
 #define SMH_HYDRATE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,8 +20,7 @@ struct smh_opts {
     const char *tag;      /* the container tag */
 };
 
-#define SMH_LEASE          "lease.sync" /* the one process that talks to the remote */
-#define SMH_REQ_TIMEOUT_MS 30000        /* the longest one request may take (push or pull) */
+#define SMH_REQ_TIMEOUT_MS 30000 /* the longest one request may take (push or pull) */
 
 /** Check that this cache syncs with (url, tag), binding it on first use. 0, or -EEXIST with a
  *  message in why (another URL or tag: use another SMSHIM_CACHE). */
@@ -54,7 +54,7 @@ void smh_engine_drain_wait(struct smh_engine *e, long timeout_ms);
 /** Make the push runs of e follow the drain_wait rule (stop waiting on a silent server). */
 void smh_engine_stall_rule(struct smh_engine *e);
 
-/* ---- the server not answering (lease.c): kv "remote.silent", shared by every process --------
+/* ---- the server not answering (lease.c): kv SMC_KV_SILENT, shared by every process --------
  * Set by a process that stopped waiting on requests nobody answered; cleared by any answer.
  * While set, no process waits on the server at all (not at start, not at exit), pushes and
  * hydration hold back, and the lease holder only probes: one pull, its first request the probe,
@@ -77,6 +77,27 @@ void smh_silent_clear(struct smc *c);
 /** How long a waiting process waits for a sign of progress: max(SMH_STALL_MIN_MS, 3 x the recent
  *  median request latency recorded in the cache). */
 long smh_stall_ms(struct smc *c);
+/* ---- what the engine recorded, for the CLI (report.c) ---------------------------------------- */
+struct smh_report {
+    char paused[256];        /* why the queue is paused (the server refuses the key), or "" */
+    char url[600], tag[160]; /* the bound remote, or "" */
+    char last_poisoned[256]; /* why the latest file was poisoned, or "" */
+    int pulled;              /* a pull succeeded once: last_pull_ms is set */
+    uint64_t last_pull_ms;
+    int has_watermark; /* the next pull is a delta pull from watermark_ms */
+    uint64_t watermark_ms;
+    uint64_t duplicates, unsafe;      /* remote documents the latest pull ignored, and why */
+    char creds_error[PATH_MAX + 128]; /* why a process could not use the credentials, or "" */
+    int silent;                       /* the server is recorded as not answering */
+    unsigned long long silent_probes;
+};
+void smh_report_read(struct smc *c, struct smh_report *r);
+/** 1 (and why, cut to n) when the queue is paused, else 0. */
+int smh_report_paused(struct smc *c, char *why, size_t n);
+/** 1 when a pull watermark is recorded (a delta pull can start from it), 0 when the next pull
+ *  must be a full one. */
+int smh_report_watermark(struct smc *c);
+
 /** Stop pushing for good and give the lease up (process exit). Workers are not joined. */
 void smh_engine_quit(struct smh_engine *e);
 /** End the push run in progress as soon as it can (at its next pass, without waiting for the

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define VAL_MAX 96 /* a kv value here: a few decimal numbers */
-
 int smh_lease(struct smh_engine *e)
 {
     if (__atomic_load_n(&e->quit, __ATOMIC_ACQUIRE))
@@ -21,7 +19,7 @@ int smh_lease(struct smh_engine *e)
     uint64_t now = smc_now_ms();
     if (now < e->lease_renewed + SMH_LEASE_RENEW_MS)
         return 1;
-    int rc = smc_lease_take(e->c, SMH_LEASE, getpid(), e->start, now, SMH_LEASE_TTL_MS);
+    int rc = smc_lease_take(e->c, SMC_KV_LEASE_SYNC, getpid(), e->start, now, SMH_LEASE_TTL_MS);
     if (rc == 1)
         e->lease_renewed = now;
     return rc == 1;
@@ -43,11 +41,9 @@ int smh_capacity(struct smh_engine *e, uint64_t now)
 
 /* ---- the server not answering --------------------------------------------------------------- */
 
-/* kv SILENT = "<since_ms> <probe_at_ms> <delay_ms> <probes>"; kv LATENCY = "<median_ms>" of the
- * latest answered requests of a lease holder. probes: how many probes were claimed since the
- * record was made (smh_silent_probe); each is one request to the server. */
-#define SILENT  "remote.silent"
-#define LATENCY "remote.latency"
+/* kv SMC_KV_SILENT; kv SMC_KV_LATENCY, the median of the latest answered requests of a lease
+ * holder. probes: how many probes were claimed since the record was made (smh_silent_probe);
+ * each is one request to the server. */
 
 struct silent {
     unsigned long long since, probe, delay, probes;
@@ -55,17 +51,19 @@ struct silent {
 
 static int silent_get(struct smc *c, struct silent *s)
 {
-    char cur[VAL_MAX];
-    s->probes = 0;
-    return smc_kv_get(c, SILENT, cur, sizeof cur) == 0 &&
-           sscanf(cur, "%llu %llu %llu %llu", &s->since, &s->probe, &s->delay, &s->probes) >= 3;
+    uint64_t v[4];
+    int got = smc_kv_get_nums(c, SMC_KV_SILENT, NULL, v, 4);
+    s->since = v[0];
+    s->probe = v[1];
+    s->delay = v[2];
+    s->probes = v[3];
+    return got >= 3;
 }
 
 static void silent_put(struct smc *c, const struct silent *s)
 {
-    char val[VAL_MAX];
-    snprintf(val, sizeof val, "%llu %llu %llu %llu", s->since, s->probe, s->delay, s->probes);
-    smc_kv_put(c, SILENT, val);
+    const uint64_t v[4] = {s->since, s->probe, s->delay, s->probes};
+    smc_kv_set_nums(c, SMC_KV_SILENT, NULL, v, 4);
 }
 
 int smh_silent(struct smc *c, uint64_t *probe_at)
@@ -122,13 +120,13 @@ int smh_silent_probe(struct smc *c)
 void smh_silent_clear(struct smc *c)
 {
     if (smh_silent(c, NULL))
-        smc_kv_del(c, SILENT);
+        smc_kv_unset(c, SMC_KV_SILENT, NULL);
 }
 
 long smh_stall_ms(struct smc *c)
 {
-    char cur[VAL_MAX];
-    long med = smc_kv_get(c, LATENCY, cur, sizeof cur) == 0 ? atol(cur) : 0;
+    uint64_t m = 0;
+    long med = smc_kv_get_u64(c, SMC_KV_LATENCY, NULL, &m) == 0 ? (long)m : 0;
     return med > SMH_STALL_MIN_MS / 3 ? 3 * med : SMH_STALL_MIN_MS;
 }
 
@@ -155,7 +153,5 @@ void smh_latency_save(struct smh_engine *e)
     pthread_mutex_unlock(&e->mu);
     if (!med)
         return;
-    char val[VAL_MAX];
-    snprintf(val, sizeof val, "%llu", (unsigned long long)med);
-    smc_kv_put(e->c, LATENCY, val);
+    smc_kv_set_u64(e->c, SMC_KV_LATENCY, NULL, med);
 }

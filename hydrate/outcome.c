@@ -81,5 +81,5 @@ void smh_job_poison(struct smh_engine *e, const struct job *j)
         smc_queue_del(e->c, j->seqs, j->nseq);
     }
     /* the dispatcher's own last error (it alone writes it): why the latest file was poisoned */
-    smc_kv_put(e->c, "push.last_poisoned", e->prog.last_error);
+    smc_kv_set_str(e->c, SMC_KV_PUSH_POISONED, NULL, e->prog.last_error);
 }

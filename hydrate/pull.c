@@ -386,8 +386,8 @@ static int head_doc(void *arg, const struct smh_doc *d)
  * as the last full listing counted them; -1 when never counted. */
 static long long offset_get(struct smc *c)
 {
-    char v[32];
-    return smc_kv_get(c, "pull.offset", v, sizeof v) == 0 ? strtoll(v, NULL, 10) : -1;
+    int64_t v;
+    return smc_kv_get_i64(c, SMC_KV_PULL_OFFSET, NULL, &v) == 0 ? (long long)v : -1;
 }
 
 static long long remote_entries(struct smc *c)
@@ -418,13 +418,10 @@ static long remove_gone(struct pull *p, struct smh_call *k, const struct smh_pul
 static void offset_put(struct pull *p)
 {
     long long remote = remote_entries(p->c);
-    char v[32];
     if (remote < 0)
         return;
-    snprintf(v, sizeof v, "%lld", (long long)p->ids.n - remote);
-    smc_kv_put(p->c, "pull.offset", v);
-    snprintf(v, sizeof v, "%llu", (unsigned long long)smc_now_ms());
-    smc_kv_put(p->c, "pull.full_last", v);
+    smc_kv_set_i64(p->c, SMC_KV_PULL_OFFSET, NULL, (long long)p->ids.n - remote);
+    smc_kv_set_u64(p->c, SMC_KV_PULL_FULL_LAST, NULL, smc_now_ms());
 }
 
 /* A delta pull from p->watermark: one page without content says what is newer and how many
@@ -565,7 +562,6 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
     struct smh_call k = {.conn = conn, .tag = o->tag, .retry_after = -1};
-    char wm[32];
     struct pull p = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = o->full, .log = o->log};
     struct pull ids = {.c = o->cache, .tree = o->tree, .tmp = o->tmp, .full = 1, .record = 1};
     memset(res, 0, sizeof *res);
@@ -579,8 +575,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         smh_conn_free(conn);
         return -EIO;
     }
-    if (smc_kv_get(o->cache, "pull.watermark", wm, sizeof wm) == 0)
-        p.watermark = strtoull(wm, NULL, 10);
+    smc_kv_get_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, &p.watermark); /* 0: none */
     /* the whole pull, retries and waits included, ends by its deadline */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
@@ -639,16 +634,11 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         if (full) {
             res->removed = remove_gone(full, &k, o, deadline);
             offset_put(full);
-            char dups[32];
-            snprintf(dups, sizeof dups, "%ld", full->dups);
-            smc_kv_put(o->cache, "pull.duplicates", dups);
+            smc_kv_set_u64(o->cache, SMC_KV_PULL_DUPLICATES, NULL, (uint64_t)full->dups);
         }
-        if (p.newest > p.watermark) {
-            snprintf(wm, sizeof wm, "%llu", (unsigned long long)p.newest);
-            smc_kv_put(o->cache, "pull.watermark", wm);
-        }
-        snprintf(wm, sizeof wm, "%llu", (unsigned long long)smc_now_ms());
-        smc_kv_put(o->cache, "pull.last", wm);
+        if (p.newest > p.watermark)
+            smc_kv_set_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, p.newest);
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_LAST, NULL, smc_now_ms());
     }
     if (k.malformed && o->log) {
         char msg[120];
@@ -656,15 +646,10 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
                  k.malformed);
         o->log(msg);
     }
-    char bad[32];
-    if (p.bad) {
-        snprintf(bad, sizeof bad, "%ld", p.bad);
-        smc_kv_put(o->cache, "pull.unsafe", bad);
-    }
-    if (p.oversized) {
-        snprintf(bad, sizeof bad, "%ld", p.oversized);
-        smc_kv_put(o->cache, "pull.oversized", bad);
-    }
+    if (p.bad)
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_UNSAFE, NULL, (uint64_t)p.bad);
+    if (p.oversized)
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_OVERSIZED, NULL, (uint64_t)p.oversized);
     res->applied = p.applied;
     res->kept = p.kept;
     res->duplicates = p.dups;

@@ -270,9 +270,9 @@ long smh_push_run(struct smh_engine *e, long timeout_ms, int drain,
     smh_ks_free(&r.blocked);
     smh_latency_save(e);
     if (e->prog.paused)
-        smc_kv_put(e->c, "push.paused", e->prog.last_error);
+        smc_kv_set_str(e->c, SMC_KV_PUSH_PAUSED, NULL, e->prog.last_error);
     else
-        smc_kv_del(e->c, "push.paused");
+        smc_kv_unset(e->c, SMC_KV_PUSH_PAUSED, NULL);
     struct smc_counts cnt;
     if (smc_counts(e->c, &cnt) == 0)
         r.left = (long)cnt.queued;

@@ -3,7 +3,7 @@
  * then delete what the file's document was before. A crash or a lost answer at any point
  * leaves at most one document with this entry's marker and these bytes, which the retry adopts;
  * the ones with its marker and other bytes (attempts of older versions) are deleted. Before an
- * upload is sent, kv "upload.attempt:<custom_id>" names its filepath until the outcome is known:
+ * upload is sent, kv SMC_KV_UPLOAD_ATTEMPT + custom_id names its filepath until the outcome is known:
  * a file removed while an attempt's answer was never heard has that attempt's document found and
  * deleted too (smh_bin_delete_attempts). */
 #include "engine_int.h"
@@ -13,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ATTEMPT_KV "upload.attempt:"
 
 #define STALE_MAX  8  /* earlier uploads of this entry one pass deletes (the rest: the next) */
 #define LIST_PAGES 10 /* documents at one filepath: pages of 100 looked at */
@@ -59,14 +57,6 @@ static int earlier_at(struct smh_call *k, const char *key, const char *custom_id
     return SMH_OK;
 }
 
-static char *attempt_name(const char *custom_id)
-{
-    char *n = malloc(sizeof ATTEMPT_KV + strlen(custom_id));
-    if (n)
-        sprintf(n, ATTEMPT_KV "%s", custom_id);
-    return n;
-}
-
 /* Delete id (already gone counts as done). */
 static int gone(struct smh_call *k, const char *id)
 {
@@ -82,18 +72,14 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
     int o = earlier_at(k, key, ent->custom_id, smc_hash64(bytes, len), &x);
     if (o != SMH_OK)
         return o;
-    char *attempt = attempt_name(ent->custom_id);
-    if (!attempt)
-        return SMH_RETRY;
     if (x.id[0]) {
         snprintf(id, 64, "%s", x.id); /* an earlier attempt reached the service: that one */
     } else {
-        smc_kv_put(e->c, attempt, key); /* before it is sent: see smh_bin_delete_attempts */
+        /* before it is sent: see smh_bin_delete_attempts */
+        smc_kv_set_str(e->c, SMC_KV_UPLOAD_ATTEMPT, ent->custom_id, key);
         o = smh_api_upload(k, key, bytes, len, x.marker, id);
-        if (o != SMH_OK) {
-            free(attempt);
+        if (o != SMH_OK)
             return o;
-        }
     }
     /* what the file's document was (text, or an older upload), and the entry's other attempts */
     if (ent->remote_id[0] && strcmp(ent->remote_id, id) != 0)
@@ -101,9 +87,8 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
     for (int i = 0; i < x.nstale && o == SMH_OK; i++)
         if (strcmp(x.stale[i], id) != 0)
             o = gone(k, x.stale[i]);
-    if (o == SMH_OK)
-        smc_kv_del(e->c, attempt); /* the outcome is known: committed with the entry next */
-    free(attempt);
+    if (o == SMH_OK) /* the outcome is known: committed with the entry next */
+        smc_kv_unset(e->c, SMC_KV_UPLOAD_ATTEMPT, ent->custom_id);
     if (o != SMH_OK)
         return o;
     p->remote_id = id;
@@ -115,18 +100,14 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
 int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char *custom_id)
 {
     char key[4200];
-    char *attempt = attempt_name(custom_id);
-    if (!attempt)
-        return SMH_RETRY;
     int o = SMH_OK;
-    if (smc_kv_get(e->c, attempt, key, sizeof key) == 0) {
+    if (smc_kv_get_str(e->c, SMC_KV_UPLOAD_ATTEMPT, custom_id, key, sizeof key) == 0) {
         struct earlier x;
         o = earlier_at(k, key, custom_id, 0, &x); /* (hash 0: every attempt is stale) */
         for (int i = 0; i < x.nstale && o == SMH_OK; i++)
             o = gone(k, x.stale[i]);
         if (o == SMH_OK)
-            smc_kv_del(e->c, attempt);
+            smc_kv_unset(e->c, SMC_KV_UPLOAD_ATTEMPT, custom_id);
     }
-    free(attempt);
     return o;
 }

@@ -13,6 +13,7 @@
     X(cache_long_names)                                                                            \
     X(cache_long_rename_dir)                                                                       \
     X(cache_long_kv_names)                                                                         \
+    X(cache_kv_typed)                                                                              \
     X(cache_key_collision_and_legacy)                                                              \
     X(cache_pending_doc_count)                                                                     \
     X(cache_too_long_to_sync)                                                                      \

@@ -243,7 +243,7 @@ static int cmd_sync(int argc, char **argv)
     struct smc_counts n;
     smc_counts(c, &n);
     char paused[200] = "";
-    int is_paused = smc_kv_get(c, "push.paused", paused, sizeof paused) == 0;
+    int is_paused = smh_report_paused(c, paused, sizeof paused);
     /* not closed: a worker may still be waiting on the server (see smh_engine_free) */
     if (is_paused)
         fprintf(stderr, "smshim: the server refuses the key (%s); the queue is paused\n",
@@ -251,9 +251,9 @@ static int cmd_sync(int argc, char **argv)
     if (left > 0)
         fprintf(stderr, "smshim: %ld changes could not be pushed yet%s%s\n", left,
                 prog.last_error[0] ? "; last error: " : "", E(prog.last_error));
-    char lastp[256] = "";
-    if (n.poisoned && smc_kv_get(c, "push.last_poisoned", lastp, sizeof lastp) != 0)
-        lastp[0] = '\0';
+    struct smh_report rp;
+    smh_report_read(c, &rp);
+    const char *lastp = n.poisoned ? rp.last_poisoned : "";
     if (n.poisoned)
         fprintf(stderr,
                 "smshim: %llu files were refused by the server or are too long to sync (smshim "
@@ -356,8 +356,7 @@ static int cmd_run(int argc, char **argv)
         }
         /* like a mount: the command starts on the container's tree (bounded wait) */
         const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
-        char wm[32];
-        int full = smc_kv_get(c, "pull.watermark", wm, sizeof wm) != 0;
+        int full = !smh_report_watermark(c);
         long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
         if (smh_silent(c, NULL)) {
             /* another command found the server not answering: no wait until it answers */

@@ -36,16 +36,6 @@ static int tree_visit(const char *p, const struct stat *sb, int type, struct FTW
     return 0;
 }
 
-/* The keys whose binary fetch failed and backs off (read before the entries are walked: one
- * transaction at a time). */
-static int retry_seen(void *arg, const char *name, const char *val)
-{
-    struct smh_fetch_retry r;
-    if (smh_bin_retry_parse(val, &r) == 0)
-        smh_ks_put(arg, name + sizeof SMH_FETCH_RETRY_KV - 1);
-    return 0;
-}
-
 static int list_entry(void *arg, const char *key, const struct smc_entry *e)
 {
     struct smh_keyset *retry = arg;
@@ -63,17 +53,9 @@ static int list_entry(void *arg, const char *key, const struct smc_entry *e)
     return 0;
 }
 
-/* A number stored in the cache, as a JSON number. */
-/* The value of a cache setting, or dflt when it is not set. */
-static void kv_or(struct smc *c, const char *key, char *buf, size_t size, const char *dflt)
+static const char *num(uint64_t v, char out[32])
 {
-    if (smc_kv_get(c, key, buf, size) != 0)
-        snprintf(buf, size, "%s", dflt);
-}
-
-static const char *num(const char *s, char out[32])
-{
-    snprintf(out, 32, "%llu", strtoull(s, NULL, 10));
+    snprintf(out, 32, "%llu", (unsigned long long)v);
     return out;
 }
 
@@ -164,13 +146,12 @@ int cmd_status(int argc, char **argv)
     if (cache_readable(cache, tree, meta) != 0)
         return 1;
     struct smc_counts n;
-    char paused[256] = "", url[600] = "", tag[160] = "", lastp[256] = "",
-         creds[PATH_MAX + 128] = "";
-    char plast[32] = "", wmark[32] = "", dups[32] = "0", unsafe[32] = "0";
-    int silent = 0, unerr = 0;
-    unsigned long long probes = 0, unrec = 0;
+    struct smh_report rp;
+    int unerr = 0;
+    unsigned long long unrec = 0;
     char unlast[PATH_MAX] = "";
     memset(&n, 0, sizeof n);
+    memset(&rp, 0, sizeof rp);
     if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
         fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
                 t_unreadable ? "a directory in it cannot be read" : strerror(errno));
@@ -185,20 +166,11 @@ int cmd_status(int argc, char **argv)
             return 1;
         }
         struct smh_keyset retry = {0};
-        if (list)
-            smc_kv_each(c, SMH_FETCH_RETRY_KV, retry_seen, &retry);
+        if (list) /* read before the entries are walked: one transaction at a time */
+            smh_bin_backing_off(c, &retry);
         rc = list ? smc_entry_each(c, list_entry, &retry) : smc_counts(c, &n);
         smh_ks_free(&retry);
-        kv_or(c, "push.paused", paused, sizeof paused, "");
-        kv_or(c, "remote.url", url, sizeof url, "");
-        kv_or(c, "remote.tag", tag, sizeof tag, "");
-        kv_or(c, "push.last_poisoned", lastp, sizeof lastp, "");
-        kv_or(c, "pull.last", plast, sizeof plast, "");
-        kv_or(c, "pull.watermark", wmark, sizeof wmark, "");
-        kv_or(c, "pull.duplicates", dups, sizeof dups, "0");
-        kv_or(c, "pull.unsafe", unsafe, sizeof unsafe, "0");
-        kv_or(c, SMH_CREDS_FLAG, creds, sizeof creds, "");
-        silent = smh_silent_info(c, &probes);
+        smh_report_read(c, &rp);
         smc_unrecorded_get(c, &unrec, unlast, sizeof unlast, &unerr);
         smc_close(c);
         if (list)
@@ -222,14 +194,16 @@ int cmd_status(int argc, char **argv)
                (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
                (unsigned long long)t_bytes, (unsigned long long)n.entries,
                (unsigned long long)n.dirty, (unsigned long long)n.queued,
-               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(url), J(tag),
-               paused[0] ? "\"" : "", paused[0] ? J(paused) : "null", paused[0] ? "\"" : "",
-               plast[0] ? num(plast, a) : "null", wmark[0] ? num(wmark, b) : "null",
-               strtoull(dups, NULL, 10), strtoull(unsafe, NULL, 10), creds[0] ? "\"" : "",
-               creds[0] ? J(creds) : "null", creds[0] ? "\"" : "", cwhy[0] ? "\"" : "",
-               cwhy[0] ? J(cwhy) : "null", cwhy[0] ? "\"" : "", silent ? "true" : "false", probes,
-               unrec, unrec ? "\"" : "", unrec ? J(unlast) : "null", unrec ? "\"" : "",
-               unrec ? "\"" : "", unrec ? cli_unrecorded_why(unerr) : "null", unrec ? "\"" : "");
+               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(rp.url),
+               J(rp.tag), rp.paused[0] ? "\"" : "", rp.paused[0] ? J(rp.paused) : "null",
+               rp.paused[0] ? "\"" : "", rp.pulled ? num(rp.last_pull_ms, a) : "null",
+               rp.has_watermark ? num(rp.watermark_ms, b) : "null",
+               (unsigned long long)rp.duplicates, (unsigned long long)rp.unsafe,
+               rp.creds_error[0] ? "\"" : "", rp.creds_error[0] ? J(rp.creds_error) : "null",
+               rp.creds_error[0] ? "\"" : "", cwhy[0] ? "\"" : "", cwhy[0] ? J(cwhy) : "null",
+               cwhy[0] ? "\"" : "", rp.silent ? "true" : "false", rp.silent_probes, unrec,
+               unrec ? "\"" : "", unrec ? J(unlast) : "null", unrec ? "\"" : "", unrec ? "\"" : "",
+               unrec ? cli_unrecorded_why(unerr) : "null", unrec ? "\"" : "");
         return cwhy[0] ? 1 : 0;
     }
     printf("cache:        %s\n", E(cache));
@@ -240,26 +214,26 @@ int cmd_status(int argc, char **argv)
     printf("bytes:        %llu\n", (unsigned long long)t_bytes);
     printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
     printf("queued:       %llu\n", (unsigned long long)n.queued);
-    if (url[0])
-        printf("remote:       %s (tag %s)\n", E(url), E(tag));
-    if (plast[0]) {
-        time_t t = (time_t)(strtoull(plast, NULL, 10) / 1000),
-               w = (time_t)(strtoull(wmark, NULL, 10) / 1000);
+    if (rp.url[0])
+        printf("remote:       %s (tag %s)\n", E(rp.url), E(rp.tag));
+    if (rp.pulled) {
+        time_t t = (time_t)(rp.last_pull_ms / 1000), w = (time_t)(rp.watermark_ms / 1000);
         char a[64], b[64];
         strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
         strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
-        printf("last pull:    %s (watermark %s)\n", a, wmark[0] ? b : "none");
+        printf("last pull:    %s (watermark %s)\n", a, rp.has_watermark ? b : "none");
     }
-    if (strcmp(dups, "0") != 0)
-        printf("duplicates:   %s remote documents share a filepath with a newer one (ignored)\n",
-               E(dups));
-    if (strcmp(unsafe, "0") != 0)
+    if (rp.duplicates)
+        printf("duplicates:   %llu remote documents share a filepath with a newer one (ignored)\n",
+               (unsigned long long)rp.duplicates);
+    if (rp.unsafe)
         printf(
-            "unsafe:       %s remote documents skipped (their filepath is unsafe; see the log)\n",
-            E(unsafe));
+            "unsafe:       %llu remote documents skipped (their filepath is unsafe; see the log)\n",
+            (unsigned long long)rp.unsafe);
     if (n.poisoned)
         printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
-               (unsigned long long)n.poisoned, lastp[0] ? "\n  last: " : "", E(lastp));
+               (unsigned long long)n.poisoned, rp.last_poisoned[0] ? "\n  last: " : "",
+               E(rp.last_poisoned));
     if (n.localonly)
         printf(
             "local-only:   %llu (over the service's 50 MB: kept locally; smshim status --list)\n",
@@ -267,14 +241,14 @@ int cmd_status(int argc, char **argv)
     if (unrec)
         printf("unrecorded:   %llu (%s: the next scan records them, smshim sync)\n  last: %s\n",
                unrec, cli_unrecorded_why(unerr), E(unlast));
-    if (paused[0])
-        printf("paused:       %s\n", E(paused));
-    if (silent)
+    if (rp.paused[0])
+        printf("paused:       %s\n", E(rp.paused));
+    if (rp.silent)
         printf("server:       not answering (commands do not wait; retried in the background, "
                "%llu probes so far)\n",
-               probes);
-    if (creds[0])
-        printf("credentials:  a process could not use them: %s\n", E(creds));
+               rp.silent_probes);
+    if (rp.creds_error[0])
+        printf("credentials:  a process could not use them: %s\n", E(rp.creds_error));
     if (cwhy[0]) {
         printf("credentials:  %s\n", E(cwhy));
         fprintf(stderr, "smshim: %s\n", E(cwhy));

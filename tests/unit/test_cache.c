@@ -5,6 +5,7 @@
 #include <lmdb.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static struct smc *open_tmp(void)
 {
@@ -353,6 +354,111 @@ SM_TEST(cache_long_kv_names)
         free(n[i]);
     free(pre);
     free(huge);
+    smc_close(c);
+    return 0;
+}
+
+struct numseen {
+    int n, got[4];
+    uint64_t first[4];
+    char sub[4][16];
+};
+
+static int nums_add(void *arg, const char *sub, const uint64_t *v, int got)
+{
+    struct numseen *s = arg;
+    if (s->n < 4) {
+        snprintf(s->sub[s->n], sizeof s->sub[0], "%s", sub);
+        s->got[s->n] = got;
+        s->first[s->n] = v[0];
+    }
+    s->n++;
+    return 0;
+}
+
+static int lease_add(void *arg, const char *sub, const struct smc_lease *l)
+{
+    struct numseen *s = arg;
+    if (s->n < 4) {
+        snprintf(s->sub[s->n], sizeof s->sub[0], "%s", sub);
+        s->first[s->n] = (uint64_t)l->pid;
+    }
+    s->n++;
+    return 0;
+}
+
+/* The typed kv accessors: each format read back as written, a subject appended to its name,
+ * what is not a number read as 0, a value of the wrong form refused. */
+SM_TEST(cache_kv_typed)
+{
+    struct smc *c = open_tmp();
+    char v[64];
+    uint64_t u, n[4];
+    int64_t i;
+    ASSERT_EQ_INT(smc_kv_get_u64(c, SMC_KV_PULL_LAST, NULL, &u), -ENOENT);
+    ASSERT_EQ_INT(u, 0);
+    ASSERT_EQ_INT(smc_kv_set_u64(c, SMC_KV_PULL_LAST, NULL, UINT64_MAX), 0);
+    ASSERT_EQ_INT(smc_kv_get_u64(c, SMC_KV_PULL_LAST, NULL, &u), 0);
+    ASSERT(u == UINT64_MAX);
+    ASSERT_EQ_INT(smc_kv_set_i64(c, SMC_KV_PULL_OFFSET, NULL, -42), 0);
+    ASSERT_EQ_INT(smc_kv_get_i64(c, SMC_KV_PULL_OFFSET, NULL, &i), 0);
+    ASSERT_EQ_INT(i, -42);
+    ASSERT_EQ_INT(smc_kv_get(c, "pull.offset", v, sizeof v), 0); /* the stored text */
+    ASSERT_EQ_STR(v, "-42");
+    const uint64_t four[4] = {1, 2, 3, 4};
+    ASSERT_EQ_INT(smc_kv_set_nums(c, SMC_KV_SILENT, NULL, four, 4), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, "remote.silent", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "1 2 3 4");
+    ASSERT_EQ_INT(smc_kv_put(c, "remote.silent", "7 8 9"), 0); /* an older record: 3 numbers */
+    ASSERT_EQ_INT(smc_kv_get_nums(c, SMC_KV_SILENT, NULL, n, 4), 3);
+    ASSERT_EQ_INT(n[2], 9);
+    ASSERT_EQ_INT(n[3], 0);
+    ASSERT_EQ_INT(smc_kv_put(c, "pull.watermark", "x"), 0);
+    ASSERT_EQ_INT(smc_kv_get_u64(c, SMC_KV_PULL_WATERMARK, NULL, &u), 0);
+    ASSERT_EQ_INT(u, 0);
+    /* a subject */
+    ASSERT_EQ_INT(smc_kv_set_str(c, SMC_KV_UPLOAD_ATTEMPT, "cid", "/a/b.bin"), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, "upload.attempt:cid", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "/a/b.bin");
+    ASSERT_EQ_INT(smc_kv_unset(c, SMC_KV_UPLOAD_ATTEMPT, "cid"), 0);
+    ASSERT_EQ_INT(smc_kv_get_str(c, SMC_KV_UPLOAD_ATTEMPT, "cid", v, sizeof v), -ENOENT);
+    ASSERT_EQ_INT(smc_kv_set_num_str(c, SMC_KV_FETCH_URL, "/x", 1234, "https://h/a b"), 0);
+    ASSERT_EQ_INT(smc_kv_get_num_str(c, SMC_KV_FETCH_URL, "/x", &i, v, sizeof v), 0);
+    ASSERT_EQ_INT(i, 1234);
+    ASSERT_EQ_STR(v, "https://h/a b");
+    ASSERT_EQ_INT(smc_kv_put(c, "fetch.url:/y", "5"), 0);
+    ASSERT_EQ_INT(smc_kv_get_num_str(c, SMC_KV_FETCH_URL, "/y", &i, v, sizeof v), -EINVAL);
+    /* visits: the subject, and how many numbers each value held */
+    ASSERT_EQ_INT(smc_kv_set_u64(c, SMC_KV_HYDQ, "/q1", 10), 0);
+    ASSERT_EQ_INT(smc_kv_put(c, "hydq./q2", ""), 0);
+    struct numseen s = {0};
+    ASSERT_EQ_INT(smc_kv_each_nums(c, SMC_KV_HYDQ, 1, nums_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 2);
+    ASSERT_EQ_STR(s.sub[0], "/q1");
+    ASSERT_EQ_INT(s.got[0], 1);
+    ASSERT_EQ_INT(s.first[0], 10);
+    ASSERT_EQ_STR(s.sub[1], "/q2");
+    ASSERT_EQ_INT(s.got[1], 0);
+    /* leases: only well-formed ones are visited */
+    ASSERT_EQ_INT(smc_lease_take(c, SMC_KV_BUDGET "3", 77, 5, 1000, 10), 1);
+    ASSERT_EQ_INT(smc_kv_put(c, SMC_KV_BUDGET "4", "junk"), 0);
+    memset(&s, 0, sizeof s);
+    ASSERT_EQ_INT(smc_lease_each(c, SMC_KV_BUDGET, lease_add, &s), 0);
+    ASSERT_EQ_INT(s.n, 1);
+    ASSERT_EQ_STR(s.sub[0], "3");
+    ASSERT_EQ_INT(s.first[0], 77);
+    ASSERT_EQ_INT(smc_lease_drop(c, SMC_KV_BUDGET "3", 78), 0); /* not its holder: kept */
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_BUDGET "3", v, sizeof v), 0);
+    ASSERT_EQ_STR(v, "77 5 1010");
+    ASSERT_EQ_INT(smc_lease_drop(c, SMC_KV_BUDGET "3", 77), 0);
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_BUDGET "3", v, sizeof v), -ENOENT);
+    /* the participants */
+    ASSERT_EQ_INT(smc_proc_other_alive(c, (int)getpid()), 0);
+    ASSERT_EQ_INT(smc_proc_mark(c, (int)getpid(), 1), 0);
+    ASSERT_EQ_INT(smc_proc_other_alive(c, (int)getpid()), 0);
+    ASSERT_EQ_INT(smc_proc_other_alive(c, (int)getpid() + 1), 1);
+    ASSERT_EQ_INT(smc_proc_mark(c, (int)getpid(), 0), 0);
+    ASSERT_EQ_INT(smc_proc_other_alive(c, (int)getpid() + 1), 0);
     smc_close(c);
     return 0;
 }

@@ -1,0 +1,33 @@
+/* report.c: what the sync engine recorded in the cache about its work (the bound remote, the
+ * last pull, a paused queue, the latest refusal), read in one place for the CLI. */
+#include "hydrate.h"
+
+#include "../cache/cache.h"
+
+#include <string.h>
+
+void smh_report_read(struct smc *c, struct smh_report *r)
+{
+    memset(r, 0, sizeof *r);
+    smc_kv_get_str(c, SMC_KV_PUSH_PAUSED, NULL, r->paused, sizeof r->paused);
+    smc_kv_get_str(c, SMC_KV_REMOTE_URL, NULL, r->url, sizeof r->url);
+    smc_kv_get_str(c, SMC_KV_REMOTE_TAG, NULL, r->tag, sizeof r->tag);
+    smc_kv_get_str(c, SMC_KV_PUSH_POISONED, NULL, r->last_poisoned, sizeof r->last_poisoned);
+    r->pulled = smc_kv_get_u64(c, SMC_KV_PULL_LAST, NULL, &r->last_pull_ms) == 0;
+    r->has_watermark = smc_kv_get_u64(c, SMC_KV_PULL_WATERMARK, NULL, &r->watermark_ms) == 0;
+    smc_kv_get_u64(c, SMC_KV_PULL_DUPLICATES, NULL, &r->duplicates);
+    smc_kv_get_u64(c, SMC_KV_PULL_UNSAFE, NULL, &r->unsafe);
+    smc_kv_get_str(c, SMC_KV_CREDS_ERROR, NULL, r->creds_error, sizeof r->creds_error);
+    r->silent = smh_silent_info(c, &r->silent_probes);
+}
+
+int smh_report_paused(struct smc *c, char *why, size_t n)
+{
+    return smc_kv_get_str(c, SMC_KV_PUSH_PAUSED, NULL, why, n) == 0;
+}
+
+int smh_report_watermark(struct smc *c)
+{
+    uint64_t wm;
+    return smc_kv_get_u64(c, SMC_KV_PULL_WATERMARK, NULL, &wm) == 0;
+}
