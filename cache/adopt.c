@@ -8,17 +8,15 @@
 int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id)
 {
     struct smc_key at;
-    MDB_val v;
     struct smc_entry e;
     MDB_txn *t;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if (smc_rec_find(t, c->entries, key, &at, &v) != 1 || v.mv_size < sizeof e) {
+    if (smc_entry_at(t, c, key, &at, &e) != 1) {
         mdb_txn_abort(t);
         return 0;
     }
-    memcpy(&e, v.mv_data, sizeof e);
     /* only a pending write of a file bound to no document: its bytes win, pushed to this one */
     if (!e.dirty_since_ns || e.remote_id[0] ||
         (e.flags & (SMC_E_SIBLING | SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY))) {
@@ -27,10 +25,6 @@ int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id)
     }
     snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
     e.flags |= SMC_E_REMOTE;
-    if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    rc = smc_errno(mdb_txn_commit(t));
-    return rc < 0 ? rc : 1;
+    rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+    return smc_txn_end(t, rc, 1);
 }

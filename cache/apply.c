@@ -22,6 +22,13 @@ uint64_t smc_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t smc_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint64_t smc_hash64(const char *s, size_t n)
 {
     uint64_t h = 1469598103934665603ull;
@@ -101,7 +108,6 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
     struct stat st;
     uint64_t hash = 0;
     struct smc_key at;
-    MDB_val v;
     int have, rc;
     const char *leaf;
 
@@ -126,11 +132,9 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
     /* the dirty_since guard also covers changes recorded in the journal meanwhile */
     if ((rc = smc_guard_on(c, t, d->key, NULL)) < 0)
         goto fail;
-    if ((rc = smc_rec_find(t, c->entries, d->key, &at, &v)) < 0)
+    if ((rc = smc_entry_at(t, c, d->key, &at, &e)) < 0)
         goto fail; /* unreadable is not absent: nothing is renamed into the tree */
-    have = rc == 1 && v.mv_size >= sizeof e;
-    if (have)
-        memcpy(&e, v.mv_data, sizeof e);
+    have = rc == 1;
     int blocked = dfd == -ENOTDIR;
     int exists = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
     int result;
@@ -172,9 +176,7 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
             e.flags |= SMC_E_REMOTE;
         }
         e.remote_updated_ms = d->updated_ms;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        uint64_t now = smc_now_ns();
         if (!e.dirty_since_ns)
             e.dirty_since_ns = now;
         if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0 ||
@@ -263,7 +265,6 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     struct smc_entry e;
     struct stat st;
     struct smc_key at;
-    MDB_val v;
     MDB_txn *t;
     const char *leaf;
     /* beneath the tree, no link followed: a link or a file in the way, or a missing directory,
@@ -279,9 +280,7 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     }
     int removed = 0;
     e.flags = SMC_E_SIBLING;
-    if (smc_guard_on(c, t, key, NULL) == 0 && smc_rec_find(t, c->entries, key, &at, &v) == 1 &&
-        v.mv_size >= sizeof e) {
-        memcpy(&e, v.mv_data, sizeof e);
+    if (smc_guard_on(c, t, key, NULL) == 0 && smc_entry_at(t, c, key, &at, &e) == 1) {
         if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
             int here = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
             int same = here && S_ISREG(st.st_mode) && (uint64_t)st.st_size == e.synced_size &&
@@ -328,11 +327,10 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
         guarded_end(c, t, 0);
         goto out;
     }
-    if (smc_rec_find(t, c->entries, from, &af, &v) != 1 || v.mv_size < sizeof e) {
+    if (smc_entry_at(t, c, from, &af, &e) != 1) {
         guarded_end(c, t, 0);
         goto out;
     }
-    memcpy(&e, v.mv_data, sizeof e);
     int here = SM_REAL(fstatat)(dfrom, lf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
     if (strcmp(e.remote_id, remote_id) != 0 || !here) {
         guarded_end(c, t, 0);

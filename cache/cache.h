@@ -327,6 +327,8 @@ int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id);
 
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */
 uint64_t smc_now_ms(void);
+/** Wall-clock nanoseconds (the unit of an entry's dirty_since_ns and a queue record's enq_ns). */
+uint64_t smc_now_ns(void);
 struct stat;
 /** A stat's mtime in nanoseconds (the unit of an entry's synced_mtime_ns). */
 uint64_t smc_mtime_ns(const struct stat *st);

@@ -36,9 +36,9 @@ struct smc {
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
  *  cleared of the slots of processes that died (mdb_reader_check), then tried once more. */
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
-/** End the write transaction t with the outcome rc of what it did: rc < 0 aborts it and returns
- *  rc; otherwise it is committed, and the commit's error (-errno) or rc is returned. */
-int smc_txn_end(MDB_txn *t, int rc);
+/** End the write transaction t after what it did returned rc: rc < 0 aborts it and returns rc;
+ *  otherwise it is committed, and the commit's error (-errno) or ok is returned. */
+int smc_txn_end(MDB_txn *t, int rc, int ok);
 
 /* ---- the record journal (journal.c): recorded changes not yet folded into LMDB ---- */
 
@@ -117,6 +117,11 @@ int smc_rec_del(MDB_txn *t, MDB_dbi d, const char *name);
 /** The name (*nl bytes, not NUL-terminated) and payload of the row a cursor gave. 0 or -EPROTO. */
 int smc_rec_row(const MDB_val *k, const MDB_val *v, const char **name, size_t *nl, MDB_val *pay);
 
+/** key's entry in t, copied to *e: 1 found, 0 none (or a record too short to be one: written
+ *  over as absent), -errno; *at as smc_rec_find gives it. */
+int smc_entry_at(MDB_txn *t, struct smc *c, const char *key, struct smc_key *at,
+                 struct smc_entry *e);
+
 /** The records whose name starts with prefix (every one: ""), in key order (see schema.h). */
 struct smc_range {
     MDB_cursor *cur;
@@ -129,6 +134,21 @@ int smc_range_open(MDB_txn *t, MDB_dbi d, const char *prefix, struct smc_range *
  *  -errno. */
 int smc_range_next(struct smc_range *r, const char **name, size_t *nl, MDB_val *pay);
 void smc_range_close(struct smc_range *r);
+
+/* ---- the queue's keys (schema.h): a sequence number, SMC_QKEY bytes big-endian ---- */
+#define SMC_QKEY 8
+static inline void smc_qkey_put(uint64_t seq, unsigned char kb[SMC_QKEY])
+{
+    for (int i = SMC_QKEY - 1; i >= 0; i--, seq >>= 8)
+        kb[i] = (unsigned char)seq;
+}
+static inline uint64_t smc_qkey_get(const MDB_val *k)
+{
+    uint64_t seq = 0;
+    for (size_t i = 0; i < SMC_QKEY; i++)
+        seq = seq << 8 | ((const unsigned char *)k->mv_data)[i];
+    return seq;
+}
 
 /** A fresh idempotency key (22 characters of [A-Za-z0-9]). */
 void smc_custom_id(char out[48]);

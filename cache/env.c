@@ -52,14 +52,14 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
     return smc_errno(rc);
 }
 
-int smc_txn_end(MDB_txn *t, int rc)
+int smc_txn_end(MDB_txn *t, int rc, int ok)
 {
     if (rc < 0) {
         mdb_txn_abort(t);
         return rc;
     }
-    int c = smc_errno(mdb_txn_commit(t));
-    return c < 0 ? c : rc;
+    rc = smc_errno(mdb_txn_commit(t));
+    return rc < 0 ? rc : ok;
 }
 
 /* mdb_env_open with the largest map the address space allows: a limit (ulimit -v) makes the map

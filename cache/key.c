@@ -207,3 +207,16 @@ void smc_range_close(struct smc_range *r)
 {
     mdb_cursor_close(r->cur);
 }
+
+int smc_entry_at(MDB_txn *t, struct smc *c, const char *key, struct smc_key *at,
+                 struct smc_entry *e)
+{
+    MDB_val v;
+    int rc = smc_rec_find(t, c->entries, key, at, &v);
+    if (rc != 1)
+        return rc;
+    if (v.mv_size < sizeof *e)
+        return 0;
+    memcpy(e, v.mv_data, sizeof *e);
+    return 1;
+}

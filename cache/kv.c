@@ -54,7 +54,7 @@ static int kv_write(struct smc *c, const char *name, const char *value)
         if (rc == -ENOENT)
             rc = 0;
     }
-    return smc_txn_end(t, rc);
+    return smc_txn_end(t, rc, 0);
 }
 
 int smc_kv_put(struct smc *c, const char *name, const char *value)

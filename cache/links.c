@@ -88,11 +88,7 @@ int smc_links_note_write(struct smc *c, const struct smc_ino *id, const char *co
         rc = smc_mark_dirty(c, t, names[i], now_ns);
     if (rc >= 0)
         rc = put_names(c, t, id, names, n);
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, rc, 0);
 }
 
 /* Inside t: change the record of id by removing `drop` and adding `add` (either may be NULL). */
@@ -138,11 +134,7 @@ int smc_links_note_link(struct smc *c, const struct smc_ino *id, const char *exi
     rc = smc_mark_dirty(c, t, added, now_ns);
     if (rc >= 0)
         rc = edit_names(c, t, id, existing, NULL, added);
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, rc, 0);
 }
 
 int smc_links_rename(struct smc *c, const struct smc_ino *id, const char *from, const char *to)
@@ -152,11 +144,7 @@ int smc_links_rename(struct smc *c, const struct smc_ino *id, const char *from, 
     if (rc < 0)
         return rc;
     rc = edit_names(c, t, id, NULL, from, to);
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, rc, 0);
 }
 
 /* One record to rewrite after the walk (LMDB's cursors are not moved through changes). */

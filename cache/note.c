@@ -88,24 +88,18 @@ int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, 
     MDB_cursor *cur;
     MDB_val k, v;
     uint64_t seq = 1;
-    unsigned char kb[8];
+    unsigned char kb[SMC_QKEY];
     int rc = mdb_cursor_open(t, c->queue, &cur);
     if (rc)
         return smc_errno(rc);
-    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) {
-        const unsigned char *p = k.mv_data;
-        seq = 0;
-        for (int i = 0; i < 8; i++)
-            seq = seq << 8 | p[i];
-        seq++;
-    }
+    if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == SMC_QKEY)
+        seq = smc_qkey_get(&k) + 1;
     mdb_cursor_close(cur);
-    for (int i = 7; i >= 0; i--, seq >>= 8)
-        kb[i] = (unsigned char)seq;
+    smc_qkey_put(seq, kb);
 
     size_t fl = strlen(from) + 1, tl = (to ? strlen(to) : 0) + 1;
     size_t sz = sizeof(struct smc_qrec) + fl + tl;
-    k.mv_size = 8;
+    k.mv_size = SMC_QKEY;
     k.mv_data = kb;
     v.mv_size = sz;
     rc = mdb_put(t, c->queue, &k, &v, MDB_RESERVE | MDB_APPEND);
@@ -305,11 +299,7 @@ static void keys_free(char **v, size_t n)
     if (rc < 0)                                                                                    \
         return rc;                                                                                 \
     rc = (body);                                                                                   \
-    if (rc < 0) {                                                                                  \
-        mdb_txn_abort(t);                                                                          \
-        return rc;                                                                                 \
-    }                                                                                              \
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, rc, 0);
 
 /* Is key's entry already dirty, with every recorded change folded? One read transaction, no
  * writer lock. (Dirty in LMDB is not enough while records wait in the journal: one of them may
@@ -476,7 +466,7 @@ int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg)
     }
     for (int op = MDB_FIRST; mdb_cursor_get(cur, &k, &v, op) == 0; op = MDB_NEXT) {
         struct smc_qrec q;
-        if (k.mv_size != 8 || v.mv_size < sizeof q + 2)
+        if (k.mv_size != SMC_QKEY || v.mv_size < sizeof q + 2)
             continue;
         memcpy(&q, v.mv_data, sizeof q);
         const char *from = (const char *)v.mv_data + sizeof q;
@@ -484,10 +474,7 @@ int smc_queue_each(struct smc *c, smc_qvisit fn, void *arg)
         if (fl + 1 >= v.mv_size - sizeof q)
             continue;
         const char *to = from + fl + 1;
-        uint64_t seq = 0;
-        for (int i = 0; i < 8; i++)
-            seq = seq << 8 | ((const unsigned char *)k.mv_data)[i];
-        if ((rc = fn(arg, seq, &q, from, to)) != 0)
+        if ((rc = fn(arg, smc_qkey_get(&k), &q, from, to)) != 0)
             break;
     }
     mdb_cursor_close(cur);

@@ -63,19 +63,14 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     struct smc_entry e;
     struct stat st;
     struct smc_key at;
-    MDB_val v;
     MDB_txn *t;
     int exists = smc_tree_stat(tree_dir, key, &st) == 0;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if ((rc = smc_rec_find(t, c->entries, key, &at, &v)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    int have = rc == 1 && v.mv_size >= sizeof e;
-    if (have)
-        memcpy(&e, v.mv_data, sizeof e);
+    if ((rc = smc_entry_at(t, c, key, &at, &e)) < 0)
+        return smc_txn_end(t, rc, 0);
+    int have = rc == 1;
     if (have && (e.dirty_since_ns || (exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))))) {
         /* a pending local change, or bytes that never reached the server: kept. A file never
          * pushed is bound to this document, so its push replaces it instead of adding a second
@@ -84,12 +79,8 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
             !(e.flags & (SMC_E_SIBLING | SMC_E_LOCALONLY | SMC_E_POISONED))) {
             snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
             e.flags |= SMC_E_REMOTE | SMC_E_BINARY;
-            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0) {
-                mdb_txn_abort(t);
-                return rc;
-            }
-            rc = smc_errno(mdb_txn_commit(t));
-            return rc < 0 ? rc : SMC_KEPT_LOCAL;
+            rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+            return smc_txn_end(t, rc, SMC_KEPT_LOCAL);
         }
         mdb_txn_abort(t);
         return SMC_KEPT_LOCAL;
@@ -108,37 +99,27 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     e.flags = (e.flags | SMC_E_REMOTE | SMC_E_BINARY | SMC_E_FETCH) &
               ~(uint32_t)(SMC_E_NOTFETCHED | SMC_E_SIBLING);
     e.remote_updated_ms = 0; /* the fetch applies it, whatever the date */
-    if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0 ||
-        (rc = smc_rec_put(t, c->kv, SMC_KV_FETCH, "1", 1)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    rc = smc_errno(mdb_txn_commit(t));
-    return rc < 0 ? rc : SMC_APPLIED;
+    if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) >= 0)
+        rc = smc_rec_put(t, c->kv, SMC_KV_FETCH, "1", 1);
+    return smc_txn_end(t, rc, SMC_APPLIED);
 }
 
 int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched)
 {
     struct smc_key at;
-    MDB_val v;
     struct smc_entry e;
     MDB_txn *t;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if (smc_rec_find(t, c->entries, key, &at, &v) == 1 && v.mv_size >= sizeof e) {
-        memcpy(&e, v.mv_data, sizeof e);
-        if (strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_FETCH)) {
-            e.flags &= ~(uint32_t)SMC_E_FETCH;
-            if (not_fetched)
-                e.flags |= SMC_E_NOTFETCHED;
-            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0) {
-                mdb_txn_abort(t);
-                return rc;
-            }
-        }
+    if (smc_entry_at(t, c, key, &at, &e) == 1 && strcmp(e.remote_id, remote_id) == 0 &&
+        (e.flags & SMC_E_FETCH)) {
+        e.flags &= ~(uint32_t)SMC_E_FETCH;
+        if (not_fetched)
+            e.flags |= SMC_E_NOTFETCHED;
+        rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
     }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, rc, 0);
 }
 
 int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, const char *to,
@@ -155,23 +136,19 @@ int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, co
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if (smc_rec_find(t, c->entries, from, &af, &v) != 1 || v.mv_size < sizeof e) {
+    if (smc_entry_at(t, c, from, &af, &e) != 1) {
         mdb_txn_abort(t);
         return SMC_MOVE_NONE;
     }
-    memcpy(&e, v.mv_data, sizeof e);
     if (strcmp(e.remote_id, remote_id) != 0 || e.dirty_since_ns ||
         !(e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)) ||
         smc_rec_find(t, c->entries, to, &at, &v) != 0) {
         mdb_txn_abort(t); /* not that document's bytes to come, or the new name is taken */
         return SMC_MOVE_NONE;
     }
-    if ((rc = smc_rec_del_at(t, c->entries, &af)) < 0 ||
-        (rc = smc_rec_put(t, c->entries, to, &e, sizeof e)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    if ((rc = smc_errno(mdb_txn_commit(t))) < 0)
+    if ((rc = smc_rec_del_at(t, c->entries, &af)) >= 0)
+        rc = smc_rec_put(t, c->entries, to, &e, sizeof e);
+    if ((rc = smc_txn_end(t, rc, 0)) < 0)
         return rc;
     smc_siblings_move(c, tree_dir, from, to); /* its siblings follow it */
     return SMC_MOVE_DONE;

@@ -83,7 +83,7 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
     if (rc < 0)
         return rc;
     if ((rc = smc_rec_find(t, c->kv, name, &at, &v)) < 0)
-        return smc_txn_end(t, rc);
+        return smc_txn_end(t, rc, 0);
     if (rc == 1 && lease_parse(&v, &h) && h.pid != pid && h.expires_ms > now_ms &&
         smc_pid_alive(h.pid, h.start)) {
         mdb_txn_abort(t);
@@ -92,7 +92,7 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
     snprintf(mine, sizeof mine, "%d %llu %llu", pid, (unsigned long long)start,
              (unsigned long long)(now_ms + ttl_ms));
     rc = smc_rec_put_at(t, c->kv, &at, name, mine, strlen(mine));
-    return smc_txn_end(t, rc < 0 ? rc : 1);
+    return smc_txn_end(t, rc, 1);
 }
 
 int smc_lease_drop(struct smc *c, const char *name, int pid)
@@ -106,7 +106,7 @@ int smc_lease_drop(struct smc *c, const char *name, int pid)
         return rc;
     if (smc_rec_find(t, c->kv, name, &at, &v) == 1 && lease_parse(&v, &h) && h.pid == pid)
         smc_rec_del_at(t, c->kv, &at);
-    return smc_txn_end(t, 0);
+    return smc_txn_end(t, 0, 0);
 }
 
 struct lease_each {
@@ -211,20 +211,14 @@ void smc_queue_batch_free(struct smc_qitem **v, size_t n)
     free(v);
 }
 
-static void seq_key(uint64_t seq, unsigned char kb[8])
-{
-    for (int i = 7; i >= 0; i--, seq >>= 8)
-        kb[i] = (unsigned char)seq;
-}
-
 /* Inside t: remove the records seqs (and their counts in SMC_KV_QDOC). */
 static int del_seqs(struct smc *c, MDB_txn *t, const uint64_t *seqs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        unsigned char kb[8];
+        unsigned char kb[SMC_QKEY];
         struct smc_qrec q;
-        seq_key(seqs[i], kb);
-        MDB_val k = {8, kb}, v;
+        smc_qkey_put(seqs[i], kb);
+        MDB_val k = {SMC_QKEY, kb}, v;
         int rc = mdb_get(t, c->queue, &k, &v);
         if (rc == MDB_NOTFOUND)
             continue;
@@ -249,28 +243,17 @@ int smc_queue_del(struct smc *c, const uint64_t *seqs, size_t n)
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if ((rc = del_seqs(c, t, seqs, n)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, del_seqs(c, t, seqs, n), 0);
 }
 
 int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const char *to)
 {
     MDB_txn *t;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t now = smc_now_ns();
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    rc = smc_queue_put(c, t, op, from, to, NULL,
-                       (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-    if (rc < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, smc_queue_put(c, t, op, from, to, NULL, now), 0);
 }
 
 int smc_push_done(struct smc *c, const char *key, const char *custom_id, const struct smc_pushed *p,
@@ -278,17 +261,15 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
 {
     MDB_txn *t;
     struct smc_key at;
-    MDB_val v;
     struct smc_entry e;
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
     if ((rc = del_seqs(c, t, seqs, nseq)) < 0)
         goto fail;
-    if ((rc = smc_rec_find(t, c->entries, key, &at, &v)) < 0)
+    if ((rc = smc_entry_at(t, c, key, &at, &e)) < 0)
         goto fail;
-    if (rc == 1 && v.mv_size >= sizeof e) {
-        memcpy(&e, v.mv_data, sizeof e);
+    if (rc == 1) {
         /* the same file as when the push began (not removed and re-created since) */
         if (!custom_id || strcmp(e.custom_id, custom_id) == 0) {
             if (p->remote_id) {
@@ -309,9 +290,7 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
                 e.dirty_since_ns = 0;
             } else if (p->now_ino) {
                 /* written again while the push was in flight: push again */
-                struct timespec ts;
-                clock_gettime(CLOCK_REALTIME, &ts);
-                uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+                uint64_t now = smc_now_ns();
                 if (!e.dirty_since_ns)
                     e.dirty_since_ns = now;
                 if ((rc = smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now)) < 0)
@@ -333,9 +312,5 @@ int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e)
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    if ((rc = smc_rec_put(t, c->entries, key, e, sizeof *e)) < 0) {
-        mdb_txn_abort(t);
-        return rc;
-    }
-    return smc_errno(mdb_txn_commit(t));
+    return smc_txn_end(t, smc_rec_put(t, c->entries, key, e, sizeof *e), 0);
 }
