@@ -305,13 +305,19 @@ int smc_sibling_name(const char *key, int i, char *out, size_t n);
 int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int keep);
 /** key's siblings follow it from `from` to `to` (one that cannot, goes). The count moved. */
 int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, const char *to);
-/** The binary document remote_id is at key: mark its bytes to be fetched (SMC_E_FETCH), in one
- *  transaction. SMC_APPLIED (marked), SMC_UP_TO_DATE (its bytes are here, or too large and
- *  known), SMC_KEPT_LOCAL (a pending local change, or local-only bytes), or -errno. */
-int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
-/** The fetch of key's document remote_id is over without its bytes: not_fetched 1 marks it
- *  SMC_E_NOTFETCHED (too large: listed, never fetched); 0 only clears SMC_E_FETCH. */
-int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched);
+/** The binary document remote_id, version updated_ms (its updatedAt; 0: not known), is at key:
+ *  mark its bytes to be fetched (SMC_E_FETCH), in one transaction. hash: the FNV-1a 64 of the
+ *  bytes the document says it holds (its upload marker; 0: none), which spares the fetch of the
+ *  cache's own upload. SMC_APPLIED (marked), SMC_UP_TO_DATE (that version's bytes are here, or
+ *  too large and known, or already marked), SMC_KEPT_LOCAL (a pending local change, or
+ *  local-only bytes), or -errno. */
+int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id,
+                   uint64_t updated_ms, uint64_t hash);
+/** The fetch of key's document remote_id (version updated_ms, 0: not known) is over without its
+ *  bytes: not_fetched 1 marks it SMC_E_NOTFETCHED (too large: listed, never fetched); 0 only
+ *  clears SMC_E_FETCH. That version is not marked again. */
+int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched,
+                   uint64_t updated_ms);
 
 /** The document remote_id, whose bytes are not here (SMC_E_FETCH or SMC_E_NOTFETCHED: no file
  *  at `from`), is now at the filepath `to`: its entry moves there, in one transaction, and its

@@ -58,7 +58,8 @@ int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, con
     return n;
 }
 
-int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id)
+int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id,
+                   uint64_t updated_ms, uint64_t hash)
 {
     struct smc_entry e;
     struct stat st;
@@ -85,10 +86,24 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
         mdb_txn_abort(t);
         return SMC_KEPT_LOCAL;
     }
-    if (have && strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_BINARY) &&
-        (exists || (e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)))) {
-        mdb_txn_abort(t); /* this document's bytes are here (or known not to be fetched) */
-        return SMC_UP_TO_DATE;
+    if (have && strcmp(e.remote_id, remote_id) == 0 && (e.flags & SMC_E_BINARY)) {
+        /* this version's bytes are here, or known not to be fetched, or to be fetched already;
+         * a version is known by its updatedAt, once fetched (smc_apply_remote_as) or found too
+         * large (smc_fetch_done); a listing without one changes nothing */
+        int known = exists || (e.flags & SMC_E_NOTFETCHED);
+        if ((e.flags & SMC_E_FETCH) ||
+            (known &&
+             (!updated_ms || (e.remote_updated_ms && e.remote_updated_ms >= updated_ms)))) {
+            mdb_txn_abort(t);
+            return SMC_UP_TO_DATE;
+        }
+        if (exists && !e.remote_updated_ms && hash && hash == e.synced_hash) {
+            /* the cache's own upload (its version not known yet), holding the bytes the file
+             * holds: this listing tells its version, nothing is fetched */
+            e.remote_updated_ms = updated_ms;
+            rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+            return smc_txn_end(t, rc, SMC_UP_TO_DATE);
+        }
     }
     if (!have) {
         memset(&e, 0, sizeof e);
@@ -104,7 +119,8 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     return smc_txn_end(t, rc, SMC_APPLIED);
 }
 
-int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched)
+int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int not_fetched,
+                   uint64_t updated_ms)
 {
     struct smc_key at;
     struct smc_entry e;
@@ -117,6 +133,7 @@ int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int no
         e.flags &= ~(uint32_t)SMC_E_FETCH;
         if (not_fetched)
             e.flags |= SMC_E_NOTFETCHED;
+        e.remote_updated_ms = updated_ms; /* that version is dealt with */
         rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
     }
     return smc_txn_end(t, rc, 0);

@@ -284,6 +284,9 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
             e.synced_mtime_ns = p->mtime_ns;
             e.synced_ino = p->ino;
             e.synced_hash = p->hash;
+            if (p->set_flags & SMC_E_BINARY)
+                e.remote_updated_ms = 0; /* an upload: its version is told by the listing that
+                                            names its bytes (smc_mark_fetch) */
             int same =
                 p->now_size == p->size && p->now_mtime_ns == p->mtime_ns && p->now_ino == p->ino;
             if (same) {

@@ -119,6 +119,33 @@ void smh_bin_forget(struct smc *c, const char *key)
     retry_forget(c, key);
 }
 
+/* The hash of the bytes d's upload marker names ("<custom id>.<FNV-1a 64 in hex>"), 0: none. */
+static uint64_t upload_hash(const struct smh_doc *d)
+{
+    const char *dot = strrchr(d->upload, '.');
+    char *end;
+    if (!dot || strlen(dot + 1) != 16)
+        return 0;
+    unsigned long long h = strtoull(dot + 1, &end, 16);
+    return *end ? 0 : (uint64_t)h;
+}
+
+/* The version of d's bytes for smc_mark_fetch: its updatedAt when the text the service extracted
+ * from them is not the one its transcription sibling (i) holds, else 0. updatedAt alone moves
+ * with every change of the document (a rename, its metadata): new bytes are new extracted text,
+ * so a remote rename or metadata edit does not download the bytes again. */
+static uint64_t new_bytes_ms(struct smc *c, const struct smh_doc *d, int i)
+{
+    char name[4200];
+    struct smc_entry e;
+    if (!d->content || smc_sibling_name(d->filepath, i, name, sizeof name) != 0)
+        return 0; /* nothing tells: as it is */
+    if (smc_entry_get(c, name, &e) == 0 && (e.flags & SMC_E_SIBLING) &&
+        e.synced_hash == smc_hash64(d->content, d->content_len))
+        return 0;
+    return (uint64_t)d->updated_ms;
+}
+
 int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struct smh_doc *d)
 {
     int t = smh_doc_binary(d);
@@ -142,9 +169,12 @@ int smh_bin_on_doc(struct smc *c, const char *tree, const char *tmp, const struc
     }
     if (strcmp(d->status, "done") != 0 || !d->url[0])
         return 1; /* still processing: its url and text come with the pull that sees it done */
+    /* marked before its transcription is written: a crash between the two leaves the new
+     * bytes marked, never a new transcription beside old bytes that no pull fetches again */
+    int marked = smc_mark_fetch(c, tree, d->filepath, d->id, new_bytes_ms(c, d, t),
+                                upload_hash(d)) == SMC_APPLIED;
     int changed = d->content && sibling(c, tree, tmp, d, t, d->content, d->content_len);
     changed |= smc_siblings_drop(c, tree, d->filepath, t) > 0;
-    int marked = smc_mark_fetch(c, tree, d->filepath, d->id) == SMC_APPLIED;
     struct smh_fetch_retry r;
     int newer = retry_get(c, d->filepath, &r) == 0 && d->updated_ms > r.updated_ms;
     if (newer)
@@ -175,7 +205,7 @@ static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct sm
     }
     int o = smh_api_outcome(k, &r), done = 0;
     if (r.too_large) {
-        smc_fetch_done(c, key, id, 1); /* listed as not-fetched, never written */
+        smc_fetch_done(c, key, id, 1, (uint64_t)updated_ms); /* listed, never written */
         snprintf(msg, sizeof msg, "not fetched: %.4000s (document %s) is larger than %u MiB", key,
                  id, SMH_BIN_FETCH_MAX >> 20);
         say(log, msg);
@@ -185,7 +215,8 @@ static int fetch_url(struct smc *c, const char *tree, const char *tmp, struct sm
         int rc = smc_apply_remote_as(c, tree, tmp, &rr, SMC_E_BINARY);
         done = rc == SMC_APPLIED;
         if (rc != SMC_APPLIED && rc != SMC_SAME)
-            smc_fetch_done(c, key, id, 0); /* a local change or a conflict: it stays as it is */
+            smc_fetch_done(c, key, id, 0, (uint64_t)updated_ms); /* a local change or a conflict:
+                                                                  it stays as it is */
     } else {
         done = -1;
         snprintf(msg, sizeof msg, "fetching %.4000s: %s", key, k->err);
@@ -223,7 +254,8 @@ static int fetch_doc(struct smc *c, const char *tree, const char *tmp, struct sm
     if (o != SMH_OK)
         return -1;
     if (smh_doc_binary(&d) < 0 || strcmp(d.filepath, key) != 0) {
-        smc_fetch_done(c, key, id, 0); /* no longer a binary document here: the pull decides */
+        smc_fetch_done(c, key, id, 0, (uint64_t)d.updated_ms); /* no longer a binary document
+                                                                   here: the pull decides */
         return 0;
     }
     if (strcmp(d.status, "done") != 0 || !d.url[0])

@@ -10,8 +10,10 @@
   srv.py URL delete ID                delete a document remotely
   srv.py URL id FILEPATH              print the id of the (one) document at FILEPATH
   srv.py URL content FILEPATH         print the content of the (one) document at FILEPATH
-  srv.py URL seedbin FILEPATH TYPE SRC|SIZE [STATUS]   add a binary document (TYPE image, pdf, ...) holding
-                                      the bytes of the file SRC, or SIZE made-up bytes (prints its id)
+  srv.py URL seedbin FILEPATH TYPE SRC|SIZE [STATUS [ID]]   add a binary document (TYPE image, pdf, ...)
+                                      holding the bytes of the file SRC, or SIZE made-up bytes (prints its
+                                      id); with ID, that document is replaced in place (same id, new
+                                      bytes and url, updatedAt now), as the service does when it re-reads one
   srv.py URL check TREE [TAG]         the server holds exactly one document per file of TREE, standing
                                       for exactly its bytes (the content and the exact bytes kept in
                                       its metadata: exact(); a binary file: a binary document holding
@@ -186,6 +188,8 @@ def main():
                 body["bytes"] = base64.b64encode(f.read()).decode()
         if len(args) > 3:
             body["status"] = args[3]
+        if len(args) > 4:
+            body["id"] = args[4]
         print(call(url, "POST", "/_admin/documents", body)["id"])
     elif cmd == "edit":
         call(url, "POST", "/_admin/edit", {"id": args[0], "content": args[1]})
