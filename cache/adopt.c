@@ -1,5 +1,8 @@
 /* adopt.c: a file never pushed takes the remote document already at its filepath, so its push
- * updates that document instead of creating a second one there (filepaths are not unique). */
+ * updates that document instead of creating a second one there (filepaths are not unique). A
+ * create of the file may have reached the server with its answer lost: the entry is marked
+ * SMC_E_ADOPTED, and its push deletes the document carrying its customId (jobs.c), so one
+ * document stays. */
 #include "cache_int.h"
 
 #include <stdio.h>
@@ -24,7 +27,7 @@ int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id)
         return 0;
     }
     snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
-    e.flags |= SMC_E_REMOTE;
+    e.flags |= SMC_E_REMOTE | SMC_E_ADOPTED; /* see SMC_E_ADOPTED: the push looks for its create */
     rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
     return smc_txn_end(t, rc, 1);
 }

@@ -172,6 +172,8 @@ int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir
             smc_custom_id(e.custom_id);
         }
         if (!(flags & SMC_E_SIBLING)) { /* a sibling has no document of its own */
+            if (!e.remote_id[0])
+                e.flags |= SMC_E_ADOPTED; /* never pushed: see SMC_E_ADOPTED */
             snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
             e.flags |= SMC_E_REMOTE;
         }

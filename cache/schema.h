@@ -158,6 +158,9 @@ struct smc_entry {
 #define SMC_E_SIBLING    0x10 /* a read-only file the engine writes beside a binary document */
 #define SMC_E_FETCH      0x20 /* a binary document whose bytes are still to be fetched */
 #define SMC_E_NOTFETCHED 0x40 /* a binary document too large to fetch: listed, no file */
+/* bound, never pushed, to a document found at its filepath (adopt.c): a create it may have sent
+ * before (its answer lost) made a document of its customId, which its push deletes */
+#define SMC_E_ADOPTED 0x80
 
 /** A push-queue record: something changed at `from` (and `to`). The pusher compares the tree
  *  with the entries to decide what to send; records are hints that never carry content. */

@@ -506,6 +506,9 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content, const c
         snprintf(d->filepath, sizeof d->filepath, "%s", fp);
     else
         d->filepath[0] = '\0'; /* hostile or unrepresentable: the caller skips and logs it */
+    const char *cid = str(o, "customId");
+    if (cid && strlen(cid) < sizeof d->custom_id)
+        snprintf(d->custom_id, sizeof d->custom_id, "%s", cid);
     const cJSON *meta = J.Get(o, "metadata");
     if (meta && smh_jobject(meta)) {
         exact_from(meta, &d->x);

@@ -39,11 +39,12 @@ struct smh_doc {
     int64_t updated_ms; /* updatedAt; 0 when absent or unparseable */
     char *content;
     size_t content_len;
-    struct smh_exact x; /* from the metadata (x.set 0: none) */
-    char *meta;         /* GET only: the whole metadata object as JSON text (NULL: none) */
-    char type[16];      /* "text", "image", "pdf", ...; "" when absent or too long */
-    char url[4096];     /* a binary document's bytes once done; "" when null or too long */
-    char upload[96];    /* the metadata's SMH_META_UPLOAD marker, "" if none */
+    struct smh_exact x;  /* from the metadata (x.set 0: none) */
+    char *meta;          /* GET only: the whole metadata object as JSON text (NULL: none) */
+    char type[16];       /* "text", "image", "pdf", ...; "" when absent or too long */
+    char url[4096];      /* a binary document's bytes once done; "" when null or too long */
+    char upload[96];     /* the metadata's SMH_META_UPLOAD marker, "" if none */
+    char custom_id[104]; /* customId, "" when null or longer than the service allows */
 };
 
 /** A binary document (api.md): its type's index in SMH_BINARY_TYPES (the order of

@@ -68,6 +68,36 @@ static int send_content(struct smh_call *k, struct job *j, const char *key,
     return o;
 }
 
+/* A file that adopted the document at its filepath (SMC_E_ADOPTED) may have sent a create
+ * before, whose answer was lost: that create made a document carrying its customId (one at most:
+ * customId is the service's upsert key). It goes, so the adopted one is the only document there. */
+struct lost_create {
+    const char *key, *custom_id, *keep;
+    char ids[4][64];
+    int n;
+};
+
+static int lost_seen(void *arg, const struct smh_doc *d)
+{
+    struct lost_create *l = arg;
+    if (l->n < 4 && strcmp(d->filepath, l->key) == 0 && strcmp(d->custom_id, l->custom_id) == 0 &&
+        strcmp(d->id, l->keep) != 0) /* (listings can be stale: the filepath is checked here) */
+        snprintf(l->ids[l->n++], sizeof l->ids[0], "%s", d->id);
+    return 0;
+}
+
+static int drop_lost_create(struct smh_call *k, const char *key, const char *custom_id,
+                            const char *keep)
+{
+    struct lost_create l = {.key = key, .custom_id = custom_id, .keep = keep};
+    struct smh_list_info li;
+    int o = custom_id[0] ? smh_api_list(k, key, 0, 1, 100, lost_seen, &l, &li) : SMH_OK;
+    for (int i = 0; i < l.n && o == SMH_OK; i++)
+        if ((o = smh_api_delete(k, l.ids[i])) == SMH_GONE)
+            o = SMH_OK;
+    return o;
+}
+
 static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key)
 {
     struct smc_entry ent;
@@ -168,11 +198,13 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         if (o == SMH_OK)
             smc_siblings_drop(e->c, e->tree, key, -1); /* its transcription, its error */
     }
+    if (o == SMH_OK && (ent.flags & SMC_E_ADOPTED))
+        o = drop_lost_create(k, key, ent.custom_id, id);
     if (o != SMH_OK)
         return o;
     p.remote_id = id;
-    p.clear_flags =
-        SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY | SMC_E_FETCH | SMC_E_NOTFETCHED;
+    p.clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY | SMC_E_FETCH |
+                    SMC_E_NOTFETCHED | SMC_E_ADOPTED;
     pushed(e, j, key, &ent, &p);
     return SMH_OK;
 }
