@@ -213,6 +213,29 @@ static cJSON *parse(const struct smh_resp *r)
     return parse_marked(r, NULL);
 }
 
+/* s with each mark (what stands for NUL: parse_marked) written back as the escape \u0000, so
+ * JSON text printed from a marked parse says what the answer said (malloc'd, or NULL). */
+static char *unmark(const char *s, const char *mark)
+{
+    size_t ml = strlen(mark), n = 0;
+    for (const char *p = ml ? strstr(s, mark) : NULL; p; p = strstr(p + ml, mark))
+        n++;
+    char *out = malloc(strlen(s) + n * 6 + 1), *w = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s; *p;) {
+        if (ml && strncmp(p, mark, ml) == 0) {
+            memcpy(w, "\\u0000", 6);
+            w += 6;
+            p += ml;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
 /* Classify an answer; leaves the details in k. */
 static int outcome(struct smh_call *k, const struct smh_resp *r)
 {
@@ -272,6 +295,26 @@ static int send_json(struct smh_call *k, const char *method, const char *path, c
     int rc = smh_request(k->conn, method, path, text, max, r);
     if (text)
         J.Free(text);
+    return rc;
+}
+
+/* send_json of body (an object) with one more member, name, whose value is the JSON text raw. */
+static int send_json_with(struct smh_call *k, const char *method, const char *path, cJSON *body,
+                          const char *name, const char *raw, size_t max, struct smh_resp *r)
+{
+    char *text = J.Print(body);
+    J.Delete(body);
+    if (!text)
+        return -ENOMEM;
+    size_t tl = strlen(text), n = tl + strlen(name) + strlen(raw) + 8;
+    char *all = tl >= 2 && text[tl - 1] == '}' ? malloc(n) : NULL;
+    if (all)
+        snprintf(all, n, "%.*s%s\"%s\":%s}", (int)(tl - 1), text, tl > 2 ? "," : "", name, raw);
+    J.Free(text);
+    if (!all)
+        return -ENOMEM;
+    int rc = smh_request(k->conn, method, path, all, max, r);
+    free(all);
     return rc;
 }
 
@@ -443,23 +486,41 @@ int smh_api_patch(struct smh_call *k, const char *id, const char *content, const
         J.AddString(b, "content", content);
     if (filepath)
         J.AddString(b, "filepath", filepath);
+    char *meta = NULL; /* the document's metadata and the exact bytes' keys, as JSON text */
     if (content && x && x->set) {
-        cJSON *m = meta_base ? J.Parse(meta_base) : NULL;
+        /* parsed with its NULs marked (parse_marked) and printed back with them: a value of
+         * another client's holding a NUL goes back as it came */
+        struct smh_resp base = {.body = (char *)meta_base,
+                                .len = meta_base ? strlen(meta_base) : 0};
+        char mark[4] = "";
+        cJSON *m = meta_base ? parse_marked(&base, mark) : NULL;
         if (m && !smh_jobject(m)) {
             J.Delete(m);
             m = NULL;
         }
-        if (!m)
-            m = J.CreateObject();
         if (!m) {
+            mark[0] = '\0';
+            m = J.CreateObject();
+        }
+        char *t = NULL;
+        if (m) {
+            exact_to(m, x);
+            t = J.Print(m);
+            J.Delete(m);
+        }
+        meta = t ? unmark(t, mark) : NULL;
+        if (t)
+            J.Free(t);
+        if (!meta) {
             J.Delete(b);
             return SMH_RETRY;
         }
-        exact_to(m, x);
-        J.AddItem(b, "metadata", m);
     }
     snprintf(path, sizeof path, "/v3/documents/%s", id);
-    if (send_json(k, "PATCH", path, b, SMH_ANSWER_SMALL, &r) != 0)
+    int rc = meta ? send_json_with(k, "PATCH", path, b, "metadata", meta, SMH_ANSWER_SMALL, &r)
+                  : send_json(k, "PATCH", path, b, SMH_ANSWER_SMALL, &r);
+    free(meta);
+    if (rc != 0)
         return SMH_RETRY;
     int o = outcome(k, &r);
     smh_resp_free(&r);
@@ -568,8 +629,8 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
             snprintf(k->err, sizeof k->err, "get: malformed answer");
             o = SMH_RETRY;
         } else if (m && smh_jobject(m)) {
-            char *t = J.Print(m); /* NULL when out of memory: merged as none */
-            out->meta = t ? strdup(t) : NULL;
+            char *t = J.Print(m);                   /* NULL when out of memory: merged as none */
+            out->meta = t ? unmark(t, mark) : NULL; /* its NULs as the answer had them */
             if (t)
                 J.Free(t);
         }
