@@ -20,12 +20,13 @@ static uint64_t proc_start(int pid)
 {
     char p[64], buf[1024];
     snprintf(p, sizeof p, "/proc/%d/stat", pid);
-    FILE *f = SM_REAL(fopen)(p, "r");
-    if (!f)
+    /* a descriptor of the library's: never a number the host may be reusing meanwhile */
+    int fd = sm_lib_openat(AT_FDCWD, p, O_RDONLY, 0);
+    if (fd < 0)
         return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    SM_REAL(fclose)(f);
-    buf[n] = '\0';
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    sm_lib_close(fd);
+    buf[n > 0 ? n : 0] = '\0';
     char *s = strrchr(buf, ')'); /* the command name may hold spaces */
     if (!s)
         return 0;

@@ -44,7 +44,7 @@ static int slurp(const char *path, char **out, size_t *len)
     *out = NULL;
     *len = 0;
     /* O_NONBLOCK: a FIFO in the file's place is refused below, never waited on */
-    int fd = SM_REAL(open)(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    int fd = sm_lib_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     struct stat st;
@@ -70,7 +70,7 @@ static int slurp(const char *path, char **out, size_t *len)
         else if ((got += (size_t)r) > CREDS_MAX)
             rc = -EFBIG;
     }
-    SM_REAL(close)(fd);
+    sm_lib_close(fd);
     if (rc != 0) {
         free(buf);
         return rc;

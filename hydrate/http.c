@@ -1,5 +1,6 @@
 /* http.c: libcurl and cJSON through dlopen, and one request function. */
 #include "http.h"
+#include "csock.h"
 #include "sm_real.h"
 
 #include <arpa/inet.h>
@@ -247,6 +248,7 @@ int smh_key_allowed(const char *base_url, char *why, size_t n)
 
 struct smh_conn {
     CURL *h;
+    int ctl; /* the handle's guard (csock.c), or -1 */
     char base[512];
     char auth[600];           /* "Authorization: Bearer <key>": this page is never dumped */
     struct curl_slist hdr[4]; /* the request headers, pointing into this page (no copies) */
@@ -293,6 +295,7 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
         munmap(c, CONN_BYTES);
         return NULL;
     }
+    c->ctl = smh_csock_ctl_new();
     snprintf(c->base, sizeof c->base, "%s", base_url);
     size_t bl = strlen(c->base);
     while (bl > 0 && c->base[bl - 1] == '/')
@@ -333,6 +336,7 @@ struct smh_conn *smh_conn_like(const struct smh_conn *c)
         munmap(n, CONN_BYTES);
         return NULL;
     }
+    n->ctl = smh_csock_ctl_new();
     /* the header list points into the connection's own page */
     for (int i = 0; i < 4; i++) {
         if (c->hdr[i].data == c->auth)
@@ -346,7 +350,11 @@ void smh_conn_free(struct smh_conn *c)
 {
     if (!c)
         return;
-    cu.cleanup(c->h);
+    /* a handle given up (a socket of it went to the program) is never called again */
+    if (!smh_csock_enter(c->ctl) && c->h)
+        cu.cleanup(c->h);
+    smh_csock_leave(c->ctl);
+    smh_csock_ctl_free(c->ctl);
     memset(c, 0, sizeof *c);
     munmap(c, CONN_BYTES);
 }
@@ -477,8 +485,26 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
         if (c->deadline_ms - now < (uint64_t)timeout)
             timeout = (long)(c->deadline_ms - now);
     }
+    /* the handle is the owner's until smh_csock_leave; one given up meanwhile (a socket of it
+     * went to the program) is left as it is and replaced */
+    if (smh_csock_enter(c->ctl))
+        c->h = cu.init();
+    if (!c->h) {
+        smh_csock_leave(c->ctl);
+        out->curl = CURLE_OUT_OF_MEMORY;
+        return 0;
+    }
     cu.reset(c->h);
     cu.setopt(c->h, CURLOPT_URL, url);
+    /* its sockets are the library's (placed high) and can be given up to the program's dup2 */
+    void *ctl = (void *)(intptr_t)c->ctl;
+    cu.setopt(c->h, CURLOPT_OPENSOCKETFUNCTION, smh_csock_open);
+    cu.setopt(c->h, CURLOPT_OPENSOCKETDATA, ctl);
+    cu.setopt(c->h, CURLOPT_CLOSESOCKETFUNCTION, smh_csock_close);
+    cu.setopt(c->h, CURLOPT_CLOSESOCKETDATA, ctl);
+    cu.setopt(c->h, CURLOPT_XFERINFOFUNCTION, smh_csock_progress);
+    cu.setopt(c->h, CURLOPT_XFERINFODATA, ctl);
+    cu.setopt(c->h, CURLOPT_NOPROGRESS, 0L);
     cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (redirects > 0) {
         cu.setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
@@ -527,6 +553,7 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     out->too_large = s.too_large || rc == CURLE_FILESIZE_EXCEEDED;
     if (rc == CURLE_OK || out->too_large) /* cut off: an answer came, too large */
         cu.getinfo(c->h, CURLINFO_RESPONSE_CODE, &out->status);
+    smh_csock_leave(c->ctl);
     out->body = s.buf;
     out->len = s.len;
     return s.oom ? -ENOMEM : 0;

@@ -21,6 +21,7 @@
 #include <ftw.h>
 #include <glob.h>
 #include <grp.h>
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,7 +67,7 @@
     X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
     X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)                           \
     X(bind) X(connect) X(sendto) X(sendmsg) X(sendmmsg) X(accept) X(accept4) X(getsockname)     \
-    X(getpeername) X(recvfrom) X(recvmsg) X(recvmmsg)                                           \
+    X(getpeername) X(recvfrom) X(recvmsg) X(recvmmsg) X(getaddrinfo)                           \
     X(setuid) X(seteuid) X(setreuid) X(setresuid) X(setgid) X(setegid) X(setregid) X(setresgid) \
     X(setgroups)
 /* clang-format on */

@@ -6,8 +6,11 @@
  * closefrom, dup2, dup3, the fsync family, and the calls that make descriptors for the library's
  * own threads (socket, pipe, ...). The raw door reaches the same cores (sys.c). */
 #include "shim.h"
+#include "../hydrate/csock.h"
 
+#include <netdb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -166,6 +169,8 @@ SM_EXPORT int close(int fd)
     if (SM_UNLIKELY(sm_in_lib)) { /* liblmdb or libcurl closing one of its own */
         if (SM_UNLIKELY(fd >= 0 && fd == __atomic_load_n(&parked, __ATOMIC_ACQUIRE)))
             return park_close(fd);
+        if (smh_csock_closing(fd))
+            return 0; /* a descriptor of a libcurl handle's */
         return sm_lib_close(fd);
     }
     SM_CALL(sm_close_core(fd));
@@ -175,6 +180,8 @@ SM_EXPORT int fclose(FILE *f)
 {
     char key[PATH_MAX];
     struct stat st;
+    if (SM_UNLIKELY(sm_in_lib) && f)
+        sm_fd_forget(fileno(f)); /* one of the library's (its fopen lifted it) */
     if (SM_UNLIKELY(sm_in_lib) || !f)
         return SM_REAL(fclose)(f);
     int fd = fileno(f);
@@ -239,27 +246,34 @@ SM_EXPORT void closefrom(int lowfd)
 
 /* The host duplicates onto nfd: the shim's descriptor there moves away first: the tree fd and
  * the log are moved (sm_fd_vacate), LMDB's files by opening the environment again at other
- * numbers (sm_record_vacate). A libcurl socket cannot move (libcurl holds it by number and
- * would go on using it): that call fails with EBUSY, which Linux's dup2 may answer anyway, and
- * so does one that finds no other number free. The shim's descriptors cannot be duplicated by
+ * numbers (sm_record_vacate), a libcurl socket by giving its connection up (smh_csock_yield:
+ * libcurl holds a socket by number, so it cannot move, but it never touches the number again).
+ * One that finds no other number free, or a connection that is not given up in time, fails with
+ * EBUSY, which Linux's dup2 may answer anyway. The shim's descriptors cannot be duplicated by
  * the host (EBADF): for it they do not exist. */
 int sm_fd_replacing(int old, int nfd)
 {
     if (SM_UNLIKELY(sm_fd_is_own(old)))
         return -EBADF;
-    if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd) {
+    for (int tries = 0; SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd; tries++) {
         if (fcntl(old, F_GETFD) < 0)
             return -EBADF; /* the dup2 would fail: nothing is moved for it */
-        int rc = sm_fd_vacate(nfd);
-        const char *how = "moved away";
-        if (rc == -EBUSY && (rc = sm_record_vacate(nfd)) == 0)
+        int rc = smh_csock_yield(nfd);
+        const char *how = "its connection was given up";
+        if (rc == -EAGAIN && tries < 1000) {
+            sched_yield(); /* libcurl closes it this moment */
+            continue;
+        }
+        if (rc == 0 && (rc = sm_fd_vacate(nfd)) == 0)
+            how = "moved away";
+        else if (rc == -EBUSY && (rc = sm_record_vacate(nfd)) == 0)
             how = "the cache's environment was opened again elsewhere";
         sm_log(rc < 0 ? SM_LOG_WARN : SM_LOG_DEBUG,
                "the program duplicates onto descriptor %d, the shim's: %s", nfd,
-               rc < 0 ? "refused (EBUSY): a socket of the sync engine's (held by number), or "
-                        "no other number is free"
+               rc < 0 ? "refused (EBUSY): a connection not given up in time, or no other "
+                        "number is free"
                       : how);
-        return rc;
+        return rc < 0 ? -EBUSY : 0;
     }
     return 0;
 }
@@ -285,34 +299,87 @@ SM_EXPORT int dup3(int old, int nfd, int flags)
 /* libcurl's sockets and its resolver's wake-up pipes are made by its own calls: in a thread of
  * the library (sm_in_lib) they are moved into the reserved range like every descriptor of the
  * library's. The host's calls are untouched. */
+static int lib_fd(int fd)
+{
+    fd = sm_fd_lift(fd);
+    smh_csock_note(fd); /* made inside libcurl: its handle's */
+    return fd;
+}
+
+static int lib_fd2(int rc, int fds[2])
+{
+    if (rc == 0) {
+        fds[0] = lib_fd(fds[0]);
+        fds[1] = lib_fd(fds[1]);
+    }
+    return rc;
+}
+
 SM_EXPORT int socket(int domain, int type, int proto)
 {
     int fd = SM_REAL(socket)(domain, type, proto);
-    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(fd) : fd;
+    return SM_UNLIKELY(sm_in_lib) ? lib_fd(fd) : fd;
 }
 
 SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
     int rc = SM_REAL(socketpair)(domain, type, proto, sv);
-    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, sv) : rc;
+    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, sv) : rc;
 }
 
 SM_EXPORT int pipe(int fds[2])
 {
     int rc = SM_REAL(pipe)(fds);
-    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, fds) : rc;
+    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, fds) : rc;
 }
 
 SM_EXPORT int pipe2(int fds[2], int flags)
 {
     int rc = SM_REAL(pipe2)(fds, flags);
-    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift2(rc, fds) : rc;
+    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, fds) : rc;
 }
 
 SM_EXPORT int eventfd(unsigned count, int flags)
 {
     int fd = SM_REAL(eventfd)(count, flags);
-    return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(fd) : fd;
+    return SM_UNLIKELY(sm_in_lib) ? lib_fd(fd) : fd;
+}
+
+/* The resolver (getaddrinfo, called by libcurl's resolver thread) opens files and sockets inside
+ * libc, past every wrapper, at the lowest free numbers: a program's dup2 or close onto one of
+ * them would make the resolver read, write or close the program's file. In the library's
+ * threads it runs in a thread of its own with a table of descriptors of its own
+ * (unshare(CLONE_FILES)): nothing it opens is in the program's table, and it closes nothing
+ * there. Where unshare is refused (a seccomp policy), it runs as before. */
+struct gai_call {
+    const char *node, *service;
+    const struct addrinfo *hints;
+    struct addrinfo **res;
+    int rc, err;
+};
+
+static void *gai_main(void *arg)
+{
+    struct gai_call *g = arg;
+    (void)unshare(CLONE_FILES);
+    g->rc = SM_REAL(getaddrinfo)(g->node, g->service, g->hints, g->res);
+    g->err = errno;
+    return NULL;
+}
+
+SM_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                          struct addrinfo **res)
+{
+    pthread_t t;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(getaddrinfo)(node, service, hints, res);
+    struct gai_call g = {.node = node, .service = service, .hints = hints, .res = res};
+    if (sm_thread_start(&t, NULL, gai_main, &g) != 0)
+        return SM_REAL(getaddrinfo)(node, service, hints, res);
+    pthread_join(t, NULL);
+    if (g.rc == EAI_SYSTEM)
+        errno = g.err;
+    return g.rc;
 }
 
 /* ---- durability: fsync of a virtual file also makes the cache's committed state durable ---- */

@@ -330,8 +330,29 @@ static int fmode_flags(const char *m)
     return f;
 }
 
+/* fopen in the library's threads (OpenSSL's CA bundle and configuration, libcurl's files): on a
+ * descriptor of the library's, above the program's range, as every open of the library. */
+static FILE *lib_fopen(const char *path, const char *mode)
+{
+    int flags = fmode_flags(mode);
+    if (flags < 0)
+        return SM_REAL(fopen)(path, mode);
+    int fd = sm_fd_lift(SM_REAL(open)(path, flags | O_CLOEXEC, 0666));
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, mode);
+    if (!f) {
+        int e = errno;
+        sm_lib_close(fd);
+        errno = e;
+    }
+    return f;
+}
+
 SM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
+    if (SM_UNLIKELY(sm_in_lib) && path && mode)
+        return lib_fopen(path, mode);
     if (SM_LIKELY(!sm_maybe(path)) || !mode)
         return SM_REAL(fopen)(path, mode);
     int saved = errno;

@@ -55,3 +55,31 @@ for f in a b0 b4 r0 r7; do
     grep -q "\"/synced/$f.txt\"" "$T/docs.json" || fail "/synced/$f.txt did not reach the server"
 done
 echo "ok - lmdb with the sync thread running: every write is pushed"
+
+# 4. dup2 onto libcurl's sockets: while a push is in flight (the server holds it) and once its
+#    connection is idle; every dup succeeds, no request byte (the key above all) reaches the
+#    program's file, and every write still reaches the server
+srv config hold=true >/dev/null
+shim mkdir -p /sm/curl
+rm -f "$T/go"
+FDH_GO="$T/go" shim "$B/tests/fdhostile" curl /sm/curl "$T/outside-curl" >"$T/curl.out" 2>&1 &
+pid=$!
+while ! grep -q '^dupped' "$T/curl.out" && kill -0 $pid 2>/dev/null; do sleep 0.05; done
+srv config hold=false >/dev/null
+# the pushes of c*.txt are answered before the program goes on (their connections then idle)
+if grep -q '^dupped' "$T/curl.out"; then
+    until curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" | grep -q '"/curl/c3.txt"'; do
+        kill -0 $pid 2>/dev/null || break
+        sleep 0.05
+    done
+fi
+touch "$T/go"
+wait $pid || fail "curl: $(cat "$T/curl.out")"
+[ "$(tail -1 "$T/curl.out")" = ok ] || fail "curl: $(cat "$T/curl.out")"
+! grep -qa "Authorization\|$SRV_KEY\|HTTP/1" "$T/outside-curl" || fail "request bytes reached the program's file"
+"$CLI" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "smshim sync failed after the socket dups"; }
+curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
+for f in a c0 c3 d0 d3 b0 b4; do
+    grep -q "\"/curl/$f.txt\"" "$T/docs.json" || fail "/curl/$f.txt did not reach the server"
+done
+echo "ok - dup2 onto libcurl's sockets, in flight and idle: nothing reaches the program's file"

@@ -16,6 +16,7 @@
  * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
  * all back and prints "ok" or what went wrong. */
 #include <dirent.h>
+#include <time.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -41,6 +42,70 @@ static int put(const char *path, const char *text)
     }
     if (close(fd) != 0) {
         printf("close %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The numbers of the process's sockets (all the shim's: the program opens none), up to max. */
+static int sockets(int *out, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < max) {
+        char l[64], to[256];
+        snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(l, to, sizeof to - 1);
+        if (e->d_name[0] == '.' || k < 8)
+            continue;
+        to[k] = '\0';
+        if (strncmp(to, "socket:", 7) == 0)
+            out[n++] = atoi(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void nap(void)
+{
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* dup mine onto every socket of the process: each call must succeed and leave mine there */
+static int dup_sockets(int mine, const char *when)
+{
+    int fds[64], n, hit = 0;
+    struct stat ms, st;
+    if (fstat(mine, &ms) != 0)
+        return -1;
+    while ((n = sockets(fds, 64)) == 0)
+        nap(); /* the sync thread connects (the test server holds its requests) */
+    for (int i = 0; i < n; i++) {
+        int target = fds[i];
+        int rc = i % 4 == 0   ? dup2(mine, target)
+                 : i % 4 == 1 ? dup3(mine, target, O_CLOEXEC)
+                 : i % 4 == 2 ? (int)syscall(SYS_dup2, mine, target)
+                              : (int)syscall(SYS_dup3, mine, target, 0);
+        if (rc != target || fstat(target, &st) != 0 || st.st_ino != ms.st_ino) {
+            printf("%s: dup onto socket %d: %d, %s\n", when, target, rc,
+                   rc < 0 ? strerror(errno) : "not the program's file");
+            return -1;
+        }
+        hit++;
+    }
+    return hit;
+}
+
+/* OUTSIDE still holds nothing: no byte of a request reached it */
+static int untouched(int mine, const char *when)
+{
+    struct stat st;
+    if (fstat(mine, &st) != 0 || st.st_size != 0) {
+        printf("%s: the program's file holds %lld bytes it never wrote\n", when,
+               (long long)st.st_size);
         return -1;
     }
     return 0;
@@ -159,6 +224,36 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (hit != 8)
+            return 1;
+    } else if (strcmp(mode, "curl") == 0) {
+        const char *go = getenv("FDH_GO");
+        int mine = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (!go || mine < 0) {
+            printf("open %s: %s (FDH_GO %s)\n", outside, strerror(errno), go ? go : "unset");
+            return 1;
+        }
+        for (int i = 0; i < 4; i++) {
+            snprintf(p, sizeof p, "%s/c%d.txt", dir, i);
+            if (put(p, "c\n") != 0)
+                return 1;
+        }
+        int n = dup_sockets(mine, "in flight");
+        if (n < 0 || untouched(mine, "in flight") != 0)
+            return 1;
+        printf("dupped %d\n", n);
+        fflush(stdout);
+        while (access(go, F_OK) != 0)
+            nap();
+        /* the pushes of c*.txt are answered: their connections are idle (kept alive) */
+        n = dup_sockets(mine, "idle");
+        if (n < 0 || untouched(mine, "idle") != 0)
+            return 1;
+        for (int i = 0; i < 4; i++) {
+            snprintf(p, sizeof p, "%s/d%d.txt", dir, i);
+            if (put(p, "d\n") != 0)
+                return 1;
+        }
+        if (untouched(mine, "after") != 0)
             return 1;
     } else {
         return 2;
