@@ -24,7 +24,9 @@ int smc_errno(int rc)
     }
 }
 
-static void lock_find(struct smc *c, const char *meta_dir);
+#define LOCK_PRIOR_MAX 8
+static int lock_prior(const char *meta_dir, int prior[LOCK_PRIOR_MAX]);
+static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int nprior);
 
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
 {
@@ -113,8 +115,10 @@ static int env_setup(struct smc *c, const char *meta_dir)
 {
     MDB_txn *t = NULL;
     int rc;
+    int prior[LOCK_PRIOR_MAX], nprior;
     if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST)
         return -errno;
+    nprior = lock_prior(meta_dir, prior);
     if ((rc = env_open(c, meta_dir)) < 0)
         return rc;
     int dead = 0;
@@ -133,7 +137,7 @@ static int env_setup(struct smc *c, const char *meta_dir)
     if (rc < 0)
         goto fail;
     c->dbis_open = 1;
-    lock_find(c, meta_dir);
+    lock_find(c, meta_dir, prior, nprior);
     return 0;
 fail:
     if (t)
@@ -186,8 +190,28 @@ int smc_env_holds(struct smc *c, int fd)
            d.st_ino == st.st_ino; /* data.mdb (LMDB may hold it twice) */
 }
 
-/* Find LMDB's own descriptor on lock.mdb: right after mdb_env_open it is the only one. */
-static void lock_find(struct smc *c, const char *meta_dir)
+/* The library's descriptors on <meta_dir>/lock.mdb before its environment opens (those of an
+ * environment left behind by a fork: the child never uses them), up to LOCK_PRIOR_MAX. */
+static int lock_prior(const char *meta_dir, int prior[LOCK_PRIOR_MAX])
+{
+    char p[4200];
+    struct stat st, f;
+    int n = 0;
+    snprintf(p, sizeof p, "%s/lock.mdb", meta_dir);
+    if (SM_REAL(stat)(p, &st) != 0)
+        return 0;
+    for (int fd = sm_fd_next_own(0); fd >= 0 && n < LOCK_PRIOR_MAX; fd = sm_fd_next_own(fd + 1))
+        if (SM_REAL(fstat)(fd, &f) == 0 && f.st_dev == st.st_dev && f.st_ino == st.st_ino)
+            prior[n++] = fd;
+    return n;
+}
+
+/* Find LMDB's own descriptor on lock.mdb. In the preload every open of LMDB's is one of the
+ * library's (placed high and marked): its descriptor is the library's one on the file that was
+ * not there before the environment opened, never one the program opened on the file itself.
+ * Elsewhere (the CLI, whose opens are not marked) nothing but LMDB opens the file: the one
+ * descriptor on it. */
+static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int nprior)
 {
     char p[4200];
     struct stat st;
@@ -197,13 +221,28 @@ static void lock_find(struct smc *c, const char *meta_dir)
         return;
     c->lock_dev = st.st_dev;
     c->lock_ino = st.st_ino;
+    int own = 0;
+    for (int fd = sm_fd_next_own(0); fd >= 0; fd = sm_fd_next_own(fd + 1)) {
+        if (SM_REAL(fstat)(fd, &st) != 0 || st.st_dev != c->lock_dev || st.st_ino != c->lock_ino)
+            continue;
+        own = 1;
+        int old = 0;
+        for (int i = 0; i < nprior; i++)
+            old |= prior[i] == fd;
+        if (!old) {
+            c->lock_fd = fd;
+            return;
+        }
+    }
+    if (own)
+        return; /* only descriptors of an environment left behind: not LMDB's (none to take) */
     DIR *d = SM_REAL(opendir)("/proc/self/fd");
     struct dirent *de;
     while (d && (de = readdir(d))) {
         int fd = atoi(de->d_name);
         if (de->d_name[0] == '.' || fd == dirfd(d))
             continue;
-        if (fstat(fd, &st) == 0 && st.st_dev == c->lock_dev && st.st_ino == c->lock_ino) {
+        if (SM_REAL(fstat)(fd, &st) == 0 && st.st_dev == c->lock_dev && st.st_ino == c->lock_ino) {
             c->lock_fd = fd;
             break;
         }

@@ -10,6 +10,7 @@
 #include "../hydrate/hydrate.h"
 #include "../hydrate/creds.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -48,6 +49,27 @@ static void rec_register_atfork(void)
     pthread_atfork(NULL, NULL, sm_record_atfork_child);
 }
 
+/* Descriptors the program opened on lock.mdb before this process opened the environment are
+ * marked like those it opens after: closing one drops the locks, which are taken again. */
+static void guard_existing(void)
+{
+    int dfd = sm_lib_openat(AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY, 0);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        if (dfd >= 0)
+            sm_lib_close(dfd);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] != '.' && fd != dfd && !sm_fd_is_own(fd))
+            sm_guard_opened(fd);
+    }
+    closedir(d);
+    sm_fd_forget(dfd);
+}
+
 struct smc *sm_record_env(void)
 {
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
@@ -72,6 +94,7 @@ struct smc *sm_record_env(void)
                 sm_log(SM_LOG_WARN, "cache %s: the address space is limited: a %zu MiB map", meta,
                        smc_map_size(c) >> 20);
             __atomic_store_n(&rec_env, c, __ATOMIC_RELEASE);
+            guard_existing();
             __atomic_store_n(&sm_guard_on, 1, __ATOMIC_RELEASE);
         }
     }

@@ -1,7 +1,9 @@
 /* lockguard.c: a shimmed process that writes under the prefix (so it holds the cache's LMDB
  * locks) and then opens and closes the cache's lock file itself, as a backup tool would. Prints
  * whether this process still holds its lock on byte 0 of lock.mdb, as seen by another process.
- * Usage: lockguard CACHE VIRTUAL_FILE */
+ * With "early", the program opens the lock file first, before the shim's environment is open, and
+ * closes that descriptor after (the shim must neither take it for LMDB's nor miss its close).
+ * Usage: lockguard CACHE VIRTUAL_FILE [early] */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +30,21 @@ static int locked_by_other(const char *lock)
 int main(int argc, char **argv)
 {
     char lock[4096];
-    if (argc != 3)
+    if (argc != 3 && argc != 4)
         return 2;
     setvbuf(stdout, NULL, _IONBF, 0); /* nothing buffered is copied into the forked children */
     snprintf(lock, sizeof lock, "%s/meta/lock.mdb", argv[1]);
+    int early = argc == 4 ? open(lock, O_RDONLY) : -1; /* the lowest free number */
+    if (argc == 4 && early < 0)
+        return 6;
     int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644); /* opens LMDB */
     if (fd < 0 || write(fd, "x\n", 2) != 2 || close(fd) != 0)
         return 3;
     printf("before: %s\n", locked_by_other(lock) == 1 ? "locked" : "unlocked");
+    if (early >= 0) {
+        close(early);
+        printf("after early close: %s\n", locked_by_other(lock) == 1 ? "locked" : "unlocked");
+    }
     fd = open(lock, O_RDONLY);
     if (fd < 0)
         return 4;
