@@ -22,6 +22,7 @@
 #include "../cache/cache.h"
 #include "clock.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,11 +105,14 @@ static int take_once(struct smc *c, enum smh_budget_kind k)
             continue;
         char name[SLOT_NAME_MAX];
         snprintf(name, sizeof name, SMC_KV_BUDGET "%d", i);
-        if (smc_lease_take(c, name, (int)getpid(), start, smc_now_ms(), SMH_BUDGET_TTL_MS) == 1)
+        int rc = smc_lease_take(c, name, (int)getpid(), start, smc_now_ms(), SMH_BUDGET_TTL_MS);
+        if (rc == 1)
             return i;
         pthread_mutex_lock(&bud.mu); /* taken by another process meanwhile */
         bud.held[i] = 0;
         pthread_mutex_unlock(&bud.mu);
+        if (rc == -ENOSPC)
+            return rc; /* the map is full: no lease can be written, waiting changes nothing */
     }
 }
 
@@ -117,7 +121,7 @@ int smh_budget_take(struct smc *c, enum smh_budget_kind k, long wait_ms)
     uint64_t until = smc_now_ms() + (uint64_t)(wait_ms > 0 ? wait_ms : 0);
     for (;;) {
         int i = take_once(c, k);
-        if (i >= 0 || smc_now_ms() >= until)
+        if (i >= 0 || i == -ENOSPC || smc_now_ms() >= until)
             return i;
         smh_sleep_ms(SMH_BUDGET_POLL_MS);
     }

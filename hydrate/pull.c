@@ -584,7 +584,9 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     int slot = smh_budget_take(o->cache, o->filepath ? SMH_BUDGET_HYDRATE : SMH_BUDGET_PULL,
                                (long)(deadline - smh_mono_ms()));
     if (slot < 0) {
-        snprintf(res->error, sizeof res->error, "no request slot came free before the deadline");
+        snprintf(res->error, sizeof res->error, "%s",
+                 slot == -ENOSPC ? "the cache's LMDB map is full: no request slot can be taken"
+                                 : "no request slot came free before the deadline");
         smh_conn_free(conn);
         return -EIO;
     }

@@ -10,6 +10,7 @@
 #include "http.h"
 #include "sm_real.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -27,6 +28,8 @@ static int budget_slot(struct smh_engine *e)
         int slot = smh_budget_take(e->c, SMH_BUDGET_UPLOAD, SMH_BUDGET_WAIT_MS);
         if (slot >= 0)
             return slot;
+        if (slot == -ENOSPC)
+            return -1; /* the map is full: the job is left queued for later */
         pthread_mutex_lock(&e->mu);
         int stop = e->stop;
         pthread_mutex_unlock(&e->mu);

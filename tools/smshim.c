@@ -5,6 +5,7 @@
 #include "../cache/cache.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
+#include "../hydrate/budget.h"
 #include "ns.h"
 
 #include <dlfcn.h>
@@ -238,9 +239,21 @@ static int cmd_sync(int argc, char **argv)
     const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
     long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
     int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 1);
-    struct smh_progress prog;
-    long left = push_all(c, cache, &r, timeout, 1, retry, 0, &prog);
+    struct smh_progress prog = {0};
+    long left;
+    /* a full map takes no lease: no request slot, so no upload could be sent, and waiting for
+     * one would only wait out the deadline */
+    int slot = smh_budget_take(c, SMH_BUDGET_UPLOAD, 0);
+    smh_budget_give(c, slot);
     struct smc_counts n;
+    int mapfull = slot == -ENOSPC;
+    if (mapfull) {
+        smc_counts(c, &n);
+        left = (long)n.queued;
+        fprintf(stderr, "smshim: the cache's LMDB map is full: nothing can be pushed\n");
+    } else {
+        left = push_all(c, cache, &r, timeout, 1, retry, 0, &prog);
+    }
     smc_counts(c, &n);
     char paused[200] = "";
     int is_paused = smh_report_paused(c, paused, sizeof paused);
@@ -266,7 +279,7 @@ static int cmd_sync(int argc, char **argv)
     if (unrec)
         fprintf(stderr, "smshim: %llu files could not be recorded (%s); last: %s\n", unrec,
                 cli_unrecorded_why(unerr), E(unlast));
-    return (left > 0 || n.poisoned || is_paused || pulled < 0 || unrec) ? 1 : 0;
+    return (left > 0 || mapfull || n.poisoned || is_paused || pulled < 0 || unrec) ? 1 : 0;
 }
 
 static int cmd_run(int argc, char **argv)

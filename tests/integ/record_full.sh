@@ -36,11 +36,16 @@ PY
 echo "ok - status shows a file that could not be recorded"
 
 export SUPERMEMORY_API_KEY=$key
-rc=0; SMSHIM_SYNC_TIMEOUT=2 limited "$B/smshim" sync >"$T/sync1.out" 2>&1 || rc=$?
+# at once: no lease (no request slot) can be written in a full map, so nothing waits for one
+rc=0; SMSHIM_SYNC_TIMEOUT=600 limited "$B/smshim" sync >"$T/sync1.out" 2>&1 || rc=$?
 cat "$T/sync1.out"
 [ "$rc" = 1 ] || fail "smshim sync exited $rc with a file it cannot record, not 1"
 grep -q 'files could not be recorded (the cache.s LMDB map is full); last: /b.md' "$T/sync1.out" ||
     fail "smshim sync does not say a file could not be recorded"
+grep -q "cannot pull .*the cache.s LMDB map is full" "$T/sync1.out" ||
+    fail "smshim sync's pull does not fail at once saying the map is full"
+grep -q "the cache.s LMDB map is full: nothing can be pushed" "$T/sync1.out" ||
+    fail "smshim sync's push does not fail at once saying the map is full"
 limited "$B/smshim" status | grep -q '^unrecorded: *1' || fail "a scan that could not record the file cleared it"
 echo "ok - smshim sync exits 1 while the file cannot be recorded"
 
