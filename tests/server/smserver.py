@@ -22,6 +22,7 @@ import random
 import re
 import signal
 import socketserver
+import struct
 import sys
 import threading
 import time
@@ -265,6 +266,7 @@ class Store:
         self.docs = {}
         self.docs_gen = getattr(self, "docs_gen", 0) + 1  # moves with every change (_persist)
         self.sorted_hits = None  # (key, valid until ms, hits) of the last listing (Store.list)
+        self.json_content = {}  # id(content) -> (content, its JSON text): Store.encode
         self.files = {}  # id -> the bytes of an uploaded (or seeded) binary document, served at its url
         self.next_seq = 0
         self.config = dict(self.defaults)
@@ -348,6 +350,8 @@ class Store:
                 new[name] = value
             else:
                 raise ApiError(400, "Invalid request", f"bad value for config key {name!r}")
+        if new.get("gzip_bomb_mb"):
+            gzip_bomb(new["gzip_bomb_mb"])  # built now: a request does not wait for it
         with self.lock:
             self.config.update(new)
             self.held.notify_all()
@@ -668,6 +672,40 @@ class Store:
         with self.lock:
             return self._view(self._lookup(doc_id), now_ms())
 
+    def _content_json(self, content):
+        """The JSON text of a document's content, made once per content: a str is never changed in place,
+        so the one kept for a document stands while its content is that same object."""
+        with self.lock:
+            kept = self.json_content.get(id(content))
+        if kept is not None and kept[0] is content:
+            return kept[1]
+        text = dump_json(content)
+        with self.lock:
+            self.json_content[id(content)] = (content, text)  # (the str held: its id stays its own)
+        return text
+
+    def _doc_parts(self, view):
+        """dump_json(view) as a list of bytes, its content (the last member, when there) kept."""
+        content = view.get("content")
+        if not isinstance(content, str) or len(content) < 4096:
+            return [dump_json(view)]
+        head = dump_json({k: v for k, v in view.items() if k != "content"})
+        return [head[:-1] + b', "content": ' if len(head) > 2 else b'{"content": ', self._content_json(content), b"}"]
+
+    def encode(self, answer):
+        """dump_json(answer) of a listing or of one document, as a list of bytes (the same bytes
+        in order), each document's content serialised once, not at every answer: serialising large
+        listings whole (100 MB of content) cost seconds each, which a client that refuses such an
+        answer by its Content-Length never reads; on a loaded machine, more than a pull's deadline."""
+        if "memories" not in answer:
+            return self._doc_parts(answer)
+        parts = [b'{"memories": [']
+        for i, v in enumerate(answer["memories"]):
+            parts += ([b", "] if i else []) + self._doc_parts(v)
+        rest = dump_json({k: v for k, v in answer.items() if k != "memories"})
+        parts.append(b"], " + rest[1:] if len(rest) > 2 else b"]}")
+        return parts
+
     def patch(self, doc_id, body):
         """PATCH /v3/documents/{id}; quirks 4 (dropped while processing), 5 (content wins over filepath), 6."""
         content = body.get("content")
@@ -912,7 +950,10 @@ class Store:
                 if "content" in body:
                     doc["content"] = content
             self._persist()
-            return self._view(doc, now)
+            view = self._view(doc, now)
+        if len(doc["content"]) >= 4096:
+            self._content_json(doc["content"])  # serialised now, not inside the first request for it
+        return view
 
     def edit_doc(self, body):
         """Admin edit, as if changed remotely: new content/filepath/metadata, updatedAt now (or given), done."""
@@ -1004,18 +1045,25 @@ _BOMB_LOCK = threading.Lock()
 
 def gzip_bomb(mb):
     """A gzip body (Content-Encoding: gzip) that decodes to about `mb` MB of valid JSON: an empty listing
-    padded with spaces. About 1 MB on the wire per GB decoded; built once per size."""
+    padded with spaces. About 1 MB on the wire per GB decoded; built once per size, when the setting is made
+    (Store.set_config), not while a request waits. One MiB of spaces is compressed once, after a full flush
+    (which makes its compressed block the same wherever it stands), and that block repeated: compressing the
+    gigabyte itself takes 10-40 s of CPU, which a loaded machine spent inside the request, past the client's
+    deadline."""
     with _BOMB_LOCK:
         if mb not in _BOMBS:
-            co = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip stream
-            parts = [co.compress(b'{"memories":[],"pagination":{"currentPage":1,"limit":100,'
-                                 b'"totalItems":0,"totalPages":1}')]
-            left, chunk = int(mb * 1024 * 1024), b" " * (1 << 20)
-            while left > 0:
-                parts.append(co.compress(chunk[:min(left, len(chunk))]))
-                left -= len(chunk)
-            parts.append(co.compress(b"}"))
-            parts.append(co.flush())
+            head = b'{"memories":[],"pagination":{"currentPage":1,"limit":100,"totalItems":0,"totalPages":1}'
+            chunk, n = b" " * (1 << 20), max(1, int(mb))
+            co = zlib.compressobj(9, zlib.DEFLATED, -15)  # raw deflate: the gzip frame is written here
+            parts = [b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff", co.compress(head) + co.flush(zlib.Z_FULL_FLUSH)]
+            block = co.compress(chunk) + co.flush(zlib.Z_FULL_FLUSH)
+            parts.append(block * n)
+            parts.append(co.compress(b"}") + co.flush())
+            crc = zlib.crc32(head)
+            for _ in range(n):
+                crc = zlib.crc32(chunk, crc)
+            crc = zlib.crc32(b"}", crc)
+            parts.append(struct.pack("<II", crc & 0xFFFFFFFF, (len(head) + n * len(chunk) + 1) & 0xFFFFFFFF))
             _BOMBS[mb] = b"".join(parts)
         return _BOMBS[mb]
 
@@ -1078,6 +1126,7 @@ class Handler(BaseHTTPRequestHandler):
     def _send(self, status, obj=None, headers=(), raw=None, ctype="application/json"):
         """One complete response; Content-Length always (204 carries no body and, per RFC 9110, no length)."""
         body = raw if raw is not None else (b"" if obj is None else dump_json(obj))
+        parts = body if isinstance(body, list) else [body]  # (Store.encode: written part by part)
         end, self.inflight_end = getattr(self, "inflight_end", None), None
         if end:
             end()  # the request is answered: no longer in flight
@@ -1086,12 +1135,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if status != 204:
             self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(sum(len(p) for p in parts)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if body and status != 204 and self.command != "HEAD":
-            self.wfile.write(body)
+        if status != 204 and self.command != "HEAD":
+            for p in parts:
+                if p:
+                    self.wfile.write(p)
         self.wfile.flush()
 
     def _drop(self):
@@ -1263,6 +1314,10 @@ class Handler(BaseHTTPRequestHandler):
                 elif store.roll("wrong_types"):
                     store.count_fault("wrong_types")
                     answer = wrong_types_answer(store, answer)
+                else:
+                    raw = store.encode(answer)
+            elif route == R_GET and status == 200:
+                raw = store.encode(answer)
 
             if route == R_FILE_GET and isinstance(answer, bytes):
                 raw, answer, ctype = answer, None, "application/octet-stream"
