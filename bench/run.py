@@ -24,8 +24,8 @@ import argparse
 import os
 import sys
 
-from cases import (crawl, crawl_server, instructions, micro, process_start, programs,
-                   pull_cost, raw_syscall, scale, upload_drain)
+from cases import (crawl, crawl_server, dead_server, instructions, micro, process_start,
+                   programs, pull_cost, raw_syscall, scale, upload_drain)
 from lib import harness
 from lib.config import BENCH
 
@@ -42,6 +42,7 @@ STEPS = [
     ("crawl", "server", ("crawl",), crawl_server.run),
     ("upload_drain", None, ("upload_drain",), upload_drain.run),
     ("pull_cost", None, ("pull_cost",), pull_cost.run),
+    ("dead_server", None, ("dead_server",), dead_server.run),
     ("programs", None, ("programs",), programs.run),
     ("process_start", None, ("process_start",), process_start.run),
     ("scale", None, ("scale",), scale.run),

@@ -75,13 +75,20 @@ def run(ctx):
     first["of_floor"] = round(first["floor_secs"] / first["secs"], 2) if first["secs"] else None
     nochange = [one_sync(ctx, srv, env, "no-change sync") for _ in range(3)]
     nochange.sort(key=lambda r: r["secs"])
+    # a remote delete: the next sync's count check sees it, lists the ids and removes the file
+    gone = next(d for d in srv.docs(tag) if d["filepath"] == "/p/d07/f00007.md")
+    srv.admin("/_admin/delete", {"id": gone["id"]})
+    rd = one_sync(ctx, srv, env, "sync after a remote delete")
+    rd["applied"] = not os.path.exists(cache + "/tree/p/d07/f00007.md")
     proc.log("  first sync %.1f s (floor %.1f s, %d list requests, at most %d in flight, "
              "%s MB peak); no change %.2f s, %d request(s)"
              % (first["secs"], first["floor_secs"], first["list_requests"],
                 first["max_inflight"], first["maxrss_mb"], nochange[1]["secs"],
                 nochange[1]["requests"]))
+    proc.log("  a remote delete: %s by the next sync, %.2f s, %d request(s)"
+             % ("applied" if rd["applied"] else "NOT applied", rd["secs"], rd["requests"]))
     return {"documents": n, "latency_ms": lat,
-            "first_sync": first, "no_change_sync": nochange[1],
+            "first_sync": first, "no_change_sync": nochange[1], "remote_delete": rd,
             "note": "first: every document pulled into a fresh cache, beside its floor (its "
                     "round trips at the latency, %d list requests in flight); no change: the "
                     "median of 3 syncs with nothing changed remotely (targets: first <= 8 s, no "

@@ -10,7 +10,7 @@ R_LIST, R_CREATE = "POST /v3/documents/list", "POST /v3/documents"  # the test s
 IN_FLIGHT = 8  # the sync engine's uploads in flight per cache (hydrate/engine.c, SMH_WORKERS)
 SAME = 1.2     # "the same crawl time at 1000 ms as at 0 ms": within this ratio (run-to-run noise)
 CASES = ["micro", "passthrough", "process_start", "crawl", "upload_drain", "scale", "programs",
-         "instructions", "raw_syscall", "pull_cost"]
+         "instructions", "raw_syscall", "pull_cost", "dead_server"]
 MICRO_OPS = ["stat", "lstat", "stat_missing", "access", "open_read", "readdir", "create_write",
              "mkdir", "rmdir"]
 OPS_A = MICRO_OPS[:7]  # everything that deletes nothing
@@ -39,7 +39,7 @@ FULL = dict(rounds=3, budget=0.25, pass_rounds=4, start_runs=240, start_rounds=6
             srv_drain_rounds=1, srv_exit_drain=True,
             drain_files=200, drain_latencies=[0, 50, 200], drain_rounds=2, drain_procs=4,
             drain_stock=[50, 200], raw_max=500000, raw_bun_rounds=9, raw_bun_files=177,
-            raw_bun_dirs=92, pull_docs=20000, pull_latency=100)
+            raw_bun_dirs=92, pull_docs=20000, pull_latency=100, dead_rounds=3)
 SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1,
              first_runs=1, crawl_rounds=1, scale=[100, 300], scale_1m=None,
              scale_rounds=1, prog_rounds=1, prog_runs=1, repo_files=20, pymods=3,
@@ -48,4 +48,4 @@ SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1
              srv_drain_rounds=1, srv_exit_drain=True,
              drain_files=20, drain_latencies=[0, 50], drain_rounds=1, drain_procs=2,
              drain_stock=[], raw_max=2000, raw_bun_rounds=1, raw_bun_files=20,
-             raw_bun_dirs=10, pull_docs=200, pull_latency=10)
+             raw_bun_dirs=10, pull_docs=200, pull_latency=10, dead_rounds=1)

@@ -64,6 +64,7 @@ def md_tables(C, sides):
 
     L = call_tables(C.get("micro"), skipped) + workload_table(C, skipped)
     L += server_crawl_table(C.get("crawl", {})) + drain_table(C.get("upload_drain", {}))
+    L += dead_table(C.get("dead_server", {}))
     extra = []
     for rows in (start_rows, passthrough_rows, instructions_rows, scale_rows, raw_rows):
         extra += rows(C)
@@ -224,6 +225,21 @@ def drain_table(ud):
             "%.0f" % d["ideal_docs_per_s"] if d.get("ideal_docs_per_s") else "-",
             "%.2f" % d["of_ideal"] if d.get("of_ideal") is not None else "-",
             d["max_inflight_uploads"]))
+    L.append("")
+    return L
+
+
+def dead_table(ds):
+    """Case dead_server (empty when it did not run)."""
+    if ds.get("status") != "ok":
+        return []
+    L = ["**A server that never answers** (it accepts connections, answers nothing): wall time "
+         "of each command, median of %d rounds, beside the same command with the server "
+         "answering; every write reached the server once it answered again." % ds["rounds"], "",
+         "| command | server never answering | target | server answering |", "|---|---|---|---|"]
+    for d in ds["cmds"].values():
+        L.append("| %s | %.2f s | <= %.0f s | %.2f s |" % (d["label"], d["silent_secs"],
+                                                       d["target_secs"], d["answering_secs"]))
     L.append("")
     return L
 

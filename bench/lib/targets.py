@@ -31,6 +31,7 @@ def targets(C):
     local(T, C, m, c)
     server(T, c)
     uploads(T, C.get("upload_drain", {}), c.get("last_upload", {}))
+    sync(T, C.get("pull_cost", {}), C.get("dead_server", {}), C.get("upload_drain", {}))
     raw(T, C.get("raw_syscall", {}))
     scale(T, C.get("scale", {}).get("stages", {}))
     peers(T, m, c)
@@ -99,6 +100,46 @@ def uploads(T, ud, lu):
     T.add("uploads in flight at once (the test server's max_inflight_uploads)",
           "<= %d" % IN_FLIGHT, v, v is not None and v <= IN_FLIGHT,
           "the most seen in cases 4 and 5", shown=None if v is None else str(v))
+
+
+def secs(v):
+    return None if v is None else "%.2f s" % v
+
+
+def sync(T, pc, ds, ud):
+    """What a pull costs, how long short processes wait on a server that never answers, and
+    the other drains (a plain-preload process's exit, 16 short processes then `smshim sync`)."""
+    why = not_ok(pc)
+    f, nc = pc.get("first_sync") or {}, pc.get("no_change_sync") or {}
+    T.add("first `smshim sync` of %s documents at %s ms" % (pc.get("documents", "?"),
+                                                            pc.get("latency_ms", "?")),
+          "<= 8 s", f.get("secs"), f.get("secs") is not None and f["secs"] <= 8,
+          why or "floor %.1f s" % f.get("floor_secs", 0), shown=secs(f.get("secs")))
+    v = nc.get("secs")
+    T.add("no-change `smshim sync`", "<= 1 s and <= 3 requests", v,
+          v is not None and v <= 1 and nc.get("requests", 99) <= 3,
+          why or "%d request(s)" % nc.get("requests", 0), shown=secs(v))
+    rd = pc.get("remote_delete") or {}
+    if rd:
+        T.add("a remote delete (the count shows it)", "applied by the next `smshim sync`",
+              1 if rd.get("applied") else 0, rd.get("applied"),
+              "%.2f s, %d requests" % (rd.get("secs", 0), rd.get("requests", 0)),
+              shown="applied" if rd.get("applied") else "not applied")
+    for name, d in (ds.get("cmds") or {}).items():
+        T.add("server never answering: %s" % d["label"], "<= %.0f s" % d["target_secs"],
+              d["silent_secs"], d["silent_secs"] <= d["target_secs"],
+              "%.2f s with the server answering" % d["answering_secs"],
+              shown=secs(d["silent_secs"]))
+    if not ds.get("cmds"):
+        T.add("server never answering: short processes", "<= 3 s, `smshim run` <= 4 s / 1 s",
+              None, None, not_ok(ds))
+    for name, d in (ud.get("others") or {}).items():
+        v = d.get("of_ideal")
+        what = ("a plain-preload process's exit drain" if d["how"] == "exit" else
+                "`smshim sync` after 16 short processes")
+        T.add("%s at %d ms (docs/s)" % (what, d["latency_ms"]),
+              ">= 0.8x of %d/latency" % IN_FLIGHT, v, v is not None and v >= 0.8,
+              "%.0f docs/s" % d["docs_per_s"] if d.get("docs_per_s") else "")
 
 
 def raw(T, rw):

@@ -18,7 +18,7 @@ fi
 import json, sys
 r = json.load(open(sys.argv[1]))
 cases = ["micro", "passthrough", "process_start", "crawl", "upload_drain", "scale", "programs",
-         "instructions", "raw_syscall", "pull_cost"]
+         "instructions", "raw_syscall", "pull_cost", "dead_server"]
 assert list(r["cases"]) == cases, list(r["cases"])
 for c in cases:
     st = r["cases"][c]["status"]
@@ -37,6 +37,11 @@ pc = r["cases"]["pull_cost"]
 assert pc["status"] == ud["status"], (pc, ud)
 if pc["status"] == "ok":
     assert pc["first_sync"]["requests"] >= 1 and pc["no_change_sync"]["requests"] <= 3, pc
+    assert pc["remote_delete"]["applied"], pc
+ds = r["cases"]["dead_server"]
+assert ds["status"] == ud["status"], (ds, ud)
+if ds["status"] == "ok":
+    assert set(ds["cmds"]) == {"preload_first", "preload_next", "run_first", "run_next"}, ds
 if ud["status"] == "ok":
     assert all(c["docs_per_s"] > 0 and c["max_inflight_uploads"] >= 1
                for c in ud["configs"].values()), ud
