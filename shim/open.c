@@ -209,7 +209,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
     char pre[PATH_MAX], lex[PATH_MAX];
     struct stat st;
-    int have_pre = 0, hit = 0;
+    int have_pre = 0, hit = 0, was_missing = 0;
     pre[0] = lex[0] = '\0';
     if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
         int saved = errno;
@@ -225,6 +225,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         /* a regular file or a new one, not a symlink: this key is the file's canonical name */
         have_pre = (p == 1 ? S_ISREG(st.st_mode) : p == 0 && (flags & O_CREAT)) &&
                    (pre[0] == '/' || sm_key_at(r->fd, r->path, pre) == 0) && strcmp(pre, "/") != 0;
+        was_missing = have_pre && p == 0;
         int again = have_pre && lex[0] && strcmp(pre, lex) == 0;
         if (lex[0] && !again)
             sm_note_unlink(lex); /* a symlink, a directory, a name through a link: no file's */
@@ -238,10 +239,15 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         int e = errno;
         if (e == ENOENT && r->kind == SM_TREE && sm_is_tree_fd(r->fd) && !(flags & O_CREAT))
             sm_note_miss(r->path);
-        if (e == ENOENT && have_pre && hit) {
-            /* the directory the table held is gone since: the name recorded is no file's */
-            sm_vdir_forget();
-            sm_note_unlink(pre);
+        if (was_missing) {
+            /* a create the kernel refused (its directory gone since the table held it, a
+             * trailing '/', O_DIRECTORY, no write permission, no space): the name recorded
+             * before the open holds no file, unless another process made one there meanwhile */
+            if (e == ENOENT && hit)
+                sm_vdir_forget();
+            if (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+                !S_ISREG(st.st_mode))
+                sm_note_unlink(pre);
         }
         return -e;
     }
