@@ -260,23 +260,15 @@ struct plan {
     char interp[SM_INTERP_DEPTH][256], arg[SM_INTERP_DEPTH][256];
 };
 
-static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+/* The interpreters of the script at cur (a real path, or one relative to the cwd) as the kernel
+ * nests them, each under the prefix resolved into the tree; path is the script's name as the
+ * caller gave it (the script argument). With `need`, only a script whose first interpreter lies
+ * under the prefix is planned (the kernel ran it and did not find that interpreter); -ENOENT
+ * otherwise. */
+static int plan_interp(struct plan *pl, const char *cur, const char *path, char *const argv[],
+                       int need)
 {
-    pl->argv = argv;
-    pl->target = path;
-    pl->s.map = NULL;
-    if (!sm_maybe(path))
-        return 0;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &pl->r);
-    if (rc < 0)
-        return rc;
-    pl->target = pl->r.path;
-    if (pl->r.kind != SM_TREE)
-        return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
-    if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
-        return -errno;
-    const char *cur = pl->r.path;
-    int lv = 0;
+    int lv = 0, rc;
     while (lv < SM_INTERP_DEPTH && shebang(cur, pl->interp[lv], pl->arg[lv])) {
         rc = sm_resolve(AT_FDCWD, pl->interp[lv], SM_RES_ABS | SM_RES_FOLLOW, &pl->ir[lv]);
         if (rc < 0)
@@ -285,8 +277,8 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
         if (pl->ir[lv++].kind != SM_TREE)
             break; /* a real interpreter: the kernel runs it, and whatever it names */
     }
-    if (lv == 0)
-        return 0;
+    if (lv == 0 || (need && pl->ir[0].kind != SM_TREE))
+        return need ? -ENOENT : 0;
     size_t argc = 0;
     while (argv && argv[argc])
         argc++;
@@ -306,6 +298,37 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     pl->argv = a;
     pl->target = pl->ir[lv - 1].path;
     return 0;
+}
+
+static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+{
+    pl->argv = argv;
+    pl->target = path;
+    pl->s.map = NULL;
+    if (!sm_maybe(path))
+        return 0;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &pl->r);
+    if (rc < 0)
+        return rc;
+    pl->target = pl->r.path;
+    if (pl->r.kind != SM_TREE)
+        return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
+    if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
+        return -errno;
+    return plan_interp(pl, pl->r.path, path, argv, 0);
+}
+
+/* The kernel answered ENOENT for a file it could run: a script it found (outside the prefix, or
+ * named relative to a directory in the tree) whose interpreter lies under the prefix, which the
+ * kernel cannot see. Plan it through that interpreter; -ENOENT for anything else. Costs nothing
+ * on an exec that works. */
+static int plan_retry(struct plan *pl, const char *path, char *const argv[])
+{
+    if (!sm_cfg.enabled || pl->argv != argv || pl->s.map)
+        return -ENOENT; /* already planned through an interpreter */
+    if (SM_REAL(faccessat)(AT_FDCWD, pl->target, X_OK, AT_EACCESS) != 0)
+        return -ENOENT;
+    return plan_interp(pl, pl->target, path, argv, 1);
 }
 
 /* A static program is one no preload reaches: unless the kernel itself shows the tree at the
@@ -353,6 +376,10 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
         note_static(path, pl.target);
         SM_REAL(execve)(pl.target, pl.argv, env);
         rc = -errno;
+        if (rc == -ENOENT && plan_retry(&pl, path, argv) == 0) {
+            SM_REAL(execve)(pl.target, pl.argv, env);
+            rc = -errno;
+        }
     }
     tree_pass_end(tfd);
     scratch_put(&pl.s);
@@ -517,6 +544,8 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     if (rc == 0) {
         note_static(path, pl.target);
         rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
+        if (rc == ENOENT && plan_retry(&pl, path, argv) == 0)
+            rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
     } else {
         rc = -rc;
     }
