@@ -558,6 +558,98 @@ static void budget_give_all(struct smc *c, const int extra[SMH_PULL_INFLIGHT], i
         smh_budget_give(c, extra[i]);
 }
 
+/* The listing of a pull, by kind: a miss (one filepath or directory, with content), the first
+ * pull (every document, with content), or a delta pull (what changed since the watermark) with
+ * its count check. The outcome; *listing: a whole listing of the container when this pull made
+ * one (deletions are looked for against it), else NULL. */
+static int pull_list(struct smh_engine *e, struct pull *p, struct pull *ids, struct smh_call *k,
+                     const struct smh_pull_opts *o, uint64_t deadline, struct pull **listing)
+{
+    struct smh_list_info li;
+    *listing = NULL;
+    if (o->filepath) {
+        p->full = 0;
+        return list_pages(p, k, o, 1, PAGE, 1, deadline, &li);
+    }
+    if (!p->watermark) {
+        int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
+        int outcome = first_pull(p, ids, k, o, n, deadline, listing);
+        budget_give_all(o->cache, extra, n);
+        return outcome;
+    }
+    /* a delta pull: only what changed (nothing changed: one request) */
+    uint64_t newest;
+    p->full = 0;
+    int outcome = delta(p, k, o, deadline, &li, &newest);
+    long long total = li.total_items;
+    /* the count check: fewer documents than the entries stand for means a remote deletion (the
+     * next full listing finds it otherwise, and `smshim sync --full` at once) */
+    long long off = offset_get(o->cache), remote = remote_entries(o->cache);
+    int idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
+                             (off < 0 || total < remote + off));
+    if (outcome == SMH_OK && idlist) {
+        int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
+        outcome = list_pages(ids, k, o, 0, PAGE, n, deadline, &li);
+        budget_give_all(o->cache, extra, n);
+        if (outcome == SMH_OK) {
+            fetch_missing(p, ids, k, deadline);
+            *listing = ids;
+        }
+    }
+    return outcome;
+}
+
+/* A listing succeeded (not a miss): remove what a whole listing lacks and the server says is
+ * gone, and record what the next pull starts from (the offset, the duplicates, the watermark,
+ * when this pull ended). */
+static void pull_record(struct pull *p, struct pull *listing, struct smh_call *k,
+                        const struct smh_pull_opts *o, uint64_t deadline,
+                        struct smh_pull_result *res)
+{
+    if (listing) {
+        res->removed = remove_gone(listing, k, o, deadline);
+        offset_put(listing);
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_DUPLICATES, NULL, (uint64_t)listing->dups);
+    }
+    if (p->newest > p->watermark)
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, p->newest);
+    smc_kv_set_u64(o->cache, SMC_KV_PULL_LAST, NULL, smc_now_ms());
+}
+
+/* What any pull, failed or not, reports: the documents it skipped (logged, and counted in the
+ * cache for `smshim status`) and its counts in res. */
+static void pull_report(const struct pull *p, const struct smh_call *k,
+                        const struct smh_pull_opts *o, struct smh_pull_result *res)
+{
+    if (k->malformed && o->log) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "skipped %ld listed documents with malformed fields",
+                 k->malformed);
+        o->log(msg);
+    }
+    if (p->bad)
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_UNSAFE, NULL, (uint64_t)p->bad);
+    if (p->oversized)
+        smc_kv_set_u64(o->cache, SMC_KV_PULL_OVERSIZED, NULL, (uint64_t)p->oversized);
+    res->applied = p->applied;
+    res->kept = p->kept;
+    res->duplicates = p->dups;
+    res->unsafe = p->bad;
+}
+
+/* One pull. What it guarantees:
+ * - it ends by its deadline (o->retry_ms, else PULL_BOUND_MS), retries and waits included, and
+ *   its requests hold slots of the cache's request budget (budget.h): one taken before the first
+ *   request (none free before the deadline: the pull fails without asking), more only when free
+ *   at once, each given back before it returns;
+ * - every document goes through smc_apply_remote (or the binary path, smh_bin_on_doc), so a
+ *   pending local change is never overwritten;
+ * - a file is removed only after a whole listing of the container lacked it and a GET of its
+ *   document answered 404 (remove_gone);
+ * - what the next pull starts from (watermark, offset, duplicates, pull.last) is recorded only
+ *   when the listing succeeded, and not by a miss; the watermark only moves forward;
+ * - on failure res->error says why, res->unreachable when no answer came at all, res->auth when
+ *   the key was refused. */
 long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pull_result *res)
 {
     struct smh_conn *conn = smh_conn_new(o->base_url, o->key, o->timeout_ms);
@@ -576,11 +668,10 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         return -EIO;
     }
     smc_kv_get_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, &p.watermark); /* 0: none */
-    /* the whole pull, retries and waits included, ends by its deadline */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
-    /* the pull's requests hold a slot of the cache's request budget (budget.h): this one for the
-     * requests of the calling thread, and one for each extra page fetched at once */
+    /* this slot for the requests of the calling thread; pull_list takes one for each extra page
+     * fetched at once */
     int slot = smh_budget_take(o->cache, o->filepath ? SMH_BUDGET_HYDRATE : SMH_BUDGET_PULL,
                                (long)(deadline - smh_mono_ms()));
     if (slot < 0) {
@@ -590,39 +681,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         smh_conn_free(conn);
         return -EIO;
     }
-    struct smh_list_info li;
-    struct pull *listing = NULL; /* a whole listing: deletions are looked for against it */
-    int outcome, first = !p.watermark && !o->filepath;
-    if (o->filepath) {
-        /* a miss: one filepath (or directory), with its content */
-        p.full = 0;
-        outcome = list_pages(&p, &k, o, 1, PAGE, 1, deadline, &li);
-    } else if (first) {
-        /* the first pull: every document, with its content */
-        int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
-        outcome = first_pull(&p, &ids, &k, o, n, deadline, &listing);
-        budget_give_all(o->cache, extra, n);
-    } else {
-        /* a delta pull: only what changed (nothing changed: one request) */
-        uint64_t newest;
-        p.full = 0;
-        outcome = delta(&p, &k, o, deadline, &li, &newest);
-        long long total = li.total_items;
-        /* the count check: fewer documents than the entries stand for means a remote deletion
-         * (the next full listing finds it otherwise, and `smshim sync --full` at once) */
-        long long off = offset_get(o->cache), remote = remote_entries(o->cache);
-        int idlist = o->full || (outcome == SMH_OK && total >= 0 && remote >= 0 &&
-                                 (off < 0 || total < remote + off));
-        if (outcome == SMH_OK && idlist) {
-            int extra[SMH_PULL_INFLIGHT], n = budget_pages(e, o->cache, extra);
-            outcome = list_pages(&ids, &k, o, 0, PAGE, n, deadline, &li);
-            budget_give_all(o->cache, extra, n);
-            if (outcome == SMH_OK) {
-                fetch_missing(&p, &ids, &k, deadline);
-                listing = &ids;
-            }
-        }
-    }
+    struct pull *listing;
+    int outcome = pull_list(e, &p, &ids, &k, o, deadline, &listing);
     if (outcome == SMH_OK) /* the bytes of the binary documents it listed */
         p.applied += smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
     long rc = 0;
@@ -632,30 +692,9 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         res->auth = outcome == SMH_AUTH;
         rc = -EIO;
     } else if (!o->filepath) {
-        struct pull *full = listing;
-        if (full) {
-            res->removed = remove_gone(full, &k, o, deadline);
-            offset_put(full);
-            smc_kv_set_u64(o->cache, SMC_KV_PULL_DUPLICATES, NULL, (uint64_t)full->dups);
-        }
-        if (p.newest > p.watermark)
-            smc_kv_set_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, p.newest);
-        smc_kv_set_u64(o->cache, SMC_KV_PULL_LAST, NULL, smc_now_ms());
+        pull_record(&p, listing, &k, o, deadline, res);
     }
-    if (k.malformed && o->log) {
-        char msg[120];
-        snprintf(msg, sizeof msg, "skipped %ld listed documents with malformed fields",
-                 k.malformed);
-        o->log(msg);
-    }
-    if (p.bad)
-        smc_kv_set_u64(o->cache, SMC_KV_PULL_UNSAFE, NULL, (uint64_t)p.bad);
-    if (p.oversized)
-        smc_kv_set_u64(o->cache, SMC_KV_PULL_OVERSIZED, NULL, (uint64_t)p.oversized);
-    res->applied = p.applied;
-    res->kept = p.kept;
-    res->duplicates = p.dups;
-    res->unsafe = p.bad;
+    pull_report(&p, &k, o, res);
     pull_free(&p);
     pull_free(&ids);
     smh_conn_free(conn);
