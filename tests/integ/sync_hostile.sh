@@ -11,18 +11,12 @@ long=$(printf 'x%.0s' $(seq 1 300))
 for fp in "/../escape.md" "/a/../../escape2.md" "/ok/../x.md" $'/ctl/a\x01b.md' "/$long.md" "//double.md" "/./dot.md" "/fine/ok.md"; do
     srv seed "$fp" "hostile $fp" >/dev/null
 done
-"$PY" - "$SRV" <<'PY'
-import json, sys, urllib.request
-def seed(fp, content, ts):
-    req = urllib.request.Request(sys.argv[1] + "/_admin/documents", method="POST",
-        data=json.dumps({"filepath": fp, "content": content, "containerTag": "smshim", "updatedAt": ts}).encode(),
-        headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-seed("/dup.md", "old", "2026-01-01T00:00:00.000Z")
-seed("/dup.md", "newest", "2026-03-01T00:00:00.000Z")
-seed("/dup.md", "middle", "2026-02-01T00:00:00.000Z")
-seed(None, "no filepath", "2026-01-01T00:00:00.000Z")
-PY
+srv seedjson <<'EOF'
+{"filepath": "/dup.md", "content": "old", "updatedAt": "2026-01-01T00:00:00.000Z"}
+{"filepath": "/dup.md", "content": "newest", "updatedAt": "2026-03-01T00:00:00.000Z"}
+{"filepath": "/dup.md", "content": "middle", "updatedAt": "2026-02-01T00:00:00.000Z"}
+{"filepath": null, "content": "no filepath", "updatedAt": "2026-01-01T00:00:00.000Z"}
+EOF
 "$B/smshim" sync >"$T/sync.out" 2>&1 || true
 cat "$T/sync.out"
 "$PY" "$SRC/tests/lib/manifest.py" "$SMSHIM_CACHE/tree" | tee "$T/tree"

@@ -6,20 +6,14 @@
 . "$(dirname "$0")/../lib/common.sh"
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
-"$PY" - "$SRV" <<'PY'
-import json, sys, urllib.request
-def seed(fp, content, ts):
-    req = urllib.request.Request(sys.argv[1] + "/_admin/documents", method="POST",
-        data=json.dumps({"filepath": fp, "content": content, "containerTag": "smshim", "updatedAt": ts}).encode(),
-        headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
-seed("/a.md", "real a", "2026-01-01T00:00:00.000Z")
-seed("/a.md\u0000evil", "evil a", "2026-03-01T00:00:00.000Z")
-seed("/z.md\u0000", "evil z", "2026-03-01T00:00:00.000Z")
-seed("\u0000/n.md", "evil n", "2026-03-01T00:00:00.000Z")
-seed("/fine.md", "fine", "2026-02-01T00:00:00.000Z")
-seed("/nul.md", "one\u0000two", "2026-02-01T00:00:00.000Z")
-PY
+srv seedjson <<'EOF'
+{"filepath": "/a.md", "content": "real a", "updatedAt": "2026-01-01T00:00:00.000Z"}
+{"filepath": "/a.md\u0000evil", "content": "evil a", "updatedAt": "2026-03-01T00:00:00.000Z"}
+{"filepath": "/z.md\u0000", "content": "evil z", "updatedAt": "2026-03-01T00:00:00.000Z"}
+{"filepath": "\u0000/n.md", "content": "evil n", "updatedAt": "2026-03-01T00:00:00.000Z"}
+{"filepath": "/fine.md", "content": "fine", "updatedAt": "2026-02-01T00:00:00.000Z"}
+{"filepath": "/nul.md", "content": "one\u0000two", "updatedAt": "2026-02-01T00:00:00.000Z"}
+EOF
 "$B/smshim" sync >"$T/sync.out" 2>&1 || true
 cat "$T/sync.out"
 "$PY" "$SRC/tests/lib/manifest.py" "$SMSHIM_CACHE/tree" | tee "$T/tree"

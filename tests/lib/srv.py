@@ -4,6 +4,9 @@
   srv.py URL config KEY=VALUE...      change live settings (numbers, true/false)
   srv.py URL stats [FIELD]            print the stats JSON, or one field of it
   srv.py URL seed FILEPATH CONTENT [TAG]   add a document as if made remotely (prints its id)
+  srv.py URL seedjson                 add the documents on stdin, one JSON object a line, as they are
+                                      (filepath, content, updatedAt...: JSON escapes such as \u0000
+                                      reach the server as written; containerTag "smshim" unless given)
   srv.py URL seedmany PATTERN N [CONTENT]   seed N documents, %d in PATTERN and CONTENT (default
                                       "doc %d") standing for 1..N
   srv.py URL edit ID CONTENT          change a document remotely
@@ -174,6 +177,10 @@ def main():
         d = call(url, "POST", "/_admin/documents", {"filepath": args[0], "content": args[1],
                                                     "containerTag": args[2] if len(args) > 2 else "smshim"})
         print(d["id"])
+    elif cmd == "seedjson":
+        for line in sys.stdin:
+            if line.strip():
+                call(url, "POST", "/_admin/documents", {"containerTag": "smshim", **json.loads(line)})
     elif cmd == "seedmany":  # seedmany FILEPATH-PATTERN N [CONTENT-PATTERN]: %d is 1..N
         for i in range(1, int(args[1]) + 1):
             call(url, "POST", "/_admin/documents",
