@@ -7,8 +7,8 @@
 #include <pthread.h>
 
 struct smc_lmdb_fns smc_lmdb;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
-static int load_rc = -ENOSYS;
+static pthread_once_t once = PTHREAD_ONCE_INIT; /* liblmdb is looked up once per process */
+static int load_rc = -ENOSYS;                   /* its outcome: 0, or -ENOSYS (written once) */
 
 static void load(void)
 {

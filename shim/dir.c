@@ -73,7 +73,7 @@ struct walk_ctx {
     size_t skip; /* bytes of the tree root to replace by the prefix */
     struct walk_ctx *prev;
 };
-static __thread struct walk_ctx *walk_top;
+static __thread struct walk_ctx *walk_top; /* this thread's innermost walk (nftw may nest) */
 
 /* fpath (a tree path) -> virtual path in out; returns the change in length. */
 static long walk_untranslate(const char *fpath, char *out)

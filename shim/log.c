@@ -13,7 +13,7 @@
 void sm_log_refused(const char *why);
 
 int sm_log_level;
-static int log_fd = -1;
+static int log_fd = -1; /* the log's descriptor (the shim's own), -1 until it is open */
 /* The default file lives in the cache, which the first process of a new cache makes only at its
  * first call under the prefix, after sm_log_init: that file is opened at the first message
  * instead (log_later holds its path; log_opening lets one thread try at a time). */

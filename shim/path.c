@@ -237,7 +237,7 @@ static int xlate(const char *vabs, char *out, size_t size)
 /* ---- the cwd and directory fds ------------------------------------------------------------ */
 
 enum { CWD_UNKNOWN = 0, CWD_OUTSIDE, CWD_INSIDE, CWD_ABOVE };
-static int cwd_state_v;
+static int cwd_state_v; /* CWD_*: where the kernel's cwd was found; CWD_UNKNOWN after a chdir */
 
 void sm_cwd_changed(void)
 {
