@@ -107,6 +107,154 @@ static int cache_readable(const char *cache, const char *tree, const char *meta)
     return 0;
 }
 
+/* What `smshim status` shows. */
+struct status {
+    const char *cache, *prefix, *mode;
+    char cwhy[PATH_MAX + 128]; /* why the credentials file cannot be read, or "" */
+    struct smc_counts n;
+    struct smh_report rp;
+    unsigned long long unrec;
+    char unlast[PATH_MAX];
+    int unerr;
+};
+
+/* The mode: a key in the environment, else in the credentials file; a file that cannot be read
+ * is shown (and makes the exit status 1), not a reason to show nothing. */
+static void status_mode(struct status *st)
+{
+    char cpath[PATH_MAX];
+    const char *ek = getenv(SMSHIM_ENV_KEY);
+    st->mode = "local-only";
+    if (ek && *ek) {
+        st->mode = "remote";
+    } else if (smh_creds_path(getenv_fn, cpath, sizeof cpath) == 0) {
+        struct smh_creds cr;
+        int crc = smh_creds_read(cpath, &cr, st->cwhy, sizeof st->cwhy);
+        memset(cr.key, 0, sizeof cr.key);
+        if (crc > 0)
+            st->mode = "remote";
+        else if (crc == 0)
+            st->cwhy[0] = '\0';
+    }
+}
+
+/* Walk the tree and read the environment (with --list: print the files). 0, 1 when the command
+ * is done (--list) with *code its exit status, -1 on an error (said). */
+static int status_read(struct status *st, const char *tree, const char *meta, int list, int *code)
+{
+    if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
+        fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
+                t_unreadable ? "a directory in it cannot be read" : strerror(errno));
+        return -1;
+    }
+    struct stat mst;
+    if (stat(meta, &mst) != 0)
+        return 0; /* no change was ever recorded */
+    struct smc *c;
+    int rc = smc_open(meta, &c);
+    if (rc < 0) {
+        fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
+        return -1;
+    }
+    struct smh_keyset retry = {0};
+    if (list) /* read before the entries are walked: one transaction at a time */
+        smh_bin_backing_off(c, &retry);
+    rc = list ? smc_entry_each(c, list_entry, &retry) : smc_counts(c, &st->n);
+    smh_ks_free(&retry);
+    smh_report_read(c, &st->rp);
+    smc_unrecorded_get(c, &st->unrec, st->unlast, sizeof st->unlast, &st->unerr);
+    smc_close(c);
+    if (list) {
+        *code = rc < 0 ? 1 : 0;
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "smshim: cannot read %s: %s\n", E(meta), strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void status_json(const struct status *st)
+{
+    const struct smh_report *r = &st->rp;
+    char a[32], b[32];
+    printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
+           "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
+           "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
+           "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
+           "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
+           "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s,"
+           "\"server_silent\":%s,\"silent_probes\":%llu,\"unrecorded\":%llu,"
+           "\"unrecorded_last\":%s%s%s,\"unrecorded_reason\":%s%s%s}\n",
+           J(st->cache), J(st->prefix), st->mode, (unsigned long long)t_entries,
+           (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
+           (unsigned long long)t_bytes, (unsigned long long)st->n.entries,
+           (unsigned long long)st->n.dirty, (unsigned long long)st->n.queued,
+           (unsigned long long)st->n.poisoned, (unsigned long long)st->n.localonly, J(r->url),
+           J(r->tag), r->paused[0] ? "\"" : "", r->paused[0] ? J(r->paused) : "null",
+           r->paused[0] ? "\"" : "", r->pulled ? num(r->last_pull_ms, a) : "null",
+           r->has_watermark ? num(r->watermark_ms, b) : "null", (unsigned long long)r->duplicates,
+           (unsigned long long)r->unsafe, r->creds_error[0] ? "\"" : "",
+           r->creds_error[0] ? J(r->creds_error) : "null", r->creds_error[0] ? "\"" : "",
+           st->cwhy[0] ? "\"" : "", st->cwhy[0] ? J(st->cwhy) : "null", st->cwhy[0] ? "\"" : "",
+           r->silent ? "true" : "false", r->silent_probes, st->unrec, st->unrec ? "\"" : "",
+           st->unrec ? J(st->unlast) : "null", st->unrec ? "\"" : "", st->unrec ? "\"" : "",
+           st->unrec ? cli_unrecorded_why(st->unerr) : "null", st->unrec ? "\"" : "");
+}
+
+static void status_text(const struct status *st)
+{
+    const struct smh_report *r = &st->rp;
+    printf("cache:        %s\n", E(st->cache));
+    printf("prefix:       %s (%s)\n", E(st->prefix), st->mode);
+    printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
+           (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
+           (unsigned long long)t_links);
+    printf("bytes:        %llu\n", (unsigned long long)t_bytes);
+    printf("dirty files:  %llu\n", (unsigned long long)st->n.dirty);
+    printf("queued:       %llu\n", (unsigned long long)st->n.queued);
+    if (r->url[0])
+        printf("remote:       %s (tag %s)\n", E(r->url), E(r->tag));
+    if (r->pulled) {
+        time_t t = (time_t)(r->last_pull_ms / 1000), w = (time_t)(r->watermark_ms / 1000);
+        char a[64], b[64];
+        strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
+        strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
+        printf("last pull:    %s (watermark %s)\n", a, r->has_watermark ? b : "none");
+    }
+    if (r->duplicates)
+        printf("duplicates:   %llu remote documents share a filepath with a newer one (ignored)\n",
+               (unsigned long long)r->duplicates);
+    if (r->unsafe)
+        printf(
+            "unsafe:       %llu remote documents skipped (their filepath is unsafe; see the log)\n",
+            (unsigned long long)r->unsafe);
+    if (st->n.poisoned)
+        printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
+               (unsigned long long)st->n.poisoned, r->last_poisoned[0] ? "\n  last: " : "",
+               E(r->last_poisoned));
+    if (st->n.localonly)
+        printf(
+            "local-only:   %llu (over the service's 50 MB: kept locally; smshim status --list)\n",
+            (unsigned long long)st->n.localonly);
+    if (st->unrec)
+        printf("unrecorded:   %llu (%s: the next scan records them, smshim sync)\n  last: %s\n",
+               st->unrec, cli_unrecorded_why(st->unerr), E(st->unlast));
+    if (r->paused[0])
+        printf("paused:       %s\n", E(r->paused));
+    if (r->silent)
+        printf("server:       not answering (commands do not wait; retried in the background, "
+               "%llu probes so far)\n",
+               r->silent_probes);
+    if (r->creds_error[0])
+        printf("credentials:  a process could not use them: %s\n", E(r->creds_error));
+    if (st->cwhy[0]) {
+        printf("credentials:  %s\n", E(st->cwhy));
+        fprintf(stderr, "smshim: %s\n", E(st->cwhy));
+    }
+}
+
 int cmd_status(int argc, char **argv)
 {
     int json = 0, list = 0;
@@ -122,136 +270,20 @@ int cmd_status(int argc, char **argv)
         else if (!cli_common_opt(argc, argv, &i))
             die("status: unknown option %s (smshim status --help)", argv[i]);
     }
-    const char *cache, *prefix;
-    settings(0, &prefix, &cache);
+    static struct status st;
+    settings(0, &st.prefix, &st.cache);
     char tree[PATH_MAX + 16], meta[PATH_MAX + 16];
-    smc_layout_path(cache, SMC_TREE, NULL, tree, sizeof tree);
-    smc_layout_path(cache, SMC_META, NULL, meta, sizeof meta);
-    /* the mode: a key in the environment, else in the credentials file; a file that cannot be
-     * read is shown (and makes the exit status 1), not a reason to show nothing */
-    char cpath[PATH_MAX], cwhy[PATH_MAX + 128] = "";
-    const char *mode = "local-only";
-    const char *ek = getenv(SMSHIM_ENV_KEY);
-    if (ek && *ek) {
-        mode = "remote";
-    } else if (smh_creds_path(getenv_fn, cpath, sizeof cpath) == 0) {
-        struct smh_creds cr;
-        int crc = smh_creds_read(cpath, &cr, cwhy, sizeof cwhy);
-        memset(cr.key, 0, sizeof cr.key);
-        if (crc > 0)
-            mode = "remote";
-        else if (crc == 0)
-            cwhy[0] = '\0';
-    }
-    if (cache_readable(cache, tree, meta) != 0)
+    smc_layout_path(st.cache, SMC_TREE, NULL, tree, sizeof tree);
+    smc_layout_path(st.cache, SMC_META, NULL, meta, sizeof meta);
+    status_mode(&st);
+    if (cache_readable(st.cache, tree, meta) != 0)
         return 1;
-    struct smc_counts n;
-    struct smh_report rp;
-    int unerr = 0;
-    unsigned long long unrec = 0;
-    char unlast[PATH_MAX] = "";
-    memset(&n, 0, sizeof n);
-    memset(&rp, 0, sizeof rp);
-    if (nftw(tree, tree_visit, 32, FTW_PHYS) != 0 || t_unreadable) {
-        fprintf(stderr, "smshim: cannot read the cache's tree %s: %s\n", E(tree),
-                t_unreadable ? "a directory in it cannot be read" : strerror(errno));
-        return 1;
-    }
-    struct stat mst;
-    if (stat(meta, &mst) == 0) {
-        struct smc *c;
-        int rc = smc_open(meta, &c);
-        if (rc < 0) {
-            fprintf(stderr, "smshim: cannot open %s: %s\n", E(meta), strerror(-rc));
-            return 1;
-        }
-        struct smh_keyset retry = {0};
-        if (list) /* read before the entries are walked: one transaction at a time */
-            smh_bin_backing_off(c, &retry);
-        rc = list ? smc_entry_each(c, list_entry, &retry) : smc_counts(c, &n);
-        smh_ks_free(&retry);
-        smh_report_read(c, &rp);
-        smc_unrecorded_get(c, &unrec, unlast, sizeof unlast, &unerr);
-        smc_close(c);
-        if (list)
-            return rc < 0 ? 1 : 0;
-        if (rc < 0) {
-            fprintf(stderr, "smshim: cannot read %s: %s\n", E(meta), strerror(-rc));
-            return 1;
-        }
-    }
-    if (json) {
-        char a[32], b[32];
-        printf("{\"cache\":\"%s\",\"prefix\":\"%s\",\"mode\":\"%s\",\"entries\":%llu,"
-               "\"files\":%llu,\"directories\":%llu,\"symlinks\":%llu,\"bytes\":%llu,"
-               "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
-               "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
-               "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
-               "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s,"
-               "\"server_silent\":%s,\"silent_probes\":%llu,\"unrecorded\":%llu,"
-               "\"unrecorded_last\":%s%s%s,\"unrecorded_reason\":%s%s%s}\n",
-               J(cache), J(prefix), mode, (unsigned long long)t_entries,
-               (unsigned long long)t_files, (unsigned long long)t_dirs, (unsigned long long)t_links,
-               (unsigned long long)t_bytes, (unsigned long long)n.entries,
-               (unsigned long long)n.dirty, (unsigned long long)n.queued,
-               (unsigned long long)n.poisoned, (unsigned long long)n.localonly, J(rp.url),
-               J(rp.tag), rp.paused[0] ? "\"" : "", rp.paused[0] ? J(rp.paused) : "null",
-               rp.paused[0] ? "\"" : "", rp.pulled ? num(rp.last_pull_ms, a) : "null",
-               rp.has_watermark ? num(rp.watermark_ms, b) : "null",
-               (unsigned long long)rp.duplicates, (unsigned long long)rp.unsafe,
-               rp.creds_error[0] ? "\"" : "", rp.creds_error[0] ? J(rp.creds_error) : "null",
-               rp.creds_error[0] ? "\"" : "", cwhy[0] ? "\"" : "", cwhy[0] ? J(cwhy) : "null",
-               cwhy[0] ? "\"" : "", rp.silent ? "true" : "false", rp.silent_probes, unrec,
-               unrec ? "\"" : "", unrec ? J(unlast) : "null", unrec ? "\"" : "", unrec ? "\"" : "",
-               unrec ? cli_unrecorded_why(unerr) : "null", unrec ? "\"" : "");
-        return cwhy[0] ? 1 : 0;
-    }
-    printf("cache:        %s\n", E(cache));
-    printf("prefix:       %s (%s)\n", E(prefix), mode);
-    printf("entries:      %llu (%llu files, %llu directories, %llu symlinks)\n",
-           (unsigned long long)t_entries, (unsigned long long)t_files, (unsigned long long)t_dirs,
-           (unsigned long long)t_links);
-    printf("bytes:        %llu\n", (unsigned long long)t_bytes);
-    printf("dirty files:  %llu\n", (unsigned long long)n.dirty);
-    printf("queued:       %llu\n", (unsigned long long)n.queued);
-    if (rp.url[0])
-        printf("remote:       %s (tag %s)\n", E(rp.url), E(rp.tag));
-    if (rp.pulled) {
-        time_t t = (time_t)(rp.last_pull_ms / 1000), w = (time_t)(rp.watermark_ms / 1000);
-        char a[64], b[64];
-        strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S UTC", gmtime(&t));
-        strftime(b, sizeof b, "%Y-%m-%d %H:%M:%S UTC", gmtime(&w));
-        printf("last pull:    %s (watermark %s)\n", a, rp.has_watermark ? b : "none");
-    }
-    if (rp.duplicates)
-        printf("duplicates:   %llu remote documents share a filepath with a newer one (ignored)\n",
-               (unsigned long long)rp.duplicates);
-    if (rp.unsafe)
-        printf(
-            "unsafe:       %llu remote documents skipped (their filepath is unsafe; see the log)\n",
-            (unsigned long long)rp.unsafe);
-    if (n.poisoned)
-        printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
-               (unsigned long long)n.poisoned, rp.last_poisoned[0] ? "\n  last: " : "",
-               E(rp.last_poisoned));
-    if (n.localonly)
-        printf(
-            "local-only:   %llu (over the service's 50 MB: kept locally; smshim status --list)\n",
-            (unsigned long long)n.localonly);
-    if (unrec)
-        printf("unrecorded:   %llu (%s: the next scan records them, smshim sync)\n  last: %s\n",
-               unrec, cli_unrecorded_why(unerr), E(unlast));
-    if (rp.paused[0])
-        printf("paused:       %s\n", E(rp.paused));
-    if (rp.silent)
-        printf("server:       not answering (commands do not wait; retried in the background, "
-               "%llu probes so far)\n",
-               rp.silent_probes);
-    if (rp.creds_error[0])
-        printf("credentials:  a process could not use them: %s\n", E(rp.creds_error));
-    if (cwhy[0]) {
-        printf("credentials:  %s\n", E(cwhy));
-        fprintf(stderr, "smshim: %s\n", E(cwhy));
-    }
-    return cwhy[0] ? 1 : 0;
+    int code = 0, rc = status_read(&st, tree, meta, list, &code);
+    if (rc != 0)
+        return rc < 0 ? 1 : code;
+    if (json)
+        status_json(&st);
+    else
+        status_text(&st);
+    return st.cwhy[0] ? 1 : 0;
 }
