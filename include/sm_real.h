@@ -152,6 +152,10 @@ void sm_fd_movable(int *holder);
 /** The host wants the number of fd (a dup2 onto it): move a movable descriptor elsewhere (its
  *  holder is updated) and return 0, or -EBUSY for a pinned one. */
 int sm_fd_vacate(int fd);
+/** The process is about to start a thread: the first time (in this process, or since a fork), the
+ *  kernel's table of descriptors is grown to hold the reserved range, which costs an RCU grace
+ *  period once the table is shared by threads (shim/real.c). */
+void sm_fd_before_threads(void);
 /** Are n (at most 8) numbers of the reserved range free now? */
 int sm_fd_room(int n);
 

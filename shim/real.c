@@ -99,12 +99,13 @@ int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *
 
 static unsigned char own_fd[SM_FD_MAX / 8]; /* bit fd: the library's */
 static int fd_base = -1;                    /* first number of the reserved range, set once */
+static int fd_top;                          /* the range's end (the limit), set before fd_base */
 #define MOVABLE_MAX 4
 static int *movable[MOVABLE_MAX]; /* holders of descriptors that may be moved */
 
 static int fd_base_get(void)
 {
-    int b = __atomic_load_n(&fd_base, __ATOMIC_RELAXED);
+    int b = __atomic_load_n(&fd_base, __ATOMIC_ACQUIRE);
     if (b >= 0)
         return b;
     struct rlimit rl;
@@ -113,7 +114,8 @@ static int fd_base_get(void)
         top = (long)rl.rlim_cur;
     /* with fewer than 4 reserves' worth of numbers there is no range to spare */
     b = top >= 4 * SM_FD_RESERVE ? (int)(top - SM_FD_RESERVE) : (int)top;
-    __atomic_store_n(&fd_base, b, __ATOMIC_RELAXED);
+    __atomic_store_n(&fd_top, (int)top, __ATOMIC_RELAXED);
+    __atomic_store_n(&fd_base, b, __ATOMIC_RELEASE);
     return b;
 }
 
@@ -148,6 +150,22 @@ int sm_fd_next_own(int from)
     return -1;
 }
 
+/* Does the kernel's table of descriptors hold the reserved range? Set once it was grown for it
+ * (sm_fd_before_threads) or a descriptor was lifted into it; a fork child starts again (its
+ * table is copied only as far as the parent's open descriptors reach). */
+static int table_grown;
+static pthread_once_t grown_once = PTHREAD_ONCE_INIT;
+
+static void grown_forked(void)
+{
+    __atomic_store_n(&table_grown, 0, __ATOMIC_RELAXED);
+}
+
+static void grown_register(void)
+{
+    pthread_atfork(NULL, NULL, grown_forked);
+}
+
 int sm_fd_lift(int fd)
 {
     if (fd < 0)
@@ -159,11 +177,41 @@ int sm_fd_lift(int fd)
         if (nfd >= 0) {
             SM_REAL(close)(fd);
             fd = nfd;
+            __atomic_store_n(&table_grown, 1, __ATOMIC_RELAXED);
         }
         errno = saved;
     }
     fd_mark(fd, 1);
     return fd;
+}
+
+/* The kernel grows a process's table of descriptors when a number above its size is taken, and
+ * while the table is shared by several threads each growth first waits for an RCU grace period
+ * (fs/file.c, expand_fdtable): 5-17 ms on a loaded 2-core VM, against 30 us with one thread. The
+ * library's first descriptor (the tree fd) is lifted at the process's first call under the
+ * prefix, and when that call comes from one of a crawl's 16 workers, every worker waits for it.
+ * So a process grows its table to hold the reserved range just before it starts its first
+ * thread, while one thread is all it has: an O_PATH descriptor on "/" (whose close drops no
+ * POSIX lock), one copy of it at the range's top, both closed: four calls and the table's
+ * memory (8 bytes a number), once per process that starts threads. A process that never starts
+ * one, or that lifted a descriptor already, pays nothing. */
+void sm_fd_before_threads(void)
+{
+    if (__builtin_expect(__atomic_load_n(&table_grown, __ATOMIC_RELAXED), 1) ||
+        __atomic_exchange_n(&table_grown, 1, __ATOMIC_RELAXED))
+        return;
+    pthread_once(&grown_once, grown_register);
+    int saved = errno, base = fd_base_get(), top = __atomic_load_n(&fd_top, __ATOMIC_RELAXED);
+    if (base < top) { /* else no range is reserved */
+        int p = SM_REAL(openat)(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
+        if (p >= 0) {
+            int hi = fcntl(p, F_DUPFD_CLOEXEC, top - 1);
+            if (hi >= 0)
+                SM_REAL(close)(hi);
+            SM_REAL(close)(p);
+        }
+    }
+    errno = saved;
 }
 
 int sm_fd_lift2(int rc, int fds[2])
