@@ -67,15 +67,16 @@ static size_t plain_len(const char *path)
 }
 
 /* Directories of the tree (paths relative to the tree fd) this process reached without meeting a
- * symbolic link and found to be directories (a probe's walk, a mkdir in a known one): a hash of
- * each, lock-free (a torn or stale slot is a miss or a stale hit). A hit only saves the look at
- * the directory; it never makes a name through a link pass for canonical, because both users
- * walk with openat2(RESOLVE_NO_SYMLINKS), which answers ELOOP (never ENOENT) when a link is on
- * the way whatever the table says: create_fast then falls back and takes its record back, and
- * when the directory is gone since, the create fails (ENOENT), the table is emptied and the name
- * recorded before it is recorded removed again. This process's rmdir and directory renames
- * empty it. */
-#define VDIR_N 32
+ * symbolic link and found to be directories (a probe's walk), or made (its mkdir, whose path may
+ * have crossed a link): a hash of each, lock-free (a torn or stale slot is a miss or a stale
+ * hit). A hit only saves the look at the directory; it never makes a name through a link pass
+ * for canonical, because both users walk with openat2(RESOLVE_NO_SYMLINKS), which answers ELOOP
+ * (never ENOENT) when a link is on the way whatever the table says: create_fast then drops the
+ * directory, falls back and takes its record back, and when the directory is gone since, the
+ * create fails (ENOENT), the table is emptied and the name recorded before it is recorded
+ * removed again. This process's rmdir and directory renames empty it. A crawl's mkdir -p makes
+ * each directory before its files, so their creates are one openat2 each. */
+#define VDIR_N 512 /* two places a hash may take: few of a crawl's directories push out another */
 static uint64_t vdir[VDIR_N];
 
 static uint64_t vdir_hash(const char *p, size_t n)
@@ -86,24 +87,41 @@ static uint64_t vdir_hash(const char *p, size_t n)
     return h | 1; /* 0 is an empty slot */
 }
 
-static int vdir_known(uint64_t h)
+static uint64_t *vdir_slot(uint64_t h, int second)
 {
-    return __atomic_load_n(&vdir[h % VDIR_N], __ATOMIC_RELAXED) == h;
+    return &vdir[(second ? h >> 32 : h) % VDIR_N];
 }
 
+static int vdir_known(uint64_t h)
+{
+    return __atomic_load_n(vdir_slot(h, 0), __ATOMIC_RELAXED) == h ||
+           __atomic_load_n(vdir_slot(h, 1), __ATOMIC_RELAXED) == h;
+}
+
+/* Into the first place that is free or holds h already, else over the second one. */
 static void vdir_note(uint64_t h)
 {
-    __atomic_store_n(&vdir[h % VDIR_N], h, __ATOMIC_RELAXED);
+    uint64_t a = __atomic_load_n(vdir_slot(h, 0), __ATOMIC_RELAXED);
+    if (a == h || vdir_known(h))
+        return;
+    __atomic_store_n(vdir_slot(h, a != 0), h, __ATOMIC_RELAXED);
+}
+
+/* A hit led to a link or to nothing: h leaves the table (where no other hash took its place). */
+static void vdir_drop(uint64_t h)
+{
+    for (int i = 0; i < 2; i++) {
+        uint64_t want = h;
+        __atomic_compare_exchange_n(vdir_slot(h, i), &want, 0, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED);
+    }
 }
 
 void sm_vdir_made(const char *rel)
 {
     size_t n = plain_len(rel);
-    const char *slash = strrchr(rel, '/');
-    if (n == 0)
-        return;
-    if (!slash || vdir_known(vdir_hash(rel, (size_t)(slash - rel))))
-        vdir_note(vdir_hash(rel, n)); /* made in a directory reached without a link */
+    if (n > 0)
+        vdir_note(vdir_hash(rel, n)); /* a link on its way is found by the first create */
 }
 
 void sm_vdir_forget(void)
@@ -188,7 +206,8 @@ static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[
     if (n == 0)
         return -1;
     const char *slash = strrchr(r->path, '/');
-    if (slash && !vdir_known(vdir_hash(r->path, (size_t)(slash - r->path))))
+    uint64_t dh = slash ? vdir_hash(r->path, (size_t)(slash - r->path)) : 0;
+    if (slash && !vdir_known(dh))
         return -1;
     lex[0] = '/';
     memcpy(lex + 1, r->path, n + 1);
@@ -198,8 +217,13 @@ static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[
                            .resolve =
                                RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
     long fd = SM_REAL(syscall)(SYS_openat2, r->fd, r->path, &how, sizeof how);
-    if (fd < 0)
+    if (fd < 0) {
+        if (errno == ENOENT)
+            sm_vdir_forget(); /* a directory the table held is gone since, maybe with others */
+        else if (slash && errno != EEXIST)
+            vdir_drop(dh); /* a link on the way (ELOOP, EXDEV), or no directory there */
         return -1;
+    }
     if ((flags & O_ACCMODE) != O_RDONLY)
         sm_wfd_set((int)fd, lex);
     return (int)fd;

@@ -266,7 +266,7 @@ int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode);
  *  (open.c). */
 void sm_vdir_forget(void);
 /** The directory rel (relative to the tree fd) was made: a write-open in it needs no look at it
- *  when the one it was made in is known (open.c). */
+ *  (open.c). */
 void sm_vdir_made(const char *rel);
 /* stat.c */
 int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags);
