@@ -218,10 +218,12 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
         return -ENOSPC; /* full: the caller records in a transaction, which folds it all */
     }
     if (pad) {
+        /* only len, op and flags: the room left may be smaller than a header (8 bytes at least,
+         * every record being a multiple of 8) */
         struct smc_jrec *pr = (struct smc_jrec *)(j->ring + off);
-        memset(pr, 0, sizeof *pr);
         pr->len = (uint32_t)pad;
         pr->op = SMC_JOP_PAD;
+        pr->flags = 0;
         off = 0;
     }
     struct smc_jrec *r = (struct smc_jrec *)(j->ring + off);
@@ -267,12 +269,14 @@ static int jpos_get(struct smc *c, MDB_txn *t, uint64_t epoch, uint64_t *pos)
 }
 
 /* The record at pos, below end: NULL when the bytes there are not one (a damaged file: what
- * follows is left to the scan). */
+ * follows is left to the scan). Of a pad record (SMC_JOP_PAD) only len and op may be read: it
+ * may be shorter than a header. */
 static const struct smc_jrec *rec_at(const struct smc_journal *j, uint64_t pos, uint64_t end)
 {
     uint64_t off = pos % SMC_J_CAP;
     const struct smc_jrec *r = (const struct smc_jrec *)(j->ring + off);
-    if (r->len < sizeof *r || r->len % 8 || r->len > end - pos || off + r->len > SMC_J_CAP)
+    if (r->len < 8 || r->len % 8 || r->len > end - pos || off + r->len > SMC_J_CAP ||
+        (r->op != SMC_JOP_PAD && r->len < sizeof *r))
         return NULL;
     return r;
 }

@@ -21,5 +21,6 @@
     X(journal_guard_keeps_local)                                                                   \
     X(journal_guard_waits)                                                                         \
     X(journal_full_and_wrap)                                                                       \
+    X(journal_short_pad)                                                                           \
     X(journal_dead_process_records)                                                                \
     X(journal_dead_owner)

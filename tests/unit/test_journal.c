@@ -160,6 +160,24 @@ SM_TEST(journal_full_and_wrap)
     return 0;
 }
 
+/* Records of 48 bytes end at 16 bytes before the ring's end (4 MiB is not a multiple of 48): the
+ * pad record there is shorter than a record's header, and the records after it are folded. */
+SM_TEST(journal_short_pad)
+{
+    struct smc *c = jopen();
+    struct smc_counts n;
+    char k[64];
+    const int files = 100000; /* 4.8 MB: past the ring's end once */
+    for (int i = 0; i < files; i++) {
+        snprintf(k, sizeof k, "/d/%015d.md", i); /* 21 bytes: a record of 24 + 22, padded to 48 */
+        ASSERT_EQ_INT(smc_note_write(c, k, (uint64_t)i + 1), 0);
+    }
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, files);
+    smc_close(c);
+    return 0;
+}
+
 /* Run child(c) in a forked process on the test's cache and wait for it: it must exit 0. The
  * child ends with _exit and no close: nothing it recorded is folded, as after kill -9. */
 static void in_child(int (*child)(struct smc *c))
