@@ -36,6 +36,9 @@ struct smc {
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
  *  cleared of the slots of processes that died (mdb_reader_check), then tried once more. */
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
+/** A flag of smc_txn's: the write transaction does not fold the journal. Only the journal's early
+ *  fold (journal.c) begins one, to fold a part and do nothing else. */
+#define SMC_TXN_NOFOLD 0x80000000u
 /** End the write transaction t after what it did returned rc: rc < 0 aborts it and returns rc;
  *  otherwise it is committed, and the commit's error (-errno) or ok is returned. */
 int smc_txn_end(MDB_txn *t, int rc, int ok);
@@ -57,6 +60,11 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
 /** Inside the write transaction t: apply every record not folded yet, in order (smc_txn does
  *  this for every write transaction). */
 int smc_journal_fold(struct smc *c, MDB_txn *t);
+/** Unfolded bytes past which a writer folds a part of the journal itself (journal.c: early
+ *  folds; 0: never, the journal is folded when it is full); for the tests. */
+void smc_journal_early(struct smc *c, uint64_t bytes);
+/** Bytes of records appended and not yet folded and published (a hint: no lock). */
+uint64_t smc_journal_unfolded(struct smc *c);
 /** The journal could not be folded here (err: -ENOSPC, the map is full): list the files its
  *  records name as unrecorded (once per record and process); the records stay for a process
  *  that has room. */

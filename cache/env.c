@@ -35,6 +35,8 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
         smc_gate_leave();
         return -EIO; /* a reopen failed: this process records nothing more */
     }
+    int fold = !(flags & (MDB_RDONLY | SMC_TXN_NOFOLD)) && c->dbis_open;
+    flags &= ~SMC_TXN_NOFOLD;
     int rc = mdb_txn_begin(c->env, NULL, flags, t);
     if (rc == MDB_READERS_FULL) {
         int dead = 0;
@@ -44,7 +46,7 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
     }
     if (rc != 0)
         smc_gate_leave(); /* a transaction holds the gate until its commit or abort */
-    else if (!(flags & MDB_RDONLY) && c->dbis_open && (rc = smc_journal_fold(c, *t)) < 0) {
+    else if (fold && (rc = smc_journal_fold(c, *t)) < 0) {
         mdb_txn_abort(*t); /* every write transaction starts from every recorded change */
         *t = NULL;
         if (rc == -ENOSPC)

@@ -14,6 +14,8 @@
  *    it finds before it does its own work (smc_txn), so one total order of changes holds, the
  *    order in which records were appended (under the mutex) and transactions committed (under
  *    LMDB's writer lock), and a fold is committed, or aborted, with the transaction it is in.
+ *    The one transaction that folds less than every record is an early fold's (SMC_TXN_NOFOLD),
+ *    which folds the oldest ones and does nothing else: the order is the same.
  *  - The published head never passes what LMDB holds: it is set from the committed position at
  *    the start of a fold (one transaction late), and writers never write below head + SMC_J_CAP,
  *    so no record that is not folded and committed is ever overwritten.
@@ -53,6 +55,15 @@
 #define SMC_J_HDR     4096                /* the header's page */
 /* a record larger than this is not journaled: it is recorded in a transaction of its own */
 #define SMC_J_REC_MAX (SMC_J_CAP / 64)
+/* Early folds. In a process with no sync thread nothing else writes to LMDB, and a journal left
+ * to fill is folded whole by the writer that finds it full: some 40,000 creates at once, a stall
+ * of a few hundred ms every 4 MiB. So a writer whose append leaves more than SMC_J_EARLY bytes
+ * unfolded folds the oldest SMC_J_CHUNK bytes of records itself, in a transaction that does
+ * nothing else (smc_txn's SMC_TXN_NOFOLD), one writer of the process at a time while the others
+ * go on appending. Below the mark an append costs what it did: a copy under the mutex, no
+ * system call. A fold that fails (a full map) is tried again a chunk of records later. */
+#define SMC_J_EARLY (SMC_J_CAP / 8)
+#define SMC_J_CHUNK (SMC_J_CAP / 32)
 
 struct smc_jhdr {
     uint64_t magic;
@@ -83,6 +94,9 @@ struct smc_journal {
     unsigned char *ring;
     uint64_t folded;   /* where the last fold of this process ended (its transaction may abort) */
     uint64_t reported; /* records below it were listed unrecorded by this process */
+    uint64_t early;    /* unfolded bytes past which a writer folds a part; 0: never */
+    uint64_t retry_at; /* after a failed early fold: no other before the tail reaches it */
+    int folding;       /* a writer of this process is folding early */
 };
 
 static uint64_t align8(uint64_t n)
@@ -166,6 +180,7 @@ int smc_journal_open(struct smc *c, const char *meta_dir)
     }
     j->h = m;
     j->ring = (unsigned char *)m + SMC_J_HDR;
+    j->early = SMC_J_EARLY;
     /* called inside the opener's write transaction: LMDB's writer lock makes the first process
      * the only one that can find the header unmade */
     if (__atomic_load_n(&j->h->magic, __ATOMIC_ACQUIRE) != SMC_J_MAGIC ||
@@ -190,6 +205,7 @@ void smc_journal_close(struct smc *c)
 }
 
 static int fold_now(struct smc *c);
+static void fold_early(struct smc *c, uint64_t tail);
 
 /* Is key (hash h) under the guard of the sync engine? Under the mutex. */
 static int guarded(const struct smc_jhdr *h, uint64_t kh)
@@ -239,9 +255,13 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
     memcpy(s + fl + 1, to ? to : "", tl + 1);
     __atomic_store_n(&h->tail, pos + pad + len, __ATOMIC_RELEASE);
     int slow = guarded(h, hf) || guarded(h, ht);
+    uint64_t tail = h->tail, unfolded = tail - h->head;
     j_unlock(h);
-    if (!slow)
+    if (!slow) {
+        if (__builtin_expect(j->early && unfolded > j->early, 0))
+            fold_early(c, tail);
         return 0;
+    }
     /* the sync engine is changing this file: wait for its transaction to end (ours folds the
      * record) before the caller goes on to the tree */
     fold_now(c); /* (failing, the record stays for the next transaction to fold) */
@@ -293,7 +313,9 @@ static int rec_names(const struct smc_jrec *r, const char **from, const char **t
     return 0;
 }
 
-int smc_journal_fold(struct smc *c, MDB_txn *t)
+/* Inside the write transaction t: fold the records from where LMDB's state ends, in order, up to
+ * the tail, or to the first record boundary max bytes on. */
+static int fold_upto(struct smc *c, MDB_txn *t, uint64_t max)
 {
     struct smc_journal *j = c->journal;
     if (!j)
@@ -313,11 +335,14 @@ int smc_journal_fold(struct smc *c, MDB_txn *t)
     j->folded = start;
     if (start == end)
         return 0;
-    for (uint64_t pos = start; pos < end;) {
+    uint64_t pos = start;
+    while (pos < end && pos - start < max) {
         const struct smc_jrec *r = rec_at(j, pos, end);
         const char *from, *to;
-        if (!r)
+        if (!r) {
+            pos = end; /* the rest is left to the scan */
             break;
+        }
         pos += r->len;
         if (r->op == SMC_JOP_PAD || rec_names(r, &from, &to) < 0)
             continue;
@@ -328,10 +353,16 @@ int smc_journal_fold(struct smc *c, MDB_txn *t)
         if (rc < 0 && (rc == -ENOSPC || rc == -EAGAIN || rc == -EIO || rc == -ENOMEM))
             return rc;
     }
+    end = pos;
     uint64_t w[2] = {epoch, end};
     if ((rc = smc_rec_put(t, c->kv, SMC_KV_JPOS, w, sizeof w)) == 0)
         j->folded = end; /* (write transactions are one at a time: read before t commits) */
     return rc;
+}
+
+int smc_journal_fold(struct smc *c, MDB_txn *t)
+{
+    return fold_upto(c, t, UINT64_MAX);
 }
 
 /* After a transaction that folded up to end committed: publish it (the head never goes back). */
@@ -383,6 +414,41 @@ int smc_journal_pending(struct smc *c)
 int smc_journal_settle(struct smc *c)
 {
     return smc_journal_pending(c) ? fold_now(c) : 0;
+}
+
+/* A writer's append left more than j->early bytes unfolded (tail: the tail after it). */
+static void fold_early(struct smc *c, uint64_t tail)
+{
+    struct smc_journal *j = c->journal;
+    MDB_txn *t;
+    if (tail < __atomic_load_n(&j->retry_at, __ATOMIC_RELAXED) ||
+        __atomic_exchange_n(&j->folding, 1, __ATOMIC_ACQUIRE))
+        return; /* another writer of this process is at it */
+    int rc = smc_txn(c, SMC_TXN_NOFOLD, &t);
+    if (rc == 0 && (rc = fold_upto(c, t, SMC_J_CHUNK)) < 0)
+        mdb_txn_abort(t);
+    else if (rc == 0) {
+        uint64_t end = j->folded;
+        if ((rc = smc_errno(mdb_txn_commit(t))) == 0)
+            publish(j, end);
+    }
+    __atomic_store_n(&j->retry_at, rc < 0 ? tail + SMC_J_CHUNK : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&j->folding, 0, __ATOMIC_RELEASE);
+}
+
+void smc_journal_early(struct smc *c, uint64_t bytes)
+{
+    if (c->journal)
+        c->journal->early = bytes;
+}
+
+uint64_t smc_journal_unfolded(struct smc *c)
+{
+    struct smc_journal *j = c->journal;
+    if (!j)
+        return 0;
+    return __atomic_load_n(&j->h->tail, __ATOMIC_ACQUIRE) -
+           __atomic_load_n(&j->h->head, __ATOMIC_ACQUIRE);
 }
 
 /* Fold what is pending in a transaction of its own. */

@@ -21,6 +21,8 @@
     X(journal_guard_keeps_local)                                                                   \
     X(journal_guard_waits)                                                                         \
     X(journal_full_and_wrap)                                                                       \
+    X(journal_folds_early)                                                                         \
+    X(journal_folds_early_threads)                                                                 \
     X(journal_short_pad)                                                                           \
     X(journal_dead_process_records)                                                                \
     X(journal_dead_owner)

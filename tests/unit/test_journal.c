@@ -124,16 +124,16 @@ SM_TEST(journal_guard_waits)
     return 0;
 }
 
-/* More records than the journal holds (about 9 MB of them through its 4 MiB, folded only when it
- * is full, and once early so that records meet the ring's end at odd places): every change
- * arrives once, in order, across the folds and the wraps. */
-SM_TEST(journal_full_and_wrap)
+/* About 9 MB of changes through the journal's 4 MiB, with a settle once early so that records
+ * meet the ring's end at odd places: every change arrives once, in order, across the folds and
+ * the wraps. Returns the most bytes the journal held unfolded after a change. */
+static uint64_t many_changes(struct smc *c)
 {
-    struct smc *c = jopen();
     struct smc_counts n;
     struct smc_entry e;
     char a[64], b[64];
     const int files = 120000;
+    uint64_t most = 0;
     for (int i = 0; i < files; i++) {
         snprintf(a, sizeof a, "/d/f%06d.md", i);
         ASSERT_EQ_INT(smc_note_write(c, a, (uint64_t)i + 1), 0);
@@ -147,6 +147,8 @@ SM_TEST(journal_full_and_wrap)
         }
         if (i == 7919)
             ASSERT_EQ_INT(smc_journal_settle(c), 0); /* moves the ring's start off zero */
+        if (smc_journal_unfolded(c) > most)
+            most = smc_journal_unfolded(c);
     }
     ASSERT_EQ_INT(smc_counts(c, &n), 0);
     ASSERT_EQ_INT(n.entries, files - files / 5);
@@ -156,6 +158,28 @@ SM_TEST(journal_full_and_wrap)
     ASSERT_EQ_INT(e.dirty_since_ns, 4);
     ASSERT_EQ_INT(smc_entry_get(c, "/d/f000003.md", &e), -ENOENT);
     ASSERT_EQ_INT(smc_entry_get(c, "/e/g000015.md", &e), -ENOENT);
+    return most;
+}
+
+/* With no early folds the journal fills, and the writer that finds it full folds it whole. */
+SM_TEST(journal_full_and_wrap)
+{
+    struct smc *c = jopen();
+    smc_journal_early(c, 0);
+    ASSERT(many_changes(c) > (3u << 20)); /* it did fill */
+    smc_close(c);
+    return 0;
+}
+
+/* A process that only appends (no sync thread, no reader) folds early: its writers fold a part
+ * of the journal past a mark, so it never holds more than a fraction of its 4 MiB (and is never
+ * folded whole at once), and every change still arrives once, in order. */
+SM_TEST(journal_folds_early)
+{
+    struct smc *c = jopen();
+    uint64_t most = many_changes(c);
+    ASSERT(most > 0);
+    ASSERT(most <= (1u << 20));
     smc_close(c);
     return 0;
 }
@@ -174,6 +198,56 @@ SM_TEST(journal_short_pad)
     }
     ASSERT_EQ_INT(smc_counts(c, &n), 0);
     ASSERT_EQ_INT(n.entries, files);
+    smc_close(c);
+    return 0;
+}
+
+struct appender {
+    struct smc *c;
+    int id;
+};
+
+static void *appender(void *arg)
+{
+    struct appender *a = arg;
+    char k[64], k2[64];
+    for (int i = 0; i < 20000; i++) {
+        snprintf(k, sizeof k, "/t%d/f%05d.md", a->id, i);
+        if (smc_note_write(a->c, k, (uint64_t)i + 1) != 0)
+            return arg;
+        if (i % 4 == 0) {
+            snprintf(k2, sizeof k2, "/t%d/r%05d.md", a->id, i);
+            if (smc_note_rename(a->c, k, k2, 0, (uint64_t)i + 1) != 0)
+                return arg;
+        }
+    }
+    return NULL;
+}
+
+/* Threads appending while one of them folds early (or finds the journal full): each change
+ * arrives once, in each thread's order. */
+SM_TEST(journal_folds_early_threads)
+{
+    struct smc *c = jopen();
+    struct appender a[4];
+    pthread_t th[4];
+    struct smc_counts n;
+    struct smc_entry e;
+    for (int i = 0; i < 4; i++) {
+        a[i] = (struct appender){c, i};
+        ASSERT_EQ_INT(pthread_create(&th[i], NULL, appender, &a[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *rv;
+        ASSERT_EQ_INT(pthread_join(th[i], &rv), 0);
+        ASSERT(rv == NULL);
+    }
+    ASSERT_EQ_INT(smc_counts(c, &n), 0);
+    ASSERT_EQ_INT(n.entries, 4 * 20000);
+    ASSERT_EQ_INT(smc_entry_get(c, "/t2/r00004.md", &e), 0);
+    ASSERT_EQ_INT(e.dirty_since_ns, 5);
+    ASSERT_EQ_INT(smc_entry_get(c, "/t2/f00004.md", &e), -ENOENT);
+    ASSERT_EQ_INT(smc_entry_get(c, "/t3/f19999.md", &e), 0);
     smc_close(c);
     return 0;
 }
