@@ -21,8 +21,10 @@ strace -f -qq -y -e trace=read,unshare -o "$T/st" env LD_PRELOAD="$PRELOAD" bash
     done
     true' || fail "the shimmed process failed"
 main=$(head -1 "$T/st" | awk '{print $1}')
-# the threads that gave themselves a table of their own
-{ grep 'unshare(CLONE_FILES) *= 0' "$T/st" || true; } | awk '{print $1}' | sort -u >"$T/own"
+# the threads that gave themselves a table of their own (strace -f splits a call that another
+# thread's line interrupts: "unshare(CLONE_FILES <unfinished ...>", then "<... unshare resumed>)")
+{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0' "$T/st" || true; } |
+    awk '{print $1}' | sort -u >"$T/own"
 # reads of those files below the reserved range (< 64 numbers under the limit)...
 top=$(ulimit -n); [ "$top" -gt 65536 ] && top=65536
 grep -E 'read\([0-9]+<(/etc/(hosts|resolv\.conf|nsswitch\.conf|gai\.conf|host\.conf)|/usr/lib/ssl/openssl\.cnf|/proc/[0-9]+/stat)>' "$T/st" |
