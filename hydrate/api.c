@@ -242,6 +242,7 @@ static int outcome(struct smh_call *k, const struct smh_resp *r)
     k->status = r->status;
     k->retry_after = r->retry_after;
     k->too_large = r->too_large;
+    k->stalled = r->stalled;
     k->err[0] = '\0';
     if (r->refused) {
         /* the key may not go to this URL: like a refused key, everything waits */

@@ -68,6 +68,8 @@ struct smh_call {
     char err[160];    /* out: what went wrong, for logs and smshim status (never the key) */
     long malformed;   /* out: listed documents skipped because a field had the wrong type */
     int too_large;    /* out: the last answer went past its size limit (SMH_RETRY) */
+    int stalled;      /* out: the last request moved nothing for the stall time (SMH_RETRY, but a
+                       * caller that waits only while something moves does not ask again) */
 };
 
 /** x (or NULL): the exact bytes' metadata, sent with the content. */

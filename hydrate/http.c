@@ -460,6 +460,39 @@ static int on_seek(void *arg, curl_off_t offset, int origin)
     return CURL_SEEKFUNC_OK;
 }
 
+/* What libcurl's progress callback watches during one exchange: the program's dup2 onto one of
+ * the handle's sockets (smh_csock_progress), and, with stall_ms > 0, a request that moved no
+ * byte either way for stall_ms. libcurl's own low-speed limit cannot be that rule: it averages
+ * over the last five seconds, so the request's own body, sent in the first of them, keeps the
+ * speed above 0 and a silent server was waited on for 7-9 s whatever stall_ms said. libcurl
+ * calls the callback at least once a second while a transfer waits. */
+struct watch {
+    int ctl;
+    long stall_ms;
+    uint64_t moved_ms; /* smh_mono_ms of the last byte seen to move */
+    curl_off_t dn, un;
+    int stalled;
+};
+
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    struct watch *w = arg;
+    if (smh_csock_progress((void *)(intptr_t)w->ctl, dt, dn, ut, un))
+        return 1;
+    if (w->stall_ms <= 0)
+        return 0;
+    uint64_t now = smh_mono_ms();
+    if (dn != w->dn || un != w->un) {
+        w->dn = dn, w->un = un;
+        w->moved_ms = now;
+        return 0;
+    }
+    if (now - w->moved_ms < (uint64_t)w->stall_ms)
+        return 0;
+    w->stalled = 1;
+    return 1;
+}
+
 /* One exchange with url. hdr: the request's headers; body: len bytes, or the pieces of rd, or
  * none; redirects: how many to follow (0 for every request that carries the key); fresh: on a
  * new connection. */
@@ -502,8 +535,9 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     cu.setopt(c->h, CURLOPT_OPENSOCKETDATA, ctl);
     cu.setopt(c->h, CURLOPT_CLOSESOCKETFUNCTION, smh_csock_close);
     cu.setopt(c->h, CURLOPT_CLOSESOCKETDATA, ctl);
-    cu.setopt(c->h, CURLOPT_XFERINFOFUNCTION, smh_csock_progress);
-    cu.setopt(c->h, CURLOPT_XFERINFODATA, ctl);
+    struct watch w = {.ctl = c->ctl, .stall_ms = c->stall_ms, .moved_ms = smh_mono_ms()};
+    cu.setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    cu.setopt(c->h, CURLOPT_XFERINFODATA, &w);
     cu.setopt(c->h, CURLOPT_NOPROGRESS, 0L);
     cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (redirects > 0) {
@@ -540,14 +574,14 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
     cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
     cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
-    if (c->stall_ms > 0) { /* libcurl counts in whole seconds: below 1 byte/s that long */
-        cu.setopt(c->h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        cu.setopt(c->h, CURLOPT_LOW_SPEED_TIME, (c->stall_ms + 999) / 1000);
-    }
     cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
     /* an announced length past the limit ends the transfer before the body */
     cu.setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     CURLcode rc = cu.perform(c->h);
+    cu.setopt(c->h, CURLOPT_NOPROGRESS, 1L); /* w ends with this call */
+    out->stalled = rc == CURLE_ABORTED_BY_CALLBACK && w.stalled;
+    if (out->stalled)
+        rc = CURLE_OPERATION_TIMEDOUT; /* no answer, as a timeout is */
     out->curl = (int)rc;
     out->retry_after = s.retry_after;
     out->too_large = s.too_large || rc == CURLE_FILESIZE_EXCEEDED;

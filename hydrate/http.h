@@ -62,6 +62,7 @@ struct smh_resp {
     int too_large;    /* the answer went past its size limit (max) and was cut off */
     size_t max;       /* the size limit that applied */
     int refused;      /* nothing was sent: the key may not go to this URL (smh_key_allowed) */
+    int stalled;      /* no answer: nothing moved for the connection's stall time (curl: timeout) */
     char *body;       /* NUL-terminated response body (malloc'd; may be NULL) */
     size_t len;
 };

@@ -434,7 +434,7 @@ static int delta(struct pull *p, struct smh_call *k, const struct smh_pull_opts 
     int outcome;
     for (;;) {
         outcome = smh_api_list(k, NULL, 0, 1, PAGE, head_doc, &h, head);
-        if (outcome != SMH_RETRY || o->retry_ms <= 0 || k->too_large)
+        if (outcome != SMH_RETRY || o->retry_ms <= 0 || k->too_large || k->stalled)
             break;
         long wait =
             k->retry_after >= 0 && k->retry_after * 1000 > 500 ? k->retry_after * 1000 : 500;

@@ -216,9 +216,11 @@ static void page_fetch(struct smh_call *k, const struct smh_pager *g, long t, st
         if (o != SMH_OK) {
             page_truncate(pg, n0);
             k->malformed = malformed;
-            if (o == SMH_RETRY && g->retry_ms > 0 && !k->too_large) {
+            if (o == SMH_RETRY && g->retry_ms > 0 && !k->too_large && !k->stalled) {
                 /* 429, 5xx, a dropped connection, a malformed page: the same page again, later
-                 * (a wait that would end past the deadline is not begun: the error stands) */
+                 * (a wait that would end past the deadline is not begun: the error stands). A
+                 * request that moved nothing for the stall time is not asked again: the pull
+                 * waits only while something moves. */
                 long wait = k->retry_after >= 0 && k->retry_after * 1000 > delay
                                 ? k->retry_after * 1000
                                 : delay;
