@@ -5,7 +5,7 @@
 #define SMSHIM_VERSION "0.1.0"
 
 /** @defgroup env Environment variables
- * The preload reads these once, in its constructor, and re-injects them into every child it execs.
+ * The preload copies these once, in its constructor, and re-injects them into every child it execs.
  * @{ */
 #define SMSHIM_ENV_PREFIX        "SMSHIM_PREFIX" /**< virtual prefix, absolute, default "/sm" */
 #define SMSHIM_ENV_CACHE         "SMSHIM_CACHE" /**< cache directory, default $XDG_CACHE_HOME/smshim */
@@ -40,8 +40,9 @@
 /** @} */
 
 /* Caveats (the rules every module follows; see README "Architecture"):
- *  - The constructor only reads the environment and sets UV_USE_IO_URING=0 when unset. No thread,
- *    no LMDB, no network before the first call under the prefix that needs them.
+ *  - The constructor only copies the settings' variables, decides what needs no system call and
+ *    sets UV_USE_IO_URING=0 when unset. No system call of the settings' (realpath of the cache),
+ *    no thread, no LMDB, no network before the first call that needs them.
  *  - A call under the prefix never waits on the network: it is answered by the kernel on the
  *    materialised tree and by LMDB.
  *  - An LMDB environment is used only in the process that opened it: after fork the child drops

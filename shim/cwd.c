@@ -62,14 +62,17 @@ int sm_getcwd_core(char *buf, size_t size)
 static char *cwd_long(void)
 {
     char *p = SM_REAL(getcwd)(NULL, 0);
-    if (!p || !sm_cfg.enabled || sm_cfg.tlen == 0 || strncmp(p, sm_cfg.tree, sm_cfg.tlen) != 0 ||
-        (p[sm_cfg.tlen] != '/' && p[sm_cfg.tlen] != '\0'))
+    if (!p || !sm_cfg.enabled)
         return p;
-    size_t rest = strlen(p + sm_cfg.tlen);
+    const struct sm_where *w = sm_w();
+    if (w->tlen == 0 || strncmp(p, w->tree, w->tlen) != 0 ||
+        (p[w->tlen] != '/' && p[w->tlen] != '\0'))
+        return p;
+    size_t rest = strlen(p + w->tlen);
     char *v = malloc(sm_cfg.plen + rest + 1);
     if (v) {
         memcpy(v, sm_cfg.prefix, sm_cfg.plen);
-        memcpy(v + sm_cfg.plen, p + sm_cfg.tlen, rest + 1);
+        memcpy(v + sm_cfg.plen, p + w->tlen, rest + 1);
     }
     free(p);
     return v;

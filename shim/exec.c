@@ -46,7 +46,8 @@ static int is_shim_lib(const char *tok, size_t n)
 {
     static const char base[] = "libsmshim.so";
     size_t b = sizeof base - 1;
-    if (n == strlen(sm_cfg.libpath) && memcmp(tok, sm_cfg.libpath, n) == 0)
+    const char *lib = sm_w()->libpath;
+    if (n == strlen(lib) && memcmp(tok, lib, n) == 0)
         return 1;
     return n >= b && memcmp(tok + n - b, base, b) == 0 && (n == b || tok[n - b - 1] == '/');
 }
@@ -57,15 +58,15 @@ static int is_shim_lib(const char *tok, size_t n)
 static int audit_env(const char *cur, char *out, size_t size)
 {
     static const char mod[] = "libsmshim-audit.so";
-    const char *slash = strrchr(sm_cfg.libpath, '/');
+    const char *lib = sm_w()->libpath, *slash = strrchr(lib, '/');
     if (!slash)
         return 0;
-    size_t dl = (size_t)(slash + 1 - sm_cfg.libpath);
+    size_t dl = (size_t)(slash + 1 - lib);
     size_t cl = cur ? strlen(cur) : 0;
     if (9 + dl + sizeof mod + 1 + cl > size)
         return 0;
     memcpy(out, "LD_AUDIT=", 9);
-    memcpy(out + 9, sm_cfg.libpath, dl);
+    memcpy(out + 9, lib, dl);
     memcpy(out + 9 + dl, mod, sizeof mod);
     if (cur && strstr(cur, out + 9))
         return 0;
@@ -114,7 +115,10 @@ static void tree_pass_end(int fd)
 static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd)
 {
     s->map = NULL;
-    if (!sm_cfg.enabled || !sm_cfg.libpath[0])
+    if (!sm_cfg.enabled)
+        return envp;
+    const struct sm_where *cw = sm_w();
+    if (!cw->ok || !cw->libpath[0])
         return envp;
     size_t n = 0;
     const char *pre = NULL, *aud = NULL;
@@ -126,14 +130,14 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
                 aud = envp[n] + 9;
         }
     size_t plen = pre ? strlen(pre) : 0;
-    size_t alen = 9 + strlen(sm_cfg.libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
-    size_t strsz = 12 + strlen(sm_cfg.libpath) + 1 + plen + 1 + alen;
+    size_t alen = 9 + strlen(cw->libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
+    size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen;
     char **out = scratch_get(s, (n + 10) * sizeof(char *) + strsz);
     if (!out)
         return envp;
     char *str = (char *)(out + n + 10);
     char *w = str;
-    size_t ll = strlen(sm_cfg.libpath);
+    size_t ll = strlen(cw->libpath);
     int placed = 0;
     memcpy(w, "LD_PRELOAD=", 11);
     w += 11;
@@ -145,7 +149,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
             if (w > str + 11)
                 *w++ = ':';
             if (is_shim_lib(p, t)) {
-                memcpy(w, sm_cfg.libpath, ll);
+                memcpy(w, cw->libpath, ll);
                 w += ll;
                 placed = 1;
             } else {
@@ -161,7 +165,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     if (!placed) {
         size_t cur = (size_t)(w - (str + 11));
         memmove(str + 11 + ll + (cur ? 1 : 0), str + 11, cur + 1);
-        memcpy(str + 11, sm_cfg.libpath, ll);
+        memcpy(str + 11, cw->libpath, ll);
         if (cur)
             str[11 + ll] = ':';
     }
@@ -192,15 +196,15 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     if (add_audit)
         out[k++] = audit;
     if (!have_prefix)
-        out[k++] = sm_cfg.env_prefix;
+        out[k++] = (char *)cw->env_prefix;
     if (!have_cache)
-        out[k++] = sm_cfg.env_cache;
+        out[k++] = (char *)cw->env_cache;
     if (!have_tag)
-        out[k++] = sm_cfg.env_tag;
-    if (!have_log && sm_cfg.have_log)
-        out[k++] = sm_cfg.env_log;
-    if (!have_notes && sm_cfg.env_notes[0])
-        out[k++] = sm_cfg.env_notes;
+        out[k++] = (char *)cw->env_tag;
+    if (!have_log && cw->env_log[0])
+        out[k++] = (char *)cw->env_log;
+    if (!have_notes && cw->env_notes[0])
+        out[k++] = (char *)cw->env_notes;
     if (!have_uv)
         out[k++] = (char *)"UV_USE_IO_URING=0";
     if (!have_sud && sud)
@@ -340,15 +344,18 @@ static void note_static(const char *path, const char *target)
 {
     if (!sm_cfg.enabled || !sm_elf_static(target))
         return;
+    const struct sm_where *cw = sm_w();
     struct stat a, b;
-    if (SM_REAL(stat)(sm_cfg.prefix, &a) == 0 && SM_REAL(stat)(sm_cfg.tree, &b) == 0 &&
+    if (!cw->ok)
+        return;
+    if (SM_REAL(stat)(sm_cfg.prefix, &a) == 0 && SM_REAL(stat)(cw->tree, &b) == 0 &&
         a.st_dev == b.st_dev && a.st_ino == b.st_ino)
         return; /* the tree is mounted at the prefix: the program sees it */
     sm_log(SM_LOG_WARN,
            "exec of %s: statically linked, no preload reaches it: it sees nothing "
            "under %s",
            path, sm_cfg.prefix);
-    const char *notes = sm_cfg.env_notes[0] ? strchr(sm_cfg.env_notes, '=') + 1 : NULL;
+    const char *notes = cw->env_notes[0] ? strchr(cw->env_notes, '=') + 1 : NULL;
     if (!notes)
         return;
     char line[PATH_MAX + 2];

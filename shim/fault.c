@@ -94,7 +94,7 @@ struct view {
     int installed;
     struct sigaction sa;
 };
-static struct view views[2];
+static struct view views[2] SM_HOT; /* written at start by every process */
 static int view_wlock;
 
 static struct view *view_of(int sig)
@@ -115,7 +115,7 @@ SM_NOSAN static void view_get(struct view *v, struct sigaction *out)
     }
 }
 
-SM_NOSAN static void view_put(struct view *v, const struct sigaction *in)
+SM_NOSAN SM_START static void view_put(struct view *v, const struct sigaction *in)
 {
     __atomic_store_n(&v->seq, v->seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -245,15 +245,14 @@ SM_NOSAN int sm_fault_raw(long sig, const void *kact, void *koact, long size, lo
  * and reads what was there; a second one is made only when that was something else (SIG_IGN, or
  * a handler of a program that loaded the library later), to hand the kernel what install() gives
  * for it. */
-SM_NOSAN void sm_fault_init(void)
+SM_NOSAN SM_START void sm_fault_init(void)
 {
     static const int sigs[2] = {SIGSEGV, SIGBUS};
     for (int i = 0; i < 2; i++) {
         struct sigaction k, cur;
-        memset(&k, 0, sizeof k);
+        memset(&k, 0, sizeof k); /* the mask too: empty */
         k.sa_sigaction = handler;
         k.sa_flags = SA_SIGINFO;
-        sigemptyset(&k.sa_mask);
         if (SM_REAL(sigaction)(sigs[i], &k, &cur) != 0)
             continue;
         view_put(&views[i], &cur);

@@ -36,7 +36,7 @@ static int openat2_ok = 1;                /* 0 once openat2 answered ENOSYS or E
 static void links_open(void)
 {
     char p[PATH_MAX];
-    if (links_map || smc_layout_path(sm_cfg.cache, SMC_META, "/links", p, sizeof p) != 0)
+    if (links_map || smc_layout_path(sm_w()->cache, SMC_META, "/links", p, sizeof p) != 0)
         return;
     int fd = sm_lib_openat(AT_FDCWD, p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
@@ -64,10 +64,11 @@ void sm_links_note(const char *target)
         if (s[0] == '.' && s[1] == '.' && (s == target || s[-1] == '/') &&
             (s[2] == '/' || s[2] == '\0'))
             climbs = 1;
-    if (target[0] == '/' && strncmp(target, sm_cfg.cache, sm_cfg.clen) == 0 &&
-        (target[sm_cfg.clen] == '/' || target[sm_cfg.clen] == '\0') &&
-        !(strncmp(target, sm_cfg.tree, sm_cfg.tlen) == 0 &&
-          (target[sm_cfg.tlen] == '/' || target[sm_cfg.tlen] == '\0')))
+    const struct sm_where *w = sm_w();
+    if (target[0] == '/' && strncmp(target, w->cache, w->clen) == 0 &&
+        (target[w->clen] == '/' || target[w->clen] == '\0') &&
+        !(strncmp(target, w->tree, w->tlen) == 0 &&
+          (target[w->tlen] == '/' || target[w->tlen] == '\0')))
         climbs = 1;
     if (!climbs)
         return;
@@ -80,7 +81,7 @@ void sm_links_note(const char *target)
 
 int sm_layout_ensure(void)
 {
-    return smc_layout_ensure(sm_cfg.cache);
+    return smc_layout_ensure(sm_w()->cache);
 }
 
 int sm_tree_fd(void)
@@ -95,7 +96,7 @@ int sm_tree_fd(void)
         if (rc == 0) {
             /* one of the shim's own descriptors (sm_real.h): out of the host's range, CLOEXEC
              * (an exec'd child opens its own), moved away when the host dup2s onto it */
-            fd = sm_lib_openat(AT_FDCWD, sm_cfg.tree, O_PATH | O_DIRECTORY, 0);
+            fd = sm_lib_openat(AT_FDCWD, sm_w()->tree, O_PATH | O_DIRECTORY, 0);
             if (fd >= 0) {
                 sm_fd_movable(&sm_treefd_value);
                 links_open();
@@ -104,7 +105,7 @@ int sm_tree_fd(void)
             }
         }
         if (rc < 0) {
-            sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_cfg.tree, strerror(-rc));
+            sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_w()->tree, strerror(-rc));
             fd = rc;
         } else {
             __atomic_store_n(&sm_treefd_value, fd, __ATOMIC_RELEASE);
@@ -126,10 +127,10 @@ int sm_privs_changed;
 /* Open the tree fd if the tree exists (never creates the cache). */
 static void tree_keep(void)
 {
-    if (!sm_cfg.enabled || __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE) >= 0)
+    if (!sm_cfg.enabled || __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE) >= 0 || !sm_w()->ok)
         return;
     struct stat st;
-    if (SM_REAL(fstatat)(AT_FDCWD, sm_cfg.tree, &st, 0) == 0 && S_ISDIR(st.st_mode))
+    if (SM_REAL(fstatat)(AT_FDCWD, sm_w()->tree, &st, 0) == 0 && S_ISDIR(st.st_mode))
         (void)sm_tree_fd();
 }
 
@@ -202,13 +203,14 @@ static int first_in_prefix(const char *p)
 
 int sm_untranslate(char *real, size_t size)
 {
-    if (sm_cfg.tlen == 0 || strncmp(real, sm_cfg.tree, sm_cfg.tlen) != 0 ||
-        (real[sm_cfg.tlen] != '/' && real[sm_cfg.tlen] != '\0'))
+    const struct sm_where *w = sm_w();
+    if (w->tlen == 0 || strncmp(real, w->tree, w->tlen) != 0 ||
+        (real[w->tlen] != '/' && real[w->tlen] != '\0'))
         return 0;
-    size_t rest = strlen(real + sm_cfg.tlen);
+    size_t rest = strlen(real + w->tlen);
     if (sm_cfg.plen + rest + 1 > size)
         return -ERANGE;
-    memmove(real + sm_cfg.plen, real + sm_cfg.tlen, rest + 1);
+    memmove(real + sm_cfg.plen, real + w->tlen, rest + 1);
     memcpy(real, sm_cfg.prefix, sm_cfg.plen);
     return 1;
 }
@@ -217,7 +219,7 @@ int sm_tree_path(const char *rel, char *out, size_t size)
 {
     while (*rel == '/')
         rel++;
-    int n = snprintf(out, size, "%s%s%s", sm_cfg.tree, *rel ? "/" : "", rel);
+    int n = snprintf(out, size, "%s%s%s", sm_w()->tree, *rel ? "/" : "", rel);
     return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : 0;
 }
 
@@ -247,8 +249,9 @@ void sm_cwd_changed(void)
 /* Classify an absolute real directory path. */
 static int classify_dir(const char *real)
 {
-    if (sm_cfg.tlen && strncmp(real, sm_cfg.tree, sm_cfg.tlen) == 0 &&
-        (real[sm_cfg.tlen] == '/' || real[sm_cfg.tlen] == '\0'))
+    const struct sm_where *w = sm_w();
+    if (w->tlen && strncmp(real, w->tree, w->tlen) == 0 &&
+        (real[w->tlen] == '/' || real[w->tlen] == '\0'))
         return CWD_INSIDE;
     size_t n = strlen(real);
     if (n == 1 || (strncmp(sm_cfg.prefix, real, n) == 0 && sm_cfg.prefix[n] == '/'))
@@ -527,7 +530,7 @@ static int resolve_inner(int dirfd, const char *path, int flags, struct sm_res *
     r->fd = dirfd;
     r->path = path;
     SM_OPAQUE(path);
-    if (!sm_cfg.enabled || path == NULL || path[0] == '\0')
+    if (!sm_cfg.enabled || path == NULL || path[0] == '\0' || !sm_w()->ok)
         return 0;
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
@@ -581,7 +584,7 @@ static int res_real(const struct sm_res *r, char *out, size_t size)
     int sl = tfd >= 0 ? snprintf(self, sizeof self, "/proc/self/fd/%d", tfd) : 0;
     if (sl > 0 && strncmp(p, self, (size_t)sl) == 0 && (p[sl] == '/' || p[sl] == '\0')) {
         /* the tree named through its fd (after a privilege drop: to_tree) */
-        int m = snprintf(out, size, "%s%s", sm_cfg.tree, p + sl);
+        int m = snprintf(out, size, "%s%s", sm_w()->tree, p + sl);
         if (m < 0 || (size_t)m >= size)
             return -ENAMETOOLONG;
     } else if (p[0] == '/') {
@@ -591,7 +594,7 @@ static int res_real(const struct sm_res *r, char *out, size_t size)
     } else {
         char base[PATH_MAX];
         if (sm_is_tree_fd(r->fd)) {
-            strcpy(base, sm_cfg.tree);
+            strcpy(base, sm_w()->tree);
         } else if (r->fd == AT_FDCWD) {
             if (!SM_REAL(getcwd)(base, sizeof base))
                 return 0;
@@ -607,7 +610,7 @@ static int res_real(const struct sm_res *r, char *out, size_t size)
         if (m < 0 || (size_t)m >= size)
             return -ENAMETOOLONG;
     }
-    return in_dir(out, sm_cfg.tree, sm_cfg.tlen);
+    return in_dir(out, sm_w()->tree, sm_w()->tlen);
 }
 
 /* (fd, path) for a real call on the virtual path v under the prefix: relative to the tree fd
@@ -733,7 +736,7 @@ static int guard(int flags, struct sm_res *r)
             if (tfd < 0)
                 break;
             dfd = tfd;
-            p = real + sm_cfg.tlen;
+            p = real + sm_w()->tlen;
             while (*p == '/')
                 p++;
             if (!*p)
@@ -764,7 +767,7 @@ static int guard(int flags, struct sm_res *r)
     long off = sm_under_prefix(w);
     if (off >= 0)
         return to_tree(w + off, 0, flags, r);
-    if (in_dir(w, sm_cfg.cache, sm_cfg.clen))
+    if (in_dir(w, sm_w()->cache, sm_w()->clen))
         return -EACCES; /* the cache's own files are never a name under the prefix */
     strcpy(r->buf, w);
     r->kind = SM_PASS;
@@ -792,9 +795,10 @@ int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r)
 /* Strip the tree root from an absolute real path into a key ("/a/b"); -ENOENT if outside. */
 static int key_from_real(const char *real, char key[PATH_MAX])
 {
-    if (strncmp(real, sm_cfg.tree, sm_cfg.tlen) != 0)
+    const struct sm_where *w = sm_w();
+    if (strncmp(real, w->tree, w->tlen) != 0)
         return -ENOENT;
-    const char *rest = real + sm_cfg.tlen;
+    const char *rest = real + w->tlen;
     if (*rest != '/' && *rest != '\0')
         return -ENOENT;
     snprintf(key, PATH_MAX, "%s", *rest ? rest : "/");

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-struct sm_real_tab sm_real_tab;
+struct sm_real_tab sm_real_tab SM_HOT; /* the first real calls fault no page in */
 __thread int sm_in_lib;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
@@ -30,7 +30,7 @@ void sm_real_init(void)
 }
 
 /* Two threads may resolve the same entry at once: both store the same pointer. */
-SM_NOSAN void *sm_real_resolve(void **slot, const char *name)
+SM_NOSAN SM_START void *sm_real_resolve(void **slot, const char *name)
 {
     void *p = dlsym(RTLD_NEXT, name);
     __atomic_store_n(slot, p, __ATOMIC_RELEASE);

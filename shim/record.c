@@ -79,7 +79,7 @@ struct smc *sm_record_env(void)
     if (!rec_env && !rec_failed) {
         char meta[PATH_MAX];
         pthread_once(&rec_atfork_once, rec_register_atfork);
-        smc_layout_path(sm_cfg.cache, SMC_META, NULL, meta, sizeof meta);
+        smc_layout_path(sm_w()->cache, SMC_META, NULL, meta, sizeof meta);
         int rc = sm_layout_ensure();
         if (rc == 0) {
             int was = sm_lib_enter();
@@ -179,7 +179,8 @@ static void sync_opts(struct smh_bg_opts *o, struct smc *c);
 /* A key in the environment, or a credentials file (looked for once, never opened here). */
 static int sm_sync_wanted(void)
 {
-    return sm_cfg.key[0] || (sm_cfg.creds[0] && smh_creds_present(sm_cfg.creds));
+    const struct sm_where *w = sm_w();
+    return w->key[0] || (w->creds[0] && smh_creds_present(w->creds));
 }
 
 /* A change is recorded: with an API key, the background sync thread pushes it. */
@@ -219,16 +220,17 @@ void sm_note_miss(const char *rel)
 
 static void sync_opts(struct smh_bg_opts *o, struct smc *c)
 {
+    const struct sm_where *w = sm_w();
     o->cache = c;
-    o->cache_dir = sm_cfg.cache;
-    o->base_url = sm_cfg.base_url;
-    o->key = sm_cfg.key;
-    o->creds = sm_cfg.creds;
-    o->url_env = sm_cfg.url_env;
-    o->tag = sm_cfg.tag;
-    o->exit_wait = sm_cfg.exit_wait;
-    o->exit_timeout_ms = sm_cfg.exit_timeout_ms;
-    o->pull_interval_ms = sm_cfg.pull_interval_ms;
+    o->cache_dir = w->cache;
+    o->base_url = w->base_url;
+    o->key = w->key;
+    o->creds = w->creds;
+    o->url_env = w->url_env;
+    o->tag = w->tag;
+    o->exit_wait = w->exit_wait;
+    o->exit_timeout_ms = w->exit_timeout_ms;
+    o->pull_interval_ms = w->pull_interval_ms;
     o->log = sync_log;
 }
 
@@ -291,10 +293,13 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
  * handler. When that handler interrupted the library's own work in this thread (an LMDB commit
  * of the recorder), the thread could need what is held here: the process exits at once, and what
  * is queued stays queued for the next process. */
-static void sm_exit_hook(void)
+SM_START static void sm_exit_hook(void)
 {
     int saved = errno;
-    if ((sm_cfg.key[0] || sm_cfg.creds[0]) && !sm_in_lib) {
+    /* settings never decided: no change was recorded, no sync thread started (and exit decides
+     * nothing: a process that never touched the prefix leaves as it came) */
+    const struct sm_where *w = __atomic_load_n(&sm_cfg.w, __ATOMIC_ACQUIRE);
+    if ((w->key[0] || w->creds[0]) && !sm_in_lib) {
         int was = sm_lib_enter();
         smh_at_exit();
         sm_lib_leave(was);
@@ -302,7 +307,7 @@ static void sm_exit_hook(void)
     errno = saved;
 }
 
-SM_EXPORT void exit(int status)
+SM_EXPORT SM_START void exit(int status)
 {
     sm_exit_hook();
     SM_REAL(exit)(status);
@@ -473,7 +478,7 @@ void sm_note_tree_in(const char *key)
     if (!c)
         return;
     int was = sm_lib_enter();
-    int rc = smc_tree_walk(sm_cfg.tree, key, walk_visit, &w);
+    int rc = smc_tree_walk(sm_w()->tree, key, walk_visit, &w);
     if (rc == 0 && w.err == 0 && w.n)
         rc = smc_note_writes(c, (const char *const *)w.v, w.n, sm_now_ns());
     sm_lib_leave(was);

@@ -91,8 +91,9 @@ char *sm_escape(char *out, size_t size, const char *s, int json)
 }
 
 /* Lexically normalise an absolute path into out: collapse "//" and "/.", resolve "..", drop a
- * trailing '/'. Returns 0, or -1 if it is not absolute or does not fit. */
-static int norm_abs(const char *in, char *out, size_t size)
+ * trailing '/'. Returns 0, or -1 if it is not absolute or does not fit. out may be in (the output
+ * never runs ahead of what was read). */
+SM_START static int norm_abs(const char *in, char *out, size_t size)
 {
     size_t n = 0;
     if (in[0] != '/')
@@ -116,7 +117,7 @@ static int norm_abs(const char *in, char *out, size_t size)
         if (n + 1 + len + 1 > size)
             return -1;
         out[n++] = '/';
-        memcpy(out + n, s, len);
+        memmove(out + n, s, len);
         n += len;
     }
     if (n == 0)
@@ -126,7 +127,7 @@ static int norm_abs(const char *in, char *out, size_t size)
 }
 
 /* Canonicalise the cache directory: resolve symlinks in the longest part that exists, so that
- * paths the kernel reports (getcwd, /proc/self/fd) compare equal to sm_cfg.tree. */
+ * paths the kernel reports (getcwd, /proc/self/fd) compare equal to the tree's path. */
 static void canon_cache(char *path, size_t size)
 {
     char head[PATH_MAX], res[PATH_MAX], out[PATH_MAX];
@@ -149,7 +150,7 @@ static void canon_cache(char *path, size_t size)
 }
 
 /* Is the normalised path p the directory d or below it? */
-static int path_within(const char *p, const char *d)
+SM_START static int path_within(const char *p, const char *d)
 {
     size_t n = strlen(d);
     if (n == 1)
@@ -158,11 +159,13 @@ static int path_within(const char *p, const char *d)
 }
 
 /* The system trees a prefix must not hide: the prefix's first component. */
-static int system_tree(const char *prefix)
+SM_START static int system_tree(const char *prefix)
 {
     static const char *const trees[] = {"proc", "sys", "dev", "etc", "usr", "bin", "sbin", "boot"};
     const char *c = prefix + 1;
-    size_t n = strcspn(c, "/");
+    size_t n = 0;
+    while (c[n] && c[n] != '/') /* no strcspn: the constructor calls this (no libc code paged in) */
+        n++;
     if (n >= 3 && strncmp(c, "lib", 3) == 0)
         return 1; /* /lib, /lib64, /libx32, ... */
     for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++)
@@ -212,35 +215,86 @@ static int fallback_check(struct sm_settings *st)
     return 0;
 }
 
+static int refuse_to(char *why, size_t wsize, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int refuse_to(char *why, size_t wsize, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, wsize, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The rules that need no system call (settings.h). */
+SM_START int sm_settings_prefix(const char *(*get)(const char *), char *prefix, size_t size,
+                                char *why, size_t wsize)
+{
+    const char *v = get(SMSHIM_ENV_PREFIX);
+    if (!v || !*v)
+        v = SMSHIM_DEFAULT_PREFIX;
+    if (norm_abs(v, prefix, size) != 0)
+        return refuse_to(why, wsize, "%s=%s is not an absolute path (or is too long)",
+                         SMSHIM_ENV_PREFIX, v);
+    if (strcmp(prefix, "/") == 0)
+        return refuse_to(why, wsize, "the prefix / would take over every path");
+    if (system_tree(prefix))
+        return refuse_to(why, wsize, "the prefix %s would hide a system directory", prefix);
+    return 0;
+}
+
+SM_START int sm_settings_cache_lexical(const char *(*get)(const char *), const char *prefix,
+                                       char *cache, size_t size, char *why, size_t wsize)
+{
+    const char *v, *base, *tail;
+    if ((v = get(SMSHIM_ENV_CACHE)) && *v) {
+        if (v[0] != '/')
+            return 1; /* relative to the working directory */
+        base = v, tail = "";
+    } else if ((v = get("XDG_CACHE_HOME")) && v[0] == '/') {
+        base = v, tail = "/smshim";
+    } else if ((v = get("HOME")) && v[0] == '/') {
+        base = v, tail = "/.cache/smshim";
+    } else {
+        return 1; /* the fallback: its checks ask the file system */
+    }
+    /* base + tail, normalised in place */
+    size_t bl = strlen(base), tl = strlen(tail);
+    if (bl + tl + 1 > size)
+        return refuse_to(why, wsize, "the cache directory's path is too long");
+    memcpy(cache, base, bl);
+    memcpy(cache + bl, tail, tl + 1);
+    if (norm_abs(cache, cache, size) != 0 || strlen(cache) + sizeof("/" SMSHIM_TREE_DIR) > size)
+        return refuse_to(why, wsize, "the cache directory's path is too long");
+    if (path_within(cache, prefix))
+        return refuse_to(why, wsize, "the prefix %s contains the cache %s", prefix, cache);
+    if (path_within(prefix, cache))
+        return refuse_to(why, wsize, "the prefix %s lies inside the cache %s", prefix, cache);
+    return 0;
+}
+
 /* The one decision on the settings (settings.h). */
 int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_settings *st)
 {
     char raw[PATH_MAX], lex[PATH_MAX];
-    const char *v = get(SMSHIM_ENV_PREFIX);
+    const char *v;
     st->why[0] = st->warn[0] = '\0';
     st->fallback = 0;
-    if (!v || !*v)
-        v = SMSHIM_DEFAULT_PREFIX;
-    if (norm_abs(v, st->prefix, sizeof st->prefix) != 0)
-        return refuse(st, "%s=%s is not an absolute path (or is too long)", SMSHIM_ENV_PREFIX, v);
-    if (strcmp(st->prefix, "/") == 0)
-        return refuse(st, "the prefix / would take over every path");
-    if (system_tree(st->prefix))
-        return refuse(st, "the prefix %s would hide a system directory", st->prefix);
-
-    if ((v = get(SMSHIM_ENV_CACHE)) && *v) {
+    if (sm_settings_prefix(get, st->prefix, sizeof st->prefix, st->why, sizeof st->why) != 0)
+        return -1;
+    int r = sm_settings_cache_lexical(get, st->prefix, st->cache, sizeof st->cache, st->why,
+                                      sizeof st->why);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        snprintf(raw, sizeof raw, "%s", st->cache);
+    } else if ((v = get(SMSHIM_ENV_CACHE)) && *v) {
         char cwd[PATH_MAX];
-        if (v[0] == '/')
-            snprintf(raw, sizeof raw, "%s", v);
-        else if (SM_REAL(getcwd)(cwd, sizeof cwd))
+        if (SM_REAL(getcwd)(cwd, sizeof cwd))
             snprintf(raw, sizeof raw, "%s/%s", cwd, v);
         else
             return refuse(st, "%s is relative and the working directory is unknown",
                           SMSHIM_ENV_CACHE);
-    } else if ((v = get("XDG_CACHE_HOME")) && v[0] == '/') {
-        snprintf(raw, sizeof raw, "%s/smshim", v);
-    } else if ((v = get("HOME")) && v[0] == '/') {
-        snprintf(raw, sizeof raw, "%s/.cache/smshim", v);
     } else {
         struct stat sb;
         st->fallback = 1;

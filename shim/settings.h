@@ -33,4 +33,17 @@ char *sm_escape(char *out, size_t size, const char *s, int json);
  *  they are: print them through sm_escape. */
 int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_settings *st);
 
+/** The part of those rules that needs no system call, in two steps (the library's constructor
+ *  decides them at start; sm_settings_resolve applies them first, so the two never disagree).
+ *  The prefix: normalised into prefix (size bytes) and checked; 0, or -1 with the reason in
+ *  why. */
+int sm_settings_prefix(const char *(*get)(const char *), char *prefix, size_t size, char *why,
+                       size_t wsize);
+/** Then the cache, when it comes from an absolute SMSHIM_CACHE, XDG_CACHE_HOME or HOME: its
+ *  lexical form in cache (size bytes) and whether it and the prefix contain one another.
+ *  Returns 0 (decided; what is left is the check of its canonical form), 1 (it needs the file
+ *  system: a relative SMSHIM_CACHE or the fallback), or -1 with why. */
+int sm_settings_cache_lexical(const char *(*get)(const char *), const char *prefix, char *cache,
+                              size_t size, char *why, size_t wsize);
+
 #endif

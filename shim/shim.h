@@ -54,35 +54,50 @@ extern int sm_guard_on;
 
 /* ---- configuration (config.c) ------------------------------------------------------------ */
 
-/** Settings read once by the constructor; read-only afterwards (safe from any thread, from a
- *  vfork child and from a signal handler). */
-struct sm_cfg {
-    int enabled;           /* 0: every call passes straight through */
-    char prefix[PATH_MAX]; /* virtual prefix, normalised, no trailing '/' ("/sm") */
-    size_t plen;           /* strlen(prefix) */
-    char cache[PATH_MAX];  /* absolute, canonical cache directory */
-    size_t clen;
-    char tree[PATH_MAX]; /* cache + "/tree": where the namespace is materialised */
+/** What the settings decide once the file system is asked (config.c): published once, at the
+ *  first call that needs it, then never written again (safe from any thread, from a vfork child
+ *  and from a signal handler). Reach it through sm_w(). */
+struct sm_where {
+    int ok;            /* 0: refused (every string "", the shim stays off) */
+    const char *cache; /* absolute, canonical cache directory */
+    size_t clen;       /* strlen(cache) */
+    const char *tree;  /* cache + "/tree": where the namespace is materialised */
     size_t tlen;
-    char tag[128];          /* container tag (SMSHIM_TAG) */
-    char libpath[PATH_MAX]; /* absolute path of this library, re-injected into LD_PRELOAD */
-    /* "NAME=value" strings every exec'd child receives (see exec.c) */
-    char env_prefix[PATH_MAX + 32];
-    char env_cache[PATH_MAX + 32];
-    char env_tag[160];
-    char env_log[PATH_MAX + 32];
-    int have_log;
-    char env_notes[PATH_MAX + 32]; /* SMSHIM_RUN_NOTES=FILE (smshim run), "" when unset */
-    /* sync (read once; the key stays in this process's memory and is never logged) */
-    char key[512];         /* SUPERMEMORY_API_KEY, "" when unset: local-only */
-    char base_url[512];    /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
+    const char *libpath; /* absolute path of this library, re-injected into LD_PRELOAD */
+    /* "NAME=value" strings every exec'd child receives (exec.c); env_log, env_notes "" when the
+     * variable is unset */
+    const char *env_prefix, *env_cache, *env_tag, *env_log, *env_notes;
+    /* sync (the key stays in this process's memory and is never logged) */
+    const char *tag;       /* container tag (SMSHIM_TAG) */
+    const char *key;       /* SUPERMEMORY_API_KEY, "" when unset: local-only */
+    const char *base_url;  /* SUPERMEMORY_BASE_URL (or _API_URL) or the default */
     int url_env;           /* base_url came from the environment */
-    char creds[PATH_MAX];  /* with no key: the credentials file (read when sync first starts) */
+    const char *creds;     /* with no key: the credentials file (read when sync first starts) */
     long exit_timeout_ms;  /* SMSHIM_EXIT_TIMEOUT (seconds), default 10 */
     int exit_wait;         /* 0 when SMSHIM_NOWAIT=1 (the command of `smshim run`) */
     long pull_interval_ms; /* SMSHIM_PULL_INTERVAL (seconds), default 30 */
 };
+
+/** What the constructor decides (config.c): read-only afterwards, except that enabled drops to
+ *  0 when the whole decision refuses the settings. */
+struct sm_cfg {
+    int enabled;              /* 0: every call passes straight through */
+    size_t plen;              /* strlen(prefix) */
+    const char *prefix;       /* virtual prefix, normalised, no trailing '/' ("/sm") */
+    const struct sm_where *w; /* &sm_where_pending until decided: read it with sm_w() */
+};
 extern struct sm_cfg sm_cfg;
+extern const struct sm_where sm_where_pending;
+/** Decide the settings now (the first use), or return the decision another caller published. */
+const struct sm_where *sm_where_slow(void);
+/** The settings that need the file system, decided at the first call that asks. */
+static inline const struct sm_where *sm_w(void)
+{
+    const struct sm_where *w = __atomic_load_n(&sm_cfg.w, __ATOMIC_ACQUIRE);
+    return SM_LIKELY(w != &sm_where_pending) ? w : sm_where_slow();
+}
+/** A variable the settings read, as it was when the process started (NULL: unset). */
+const char *sm_env_get(const char *name);
 
 /** getenv that reads environ directly (never a host program's own getenv). */
 const char *sm_getenv(const char *name);
@@ -174,13 +189,13 @@ static inline int sm_look(const char *p)
         return 0;
     if (SM_UNLIKELY(p == NULL) || SM_UNLIKELY(sm_probe_len(p) < 0))
         return -1;
-    if (p[0] != '/')
-        return 1; /* relative: depends on the cwd or the dirfd */
-    if (p[1] == '/' || sm_under_prefix(p) >= 0)
-        return 1;
-    if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_cfg.cache, sm_cfg.clen) == 0)
-        return 1;                   /* may open the cache's lock file: see record.c */
-    return strstr(p, "/.") != NULL; /* "/..", "/./" can land anywhere */
+    if (p[0] != '/' || p[1] == '/' || sm_under_prefix(p) >= 0)
+        return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
+    if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
+        return 1; /* may open the cache's lock file: see record.c */
+    if (strstr(p, "/.") == NULL)
+        return 0;
+    return sm_w()->ok; /* "/..", "/./" can land anywhere */
 }
 
 static inline int sm_maybe(const char *p)

@@ -173,7 +173,7 @@ static int seg_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 /* Bun's executable (and every `bun build --compile` program, which is a copy of it) defines
  * symbol versions named BUN_<version> (BUN_1.2) for the N-API and V8 symbols it exports. */
-static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data)
+SM_START static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     int *found = data;
@@ -211,7 +211,7 @@ static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* A Go executable carries a note named "Go" of type 4 (the build ID, .note.go.buildid). */
-static int gonote_cb(struct dl_phdr_info *info, size_t size, void *data)
+SM_START static int gonote_cb(struct dl_phdr_info *info, size_t size, void *data)
 {
     (void)size;
     int *found = data;
@@ -235,14 +235,14 @@ static int gonote_cb(struct dl_phdr_info *info, size_t size, void *data)
     return 1; /* the executable only */
 }
 
-static int is_go(void)
+SM_START static int is_go(void)
 {
     int found = 0;
     dl_iterate_phdr(gonote_cb, &found);
     return found;
 }
 
-static int is_bun(void)
+SM_START static int is_bun(void)
 {
     int found = 0;
     dl_iterate_phdr(verdef_cb, &found);
@@ -270,9 +270,9 @@ static int check_stub(const unsigned char *p)
     return 0;
 }
 
-void sm_sud_init(void)
+SM_START void sm_sud_init(void)
 {
-    const char *v = sm_getenv(SMSHIM_ENV_SUD);
+    const char *v = sm_env_get(SMSHIM_ENV_SUD);
     const char *why;
     if (v)
         snprintf(sud_env, sizeof sud_env, "%s=%s", SMSHIM_ENV_SUD, v);
@@ -286,7 +286,7 @@ void sm_sud_init(void)
         why = "Go executable";
     else
         return;
-    if (!sm_cfg.enabled)
+    if (!sm_cfg.enabled || !sm_w()->ok) /* the settings are decided now, before any trap */
         return;
     sm_real_init(); /* the real-function table is resolved lazily elsewhere: never in a handler */
     sud_real_syscall = SM_REAL(syscall);
@@ -396,7 +396,7 @@ SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 
 void sm_sud_init(void)
 {
-    const char *v = sm_getenv(SMSHIM_ENV_SUD);
+    const char *v = sm_env_get(SMSHIM_ENV_SUD);
     if (v)
         snprintf(sud_env, sizeof sud_env, "%s=%s", SMSHIM_ENV_SUD, v);
 }

@@ -13,7 +13,8 @@
 
 #define SUD_NR_MAX 512
 static unsigned long sud_count[SUD_NR_MAX];
-static int sud_stats, sud_dumped;
+static int sud_stats SM_HOT; /* read at exit by every process */
+static int sud_dumped;
 
 static void sud_dump(void)
 {
@@ -43,7 +44,8 @@ static void sud_dump(void)
 
 __attribute__((destructor)) static void sud_dtor(void)
 {
-    sud_dump();
+    if (sud_stats) /* the test here: sud_dump's code is not paged in at every exit */
+        sud_dump();
 }
 
 int sud_stack_fill(void)

@@ -62,11 +62,11 @@ SM_TEST(path_resolve_absolute)
     ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "/sm/a", SM_RES_ABS, &r), 0);
     ASSERT_EQ_INT(r.fd, AT_FDCWD);
     char want[PATH_MAX];
-    snprintf(want, sizeof want, "%s/a", sm_cfg.tree);
+    snprintf(want, sizeof want, "%s/a", sm_w()->tree);
     ASSERT_EQ_STR(r.path, want);
     /* the tree exists once resolved */
     struct stat st;
-    ASSERT_EQ_INT(stat(sm_cfg.tree, &st), 0);
+    ASSERT_EQ_INT(stat(sm_w()->tree, &st), 0);
     ASSERT(S_ISDIR(st.st_mode));
     return 0;
 }
@@ -89,20 +89,20 @@ SM_TEST(path_resolve_dotdot)
     ASSERT_EQ_INT(r.kind, SM_PASS);
     ASSERT_EQ_STR(r.path, "/usr/./lib/../bin"); /* untouched: the kernel resolves it */
     /* ".." after a symlink applies to the link's target, as in the kernel */
-    snprintf(p, sizeof p, "%s/d1/d2", sm_cfg.tree);
+    snprintf(p, sizeof p, "%s/d1/d2", sm_w()->tree);
     ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "/sm/x", 0, &r), 0); /* creates the tree */
     mkdir(p, 0755) == 0 || (mkdir(strrchr(p, '/') ? (*strrchr(p, '/') = 0, p) : p, 0755), 0);
-    snprintf(p, sizeof p, "%s/d1", sm_cfg.tree);
+    snprintf(p, sizeof p, "%s/d1", sm_w()->tree);
     mkdir(p, 0755);
-    snprintf(p, sizeof p, "%s/d1/d2", sm_cfg.tree);
+    snprintf(p, sizeof p, "%s/d1/d2", sm_w()->tree);
     ASSERT_EQ_INT(mkdir(p, 0755), 0);
-    snprintf(p, sizeof p, "%s/link", sm_cfg.tree);
+    snprintf(p, sizeof p, "%s/link", sm_w()->tree);
     ASSERT_EQ_INT(symlink("d1/d2", p), 0);
     ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "/sm/link/../f", 0, &r), 0);
     ASSERT_EQ_INT(r.kind, SM_TREE);
     ASSERT_EQ_STR(r.path, "d1/f");
     /* relative paths from a cwd inside the tree */
-    snprintf(p, sizeof p, "%s/d1", sm_cfg.tree);
+    snprintf(p, sizeof p, "%s/d1", sm_w()->tree);
     ASSERT_EQ_INT(chdir(p), 0);
     sm_cwd_changed();
     ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "x", 0, &r), 0);
@@ -124,13 +124,13 @@ SM_TEST(path_untranslate)
 {
     char buf[PATH_MAX];
     setup("/sm");
-    snprintf(buf, sizeof buf, "%s/a/b", sm_cfg.tree);
+    snprintf(buf, sizeof buf, "%s/a/b", sm_w()->tree);
     ASSERT_EQ_INT(sm_untranslate(buf, sizeof buf), 1);
     ASSERT_EQ_STR(buf, "/sm/a/b");
-    snprintf(buf, sizeof buf, "%s", sm_cfg.tree);
+    snprintf(buf, sizeof buf, "%s", sm_w()->tree);
     ASSERT_EQ_INT(sm_untranslate(buf, sizeof buf), 1);
     ASSERT_EQ_STR(buf, "/sm");
-    snprintf(buf, sizeof buf, "%sx/a", sm_cfg.tree);
+    snprintf(buf, sizeof buf, "%sx/a", sm_w()->tree);
     ASSERT_EQ_INT(sm_untranslate(buf, sizeof buf), 0);
     /* keys name the remote filepath */
     struct sm_res r;
