@@ -15,8 +15,9 @@
  * shim starts: so it links nothing (no libc, -nostdlib), makes its few system calls itself and
  * keeps its state in static memory. The settings come from the process's initial environment
  * (/proc/self/environ, what the loader itself read): SMSHIM_PREFIX (default /sm), SMSHIM_CACHE
- * (else $XDG_CACHE_HOME/smshim or $HOME/.cache/smshim) and LD_LIBRARY_PATH. The loader holds its
- * lock around every call, so the static buffers are never used by two threads at once.
+ * (else $XDG_CACHE_HOME/smshim or $HOME/.cache/smshim) and LD_LIBRARY_PATH, read at the first
+ * question. The loader holds its lock around every call, so the static buffers are never used by
+ * two threads at once.
  * Limits: $ORIGIN/$LIB/$PLATFORM entries are skipped (the kernel resolves an $ORIGIN of a
  * program started from the prefix to the tree already), and of the chain of loaders only the
  * requester's and the main program's RPATH are searched. */
@@ -67,62 +68,77 @@ static int au_put(char *out, unsigned long *w, const char *s, unsigned long n)
 
 /* ---- settings ----------------------------------------------------------------------------------- */
 
-static int au_state; /* 0 unread, 1 on, -1 off */
-static char au_env[65536];
-static char au_tree[AU_PATH];
-static const char *au_prefix = "/sm";
-static unsigned long au_plen = 3;
-static const char *au_llp; /* LD_LIBRARY_PATH or NULL */
+/* The module's state: a few words, then the process's initial environment as read, then the
+ * tree's path. At start that is one page or two (an ordinary environment). */
+#define AU_ENV 65536
+static struct {
+    int state;                       /* 0 unread, 1 on, -1 off */
+    const char *prefix, *llp, *tree; /* llp: LD_LIBRARY_PATH or NULL */
+    unsigned long plen, envlen;
+    char env[AU_ENV + AU_PATH];
+} au;
 
-static const char *au_getenv(const char *name, unsigned long envlen)
+static const char *au_getenv(const char *name)
 {
     unsigned long n = au_len(name);
-    for (unsigned long i = 0; i < envlen; i += au_len(au_env + i) + 1)
-        if (au_ncmp(au_env + i, name, n) == 0 && au_env[i + n] == '=')
-            return au_env + i + n + 1;
+    for (unsigned long i = 0; i < au.envlen; i += au_len(au.env + i) + 1)
+        if (au_ncmp(au.env + i, name, n) == 0 && au.env[i + n] == '=')
+            return au.env + i + n + 1;
     return 0;
 }
 
+/* The initial environment, what the loader itself read: /proc/self/environ (the audit namespace
+ * has no libc and no loader symbols, so nothing else points at it). A short read is its end:
+ * the file answers all it holds up to the count. */
 static void au_init(void)
 {
-    au_state = -1;
+    au.state = -1;
+    au.prefix = "/sm";
+    au.plen = 3;
     long fd = au_sys(SYS_open, (long)"/proc/self/environ", O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return;
     unsigned long n = 0;
-    while (n < sizeof au_env - 1) {
-        long r = au_sys(SYS_read, fd, (long)(au_env + n), (long)(sizeof au_env - 1 - n));
+    while (n < AU_ENV - 1) {
+        long want = (long)(AU_ENV - 1 - n);
+        long r = au_sys(SYS_read, fd, (long)(au.env + n), want);
         if (r <= 0)
             break;
         n += (unsigned long)r;
+        if (r < want)
+            break;
     }
     au_sys(SYS_close, fd, 0, 0);
-    au_env[n] = '\0';
-    const char *p = au_getenv("SMSHIM_PREFIX", n);
+    au.env[n] = '\0';
+    au.envlen = n;
+    const char *p = au_getenv("SMSHIM_PREFIX");
     if (p && p[0] == '/' && p[1]) {
-        au_prefix = p;
-        au_plen = au_len(p);
-        while (au_plen > 1 && p[au_plen - 1] == '/')
-            au_plen--;
+        au.prefix = p;
+        au.plen = au_len(p);
+        while (au.plen > 1 && p[au.plen - 1] == '/')
+            au.plen--;
     }
+    /* the tree's path, after the environment (AU_PATH bytes of room past AU_ENV) */
+    char *tree = au.env + n + 1;
     unsigned long w = 0;
-    const char *c = au_getenv("SMSHIM_CACHE", n), *x;
+    const char *c = au_getenv("SMSHIM_CACHE"), *x;
     if (c && c[0] == '/') {
-        if (!au_put(au_tree, &w, c, au_len(c)))
+        if (!au_put(tree, &w, c, au_len(c)))
             return;
-    } else if ((x = au_getenv("XDG_CACHE_HOME", n)) && x[0] == '/') {
-        if (!au_put(au_tree, &w, x, au_len(x)) || !au_put(au_tree, &w, "/smshim", 7))
+    } else if ((x = au_getenv("XDG_CACHE_HOME")) && x[0] == '/') {
+        if (!au_put(tree, &w, x, au_len(x)) || !au_put(tree, &w, "/smshim", 7))
             return;
-    } else if ((x = au_getenv("HOME", n)) && x[0] == '/') {
-        if (!au_put(au_tree, &w, x, au_len(x)) || !au_put(au_tree, &w, "/.cache/smshim", 14))
+    } else if ((x = au_getenv("HOME")) && x[0] == '/') {
+        if (!au_put(tree, &w, x, au_len(x)) || !au_put(tree, &w, "/.cache/smshim", 14))
             return;
     } else {
         return;
     }
-    if (!au_put(au_tree, &w, "/tree", 5))
+    if (!au_put(tree, &w, "/tree", 5))
         return;
-    au_llp = au_getenv("LD_LIBRARY_PATH", n);
-    au_state = 1;
+    au.tree = tree;
+    au.llp = au_getenv("LD_LIBRARY_PATH");
+    au.state = 1;
 }
 
 /* ---- paths ---------------------------------------------------------------------------------------- */
@@ -130,9 +146,9 @@ static void au_init(void)
 /* the length of the prefix part if the n bytes at p are the prefix or a path below it, else 0 */
 static unsigned long au_under(const char *p, unsigned long n)
 {
-    if (n < au_plen || au_ncmp(p, au_prefix, au_plen) != 0)
+    if (n < au.plen || au_ncmp(p, au.prefix, au.plen) != 0)
         return 0;
-    return (n == au_plen || p[au_plen] == '/') ? au_plen : 0;
+    return (n == au.plen || p[au.plen] == '/') ? au.plen : 0;
 }
 
 /* Is path an ELF object this loader could load (of this machine and class)? */
@@ -159,7 +175,7 @@ static int au_join(const char *dir, unsigned long n, const char *name)
 {
     unsigned long w = 0, off = au_under(dir, n);
     if (off) {
-        if (!au_put(au_out, &w, au_tree, au_len(au_tree)))
+        if (!au_put(au_out, &w, au.tree, au_len(au.tree)))
             return 0;
         dir += off;
         n -= off;
@@ -245,9 +261,9 @@ AU_EXPORT char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int f
 {
     if (flag != LA_SER_ORIG || !name || !name[0])
         return (char *)name;
-    if (au_state == 0)
+    if (au.state == 0)
         au_init();
-    if (au_state < 0)
+    if (au.state < 0)
         return (char *)name;
     const char *s = name;
     while (*s && *s != '/')
@@ -256,7 +272,7 @@ AU_EXPORT char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int f
         unsigned long n = au_len(name), off = au_under(name, n), w = 0;
         if (!off)
             return (char *)name;
-        if (!au_put(au_out, &w, au_tree, au_len(au_tree)) ||
+        if (!au_put(au_out, &w, au.tree, au_len(au.tree)) ||
             !au_put(au_out, &w, name + off, n - off))
             return (char *)name;
         return au_out;
@@ -272,12 +288,12 @@ AU_EXPORT char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int f
         md.rpath = md.runpath = 0;
     const char *r1 = rd.runpath ? 0 : rd.rpath;
     const char *r2 = (rd.runpath || md.runpath) ? 0 : md.rpath;
-    if (!au_list_here(r1) && !au_list_here(r2) && !au_list_here(au_llp) &&
+    if (!au_list_here(r1) && !au_list_here(r2) && !au_list_here(au.llp) &&
         !au_list_here(rd.runpath))
         return (char *)name; /* the common case: nothing sends this search under the prefix */
     const char *ans;
     if (au_list_find(r1, name, &ans) || au_list_find(r2, name, &ans) ||
-        au_list_find(au_llp, name, &ans) || au_list_find(rd.runpath, name, &ans))
+        au_list_find(au.llp, name, &ans) || au_list_find(rd.runpath, name, &ans))
         return (char *)ans;
     return (char *)name;
 }
