@@ -105,6 +105,51 @@ SM_EXPORT int remove(const char *path)
 
 /* ---- rename ------------------------------------------------------------------------------------ */
 
+/* What r names holds: 0 (nothing, or what is not synced: a symlink, a FIFO...), 1 a regular
+ * file, 2 a directory. */
+static int held(const struct sm_res *r)
+{
+    struct stat st;
+    if (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return 0;
+    return S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+}
+
+/* The name key of the tree held a thing of kind was and now holds one of kind now (held()):
+ * what it held leaves the records, what it holds enters them, at once (no scan: a process with
+ * no sync thread has its records right too). A directory that leaves takes its files' records
+ * with it, as when it moves out of the prefix; the files of one that arrives are recorded as
+ * when it moves in. A file that stays a file is recorded as written. */
+static void note_replaced(const char *key, int was, int now)
+{
+    if (was == 1 && now != 1)
+        sm_note_unlink(key);
+    else if (was == 2)
+        sm_note_rename(key, NULL, 1);
+    if (now == 1)
+        sm_note_write(key);
+    else if (now == 2)
+        sm_note_tree_in(key);
+}
+
+/* renameat2(RENAME_EXCHANGE): each name then holds what the other held, whatever the two are
+ * (a file and a directory, a file and a symbolic link, a name inside the prefix and one
+ * outside it). */
+static int exchange(const struct sm_res *a, const struct sm_res *b, unsigned flags)
+{
+    int ka = held(a), kb = held(b);
+    if (SM_REAL(renameat2)(a->fd, a->path, b->fd, b->path, flags) != 0)
+        return -errno;
+    if (ka != 1 || kb != 1)
+        sm_vdir_forget(); /* a directory (or what the stat did not see) moved */
+    char key[PATH_MAX];
+    if (a->kind == SM_TREE && sm_key_at(a->fd, a->path, key) == 0)
+        note_replaced(key, ka, kb);
+    if (b->kind == SM_TREE && sm_key_at(b->fd, b->path, key) == 0)
+        note_replaced(key, kb, ka);
+    return 0;
+}
+
 int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, unsigned flags)
 {
     struct sm_res a, b;
@@ -120,6 +165,8 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
         return -EBUSY;
     int kind = 0; /* 0: not synced (symlink, ...), 1: file, 2: directory */
     int have_from = 0;
+    if (flags & RENAME_EXCHANGE)
+        return exchange(&a, &b, flags);
     if (a.kind == SM_TREE && SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
         have_from = kind && sm_key_at(a.fd, a.path, from) == 0;
@@ -127,7 +174,7 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
     if (b.kind == SM_TREE && a.kind == SM_PASS &&
         SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
         kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
-    if (kind == 1 && a.kind == SM_TREE && b.kind == SM_TREE && !(flags & RENAME_EXCHANGE)) {
+    if (kind == 1 && a.kind == SM_TREE && b.kind == SM_TREE) {
         /* two names of one inode: the kernel does nothing and so is nothing recorded */
         struct stat bs;
         if (SM_REAL(fstatat)(b.fd, b.path, &bs, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -143,14 +190,6 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
     if (!kind)
         return 0;
     int have_to = b.kind == SM_TREE && sm_key_at(b.fd, b.path, to) == 0;
-    if (flags & RENAME_EXCHANGE) {
-        /* both names now hold the other's content */
-        if (have_from)
-            sm_note_rename(NULL, from, kind == 2);
-        if (have_to)
-            sm_note_rename(NULL, to, kind == 2);
-        return 0;
-    }
     sm_note_rename(have_from ? from : NULL, have_to ? to : NULL, kind == 2);
     if (kind == 2 && !have_from && have_to && a.kind == SM_PASS)
         sm_note_tree_in(to); /* a directory from outside: its files are tracked now */

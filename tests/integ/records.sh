@@ -1,7 +1,8 @@
 #!/bin/bash
 # The records follow the tree: after each way a name can vanish or arrive while a file is open
 # (open, unlink, close; an atomic save renaming before close; SQLite's -wal/-shm; rm -rf while a
-# writer is busy; a directory moved in from outside by rename; hard links) the cache's entries
+# writer is busy; a directory moved in from outside by rename; hard links; renameat2 exchanges of
+# files, directories and symbolic links) the cache's entries
 # are exactly the tree's regular files, and with a key a sync leaves exactly one document per
 # file of the final tree (no phantom, none missing).
 . "$(dirname "$0")/../lib/common.sh"
@@ -45,6 +46,23 @@ with open("/sm/r/h2.txt", "a") as f: f.write("written through h2\n")
 os.link("/sm/r/h1.txt", "/sm/r/h4.txt"); os.unlink("/sm/r/h4.txt")
 os.rename("/sm/r/h2.txt", "/sm/r/h2-renamed.txt")
 open("/sm/r/k1.txt", "w").write("k\n"); os.link("/sm/r/k1.txt", "/sm/r/k2.txt")
+# renameat2(RENAME_EXCHANGE): each name holds what the other held, whatever the two are
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def xchg(a, b):
+    if libc.renameat2(-100, a.encode(), -100, b.encode(), 2) != 0:  # AT_FDCWD, RENAME_EXCHANGE
+        raise OSError(ctypes.get_errno(), "renameat2", a)
+os.makedirs("/sm/r/xd/in", exist_ok=True)
+open("/sm/r/xd/in/x.txt", "w").write("x\n"); open("/sm/r/xd/y.txt", "w").write("y\n")
+open("/sm/r/xf.txt", "w").write("f\n")
+xchg("/sm/r/xf.txt", "/sm/r/xd")        # a file and a directory
+os.makedirs("/sm/r/xa", exist_ok=True); open("/sm/r/xa/a.txt", "w").write("a\n")
+os.makedirs("/sm/r/xb", exist_ok=True); open("/sm/r/xb/b.txt", "w").write("b\n")
+xchg("/sm/r/xa", "/sm/r/xb")            # two directories
+open("/sm/r/x1.txt", "w").write("1\n"); open("/sm/r/x2.txt", "w").write("2\n")
+xchg("/sm/r/x1.txt", "/sm/r/x2.txt")    # two files
+open("/sm/r/xs.txt", "w").write("s\n"); os.symlink("x1.txt", "/sm/r/xl")
+xchg("/sm/r/xs.txt", "/sm/r/xl")        # a file and a symbolic link
 print("scenario done")
 PY
 )
