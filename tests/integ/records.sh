@@ -67,17 +67,6 @@ print("scenario done")
 PY
 )
 
-# entries (smshim status --list) against the tree's regular files
-same_as_tree() {
-    "$B/smshim" status --list | awk '{print $NF}' | sort >"$T/entries"
-    (cd "$SMSHIM_CACHE/tree" && find . -type f | sed 's#^\.##' | sort) >"$T/files"
-    if ! cmp -s "$T/entries" "$T/files"; then
-        diff "$T/files" "$T/entries" || true
-        fail "$1: the entries are not the tree's files (< tree, > entries)"
-    fi
-    echo "ok - $1: $(wc -l <"$T/files") entries, the tree's files"
-}
-
 mkdir -p "$T/out1"
 shim "$PY" -c "$SCEN" "$T/out1" || fail "local scenario"
 same_as_tree "local only"

@@ -103,3 +103,15 @@ start_server() {
     export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY="$SRV_KEY"
 }
 srv() { "$PY" "$SRC/tests/lib/srv.py" "$SRV" "$@"; }
+
+# The cache's entries (smshim status --list) are exactly the regular files of its tree; $1 names
+# the moment checked.
+same_as_tree() {
+    "$B/smshim" status --list | awk '{print $NF}' | sort >"$T/entries"
+    (cd "$SMSHIM_CACHE/tree" && find . -type f | sed 's#^\.##' | sort) >"$T/files"
+    if ! cmp -s "$T/entries" "$T/files"; then
+        diff "$T/files" "$T/entries" || true
+        fail "$1: the entries are not the tree's files (< tree, > entries)"
+    fi
+    echo "ok - $1: $(wc -l <"$T/files") entries, the tree's files"
+}
