@@ -74,6 +74,18 @@ static void nap(void)
     nanosleep(&ts, NULL);
 }
 
+/* mine duplicated onto target in the form n picks, in turn: dup2, dup3, and both as raw system
+ * calls (the shim's libc wrappers and its raw door alike). */
+static int dup_form(int n, int mine, int target)
+{
+    switch (n % 4) {
+    case 0: return dup2(mine, target);
+    case 1: return dup3(mine, target, O_CLOEXEC);
+    case 2: return (int)syscall(SYS_dup2, mine, target);
+    default: return (int)syscall(SYS_dup3, mine, target, 0);
+    }
+}
+
 /* dup mine onto every socket of the process: each call must succeed and leave mine there */
 static int dup_sockets(int mine, const char *when)
 {
@@ -85,10 +97,7 @@ static int dup_sockets(int mine, const char *when)
         nap(); /* the sync thread connects (the test server holds its requests) */
     for (int i = 0; i < n; i++) {
         int target = fds[i];
-        int rc = i % 4 == 0   ? dup2(mine, target)
-                 : i % 4 == 1 ? dup3(mine, target, O_CLOEXEC)
-                 : i % 4 == 2 ? (int)syscall(SYS_dup2, mine, target)
-                              : (int)syscall(SYS_dup3, mine, target, 0);
+        int rc = dup_form(i, mine, target);
         if (rc != target || fstat(target, &st) != 0 || st.st_ino != ms.st_ino) {
             printf("%s: dup onto socket %d: %d, %s\n", when, target, rc,
                    rc < 0 ? strerror(errno) : "not the program's file");
@@ -209,10 +218,7 @@ int main(int argc, char **argv)
                 printf("round %d: no descriptor on data.mdb or lock.mdb\n", round);
                 return 1;
             }
-            int rc = round % 4 == 0   ? dup2(mine, target)
-                     : round % 4 == 1 ? dup3(mine, target, O_CLOEXEC)
-                     : round % 4 == 2 ? (int)syscall(SYS_dup2, mine, target)
-                                      : (int)syscall(SYS_dup3, mine, target, 0);
+            int rc = dup_form(round, mine, target);
             if (rc != target || fstat(target, &st) != 0 || st.st_ino != ms.st_ino) {
                 printf("round %d: dup onto %d (LMDB's): %d, %s\n", round, target, rc,
                        rc < 0 ? strerror(errno) : "not the program's file");
