@@ -106,13 +106,12 @@ SM_EXPORT int remove(const char *path)
 /* ---- rename ------------------------------------------------------------------------------------ */
 
 /* What r names holds: 0 (nothing, or what is not synced: a symlink, a FIFO...), 1 a regular
- * file, 2 a directory. */
-static int held(const struct sm_res *r)
+ * file, 2 a directory; its lstat in *st when it is not 0. */
+static int held(const struct sm_res *r, struct stat *st)
 {
-    struct stat st;
-    if (SM_REAL(fstatat)(r->fd, r->path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    if (SM_REAL(fstatat)(r->fd, r->path, st, AT_SYMLINK_NOFOLLOW) != 0)
         return 0;
-    return S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    return S_ISREG(st->st_mode) ? 1 : S_ISDIR(st->st_mode) ? 2 : 0;
 }
 
 /* The name key of the tree held a thing of kind was and now holds one of kind now (held()):
@@ -137,7 +136,8 @@ static void note_replaced(const char *key, int was, int now)
  * outside it). */
 static int exchange(const struct sm_res *a, const struct sm_res *b, unsigned flags)
 {
-    int ka = held(a), kb = held(b);
+    struct stat st;
+    int ka = held(a, &st), kb = held(b, &st);
     if (SM_REAL(renameat2)(a->fd, a->path, b->fd, b->path, flags) != 0)
         return -errno;
     if (ka != 1 || kb != 1)
@@ -163,17 +163,16 @@ int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, un
         return rc;
     if (is_root(&a) || is_root(&b))
         return -EBUSY;
-    int kind = 0; /* 0: not synced (symlink, ...), 1: file, 2: directory */
-    int have_from = 0;
     if (flags & RENAME_EXCHANGE)
         return exchange(&a, &b, flags);
-    if (a.kind == SM_TREE && SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-        kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    int kind = 0; /* held(): 0 not synced (symlink, ...), 1 file, 2 directory */
+    int have_from = 0;
+    if (a.kind == SM_TREE) {
+        kind = held(&a, &st);
         have_from = kind && sm_key_at(a.fd, a.path, from) == 0;
     }
-    if (b.kind == SM_TREE && a.kind == SM_PASS &&
-        SM_REAL(fstatat)(a.fd, a.path, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        kind = S_ISREG(st.st_mode) ? 1 : S_ISDIR(st.st_mode) ? 2 : 0;
+    if (b.kind == SM_TREE && a.kind == SM_PASS)
+        kind = held(&a, &st);
     if (kind == 1 && a.kind == SM_TREE && b.kind == SM_TREE) {
         /* two names of one inode: the kernel does nothing and so is nothing recorded */
         struct stat bs;
