@@ -57,9 +57,18 @@ extern uintptr_t sud_restorer;              /* libc's __restore_rt: mov $15,%rax
 extern long (*sud_real_syscall)(long, ...); /* libc's syscall(), in the allowed region */
 extern int sud_stub_ok;                     /* it ends "syscall; cmp; jae; ret" (sud_clone.c) */
 
-/** The size of the shim's signal stack of each armed thread: the kernel's frame (up to ~3 KB
- *  with AVX-512 state), the handler and a nested signal handler of the program's. */
-#define SUD_STACK (128 * 1024)
+/** The size of the shim's signal stack of each armed thread: the kernel's frame (3.3 KB with
+ *  AVX-512 state), the handler's work and the program's signal handlers nested on it. Measured
+ *  (test sud_depth, tests/prog/sudhwm.c: the stack filled with a pattern before each raw call,
+ *  the mark read after it): a re-issued call 3.3 KB; a served call under the prefix 20-41 KB
+ *  (a create 24 KB, a hard link or a rename with every path checked beneath the tree 41 KB); an
+ *  execve of a script whose interpreter is a script under the prefix, every path checked, 49.4 KB,
+ *  the deepest; fork, clone, clone3, vfork (both sides), sigaltstack, sigaction and exit_group
+ *  3.3-3.8 KB; a program's handler whose served call lands on a served open 56 KB. So 252 KB of
+ *  it (the scratch page below) hold the deepest path 5.1 times over, and a served call nested on
+ *  the deepest (a signal handler's, about 100 KB together) 2.5 times; past the end is a guard
+ *  page. */
+#define SUD_STACK (256 * 1024)
 /** The lowest SUD_SCRATCH bytes of it are not part of the signal stack the kernel knows: the
  *  handler changes the thread's signal stack from there (sud_trap.c), since the kernel refuses
  *  to while the caller's stack pointer is on it. */

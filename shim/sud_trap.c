@@ -84,7 +84,7 @@ __asm__(".text\n"
         ".size sud_scratch_call, .-sud_scratch_call\n");
 
 /* ---- the program's signal stack ---------------------------------------------------------------
- * Answering a call under the prefix needs up to about 46 KB of stack (SMSHIM_LOG=debug logs the
+ * Answering a call under the prefix needs up to about 49 KB of stack (SMSHIM_LOG=debug logs the
  * deepest use at exit), always on the shim's stack (sud_serve); on the program's, the handler
  * needs a few hundred bytes on top of the kernel's frame. A stack the program asks for (libc's
  * sigaltstack or a raw one) is installed as asked when it holds SUD_ALT_MIN bytes or more;
@@ -185,8 +185,8 @@ static long sud_sigaltstack(ucontext_t *uc, const stack_t *ss, stack_t *oss)
 
 /* ---- the shim's own work, on the shim's stack ---------------------------------------------------
  * Answering a call under the prefix (the cores: path translation, the tree, the change recorder)
- * takes up to about 50 KB of stack; the handler itself, around it, a few hundred bytes on top
- * of the kernel's frame. When the handler runs on a signal stack the program gave (one of
+ * takes up to about 49 KB of stack (test sud_depth); the handler itself, around it, a few
+ * hundred bytes on top of the kernel's frame. When the handler runs on a signal stack the program gave (one of
  * SUD_ALT_MIN or more, installed as asked), the call is answered on the shim's own stack of the
  * thread instead, idle then, so the program's stack holds only the frame and the handler (test
  * sud_stack). The shim's stack is made the thread's signal stack for that time, so a signal

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Under syscall user dispatch the shim's SIGSYS handler runs on the thread's signal stack and
-# answers calls under the prefix on the shim's own stack (up to about 46 KB). A program that sets
+# answers calls under the prefix on the shim's own stack (up to about 49 KB). A program that sets
 # a small signal stack of its own (8 KiB, through libc's sigaltstack or a raw call), or disables
 # it and then makes raw calls from a small stack (16 KiB, makecontext), must still have its raw
 # file calls served, read back the stack it set, and have its SA_ONSTACK handlers run: the same
