@@ -7,7 +7,8 @@
 # DIR/pjdfstest is built when missing: with a hand-written config.h for Linux/glibc when DIR
 # has none (the suite's autotools are not needed). Groups run one after the other (prove -j1).
 # Logs: $PJD_OUT (default /tmp/smshim-pjd): GROUP.real.log, GROUP.shim.log, GROUP.{real,shim}.fail
-# (one line per failing subtest, "file.t N").
+# (one line per failing subtest, "file.t N"). Per group: the subtests, the failing ones of each
+# side and each side's wall time; last, the totals.
 set -uo pipefail
 P=${1:?usage: pjdfstest.sh DIR [GROUP...]}
 shift
@@ -76,23 +77,34 @@ failures() {
 }
 total() { sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$1" | tail -1; }
 
-printf '%-16s %8s %8s %8s\n' group subtests real shim
-rc=0
+printf '%-16s %8s %8s %8s %9s %9s\n' group subtests real shim t_real t_shim
+rc=0 n_all=0 f_real=0 f_shim=0 t_all_real=0 t_all_shim=0
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 for g in "$@"; do
     [ -d "$P/tests/$g" ] || { echo "no group $g in $P/tests" >&2; rc=2; continue; }
     rm -rf "$OUT/real/$g" && mkdir -p "$OUT/real/$g"
+    t0=$(now)
     (cd "$OUT/real/$g" && prove -r "$P/tests/$g") >"$OUT/$g.real.log" 2>&1
+    t1=$(now)
     "$B/smshim" run -- sh -c "mkdir -p /sm/pjd/$g && cd /sm/pjd/$g && prove -r '$P/tests/$g'" \
         >"$OUT/$g.shim.log" 2>&1
+    t2=$(now)
     failures "$OUT/$g.real.log" >"$OUT/$g.real.fail"
     failures "$OUT/$g.shim.log" >"$OUT/$g.shim.fail"
-    printf '%-16s %8s %8s %8s\n' "$g" "$(total "$OUT/$g.shim.log")" \
-        "$(wc -l <"$OUT/$g.real.fail")" "$(wc -l <"$OUT/$g.shim.fail")"
+    n=$(total "$OUT/$g.shim.log") fr=$(wc -l <"$OUT/$g.real.fail") fs=$(wc -l <"$OUT/$g.shim.fail")
+    printf '%-16s %8s %8s %8s %8ss %8ss\n' "$g" "$n" "$fr" "$fs" "$(secs "$t0" "$t1")" \
+        "$(secs "$t1" "$t2")"
+    n_all=$((n_all + ${n:-0})) f_real=$((f_real + fr)) f_shim=$((f_shim + fs))
+    t_all_real=$(awk -v a="$t_all_real" -v b="$t0" -v c="$t1" 'BEGIN { print a + c - b }')
+    t_all_shim=$(awk -v a="$t_all_shim" -v b="$t1" -v c="$t2" 'BEGIN { print a + c - b }')
     # subtests that fail under the shim only
     comm -13 <(sort "$OUT/$g.real.fail") <(sort "$OUT/$g.shim.fail") | sort -k1,1 -k2n |
         awk '{ a[$1] = a[$1] (a[$1] == "" ? "" : ",") $2 } END { for (f in a) print "    " f ": " a[f] }' |
         sort
     if ! cmp -s <(sort "$OUT/$g.real.fail") <(sort "$OUT/$g.shim.fail"); then rc=1; fi
 done
+printf '%-16s %8s %8s %8s %8ss %8ss\n' total "$n_all" "$f_real" "$f_shim" \
+    "$(secs 0 "$t_all_real")" "$(secs 0 "$t_all_shim")"
 echo "logs in $OUT"
 exit $rc
