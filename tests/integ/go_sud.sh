@@ -2,7 +2,8 @@
 # A Go program built with cgo (dynamically linked: the preload loads, but Go makes its own system
 # calls) on the prefix through Syscall User Dispatch, armed because it is a Go executable
 # (.note.go.buildid; SMSHIM_SUD is not set): MkdirAll, WriteFile, ReadFile, Stat, ReadDir, Rename,
-# Chdir + relative read, filepath.Walk and exec'd cat/sh (os/exec children keep the view) give the
+# Chdir + relative read, filepath.Walk, exec'd cat/sh and the program itself exec'd with an
+# environment of one variable (os/exec children keep the view, armed again) give the
 # same output and tree as a real directory; 200 goroutines x 200 file operations under the prefix
 # end with 0 failures and the same tree as in a real directory (the SIGSYS frame on a goroutine's
 # stack, threads Go starts with every signal blocked left unarmed, were the failures). Programs are

@@ -1,7 +1,9 @@
 // gofs: the file operations a Go tool makes, printed in a stable order, for the parity tests.
 //
 //	gofs ops DIR       MkdirAll, WriteFile, ReadFile, Stat, ReadDir, Rename, Chdir + relative
-//	                   read, filepath.Walk, an exec'd cat
+//	                   read, filepath.Walk, an exec'd cat and sh, and this program exec'd
+//	                   with an environment of one variable (gofs child)
+//	gofs child FILE    reads FILE, writes FILE.child beside it, prints both and the cwd
 //	gofs stress DIR N M  N goroutines x M file operations each; prints the failure count
 package main
 
@@ -11,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -63,6 +66,24 @@ func ops(dir string) {
 	out, err = exec.Command("sh", "-c", "ls -1 b && pwd").CombinedOutput()
 	check("exec sh", err)
 	fmt.Printf("sh %q\n", out)
+	// a Go child (os/exec: clone(CLONE_VM|CLONE_VFORK), execve) given an environment of its own
+	self, err := os.Executable()
+	check("executable", err)
+	c := exec.Command(self, "child", filepath.Join(dir, "go", "a", "moved.txt"))
+	c.Env = []string{"ONLY=1"}
+	out, err = c.CombinedOutput()
+	check("exec self", err)
+	fmt.Printf("child %q\n", strings.ReplaceAll(string(out), dir, "$DIR"))
+}
+
+func child(file string) {
+	b, err := os.ReadFile(file)
+	check("child read", err)
+	check("child write", os.WriteFile(file+".child", []byte("from the child\n"), 0o644))
+	c, err := os.ReadFile(file + ".child")
+	check("child read back", err)
+	wd, _ := os.Getwd()
+	fmt.Printf("%q %q %s", b, c, wd)
 }
 
 func stress(dir string, n, m int) {
@@ -104,12 +125,14 @@ func stress(dir string, n, m int) {
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: gofs ops DIR | gofs stress DIR N M")
+		fmt.Fprintln(os.Stderr, "usage: gofs ops DIR | gofs child FILE | gofs stress DIR N M")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "ops":
 		ops(os.Args[2])
+	case "child":
+		child(os.Args[2])
 	case "stress":
 		n, _ := strconv.Atoi(os.Args[3])
 		m, _ := strconv.Atoi(os.Args[4])
