@@ -5,7 +5,9 @@
 # exec'd cat/sh, and a 200-goroutine stress; a `gcc -static` C program that lists, reads, writes,
 # chdirs into the prefix and execs a script there: the same output and tree as a real directory.
 # A static command is moved into the namespace automatically, with one line saying so; a setuid
-# one never is. Skipped (with the kernel's reason) where user namespaces are refused.
+# one never is; a user's files stay that user's; where the kernel refuses namespaces, one line
+# says so and the preload runs it.
+# Skipped (with the kernel's reason) where user namespaces are refused.
 . "$(dirname "$0")/../lib/common.sh"
 need go gcc unshare
 unshare -Urm true 2>"$T/userns.err" || skip "the kernel refuses user namespaces: $(cat "$T/userns.err")"
@@ -52,6 +54,43 @@ cp "$STATICFS" "$T/suid" && chmod u+s "$T/suid"
 grep -q 'setuid/setgid: not moved into a namespace' "$T/suid.err" || { cat "$T/suid.err"; fail "setuid: no line"; }
 echo "ok - a setuid program is not moved into a namespace, and that is said"
 [ ! -e /sm ] || [ -z "$(ls -A /sm 2>/dev/null)" ] || fail "a real /sm was written on the disk"
+
+# a user other than root: inside the namespace only that user's ids are mapped, and what the
+# static program makes in the tree is that user's (root only: it drops to uid 65534 for this)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && [ "${SMSHIM_SAN:-}" != address ]; then
+    d=$T
+    while [ "$d" != / ]; do
+        [ -n "$(find "$d" -maxdepth 0 -perm -o+x)" ] || chmod o+x "$d"
+        d=$(dirname "$d")
+    done
+    mkdir -p "$T/nobody" && chown 65534:65534 "$T/nobody"
+    (cd "$T/nobody" && SMSHIM_CACHE="$T/nobody/cache" HOME="$T/nobody" \
+        setpriv --reuid=65534 --regid=65534 --clear-groups "$SMSHIM" run --ns -- "$STATICFS" /sm) \
+        >"$T/nobody.out" 2>&1 || { cat "$T/nobody.out"; fail "--ns as uid 65534: exit $?"; }
+    grep -q '^read b.txt: renamed$' "$T/nobody.out" || { cat "$T/nobody.out"; fail "--ns as uid 65534: the prefix was not seen"; }
+    own=$(stat -c '%u:%g' "$T/nobody/cache/tree/s/a.txt" "$T/nobody/cache/tree/s/run.sh" | sort -u)
+    [ "$own" = 65534:65534 ] || fail "--ns as uid 65534: the files are owned by $own"
+    echo "ok - under --ns a user's files in the tree stay that user's (uid 65534)"
+fi
+
+# where the kernel refuses namespaces (here: inside a user namespace that may make no more,
+# user.max_user_namespaces = 0) that is said once and the command runs with the preload alone,
+# with the warning for a static command; nothing is written at the prefix's real path
+if unshare -Urm sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && ! unshare -Ur true' 2>/dev/null; then
+    for how in auto forced; do
+        flag=; [ $how = forced ] && flag=--ns
+        unshare -Urm sh -c 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"' sh \
+            "$SMSHIM" run $flag -- "$STATICFS" /sm/refused >"$T/refused.out" 2>"$T/refused.err" ||
+            fail "refused ($how): exit $?: $(cat "$T/refused.err")"
+        [ "$(grep -c 'refuses user namespaces' "$T/refused.err")" = 1 ] || { cat "$T/refused.err"; fail "refused ($how): not said once"; }
+        grep -q 'is statically linked: no preload can reach it' "$T/refused.err" || { cat "$T/refused.err"; fail "refused ($how): no warning"; }
+        [ "$(grep -c "^smshim:" "$T/refused.err")" = 2 ] || { cat "$T/refused.err"; fail "refused ($how): more than two lines from smshim"; }
+        grep -q '^mkdir -1' "$T/refused.out" || { cat "$T/refused.out"; fail "refused ($how): the static program reached the prefix?"; }
+    done
+    echo "ok - where the kernel refuses namespaces, that is said once and the command runs with the preload"
+else
+    echo "# a user namespace cannot be limited here: the refusal is not tried"
+fi
 
 # what the static program wrote (no preload recorded it) is found when the command ends and pushed
 start_server
