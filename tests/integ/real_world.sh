@@ -130,7 +130,7 @@ yes "a line of text" | head -c 1000000 > big
 cp --reflink=auto big big.auto; echo "reflink=auto rc=$?"
 cmp big big.auto && echo same
 cp --reflink=always big big.always 2>&1 | sed "s/^cp: //"; echo "reflink=always rc=${PIPESTATUS[0]}"
-truncate -s 5M sparse && printf x | dd of=sparse bs=1 seek=3000000 conv=notrunc 2>/dev/null
+truncate -s 5M sparse && python3 -c "f = open(\"sparse\", \"r+b\"); f.seek(3000000); f.write(b\"x\")"
 cp --sparse=always sparse sparse.copy; echo "sparse rc=$?"
 cmp sparse sparse.copy && echo same
 [ $(($(stat -c %b sparse.copy) * 512)) -lt $(stat -c %s sparse.copy) ] && echo "the copy is sparse"

@@ -18,8 +18,9 @@
 run() {
     local tag=$1 out="$T/$1.out"
     shim mkdir -p "/sm/hwm-$tag"
-    SMSHIM_SUD=1 shim "$B/tests/sudhwm" "/sm/hwm-$tag" >"$out" 2>"$T/$tag.err" ||
-        { cat "$out" "$T/$tag.err"; fail "$tag: sudhwm exited $?"; }
+    local rc=0
+    SMSHIM_SUD=1 shim "$B/tests/sudhwm" "/sm/hwm-$tag" >"$out" 2>"$T/$tag.err" || rc=$?
+    [ "$rc" = 0 ] || { cat "$out" "$T/$tag.err"; fail "$tag: sudhwm exited $rc"; }
     local max size single
     max=$(awk '/^max / {print $2}' "$out")
     size=$(awk '/^max / {print $4}' "$out")
@@ -39,7 +40,15 @@ run() {
 }
 
 run local
-# with a key: the exit waits for the sync thread of the process (and of the fork child)
-export SMSHIM_CACHE="$T/cache-key"
-start_server
-run key
+# with a key: the exit waits for the sync thread of the process (and of the fork child). Not
+# under ASan: a fork child starts its sync thread at its first change, inside the handler, and
+# ASan's pthread_create interceptor reads the thread id with a raw call of its own while glibc
+# has every signal blocked, which the kernel answers by killing the armed thread (a dispatch
+# SIGSYS cannot be blocked); that is the sanitizer runtime's raw call, not the program's.
+if [ "${SMSHIM_SAN:-}" = address ]; then
+    echo "# ASan build: the round with a key is not run (see above)"
+else
+    export SMSHIM_CACHE="$T/cache-key"
+    start_server
+    run key
+fi

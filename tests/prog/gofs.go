@@ -71,6 +71,10 @@ func ops(dir string) {
 	check("executable", err)
 	c := exec.Command(self, "child", filepath.Join(dir, "go", "a", "moved.txt"))
 	c.Env = []string{"ONLY=1"}
+	if os.Getenv("SMSHIM_SAN") != "" {
+		// a sanitizer's runtime must come first in LD_PRELOAD, and the shim puts back only itself
+		c.Env = append(c.Env, "LD_PRELOAD="+os.Getenv("LD_PRELOAD"))
+	}
 	out, err = c.CombinedOutput()
 	check("exec self", err)
 	fmt.Printf("child %q\n", strings.ReplaceAll(string(out), dir, "$DIR"))

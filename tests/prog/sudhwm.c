@@ -421,16 +421,31 @@ static void body_exit(void)
     raw6(SYS_exit_group, 7, 0, 0, 0, 0, 0);
 }
 
+/* The environment of an exec: one variable, for the shim to add its own to. Under a sanitizer
+ * (SMSHIM_SAN) also LD_PRELOAD as it is: the sanitizer's runtime must come first, and the shim
+ * puts back only itself. */
+static char **env_of_one(void)
+{
+    static char pre[8192];
+    static char *envp[3] = {"ONLY=1", NULL, NULL};
+    const char *san = getenv("SMSHIM_SAN"), *lp = getenv("LD_PRELOAD");
+    if (san && *san && lp) {
+        snprintf(pre, sizeof pre, "LD_PRELOAD=%s", lp);
+        envp[1] = pre;
+    }
+    return envp;
+}
+
 static void body_exec_env(void)
 {
-    char *argv[] = {"true", NULL}, *envp[] = {"ONLY=1", NULL};
-    raw6(SYS_execve, "/bin/true", argv, envp, 0, 0, 0);
+    char *argv[] = {"true", NULL};
+    raw6(SYS_execve, "/bin/true", argv, env_of_one(), 0, 0, 0);
 }
 
 static void body_exec_script(void)
 {
-    char *argv[] = {script, "arg", NULL}, *envp[] = {NULL};
-    raw6(SYS_execve, script, argv, envp, 0, 0, 0);
+    char *argv[] = {script, "arg", NULL};
+    raw6(SYS_execve, script, argv, env_of_one(), 0, 0, 0);
 }
 
 static void body_vfork_exec(void)
@@ -439,8 +454,8 @@ static void body_vfork_exec(void)
     long r = raw6(SYS_clone, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0, 0);
     if (r == 0) { /* the shim made it a fork: this child's memory is its own */
         share_stack();
-        char *argv[] = {script, "vforked", NULL}, *envp[] = {"ONLY=1", NULL};
-        raw6(SYS_execve, script, argv, envp, 0, 0, 0);
+        char *argv[] = {script, "vforked", NULL};
+        raw6(SYS_execve, script, argv, env_of_one(), 0, 0, 0);
         raw6(SYS_exit_group, 9, 0, 0, 0, 0, 0);
     }
     int st = 0;
