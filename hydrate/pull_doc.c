@@ -1,0 +1,261 @@
+/* pull_doc.c: what a pull does with each document it lists: the newest of a filepath wins, a
+ * remote rename moves a clean file, a document goes to the cache through smc_apply_remote (never
+ * over a pending local change) or the binary path, and a document too large is skipped; then
+ * each page's progress and promise (apply_page). */
+#include "pull_int.h"
+
+#include "../cache/cache.h"
+#include "binary.h"
+#include "content.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Bind the document id to key in the index. 0, or 1 when out of memory. */
+static int index_add(struct pull *p, const char *id, const char *key)
+{
+    if (p->nidkeys == p->capidkeys) {
+        size_t cap = p->capidkeys ? p->capidkeys * 2 : 64;
+        char **v = realloc(p->idkeys, cap * sizeof *v);
+        if (!v)
+            return 1;
+        p->idkeys = v;
+        p->capidkeys = cap;
+    }
+    struct smh_kv *kv = smh_ks_put(&p->byid, id);
+    char *k = strdup(key);
+    if (!kv || !k) {
+        free(k);
+        return 1;
+    }
+    kv->a = p->nidkeys;
+    p->idkeys[p->nidkeys++] = k;
+    return 0;
+}
+
+static int index_entry(void *arg, const char *key, const struct smc_entry *e)
+{
+    return e->remote_id[0] ? index_add(arg, e->remote_id, key) : 0;
+}
+
+/* The key of the entry bound to the document id, or NULL. */
+static char **bound_key(struct pull *p, const char *id)
+{
+    if (!p->byid_built) {
+        p->byid_built = 1;
+        smc_entry_each(p->c, index_entry, p);
+    }
+    struct smh_kv *kv = smh_ks_get(&p->byid, id);
+    return kv && kv->a < p->nidkeys ? &p->idkeys[kv->a] : NULL;
+}
+
+/* The document id was applied at key: a rename later in this pull follows it from there. */
+static void bind_applied(struct pull *p, const char *id, const char *key)
+{
+    if (!p->byid_built)
+        return; /* the index, when built, is built from the entries: this one among them */
+    char **old = bound_key(p, id);
+    if (!old) {
+        index_add(p, id, key);
+    } else if (strcmp(*old, key) != 0) {
+        char *k = strdup(key);
+        if (k) {
+            free(*old);
+            *old = k;
+        }
+    }
+}
+
+/* A document listed at another filepath than the file bound to it: renamed remotely. A clean
+ * file follows it (moved in the tree, its old name gone: *moved); one with a local change keeps
+ * its name and content, and its next push moves the document back (jobs.c). 1: the document is
+ * not applied (that local change wins). */
+static int follow_rename(struct pull *p, const struct smh_doc *d, int *moved)
+{
+    char **old = bound_key(p, d->id);
+    *moved = 0;
+    if (!old || strcmp(*old, d->filepath) == 0)
+        return 0;
+    int m = smc_move_remote(p->c, p->tree, *old, d->filepath, d->id);
+    if (m == SMC_MOVE_KEPT)
+        return 1;
+    if (m == SMC_MOVE_NONE) {
+        /* a binary document whose bytes are not here (to be fetched, or too large): its entry
+         * and siblings follow it all the same, and its fetch starts afresh at the new name */
+        m = smc_move_unfetched(p->c, p->tree, *old, d->filepath, d->id);
+        if (m == SMC_MOVE_DONE)
+            smh_bin_forget(p->c, *old);
+    }
+    if (m == SMC_MOVE_DONE) {
+        *moved = 1;
+        char *k = strdup(d->filepath);
+        if (k) {
+            free(*old);
+            *old = k;
+        }
+    }
+    return 0;
+}
+
+int smh_pull_on_doc(void *arg, const struct smh_doc *d)
+{
+    struct pull *p = arg;
+    char msg[300];
+    /* p->ids: id -> the newest updatedAt this pull listed it with */
+    struct smh_kv *known = smh_ks_get(&p->ids, d->id);
+    int fresh = !known;
+    uint64_t updated = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
+    if (fresh)
+        known = smh_ks_put(&p->ids, d->id);
+    if (fresh || (known && updated > known->b))
+        p->fresh++; /* a document, or a version of one, not listed before in this pull */
+    if (known && updated > known->b)
+        known->b = updated;
+    if (!p->full && p->watermark && d->updated_ms > 0 && (uint64_t)d->updated_ms <= p->watermark) {
+        p->stop = 1; /* sorted newest first: the rest is already here */
+        return 0;
+    }
+    if (p->track && (fresh || updated > p->since))
+        p->changed++;
+    if (!d->filepath[0]) {
+        p->bad++;
+        if (p->log) {
+            snprintf(msg, sizeof msg, "skipped document %s: its filepath is unsafe", d->id);
+            p->log(msg);
+        }
+        return 0;
+    }
+    /* the newest document of a filepath wins: within a listing it comes first; a later listing
+     * (a delta, a document fetched alone) brings a newer one only when it changed meanwhile */
+    struct smh_kv *s = smh_ks_get(&p->seen, d->filepath);
+    if (s && (d->updated_ms <= 0 || (uint64_t)d->updated_ms <= s->b)) {
+        if (fresh)
+            p->dups++; /* an older document with the same filepath */
+        return 0;
+    }
+    if (s && fresh)
+        p->dups++; /* the one listed before is the older */
+    if (s || (s = smh_ks_put(&p->seen, d->filepath))) {
+        s->a = 1;
+        s->b = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
+    }
+    if (p->record) {
+        /* the newest text document of a filepath, and no file stands for it: fetched after
+         * the listing (one skipped by a listing that drifted, or never pulled); binary and
+         * failed documents are left to the pulls that list them with their fields */
+        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !bound_key(p, d->id))
+            smh_ks_put(&p->missing, d->id);
+        return 0;
+    }
+    if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
+        p->newest = (uint64_t)d->updated_ms;
+    int moved;
+    if (follow_rename(p, d, &moved)) {
+        p->kept++;
+        return 0;
+    }
+    /* p->applied counts the files this pull changed: a document the file holds already (the
+     * listing brings back what this cache pushed) is not one */
+    int bin = smh_bin_on_doc(p->c, p->tree, p->tmp, d);
+    if (bin) {
+        /* a binary or failed document: its siblings now, its bytes after the pull (counted
+         * there) */
+        p->applied += moved || bin == 2;
+        return 0;
+    }
+    /* the exact bytes the writing machine had, when the document still holds what it pushed */
+    char *exact = NULL;
+    size_t elen = 0;
+    if (!smh_exact_bytes(d, &exact, &elen))
+        exact = NULL;
+    const char *bytes = exact ? exact : d->content;
+    size_t blen = exact ? elen : d->content_len;
+    struct smc_remote r = {d->filepath, d->id, (uint64_t)d->updated_ms,
+                           bytes,       blen,  smc_hash64(bytes, blen)};
+    int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
+    free(exact);
+    if (rc == SMC_APPLIED || rc == SMC_SAME || rc == SMC_UP_TO_DATE)
+        bind_applied(p, d->id, d->filepath);
+    if (rc == SMC_APPLIED)
+        p->applied++;
+    else if (rc == SMC_SAME || rc == SMC_UP_TO_DATE)
+        p->applied += moved; /* its bytes were here already, under its old name */
+    else if (rc == SMC_KEPT_LOCAL) {
+        p->kept++;
+        /* a file never pushed at this filepath: its push updates this document */
+        if (smc_adopt_remote(p->c, d->filepath, d->id) == 1)
+            bind_applied(p, d->id, d->filepath);
+    } else if (rc == SMC_UNSAFE) {
+        p->bad++; /* counted with the unsafe filepaths (smshim status) */
+        if (p->log) {
+            snprintf(msg, sizeof msg,
+                     "skipped document %s: its filepath crosses a symbolic link or a file here",
+                     d->id);
+            p->log(msg);
+        }
+    } else if (rc < 0)
+        p->failed++;
+    return 0;
+}
+
+/* A document too large for any answer (pull_pages.c): never written; its file is not taken for
+ * a remote deletion. */
+static void oversized(struct pull *p, const struct smh_doc *m)
+{
+    if (!smh_ks_get(&p->ids, m->id)) {
+        smh_ks_put(&p->ids, m->id);
+        p->fresh++;
+    }
+    if (m->filepath[0] && !smh_ks_get(&p->seen, m->filepath))
+        smh_ks_put(&p->seen, m->filepath); /* a local copy is not a remote deletion */
+    p->oversized++;
+    if (p->log) {
+        char msg[4300];
+        snprintf(msg, sizeof msg,
+                 "skipped document %s (%.4000s): larger than the %u MB a document may hold", m->id,
+                 m->filepath, SMH_DOC_MAX >> 20);
+        p->log(msg);
+    }
+}
+
+/* One page of a listing, in page order (smh_pages_run): 0 go on, 1 done, -1 no progress. */
+int smh_pull_apply_page(void *arg, const struct smh_page *pg, char *err, size_t n)
+{
+    struct apply_ctx *a = arg;
+    struct pull *p = a->p;
+    p->fresh = pg->vanished;
+    if (pg->outcome == SMH_OK || pg->n) {
+        if (pg->t == 0) {
+            p->first_total = pg->first.total_items;
+            p->first_newest = 0;
+            p->promised = -1;
+        } else if (pg->first.total_items != p->first_total) {
+            p->counts_moved = 1; /* documents came or went while it was paged */
+        }
+    }
+    for (size_t i = 0; i < pg->n && !p->stop; i++) {
+        const struct smh_doc *d = &pg->v[i].d;
+        if (pg->t == 0 && d->updated_ms > 0 && (uint64_t)d->updated_ms > p->first_newest)
+            p->first_newest = (uint64_t)d->updated_ms;
+        if (pg->v[i].kind == SMH_ITEM_OVERSIZED)
+            oversized(p, d);
+        else
+            smh_pull_on_doc(p, d);
+    }
+    if (pg->outcome != SMH_OK)
+        return 0; /* its failure ends the listing (smh_pages_run) */
+    if (pg->promised >= 0 && (p->promised < 0 || pg->promised < p->promised))
+        p->promised = pg->promised;
+    if (a->o->progress)
+        a->o->progress((int)(pg->t + 1), (int)((p->promised + p->lim - 1) / p->lim), a->o->arg);
+    if (pg->ended || p->stop)
+        return 1;
+    if (p->fresh == 0 && pg->malformed == 0) {
+        /* the same documents again: it would never end */
+        snprintf(err, n, "list: page %ld lists nothing new (the listing makes no progress)",
+                 pg->t + 1);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,56 @@
+/* pull_int.h: what pull.c (the listings of a pull) and pull_doc.c (applying what they list)
+ * share: a pull's state and the two callbacks a listing calls; not for other files. */
+#ifndef SMH_PULL_INT_H
+#define SMH_PULL_INT_H
+
+#include "hydrate.h"
+
+#include "api.h"
+#include "keyset.h"
+#include "pull_pages.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pull {
+    struct smc *c;
+    const char *tree, *tmp;
+    int full;
+    int record; /* a listing without content: only ids and filepaths are recorded */
+    uint64_t watermark, newest;
+    int stop;
+    struct smh_keyset seen; /* filepath -> (1, updatedAt) of the newest document listed there */
+    struct smh_keyset ids;  /* ids listed in this pull */
+    struct smh_keyset byid; /* remote id -> index in idkeys: the entry bound to it (built once) */
+    char **idkeys;
+    size_t nidkeys, capidkeys;
+    int byid_built;
+    struct smh_keyset missing; /* a listing without content: ids no entry is bound to */
+    long fresh;                /* documents of the current page not listed before in this pull */
+    long applied, kept, dups, bad, failed, oversized;
+    /* the listing in progress (apply_page): its page size, the smallest promise (positions), the
+     * newest updatedAt of its first page, its first count and whether a later one differed */
+    int lim;
+    long long promised, first_total;
+    uint64_t first_newest;
+    int counts_moved;
+    /* a delta after a listing: documents changed since since (their ids new, or newer) */
+    int track;
+    uint64_t since;
+    long changed;
+    void (*log)(const char *);
+};
+
+struct apply_ctx {
+    struct pull *p;
+    const struct smh_pull_opts *o;
+};
+
+/** One listed document into the cache (arg: the struct pull): always 0, what happened is counted
+ *  in the pull. */
+int smh_pull_on_doc(void *arg, const struct smh_doc *d);
+/** One page of a listing, in page order (smh_pages_run; arg: a struct apply_ctx): 0 go on,
+ *  1 done, -1 no progress. */
+int smh_pull_apply_page(void *arg, const struct smh_page *pg, char *err, size_t n);
+
+#endif
