@@ -100,155 +100,202 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
     return smc_apply_remote_as(c, tree_dir, tmp_dir, d, 0);
 }
 
+/* One remote document being applied (smc_apply_remote_as): what it found, step by step. */
+struct apply {
+    struct smc *c;
+    MDB_txn *t;
+    const char *tree_dir;
+    const struct smc_remote *d;
+    uint32_t flags;
+    char tmp[4200]; /* the document's bytes in a temporary file; "" once renamed into the tree */
+    struct smc_entry e;
+    struct smc_key at;
+    int have;         /* e is the file's entry (else none) */
+    int dfd;          /* the directory of the file in the tree, or -errno */
+    const char *leaf; /* the file's name in it */
+    struct stat st;   /* the file, when exists (after a rename: the new file) */
+    int exists;
+    uint64_t hash; /* the bytes' hash, when they are known to be the document's */
+};
+
+/* What a verdict leaves to do: nothing, record an unrecorded local file against the document, or
+ * put the document's bytes into the tree. */
+enum apply_act { APPLY_NOTHING, APPLY_KEEP_UNRECORDED, APPLY_PUT };
+
+/* Inside the transaction, with the entry read: which of the SMC_* results the document comes to,
+ * in this order (the first that holds wins); *act says what is left to do. */
+static int apply_verdict(struct apply *a, enum apply_act *act)
+{
+    const struct smc_remote *d = a->d;
+    *act = APPLY_NOTHING;
+    int pending = smc_qdoc_pending(a->c, a->t, d->remote_id);
+    if (pending < 0)
+        return pending;
+    if (a->have && a->e.dirty_since_ns)
+        return SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
+    if (pending) {
+        /* the document's local removal or rename is not pushed yet: it wins too (the document
+         * is still listed at its old filepath until then) */
+        return SMC_KEPT_LOCAL;
+    }
+    if (a->dfd == -ENOTDIR)
+        return SMC_UNSAFE;
+    if (a->have && a->exists && (a->e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
+        /* bytes that never reached the server (not text, or refused): never overwritten by a
+         * remote version */
+        return SMC_KEPT_LOCAL;
+    }
+    if (a->have && strcmp(a->e.remote_id, d->remote_id) == 0 && a->e.remote_updated_ms &&
+        d->updated_ms && a->e.remote_updated_ms >= d->updated_ms)
+        return SMC_UP_TO_DATE;
+    if (a->exists && !S_ISREG(a->st.st_mode))
+        return SMC_CONFLICT;
+    if (a->exists && same_bytes(a->dfd, a->leaf, d, &a->st, &a->hash))
+        return SMC_SAME;
+    if (a->exists &&
+        (!a->have || a->st.st_size != (off_t)a->e.synced_size ||
+         smc_mtime_ns(&a->st) != a->e.synced_mtime_ns || a->st.st_ino != a->e.synced_ino)) {
+        *act = APPLY_KEEP_UNRECORDED;
+        return SMC_KEPT_LOCAL;
+    }
+    *act = APPLY_PUT;
+    return SMC_APPLIED;
+}
+
+/* A local edit nobody recorded, or a local file never pushed: it wins, and it pushes onto this
+ * document rather than creating a second one at the same filepath. SMC_KEPT_LOCAL or -errno. */
+static int apply_keep_unrecorded(struct apply *a)
+{
+    const struct smc_remote *d = a->d;
+    struct smc_entry *e = &a->e;
+    int rc;
+    if (!a->have) {
+        memset(e, 0, sizeof *e);
+        e->version = SMC_ENTRY_V1;
+        smc_custom_id(e->custom_id);
+    }
+    if (!(a->flags & SMC_E_SIBLING)) { /* a sibling has no document of its own */
+        if (!e->remote_id[0])
+            e->flags |= SMC_E_ADOPTED; /* never pushed: see SMC_E_ADOPTED */
+        snprintf(e->remote_id, sizeof e->remote_id, "%s", d->remote_id);
+        e->flags |= SMC_E_REMOTE;
+    }
+    e->remote_updated_ms = d->updated_ms;
+    uint64_t now = smc_now_ns();
+    if (!e->dirty_since_ns)
+        e->dirty_since_ns = now;
+    if ((rc = smc_rec_put_at(a->t, a->c->entries, &a->at, d->key, e, sizeof *e)) < 0 ||
+        (rc = smc_queue_put(a->c, a->t, SMC_Q_WRITE, d->key, NULL, NULL, now)) < 0)
+        return rc;
+    return SMC_KEPT_LOCAL;
+}
+
+/* The document's bytes into the tree (the missing directories made, beneath it): SMC_APPLIED,
+ * SMC_UNSAFE (a link or a file came in the way meanwhile) or -errno. */
+static int apply_put(struct apply *a)
+{
+    if (a->dfd < 0)
+        a->dfd = smc_tree_dir(a->tree_dir, a->d->key, 1, &a->leaf);
+    if (a->dfd == -ENOTDIR)
+        return SMC_UNSAFE;
+    if (a->dfd < 0)
+        return a->dfd;
+    if (SM_REAL(renameat)(AT_FDCWD, a->tmp, a->dfd, a->leaf) != 0)
+        return -errno;
+    a->tmp[0] = '\0';
+    if (SM_REAL(fstatat)(a->dfd, a->leaf, &a->st, AT_SYMLINK_NOFOLLOW) != 0)
+        return -errno;
+    a->hash = a->d->hash;
+    return SMC_APPLIED;
+}
+
+/* The file holds the document's bytes (SMC_APPLIED, SMC_SAME): its entry says so, clean. */
+static int apply_record_synced(struct apply *a)
+{
+    const struct smc_remote *d = a->d;
+    struct smc_entry *e = &a->e;
+    if (!a->have) {
+        memset(e, 0, sizeof *e);
+        e->version = SMC_ENTRY_V1;
+        smc_custom_id(e->custom_id);
+    }
+    snprintf(e->remote_id, sizeof e->remote_id, "%s", d->remote_id);
+    /* the document's kind (text, binary, sibling) is what was applied */
+    uint32_t kind = SMC_E_BINARY | SMC_E_SIBLING | SMC_E_FETCH | SMC_E_NOTFETCHED;
+    e->flags = ((e->flags | SMC_E_REMOTE) & ~(uint32_t)(SMC_E_LOCALONLY | SMC_E_POISONED | kind)) |
+               (a->flags & kind);
+    if (a->flags & SMC_E_SIBLING)
+        e->flags &= ~(uint32_t)SMC_E_REMOTE;
+    e->dirty_since_ns = 0;
+    e->remote_updated_ms = d->updated_ms;
+    e->synced_size = (uint64_t)a->st.st_size;
+    e->synced_mtime_ns = smc_mtime_ns(&a->st);
+    e->synced_ino = a->st.st_ino;
+    e->synced_hash = a->hash;
+    return smc_rec_put_at(a->t, a->c->entries, &a->at, d->key, e, sizeof *e);
+}
+
+/* Inside the guarded transaction: the verdict, then what it leaves to do. The result, or -errno
+ * (the caller aborts). */
+static int apply_in_txn(struct apply *a)
+{
+    enum apply_act act;
+    int rc = smc_entry_at(a->t, a->c, a->d->key, &a->at, &a->e);
+    if (rc < 0)
+        return rc; /* unreadable is not absent: nothing is renamed into the tree */
+    a->have = rc == 1;
+    a->exists = a->dfd >= 0 && SM_REAL(fstatat)(a->dfd, a->leaf, &a->st, AT_SYMLINK_NOFOLLOW) == 0;
+    int result = apply_verdict(a, &act);
+    if (result < 0)
+        return result;
+    if (act == APPLY_KEEP_UNRECORDED)
+        result = apply_keep_unrecorded(a);
+    else if (act == APPLY_PUT)
+        result = apply_put(a);
+    if (result < 0)
+        return result;
+    if ((result == SMC_APPLIED || result == SMC_SAME) && (rc = apply_record_synced(a)) < 0)
+        return rc;
+    return result;
+}
+
 int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir,
                         const struct smc_remote *d, uint32_t flags)
 {
-    char tmp[4200];
-    struct smc_entry e;
-    struct stat st;
-    uint64_t hash = 0;
-    struct smc_key at;
-    int have, rc;
-    const char *leaf;
-
+    struct apply a = {.c = c, .tree_dir = tree_dir, .d = d, .flags = flags};
+    int rc;
     /* beneath the tree, no link followed: -ENOENT is a directory still missing, -ENOTDIR a link
      * or a file in the way (the document cannot be applied: its filepath is unsafe here) */
-    int dfd = smc_tree_dir(tree_dir, d->key, 0, &leaf);
-    if (dfd < 0 && dfd != -ENOENT && dfd != -ENOTDIR)
-        return dfd;
-    if ((rc = tmp_write(tmp_dir, d, flags, tmp, sizeof tmp)) < 0) {
-        if (dfd >= 0)
-            sm_lib_close(dfd);
+    a.dfd = smc_tree_dir(tree_dir, d->key, 0, &a.leaf);
+    if (a.dfd < 0 && a.dfd != -ENOENT && a.dfd != -ENOTDIR)
+        return a.dfd;
+    if ((rc = tmp_write(tmp_dir, d, flags, a.tmp, sizeof a.tmp)) < 0) {
+        if (a.dfd >= 0)
+            sm_lib_close(a.dfd);
         return rc;
     }
-
-    MDB_txn *t;
-    if ((rc = smc_txn(c, 0, &t)) < 0) {
-        SM_REAL(unlink)(tmp);
-        if (dfd >= 0)
-            sm_lib_close(dfd);
+    if ((rc = smc_txn(c, 0, &a.t)) < 0) {
+        SM_REAL(unlink)(a.tmp);
+        if (a.dfd >= 0)
+            sm_lib_close(a.dfd);
         return rc;
     }
     /* the dirty_since guard also covers changes recorded in the journal meanwhile */
-    if ((rc = smc_guard_on(c, t, d->key, NULL)) < 0)
-        goto fail;
-    if ((rc = smc_entry_at(t, c, d->key, &at, &e)) < 0)
-        goto fail; /* unreadable is not absent: nothing is renamed into the tree */
-    have = rc == 1;
-    int blocked = dfd == -ENOTDIR;
-    int exists = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
-    int result;
-    int pending = smc_qdoc_pending(c, t, d->remote_id);
-    if (pending < 0) {
-        rc = pending;
-        goto fail;
-    }
-    if (have && e.dirty_since_ns) {
-        result = SMC_KEPT_LOCAL; /* the dirty_since guard: a pending local write always wins */
-    } else if (pending) {
-        /* the document's local removal or rename is not pushed yet: it wins too (the document
-         * is still listed at its old filepath until then) */
-        result = SMC_KEPT_LOCAL;
-    } else if (blocked) {
-        result = SMC_UNSAFE;
-    } else if (have && exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))) {
-        /* bytes that never reached the server (not text, or refused): never overwritten by a
-         * remote version */
-        result = SMC_KEPT_LOCAL;
-    } else if (have && strcmp(e.remote_id, d->remote_id) == 0 && e.remote_updated_ms &&
-               d->updated_ms && e.remote_updated_ms >= d->updated_ms) {
-        result = SMC_UP_TO_DATE;
-    } else if (exists && !S_ISREG(st.st_mode)) {
-        result = SMC_CONFLICT;
-    } else if (exists && same_bytes(dfd, leaf, d, &st, &hash)) {
-        result = SMC_SAME;
-    } else if (exists && (!have || st.st_size != (off_t)e.synced_size ||
-                          smc_mtime_ns(&st) != e.synced_mtime_ns || st.st_ino != e.synced_ino)) {
-        /* a local edit nobody recorded, or a local file never pushed: it wins, and it pushes
-         * onto this document rather than creating a second one at the same filepath */
-        if (!have) {
-            memset(&e, 0, sizeof e);
-            e.version = SMC_ENTRY_V1;
-            smc_custom_id(e.custom_id);
-        }
-        if (!(flags & SMC_E_SIBLING)) { /* a sibling has no document of its own */
-            if (!e.remote_id[0])
-                e.flags |= SMC_E_ADOPTED; /* never pushed: see SMC_E_ADOPTED */
-            snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
-            e.flags |= SMC_E_REMOTE;
-        }
-        e.remote_updated_ms = d->updated_ms;
-        uint64_t now = smc_now_ns();
-        if (!e.dirty_since_ns)
-            e.dirty_since_ns = now;
-        if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0 ||
-            (rc = smc_queue_put(c, t, SMC_Q_WRITE, d->key, NULL, NULL, now)) < 0)
-            goto fail;
-        result = SMC_KEPT_LOCAL;
+    if ((rc = smc_guard_on(c, a.t, d->key, NULL)) >= 0)
+        rc = apply_in_txn(&a);
+    if (rc >= 0) {
+        smc_guard_off(c); /* before the transaction ends: the next one may guard its own keys */
+        int cr = smc_errno(mdb_txn_commit(a.t));
+        if (cr < 0)
+            rc = cr;
     } else {
-        if (dfd < 0)
-            dfd = smc_tree_dir(tree_dir, d->key, 1, &leaf);
-        if (dfd == -ENOTDIR) {
-            result = SMC_UNSAFE; /* a link or a file came in the way meanwhile */
-        } else if (dfd < 0) {
-            rc = dfd;
-            goto fail;
-        } else {
-            if (SM_REAL(renameat)(AT_FDCWD, tmp, dfd, leaf) != 0) {
-                rc = -errno;
-                goto fail;
-            }
-            tmp[0] = '\0';
-            if (SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-                rc = -errno;
-                goto fail;
-            }
-            hash = d->hash;
-            result = SMC_APPLIED;
-        }
-    }
-    if (result == SMC_APPLIED || result == SMC_SAME) {
-        if (!have) {
-            memset(&e, 0, sizeof e);
-            e.version = SMC_ENTRY_V1;
-            smc_custom_id(e.custom_id);
-        }
-        snprintf(e.remote_id, sizeof e.remote_id, "%s", d->remote_id);
-        /* the document's kind (text, binary, sibling) is what was applied */
-        uint32_t kind = SMC_E_BINARY | SMC_E_SIBLING | SMC_E_FETCH | SMC_E_NOTFETCHED;
-        e.flags =
-            ((e.flags | SMC_E_REMOTE) & ~(uint32_t)(SMC_E_LOCALONLY | SMC_E_POISONED | kind)) |
-            (flags & kind);
-        if (flags & SMC_E_SIBLING)
-            e.flags &= ~(uint32_t)SMC_E_REMOTE;
-        e.dirty_since_ns = 0;
-        e.remote_updated_ms = d->updated_ms;
-        e.synced_size = (uint64_t)st.st_size;
-        e.synced_mtime_ns = smc_mtime_ns(&st);
-        e.synced_ino = st.st_ino;
-        e.synced_hash = hash;
-        if ((rc = smc_rec_put_at(t, c->entries, &at, d->key, &e, sizeof e)) < 0)
-            goto fail;
-    }
-    smc_guard_off(c); /* before the transaction ends: the next one may guard its own keys */
-    if ((rc = smc_errno(mdb_txn_commit(t))) < 0) {
-        t = NULL;
-        goto fail;
-    }
-    if (tmp[0])
-        SM_REAL(unlink)(tmp);
-    if (dfd >= 0)
-        sm_lib_close(dfd);
-    return result;
-fail:
-    if (t) {
         smc_guard_off(c);
-        mdb_txn_abort(t);
+        mdb_txn_abort(a.t);
     }
-    if (tmp[0])
-        SM_REAL(unlink)(tmp);
-    if (dfd >= 0)
-        sm_lib_close(dfd);
+    if (a.tmp[0])
+        SM_REAL(unlink)(a.tmp);
+    if (a.dfd >= 0)
+        sm_lib_close(a.dfd);
     return rc;
 }
 
