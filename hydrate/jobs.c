@@ -98,50 +98,120 @@ static int drop_lost_create(struct smh_call *k, const char *key, const char *cus
     return o;
 }
 
-static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key)
+/* A write job's checks before the file is read: 1 when its bytes are to be sent (*ent and *st
+ * filled), else 0 with the job's outcome in *o (its records dropped, deferred, a sibling's state
+ * committed, a name refused). */
+static int write_due(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key,
+                     struct smc_entry *ent, struct stat *st, int *o)
 {
-    struct smc_entry ent;
-    char id[sizeof ent.remote_id] = "";
-    struct stat st;
-    int got = smc_entry_get(e->c, key, &ent);
-    if (got == -ENOENT)
-        return drop(e, j); /* never tracked (removed since): nothing to push */
+    int got = smc_entry_get(e->c, key, ent);
+    if (got == -ENOENT) {
+        *o = drop(e, j); /* never tracked (removed since): nothing to push */
+        return 0;
+    }
     if (got < 0) {
         j->defer_ms = SMH_REREAD_MS; /* LMDB trouble (a full reader table): never "absent" */
-        return SMH_RETRY;
+        *o = SMH_RETRY;
+        return 0;
     }
-    if (smc_tree_stat(e->tree, key, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (smc_tree_stat(e->tree, key, st) != 0 || !S_ISREG(st->st_mode)) {
         /* gone (or an open recorded before it failed): an entry never pushed goes too; a
          * pushed one is deleted by its own DELETE record or by the scan */
-        if (!(ent.flags & SMC_E_REMOTE))
+        if (!(ent->flags & SMC_E_REMOTE))
             smc_note_unlink(e->c, key, smh_now_ns());
-        return drop(e, j);
+        *o = drop(e, j);
+        return 0;
     }
-    if (!ent.dirty_since_ns && ent.synced_size == (uint64_t)st.st_size &&
-        ent.synced_mtime_ns == smc_mtime_ns(&st) && ent.synced_ino == st.st_ino)
-        return drop(e, j);
-    if (ent.flags & SMC_E_SIBLING) {
+    if (!ent->dirty_since_ns && ent->synced_size == (uint64_t)st->st_size &&
+        ent->synced_mtime_ns == smc_mtime_ns(st) && ent->synced_ino == st->st_ino) {
+        *o = drop(e, j);
+        return 0;
+    }
+    if (ent->flags & SMC_E_SIBLING) {
         /* a transcription or error file the engine wrote: never pushed, whatever is done to it */
-        struct smc_pushed p = {.size = (uint64_t)st.st_size,
-                               .mtime_ns = smc_mtime_ns(&st),
-                               .ino = st.st_ino,
-                               .hash = ent.synced_hash};
-        pushed(e, j, key, &ent, &p);
-        return SMH_OK;
+        struct smc_pushed p = {.size = (uint64_t)st->st_size,
+                               .mtime_ns = smc_mtime_ns(st),
+                               .ino = st->st_ino,
+                               .hash = ent->synced_hash};
+        pushed(e, j, key, ent, &p);
+        *o = SMH_OK;
+        return 0;
     }
     const char *refused = smh_filepath_refused(key);
     if (refused) {
         /* a name the service or the pulls cannot hold: poisoned before anything is sent */
         snprintf(k->err, sizeof k->err, "%s", refused);
-        return SMH_REJECT;
+        *o = SMH_REJECT;
+        return 0;
     }
     if (!__atomic_load_n(&e->drain, __ATOMIC_RELAXED)) {
-        uint64_t m = smc_mtime_ns(&st) / SMH_NS_PER_MS, now = smc_now_ms();
+        uint64_t m = smc_mtime_ns(st) / SMH_NS_PER_MS, now = smc_now_ms();
         if (now < m + SMH_DEBOUNCE_MS) {
             j->defer_ms = (long)(m + SMH_DEBOUNCE_MS - now);
-            return SMH_RETRY;
+            *o = SMH_RETRY;
+            return 0;
         }
     }
+    return 1;
+}
+
+/* The file's bytes are not sent: the document holds them already (same), or the service cannot
+ * hold them (rc < 0: the file stays local, and a document of text it no longer has goes). */
+static int write_unsent(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key,
+                        const struct smc_entry *ent, struct smc_pushed *p, int same, int rc)
+{
+    if (!same) {
+        p->set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
+        if (ent->remote_id[0] && (rc == 0 || rc == -EFBIG)) {
+            /* its document holds text the file no longer has: no machine may read it as
+             * current, so it goes (the file is listed as local-only) */
+            int o = smh_api_delete(k, ent->remote_id);
+            if (o != SMH_OK && o != SMH_GONE)
+                return o;
+            p->remote_id = "";
+            p->clear_flags = SMC_E_BINARY | SMC_E_FETCH | SMC_E_NOTFETCHED;
+            smc_siblings_drop(e->c, e->tree, key, -1); /* a binary document's go with it */
+        }
+    }
+    pushed(e, j, key, ent, p); /* remote_id NULL: the document's id is unchanged */
+    return SMH_OK;
+}
+
+/* The file's text as key's text document (send_content); a binary document it had goes once the
+ * text one exists, and so does a create an adopted file may have lost. The document's id in id. */
+static int write_text(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key,
+                      const struct smc_entry *ent, const char *content, size_t len,
+                      char id[sizeof ent->remote_id])
+{
+    struct smh_wire w;
+    smh_wire_form(content, len, &w);
+    struct smc_entry as = *ent;
+    if (ent->flags & SMC_E_BINARY)
+        as.remote_id[0] = '\0'; /* a binary document cannot hold text: a text one is created */
+    int o = send_content(k, j, key, &as, &w, id);
+    if (o == SMH_OK && (ent->flags & SMC_E_BINARY) && ent->remote_id[0] &&
+        strcmp(ent->remote_id, id) != 0) {
+        /* then the binary one goes (a retry updates the same text document: its customId) */
+        o = smh_api_delete(k, ent->remote_id);
+        o = o == SMH_GONE ? SMH_OK : o;
+        if (o == SMH_OK)
+            smc_siblings_drop(e->c, e->tree, key, -1); /* its transcription, its error */
+    }
+    if (o == SMH_OK && (ent->flags & SMC_E_ADOPTED))
+        o = drop_lost_create(k, key, ent->custom_id, id);
+    return o;
+}
+
+/* A write: the checks (write_due), the file read once, then by what it holds: a binary document,
+ * nothing to send (write_unsent), or its text (write_text); each commits what was pushed. */
+static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key)
+{
+    struct smc_entry ent;
+    char id[sizeof ent.remote_id] = "";
+    struct stat st;
+    int o;
+    if (!write_due(e, k, j, key, &ent, &st, &o))
+        return o;
     char *content = NULL;
     size_t len = 0;
     int rc = smh_read_whole(e->tree, key, &content, &len, &st);
@@ -158,7 +228,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
                !(ent.flags & (SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_FETCH | SMC_E_NOTFETCHED));
     if (!same && rc == 0 && !smh_text_ok(content, len)) {
         /* not UTF-8 text: a binary document, through the file endpoint */
-        int o = smh_push_binary(e, k, key, &ent, content, len, &p, id);
+        o = smh_push_binary(e, k, key, &ent, content, len, &p, id);
         free(content);
         if (o != SMH_OK)
             return o;
@@ -167,39 +237,10 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     }
     if (same || rc < 0) {
         free(content);
-        if (!same) {
-            p.set_flags = SMC_E_LOCALONLY; /* bytes the service cannot hold: the file stays local */
-            if (ent.remote_id[0] && (rc == 0 || rc == -EFBIG)) {
-                /* its document holds text the file no longer has: no machine may read it as
-                 * current, so it goes (the file is listed as local-only) */
-                int o = smh_api_delete(k, ent.remote_id);
-                if (o != SMH_OK && o != SMH_GONE)
-                    return o;
-                p.remote_id = "";
-                p.clear_flags = SMC_E_BINARY | SMC_E_FETCH | SMC_E_NOTFETCHED;
-                smc_siblings_drop(e->c, e->tree, key, -1); /* a binary document's go with it */
-            }
-        }
-        pushed(e, j, key, &ent, &p); /* remote_id NULL: the document's id is unchanged */
-        return SMH_OK;
+        return write_unsent(e, k, j, key, &ent, &p, same, rc);
     }
-    struct smh_wire w;
-    smh_wire_form(content, len, &w);
-    struct smc_entry as = ent;
-    if (ent.flags & SMC_E_BINARY)
-        as.remote_id[0] = '\0'; /* a binary document cannot hold text: a text one is created */
-    int o = send_content(k, j, key, &as, &w, id);
+    o = write_text(e, k, j, key, &ent, content, len, id);
     free(content);
-    if (o == SMH_OK && (ent.flags & SMC_E_BINARY) && ent.remote_id[0] &&
-        strcmp(ent.remote_id, id) != 0) {
-        /* then the binary one goes (a retry updates the same text document: its customId) */
-        o = smh_api_delete(k, ent.remote_id);
-        o = o == SMH_GONE ? SMH_OK : o;
-        if (o == SMH_OK)
-            smc_siblings_drop(e->c, e->tree, key, -1); /* its transcription, its error */
-    }
-    if (o == SMH_OK && (ent.flags & SMC_E_ADOPTED))
-        o = drop_lost_create(k, key, ent.custom_id, id);
     if (o != SMH_OK)
         return o;
     p.remote_id = id;
