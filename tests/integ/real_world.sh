@@ -5,7 +5,8 @@
 # library found through the rpath CMake writes; symbolic link loops and a chain of 40 links,
 # before and after a link that climbs (from then on the shim checks every path itself); cp
 # --reflink, sparse copies, copy_file_range and FICLONE; git gc and repack of a clone whose
-# packs are hard links; a FIFO between a reader and a writer.
+# packs are hard links; a FIFO between a reader and a writer; rsync -aHAX, --inplace and
+# --link-dest with hard links, xattrs and a FIFO.
 . "$(dirname "$0")/../lib/common.sh"
 need diff make gcc git mkfifo
 # has CMD...: the commands are installed, or the scenario is not run (said in the output)
@@ -199,6 +200,26 @@ stat -c "%F %a" p q
 mkfifo p 2>&1 | sed "s/^mkfifo: //"
 rm p q
 '
+
+# rsync -aHAX (hard links, xattrs, a FIFO, times), --delete --inplace, --link-dest (hard links
+# to a previous copy), cp --preserve=all; find -samefile and -type p
+if has rsync getfattr && "$PY" -c 'import os, sys; open(sys.argv[1], "w"); os.setxattr(sys.argv[1], "user.p", b"1")' "$T/xprobe" 2>/dev/null; then
+    check rsync_hax '
+mkdir -p s/d && echo a > s/d/f && ln s/d/f s/d/h && ln -s f s/d/l && mkfifo s/d/p
+python3 -c "import os; os.setxattr(\"s/d/f\", \"user.k\", b\"v\"); os.setxattr(\"s/d\", \"user.dir\", b\"dv\")"
+touch -h -d @1600000000 s/d/f s/d/l s/d/p
+rsync -aHAX s/ r/; echo "rsync rc=$?"
+getfattr -d r/d/f r/d
+stat -c "%h %F %Y %n" r/d/* | sort -k4
+cp -a --preserve=all s c; echo "cp rc=$?"
+getfattr -d c/d/f
+rsync -aHAX --delete --inplace c/ "$W/r/"; echo "rsync --inplace rc=$?"
+echo b > s/d/g && rsync -a --delete s/ r/ && ls r/d
+rsync -a --link-dest="$W/r" s/ bk/ && stat -c "%h %n" bk/d/f bk/d/g | sort -k2
+find . -samefile s/d/f | sort
+find . -type p | sort
+'
+fi
 
 [ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"
 echo "ok - everyday tools as in a real directory"
