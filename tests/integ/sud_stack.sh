@@ -26,6 +26,10 @@ max=$(awk '/^max/ {print $2}' "$T/sud.out")
 worst=$(awk 'NR > 2 && !/^max/ {print $NF, $0}' "$T/sud.out" | sort -n | tail -1 | cut -d' ' -f2-)
 [ "$max" -le $((base + 1024)) ] ||
     fail "a served call used $max bytes of the program's signal stack, more than a re-issued one ($base) + 1024: $worst"
-[ "$max" -lt 8192 ] || fail "a served call used $max bytes of the program's signal stack (8 KiB at most): $worst"
+# the absolute figure is the uninstrumented build's: under ASan the handler's own frames carry
+# redzones (a re-issued getppid alone takes 8.5 KB of the stack there), the bound above still holds
+if [ -z "${SMSHIM_SAN:-}" ]; then
+    [ "$max" -lt 8192 ] || fail "a served call used $max bytes of the program's signal stack (8 KiB at most): $worst"
+fi
 shim_use=$(sed -n 's/.*signal stack: \([0-9]*\) of.*/\1/p' "$T/log" | sort -n | tail -1)
 echo "ok - raw calls under the prefix use at most $max bytes of the program's signal stack (a re-issued call $base); the shim's own stack: ${shim_use:-?} bytes"
