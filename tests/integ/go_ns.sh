@@ -2,8 +2,9 @@
 # Programs no preload reaches, on the prefix through `smshim run --ns` (a private user + mount
 # namespace where the tree is bound at the prefix): a static Go program (CGO_ENABLED=0) doing
 # MkdirAll, WriteFile, ReadFile, Stat, ReadDir, Rename, Chdir + relative read, filepath.Walk,
-# exec'd cat/sh, and a 200-goroutine stress; a `gcc -static` C program that lists, reads, writes,
-# chdirs into the prefix and execs a script there: the same output and tree as a real directory.
+# exec'd cat/sh, links, times, temporary files, WalkDir, LookPath, RemoveAll, and a 200-goroutine
+# stress; a `gcc -static` C program that lists, reads, writes, chdirs into the prefix and execs a
+# script there: the same output and tree as a real directory.
 # A static command is moved into the namespace automatically, with one line saying so; a setuid
 # one never is; a user's files stay that user's; where the kernel refuses namespaces, one line
 # says so and the preload runs it.
@@ -32,6 +33,7 @@ echo "ok - a static program misses the prefix with the preload alone"
 # parity's commands run through `smshim run --ns`
 shim() { "$SMSHIM" run --ns -- "$@"; }
 parity go_static_ops "'$GOFS' ops \"\$W\""
+parity go_static_more "'$GOFS' more \"\$W\""
 parity go_static_stress "'$GOFS' stress \"\$W\" 200 200"
 grep -q '^stress 200 x 200: 0 failures$' "$T/go_static_stress.virt.out" || fail "stress: $(cat "$T/go_static_stress.virt.out")"
 echo "ok - 200 goroutines x 200 file operations under the prefix in the namespace: 0 failures"

@@ -3,7 +3,9 @@
 # calls) on the prefix through Syscall User Dispatch, armed because it is a Go executable
 # (.note.go.buildid; SMSHIM_SUD is not set): MkdirAll, WriteFile, ReadFile, Stat, ReadDir, Rename,
 # Chdir + relative read, filepath.Walk, exec'd cat/sh and the program itself exec'd with an
-# environment of one variable (os/exec children keep the view, armed again) give the
+# environment of one variable (os/exec children keep the view, armed again), and Symlink,
+# Readlink, EvalSymlinks, Link, Chmod, Truncate, Chtimes, CreateTemp, WalkDir, DirFS, LookPath
+# and a run through a PATH there, Chdir through a link, Remove and RemoveAll give the
 # same output and tree as a real directory; 200 goroutines x 200 file operations under the prefix
 # end with 0 failures and the same tree as in a real directory (the SIGSYS frame on a goroutine's
 # stack, threads Go starts with every signal blocked left unarmed, were the failures). Programs are
@@ -21,6 +23,7 @@ file -L "$B/go/gofs-cgo" | grep -q 'dynamically linked' || fail "the cgo build i
 GOFS="$B/go/gofs-cgo"
 
 parity go_cgo_ops "'$GOFS' ops \"\$W\""
+parity go_cgo_more "'$GOFS' more \"\$W\""
 parity go_cgo_stress "'$GOFS' stress \"\$W\" 200 200"
 grep -q '^stress 200 x 200: 0 failures$' "$T/go_cgo_stress.virt.out" || fail "stress under the prefix: $(cat "$T/go_cgo_stress.virt.out")"
 echo "ok - 200 goroutines x 200 file operations under the prefix: 0 failures"

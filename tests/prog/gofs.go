@@ -4,11 +4,15 @@
 //	                   read, filepath.Walk, an exec'd cat and sh, and this program exec'd
 //	                   with an environment of one variable (gofs child)
 //	gofs child FILE    reads FILE, writes FILE.child beside it, prints both and the cwd
+//	gofs more DIR      Symlink, Readlink, Lstat, EvalSymlinks, Link, Chmod, Truncate, Chtimes,
+//	                   CreateTemp, MkdirTemp, WalkDir, DirFS, LookPath in a PATH there,
+//	                   Getwd after Chdir through a link, Remove, RemoveAll
 //	gofs stress DIR N M  N goroutines x M file operations each; prints the failure count
 package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 func check(what string, err error) {
@@ -80,6 +85,82 @@ func ops(dir string) {
 	fmt.Printf("child %q\n", strings.ReplaceAll(string(out), dir, "$DIR"))
 }
 
+func more(dir string) {
+	d := filepath.Join(dir, "more")
+	check("mkdir", os.MkdirAll(filepath.Join(d, "sub", "deep"), 0o755))
+	f := filepath.Join(d, "sub", "f.txt")
+	check("write", os.WriteFile(f, []byte("0123456789"), 0o644))
+	check("symlink", os.Symlink("sub/f.txt", filepath.Join(d, "l")))
+	check("symlink dir", os.Symlink("sub", filepath.Join(d, "ld")))
+	t, err := os.Readlink(filepath.Join(d, "l"))
+	check("readlink", err)
+	fmt.Printf("readlink %s\n", t)
+	if st, err := os.Lstat(filepath.Join(d, "l")); err == nil {
+		fmt.Printf("lstat symlink=%v\n", st.Mode()&os.ModeSymlink != 0)
+	}
+	ev, err := filepath.EvalSymlinks(filepath.Join(d, "ld", "f.txt"))
+	check("evalsymlinks", err)
+	rel, _ := filepath.Rel(dir, ev)
+	fmt.Printf("evalsymlinks %s\n", rel)
+	check("link", os.Link(f, filepath.Join(d, "hard.txt")))
+	check("chmod", os.Chmod(filepath.Join(d, "hard.txt"), 0o600))
+	check("truncate", os.Truncate(filepath.Join(d, "l"), 4))
+	check("chtimes", os.Chtimes(f, time.Unix(1600000000, 0), time.Unix(1600000000, 0)))
+	if st, err := os.Stat(f); err == nil {
+		fmt.Printf("after link/chmod/truncate/chtimes: size=%d mode=%v mtime=%d\n", st.Size(), st.Mode(), st.ModTime().Unix())
+	}
+	tf, err := os.CreateTemp(d, "tmp-*.txt")
+	check("createtemp", err)
+	if err == nil {
+		tf.WriteString("temp")
+		tf.Close()
+		check("rename temp", os.Rename(tf.Name(), filepath.Join(d, "saved.txt")))
+	}
+	td, err := os.MkdirTemp(d, "dir-*")
+	check("mkdirtemp", err)
+	check("remove tempdir", os.Remove(td))
+	check("walkdir", filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		r, _ := filepath.Rel(dir, p)
+		fmt.Printf("walkdir %s dir=%v link=%v\n", r, e.IsDir(), e.Type()&fs.ModeSymlink != 0)
+		return nil
+	}))
+	b, err := fs.ReadFile(os.DirFS(d), "sub/f.txt")
+	check("dirfs", err)
+	fmt.Printf("dirfs %q\n", b)
+	bin := filepath.Join(d, "bin")
+	check("mkdir bin", os.Mkdir(bin, 0o755))
+	check("write tool", os.WriteFile(filepath.Join(bin, "gotool"), []byte("#!/bin/sh\necho tool ran \"$@\"\n"), 0o755))
+	os.Setenv("PATH", bin+":"+os.Getenv("PATH"))
+	lp, err := exec.LookPath("gotool")
+	check("lookpath", err)
+	rel, _ = filepath.Rel(dir, lp)
+	fmt.Printf("lookpath %s\n", rel)
+	out, err := exec.Command("gotool", "x").CombinedOutput()
+	check("run tool", err)
+	fmt.Printf("tool %q\n", out)
+	check("chdir link", os.Chdir(filepath.Join(d, "ld", "deep")))
+	wd, _ := os.Getwd()
+	rel, _ = filepath.Rel(dir, wd)
+	fmt.Printf("getwd %s\n", rel)
+	b, err = os.ReadFile("../f.txt")
+	check("read ..", err)
+	fmt.Printf("read .. %q\n", b)
+	check("chdir back", os.Chdir(dir))
+	check("remove", os.Remove(filepath.Join(d, "hard.txt")))
+	err = os.Remove(filepath.Join(d, "sub"))
+	fmt.Printf("remove non-empty dir fails: %v\n", err != nil)
+	check("removeall", os.RemoveAll(filepath.Join(d, "sub")))
+	_, err = os.Stat(filepath.Join(d, "l"))
+	fmt.Printf("dangling after removeall: %v\n", os.IsNotExist(err))
+	ents, _ := os.ReadDir(d)
+	for _, e := range ents {
+		fmt.Printf("left %s\n", e.Name())
+	}
+}
+
 func child(file string) {
 	b, err := os.ReadFile(file)
 	check("child read", err)
@@ -137,6 +218,8 @@ func main() {
 		ops(os.Args[2])
 	case "child":
 		child(os.Args[2])
+	case "more":
+		more(os.Args[2])
 	case "stress":
 		n, _ := strconv.Atoi(os.Args[3])
 		m, _ := strconv.Atoi(os.Args[4])
