@@ -350,6 +350,97 @@ static int apply_one(struct smh_call *k, smh_page_apply apply, void *arg, struct
     return a > 0 || pg->ended || pg->stopped;
 }
 
+/* Page t on the caller's connection, with its malformed documents counted in the page only (the
+ * caller's count is kept as it was: apply_one adds the page's). */
+static void page_fetch_here(struct smh_call *k, const struct smh_pager *g, long t,
+                            struct smh_page *pg)
+{
+    long malformed = k->malformed;
+    k->malformed = 0;
+    page_fetch(k, g, t, pg);
+    k->malformed = malformed;
+}
+
+/* Start up to nfetch fetchers, each on a connection like k's; how many started (0: none, the
+ * caller fetches alone). */
+static int fetchers_start(struct smh_call *k, struct lst *l, struct fetcher *fs, int nfetch)
+{
+    int nth = 0;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->cv, NULL);
+    for (int i = 0; i < SMH_PULL_WINDOW; i++)
+        l->win[i].t = -1;
+    for (int i = 0; i < nfetch; i++) {
+        struct fetcher *f = &fs[nth];
+        f->l = l;
+        f->k = (struct smh_call){.conn = smh_conn_like(k->conn), .tag = k->tag, .retry_after = -1};
+        if (!f->k.conn)
+            break;
+        if (sm_thread_start(&f->th, NULL, fetcher_main, f) != 0) {
+            smh_conn_free(f->k.conn);
+            break;
+        }
+        nth++;
+    }
+    return nth;
+}
+
+/* The pages from l->next, one after the other on the caller's connection. */
+static void run_alone(struct smh_call *k, struct lst *l, smh_page_apply apply, void *arg,
+                      int *outcome)
+{
+    struct smh_page pg;
+    while (l->next < l->limit) {
+        page_fetch_here(k, l->g, l->next, &pg);
+        limit_after(l, &pg);
+        l->next++;
+        int done = apply_one(k, apply, arg, &pg, outcome);
+        smh_page_free(&pg);
+        if (done)
+            break;
+    }
+}
+
+/* The pages from from, fetched by the nth fetchers of fs into the window and applied here in page
+ * order; then the fetchers are joined and the pages fetched past the end dropped unapplied. */
+static void run_window(struct smh_call *k, struct lst *l, struct fetcher *fs, int nth, long from,
+                       smh_page_apply apply, void *arg, int *outcome)
+{
+    struct smh_page pg;
+    pthread_mutex_lock(&l->mu);
+    for (long t = from; t < l->limit; t++) {
+        struct slot *s = &l->win[t % SMH_PULL_WINDOW];
+        while (!(s->t == t && s->ready) && t < l->limit)
+            pthread_cond_wait(&l->cv, &l->mu);
+        if (t >= l->limit)
+            break;
+        pg = s->pg;
+        s->t = -1;
+        s->ready = 0;
+        pthread_mutex_unlock(&l->mu);
+        int done = apply_one(k, apply, arg, &pg, outcome);
+        smh_page_free(&pg);
+        pthread_mutex_lock(&l->mu);
+        l->applied = t + 1;
+        if (done)
+            l->quit = 1;
+        pthread_cond_broadcast(&l->cv);
+        if (done)
+            break;
+    }
+    l->quit = 1;
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < nth; i++) {
+        pthread_join(fs[i].th, NULL);
+        smh_conn_free(fs[i].k.conn);
+    }
+    /* pages fetched past the end: dropped unapplied */
+    for (int i = 0; i < SMH_PULL_WINDOW; i++)
+        if (l->win[i].t >= 0 && l->win[i].ready)
+            smh_page_free(&l->win[i].pg);
+}
+
 int smh_pages_run(struct smh_call *k, const struct smh_pager *g, int nfetch, smh_page_apply apply,
                   void *arg, struct smh_list_info *first)
 {
@@ -359,10 +450,7 @@ int smh_pages_run(struct smh_call *k, const struct smh_pager *g, int nfetch, smh
     l.limit = LONG_MAX;
     int outcome = SMH_OK;
     struct smh_page pg;
-    long malformed = k->malformed;
-    k->malformed = 0;
-    page_fetch(k, g, 0, &pg);
-    k->malformed = malformed;
+    page_fetch_here(k, g, 0, &pg);
     *first = pg.first;
     limit_after(&l, &pg);
     int done = apply_one(k, apply, arg, &pg, &outcome);
@@ -371,10 +459,7 @@ int smh_pages_run(struct smh_call *k, const struct smh_pager *g, int nfetch, smh
     /* the second page alone too: a listing that repeats itself, or ends there, costs no page
      * fetched ahead */
     if (!done && l.limit > 1) {
-        malformed = k->malformed;
-        k->malformed = 0;
-        page_fetch(k, g, 1, &pg);
-        k->malformed = malformed;
+        page_fetch_here(k, g, 1, &pg);
         limit_after(&l, &pg);
         done = apply_one(k, apply, arg, &pg, &outcome);
         smh_page_free(&pg);
@@ -385,74 +470,11 @@ int smh_pages_run(struct smh_call *k, const struct smh_pager *g, int nfetch, smh
 
     long from = l.next; /* (fetchers move l.next as soon as they start) */
     struct fetcher *fs = nfetch > 1 ? calloc((size_t)nfetch, sizeof *fs) : NULL;
-    int nth = 0;
-    if (fs) {
-        pthread_mutex_init(&l.mu, NULL);
-        pthread_cond_init(&l.cv, NULL);
-        for (int i = 0; i < SMH_PULL_WINDOW; i++)
-            l.win[i].t = -1;
-        for (int i = 0; i < nfetch; i++) {
-            struct fetcher *f = &fs[nth];
-            f->l = &l;
-            f->k =
-                (struct smh_call){.conn = smh_conn_like(k->conn), .tag = k->tag, .retry_after = -1};
-            if (!f->k.conn)
-                break;
-            if (sm_thread_start(&f->th, NULL, fetcher_main, f) != 0) {
-                smh_conn_free(f->k.conn);
-                break;
-            }
-            nth++;
-        }
-    }
-    if (nth == 0) {
-        /* one page after the other on the caller's connection */
-        while (l.next < l.limit) {
-            malformed = k->malformed;
-            k->malformed = 0;
-            page_fetch(k, g, l.next, &pg);
-            k->malformed = malformed;
-            limit_after(&l, &pg);
-            l.next++;
-            done = apply_one(k, apply, arg, &pg, &outcome);
-            smh_page_free(&pg);
-            if (done)
-                break;
-        }
-    } else {
-        pthread_mutex_lock(&l.mu);
-        for (long t = from; t < l.limit; t++) {
-            struct slot *s = &l.win[t % SMH_PULL_WINDOW];
-            while (!(s->t == t && s->ready) && t < l.limit)
-                pthread_cond_wait(&l.cv, &l.mu);
-            if (t >= l.limit)
-                break;
-            pg = s->pg;
-            s->t = -1;
-            s->ready = 0;
-            pthread_mutex_unlock(&l.mu);
-            done = apply_one(k, apply, arg, &pg, &outcome);
-            smh_page_free(&pg);
-            pthread_mutex_lock(&l.mu);
-            l.applied = t + 1;
-            if (done)
-                l.quit = 1;
-            pthread_cond_broadcast(&l.cv);
-            if (done)
-                break;
-        }
-        l.quit = 1;
-        pthread_cond_broadcast(&l.cv);
-        pthread_mutex_unlock(&l.mu);
-        for (int i = 0; i < nth; i++) {
-            pthread_join(fs[i].th, NULL);
-            smh_conn_free(fs[i].k.conn);
-        }
-        /* pages fetched past the end: dropped unapplied */
-        for (int i = 0; i < SMH_PULL_WINDOW; i++)
-            if (l.win[i].t >= 0 && l.win[i].ready)
-                smh_page_free(&l.win[i].pg);
-    }
+    int nth = fs ? fetchers_start(k, &l, fs, nfetch) : 0;
+    if (nth == 0)
+        run_alone(k, &l, apply, arg, &outcome);
+    else
+        run_window(k, &l, fs, nth, from, apply, arg, &outcome);
     if (fs) {
         pthread_cond_destroy(&l.cv);
         pthread_mutex_destroy(&l.mu);
