@@ -282,10 +282,10 @@ static int cmd_sync(int argc, char **argv)
     return (left > 0 || mapfull || n.poisoned || is_paused || pulled < 0 || unrec) ? 1 : 0;
 }
 
-static int cmd_run(int argc, char **argv)
+/* smshim run's options: the index of the command in argv; --ns into *force_ns. */
+static int run_args(int argc, char **argv, int *force_ns)
 {
-    int i = 0, force_ns = 0;
-    struct smns ns;
+    int i = 0;
     for (; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0) {
             i++;
@@ -293,12 +293,12 @@ static int cmd_run(int argc, char **argv)
         }
         if (cli_is_help(argv[i])) {
             fputs(run_help, stdout);
-            return 0;
+            exit(0);
         }
         if (cli_common_opt(argc, argv, &i))
             continue;
         else if (strcmp(argv[i], "--ns") == 0)
-            force_ns = 1;
+            *force_ns = 1;
         else if (argv[i][0] != '-')
             break;
         else
@@ -306,15 +306,13 @@ static int cmd_run(int argc, char **argv)
     }
     if (i >= argc)
         die("run: no command given%s", " (smshim run [options] -- CMD [ARGS...])");
-    const char *prefix, *cache;
-    settings(1, &prefix, &cache);
-    char lib[PATH_MAX];
-    if (find_lib(lib, sizeof lib) != 0)
-        die("cannot find libsmshim.so next to %s", "this program");
-    /* the command gets the settings in their normal form */
-    setenv(SMSHIM_ENV_PREFIX, prefix, 1);
-    setenv(SMSHIM_ENV_CACHE, cache, 1);
+    return i;
+}
 
+/* The command's environment for the library lib: LD_PRELOAD (after a sanitizer's runtime),
+ * LD_AUDIT (the audit module beside it) and UV_USE_IO_URING=0. */
+static void run_preload_env(const char *lib)
+{
     /* a sanitizer build of smshim (make SAN=...) runs its children with the same runtime,
      * which must come first in LD_PRELOAD */
     char rt[PATH_MAX] = "";
@@ -347,6 +345,122 @@ static int cmd_run(int argc, char **argv)
         setenv("LD_AUDIT", aud, 1);
     }
     setenv("UV_USE_IO_URING", "0", 0);
+}
+
+/* Before the command, with a remote: the cache bound to it and pulled, like a mount (bounded
+ * wait). 0, or the status smshim run exits with. */
+static int run_pull_before(const char *cache, const struct remote *r)
+{
+    char why[400];
+    refuse_unsafe_url(r);
+    struct smc *c = cache_open(cache);
+    if (!c)
+        return 1;
+    int rc = smh_bind(c, r->url, r->tag, why, sizeof why);
+    if (rc != 0) {
+        smc_close(c);
+        fprintf(stderr, "smshim: %s\n", E(why));
+        return 2;
+    }
+    /* like a mount: the command starts on the container's tree (bounded wait) */
+    const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
+    int full = !smh_report_watermark(c);
+    long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
+    if (smh_silent(c, NULL)) {
+        /* another command found the server not answering: no wait until it answers */
+        fprintf(stderr,
+                "smshim: %s is not answering (recorded by an earlier command); running on "
+                "the local cache\n",
+                E(r->url));
+    } else {
+        /* wait only while the pull progresses; the first pull shows its progress */
+        smh_conn_default_stall(smh_stall_ms(c));
+        pull(c, cache, r, full, pto, pto, full);
+    }
+    smc_close(c);
+    /* the command's processes never wait at exit: this process drains after them */
+    setenv(SMSHIM_ENV_NOWAIT, "1", 1);
+    return 0;
+}
+
+/* The file where the command's processes note the static programs they start (shim/exec.c),
+ * made in the cache's tmp/ and named in the environment; notes[0] '\0' when there is none. */
+static void run_notes_file(const char *cache, const struct smns *ns, char *notes, size_t size)
+{
+    notes[0] = '\0';
+    if (!ns->on && smc_layout_ensure(cache) == 0 &&
+        smc_layout_path(cache, SMC_TMP, NULL, notes, PATH_MAX) == 0) {
+        size_t nl = strlen(notes);
+        snprintf(notes + nl, size - nl, "/run-%d.static", (int)getpid());
+        int fd = open(notes, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd >= 0) {
+            close(fd);
+            setenv(SMSHIM_ENV_RUN_NOTES, notes, 1);
+        } else {
+            notes[0] = '\0';
+        }
+    }
+}
+
+/* In the child: the namespace entered (--ns), then the command exec'd. */
+static void __attribute__((noreturn)) run_child(struct smns *ns, const char *lib, char **cmd)
+{
+    char why[PATH_MAX + 200];
+    if (ns->on && smns_enter(ns, why, sizeof why) != 0) {
+        fprintf(stderr, "smshim: namespace: %s\n", E(why));
+        _exit(126);
+    }
+    /* the command may lie under the prefix (or in a PATH directory there), where only the
+     * library can find it: exec through the library's own execvp */
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    int (*xvp)(const char *, char *const[]) =
+        h ? (int (*)(const char *, char *const[]))dlsym(h, "execvp") : NULL;
+    (xvp ? xvp : execvp)(cmd[0], cmd);
+    fprintf(stderr, "smshim: %s: %s\n", E(cmd[0]), strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* After the command, with a remote: its changes pushed (bounded), unless the server is recorded
+ * as not answering. */
+static void run_push_after(const char *cache, const struct remote *r)
+{
+    const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
+    long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
+    struct smc *c = cache_open(cache);
+    struct smc_counts qn;
+    if (c && smh_silent(c, NULL) && smc_counts(c, &qn) == 0) {
+        /* no wait on a server that is not answering: the changes stay queued */
+        if (qn.queued)
+            fprintf(stderr,
+                    "smshim: %llu changes are still queued (%s is not answering); "
+                    "`smshim sync` pushes them\n",
+                    (unsigned long long)qn.queued, E(r->url));
+    } else if (c) {
+        struct smh_progress p;
+        long left = push_all(c, cache, r, timeout, 0, 0, 1, &p);
+        if (left > 0)
+            fprintf(stderr, "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
+                    left, p.last_error[0] ? ": " : "", E(p.last_error));
+        /* not closed: an upload the server never answered may still hold it in a worker
+         * (see smh_engine_free); the process ends now */
+    }
+}
+
+/* smshim run: the settings, the preload, the first pull, the command in a child, the push. */
+static int cmd_run(int argc, char **argv)
+{
+    int force_ns = 0;
+    struct smns ns;
+    int i = run_args(argc, argv, &force_ns);
+    const char *prefix, *cache;
+    settings(1, &prefix, &cache);
+    char lib[PATH_MAX];
+    if (find_lib(lib, sizeof lib) != 0)
+        die("cannot find libsmshim.so next to %s", "this program");
+    /* the command gets the settings in their normal form */
+    setenv(SMSHIM_ENV_PREFIX, prefix, 1);
+    setenv(SMSHIM_ENV_CACHE, cache, 1);
+    run_preload_env(lib);
     char cmdpath[PATH_MAX] = "";
     if (!smns_decide(&ns, which(argv[i], cmdpath, sizeof cmdpath) == 0 ? cmdpath : NULL, force_ns,
                      prefix, cache))
@@ -356,70 +470,18 @@ static int cmd_run(int argc, char **argv)
     struct remote r;
     int remote = remote_get(&r);
     if (remote) {
-        char why[400];
-        refuse_unsafe_url(&r);
-        struct smc *c = cache_open(cache);
-        if (!c)
-            return 1;
-        int rc = smh_bind(c, r.url, r.tag, why, sizeof why);
-        if (rc != 0) {
-            smc_close(c);
-            fprintf(stderr, "smshim: %s\n", E(why));
-            return 2;
-        }
-        /* like a mount: the command starts on the container's tree (bounded wait) */
-        const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
-        int full = !smh_report_watermark(c);
-        long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
-        if (smh_silent(c, NULL)) {
-            /* another command found the server not answering: no wait until it answers */
-            fprintf(stderr,
-                    "smshim: %s is not answering (recorded by an earlier command); running on "
-                    "the local cache\n",
-                    E(r.url));
-        } else {
-            /* wait only while the pull progresses; the first pull shows its progress */
-            smh_conn_default_stall(smh_stall_ms(c));
-            pull(c, cache, &r, full, pto, pto, full);
-        }
-        smc_close(c);
-        /* the command's processes never wait at exit: this process drains after them */
-        setenv(SMSHIM_ENV_NOWAIT, "1", 1);
+        int rc = run_pull_before(cache, &r);
+        if (rc)
+            return rc;
     }
-
-    /* static programs the command's processes start are noted here (shim/exec.c) */
-    char notes[PATH_MAX + 64] = "";
-    if (!ns.on && smc_layout_ensure(cache) == 0 &&
-        smc_layout_path(cache, SMC_TMP, NULL, notes, PATH_MAX) == 0) {
-        size_t nl = strlen(notes);
-        snprintf(notes + nl, sizeof notes - nl, "/run-%d.static", (int)getpid());
-        int fd = open(notes, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd >= 0) {
-            close(fd);
-            setenv(SMSHIM_ENV_RUN_NOTES, notes, 1);
-        } else {
-            notes[0] = '\0';
-        }
-    }
+    char notes[PATH_MAX + 64];
+    run_notes_file(cache, &ns, notes, sizeof notes);
 
     pid_t pid = fork();
     if (pid < 0)
         die("fork: %s", strerror(errno));
-    if (pid == 0) {
-        char why[PATH_MAX + 200];
-        if (ns.on && smns_enter(&ns, why, sizeof why) != 0) {
-            fprintf(stderr, "smshim: namespace: %s\n", E(why));
-            _exit(126);
-        }
-        /* the command may lie under the prefix (or in a PATH directory there), where only the
-         * library can find it: exec through the library's own execvp */
-        void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
-        int (*xvp)(const char *, char *const[]) =
-            h ? (int (*)(const char *, char *const[]))dlsym(h, "execvp") : NULL;
-        (xvp ? xvp : execvp)(argv[i], argv + i);
-        fprintf(stderr, "smshim: %s: %s\n", E(argv[i]), strerror(errno));
-        _exit(errno == ENOENT ? 127 : 126);
-    }
+    if (pid == 0)
+        run_child(&ns, lib, argv + i);
     int st;
     while (waitpid(pid, &st, 0) < 0)
         if (errno != EINTR)
@@ -427,29 +489,8 @@ static int cmd_run(int argc, char **argv)
     smns_done(&ns);
     if (notes[0])
         report_static(notes, cmdpath);
-    if (remote) {
-        const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
-        long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
-        struct smc *c = cache_open(cache);
-        struct smc_counts qn;
-        if (c && smh_silent(c, NULL) && smc_counts(c, &qn) == 0) {
-            /* no wait on a server that is not answering: the changes stay queued */
-            if (qn.queued)
-                fprintf(stderr,
-                        "smshim: %llu changes are still queued (%s is not answering); "
-                        "`smshim sync` pushes them\n",
-                        (unsigned long long)qn.queued, E(r.url));
-        } else if (c) {
-            struct smh_progress p;
-            long left = push_all(c, cache, &r, timeout, 0, 0, 1, &p);
-            if (left > 0)
-                fprintf(stderr,
-                        "smshim: %ld changes are still queued%s%s; `smshim sync` pushes them\n",
-                        left, p.last_error[0] ? ": " : "", E(p.last_error));
-            /* not closed: an upload the server never answered may still hold it in a worker
-             * (see smh_engine_free); the process ends now */
-        }
-    }
+    if (remote)
+        run_push_after(cache, &r);
     if (WIFSIGNALED(st))
         return 128 + WTERMSIG(st);
     return WEXITSTATUS(st);
