@@ -201,43 +201,94 @@ static void scope_of(const char *arg, const char *prefix, const char *tree, char
     snprintf(out, n, "%s%s", norm, len && dir ? "/" : "");
 }
 
-int cmd_grep(int argc, char **argv)
+/* smshim grep's arguments: the options into *json and *quiet, QUERY and PATH (NULL: none). */
+static void grep_args(int argc, char **argv, int *json, int *quiet, const char **query,
+                      const char **path)
 {
-    int json = 0, quiet = 0;
-    const char *query = NULL, *path = NULL;
     for (int i = 0; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(grep_help, stdout);
-            return 0;
+            exit(0);
         }
         if (strcmp(argv[i], "--") == 0) {
             for (i++; i < argc; i++) {
-                if (!query)
-                    query = argv[i];
-                else if (!path)
-                    path = argv[i];
+                if (!*query)
+                    *query = argv[i];
+                else if (!*path)
+                    *path = argv[i];
                 else
                     die("grep: too many arguments (smshim grep --help)%s", "");
             }
             break;
         }
         if (strcmp(argv[i], "--json") == 0)
-            json = 1;
+            *json = 1;
         else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
-            quiet = 1;
+            *quiet = 1;
         else if (cli_common_opt(argc, argv, &i))
             continue;
         else if (argv[i][0] == '-' && argv[i][1])
             die("grep: unknown option %s (smshim grep --help)", argv[i]);
-        else if (!query)
-            query = argv[i];
-        else if (!path)
-            path = argv[i];
+        else if (!*query)
+            *query = argv[i];
+        else if (!*path)
+            *path = argv[i];
         else
             die("grep: too many arguments (smshim grep --help)%s", "");
     }
-    if (!query || !*query)
+    if (!*query || !**query)
         die("grep: no query (smshim grep QUERY [PATH])%s", "");
+}
+
+/* The hits, best first: as PATH:LINES:CHUNK lines (a summary on stderr unless quiet), or one
+ * JSON object. */
+static void grep_print(const struct hits *hs, int json, int quiet, const char *query,
+                       const char *scope, const char *prefix, const char *tag, long skipped)
+{
+    if (!quiet && !json)
+        fprintf(stderr,
+                "smshim: %zu semantic matches for \"%s\" in container %s%s%s, best first "
+                "(PATH:LINES:CHUNK)\n",
+                hs->n, E(query), E(tag), scope[0] ? " under " : "", E(scope));
+    if (skipped && !quiet)
+        fprintf(stderr, "smshim: %ld results were unusable (malformed, or an unsafe filepath)\n",
+                skipped);
+    if (json) {
+        printf("{\"query\":\"%s\",\"scope\":%s%s%s,\"results\":[", J(query), scope[0] ? "\"" : "",
+               scope[0] ? J(scope) : "null", scope[0] ? "\"" : "");
+    }
+    for (size_t i = 0; i < hs->n; i++) {
+        const struct hit *h = &hs->v[i];
+        char vpath[2 * PATH_MAX], range[48] = "";
+        snprintf(vpath, sizeof vpath, "%s%s", prefix, h->filepath);
+        if (json) {
+            char a[24] = "null", b[24] = "null";
+            if (h->start) {
+                snprintf(a, sizeof a, "%ld", h->start);
+                snprintf(b, sizeof b, "%ld", h->end);
+            }
+            printf("%s{\"path\":\"%s\",\"filepath\":\"%s\",\"id\":\"%s\",\"start\":%s,\"end\":%s,"
+                   "\"similarity\":%.6g,\"chunk\":\"%s\"}",
+                   i ? "," : "", J(vpath), J(h->filepath), J(h->id), a, b, h->sim, J(h->chunk));
+            continue;
+        }
+        if (h->start && h->end > h->start)
+            snprintf(range, sizeof range, "%ld-%ld", h->start, h->end);
+        else if (h->start)
+            snprintf(range, sizeof range, "%ld", h->start);
+        printf("%s:%s:%s\n", E(vpath), range, E(h->chunk));
+    }
+    if (json)
+        printf("]}\n");
+}
+
+/* smshim grep: the arguments, the scope, one search request, each hit's lines found in the local
+ * file, the output. */
+int cmd_grep(int argc, char **argv)
+{
+    int json = 0, quiet = 0;
+    const char *query = NULL, *path = NULL;
+    grep_args(argc, argv, &json, &quiet, &query, &path);
     const char *prefix, *cache;
     settings(0, &prefix, &cache);
     char tree[PATH_MAX + 16], scope[2 * PATH_MAX];
@@ -269,41 +320,7 @@ int cmd_grep(int argc, char **argv)
             locate(file, flen, hs.v[i].chunk, &hs.v[i].start, &hs.v[i].end);
         free(file);
     }
-    if (!quiet && !json)
-        fprintf(stderr,
-                "smshim: %zu semantic matches for \"%s\" in container %s%s%s, best first "
-                "(PATH:LINES:CHUNK)\n",
-                hs.n, E(query), E(r.tag), scope[0] ? " under " : "", E(scope));
-    if (skipped && !quiet)
-        fprintf(stderr, "smshim: %ld results were unusable (malformed, or an unsafe filepath)\n",
-                skipped);
-    if (json) {
-        printf("{\"query\":\"%s\",\"scope\":%s%s%s,\"results\":[", J(query), scope[0] ? "\"" : "",
-               scope[0] ? J(scope) : "null", scope[0] ? "\"" : "");
-    }
-    for (size_t i = 0; i < hs.n; i++) {
-        const struct hit *h = &hs.v[i];
-        char vpath[2 * PATH_MAX], range[48] = "";
-        snprintf(vpath, sizeof vpath, "%s%s", prefix, h->filepath);
-        if (json) {
-            char a[24] = "null", b[24] = "null";
-            if (h->start) {
-                snprintf(a, sizeof a, "%ld", h->start);
-                snprintf(b, sizeof b, "%ld", h->end);
-            }
-            printf("%s{\"path\":\"%s\",\"filepath\":\"%s\",\"id\":\"%s\",\"start\":%s,\"end\":%s,"
-                   "\"similarity\":%.6g,\"chunk\":\"%s\"}",
-                   i ? "," : "", J(vpath), J(h->filepath), J(h->id), a, b, h->sim, J(h->chunk));
-            continue;
-        }
-        if (h->start && h->end > h->start)
-            snprintf(range, sizeof range, "%ld-%ld", h->start, h->end);
-        else if (h->start)
-            snprintf(range, sizeof range, "%ld", h->start);
-        printf("%s:%s:%s\n", E(vpath), range, E(h->chunk));
-    }
-    if (json)
-        printf("]}\n");
+    grep_print(&hs, json, quiet, query, scope, prefix, r.tag, skipped);
     size_t n = hs.n;
     for (size_t i = 0; i < hs.n; i++) {
         free(hs.v[i].filepath);
