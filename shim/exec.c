@@ -109,6 +109,45 @@ static void tree_pass_end(int fd)
         fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* str: "LD_PRELOAD=" and the value pre (the caller's LD_PRELOAD, NULL: none) with this library
+ * (libpath, absolute) in it. The caller's order is kept (a sanitizer runtime must stay first);
+ * our entry takes the place of the first libsmshim.so, or goes first when there is none. str
+ * holds 11 + strlen(libpath) + 1 + strlen(pre) + 1 bytes. */
+static void preload_value(char *str, const char *pre, const char *libpath)
+{
+    char *w = str;
+    size_t ll = strlen(libpath);
+    int placed = 0;
+    memcpy(w, "LD_PRELOAD=", 11);
+    w += 11;
+    for (const char *p = pre ? pre : ""; *p;) {
+        size_t t = strcspn(p, ": ");
+        if (t && (!is_shim_lib(p, t) || !placed)) {
+            if (w > str + 11)
+                *w++ = ':';
+            if (is_shim_lib(p, t)) {
+                memcpy(w, libpath, ll);
+                w += ll;
+                placed = 1;
+            } else {
+                memcpy(w, p, t);
+                w += t;
+            }
+        }
+        p += t;
+        while (*p == ':' || *p == ' ')
+            p++;
+    }
+    *w = '\0';
+    if (!placed) {
+        size_t cur = (size_t)(w - (str + 11));
+        memmove(str + 11 + ll + (cur ? 1 : 0), str + 11, cur + 1);
+        memcpy(str + 11, libpath, ll);
+        if (cur)
+            str[11 + ll] = ':';
+    }
+}
+
 /* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
  * library's absolute path first, and LD_AUDIT with the loader's audit module. Falls back to
  * envp itself if memory is short. */
@@ -136,39 +175,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     if (!out)
         return envp;
     char *str = (char *)(out + n + 10);
-    char *w = str;
-    size_t ll = strlen(cw->libpath);
-    int placed = 0;
-    memcpy(w, "LD_PRELOAD=", 11);
-    w += 11;
-    /* keep the caller's order (a sanitizer runtime must stay first); our entry, absolute, takes
-     * the place of the first libsmshim.so, or goes first when there is none */
-    for (const char *p = pre ? pre : ""; *p;) {
-        size_t t = strcspn(p, ": ");
-        if (t && (!is_shim_lib(p, t) || !placed)) {
-            if (w > str + 11)
-                *w++ = ':';
-            if (is_shim_lib(p, t)) {
-                memcpy(w, cw->libpath, ll);
-                w += ll;
-                placed = 1;
-            } else {
-                memcpy(w, p, t);
-                w += t;
-            }
-        }
-        p += t;
-        while (*p == ':' || *p == ' ')
-            p++;
-    }
-    *w = '\0';
-    if (!placed) {
-        size_t cur = (size_t)(w - (str + 11));
-        memmove(str + 11 + ll + (cur ? 1 : 0), str + 11, cur + 1);
-        memcpy(str + 11, cw->libpath, ll);
-        if (cur)
-            str[11 + ll] = ':';
-    }
+    preload_value(str, pre, cw->libpath);
 
     char *audit = str + strsz - alen;
     int add_audit = audit_env(aud, audit, alen);
