@@ -12,21 +12,21 @@
 
 uint64_t smc_mtime_ns(const struct stat *st)
 {
-    return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+    return (uint64_t)st->st_mtim.tv_sec * SMC_NS_PER_S + (uint64_t)st->st_mtim.tv_nsec;
 }
 
 uint64_t smc_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * SMC_MS_PER_S + (uint64_t)ts.tv_nsec / SMC_NS_PER_MS;
 }
 
 uint64_t smc_now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return (uint64_t)ts.tv_sec * SMC_NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
 uint64_t smc_hash64(const char *s, size_t n)
@@ -107,7 +107,8 @@ struct apply {
     const char *tree_dir;
     const struct smc_remote *d;
     uint32_t flags;
-    char tmp[4200]; /* the document's bytes in a temporary file; "" once renamed into the tree */
+    char tmp
+        [SMC_PATH_BUF]; /* the document's bytes in a temporary file; "" once renamed into the tree */
     struct smc_entry e;
     struct smc_key at;
     int have;         /* e is the file's entry (else none) */

@@ -17,6 +17,13 @@
  * thread of every process of the cache may run one at once. Sized when the first process opens
  * the environment. */
 #define SMC_MAXREADERS 1024
+/* a path in the cache directory: the tree's or meta's path, a key and a suffix (a temporary's
+ * name), or ENAMETOOLONG */
+#define SMC_PATH_BUF 4200
+/* unit conversions (not tunables) */
+#define SMC_MS_PER_S  1000u
+#define SMC_NS_PER_MS 1000000u
+#define SMC_NS_PER_S  1000000000u
 
 struct smc {
     MDB_env *env;

@@ -196,7 +196,7 @@ int smc_env_holds(struct smc *c, int fd)
  * environment left behind by a fork: the child never uses them), up to LOCK_PRIOR_MAX. */
 static int lock_prior(const char *meta_dir, int prior[LOCK_PRIOR_MAX])
 {
-    char p[4200];
+    char p[SMC_PATH_BUF];
     struct stat st, f;
     int n = 0;
     snprintf(p, sizeof p, "%s/lock.mdb", meta_dir);
@@ -215,7 +215,7 @@ static int lock_prior(const char *meta_dir, int prior[LOCK_PRIOR_MAX])
  * descriptor on it. */
 static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int nprior)
 {
-    char p[4200];
+    char p[SMC_PATH_BUF];
     struct stat st;
     c->lock_fd = -1;
     snprintf(p, sizeof p, "%s/lock.mdb", meta_dir);

@@ -92,7 +92,7 @@ static int j_init(struct smc_jhdr *h)
 
 int smc_journal_open(struct smc *c, const char *meta_dir)
 {
-    char p[4200];
+    char p[SMC_PATH_BUF];
     struct stat st;
     size_t size = SMC_J_HDR + SMC_J_CAP;
     if ((size_t)snprintf(p, sizeof p, "%s/journal", meta_dir) >= sizeof p)

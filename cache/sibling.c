@@ -19,7 +19,7 @@ int smc_sibling_name(const char *key, int i, char *out, size_t n)
     if (i < 0 || i >= SMC_SIBLINGS)
         return -EINVAL;
     const char *leaf = strrchr(key, '/');
-    if (strlen(leaf ? leaf + 1 : key) + strlen(suffixes[i]) > 255)
+    if (strlen(leaf ? leaf + 1 : key) + strlen(suffixes[i]) > NAME_MAX)
         return -ENAMETOOLONG;
     int w = snprintf(out, n, "%s%s", key, suffixes[i]);
     return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
@@ -34,7 +34,7 @@ static int is_sibling(struct smc *c, const char *name)
 
 int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int keep)
 {
-    char name[4200];
+    char name[SMC_PATH_BUF];
     int n = 0;
     for (int i = 0; i < SMC_SIBLINGS; i++)
         if (i != keep && smc_sibling_name(key, i, name, sizeof name) == 0 && is_sibling(c, name) &&
@@ -45,7 +45,7 @@ int smc_siblings_drop(struct smc *c, const char *tree_dir, const char *key, int 
 
 int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, const char *to)
 {
-    char a[4200], b[4200];
+    char a[SMC_PATH_BUF], b[SMC_PATH_BUF];
     int n = 0;
     for (int i = 0; i < SMC_SIBLINGS; i++)
         if (smc_sibling_name(from, i, a, sizeof a) == 0 && is_sibling(c, a)) {

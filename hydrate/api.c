@@ -4,6 +4,7 @@
 #include "api_int.h"
 
 #include "../cache/cache.h"
+#include "clock.h"
 #include "engine_int.h" /* smh_text_ok */
 
 #include <errno.h>
@@ -29,7 +30,7 @@ int smh_filepath_ok(const char *fp)
         unsigned char c = (unsigned char)fp[i];
         if (c == '/' || c == '\0') {
             const char *s = fp + i - comp;
-            if (comp == 0 || comp > 255 || (comp == 1 && s[0] == '.') ||
+            if (comp == 0 || comp > NAME_MAX || (comp == 1 && s[0] == '.') ||
                 (comp == 2 && s[0] == '.' && s[1] == '.'))
                 return 0;
             comp = 0;
@@ -70,7 +71,7 @@ int64_t smh_parse_time(const char *s)
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || tm.tm_year < 70)
         return 0;
-    return (int64_t)t * 1000 + ms;
+    return (int64_t)t * SMH_MS_PER_S + ms;
 }
 
 void smh_doc_free(struct smh_doc *d)

@@ -47,7 +47,7 @@ struct smh_doc {
     char custom_id[104]; /* customId, "" when null or longer than the service allows */
 };
 
-/** A binary document (api.md): its type's index in SMH_BINARY_TYPES (the order of
+/** A binary document (a type the service gives a file it extracts text from): its type's index in SMH_BINARY_TYPES (the order of
  *  smc_sibling_name's transcriptions), or -1 for a text document (type "text", none, unknown). */
 #define SMH_BINARY_TYPES                                                                           \
     {                                                                                              \
@@ -99,6 +99,8 @@ struct smh_list_info {
 /** One page of a listing. fp: filepath filter or NULL. Calls fn for each usable document
  *  (fn owns nothing; copy what you keep). An answer larger than SMH_ANSWER_LIST is SMH_RETRY
  *  with k->too_large set: ask again with a smaller limit. */
+/** The most documents the sync engine asks for in one page of a listing. */
+#define SMH_LIST_LIMIT 100
 typedef int (*smh_doc_fn)(void *arg, const struct smh_doc *d);
 int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,
                  smh_doc_fn fn, void *arg, struct smh_list_info *info);

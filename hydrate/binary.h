@@ -1,4 +1,6 @@
-/* binary.h: binary documents both ways (api.md: images, PDFs, audio, video, web pages).
+/* binary.h: binary documents both ways (the service keeps images, PDFs, audio, video and web
+ * pages as documents of their type, with the text it extracts as their content and a url for
+ * their bytes).
  * A local file that is not UTF-8 text goes up through the file endpoint (upload.c); a remote
  * binary document comes down as its bytes, fetched from its url by the sync engine after the
  * pull that listed it, beside a read-only transcription of the text the service extracted, and a

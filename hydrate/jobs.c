@@ -91,7 +91,7 @@ static int drop_lost_create(struct smh_call *k, const char *key, const char *cus
 {
     struct lost_create l = {.key = key, .custom_id = custom_id, .keep = keep};
     struct smh_list_info li;
-    int o = custom_id[0] ? smh_api_list(k, key, 0, 1, 100, lost_seen, &l, &li) : SMH_OK;
+    int o = custom_id[0] ? smh_api_list(k, key, 0, 1, SMH_LIST_LIMIT, lost_seen, &l, &li) : SMH_OK;
     for (int i = 0; i < l.n && o == SMH_OK; i++)
         if ((o = smh_api_delete(k, l.ids[i])) == SMH_GONE)
             o = SMH_OK;

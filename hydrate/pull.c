@@ -24,6 +24,8 @@
  * looked for only after a listing that had every page: a page that failed ends the pull first. */
 #include "pull_int.h"
 
+#include "clock.h"
+
 #include "../cache/cache.h"
 #include "api.h"
 #include "budget.h"
@@ -38,12 +40,15 @@
 #include <string.h>
 #include <time.h>
 
-#define PAGE 100
+#define PAGE SMH_LIST_LIMIT
 /* the deadline of a pull whose caller gives none (retry_ms 0: a host process's sync thread) */
 #define PULL_BOUND_MS (5 * 60 * 1000)
 /* listings of the ids again after a first pull while the container keeps changing (each one
  * costs as many requests as the pull's own listing, without content) */
 #define DRIFT_ROUNDS 1
+/* the listing of a delta's head that failed is asked again after this, or after the Retry-After
+ * when that is longer */
+#define HEAD_RETRY_MS 500
 
 struct gone_ctx {
     struct pull *p;
@@ -72,7 +77,8 @@ static int list_pages(struct pull *p, struct smh_call *k, const struct smh_pull_
                           .watermark = p->full ? 0 : p->watermark,
                           .deadline = deadline,
                           .retry_ms = o->retry_ms,
-                          .bound_s = (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / 1000};
+                          .bound_s =
+                              (o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS) / SMH_MS_PER_S};
     struct apply_ctx a = {p, o};
     p->lim = lim;
     p->promised = -1;
@@ -155,11 +161,13 @@ static int delta(struct pull *p, struct smh_call *k, const struct smh_pull_opts 
         outcome = smh_api_list(k, NULL, 0, 1, PAGE, head_doc, &h, head);
         if (outcome != SMH_RETRY || o->retry_ms <= 0 || k->too_large || k->stalled)
             break;
-        long wait =
-            k->retry_after >= 0 && k->retry_after * 1000 > 500 ? k->retry_after * 1000 : 500;
+        long wait = k->retry_after >= 0 && k->retry_after * (long)SMH_MS_PER_S > HEAD_RETRY_MS
+                        ? k->retry_after * (long)SMH_MS_PER_S
+                        : HEAD_RETRY_MS;
         if (smh_mono_ms() + (uint64_t)wait >= deadline)
             break;
-        struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+        struct timespec ts = {wait / (long)SMH_MS_PER_S,
+                              (wait % (long)SMH_MS_PER_S) * (long)SMH_NS_PER_MS};
         nanosleep(&ts, NULL);
     }
     *newest = h.newest;

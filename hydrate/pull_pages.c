@@ -20,6 +20,7 @@
  * request or an apply. */
 #include "pull_pages.h"
 
+#include "clock.h"
 #include "http.h"
 #include "sm_real.h"
 
@@ -221,11 +222,12 @@ static void page_fetch(struct smh_call *k, const struct smh_pager *g, long t, st
                  * (a wait that would end past the deadline is not begun: the error stands). A
                  * request that moved nothing for the stall time is not asked again: the pull
                  * waits only while something moves. */
-                long wait = k->retry_after >= 0 && k->retry_after * 1000 > delay
-                                ? k->retry_after * 1000
+                long wait = k->retry_after >= 0 && k->retry_after * (long)SMH_MS_PER_S > delay
+                                ? k->retry_after * (long)SMH_MS_PER_S
                                 : delay;
                 if (smh_mono_ms() + (uint64_t)wait < g->deadline) {
-                    struct timespec ts = {wait / 1000, (wait % 1000) * 1000000L};
+                    struct timespec ts = {wait / (long)SMH_MS_PER_S,
+                                          (wait % (long)SMH_MS_PER_S) * (long)SMH_NS_PER_MS};
                     nanosleep(&ts, NULL);
                     delay = delay * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : delay * 2;
                     continue;

@@ -1,5 +1,4 @@
-/* search.h: the requests beyond the documents CRUD that the CLI makes (api.md, "Beyond the
- * documents CRUD"): who a key belongs to (GET /v3/session) and semantic search (POST /v4/search).
+/* search.h: the requests beyond the documents CRUD that the CLI makes: who a key belongs to (GET /v3/session) and semantic search (POST /v4/search).
  * Answers are untrusted like every other: fields are type-checked, filepaths validated. */
 #ifndef SMH_SEARCH_H
 #define SMH_SEARCH_H

@@ -48,7 +48,7 @@ static int earlier_at(struct smh_call *k, const char *key, const char *custom_id
     snprintf(x->marker, sizeof x->marker, "%s.%016llx", custom_id, (unsigned long long)hash);
     struct smh_list_info li;
     for (int page = 1; page <= LIST_PAGES; page++) {
-        int o = smh_api_list(k, key, 0, page, 100, seen, x, &li);
+        int o = smh_api_list(k, key, 0, page, SMH_LIST_LIMIT, seen, x, &li);
         if (o != SMH_OK)
             return o;
         if (li.items == 0 || page >= li.total_pages)
