@@ -88,7 +88,10 @@ int main(int argc, char **argv)
         line[strcspn(line, "\n")] = '\0';
         if (nitems == cap) {
             cap = cap ? cap * 2 : 256;
-            items = realloc(items, cap * sizeof *items);
+            struct item *grown = realloc(items, cap * sizeof *items);
+            if (!grown)
+                BENCH_DIE("out of memory for %zu items", cap);
+            items = grown;
         }
         items[nitems].size = strtoul(line, NULL, 10);
         items[nitems].path = strdup(sp + 1);
