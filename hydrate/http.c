@@ -1,5 +1,6 @@
-/* http.c: libcurl and cJSON through dlopen, and one request function. */
-#include "http.h"
+/* http.c: the client's connections and its one request function, over libcurl (loaded by
+ * http_load.c; where the key may go: http_url.c). */
+#include "http_int.h"
 #include "csock.h"
 #include "sm_real.h"
 
@@ -16,232 +17,11 @@
 #include <sys/mman.h>
 #include <time.h>
 
-struct smh_json smh_json;
-
-static struct {
-    __typeof__(curl_global_init) *global_init;
-    __typeof__(curl_easy_init) *init;
-    __typeof__(curl_easy_setopt) *setopt;
-    __typeof__(curl_easy_perform) *perform;
-    __typeof__(curl_easy_getinfo) *getinfo;
-    __typeof__(curl_easy_cleanup) *cleanup;
-    __typeof__(curl_easy_reset) *reset;
-    __typeof__(curl_easy_strerror) *strerror_;
-} cu;
-
-/* The libraries are loaded once they load; a failure is kept with its reason (dlerror) and tried
- * again at the next call, at most once a second (load_mu guards the attempt). */
-static pthread_mutex_t load_mu = PTHREAD_MUTEX_INITIALIZER;
-static int load_ok;            /* 1 once loaded: read without the lock */
-static int load_rc = -ENOSYS;  /* the last attempt's result */
-static uint64_t load_retry_ms; /* no new attempt before this (monotonic ms) */
-static char load_why[256] = "not loaded yet";
-
-static void *sym(void *h, const char *name, int *missing)
-{
-    void *p = dlsym(h, name);
-    if (!p)
-        *missing = 1;
-    return p;
-}
-
-static void *open_lib(const char *name)
-{
-    void *h = SM_REAL(dlopen)(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(load_why, sizeof load_why, "cannot load %s: %s", name, e ? e : "unknown error");
-    }
-    return h;
-}
-
-static int load(void)
-{
-    int missing = 0;
-    void *hc = open_lib("libcurl.so.4");
-    void *hj = hc ? open_lib("libcjson.so.1") : NULL;
-    if (!hc || !hj) {
-        if (hc)
-            dlclose(hc);
-        return -ENOENT;
-    }
-#define C(f, n) cu.f = (__typeof__(cu.f))sym(hc, n, &missing)
-    C(global_init, "curl_global_init");
-    C(init, "curl_easy_init");
-    C(setopt, "curl_easy_setopt");
-    C(perform, "curl_easy_perform");
-    C(getinfo, "curl_easy_getinfo");
-    C(cleanup, "curl_easy_cleanup");
-    C(reset, "curl_easy_reset");
-    C(strerror_, "curl_easy_strerror");
-#undef C
-#define J(f, n) smh_json.f = (__typeof__(smh_json.f))sym(hj, n, &missing)
-    J(Parse, "cJSON_Parse");
-    J(ParseWithLength, "cJSON_ParseWithLength");
-    J(ParseWithOpts, "cJSON_ParseWithOpts");
-    J(Delete, "cJSON_Delete");
-    J(Get, "cJSON_GetObjectItemCaseSensitive");
-    J(ArraySize, "cJSON_GetArraySize");
-    J(ArrayItem, "cJSON_GetArrayItem");
-    J(CreateObject, "cJSON_CreateObject");
-    J(CreateArray, "cJSON_CreateArray");
-    J(CreateString, "cJSON_CreateString");
-    J(AddString, "cJSON_AddStringToObject");
-    J(AddNumber, "cJSON_AddNumberToObject");
-    J(AddBool, "cJSON_AddBoolToObject");
-    J(AddItem, "cJSON_AddItemToObject");
-    J(AddToArray, "cJSON_AddItemToArray");
-    J(Print, "cJSON_PrintUnformatted");
-    J(Free, "cJSON_free");
-    J(DelItem, "cJSON_DeleteItemFromObjectCaseSensitive");
-#undef J
-    if (missing) {
-        snprintf(load_why, sizeof load_why, "libcurl.so.4 or libcjson.so.1 lacks a function");
-        return -ENOSYS;
-    }
-    /* OpenSSL frees its global state in an atexit handler; a host process that exits while one
-     * of the engine's threads is inside a TLS or lock call would then crash in libcrypto. Ask
-     * it not to (OPENSSL_INIT_NO_ATEXIT, OpenSSL 1.1.1b and later): the process's exit frees
-     * everything anyway. Must come before the first initialisation (curl_global_init). */
-    int (*init_crypto)(uint64_t, const void *) =
-        (int (*)(uint64_t, const void *))dlsym(hc, "OPENSSL_init_crypto");
-    if (init_crypto)
-        init_crypto(0x00080000ull /* OPENSSL_INIT_NO_ATEXIT */, NULL);
-    /* once, before any easy handle, from the one thread that gets here (load_mu) */
-    if (cu.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(load_why, sizeof load_why, "curl_global_init failed");
-        return -EIO;
-    }
-    return 0;
-}
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-int smh_http_load(void)
-{
-    if (__atomic_load_n(&load_ok, __ATOMIC_ACQUIRE))
-        return 0;
-    pthread_mutex_lock(&load_mu);
-    if (!load_ok && mono_ms() >= load_retry_ms) {
-        load_rc = load();
-        if (load_rc == 0)
-            __atomic_store_n(&load_ok, 1, __ATOMIC_RELEASE);
-        else
-            load_retry_ms = mono_ms() + 1000;
-    }
-    int rc = load_ok ? 0 : load_rc;
-    pthread_mutex_unlock(&load_mu);
-    return rc;
-}
-
-const char *smh_http_load_error(void)
-{
-    return load_why;
-}
-
 void smh_resp_free(struct smh_resp *r)
 {
     free(r->body);
     r->body = NULL;
     r->len = 0;
-}
-
-/* ---- where the key may go ------------------------------------------------------------------- */
-
-extern char **environ;
-static int allow_insecure; /* SMSHIM_ALLOW_INSECURE=1, read once at start-up */
-
-/* Read at load time, before the host's main runs: through environ itself (a host may export its
- * own getenv), and never later from a thread while the host may be changing its environment. */
-__attribute__((constructor)) static void smh_http_env(void)
-{
-    static const char name[] = "SMSHIM_ALLOW_INSECURE=";
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, name, sizeof name - 1) == 0)
-            allow_insecure = strcmp(*e + sizeof name - 1, "1") == 0;
-}
-
-/* Is the host part of an http:// URL's authority a loopback address? Strict: anything that is
- * not plainly "localhost", an IPv4 literal in 127.0.0.0/8 or [::1] (or [::ffff:127.x.y.z]) is
- * not, whatever a resolver or libcurl's lenient parsing might make of it. */
-static int loopback_authority(const char *a, size_t n)
-{
-    char host[256];
-    const char *colon;
-    if (n == 0 || n >= sizeof host || memchr(a, '@', n) || memchr(a, '\\', n) || memchr(a, '%', n))
-        return 0; /* user info, backslashes and escapes: ambiguous between parsers, refused */
-    if (a[0] == '[') {
-        const char *close = memchr(a, ']', n);
-        if (!close)
-            return 0;
-        size_t hl = (size_t)(close - a - 1);
-        memcpy(host, a + 1, hl);
-        host[hl] = '\0';
-        colon = close + 1;
-    } else {
-        const char *c = memchr(a, ':', n);
-        size_t hl = c ? (size_t)(c - a) : n;
-        memcpy(host, a, hl);
-        host[hl] = '\0';
-        colon = a + hl;
-    }
-    /* what follows the host: nothing, or ":" and a port number */
-    if (colon < a + n) {
-        if (*colon != ':' || colon + 1 == a + n)
-            return 0;
-        for (const char *p = colon + 1; p < a + n; p++)
-            if (*p < '0' || *p > '9')
-                return 0;
-    }
-    if (a[0] == '[') {
-        struct in6_addr a6;
-        if (inet_pton(AF_INET6, host, &a6) != 1)
-            return 0;
-        return IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-    }
-    if (strcasecmp(host, "localhost") == 0)
-        return 1;
-    struct in_addr a4;
-    return inet_pton(AF_INET, host, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
-}
-
-/* 1: https; 2: http to a loopback host; 3: http elsewhere; 0: anything else */
-static int url_kind(const char *url)
-{
-    for (const char *p = url; *p; p++)
-        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-            return 0;
-    if (strncasecmp(url, "https://", 8) == 0)
-        return 1;
-    if (strncasecmp(url, "http://", 7) != 0)
-        return 0;
-    const char *a = url + 7;
-    size_t n = strcspn(a, "/?#");
-    return loopback_authority(a, n) ? 2 : 3;
-}
-
-int smh_key_allowed(const char *base_url, char *why, size_t n)
-{
-    int kind = url_kind(base_url);
-    if (kind == 1 || kind == 2 || (kind == 3 && allow_insecure))
-        return 1;
-    if (why && n) {
-        char shown[201]; /* the URL as given, with its control characters made visible */
-        size_t i = 0;
-        for (; i < sizeof shown - 1 && base_url[i]; i++)
-            shown[i] = (unsigned char)base_url[i] < 0x20 || base_url[i] == 0x7f ? '?' : base_url[i];
-        shown[i] = '\0';
-        snprintf(why, n,
-                 "the API key is not sent to %s: only https:// is safe (or http:// to a "
-                 "loopback host, or anywhere with SMSHIM_ALLOW_INSECURE=1)",
-                 shown);
-    }
-    return 0;
 }
 
 /* ---- the connection ------------------------------------------------------------------------- */
@@ -290,7 +70,7 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
     if (c == MAP_FAILED)
         return NULL;
     madvise(c, CONN_BYTES, MADV_DONTDUMP); /* best effort: a kernel without it still works */
-    c->h = cu.init();
+    c->h = smh_cu.init();
     if (!c->h) {
         munmap(c, CONN_BYTES);
         return NULL;
@@ -306,7 +86,7 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
     } else if (key && *key) {
         snprintf(c->auth, sizeof c->auth, "Authorization: Bearer %s", key);
     }
-    c->no_proxy = url_kind(c->base) == 2;
+    c->no_proxy = smh_url_kind(c->base) == 2;
     static const char *const fixed[] = {"Content-Type: application/json",
                                         "Accept: application/json", "Expect:"};
     int nh = 0;
@@ -330,7 +110,7 @@ struct smh_conn *smh_conn_like(const struct smh_conn *c)
         return NULL;
     madvise(n, CONN_BYTES, MADV_DONTDUMP);
     memcpy(n, c, sizeof *n);
-    n->h = cu.init();
+    n->h = smh_cu.init();
     if (!n->h) {
         memset(n, 0, sizeof *n);
         munmap(n, CONN_BYTES);
@@ -352,7 +132,7 @@ void smh_conn_free(struct smh_conn *c)
         return;
     /* a handle given up (a socket of it went to the program) is never called again */
     if (!smh_csock_enter(c->ctl) && c->h)
-        cu.cleanup(c->h);
+        smh_cu.cleanup(c->h);
     smh_csock_leave(c->ctl);
     smh_csock_ctl_free(c->ctl);
     memset(c, 0, sizeof *c);
@@ -521,64 +301,64 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     /* the handle is the owner's until smh_csock_leave; one given up meanwhile (a socket of it
      * went to the program) is left as it is and replaced */
     if (smh_csock_enter(c->ctl))
-        c->h = cu.init();
+        c->h = smh_cu.init();
     if (!c->h) {
         smh_csock_leave(c->ctl);
         out->curl = CURLE_OUT_OF_MEMORY;
         return 0;
     }
-    cu.reset(c->h);
-    cu.setopt(c->h, CURLOPT_URL, url);
+    smh_cu.reset(c->h);
+    smh_cu.setopt(c->h, CURLOPT_URL, url);
     /* its sockets are the library's (placed high) and can be given up to the program's dup2 */
     void *ctl = (void *)(intptr_t)c->ctl;
-    cu.setopt(c->h, CURLOPT_OPENSOCKETFUNCTION, smh_csock_open);
-    cu.setopt(c->h, CURLOPT_OPENSOCKETDATA, ctl);
-    cu.setopt(c->h, CURLOPT_CLOSESOCKETFUNCTION, smh_csock_close);
-    cu.setopt(c->h, CURLOPT_CLOSESOCKETDATA, ctl);
+    smh_cu.setopt(c->h, CURLOPT_OPENSOCKETFUNCTION, smh_csock_open);
+    smh_cu.setopt(c->h, CURLOPT_OPENSOCKETDATA, ctl);
+    smh_cu.setopt(c->h, CURLOPT_CLOSESOCKETFUNCTION, smh_csock_close);
+    smh_cu.setopt(c->h, CURLOPT_CLOSESOCKETDATA, ctl);
     struct watch w = {.ctl = c->ctl, .stall_ms = c->stall_ms, .moved_ms = smh_mono_ms()};
-    cu.setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
-    cu.setopt(c->h, CURLOPT_XFERINFODATA, &w);
-    cu.setopt(c->h, CURLOPT_NOPROGRESS, 0L);
-    cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
+    smh_cu.setopt(c->h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    smh_cu.setopt(c->h, CURLOPT_XFERINFODATA, &w);
+    smh_cu.setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+    smh_cu.setopt(c->h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (redirects > 0) {
-        cu.setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
-        cu.setopt(c->h, CURLOPT_MAXREDIRS, redirects);
-        cu.setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        smh_cu.setopt(c->h, CURLOPT_FOLLOWLOCATION, 1L);
+        smh_cu.setopt(c->h, CURLOPT_MAXREDIRS, redirects);
+        smh_cu.setopt(c->h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     }
     if (c->no_proxy)
-        cu.setopt(c->h, CURLOPT_PROXY, "");
+        smh_cu.setopt(c->h, CURLOPT_PROXY, "");
     if (fresh) /* libcurl sends a request again by itself when a reused connection dies */
-        cu.setopt(c->h, CURLOPT_FRESH_CONNECT, 1L);
-    cu.setopt(c->h, CURLOPT_HTTPHEADER, hdr);
-    cu.setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
+        smh_cu.setopt(c->h, CURLOPT_FRESH_CONNECT, 1L);
+    smh_cu.setopt(c->h, CURLOPT_HTTPHEADER, hdr);
+    smh_cu.setopt(c->h, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
-        cu.setopt(c->h, CURLOPT_POSTFIELDS, body);
-        cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        smh_cu.setopt(c->h, CURLOPT_POSTFIELDS, body);
+        smh_cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
     } else if (rd) {
         curl_off_t total = 0;
         for (int i = 0; i < rd->n; i++)
             total += (curl_off_t)rd->v[i].n;
-        cu.setopt(c->h, CURLOPT_POST, 1L);
-        cu.setopt(c->h, CURLOPT_READFUNCTION, on_read);
-        cu.setopt(c->h, CURLOPT_READDATA, rd);
-        cu.setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
-        cu.setopt(c->h, CURLOPT_SEEKDATA, rd);
-        cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, total);
+        smh_cu.setopt(c->h, CURLOPT_POST, 1L);
+        smh_cu.setopt(c->h, CURLOPT_READFUNCTION, on_read);
+        smh_cu.setopt(c->h, CURLOPT_READDATA, rd);
+        smh_cu.setopt(c->h, CURLOPT_SEEKFUNCTION, on_seek);
+        smh_cu.setopt(c->h, CURLOPT_SEEKDATA, rd);
+        smh_cu.setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, total);
     } else if (strcmp(method, "GET") == 0) {
-        cu.setopt(c->h, CURLOPT_HTTPGET, 1L);
+        smh_cu.setopt(c->h, CURLOPT_HTTPGET, 1L);
     }
-    cu.setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    cu.setopt(c->h, CURLOPT_WRITEDATA, &s);
-    cu.setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
-    cu.setopt(c->h, CURLOPT_HEADERDATA, &s);
-    cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
-    cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
-    cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
+    smh_cu.setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
+    smh_cu.setopt(c->h, CURLOPT_WRITEDATA, &s);
+    smh_cu.setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
+    smh_cu.setopt(c->h, CURLOPT_HEADERDATA, &s);
+    smh_cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
+    smh_cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+    smh_cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
+    smh_cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
     /* an announced length past the limit ends the transfer before the body */
-    cu.setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
-    CURLcode rc = cu.perform(c->h);
-    cu.setopt(c->h, CURLOPT_NOPROGRESS, 1L); /* w ends with this call */
+    smh_cu.setopt(c->h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
+    CURLcode rc = smh_cu.perform(c->h);
+    smh_cu.setopt(c->h, CURLOPT_NOPROGRESS, 1L); /* w ends with this call */
     out->stalled = rc == CURLE_ABORTED_BY_CALLBACK && w.stalled;
     if (out->stalled)
         rc = CURLE_OPERATION_TIMEDOUT; /* no answer, as a timeout is */
@@ -586,7 +366,7 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     out->retry_after = s.retry_after;
     out->too_large = s.too_large || rc == CURLE_FILESIZE_EXCEEDED;
     if (rc == CURLE_OK || out->too_large) /* cut off: an answer came, too large */
-        cu.getinfo(c->h, CURLINFO_RESPONSE_CODE, &out->status);
+        smh_cu.getinfo(c->h, CURLINFO_RESPONSE_CODE, &out->status);
     smh_csock_leave(c->ctl);
     out->body = s.buf;
     out->len = s.len;
@@ -638,7 +418,7 @@ int smh_url_same_origin(const struct smh_conn *c, const char *url)
 
 int smh_fetch_url(struct smh_conn *c, const char *url, size_t max, struct smh_resp *out)
 {
-    int kind = url_kind(url);
+    int kind = smh_url_kind(url);
     memset(out, 0, sizeof *out);
     out->retry_after = -1;
     out->max = max;
@@ -654,5 +434,5 @@ int smh_fetch_url(struct smh_conn *c, const char *url, size_t max, struct smh_re
 
 const char *smh_curl_strerror(int code)
 {
-    return cu.strerror_ ? cu.strerror_((CURLcode)code) : "transport error";
+    return smh_cu.strerror_ ? smh_cu.strerror_((CURLcode)code) : "transport error";
 }
