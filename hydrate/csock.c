@@ -27,6 +27,7 @@
  * every word is read and written with atomics; a ctl's use word is the handle's lock (IDLE,
  * OWNER: its connection's thread is in libcurl, PROGRAM: a program thread holds it). */
 #include "csock.h"
+#include "clock.h"
 #include "sm_real.h"
 
 #include <errno.h>
@@ -39,6 +40,8 @@
 #define CTL_MAX  64
 #define SOCK_MAX 128
 #define YIELD_MS 5000
+/* the engine waiting for a program thread to let go of a connection's guard looks again after this */
+#define HOLD_WAIT_MS 100
 
 enum { USE_IDLE, USE_OWNER, USE_PROGRAM };
 
@@ -90,12 +93,13 @@ static uint64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * SMH_MS_PER_S + (uint64_t)ts.tv_nsec / SMH_NS_PER_MS;
 }
 
 static void futex_wait_ms(uint32_t *w, uint32_t val, uint64_t ms)
 {
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    struct timespec ts = {(time_t)(ms / SMH_MS_PER_S),
+                          (long)(ms % SMH_MS_PER_S) * (long)SMH_NS_PER_MS};
     SM_REAL(syscall)(SYS_futex, w, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
 }
 
@@ -235,7 +239,7 @@ int smh_csock_enter(int ctl)
         if (__atomic_compare_exchange_n(&k->use, &u, USE_OWNER, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_ACQUIRE))
             break;
-        futex_wait_ms(&k->use, u, 100); /* a program thread holds it for a moment */
+        futex_wait_ms(&k->use, u, HOLD_WAIT_MS); /* a program thread holds it for a moment */
     }
     cur_ctl = ctl;
     if (!__atomic_load_n(&k->abandon, __ATOMIC_ACQUIRE))

@@ -1,6 +1,7 @@
 /* http.c: the client's connections and its one request function, over libcurl (loaded by
  * http_load.c; where the key may go: http_url.c). */
 #include "http_int.h"
+#include "clock.h"
 #include "csock.h"
 #include "sm_real.h"
 
@@ -54,11 +55,14 @@ void smh_conn_default_stall(long ms)
 /* The connection (with its copy of the key) in pages of its own, left out of core dumps. */
 #define CONN_BYTES ((sizeof(struct smh_conn) + 4095) & ~(size_t)4095)
 
+/* a request connects within this, or within its own timeout when that is shorter */
+#define CONNECT_MAX_MS 10000
+
 uint64_t smh_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * SMH_MS_PER_S + (uint64_t)ts.tv_nsec / SMH_NS_PER_MS;
 }
 
 struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeout_ms)
@@ -352,7 +356,8 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
     smh_cu.setopt(c->h, CURLOPT_HEADERFUNCTION, on_header);
     smh_cu.setopt(c->h, CURLOPT_HEADERDATA, &s);
     smh_cu.setopt(c->h, CURLOPT_NOSIGNAL, 1L);
-    smh_cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+    smh_cu.setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS,
+                  timeout < CONNECT_MAX_MS ? timeout : (long)CONNECT_MAX_MS);
     smh_cu.setopt(c->h, CURLOPT_TIMEOUT_MS, timeout);
     smh_cu.setopt(c->h, CURLOPT_ACCEPT_ENCODING, "");
     /* an announced length past the limit ends the transfer before the body */

@@ -1,6 +1,7 @@
 /* http_load.c: libcurl and cJSON through dlopen (RTLD_LOCAL), once they load; a failure is kept
  * with its reason and tried again at most once a second. */
 #include "http_int.h"
+#include "clock.h"
 #include "sm_real.h"
 
 #include <dlfcn.h>
@@ -107,7 +108,7 @@ static uint64_t mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return (uint64_t)ts.tv_sec * SMH_MS_PER_S + (uint64_t)ts.tv_nsec / SMH_NS_PER_MS;
 }
 
 int smh_http_load(void)
