@@ -22,6 +22,7 @@
                                       its metadata: exact(); a binary file: a binary document holding
                                       them), and nothing else; files over 50 MB and the read-only
                                       siblings of binary documents must have none. Exit 1 otherwise
+  srv.py URL late_apply                the uploads held by late_uploads take effect now (prints their ids)
   srv.py URL exact FILEPATH           print the bytes the (one) document at FILEPATH stands for
 """
 import base64
@@ -202,6 +203,8 @@ def main():
         call(url, "POST", "/_admin/edit", {"id": args[0], "content": args[1]})
     elif cmd == "delete":
         call(url, "POST", "/_admin/delete", {"id": args[0]})
+    elif cmd == "late_apply":
+        print(" ".join(call(url, "POST", "/_admin/late_apply", {})["ids"]))
     elif cmd == "id":
         ids = [d["id"] for d in docs(url) if d["filepath"] == args[0]]
         if len(ids) != 1:

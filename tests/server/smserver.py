@@ -74,7 +74,8 @@ SEARCH_LIMIT = 10
 SESSION = {"org": {"id": "org_test", "name": "Test Org"},
            "user": {"id": "usr_test", "name": "Test User", "email": "test@example.com"}, "plan": "free"}
 UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK, R_FILE)
-FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb")
+FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb",
+               "late")
 
 # Live configuration: name -> kind. Kinds drive validation in Store.set_config().
 CONFIG_KINDS = {
@@ -97,6 +98,13 @@ CONFIG_KINDS = {
     "hold": "bool",
     # every GET of a binary document's url waits, in flight, until hold_files is set back to false
     "hold_files": "bool",
+    # the next N file uploads get no answer (the connection closes, as if the client had died) and take
+    # effect only at POST /_admin/late_apply: a request the service applies after its client is gone
+    "late_uploads": "count",
+    # the next N file uploads take effect and lose their answer; after the N-th, fault_drop becomes 1 (every
+    # later /v3 request is dropped before it takes effect, until the test sets fault_drop again), so no retry
+    # can learn of the upload before the test has changed what it wants to
+    "lose_upload_answers": "count",
 }
 
 
@@ -269,6 +277,7 @@ class Store:
         self.json_content = {}  # id(content) -> (content, its JSON text): Store.encode
         self.files = {}  # id -> the bytes of an uploaded (or seeded) binary document, served at its url
         self.next_seq = 0
+        self.late = []  # the parsed fields of uploads held by late_uploads, oldest first
         self.config = dict(self.defaults)
         self.rng = random.Random(self.seed)
         self.gen = getattr(self, "gen", 0) + 1  # in-flight requests from before a reset do not touch new stats
@@ -452,6 +461,33 @@ class Store:
             if fault:
                 self.stats["faults"][fault] += 1
             return fault
+
+    def take_late(self, fields):
+        """Hold this upload for late_apply when late_uploads asks for it (then True)."""
+        with self.lock:
+            if self.config["late_uploads"] <= 0:
+                return False
+            self.config["late_uploads"] -= 1
+            self.late.append(fields)
+            self.stats["faults"]["late"] += 1
+            return True
+
+    def lose_upload_answer(self):
+        """After an upload took effect: True when lose_upload_answers says its answer is lost (see there)."""
+        with self.lock:
+            if self.config["lose_upload_answers"] <= 0:
+                return False
+            self.config["lose_upload_answers"] -= 1
+            if self.config["lose_upload_answers"] == 0:
+                self.config["fault_drop"] = 1.0
+            self.stats["faults"]["drop_after"] += 1
+            return True
+
+    def late_apply(self):
+        """POST /_admin/late_apply: the held uploads take effect now, in the order sent -> {"ids"}."""
+        with self.lock:
+            held, self.late = self.late, []
+        return {"ids": [self.upload(f)["id"] for f in held]}
 
     def stats_view(self):
         with self.lock:
@@ -1298,6 +1334,15 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(401, {"error": "Unauthorized"})
                 return
 
+            if route == R_FILE and store.config_snapshot()["late_uploads"] > 0:
+                try:
+                    fields = parse_multipart(self.headers.get("Content-Type", ""), body)
+                except ApiError:
+                    fields = None  # answered 400 below, as any malformed upload
+                if fields is not None and store.take_late(fields):
+                    self._drop()  # no answer: the effect comes at /_admin/late_apply
+                    return
+
             raw, headers, ctype = None, [], "application/json"
             try:
                 status, answer = self._api_call(route, doc_id, body)
@@ -1326,6 +1371,9 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(hold / 1000.0)  # the effect is there; the answer is not (a kill lands here)
 
             # The request took effect; the answer may still be lost on the way back.
+            if route == R_FILE and status == 200 and store.lose_upload_answer():
+                self._drop()
+                return
             if store.roll("fault_drop_after"):
                 store.count_fault("drop_after")
                 self._drop()
@@ -1380,6 +1428,8 @@ class Handler(BaseHTTPRequestHandler):
                 return 200, store.set_config(body)
             if key == ("GET", "/_admin/stats"):
                 return 200, store.stats_view()
+            if key == ("POST", "/_admin/late_apply"):
+                return 200, store.late_apply()
             if key == ("POST", "/_admin/reset"):
                 return 200, store.reset()
             raise ApiError(404, "Not Found", f"no admin route for {self.command} {path}")
@@ -1469,7 +1519,7 @@ def main(argv=None):
         "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
-        "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0,
+        "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
         "list_hold_page": None, "list_fail_page": None, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
