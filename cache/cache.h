@@ -234,6 +234,11 @@ int smc_queue_batch(struct smc *c, size_t max, struct smc_qitem ***out, size_t *
 void smc_queue_batch_free(struct smc_qitem **v, size_t n);
 int smc_queue_del(struct smc *c, const uint64_t *seqs, size_t n);
 int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const char *to);
+/** Queue the deletion of document id at key, made by this cache for the entry of custom_id and
+ *  not the file's document (SMC_Q_STRAY); nothing when one is queued for id already. With
+ *  write_first, a write of key goes before it (and it is queued whatever is queued). */
+int smc_queue_put_stray(struct smc *c, const char *key, const char *id, const char *custom_id,
+                        int write_first);
 
 /** The outcome of pushing `key`, committed with the removal of its records, in one transaction:
  *  if the entry still belongs to the same create (custom_id), it gets the remote id and the

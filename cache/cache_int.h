@@ -95,10 +95,16 @@ void smc_guard_off(struct smc *c);
 int smc_note_apply(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
                    int is_dir, uint64_t now_ns);
 
+/* A record of op names a document (remote_id) that a pull must leave alone while it is queued:
+ * its count is in SMC_KV_QDOC (smc_qdoc_add). */
+static inline int smc_qop_names_doc(uint32_t op)
+{
+    return op == SMC_Q_DELETE || op == SMC_Q_RENAME || op == SMC_Q_STRAY;
+}
 /** Queue a record inside the write transaction t. */
 int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, const char *to,
                   const struct smc_entry *e, uint64_t now_ns);
-/** Inside the write transaction t: delta more queued DELETE/RENAME records name the document id
+/** Inside the write transaction t: delta more queued DELETE/RENAME/STRAY records name the document id
  *  (SMC_KV_QDOC). */
 int smc_qdoc_add(struct smc *c, MDB_txn *t, const char *id, int delta);
 /** Inside t: does a queued DELETE or RENAME record name the document id? 1, 0 or -errno. */

@@ -84,7 +84,7 @@ int smc_queue_put(struct smc *c, MDB_txn *t, enum smc_qop op, const char *from, 
     memcpy(w + sizeof q, from, fl);
     memcpy(w + sizeof q + fl, to ? to : "", tl);
     q.remote_id[sizeof q.remote_id - 1] = '\0';
-    if ((op == SMC_Q_DELETE || op == SMC_Q_RENAME) && q.remote_id[0])
+    if (smc_qop_names_doc(op) && q.remote_id[0])
         return smc_qdoc_add(c, t, q.remote_id, 1);
     return 0;
 }

@@ -168,8 +168,8 @@ struct smc_qrec {
     uint32_t version;   /* SMC_QREC_V1 */
     uint32_t op;        /* SMC_Q_* */
     uint64_t enq_ns;    /* when queued */
-    char remote_id[64]; /* SMC_Q_DELETE: the document to delete ("" if never created) */
-    char custom_id[48]; /* SMC_Q_DELETE: the create's idempotency key */
+    char remote_id[64]; /* SMC_Q_DELETE, _STRAY: the document to delete ("" if never created) */
+    char custom_id[48]; /* SMC_Q_DELETE, _STRAY: the create's idempotency key */
     /* followed by: from (NUL-terminated), to (NUL-terminated, "" unless SMC_Q_RENAME) */
 };
 #define SMC_QREC_V1 1
@@ -179,6 +179,10 @@ enum smc_qop {
     SMC_Q_DELETE = 2, /* the file `from` was removed */
     SMC_Q_RENAME = 3, /* the file `from` is now `to` (same document) */
     SMC_Q_SCAN = 4,   /* compare the subtree `from` with the entries (a directory came or went) */
+    /* the document remote_id at `from` was made by this cache for the entry of custom_id (a
+     * retried push's earlier attempt the service applied late) and is not the file's document:
+     * deleted, unless it became the file's document meanwhile (hydrate/stray.c) */
+    SMC_Q_STRAY = 5,
 };
 
 #endif

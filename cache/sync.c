@@ -228,7 +228,7 @@ static int del_seqs(struct smc *c, MDB_txn *t, const uint64_t *seqs, size_t n)
         if (v.mv_size >= sizeof q) {
             memcpy(&q, v.mv_data, sizeof q);
             q.remote_id[sizeof q.remote_id - 1] = '\0';
-            if ((q.op == SMC_Q_DELETE || q.op == SMC_Q_RENAME) && q.remote_id[0] &&
+            if (smc_qop_names_doc(q.op) && q.remote_id[0] &&
                 (rc = smc_qdoc_add(c, t, q.remote_id, -1)) < 0)
                 return rc;
         }
@@ -255,6 +255,27 @@ int smc_queue_put_op(struct smc *c, enum smc_qop op, const char *from, const cha
     if (rc < 0)
         return rc;
     return smc_txn_end(t, smc_queue_put(c, t, op, from, to, NULL, now), 0);
+}
+
+int smc_queue_put_stray(struct smc *c, const char *key, const char *id, const char *custom_id,
+                        int write_first)
+{
+    MDB_txn *t;
+    struct smc_entry e;
+    uint64_t now = smc_now_ns();
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    if (!write_first && (rc = smc_qdoc_pending(c, t, id)) != 0)
+        return smc_txn_end(t, rc < 0 ? rc : 0, 0); /* queued already (or its delete or rename) */
+    memset(&e, 0, sizeof e);
+    snprintf(e.remote_id, sizeof e.remote_id, "%s", id);
+    snprintf(e.custom_id, sizeof e.custom_id, "%s", custom_id);
+    if (write_first)
+        rc = smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now);
+    if (rc >= 0)
+        rc = smc_queue_put(c, t, SMC_Q_STRAY, key, NULL, &e, now);
+    return smc_txn_end(t, rc, 0);
 }
 
 int smc_push_done(struct smc *c, const char *key, const char *custom_id, const struct smc_pushed *p,

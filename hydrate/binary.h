@@ -32,10 +32,12 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
                     const struct smc_entry *ent, const char *bytes, size_t len,
                     struct smc_pushed *p, char id[64]);
 
-/** The file whose entry had custom_id is gone, and an upload of it may have reached the service
- *  without its answer being heard: delete the documents such attempts made (found by their marker
- *  at the filepath they were sent with). SMH_OK when there are none (left). */
-int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char *custom_id);
+/** The file whose entry had custom_id is gone, or its text went up as document keep, and an
+ *  upload of it may have reached the service without its answer being heard: delete the
+ *  documents such attempts made (found by their marker at the filepath they were sent with), and
+ *  any but keep of its customId. SMH_OK when there are none (left). */
+int smh_bin_delete_attempts(struct smh_engine *e, struct smh_call *k, const char *custom_id,
+                            const char *keep);
 
 /** A listed document (with its content), before it is applied as text: 1 when it is a binary
  *  or failed one and was handled here (its sibling written, its bytes marked to be fetched), 2

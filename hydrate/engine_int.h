@@ -121,6 +121,10 @@ int smh_text_ok(const char *s, size_t n);
  *  status and err. */
 void smh_job_run(struct smh_engine *e, struct smh_conn *conn, struct job *j);
 
+/* stray.c */
+/** A SMC_Q_STRAY job: delete the document it names unless an entry holds it now. */
+int smh_job_stray(struct smh_engine *e, struct smh_call *k, struct job *j);
+
 /* workers.c */
 /** Start the SMH_WORKERS upload workers; e->nth says how many started. */
 void smh_workers_start(struct smh_engine *e);

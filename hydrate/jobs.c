@@ -199,6 +199,8 @@ static int write_text(struct smh_engine *e, struct smh_call *k, struct job *j, c
     }
     if (o == SMH_OK && (ent->flags & SMC_E_ADOPTED))
         o = drop_lost_create(k, key, ent->custom_id, id);
+    if (o == SMH_OK) /* an upload made while the file was binary, whose answer was lost */
+        o = smh_bin_delete_attempts(e, k, ent->custom_id, id);
     return o;
 }
 
@@ -257,7 +259,7 @@ static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
     if (o == SMH_GONE)
         o = SMH_OK; /* already gone counts as done */
     if (o == SMH_OK && !j->remote_id[0] && j->custom_id[0])
-        o = smh_bin_delete_attempts(e, k, j->custom_id); /* an upload never answered */
+        o = smh_bin_delete_attempts(e, k, j->custom_id, ""); /* an upload never answered */
     if (o == SMH_OK)
         smc_siblings_drop(e->c, e->tree, j->key, -1); /* a binary file's siblings go with it */
     return o == SMH_OK ? drop(e, j) : o;
@@ -311,6 +313,7 @@ void smh_job_run(struct smh_engine *e, struct smh_conn *conn, struct job *j)
     case SMC_Q_WRITE: j->outcome = job_write(e, &k, j, j->key); break;
     case SMC_Q_DELETE: j->outcome = job_delete(e, &k, j); break;
     case SMC_Q_RENAME: j->outcome = job_rename(e, &k, j); break;
+    case SMC_Q_STRAY: j->outcome = smh_job_stray(e, &k, j); break;
     default: j->outcome = drop(e, j);
     }
     j->retry_after = k.retry_after;

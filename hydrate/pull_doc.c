@@ -7,6 +7,7 @@
 #include "../cache/cache.h"
 #include "binary.h"
 #include "content.h"
+#include "stray.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,8 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
     }
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
+    if (!bound_key(p, d->id) && smh_stray_seen(p->c, d))
+        return 0; /* this cache's, and no file's document: its deletion is queued */
     int moved;
     if (follow_rename(p, d, &moved)) {
         p->kept++;
