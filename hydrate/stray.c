@@ -17,6 +17,8 @@
 int smh_stray_seen(struct smc *c, const struct smh_doc *d)
 {
     struct smc_entry e;
+    if (!d->upload[0] && !d->custom_id[0])
+        return 0; /* (most documents of other clients: no lookup) */
     if (!d->filepath[0] || smc_entry_get(c, d->filepath, &e) != 0 || !e.custom_id[0] ||
         strcmp(e.remote_id, d->id) == 0)
         return 0;
