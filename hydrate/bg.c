@@ -263,6 +263,11 @@ void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath)
     free(copy);
 }
 
+int smh_bg_owed(void)
+{
+    return __atomic_load_n(&smh_bg.state, __ATOMIC_ACQUIRE) == BG_RUNNING && smh_bg.pid == getpid();
+}
+
 void smh_at_exit(void)
 {
     /* a vfork child (or any other process) never touches the parent's thread */

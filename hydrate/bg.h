@@ -19,6 +19,10 @@ struct smh_bg_opts {
  *  it points to must stay valid for the life of the process. */
 void smh_bg_kick(const struct smh_bg_opts *o);
 
+/** Would an exec of this process now end a sync thread it started (it records changes that
+ *  thread may not have pushed yet)? A fork child's, or a vfork child's, is never its parent's. */
+int smh_bg_owed(void);
+
 /** A lookup under the prefix missed `filepath`: queue it for hydration (singleflight, 2 s
  *  negative TTL) and start the thread if needed. Never waits. */
 void smh_bg_miss(const struct smh_bg_opts *o, const char *filepath);

@@ -19,6 +19,9 @@
 #define SMSHIM_ENV_NOWAIT        "SMSHIM_NOWAIT" /**< 1: never wait at exit (set by smshim run) */
 #define SMSHIM_ENV_PULL_INTERVAL "SMSHIM_PULL_INTERVAL" /**< seconds between delta pulls */
 #define SMSHIM_ENV_TREE_FD       "SMSHIM_TREE_FD"       /**< "FD:DEV:INO", after a privilege drop */
+/** "1": the image that exec'd this one had recorded changes its sync thread, which the exec
+ *  ended, may not have pushed: this image starts its own at once and waits for them at exit */
+#define SMSHIM_ENV_SYNC_OWED "SMSHIM_SYNC_OWED"
 #define SMSHIM_ENV_RUN_NOTES                                                                       \
     "SMSHIM_RUN_NOTES" /**< file smshim run reads: static programs exec'd */
 /** @} */

@@ -60,11 +60,11 @@ const char *sm_getenv(const char *name)
 
 /* Every variable the settings read (settings.c, creds.c, this file, sud.c). */
 static const char *const env_names[] = {
-    SMSHIM_ENV_PREFIX, SMSHIM_ENV_CACHE,         "XDG_CACHE_HOME",   "HOME",
-    "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",        SMSHIM_ENV_LOG,     SMSHIM_ENV_TAG,
-    SMSHIM_ENV_KEY,    SMSHIM_ENV_BASE_URL,      SMSHIM_ENV_API_URL, SMSHIM_ENV_EXIT_TIMEOUT,
-    SMSHIM_ENV_NOWAIT, SMSHIM_ENV_PULL_INTERVAL, SMSHIM_ENV_TREE_FD, SMSHIM_ENV_RUN_NOTES,
-    SMSHIM_ENV_SUD,    "UV_USE_IO_URING",
+    SMSHIM_ENV_PREFIX, SMSHIM_ENV_CACHE,         "XDG_CACHE_HOME",     "HOME",
+    "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME",        SMSHIM_ENV_LOG,       SMSHIM_ENV_TAG,
+    SMSHIM_ENV_KEY,    SMSHIM_ENV_BASE_URL,      SMSHIM_ENV_API_URL,   SMSHIM_ENV_EXIT_TIMEOUT,
+    SMSHIM_ENV_NOWAIT, SMSHIM_ENV_PULL_INTERVAL, SMSHIM_ENV_TREE_FD,   SMSHIM_ENV_RUN_NOTES,
+    SMSHIM_ENV_SUD,    "UV_USE_IO_URING",        SMSHIM_ENV_SYNC_OWED,
 };
 #define ENV_N    (sizeof env_names / sizeof env_names[0])
 #define ENV_CAP  (2 * PATH_MAX) /* a longer value is cut (and refused where its length counts) */
@@ -373,4 +373,7 @@ __attribute__((constructor)) static void sm_ctor(void)
         sm_fault_init(); /* a bad path pointer gives EFAULT (fault.c) */
     if (sm_sud_init)
         sm_sud_init();
+    const char *owed = sm_env_get(SMSHIM_ENV_SYNC_OWED);
+    if (sm_sync_take_over && sm_cfg.enabled && owed && owed[0] == '1')
+        sm_sync_take_over(); /* the image this one replaced recorded changes (exec.c) */
 }

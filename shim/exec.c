@@ -149,9 +149,10 @@ static void preload_value(char *str, const char *pre, const char *libpath)
 }
 
 /* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
- * library's absolute path first, and LD_AUDIT with the loader's audit module. Falls back to
- * envp itself if memory is short. */
-static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd)
+ * library's absolute path first, LD_AUDIT with the loader's audit module, and, for an exec that
+ * replaces this image (replaces), SMSHIM_SYNC_OWED when it ends a sync thread with work. Falls
+ * back to envp itself if memory is short. */
+static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd, int replaces)
 {
     s->map = NULL;
     if (!sm_cfg.enabled)
@@ -171,10 +172,10 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     size_t plen = pre ? strlen(pre) : 0;
     size_t alen = 9 + strlen(cw->libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
     size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen;
-    char **out = scratch_get(s, (n + 10) * sizeof(char *) + strsz);
+    char **out = scratch_get(s, (n + 11) * sizeof(char *) + strsz);
     if (!out)
         return envp;
-    char *str = (char *)(out + n + 10);
+    char *str = (char *)(out + n + 11);
     preload_value(str, pre, cw->libpath);
 
     char *audit = str + strsz - alen;
@@ -188,7 +189,8 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
         const char *e = envp[i];
         if (has_name(e, "LD_PRELOAD", 10) || (add_audit && has_name(e, "LD_AUDIT", 8)))
             continue;
-        if (has_name(e, SMSHIM_ENV_TREE_FD, sizeof SMSHIM_ENV_TREE_FD - 1))
+        if (has_name(e, SMSHIM_ENV_TREE_FD, sizeof SMSHIM_ENV_TREE_FD - 1) ||
+            has_name(e, SMSHIM_ENV_SYNC_OWED, sizeof SMSHIM_ENV_SYNC_OWED - 1))
             continue; /* handed on only by this exec, below */
         have_prefix |= has_name(e, SMSHIM_ENV_PREFIX, sizeof SMSHIM_ENV_PREFIX - 1);
         have_cache |= has_name(e, SMSHIM_ENV_CACHE, sizeof SMSHIM_ENV_CACHE - 1);
@@ -218,6 +220,8 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
         out[k++] = (char *)sud; /* SUD does not survive exec: the child arms itself again */
     if (tree_fd >= 0)
         out[k++] = tree_env;
+    if (replaces && sm_sync_owed()) /* the exec ends the sync thread: the new image pushes */
+        out[k++] = (char *)SMSHIM_ENV_SYNC_OWED "=1";
     out[k] = NULL;
     return out;
 }
@@ -384,7 +388,7 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
     struct scratch es;
     struct plan pl;
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd);
+    char *const *env = env_build(envp, &es, tfd, 1);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
         note_static(path, pl.target);
@@ -415,7 +419,7 @@ int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
 {
     struct scratch es;
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd);
+    char *const *env = env_build(envp, &es, tfd, 1);
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
     tree_pass_end(tfd);
@@ -553,7 +557,7 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     struct plan pl;
     int saved = errno;
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd);
+    char *const *env = env_build(envp, &es, tfd, 0);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
         note_static(path, pl.target);

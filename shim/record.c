@@ -195,6 +195,18 @@ void sm_sync_kick(struct smc *c)
     sm_lib_leave(was);
 }
 
+int sm_sync_owed(void)
+{
+    return smh_bg_owed();
+}
+
+void sm_sync_take_over(void)
+{
+    struct smc *c = sm_record_env();
+    if (c)
+        sm_sync_kick(c);
+}
+
 void sm_note_miss(const char *rel)
 {
     struct smh_bg_opts o;

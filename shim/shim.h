@@ -397,6 +397,12 @@ int sm_record_vacate(int nfd);
 void sm_fd_park(int nfd);
 /** With an API key: start the sync thread (on first use) and wake it. */
 void sm_sync_kick(struct smc *c);
+/** An exec now would end this process's sync thread with changes it may not have pushed: the
+ *  new image is told to take them over (SMSHIM_ENV_SYNC_OWED, exec.c). */
+int sm_sync_owed(void);
+/** In the constructor of an image told so: start the sync thread now (its exit then waits for
+ *  the queue as the recording image's would have). */
+void sm_sync_take_over(void) __attribute__((weak)); /* (not in the unit tests) */
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
 /** fd was opened for writing on the file `key` under the prefix: its close records the file
