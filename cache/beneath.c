@@ -78,8 +78,10 @@ static int fast_dir(int fd, const char *p, size_t n, int mkdirs)
     struct open_how how = {.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
                            .resolve =
                                RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    sm_lift_begin(); /* the library's descriptor from the open on (sm_real.h) */
     long r = SM_REAL(syscall)(SYS_openat2, fd, dir, &how, sizeof how);
     int e = r < 0 ? errno : 0;
+    r = r < 0 ? (sm_lift_end(), r) : sm_lift_end_fd((int)r);
     if (r < 0 && (e == ENOSYS || e == EPERM || e == EINVAL || e == E2BIG)) {
         __atomic_store_n(&fast_state, -1, __ATOMIC_RELAXED); /* not here: the walk from now on */
         return 1;
@@ -88,7 +90,7 @@ static int fast_dir(int fd, const char *p, size_t n, int mkdirs)
         __atomic_store_n(&fast_state, 1, __ATOMIC_RELAXED);
     if (r >= 0) {
         __atomic_fetch_add(&fast_n, 1, __ATOMIC_RELAXED);
-        return sm_fd_lift((int)r);
+        return (int)r;
     }
     if (mkdirs || !(e == ELOOP || e == ENOTDIR || e == ENOENT || e == EACCES))
         return 1; /* directories to make, or an answer the walk would not give: walk */

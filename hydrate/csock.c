@@ -202,10 +202,9 @@ int smh_csock_closing(int fd)
 curl_socket_t smh_csock_open(void *ctlp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     (void)purpose;
-    int fd = SM_REAL(socket)(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    int fd = SM_LIB_FD(SM_REAL(socket)(a->family, a->socktype | SOCK_CLOEXEC, a->protocol));
     if (fd < 0)
         return CURL_SOCKET_BAD;
-    fd = sm_fd_lift(fd);
     sock_note(fd, (int)(intptr_t)ctlp);
     return fd;
 }

@@ -169,6 +169,24 @@ void sm_fd_before_threads(void);
 /** Are n (at most 8) numbers of the reserved range free now? */
 int sm_fd_room(int n);
 
+/** The lift gate (shim/real.c states its invariant). Every open, dup, socket or pipe of the
+ *  library's that may land at a number of the host's range is bracketed: sm_lift_begin() before
+ *  the call, sm_lift_end_fd(fd) after it (lifts and marks fd, ends the bracket, returns the fd to
+ *  use; fd < 0 passes through), or sm_lift_end() when nothing is kept. */
+void sm_lift_begin(void);
+int sm_lift_end_fd(int fd);
+void sm_lift_end(void);
+/** The library's open or dup of expr, lifted (a statement expression) */
+#define SM_LIB_FD(expr)                                                                            \
+    ({                                                                                             \
+        sm_lift_begin();                                                                           \
+        sm_lift_end_fd(expr);                                                                      \
+    })
+/** Every host call that frees or replaces a descriptor number (close, close_range, dup2, dup3,
+ *  the raw forms, fork) is bracketed by these two (shim/fd.c). Async-signal-safe. */
+void sm_host_fd_begin(void);
+void sm_host_fd_end(void);
+
 /** open/openat/close for the library's own descriptors (cache/, hydrate/). */
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);
 int sm_lib_close(int fd);

@@ -136,8 +136,14 @@ int sm_close_core(int fd)
         sm_log(SM_LOG_DEBUG, "the program closed descriptor %d, the shim's: left open", fd);
         return -EBADF; /* for the host, the shim's descriptors do not exist */
     }
+    sm_host_fd_begin(); /* no library open is between its open and its lift (real.c) */
+    if (SM_UNLIKELY(sm_fd_is_own(fd))) { /* lifted meanwhile */
+        sm_host_fd_end();
+        return -EBADF;
+    }
     int what = closing(fd, key, &st);
     int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
+    sm_host_fd_end();
     if (SM_UNLIKELY(what != CLOSE_PLAIN))
         closed(what, key, &st);
     return rc;
@@ -156,11 +162,14 @@ void sm_fd_park(int nfd)
  * one dup3, so no other open of the library's can get the number before the host's dup2. */
 static int park_close(int fd)
 {
+    sm_lift_begin(); /* the placeholder is at a low number until it is closed */
     int ph = SM_REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
+    int rc = ph < 0 ? -1 : SM_REAL(dup3)(ph, fd, O_CLOEXEC);
+    if (ph >= 0)
+        SM_REAL(close)(ph);
+    sm_lift_end();
     if (ph < 0)
         return sm_lib_close(fd);
-    int rc = SM_REAL(dup3)(ph, fd, O_CLOEXEC);
-    SM_REAL(close)(ph);
     return rc < 0 ? -1 : 0;
 }
 
@@ -185,12 +194,15 @@ SM_EXPORT int fclose(FILE *f)
     if (SM_UNLIKELY(sm_in_lib) || !f)
         return SM_REAL(fclose)(f);
     int fd = fileno(f);
+    sm_host_fd_begin();
     if (SM_UNLIKELY(sm_fd_is_own(fd))) {
+        sm_host_fd_end();
         errno = EBADF;
         return EOF;
     }
     int what = closing(fd, key, &st);
     int rc = SM_REAL(fclose)(f);
+    sm_host_fd_end();
     if (SM_UNLIKELY(what != CLOSE_PLAIN)) {
         int saved = errno;
         closed(what, key, &st);
@@ -203,10 +215,8 @@ SM_EXPORT int fclose(FILE *f)
  * them. Marking them close-on-exec changes nothing (they are). Descriptors the program opened on
  * the lock file or for writing under the prefix are not looked at: a range close is how programs
  * drop what they inherited, and the scan finds what was written. */
-int sm_close_range_core(unsigned first, unsigned last, unsigned flags)
+static int close_range_pieces(unsigned first, unsigned last, unsigned flags)
 {
-    if (first > last)
-        return -EINVAL;
     unsigned lo = first;
     for (int o = sm_fd_next_own((int)(first < SM_FD_MAX ? first : SM_FD_MAX));
          o >= 0 && (unsigned)o <= last && !(flags & CLOSE_RANGE_CLOEXEC);
@@ -218,6 +228,16 @@ int sm_close_range_core(unsigned first, unsigned last, unsigned flags)
     if (lo > last || lo == 0) /* nothing left, or the last piece ended at ~0U */
         return 0;
     return SM_REAL(close_range)(lo, last, (int)flags) == 0 ? 0 : -errno;
+}
+
+int sm_close_range_core(unsigned first, unsigned last, unsigned flags)
+{
+    if (first > last)
+        return -EINVAL;
+    sm_host_fd_begin();
+    int rc = close_range_pieces(first, last, flags);
+    sm_host_fd_end();
+    return rc;
 }
 
 SM_EXPORT int close_range(unsigned first, unsigned last, int flags)
@@ -235,9 +255,12 @@ SM_EXPORT void closefrom(int lowfd)
         SM_REAL(closefrom)(lowfd);
     } else if (sm_close_range_core((unsigned)lowfd, ~0U, 0) == -ENOSYS) {
         /* a kernel without close_range: one by one, as glibc does then */
-        for (int fd = lowfd; fd < SM_FD_MAX; fd++)
+        for (int fd = lowfd; fd < SM_FD_MAX; fd++) {
+            sm_host_fd_begin();
             if (!sm_fd_is_own(fd))
                 SM_REAL(close)(fd);
+            sm_host_fd_end();
+        }
     }
     errno = saved;
 }
@@ -278,20 +301,51 @@ int sm_fd_replacing(int old, int nfd)
     return 0;
 }
 
+/* The host's dup2 (three == 0) or dup3 of old onto nfd: the shim's descriptor there moves
+ * first (sm_fd_replacing, outside the lift gate: it may wait for libcurl, which may lift), then
+ * the dup is made with no library open between its open and its lift (real.c), nfd checked
+ * again there (a lift that took it meanwhile sends the call round again). Returns the new
+ * descriptor or -errno. */
+int sm_dup_core(int old, int nfd, int flags, int three)
+{
+    for (int tries = 0;; tries++) {
+        int rc = sm_fd_replacing(old, nfd);
+        if (rc < 0)
+            return rc;
+        sm_host_fd_begin();
+        if (SM_UNLIKELY(sm_fd_is_own(nfd) && old != nfd) || SM_UNLIKELY(sm_fd_is_own(old))) {
+            sm_host_fd_end();
+            if (tries < 100)
+                continue;
+            return -EBUSY;
+        }
+        rc = three ? SM_REAL(dup3)(old, nfd, flags) : SM_REAL(dup2)(old, nfd);
+        rc = rc < 0 ? -errno : rc;
+        sm_host_fd_end();
+        return rc;
+    }
+}
+
 SM_EXPORT int dup2(int old, int nfd)
 {
-    int rc;
-    if (SM_LIKELY(!sm_in_lib) && SM_UNLIKELY((rc = sm_fd_replacing(old, nfd)) < 0))
+    if (SM_UNLIKELY(sm_in_lib))
+        return SM_REAL(dup2)(old, nfd);
+    int saved = errno, rc = sm_dup_core(old, nfd, 0, 0);
+    if (rc < 0)
         return (int)sm_ret(rc);
-    return SM_REAL(dup2)(old, nfd);
+    errno = saved;
+    return rc;
 }
 
 SM_EXPORT int dup3(int old, int nfd, int flags)
 {
-    int rc;
-    if (SM_LIKELY(!sm_in_lib) && SM_UNLIKELY((rc = sm_fd_replacing(old, nfd)) < 0))
+    if (SM_UNLIKELY(sm_in_lib))
+        return SM_REAL(dup3)(old, nfd, flags);
+    int saved = errno, rc = sm_dup_core(old, nfd, flags, 1);
+    if (rc < 0)
         return (int)sm_ret(rc);
-    return SM_REAL(dup3)(old, nfd, flags);
+    errno = saved;
+    return rc;
 }
 
 /* ---- descriptors made for the library's own threads -------------------------------------------- */
@@ -312,37 +366,52 @@ static int lib_fd2(int rc, int fds[2])
         fds[0] = lib_fd(fds[0]);
         fds[1] = lib_fd(fds[1]);
     }
+    sm_lift_end();
     return rc;
 }
 
 SM_EXPORT int socket(int domain, int type, int proto)
 {
-    int fd = SM_REAL(socket)(domain, type, proto);
-    return SM_UNLIKELY(sm_in_lib) ? lib_fd(fd) : fd;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(socket)(domain, type, proto);
+    sm_lift_begin();
+    int fd = lib_fd(SM_REAL(socket)(domain, type, proto));
+    sm_lift_end();
+    return fd;
 }
 
 SM_EXPORT int socketpair(int domain, int type, int proto, int sv[2])
 {
-    int rc = SM_REAL(socketpair)(domain, type, proto, sv);
-    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, sv) : rc;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(socketpair)(domain, type, proto, sv);
+    sm_lift_begin();
+    return lib_fd2(SM_REAL(socketpair)(domain, type, proto, sv), sv);
 }
 
 SM_EXPORT int pipe(int fds[2])
 {
-    int rc = SM_REAL(pipe)(fds);
-    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, fds) : rc;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(pipe)(fds);
+    sm_lift_begin();
+    return lib_fd2(SM_REAL(pipe)(fds), fds);
 }
 
 SM_EXPORT int pipe2(int fds[2], int flags)
 {
-    int rc = SM_REAL(pipe2)(fds, flags);
-    return SM_UNLIKELY(sm_in_lib) ? lib_fd2(rc, fds) : rc;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(pipe2)(fds, flags);
+    sm_lift_begin();
+    return lib_fd2(SM_REAL(pipe2)(fds, flags), fds);
 }
 
 SM_EXPORT int eventfd(unsigned count, int flags)
 {
-    int fd = SM_REAL(eventfd)(count, flags);
-    return SM_UNLIKELY(sm_in_lib) ? lib_fd(fd) : fd;
+    if (SM_LIKELY(!sm_in_lib))
+        return SM_REAL(eventfd)(count, flags);
+    sm_lift_begin();
+    int fd = lib_fd(SM_REAL(eventfd)(count, flags));
+    sm_lift_end();
+    return fd;
 }
 
 /* The resolver (getaddrinfo, called by libcurl's resolver thread) opens files and sockets inside

@@ -299,7 +299,7 @@ SM_EXPORT int open(const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
     if (SM_LIKELY(!sm_maybe(path)))
-        return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(SM_REAL(open)(path, flags, mode))
+        return SM_UNLIKELY(sm_in_lib) ? SM_LIB_FD(SM_REAL(open)(path, flags, mode))
                                       : SM_REAL(open)(path, flags, mode);
     SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
 }
@@ -316,7 +316,7 @@ SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
     if (SM_LIKELY(!sm_maybe(path)))
-        return SM_UNLIKELY(sm_in_lib) ? sm_fd_lift(SM_REAL(openat)(dirfd, path, flags, mode))
+        return SM_UNLIKELY(sm_in_lib) ? SM_LIB_FD(SM_REAL(openat)(dirfd, path, flags, mode))
                                       : SM_REAL(openat)(dirfd, path, flags, mode);
     SM_CALL(sm_openat_core(dirfd, path, flags, mode));
 }
@@ -367,7 +367,7 @@ static FILE *lib_fopen(const char *path, const char *mode)
     int flags = fmode_flags(mode);
     if (flags < 0)
         return SM_REAL(fopen)(path, mode);
-    int fd = sm_fd_lift(SM_REAL(open)(path, flags | O_CLOEXEC, 0666));
+    int fd = SM_LIB_FD(SM_REAL(open)(path, flags | O_CLOEXEC, 0666));
     if (fd < 0)
         return NULL;
     FILE *f = fdopen(fd, mode);

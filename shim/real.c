@@ -9,7 +9,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <linux/futex.h>
+#include <stdint.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 struct sm_real_tab sm_real_tab SM_HOT; /* the first real calls fault no page in */
 __thread int sm_in_lib;
@@ -36,6 +41,8 @@ SM_NOSAN SM_START void *sm_real_resolve(void **slot, const char *name)
     __atomic_store_n(slot, p, __ATOMIC_RELEASE);
     return p;
 }
+
+static void gate_register(void);
 
 struct lib_start {
     void *(*fn)(void *);
@@ -77,6 +84,7 @@ static __typeof__(pthread_create) *create_fn(void)
 
 int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
+    gate_register();
     struct lib_start *s = malloc(sizeof *s);
     if (!s)
         return EAGAIN;
@@ -166,6 +174,165 @@ static void grown_register(void)
     pthread_atfork(NULL, NULL, grown_forked);
 }
 
+/* ---- the lift gate ------------------------------------------------------------------------------
+ * The kernel gives a new descriptor the lowest free number, the host's range: a descriptor the
+ * library opens is there from its open until sm_fd_lift has moved and marked it. A host thread's
+ * close, close_range or dup2 onto that number in that moment would close the library's file, or
+ * replace it with the host's, which the lift then took for the library's (and closed the host's
+ * number); a host open right after a host close of the number would hand the host's file to the
+ * library the same way. So:
+ *
+ *   Invariant: between a library open (or dup) that makes a descriptor and the end of its lift,
+ *   no host call that frees or replaces a number (close, fclose, close_range, closefrom, dup2,
+ *   dup3, their raw forms, and fork, whose child would inherit the number) is in flight; and
+ *   while one is, no such library open starts.
+ *
+ * Two counters keep it, in the manner of Dekker: a lift adds itself to `lifts`, then looks at
+ * `hosts`; a host call adds itself to `hosts`, then looks at `lifts` (both sequentially
+ * consistent, so at least one of the two sees the other). A lift that sees a host call backs off
+ * (takes itself out, waits until no host call is in flight, tries again); a host call that sees
+ * lifts stays counted and waits until they are done: lifts in flight end (an open, a dup, a
+ * close: they never wait on the host) and new ones wait, so the host call is never starved and
+ * waits only for the opens already under way. The waits are futex waits (async-signal-safe).
+ * A thread that re-enters from a signal handler (a host call inside its own lift, or a lift
+ * inside its own host call) does not wait on itself: it goes ahead, counted (the one case the
+ * invariant does not cover: that thread's own handler against another thread's call).
+ * A fork child starts with both counters at zero (no lift crosses a fork: fork is a host call);
+ * a raw fork's child, which runs no atfork handler, finds counts that are its parent's and drops
+ * them when it would wait on them (its pid is not the one that counted). */
+static unsigned gate_lifts, gate_hosts;               /* in flight (futex words) */
+static unsigned gate_lift_waiters, gate_host_waiters; /* threads waiting on the other side */
+static pid_t gate_pid;                                /* the process the counts belong to */
+static __thread unsigned my_lifts, my_hosts;          /* this thread's own, nested */
+
+static void gate_wait(unsigned *word, unsigned val)
+{
+    struct timespec ts = {0, 200 * 1000 * 1000}; /* a raw fork's child looks at its pid again */
+    SM_REAL(syscall)(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, &ts, NULL, 0);
+}
+
+static void gate_wake(unsigned *word)
+{
+    SM_REAL(syscall)(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+static pid_t gate_me(void)
+{
+    pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED);
+    if (!p) {
+        p = (pid_t)SM_REAL(syscall)(SYS_getpid);
+        __atomic_store_n(&gate_pid, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
+
+/* The counts were inherited through a raw fork (no atfork handler ran): this process's threads
+ * hold none of them. */
+static int gate_stale(void)
+{
+    pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED);
+    if (!p || p == (pid_t)SM_REAL(syscall)(SYS_getpid))
+        return 0;
+    __atomic_store_n(&gate_lifts, my_lifts, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_hosts, my_hosts, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_pid, 0, __ATOMIC_RELAXED);
+    return 1;
+}
+
+void sm_lift_begin(void)
+{
+    if (!my_lifts && !my_hosts) {
+        (void)gate_me();
+        for (;;) {
+            __atomic_add_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST);
+            unsigned h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST);
+            if (!h)
+                break;
+            /* a host call is in flight: out of its way until it is done */
+            if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
+                __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
+                gate_wake(&gate_lifts);
+            __atomic_add_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
+            while ((h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale())
+                gate_wait(&gate_hosts, h);
+            __atomic_sub_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
+        }
+    } else {
+        __atomic_add_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST); /* nested: goes ahead */
+    }
+    my_lifts++;
+}
+
+void sm_lift_end(void)
+{
+    my_lifts--;
+    if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
+        gate_wake(&gate_lifts);
+}
+
+void sm_host_fd_begin(void)
+{
+    __atomic_add_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST);
+    if (my_lifts || my_hosts++) /* a handler inside this thread's own lift or host call */
+        return;
+    unsigned l = __atomic_load_n(&gate_lifts, __ATOMIC_SEQ_CST);
+    if (__builtin_expect(!l, 1))
+        return;
+    __atomic_add_fetch(&gate_host_waiters, 1, __ATOMIC_SEQ_CST);
+    while ((l = __atomic_load_n(&gate_lifts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale())
+        gate_wait(&gate_lifts, l);
+    __atomic_sub_fetch(&gate_host_waiters, 1, __ATOMIC_SEQ_CST);
+}
+
+void sm_host_fd_end(void)
+{
+    if (my_hosts)
+        my_hosts--;
+    if (__atomic_sub_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&gate_lift_waiters, __ATOMIC_SEQ_CST))
+        gate_wake(&gate_hosts);
+}
+
+static void gate_fork_prepare(void)
+{
+    sm_host_fd_begin();
+}
+
+static void gate_fork_parent(void)
+{
+    sm_host_fd_end();
+}
+
+static void gate_fork_child(void)
+{
+    /* this thread is the child's only one: its own counts are all there are */
+    my_hosts = 0;
+    __atomic_store_n(&gate_hosts, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_lifts, my_lifts, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_lift_waiters, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_host_waiters, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&gate_pid, 0, __ATOMIC_RELAXED);
+}
+
+/* Registered before the process's second thread starts (the host's or the library's first):
+ * until then no lift or host call is in flight in another thread at a fork. */
+static int gate_registered;
+
+static void gate_register(void)
+{
+    if (!__atomic_load_n(&gate_registered, __ATOMIC_ACQUIRE) &&
+        !__atomic_exchange_n(&gate_registered, 1, __ATOMIC_ACQ_REL))
+        pthread_atfork(gate_fork_prepare, gate_fork_parent, gate_fork_child);
+}
+
+int sm_lift_end_fd(int fd)
+{
+    fd = sm_fd_lift(fd);
+    sm_lift_end();
+    return fd;
+}
+
 int sm_fd_lift(int fd)
 {
     if (fd < 0)
@@ -197,6 +364,7 @@ int sm_fd_lift(int fd)
  * one, or that lifted a descriptor already, pays nothing. */
 void sm_fd_before_threads(void)
 {
+    gate_register();
     if (__builtin_expect(__atomic_load_n(&table_grown, __ATOMIC_RELAXED), 1) ||
         __atomic_exchange_n(&table_grown, 1, __ATOMIC_RELAXED))
         return;
@@ -259,9 +427,12 @@ int sm_fd_vacate(int fd)
 int sm_fd_room(int n)
 {
     int base = fd_base_get(), got[8], k = 0, ok = 1;
+    sm_lift_begin(); /* the placeholder and its copies are the library's until closed */
     int ph = SM_REAL(open)("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (ph < 0)
+    if (ph < 0) {
+        sm_lift_end();
         return 0;
+    }
     for (; k < n && k < 8; k++)
         if ((got[k] = fcntl(ph, F_DUPFD_CLOEXEC, base)) < 0) {
             ok = 0;
@@ -272,12 +443,14 @@ int sm_fd_room(int n)
         SM_REAL(close)(fd);
     }
     SM_REAL(close)(ph);
+    sm_lift_end();
     return ok && n <= 8;
 }
 
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-    return sm_fd_lift(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));
+    sm_lift_begin();
+    return sm_lift_end_fd(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));
 }
 
 int sm_lib_close(int fd)

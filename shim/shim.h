@@ -341,6 +341,7 @@ int sm_close_range_core(unsigned first, unsigned last, unsigned flags);
 /** The host duplicates old onto nfd (dup2/dup3): 0 when it may, after moving a descriptor of the
  *  shim's away from nfd, or -EBADF/-EBUSY. */
 int sm_fd_replacing(int old, int nfd);
+int sm_dup_core(int old, int nfd, int flags, int three);
 /** fsync (0), fdatasync (1) or syncfs (2) of fd; a virtual file also flushes the cache. */
 int sm_fsync_core(int fd, int kind);
 

@@ -47,11 +47,11 @@ static long fault_sigaction_row(long sig, long act, long oact, long size)
     return sm_fault_raw(sig, (const void *)act, (void *)oact, size, &r) ? r : PASS;
 }
 
-/* dup2/dup3 onto (or of) a descriptor of the shim's: refused, or made possible by moving it */
-static long dup_core(long old, long nfd)
+/* dup2/dup3 onto (or of) a descriptor of the shim's: refused, or made possible by moving it;
+ * every dup is made by fd.c (the lift gate) */
+static long dup_core(long old, long nfd, long flags, int three)
 {
-    int rc = sm_fd_replacing((int)old, (int)nfd);
-    return rc < 0 ? rc : PASS;
+    return sm_dup_core((int)old, (int)nfd, (int)flags, three);
 }
 
 /* unix domain socket addresses (sock.c) */
@@ -170,8 +170,8 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     /* descriptors the shim must know about */                                                     \
     X(SYS_close, ANY, sm_close_core((int)a1))                                                      \
     X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))         \
-    X(SYS_dup2, ANY, dup_core(a1, a2))                                                             \
-    X(SYS_dup3, ANY, dup_core(a1, a2))                                                             \
+    X(SYS_dup2, ANY, dup_core(a1, a2, 0, 0))                                                       \
+    X(SYS_dup3, ANY, dup_core(a1, a2, a3, 1))                                                      \
     X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                   \
     X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                               \
     X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))                                                  \

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# A library open lands at the lowest free number, in the program's range, before the shim lifts
+# it above: a program thread's close or dup2 onto that number at that moment must neither close
+# the library's file nor hand the program's file to the library (which would then write LMDB
+# pages into it, or close it). tests/lib/lifthook.c holds the moment open, no timing involved.
+. "$(dirname "$0")/../lib/common.sh"
+need gcc
+gcc -shared -fPIC -O1 -o "$T/lifthook.so" "$SRC/tests/lib/lifthook.c" -ldl || fail "cannot build lifthook.so"
+CLI="$B/smshim"
+for mode in close dup2; do
+    SMSHIM_CACHE="$T/cache-$mode" shim mkdir -p "/sm/$mode"
+    out=$(LIFTHOOK_MATCH=/meta/data.mdb LD_PRELOAD="$PRELOAD:$T/lifthook.so" SMSHIM_CACHE="$T/cache-$mode" \
+        "$B/tests/liftrace" "$mode" "/sm/$mode" "$T/own-$mode" 2>&1) || fail "$mode: $out"
+    [ "$(tail -1 <<<"$out")" = ok ] || fail "$mode: $out"
+    [ "$(cat "$T/own-$mode")" = mine ] || fail "$mode: the program's file holds $(wc -c <"$T/own-$mode") bytes"
+    "$CLI" status --cache "$T/cache-$mode" --list >"$T/list-$mode" || fail "$mode: status --list failed"
+    for f in a b; do
+        grep -qx "dirty */$mode/$f.txt" "$T/list-$mode" || fail "$mode: /$mode/$f.txt is not recorded: $(cat "$T/list-$mode")"
+    done
+    echo "ok - $mode onto a library open's number before its lift: both keep their files"
+done
