@@ -12,7 +12,7 @@ static int load_rc = -ENOSYS;                   /* its outcome: 0, or -ENOSYS (w
 
 static void load(void)
 {
-    void *h = SM_REAL(dlopen)("liblmdb.so.0", RTLD_NOW | RTLD_LOCAL);
+    void *h = sm_dlopen_own("liblmdb.so.0", RTLD_NOW | RTLD_LOCAL, NULL, 0); /* (sm_real.h) */
     if (!h)
         return;
     int missing = 0;

@@ -36,11 +36,10 @@ static void *sym(void *h, const char *name, int *missing)
 
 static void *open_lib(const char *name)
 {
-    void *h = SM_REAL(dlopen)(name, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(load_why, sizeof load_why, "cannot load %s: %s", name, e ? e : "unknown error");
-    }
+    char e[200];
+    void *h = sm_dlopen_own(name, RTLD_NOW | RTLD_LOCAL, e, sizeof e); /* (sm_real.h) */
+    if (!h)
+        snprintf(load_why, sizeof load_why, "cannot load %s: %s", name, e);
     return h;
 }
 

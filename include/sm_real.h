@@ -113,6 +113,10 @@ void *sm_real_resolve(void **slot, const char *name);
 /** Non-zero while the calling thread runs the library's own code: for good in the library's
  *  threads, for the length of a call into the cache in a host thread. */
 extern __thread int sm_in_lib;
+/** Non-zero in a thread of the library's that gave itself a table of descriptors of its own
+ *  (unshare(CLONE_FILES): the loader's thread, the resolver's): its descriptors are in no other
+ *  thread's table, so they are neither lifted nor marked, and its closes are plain. */
+extern __thread int sm_own_table;
 
 /** Mark the calling (host) thread as running the library's code until sm_lib_leave(); nests.
  *  Every call of the shim into the cache or the sync engine is bracketed by the two. */
@@ -186,6 +190,11 @@ void sm_lift_end(void);
  *  the raw forms, fork) is bracketed by these two (shim/fd.c). Async-signal-safe. */
 void sm_host_fd_begin(void);
 void sm_host_fd_end(void);
+
+/** dlopen(name, flags) for the library (libcurl, cJSON, liblmdb): the loader's descriptors are
+ *  opened in a table of descriptors of the loading thread's own, never in the program's
+ *  (shim/real.c). On failure NULL, with dlerror's text in err (errlen bytes) when err is set. */
+void *sm_dlopen_own(const char *name, int flags, char *err, size_t errlen);
 
 /** open/openat/close for the library's own descriptors (cache/, hydrate/). */
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);

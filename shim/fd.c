@@ -176,6 +176,8 @@ static int park_close(int fd)
 SM_EXPORT int close(int fd)
 {
     if (SM_UNLIKELY(sm_in_lib)) { /* liblmdb or libcurl closing one of its own */
+        if (SM_UNLIKELY(sm_own_table))
+            return SM_REAL(close)(fd); /* in a table of the thread's own (real.c) */
         if (SM_UNLIKELY(fd >= 0 && fd == __atomic_load_n(&parked, __ATOMIC_ACQUIRE)))
             return park_close(fd);
         if (smh_csock_closing(fd))
@@ -430,7 +432,7 @@ struct gai_call {
 static void *gai_main(void *arg)
 {
     struct gai_call *g = arg;
-    (void)unshare(CLONE_FILES);
+    sm_own_table = unshare(CLONE_FILES) == 0;
     g->rc = SM_REAL(getaddrinfo)(g->node, g->service, g->hints, g->res);
     g->err = errno;
     return NULL;

@@ -7,7 +7,9 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <linux/futex.h>
 #include <stdint.h>
@@ -18,6 +20,7 @@
 
 struct sm_real_tab sm_real_tab SM_HOT; /* the first real calls fault no page in */
 __thread int sm_in_lib;
+__thread int sm_own_table;
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
@@ -129,7 +132,7 @@ static int fd_base_get(void)
 
 static void fd_mark(int fd, int on)
 {
-    if (fd < 0 || fd >= SM_FD_MAX)
+    if (fd < 0 || fd >= SM_FD_MAX || sm_own_table) /* a private table's numbers are not these */
         return;
     unsigned char bit = (unsigned char)(1u << (fd % 8));
     if (on)
@@ -241,6 +244,8 @@ static int gate_stale(void)
 
 void sm_lift_begin(void)
 {
+    if (sm_own_table)
+        return; /* nothing it opens is in the program's table */
     if (!my_lifts && !my_hosts) {
         (void)gate_me();
         for (;;) {
@@ -265,6 +270,8 @@ void sm_lift_begin(void)
 
 void sm_lift_end(void)
 {
+    if (sm_own_table)
+        return;
     my_lifts--;
     if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
@@ -335,7 +342,7 @@ int sm_lift_end_fd(int fd)
 
 int sm_fd_lift(int fd)
 {
-    if (fd < 0)
+    if (fd < 0 || sm_own_table)
         return fd;
     int base = fd_base_get();
     if (fd < base) {
@@ -445,6 +452,103 @@ int sm_fd_room(int n)
     SM_REAL(close)(ph);
     sm_lift_end();
     return ok && n <= 8;
+}
+
+/* ---- shared objects the library loads ----------------------------------------------------------
+ * The loader opens a shared object (and each library it needs: libcurl brings some thirty) at
+ * the lowest free number, past every wrapper, reads and maps it and closes it. In the program's
+ * table another thread's close of that number (a program closing what it does not know, a
+ * stale close anywhere) would close it under the loader ("cannot close file descriptor",
+ * "failed to map segment": the load fails and the process has no sync), and the program sees
+ * the numbers meanwhile. So the load runs in a thread of the library's that first gives itself
+ * a table of descriptors of its own (unshare(CLONE_FILES)): the loader's descriptors are
+ * never in the program's table, and the mappings, which are the process's, stay when the
+ * thread and its table are gone. The constructors of the objects loaded run in that thread
+ * (sm_in_lib: their opens are the library's). Where unshare is refused (a seccomp policy) the
+ * thread loads in the shared table, as before; so does the caller when the address space is
+ * limited (see below). The caller waits for the thread; should it not
+ * end within DL_WAIT_MS (the caller holds the loader's lock itself: a constructor of the
+ * program's writing under the prefix, where the thread would wait on that lock for ever), the
+ * caller loads by itself, in the shared table, and the thread's own load is later released. */
+#define DL_WAIT_MS 5000
+
+struct dl_call {
+    const char *name;
+    int flags;
+    void *h;
+    char err[256];
+    unsigned done; /* futex word: 1 once h and err are set; 2 once the caller gave up waiting */
+};
+
+static void *dl_main(void *arg)
+{
+    struct dl_call *c = arg;
+    sm_own_table = unshare(CLONE_FILES) == 0;
+    void *h = SM_REAL(dlopen)(c->name, c->flags);
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(c->err, sizeof c->err, "%s", e ? e : "unknown error");
+    }
+    c->h = h;
+    unsigned z = 0;
+    if (!__atomic_compare_exchange_n(&c->done, &z, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (h) /* the caller loaded it by itself: this load's reference goes */
+            dlclose(h);
+        free(c);
+        return NULL;
+    }
+    SM_REAL(syscall)(SYS_futex, &c->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    return NULL;
+}
+
+void *sm_dlopen_own(const char *name, int flags, char *err, size_t errlen)
+{
+    /* a limited address space (ulimit -v) loads in place: the thread's first malloc would
+     * reserve a malloc arena (64 MiB of it) that the cache's map may need */
+    struct rlimit as;
+    int roomy = getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY;
+    struct dl_call *c = roomy ? calloc(1, sizeof *c) : NULL;
+    pthread_t t;
+    if (c) {
+        c->name = name; /* the caller's string: a static name, alive after a give-up */
+        c->flags = flags;
+    }
+    if (!c || sm_thread_start(&t, NULL, dl_main, c) != 0) {
+        free(c);
+        void *h = SM_REAL(dlopen)(name, flags);
+        if (!h && err && errlen) {
+            const char *e = dlerror();
+            snprintf(err, errlen, "%s", e ? e : "unknown error");
+        }
+        return h;
+    }
+    pthread_detach(t);
+    struct timespec now, end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    end.tv_sec += DL_WAIT_MS / 1000;
+    while (__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+        if (ms <= 0)
+            break;
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+        SM_REAL(syscall)(SYS_futex, &c->done, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+    }
+    unsigned z = 0;
+    if (__atomic_compare_exchange_n(&c->done, &z, 2, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        /* not done in time: load here; the thread frees c when it ends */
+        void *h = SM_REAL(dlopen)(name, flags);
+        if (!h && err && errlen) {
+            const char *e = dlerror();
+            snprintf(err, errlen, "%s", e ? e : "unknown error");
+        }
+        return h;
+    }
+    void *h = c->h;
+    if (!h && err && errlen)
+        snprintf(err, errlen, "%s", c->err);
+    free(c);
+    return h;
 }
 
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode)
