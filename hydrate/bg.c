@@ -113,6 +113,7 @@ static int bg_setup(void)
         smh_bg_log(why);
         return -1;
     }
+    smh_http_log = smh_bg.o.log; /* (what becomes of a connection given up to the program) */
     struct smh_opts eo = {smh_bg.o.cache, smh_bg.o.cache_dir, smh_bg.o.base_url, smh_bg.o.key,
                           smh_bg.o.tag};
     struct smh_engine *e = smh_engine_new(&eo);

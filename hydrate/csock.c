@@ -40,6 +40,7 @@
 #define CTL_MAX  64
 #define SOCK_MAX 128
 #define YIELD_MS 5000
+#define GONE_MAX 16
 /* the engine waiting for a program thread to let go of a connection's guard looks again after this */
 #define HOLD_WAIT_MS 100
 
@@ -51,6 +52,11 @@ static struct ctl {
     uint32_t abort;   /* program threads waiting for the handle: its transfer ends */
     uint32_t abandon; /* a socket of the handle went to the program: the owner makes a new one */
     uint32_t epoch; /* the handle's generation (sockets of an older one are the owner's to close) */
+    /* the numbers the handles given up may still name (their sockets: given to the program, or
+     * closed by the owner), for the owner to free them where those numbers are placeholders
+     * (smh_csock_gone); written under the handle's lock (use), GONE_MAX at most */
+    int gone[GONE_MAX];
+    uint32_t ngone;
 } ctls[CTL_MAX];
 
 /* One word per socket, 0 when free: (fd + 1) << 32 | ctl << 24 | (epoch & 0xffff) << 8 | state */
@@ -116,6 +122,7 @@ int smh_csock_ctl_new(void)
         if (__atomic_compare_exchange_n(&ctls[i].live, &z, 1, 0, __ATOMIC_ACQ_REL,
                                         __ATOMIC_RELAXED)) {
             __atomic_store_n(&ctls[i].abandon, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&ctls[i].ngone, 0, __ATOMIC_RELAXED);
             __atomic_store_n(&ctls[i].use, USE_IDLE, __ATOMIC_RELEASE);
             return i;
         }
@@ -213,6 +220,8 @@ int smh_csock_close(void *ctlp, curl_socket_t fd)
 {
     uint64_t w;
     (void)ctlp;
+    if (sm_own_table) /* a handle given up, freed in a table of its own (http.c) */
+        return SM_REAL(close)(fd) == 0 ? 0 : 1;
     int i = sock_find(fd, &w);
     if (i >= 0)
         sock_done(i);
@@ -226,6 +235,30 @@ int smh_csock_progress(void *ctlp, curl_off_t dt, curl_off_t dn, curl_off_t ut, 
     int ctl = (int)(intptr_t)ctlp;
     (void)dt, (void)dn, (void)ut, (void)un;
     return ctl >= 0 && ctl < CTL_MAX && __atomic_load_n(&ctls[ctl].abort, __ATOMIC_ACQUIRE) != 0;
+}
+
+static void gone_add(struct ctl *k, int fd)
+{
+    uint32_t n = __atomic_load_n(&k->ngone, __ATOMIC_RELAXED);
+    if (n < GONE_MAX) {
+        k->gone[n] = fd;
+        __atomic_store_n(&k->ngone, n + 1, __ATOMIC_RELEASE);
+    } else {
+        __atomic_store_n(&k->ngone, GONE_MAX + 1, __ATOMIC_RELEASE); /* too many: unknown */
+    }
+}
+
+int smh_csock_gone(int ctl, int *out, int max)
+{
+    if (ctl < 0 || ctl >= CTL_MAX)
+        return -1;
+    struct ctl *k = &ctls[ctl];
+    uint32_t n = __atomic_exchange_n(&k->ngone, 0, __ATOMIC_ACQ_REL);
+    if (n > GONE_MAX || (int)n > max)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        out[i] = k->gone[i];
+    return (int)n;
 }
 
 int smh_csock_enter(int ctl)
@@ -248,8 +281,10 @@ int smh_csock_enter(int ctl)
     uint32_t ep = __atomic_load_n(&k->epoch, __ATOMIC_ACQUIRE) & 0xffff;
     for (int i = 0; i < SOCK_MAX; i++) {
         uint64_t w = __atomic_load_n(&socks[i], __ATOMIC_ACQUIRE);
-        if (w && sw_ctl(w) == ctl && sw_epoch(w) != ep)
+        if (w && sw_ctl(w) == ctl && sw_epoch(w) != ep) {
+            gone_add(k, sw_fd(w));
             sock_done(i);
+        }
     }
     return 1;
 }
@@ -311,7 +346,8 @@ int smh_csock_yield(int fd)
             break;
         }
         if (sw_st(cur) == S_PARKED || (held && sw_st(cur) == S_WANTED)) {
-            if (sw_st(cur) == S_WANTED) {
+            if (sw_st(cur) == S_WANTED) { /* the handle still holds it: given up */
+                gone_add(k, fd);
                 __atomic_store_n(&k->abandon, 1, __ATOMIC_RELEASE);
                 __atomic_add_fetch(&k->epoch, 1, __ATOMIC_ACQ_REL);
             }

@@ -14,6 +14,10 @@ void smh_csock_ctl_free(int ctl);
  *  to the program): the owner must never call libcurl with that handle again and makes a new
  *  one; 0 otherwise. */
 int smh_csock_enter(int ctl);
+/** After smh_csock_enter answered 1: the numbers the handles given up may still use (at most
+ *  max, into out): their count, or -1 when they are not all known (the handles must then be left
+ *  as they are). Clears the list. */
+int smh_csock_gone(int ctl, int *out, int max);
 /** The owner is out of libcurl (every smh_csock_enter is followed by one). */
 void smh_csock_leave(int ctl);
 

@@ -11,11 +11,14 @@
 #include <errno.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <time.h>
 
 void smh_resp_free(struct smh_resp *r)
@@ -130,12 +133,65 @@ struct smh_conn *smh_conn_like(const struct smh_conn *c)
     return n;
 }
 
+/* ---- a handle given up --------------------------------------------------------------------------
+ * A handle one of whose sockets went to the program (csock.c) still names that number, and the
+ * numbers of its other sockets, which the owner closed and which may be anyone's by now: its
+ * cleanup would send a TLS close_notify there and close them. So it is freed in a thread that
+ * gives itself a table of descriptors of its own (unshare(CLONE_FILES)) and puts a placeholder
+ * at each of those numbers there (one end of a socket pair whose other end is closed: a send
+ * fails, a read sees the end): libcurl's last writes and closes reach only the placeholders, in
+ * a table that ends with the thread. The owner waits for it (the cleanup makes no request).
+ * Where unshare is refused, or the numbers are not all known, the handle is left as it is (its
+ * memory, a few kilobytes, lost), as before. */
+void (*smh_http_log)(const char *msg);
+
+struct drop {
+    CURL *h;
+    int fds[16], n;
+    int freed;
+};
+
+static void *drop_main(void *arg)
+{
+    struct drop *d = arg;
+    int sv[2];
+    if (unshare(CLONE_FILES) != 0)
+        return NULL;
+    sm_own_table = 1;
+    if (SM_REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return NULL;
+    int peer = sv[1];
+    SM_REAL(close)(peer); /* the placeholder's reads see the end, its writes fail */
+    for (int i = 0; i < d->n; i++)
+        if (d->fds[i] != sv[0] && SM_REAL(dup2)(sv[0], d->fds[i]) < 0)
+            return NULL; /* a number that cannot hold a placeholder: leave the handle */
+    smh_cu.cleanup(d->h);
+    d->freed = 1;
+    return NULL;
+}
+
+/* The owner (inside smh_csock_enter's hold) drops handle h, given up. */
+static void drop_given_up(int ctl, CURL *h)
+{
+    struct drop d = {.h = h};
+    pthread_t t;
+    d.n = smh_csock_gone(ctl, d.fds, (int)(sizeof d.fds / sizeof *d.fds));
+    if (d.n >= 0 && h && sm_thread_start(&t, NULL, drop_main, &d) == 0)
+        pthread_join(t, NULL);
+    void (*log)(const char *) = __atomic_load_n(&smh_http_log, __ATOMIC_ACQUIRE);
+    if (log)
+        log(d.freed ? "a connection given up to the program's dup2: its handle is freed"
+                    : "a connection given up to the program's dup2: its handle is left as it is");
+}
+
 void smh_conn_free(struct smh_conn *c)
 {
     if (!c)
         return;
-    /* a handle given up (a socket of it went to the program) is never called again */
-    if (!smh_csock_enter(c->ctl) && c->h)
+    /* a handle given up (a socket of it went to the program) is never called again here */
+    if (smh_csock_enter(c->ctl))
+        drop_given_up(c->ctl, c->h);
+    else if (c->h)
         smh_cu.cleanup(c->h);
     smh_csock_leave(c->ctl);
     smh_csock_ctl_free(c->ctl);
@@ -303,9 +359,11 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
             timeout = (long)(c->deadline_ms - now);
     }
     /* the handle is the owner's until smh_csock_leave; one given up meanwhile (a socket of it
-     * went to the program) is left as it is and replaced */
-    if (smh_csock_enter(c->ctl))
+     * went to the program) is freed where it can reach nothing of the program's, and replaced */
+    if (smh_csock_enter(c->ctl)) {
+        drop_given_up(c->ctl, c->h);
         c->h = smh_cu.init();
+    }
     if (!c->h) {
         smh_csock_leave(c->ctl);
         out->curl = CURLE_OUT_OF_MEMORY;

@@ -13,6 +13,9 @@
 int smh_http_load(void);
 /** Why the last smh_http_load failed (a dlerror text), for a log line. */
 const char *smh_http_load_error(void);
+/** Where http.c says what became of a handle given up to the program's dup2 (NULL: nowhere);
+ *  set by the sync thread before its first request. */
+extern void (*smh_http_log)(const char *msg);
 
 /** The cJSON functions the engine uses, resolved by smh_http_load. */
 struct smh_json {

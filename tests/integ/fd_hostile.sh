@@ -62,7 +62,8 @@ echo "ok - lmdb with the sync thread running: every write is pushed"
 srv config hold=true >/dev/null
 shim mkdir -p /sm/curl
 rm -f "$T/go"
-FDH_GO="$T/go" shim "$B/tests/fdhostile" curl /sm/curl "$T/outside-curl" >"$T/curl.out" 2>&1 &
+: >"$SMSHIM_CACHE/log"
+FDH_GO="$T/go" SMSHIM_LOG=warn shim "$B/tests/fdhostile" curl /sm/curl "$T/outside-curl" >"$T/curl.out" 2>&1 &
 pid=$!
 while ! grep -q '^dupped' "$T/curl.out" && kill -0 $pid 2>/dev/null; do sleep 0.05; done
 srv config hold=false >/dev/null
@@ -83,3 +84,8 @@ for f in a c0 c3 d0 d3 b0 b4; do
     grep -q "\"/curl/$f.txt\"" "$T/docs.json" || fail "/curl/$f.txt did not reach the server"
 done
 echo "ok - dup2 onto libcurl's sockets, in flight and idle: nothing reaches the program's file"
+# each handle given up (its kept-alive socket went to the program) is freed, not left behind
+grep -q "given up to the program's dup2" "$SMSHIM_CACHE/log" || fail "no connection was given up: $(tail -5 "$SMSHIM_CACHE/log")"
+! grep -q "given up to the program's dup2: its handle is left" "$SMSHIM_CACHE/log" ||
+    fail "a handle given up was left behind: $(grep -c "handle is left" "$SMSHIM_CACHE/log") times"
+echo "ok - $(grep -c "handle is freed" "$SMSHIM_CACHE/log") handle(s) given up, all freed"
