@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -112,6 +113,14 @@ static void futex_wait_ms(uint32_t *w, uint32_t val, uint64_t ms)
 static void futex_wake_all(uint32_t *w)
 {
     SM_REAL(syscall)(SYS_futex, w, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL, NULL, 0);
+}
+
+void smh_csock_atfork_child(void)
+{
+    /* the connections are the parent's: their threads are not here, their sockets are closed */
+    memset(ctls, 0, sizeof ctls);
+    memset(socks, 0, sizeof socks);
+    nsocks = 0;
 }
 
 int smh_csock_ctl_new(void)

@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 
+/** In a fork child: no connection is the child's (sm_fd_atfork_child closes their sockets). */
+void smh_csock_atfork_child(void);
 /** A control slot for a new connection (its handle's guard), or -1 when none is free (its
  *  sockets then cannot be given up: a dup2 onto one answers EBUSY). */
 int smh_csock_ctl_new(void);

@@ -170,6 +170,14 @@ int sm_fd_vacate(int fd);
  *  kernel's table of descriptors is grown to hold the reserved range, which costs an RCU grace
  *  period once the table is shared by threads (shim/real.c). */
 void sm_fd_before_threads(void);
+/** In a fork child (its only thread, before anything else of the library's runs): the parent's
+ *  descriptors the child never uses (LMDB's files of the environment it abandoned, libcurl's
+ *  sockets and pipes of connections whose threads are not there) are closed, so that for the
+ *  child's program they do not exist at all: its dup2 onto one of their numbers is a plain
+ *  dup2. The movable ones (the tree fd, the log) stay: the child uses them. Closing the child's
+ *  copy of lock.mdb drops no lock of the parent's (POSIX locks are the process's, and a child
+ *  inherits none). */
+void sm_fd_atfork_child(void);
 /** Are n (at most 8) numbers of the reserved range free now? */
 int sm_fd_room(int n);
 

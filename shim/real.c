@@ -431,6 +431,21 @@ int sm_fd_vacate(int fd)
     return -EBUSY;
 }
 
+void sm_fd_atfork_child(void)
+{
+    for (int fd = sm_fd_next_own(0); fd >= 0; fd = sm_fd_next_own(fd + 1)) {
+        int keep = 0;
+        for (int i = 0; i < MOVABLE_MAX; i++) {
+            int *h = __atomic_load_n(&movable[i], __ATOMIC_ACQUIRE);
+            keep |= h && __atomic_load_n(h, __ATOMIC_ACQUIRE) == fd;
+        }
+        if (!keep) {
+            fd_mark(fd, 0);
+            SM_REAL(close)(fd);
+        }
+    }
+}
+
 int sm_fd_room(int n)
 {
     int base = fd_base_get(), got[8], k = 0, ok = 1;

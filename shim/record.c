@@ -9,6 +9,7 @@
 #include "../hydrate/bg.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/creds.h"
+#include "../hydrate/csock.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -40,6 +41,8 @@ void sm_record_atfork_child(void)
     smc_gate_atfork_child();
     __atomic_store_n(&sm_guard_on, 0, __ATOMIC_RELAXED);
     smh_atfork_child();
+    smh_csock_atfork_child();
+    sm_fd_atfork_child(); /* the parent's LMDB files and sockets: not there for the child */
     memset(guard_marks, 0, sizeof guard_marks);
     pthread_mutex_init(&rec_mu, NULL);
 }

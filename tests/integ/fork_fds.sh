@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# A fork child inherits the shim's descriptors (LMDB's files, libcurl's sockets) but not their
+# use: for it they do not exist. Its dup2 onto any of their numbers succeeds at once and leaves
+# its own file there, and the child and its parent both go on recording (and pushing).
+. "$(dirname "$0")/../lib/common.sh"
+CLI="$B/smshim"
+recorded() { # recorded FILE...: each is listed by smshim status --list
+    "$CLI" status --cache "$SMSHIM_CACHE" --list >"$T/list" || fail "status --list failed"
+    for f in "$@"; do grep -q " $f\$" "$T/list" || fail "$f is not recorded: $(cat "$T/list")"; done
+}
+# 1. local only: LMDB's files
+shim mkdir -p /sm/local
+out=$(shim "$B/tests/forkdup" /sm/local "$T/own-local" 2>&1) || fail "local: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "local: $out"
+recorded /local/p0.txt /local/c0.txt /local/c2.txt /local/p1.txt
+echo "ok - a fork child dup2s onto LMDB's inherited numbers; child and parent record"
+
+# 2. with the sync thread's sockets too; every file reaches the server
+start_server
+shim mkdir -p /sm/synced
+out=$(FORKDUP_SOCKETS=1 shim "$B/tests/forkdup" /sm/synced "$T/own-synced" 2>&1) || fail "synced: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "synced: $out"
+grep -q "sockets) taken" <<<"$out" && ! grep -q "(0 sockets)" <<<"$out" || fail "synced: the child had no socket to take: $out"
+recorded /synced/p0.txt /synced/c0.txt /synced/c2.txt /synced/p1.txt
+"$CLI" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "smshim sync failed"; }
+curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
+for f in p0 c0 c1 c2 p1; do grep -q "\"/synced/$f.txt\"" "$T/docs.json" || fail "/synced/$f.txt did not reach the server"; done
+echo "ok - a fork child dup2s onto the inherited sockets too; every file is pushed"
