@@ -119,9 +119,11 @@ echo "ok - grep escapes the names"
 BIG=$'/big\e]0;title\a\nname.mp4'
 srv seedbin "$BIG" video 22020096 >/dev/null
 srv edit "$(srv id "/$NL")" "edited again" >/dev/null
+# (the process lives until the fetch pass after its pull has looked at the large document: a
+# process never waits for the network at exit)
 SMSHIM_CACHE="$B2" SMSHIM_LOG="info:$T/b.log" SMSHIM_PULL_INTERVAL=0 shim env -u SMSHIM_NOWAIT bash -c \
-    'echo x > /sm/trigger.md; for i in $(seq 1 600); do [ "$(cat "/sm/$1")" = "edited again" ] && exit 0; sleep 0.1; done; exit 1' \
-    _ "$NL" || fail "a host process's pull did not bring the edit down"
+    'echo x > /sm/trigger.md; for i in $(seq 1 3000); do [ "$(cat "/sm/$1")" = "edited again" ] && grep -q "not fetched: /big" "$2" && exit 0; sleep 0.1; done; exit 1' \
+    _ "$NL" "$T/b.log" || fail "a host process's pull did not bring the edit down, or its fetch never looked at the large document"
 cat -v "$T/b.log"
 clean "$T/b.log" || fail "the log holds a raw control character or a byte that is not UTF-8"
 grep -q 'not fetched: /big\\x1b\]0;title\\x07\\nname.mp4' "$T/b.log" || fail "the log does not name the large document escaped"
