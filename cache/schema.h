@@ -106,6 +106,11 @@
  * before it is sent and removed once its outcome is known (upload.c): a later delete of the file
  * finds the documents such an attempt made. */
 #define SMC_KV_UPLOAD_ATTEMPT "upload.attempt:"
+/* "gone:<custom id>": num_str "<until, smc_now_ms> <filepath>", a file whose removal was pushed
+ * while a push of it may still be applied by the service (hydrate/stray.c): a document carrying
+ * that custom id (or upload marker) found at filepath by a pull is deleted, not pulled. Removed
+ * by the first pull that started after `until`, which has listed all that came before. */
+#define SMC_KV_GONE "gone:"
 /* The pull (pull.c), all written by the pull that ends: */
 /* u64, the newest updatedAt (ms) a pull applied: the next delta pull lists from there; while
  * absent (no pull applied a document yet) the next pull is a full one (bg.c, `smshim run`). */

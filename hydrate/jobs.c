@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "content.h"
 #include "sm_real.h"
+#include "stray.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -260,8 +261,10 @@ static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
         o = SMH_OK; /* already gone counts as done */
     if (o == SMH_OK && !j->remote_id[0] && j->custom_id[0])
         o = smh_bin_delete_attempts(e, k, j->custom_id, ""); /* an upload never answered */
-    if (o == SMH_OK)
+    if (o == SMH_OK) {
         smc_siblings_drop(e->c, e->tree, j->key, -1); /* a binary file's siblings go with it */
+        smh_stray_gone(e->c, j->key, j->custom_id);   /* a push of it applied later goes too */
+    }
     return o == SMH_OK ? drop(e, j) : o;
 }
 

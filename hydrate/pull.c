@@ -33,6 +33,7 @@
 #include "content.h"
 #include "keyset.h"
 #include "pull_pages.h"
+#include "stray.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -409,6 +410,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         return -EIO;
     }
     struct pull *listing;
+    uint64_t started_ms = smc_now_ms();
     int outcome = pull_list(e, &p, &ids, &k, o, deadline, &listing);
     if (outcome == SMH_OK) /* the bytes of the binary documents it listed */
         p.applied += smh_bin_fetch(o->cache, o->tree, o->tmp, &k, deadline, o->log);
@@ -420,6 +422,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         rc = -EIO;
     } else if (!o->filepath) {
         pull_record(&p, listing, &k, o, deadline, res);
+        smh_stray_prune(o->cache, started_ms); /* it listed all that came before it started */
     }
     pull_report(&p, &k, o, res);
     pull_free(&p);

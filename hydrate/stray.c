@@ -5,22 +5,96 @@
  * by what it carries (the entry's customId, or an upload marker "<customId>.<hash>", api.h;
  * custom ids are chosen per entry at random, so no other cache's document carries one) and by
  * its id, which is no entry's document; it queues the document's deletion (SMC_Q_STRAY). The job
- * deletes it unless it has become a file's document meanwhile (a push that adopted it). */
+ * deletes it unless it has become a file's document meanwhile (a push that adopted it). A file
+ * whose removal is pushed is remembered for STRAY_GRACE_MS by its custom id (SMC_KV_GONE): a push
+ * of it applied that late would otherwise make a document no entry knows, which a pull takes
+ * for a remote file, and the removed file would come back. */
 #include "engine_int.h"
 
 #include "clock.h"
 #include "stray.h"
 
+#include "keyset.h"
+
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* How long after a removal is pushed a push of the removed file may still be applied by the
+ * service: far longer than any request lives (its client gave up on it long before). */
+#define STRAY_GRACE_MS (10 * 60 * 1000)
+
+/* The custom id a document carries: its customId, or its upload marker's "<custom id>." part. */
+static int carried_id(const struct smh_doc *d, char out[64])
+{
+    if (d->custom_id[0])
+        return snprintf(out, 64, "%s", d->custom_id) < 64;
+    const char *dot = strchr(d->upload, '.');
+    if (!dot || dot == d->upload || (size_t)(dot - d->upload) >= 64)
+        return 0;
+    memcpy(out, d->upload, (size_t)(dot - d->upload));
+    out[dot - d->upload] = '\0';
+    return 1;
+}
+
+/* Is d a push of a file whose removal was pushed (SMC_KV_GONE)? Its custom id then. */
+static int of_removed(struct smc *c, const struct smh_doc *d, char cid[64])
+{
+    char path[4200];
+    int64_t until;
+    return carried_id(d, cid) &&
+           smc_kv_get_num_str(c, SMC_KV_GONE, cid, &until, path, sizeof path) == 0 &&
+           strcmp(path, d->filepath) == 0;
+}
+
+void smh_stray_gone(struct smc *c, const char *key, const char *custom_id)
+{
+    if (custom_id[0])
+        smc_kv_set_num_str(c, SMC_KV_GONE, custom_id, (int64_t)(smc_now_ms() + STRAY_GRACE_MS),
+                           key);
+}
+
+struct expiry {
+    uint64_t before; /* smc_now_ms */
+    struct smh_pairs l;
+};
+
+static int expired(void *arg, const char *sub, const uint64_t *v, int got)
+{
+    struct expiry *x = arg;
+    if (got >= 1 && v[0] < x->before)
+        return smh_pairs_add(&x->l, sub, "") < 0;
+    return 0;
+}
+
+void smh_stray_prune(struct smc *c, uint64_t pull_started_ms)
+{
+    struct expiry x = {.before = pull_started_ms};
+    smc_kv_each_nums(c, SMC_KV_GONE, 1, expired, &x);
+    for (size_t i = 0; i < x.l.n; i++)
+        smc_kv_unset(c, SMC_KV_GONE, x.l.keys[i]);
+    smh_pairs_free(&x.l);
+}
 
 int smh_stray_seen(struct smc *c, const struct smh_doc *d)
 {
     struct smc_entry e;
+    char cid[64];
     if (!d->upload[0] && !d->custom_id[0])
         return 0; /* (most documents of other clients: no lookup) */
-    if (!d->filepath[0] || smc_entry_get(c, d->filepath, &e) != 0 || !e.custom_id[0] ||
-        strcmp(e.remote_id, d->id) == 0)
+    if (!d->filepath[0])
+        return 0;
+    int got = smc_entry_get(c, d->filepath, &e);
+    if (got == 0 && strcmp(e.remote_id, d->id) == 0)
+        return 0; /* the file's own */
+    if ((got == -ENOENT || got == 0) && of_removed(c, d, cid) &&
+        (got == -ENOENT || strcmp(e.custom_id, cid) != 0)) {
+        /* a push of a file since removed, applied late */
+        smc_queue_put_stray(c, d->filepath, d->id, cid, 0);
+        return 1;
+    }
+    if (got != 0 || !e.custom_id[0])
         return 0;
     size_t l = strlen(e.custom_id);
     int marker = strncmp(d->upload, e.custom_id, l) == 0 && d->upload[l] == '.';

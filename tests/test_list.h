@@ -25,4 +25,5 @@
     X(journal_folds_early_threads)                                                                 \
     X(journal_short_pad)                                                                           \
     X(journal_dead_process_records)                                                                \
-    X(journal_dead_owner)
+    X(journal_dead_owner)                                                                          \
+    X(stray_removals_pruned)

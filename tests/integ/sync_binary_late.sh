@@ -4,7 +4,8 @@
 # nothing and the retry made the file's document (a dead client's request applied late). The
 # next pull sees the late document, which carries this cache's upload marker and is not the
 # file's document, and deletes it: one document stays, the file's own, and a second cache reads
-# the bytes once. Also the two switches of kind whose first push lost its answer: a text create
+# the bytes once; applied after the file's removal was pushed, it is deleted and the file stays
+# removed. Also the two switches of kind whose first push lost its answer: a text create
 # whose answer was lost, then the file turning binary before its next push; a binary upload whose
 # answer was lost, then the file turning text. Each leaves one document, of the file's new kind,
 # at once (no pull between).
@@ -41,6 +42,24 @@ srv check "$A/tree" >"$T/check" || { cat "$T/check"; fail "the server does not h
 sync_ "$B2"
 cmp "$T/l.png" "$B2/tree/img/l.png" || fail "the second cache does not read the PNG's bytes"
 echo "ok - a late-applied upload is found by the next pull and deleted; one document stays ($own)"
+
+# the same late upload, applied only after the file's removal was pushed: the file stays removed
+png "$T/r.png" 3000
+on "$A" shim bash -c "cat '$T/r.png' > /sm/img/r.png"
+srv config late_uploads=1 >/dev/null
+sync_ "$A"
+srv id /img/r.png >/dev/null || fail "not one document after the retried upload of r.png"
+on "$A" shim rm /sm/img/r.png
+sync_ "$A"
+[ "$(docs_at /img/r.png)" = "0 -" ] || fail "the removal was not pushed: $(docs_at /img/r.png)"
+late=$(srv late_apply)
+[ -n "$late" ] && [ "$(docs_at /img/r.png)" = "1 image" ] || fail "late_apply made no document ($late)"
+sync_ "$A"
+[ ! -e "$A/tree/img/r.png" ] || fail "the removed file came back with its late upload"
+[ "$(docs_at /img/r.png)" = "0 -" ] || fail "the late upload of a removed file stays: $(docs_at /img/r.png)"
+sync_ "$B2"
+[ ! -e "$B2/tree/img/r.png" ] || fail "a second cache has the removed file"
+echo "ok - a late upload of a file whose removal was pushed is deleted; the file stays removed"
 
 # A file's first push loses its answer, then the file turns to the other kind before the retry
 # (one process, no pull between: a pull would adopt the lost push's document first). The retry

@@ -28,7 +28,7 @@ static int qvisit(void *arg, uint64_t seq, const struct smc_qrec *q, const char 
     struct qlog *l = arg;
     (void)seq;
     if (l->n < 64) {
-        l->ops[l->n] = "?WDRS"[q->op & 7];
+        l->ops[l->n] = "?WDRSX"[q->op & 7];
         snprintf(l->paths[l->n], sizeof l->paths[0], "%s>%s", from, to);
         l->n++;
     }
