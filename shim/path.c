@@ -162,6 +162,20 @@ void sm_tree_adopt(const char *spec)
         SM_REAL(fstat)(fd, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_dev != (dev_t)dev ||
         st.st_ino != (ino_t)ino)
         return; /* not the tree (a stale variable, a reused number): leave the fd alone */
+    /* and it must be this cache's tree: the variable names any directory the process can hold
+     * open, and the prefix would then write there, outside the cache (the kernel's name for it
+     * says which; with no /proc to ask, the fd is not taken) */
+    char l[64], at[PATH_MAX];
+    snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+    ssize_t n = SM_REAL(readlink)(l, at, sizeof at - 1);
+    const struct sm_where *w = sm_w();
+    if (n <= 0 || (size_t)n != w->tlen || memcmp(at, w->tree, w->tlen) != 0) {
+        sm_log(SM_LOG_WARN,
+               "SMSHIM_TREE_FD names descriptor %d, which is not this cache's tree: "
+               "left alone",
+               fd);
+        return;
+    }
     fcntl(fd, F_SETFD, FD_CLOEXEC);
     fd = sm_fd_lift(fd);
     sm_treefd_value = fd;
