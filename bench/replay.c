@@ -5,6 +5,9 @@
  * system's (and the shim's) share of a crawl.
  *
  *   replay PLAN DEST WORKERS      prints {"files": N, "secs": S, "t0_real_ns": T}
+ *   replay -c N DEST WORKERS      WORKERS threads each create N new files of 4 KiB in DEST, one
+ *                                 shared directory the process makes first (untimed): create,
+ *                                 write 4 KiB, close; prints {"files": N * WORKERS, "secs": S}
  *
  * t0_real_ns is the wall clock (CLOCK_REALTIME) when the workers start: case 4 compares it with
  * the test server's createdAt of the uploaded documents ("when the last upload reached the
@@ -68,8 +71,55 @@ static void *worker(void *arg)
     }
 }
 
+/* -c: thread i creates DEST/t<i>-<j> for j < per_thread */
+static long per_thread;
+
+static void *creator(void *arg)
+{
+    long t = (long)(intptr_t)arg;
+    char p[PATH_MAX];
+    for (long j = 0; j < per_thread; j++) {
+        snprintf(p, sizeof p, "%s/t%ld-%ld", dest, t, j);
+        int fd = open(p, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, content, 4096) != 4096 || close(fd) != 0) {
+            fprintf(stderr, "replay: %s: %s\n", p, strerror(errno));
+            __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static int creates(long n, int workers)
+{
+    pthread_t th[256];
+    per_thread = n;
+    if (mkdir(dest, 0755) != 0)
+        BENCH_DIE("mkdir %s", dest);
+    uint64_t t0 = bench_now_ns();
+    for (int i = 0; i < workers; i++)
+        pthread_create(&th[i], NULL, creator, (void *)(intptr_t)i);
+    for (int i = 0; i < workers; i++)
+        pthread_join(th[i], NULL);
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    printf("{\"files\": %ld, \"secs\": %.6f}\n", n * workers, secs);
+    fflush(stdout);
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
+    for (size_t i = 0; i < sizeof content; i++)
+        content[i] = (i % 64 == 63) ? '\n' : (char)('a' + i % 26);
+    if (argc == 5 && strcmp(argv[1], "-c") == 0) {
+        int workers = atoi(argv[4]);
+        dest = argv[3];
+        if (atol(argv[2]) < 1 || workers < 1 || workers > 256) {
+            fprintf(stderr, "usage: replay -c N DEST WORKERS (1-256 workers)\n");
+            return 2;
+        }
+        return creates(atol(argv[2]), workers);
+    }
     if (argc != 4) {
         fprintf(stderr, "usage: replay PLAN DEST WORKERS\n");
         return 2;
@@ -98,8 +148,6 @@ int main(int argc, char **argv)
         nitems++;
     }
     fclose(f);
-    for (size_t i = 0; i < sizeof content; i++)
-        content[i] = (i % 64 == 63) ? '\n' : (char)('a' + i % 26);
 
     pthread_t th[256];
     if (workers < 1 || workers > 256)

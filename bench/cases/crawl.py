@@ -1,4 +1,6 @@
-"""Case 4, local part (crawl): crawl.py and bench/replay into every side, trees checked."""
+"""Case 4, local part (crawl): crawl.py and bench/replay into every side, trees checked; and
+bench/replay -c: 16 threads each creating new 4 KiB files in one shared directory (the
+create+write+close of case 1 with 16 threads)."""
 import re
 import time
 
@@ -21,7 +23,7 @@ def run(ctx):
     plan_file = ctx.W + "/crawl-plan.txt"
     items = plan(FILES, DIRS)
     write_plan(plan_file, items)
-    py, pyw, cc = ({s.name: [] for s in act} for _ in range(3))
+    py, pyw, cc, cw = ({s.name: [] for s in act} for _ in range(4))
     for r, s in in_turns(act, cfg["crawl_rounds"]):
         t0 = time.perf_counter()
         text = s.run([proc.PY, CRAWL_SCRIPT, "--dest", "%s/%s" % (s.dir, crawl_name(s, "py", r)),
@@ -34,6 +36,11 @@ def run(ctx):
         o = s.json([proc.BIN["replay"], plan_file, "%s/%s" % (s.dir, crawl_name(s, "c", r)),
                     str(WORKERS)])
         cc[s.name].append(o["secs"] * 1e9)
+        o = s.json([proc.BIN["replay"], "-c", str(cfg["c16_files"]),
+                    "%s/%s" % (s.dir, crawl_name(s, "cw", r)), str(WORKERS)])
+        if o["files"] != cfg["c16_files"] * WORKERS:
+            raise BenchError("%s: replay -c: %r" % (s.name, o))
+        cw[s.name].append(o["secs"] * 1e9)
     # every side must have written the planned tree (read back from the real directory)
     for s in act:
         for prog in ("python", "c"):
@@ -42,8 +49,10 @@ def run(ctx):
     base = "tmpfs" if "tmpfs" in py else "disk"
     out = {"unit": "ns wall time of the 16 workers, median over rounds; python: crawl.py's own "
                    "timer (threads), python_process: the whole interpreter run, c: "
-                   "bench/replay (pthreads)",
+                   "bench/replay (pthreads); create16: bench/replay -c, 16 threads each "
+                   "creating c16_files new 4 KiB files in one directory",
            "files": len(items), "dirs": DIRS, "workers": WORKERS, "rounds": cfg["crawl_rounds"],
+           "c16_files": cfg["c16_files"],
            "trees_checked": True, "base": base, "sides": {},
            "server_latency": {"status": "skipped", "reason": "not run"},
            "last_upload": {"status": "skipped", "reason": "not run"}}
@@ -52,11 +61,13 @@ def run(ctx):
             out["sides"][n] = S[n].why()
             continue
         d = {"python_ns": median(py[n]), "python_process_ns": median(pyw[n]),
-             "c_ns": median(cc[n])}
+             "c_ns": median(cc[n]), "create16_ns": median(cw[n])}
         d["ratio_python"] = ratio(d["python_ns"], median(py[base]))
         d["ratio_c"] = ratio(d["c_ns"], median(cc[base]))
+        d["ratio_create16"] = ratio(d["create16_ns"], median(cw[base]))
         if "disk" in py:
             d["python_vs_disk"] = ratio(d["python_ns"], median(py["disk"]))
             d["c_vs_disk"] = ratio(d["c_ns"], median(cc["disk"]))
+            d["create16_vs_disk"] = ratio(d["create16_ns"], median(cw["disk"]))
         out["sides"][n] = d
     return out

@@ -32,7 +32,7 @@ WORKERS = 16  # the crawls' threads (crawl.py, bench/replay, crawl.js)
 # sizes: the full run takes about nine minutes on 2 cores (three of them waiting on the test
 # server's latency in cases 4 and 5); the smoke run about ten seconds
 FULL = dict(rounds=3, budget=0.25, pass_rounds=4, start_runs=240, start_rounds=6,
-            first_runs=15, crawl_rounds=5, scale=[1000, 10000, 100000], scale_1m=1000000,
+            first_runs=15, crawl_rounds=5, c16_files=64, scale=[1000, 10000, 100000], scale_1m=1000000,
             scale_rounds=3, prog_rounds=4, prog_runs=2, repo_files=1000, pymods=40,
             cg_n=(2000, 22000), d_entries=1000, proot_start_runs=20,
             srv_files=177, srv_dirs=92, srv_latencies=[0, 200, 1000], srv_rounds=9,
@@ -41,7 +41,7 @@ FULL = dict(rounds=3, budget=0.25, pass_rounds=4, start_runs=240, start_rounds=6
             drain_stock=[50, 200], raw_max=500000, raw_bun_rounds=9, raw_bun_files=177,
             raw_bun_dirs=92, pull_docs=20000, pull_latency=100, dead_rounds=3)
 SMOKE = dict(rounds=1, budget=0.005, pass_rounds=1, start_runs=4, start_rounds=1,
-             first_runs=1, crawl_rounds=1, scale=[100, 300], scale_1m=None,
+             first_runs=1, crawl_rounds=1, c16_files=2, scale=[100, 300], scale_1m=None,
              scale_rounds=1, prog_rounds=1, prog_runs=1, repo_files=20, pymods=3,
              cg_n=(10, 60), d_entries=50, proot_start_runs=1,
              srv_files=20, srv_dirs=10, srv_latencies=[0, 50], srv_rounds=1,

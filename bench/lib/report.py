@@ -108,7 +108,9 @@ def workload_table(C, skipped):
     wrows = []
     if c and "sides" in c:
         wrows += [("crawl, 177 files, 16 threads (crawl.py)", ("crawl", "python")),
-                  ("crawl, 177 files, 16 threads (C replayer)", ("crawl", "c"))]
+                  ("crawl, 177 files, 16 threads (C replayer)", ("crawl", "c")),
+                  ("create+write 4 KiB+close, 16 threads x %s new files, one directory"
+                   % c.get("c16_files", "?"), ("crawl", "create16"))]
     if pg and "programs" in pg:
         labels = {"git_status": "`git status`, %d files" % pg["repo_files"],
                   "find_wc": "`find | wc -l`, 177-file tree", "tar_c": "`tar c`, 177-file tree",

@@ -47,6 +47,10 @@ def local(T, C, m, c):
               get(m, "ops", "open_read", "shim_vs_disk_p50"))
     T.at_most("create+write+close vs the cache's disk", "1.2x",
               get(m, "ops", "create_write", "shim_vs_disk_p50"))
+    T.at_most("create+write+close, 16 threads, vs the cache's disk", "1.2x",
+              get(c, "sides", "shim", "create16_vs_disk"),
+              "wall time of 16 threads each creating %s files in one directory"
+              % c.get("c16_files", "?"))
     T.at_most("mkdir vs the cache's disk", "1.1x", get(m, "ops", "mkdir", "shim_vs_disk_p50"))
     p = C.get("passthrough", {}).get("ops", {})
     cheap = ["stat", "lstat", "stat_missing", "access", "open_read", "readdir"]
