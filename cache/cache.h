@@ -105,6 +105,17 @@ int smc_errno(int rc);
 /** Record a create/write/truncate of the file `key`: the entry becomes dirty (if it was clean)
  *  and a SMC_Q_WRITE record is queued, in one transaction. A file already dirty costs one read. */
 int smc_note_write(struct smc *c, const char *key, uint64_t now_ns);
+/** A write recorded in the journal: which journal (its epoch; 0: none) and where. */
+struct smc_wtok {
+    uint64_t epoch, pos;
+};
+/** smc_note_write, and *tok: where its record lies when it went to the journal, zeros when it did
+ *  not (recorded in a transaction, folded at once, or not recorded: the file dirty already). */
+int smc_note_write_tok(struct smc *c, const char *key, uint64_t now_ns, struct smc_wtok *tok);
+/** 1 when no fold has read tok's record yet (no lock, no system call). Another write of the same
+ *  key recorded now would be folded by the same fold, right after it, and change nothing that
+ *  it does not (an entry already dirty stays as it is): a caller may leave it unrecorded. */
+int smc_wtok_unread(struct smc *c, const struct smc_wtok *tok);
 /** Record writes of the n files keys[] (a directory that arrived from outside), in one
  *  transaction. */
 int smc_note_writes(struct smc *c, const char *const *keys, size_t n, uint64_t now_ns);

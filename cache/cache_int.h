@@ -61,9 +61,10 @@ void smc_journal_unlock(struct smc *c);
 /** Append one change (the arguments of smc_note_apply). 0; -ENOSPC (full) or -E2BIG (too large
  *  a record): the caller records it in a write transaction instead, which folds the journal
  *  first. When the sync engine guards one of its keys, returns only after the engine's
- *  transaction ended. */
+ *  transaction ended. tok (or NULL): where the record lies, when it is in the journal and was
+ *  not folded at once (left alone otherwise). */
 int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
-                       uint64_t now_ns);
+                       uint64_t now_ns, struct smc_wtok *tok);
 /** Inside the write transaction t: apply every record not folded yet, in order (smc_txn does
  *  this for every write transaction). */
 int smc_journal_fold(struct smc *c, MDB_txn *t);

@@ -33,6 +33,12 @@
  *    opens the file. A stale guard left by a dead process only sends writers of that hash the
  *    slow way.
  *
+ *  - The reach. A fold raises the header's reach to the tail it starts from, under the mutex,
+ *    before it reads a record. A record at or past the reach was read by no fold: any later
+ *    record is folded by the same fold or a later one, after it (smc_wtok_unread). The shim's
+ *    close of a file it created leaves its second record out while the create's is unread:
+ *    the two would be folded together, and the second would change nothing.
+ *
  * Lock order: LMDB's writer lock, then the journal mutex (held only for a copy or a read of the
  * header, never across a call into LMDB or a system call). A process killed with the journal
  * never folded leaves its records for the next writer transaction of any process; a journal that
@@ -149,7 +155,7 @@ static int guarded(const struct smc_jhdr *h, uint64_t kh)
 }
 
 int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
-                       uint64_t now_ns)
+                       uint64_t now_ns, struct smc_wtok *tok)
 {
     struct smc_journal *j = c->journal;
     if (!j)
@@ -192,6 +198,10 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
     int slow = guarded(h, hf) || guarded(h, ht);
     uint64_t tail = h->tail, unfolded = tail - h->head;
     j_unlock(h);
+    if (tok && !slow) {
+        tok->epoch = h->epoch;
+        tok->pos = pos + pad;
+    }
     if (!slow) {
         if (__builtin_expect(j->early && unfolded > j->early, 0))
             smc_journal_fold_early(c, tail);
@@ -201,6 +211,17 @@ int smc_journal_append(struct smc *c, enum smc_qop op, const char *from, const c
      * record) before the caller goes on to the tree */
     smc_journal_fold_now(c); /* (failing, the record stays for the next transaction to fold) */
     return 0;
+}
+
+/* The record of tok has been read by no fold: reach (the furthest tail a fold started from,
+ * raised under the mutex before the fold reads a record) is not past it. A fold that reads it
+ * later reads every record appended after it too. */
+int smc_wtok_unread(struct smc *c, const struct smc_wtok *tok)
+{
+    struct smc_journal *j = c ? c->journal : NULL;
+    if (!j || !tok->epoch || __atomic_load_n(&j->h->epoch, __ATOMIC_RELAXED) != tok->epoch)
+        return 0;
+    return __atomic_load_n(&j->h->reach, __ATOMIC_ACQUIRE) <= tok->pos;
 }
 
 int smc_journal_pending(struct smc *c)

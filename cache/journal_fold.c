@@ -68,6 +68,8 @@ static int fold_upto(struct smc *c, MDB_txn *t, uint64_t max)
     if (rc == 0 || start < h->head || start > h->tail)
         start = h->head;
     uint64_t end = h->tail;
+    if (end > h->reach)
+        __atomic_store_n(&h->reach, end, __ATOMIC_RELEASE);
     j_unlock(h);
     j->folded = start;
     if (start == end)

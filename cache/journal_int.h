@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define SMC_J_MAGIC   0x4c4e524a4d53ull /* "SMJRNL" */
-#define SMC_J_VERSION 1
+#define SMC_J_VERSION 2
 #define SMC_J_CAP     ((uint64_t)4 << 20) /* bytes of records */
 #define SMC_J_HDR     4096                /* the header's page */
 /* a record larger than this is not journaled: it is recorded in a transaction of its own */
@@ -35,6 +35,8 @@ struct smc_jhdr {
     uint64_t tail;      /* position of the next record */
     uint64_t head;      /* records below it are folded and committed (published late) */
     uint64_t guard[2];  /* smc_hash64 of the keys the sync engine is changing; 0: none */
+    uint64_t reach;     /* the furthest tail a fold has started from: records at or past it were
+                           read by no fold (only grows; a fold that aborts leaves it moved) */
 };
 
 /* One record; from and to follow, each NUL-terminated; the whole is padded to 8 bytes. */

@@ -236,19 +236,32 @@ static int already_dirty(struct smc *c, const char *key)
 
 /* A change goes to the journal (journal.c), or, when it is full or the record too large, into a
  * transaction of its own, which folds the journal first: the order of changes is kept. */
-static int note(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
-                uint64_t now_ns)
+static int note_tok(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
+                    uint64_t now_ns, struct smc_wtok *tok)
 {
-    if (smc_journal_append(c, op, from, to, is_dir, now_ns) == 0)
+    if (smc_journal_append(c, op, from, to, is_dir, now_ns, tok) == 0)
         return 0;
     IN_WRITE_TXN(c, smc_note_apply(c, t, op, from, to, is_dir, now_ns));
 }
 
-int smc_note_write(struct smc *c, const char *key, uint64_t now_ns)
+static int note(struct smc *c, enum smc_qop op, const char *from, const char *to, int is_dir,
+                uint64_t now_ns)
 {
+    return note_tok(c, op, from, to, is_dir, now_ns, NULL);
+}
+
+int smc_note_write_tok(struct smc *c, const char *key, uint64_t now_ns, struct smc_wtok *tok)
+{
+    tok->epoch = tok->pos = 0;
     if (already_dirty(c, key))
         return 0;
-    return note(c, SMC_Q_WRITE, key, NULL, 0, now_ns);
+    return note_tok(c, SMC_Q_WRITE, key, NULL, 0, now_ns, tok);
+}
+
+int smc_note_write(struct smc *c, const char *key, uint64_t now_ns)
+{
+    struct smc_wtok tok;
+    return smc_note_write_tok(c, key, now_ns, &tok);
 }
 
 int smc_note_writes(struct smc *c, const char *const *keys, size_t n, uint64_t now_ns)

@@ -6,6 +6,7 @@
  * closefrom, dup2, dup3, the fsync family, and the calls that make descriptors for the library's
  * own threads (socket, pipe, ...). The raw door reaches the same cores (sys.c). */
 #include "shim.h"
+#include "../cache/cache.h"
 #include "../hydrate/csock.h"
 
 #include <netdb.h>
@@ -16,13 +17,16 @@
 
 /* ---- descriptors open for writing under the prefix ------------------------------------------ */
 
-/* The pid that opened each and the file's key. Their close records the file again, so that
- * writes made after the sync engine read it are pushed (the engine's scan finds those closed some
- * other way: exit, a child). */
+/* The pid that opened each, the file's key and where the open's record lies in the journal. Their
+ * close records the file again, so that writes made after the sync engine read it are pushed (the
+ * engine's scan finds those closed some other way: exit, a child). A close that finds the open's
+ * record read by no fold yet records nothing: no fold has read it, so no push has cleared what it
+ * marks, and the fold that reads it would fold the second record with it, for nothing. */
 #define WFD_MAX 4096
 static struct {
     pid_t owner;
     char *key; /* malloc'd */
+    struct smc_wtok tok;
 } wfd[WFD_MAX];
 
 /* This process's pid for the owner of a new entry, asked of the kernel once and again in the
@@ -54,17 +58,20 @@ static pid_t wfd_me(void)
     return p;
 }
 
-void sm_wfd_set(int fd, const char *key)
+void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok)
 {
     if (fd < 0 || fd >= WFD_MAX)
         return;
     char *k = strdup(key);
     __atomic_store_n(&wfd[fd].owner, wfd_me(), __ATOMIC_RELAXED);
+    /* (the number is this thread's until its close: no other thread reads the entry before) */
+    wfd[fd].tok.epoch = tok ? tok->epoch : 0;
+    wfd[fd].tok.pos = tok ? tok->pos : 0;
     free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
 }
 
 /* close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by
- * this process. */
+ * this process and its close is to record it. */
 static int wfd_closing(int fd, char key[PATH_MAX])
 {
     if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED))
@@ -73,9 +80,14 @@ static int wfd_closing(int fd, char key[PATH_MAX])
     /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
     if (owner != getpid())
         return 0;
+    struct smc_wtok tok = wfd[fd].tok;
     char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
     if (!k)
         return 0;
+    if (sm_note_unread(&tok)) {
+        free(k);
+        return 0;
+    }
     size_t n = strnlen(k, PATH_MAX - 1); /* a key is shorter than PATH_MAX (sm_key_at) */
     memcpy(key, k, n);
     key[n] = '\0';

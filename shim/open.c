@@ -2,6 +2,7 @@
  * open returns a real kernel fd onto the file's local bytes in the tree (or onto the real
  * directory that mirrors a virtual one). */
 #include "shim.h"
+#include "../cache/cache.h"
 
 #include <linux/openat2.h>
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static void note_open(int fd, int flags)
     if (sm_key_fd(fd, key) == 0) {
         sm_note_write_st(key, &st);
         if ((flags & O_ACCMODE) != O_RDONLY)
-            sm_wfd_set(fd, key);
+            sm_wfd_set(fd, key, NULL);
     }
 }
 
@@ -196,7 +197,8 @@ static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat
  * O_EXCL and RESOLVE_NO_SYMLINKS, which succeeds only where that key is the new file's canonical
  * name. The fd, or -1 with *lex the key recorded ("" when nothing was): open_res then goes the
  * way of every other open and takes that record back when the key is not this open's. */
-static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[PATH_MAX])
+static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[PATH_MAX],
+                       struct smc_wtok *tok)
 {
     lex[0] = '\0';
     if (!(flags & O_CREAT) || (flags & ~CREATE_FLAGS) || (flags & O_ACCMODE) == O_ACCMODE ||
@@ -211,7 +213,7 @@ static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[
         return -1;
     lex[0] = '/';
     memcpy(lex + 1, r->path, n + 1);
-    sm_note_write(lex); /* before the open: the dirty_since guard */
+    sm_note_write_tok(lex, tok); /* before the open: the dirty_since guard */
     struct open_how how = {.flags = (uint64_t)(flags | O_EXCL),
                            .mode = mode & 07777,
                            .resolve =
@@ -225,7 +227,7 @@ static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[
         return -1;
     }
     if ((flags & O_ACCMODE) != O_RDONLY)
-        sm_wfd_set((int)fd, lex);
+        sm_wfd_set((int)fd, lex, tok);
     return (int)fd;
 }
 
@@ -233,11 +235,12 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
     char pre[PATH_MAX], lex[PATH_MAX];
     struct stat st;
+    struct smc_wtok tok = {0, 0}; /* where pre's record before the open lies */
     int have_pre = 0, hit = 0, was_missing = 0;
     pre[0] = lex[0] = '\0';
     if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
         int saved = errno;
-        int fast = create_fast(r, flags, mode, lex);
+        int fast = create_fast(r, flags, mode, lex, &tok);
         if (fast >= 0)
             return fast;
         errno = saved;
@@ -253,10 +256,13 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
         int again = have_pre && lex[0] && strcmp(pre, lex) == 0;
         if (lex[0] && !again)
             sm_note_unlink(lex); /* a symlink, a directory, a name through a link: no file's */
-        if (have_pre && p == 1 && st.st_nlink > 1)
+        if (!again)
+            tok.epoch = tok.pos = 0;
+        if (have_pre && p == 1 && st.st_nlink > 1) {
             sm_note_write_st(pre, &st); /* every name of a linked file, before the open */
-        else if (have_pre && !again)
-            sm_note_write(pre);
+            tok.epoch = tok.pos = 0;
+        } else if (have_pre && !again)
+            sm_note_write_tok(pre, &tok);
     }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
     if (fd < 0) {
@@ -277,7 +283,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     }
     if (have_pre) {
         if ((flags & O_ACCMODE) != O_RDONLY)
-            sm_wfd_set(fd, pre);
+            sm_wfd_set(fd, pre, &tok);
     } else if (r->kind == SM_TREE && open_writes(flags)) {
         note_open(fd, flags);
     } else if (SM_UNLIKELY(SM_GUARD_ON()) && r->kind == SM_PASS)

@@ -264,16 +264,30 @@ static void unrecorded(struct smc *c, const char *key, int rc)
     }
 }
 
-void sm_note_write(const char *key)
+void sm_note_write_tok(const char *key, struct smc_wtok *tok)
 {
     struct smc *c = sm_record_env();
     int was = sm_lib_enter();
-    int rc = c ? smc_note_write(c, key, sm_now_ns()) : 0;
+    int rc = 0;
+    tok->epoch = tok->pos = 0;
+    if (c)
+        rc = smc_note_write_tok(c, key, sm_now_ns(), tok);
     sm_lib_leave(was);
     if (rc < 0)
         unrecorded(c, key, rc);
     else if (c)
         sm_sync_kick(c);
+}
+
+void sm_note_write(const char *key)
+{
+    struct smc_wtok tok;
+    sm_note_write_tok(key, &tok);
+}
+
+int sm_note_unread(const struct smc_wtok *tok)
+{
+    return tok->epoch && smc_wtok_unread(__atomic_load_n(&rec_env, __ATOMIC_ACQUIRE), tok);
 }
 
 void sm_note_unlink(const char *key)

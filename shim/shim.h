@@ -369,6 +369,12 @@ const char *sm_sud_env(void);
 
 /** A regular file under the prefix was created, opened for writing or truncated. */
 void sm_note_write(const char *key);
+struct smc_wtok;
+/** sm_note_write, and *tok: where its record lies in the journal (zeros: not there). */
+void sm_note_write_tok(const char *key, struct smc_wtok *tok);
+/** 1 when no fold has read tok's record yet: a second record of the same write would be folded
+ *  with it and change nothing (cache.h: smc_wtok_unread). */
+int sm_note_unread(const struct smc_wtok *tok);
 /** The file `key` was removed. */
 void sm_note_unlink(const char *key);
 /** `from` was renamed to `to` (is_dir: a whole directory moved). */
@@ -407,8 +413,8 @@ void sm_sync_take_over(void) __attribute__((weak)); /* (not in the unit tests) *
 /** fsync/sync under the prefix: make the cache's committed state durable. */
 void sm_note_sync(void);
 /** fd was opened for writing on the file `key` under the prefix: its close records the file
- *  again (fd.c). */
-void sm_wfd_set(int fd, const char *key);
+ *  again (fd.c), unless tok (or NULL), the open's record, is still unread by any fold then. */
+void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok);
 /** The program opened fd on a path that may be the cache's LMDB lock file: remember it. */
 void sm_guard_opened(int fd);
 /** The program is closing fd; returns 1 if it was a descriptor on the lock file (the caller then

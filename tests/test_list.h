@@ -26,4 +26,5 @@
     X(journal_short_pad)                                                                           \
     X(journal_dead_process_records)                                                                \
     X(journal_dead_owner)                                                                          \
-    X(stray_removals_pruned)
+    X(stray_removals_pruned)                                                                       \
+    X(journal_write_token)

@@ -307,3 +307,31 @@ SM_TEST(journal_dead_owner)
     smc_close(c);
     return 0;
 }
+
+/* A write's token says whether any fold has read its record: until one has, a second record of
+ * the same write would be folded with it; a fold of any kind (a flush, the guard of a pull, an
+ * other process's transaction) ends that. A write recorded nowhere (the file dirty already, the
+ * journal folded) has no token. */
+SM_TEST(journal_write_token)
+{
+    char tree[PATH_MAX], tmp[PATH_MAX];
+    struct smc *c = jopen();
+    struct smc_wtok a, b;
+    tree_dirs(tree, tmp, sizeof tree);
+    ASSERT_EQ_INT(smc_note_write_tok(c, "/t1.md", 10, &a), 0);
+    ASSERT(a.epoch != 0);
+    ASSERT(smc_wtok_unread(c, &a));
+    ASSERT_EQ_INT(smc_note_write_tok(c, "/t2.md", 11, &b), 0);
+    ASSERT(smc_wtok_unread(c, &a) && smc_wtok_unread(c, &b));
+    ASSERT_EQ_INT(smc_flush(c), 0);
+    ASSERT(!smc_wtok_unread(c, &a) && !smc_wtok_unread(c, &b));
+    ASSERT_EQ_INT(smc_note_write_tok(c, "/t1.md", 12, &a), 0); /* dirty, nothing pending */
+    ASSERT(a.epoch == 0 && !smc_wtok_unread(c, &a));
+    ASSERT_EQ_INT(smc_note_write_tok(c, "/t3.md", 13, &a), 0);
+    ASSERT(smc_wtok_unread(c, &a));
+    struct smc_remote d = remote("/t4.md", "remote\n");
+    ASSERT_EQ_INT(smc_apply_remote(c, tree, tmp, &d), SMC_APPLIED); /* guards: folds */
+    ASSERT(!smc_wtok_unread(c, &a));
+    smc_close(c);
+    return 0;
+}
