@@ -135,6 +135,12 @@ static inline void sm_lib_leave(int was)
  *  is never armed for syscall dispatch), sm_in_lib set before fn runs. Returns 0 or an error
  *  number, as pthread_create. */
 int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg);
+/** The same for a pthread_create that reached the shim's wrapper from one of the library's
+ *  threads (libcurl's resolver): a sanitizer's interceptor, bound ahead of the wrapper for every
+ *  caller, has seen this start already (fn is its own start routine), so the thread is made by
+ *  libc's pthread_create: through the interceptor again, the thread would start twice in it. */
+int sm_thread_start_passed(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *),
+                           void *arg);
 /** Non-zero while sm_thread_start is inside the pthread_create it calls: the shim's wrapper,
  *  reached again through a sanitizer's interceptor, then only passes the call on. */
 int sm_thread_starting(void);

@@ -85,7 +85,8 @@ static __typeof__(pthread_create) *create_fn(void)
     return f;
 }
 
-int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+static int thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg,
+                        __typeof__(pthread_create) *create)
 {
     gate_register();
     struct lib_start *s = malloc(sizeof *s);
@@ -98,12 +99,22 @@ int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *
     sigemptyset(&old);
     SM_REAL(pthread_sigmask)(SIG_BLOCK, &all, &old); /* the new thread inherits a full mask */
     thread_starting = 1;
-    int rc = create_fn()(t, attr, lib_thread, s);
+    int rc = create(t, attr, lib_thread, s);
     thread_starting = 0;
     SM_REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
     if (rc != 0)
         free(s);
     return rc;
+}
+
+int sm_thread_start(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    return thread_start(t, attr, fn, arg, create_fn());
+}
+
+int sm_thread_start_passed(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+    return thread_start(t, attr, fn, arg, SM_REAL(pthread_create));
 }
 
 /* ---- the library's own descriptors (sm_real.h) ----------------------------------------------- */

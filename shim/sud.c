@@ -376,7 +376,7 @@ SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
 {
     if (SM_UNLIKELY(sm_in_lib)) /* a thread libcurl starts from the sync thread: the library's */
         return sm_thread_starting() ? SM_REAL(pthread_create)(t, attr, fn, arg)
-                                    : sm_thread_start(t, attr, fn, arg);
+                                    : sm_thread_start_passed(t, attr, fn, arg);
     if (SM_LIKELY(sm_cfg.enabled))
         sm_fd_before_threads(); /* while the process has one thread: cheap */
     if (SM_LIKELY(!__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
