@@ -267,10 +267,10 @@ void smc_relock(struct smc *c)
     if (c->lock_fd < 0)
         return;
     struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
-    (void)fcntl(c->lock_fd, F_SETLK, &fl);
+    (void)SM_REAL(fcntl)(c->lock_fd, F_SETLK, &fl);
     fl.l_type = F_WRLCK;
     fl.l_start = getpid();
-    (void)fcntl(c->lock_fd, F_SETLK, &fl);
+    (void)SM_REAL(fcntl)(c->lock_fd, F_SETLK, &fl);
 }
 
 void smc_close(struct smc *c)

@@ -57,6 +57,7 @@
 /* clang-format off */
 #define SM_REAL_LIST(X)                                                                          \
     X(open) X(openat) X(creat) X(fopen) X(freopen) X(close) X(close_range) X(dup2) X(dup3)      \
+    X(dup) X(fcntl) X(fcntl64)                                                                   \
     X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
     X(access) X(faccessat) X(euidaccess)                                                         \
     X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob)                                    \

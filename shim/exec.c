@@ -97,7 +97,7 @@ static int tree_pass_begin(void)
         return -1;
     snprintf(tree_env, sizeof tree_env, "%s=%d:%lu:%lu", SMSHIM_ENV_TREE_FD, fd,
              (unsigned long)st.st_dev, (unsigned long)st.st_ino);
-    if (fcntl(fd, F_SETFD, 0) != 0)
+    if (SM_REAL(fcntl)(fd, F_SETFD, 0) != 0)
         return -1;
     return fd;
 }
@@ -106,7 +106,7 @@ static int tree_pass_begin(void)
 static void tree_pass_end(int fd)
 {
     if (fd >= 0)
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
+        SM_REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
 }
 
 /* str: "LD_PRELOAD=" and the value pre (the caller's LD_PRELOAD, NULL: none) with this library

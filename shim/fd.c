@@ -12,6 +12,7 @@
 #include <netdb.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -293,7 +294,7 @@ int sm_fd_replacing(int old, int nfd)
     if (SM_UNLIKELY(sm_fd_is_own(old)))
         return -EBADF;
     for (int tries = 0; SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd; tries++) {
-        if (fcntl(old, F_GETFD) < 0)
+        if (SM_REAL(fcntl)(old, F_GETFD) < 0)
             return -EBADF; /* the dup2 would fail: nothing is moved for it */
         int rc = smh_csock_yield(nfd);
         const char *how = "its connection was given up";
@@ -360,6 +361,45 @@ SM_EXPORT int dup3(int old, int nfd, int flags)
         return (int)sm_ret(rc);
     errno = saved;
     return rc;
+}
+
+/* ---- dup and fcntl of a descriptor the shim holds ------------------------------------------------ */
+
+/* For the host the shim's descriptors do not exist: dup and every fcntl of one (F_DUPFD would give
+ * the program a copy of LMDB's file to write into or to close, which drops the process's locks;
+ * F_SETFL O_APPEND would make LMDB's pwrite append; F_SETLK would take LMDB's locks) answer
+ * EBADF. The library's own calls (LMDB's locks, the lifts) pass. */
+SM_EXPORT int dup(int fd)
+{
+    if (SM_UNLIKELY(!sm_in_lib) && SM_UNLIKELY(sm_fd_is_own(fd))) {
+        errno = EBADF;
+        return -1;
+    }
+    return SM_REAL(dup)(fd);
+}
+
+/* The argument is read as a pointer, as libc's fcntl does: an int and a pointer travel in the
+ * same register. */
+#define FCNTL_BODY(real)                                                                           \
+    va_list ap;                                                                                    \
+    va_start(ap, cmd);                                                                             \
+    void *arg = va_arg(ap, void *);                                                                \
+    va_end(ap);                                                                                    \
+    if (SM_UNLIKELY(!sm_in_lib) && SM_UNLIKELY(sm_fd_is_own(fd))) {                                \
+        errno = EBADF;                                                                             \
+        return -1;                                                                                 \
+    }                                                                                              \
+    return (real)(fd, cmd, arg)
+
+SM_EXPORT int fcntl(int fd, int cmd, ...)
+{
+    FCNTL_BODY(SM_REAL(fcntl));
+}
+
+SM_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+    __typeof__(fcntl64) *f = SM_REAL(fcntl64);
+    FCNTL_BODY(f ? f : SM_REAL(fcntl));
 }
 
 /* ---- descriptors made for the library's own threads -------------------------------------------- */

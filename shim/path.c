@@ -176,7 +176,7 @@ void sm_tree_adopt(const char *spec)
                fd);
         return;
     }
-    fcntl(fd, F_SETFD, FD_CLOEXEC);
+    SM_REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
     fd = sm_fd_lift(fd);
     sm_treefd_value = fd;
     sm_fd_movable(&sm_treefd_value);

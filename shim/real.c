@@ -358,7 +358,7 @@ int sm_fd_lift(int fd)
     int base = fd_base_get();
     if (fd < base) {
         int saved = errno;
-        int nfd = fcntl(fd, F_DUPFD_CLOEXEC, base);
+        int nfd = SM_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base);
         if (nfd >= 0) {
             SM_REAL(close)(fd);
             fd = nfd;
@@ -391,7 +391,7 @@ void sm_fd_before_threads(void)
     if (base < top) { /* else no range is reserved */
         int p = SM_REAL(openat)(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
         if (p >= 0) {
-            int hi = fcntl(p, F_DUPFD_CLOEXEC, top - 1);
+            int hi = SM_REAL(fcntl)(p, F_DUPFD_CLOEXEC, top - 1);
             if (hi >= 0)
                 SM_REAL(close)(hi);
             SM_REAL(close)(p);
@@ -431,7 +431,7 @@ int sm_fd_vacate(int fd)
         int *h = __atomic_load_n(&movable[i], __ATOMIC_ACQUIRE);
         if (!h || __atomic_load_n(h, __ATOMIC_ACQUIRE) != fd)
             continue;
-        int nfd = fcntl(fd, F_DUPFD_CLOEXEC, fd_base_get());
+        int nfd = SM_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd_base_get());
         if (nfd < 0)
             return -EBUSY; /* every number above the base is taken: it cannot move now */
         fd_mark(nfd, 1);
@@ -467,7 +467,7 @@ int sm_fd_room(int n)
         return 0;
     }
     for (; k < n && k < 8; k++)
-        if ((got[k] = fcntl(ph, F_DUPFD_CLOEXEC, base)) < 0) {
+        if ((got[k] = SM_REAL(fcntl)(ph, F_DUPFD_CLOEXEC, base)) < 0) {
             ok = 0;
             break;
         }

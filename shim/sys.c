@@ -47,6 +47,12 @@ static long fault_sigaction_row(long sig, long act, long oact, long size)
     return sm_fault_raw(sig, (const void *)act, (void *)oact, size, &r) ? r : PASS;
 }
 
+/* dup or fcntl of a descriptor of the shim's: for the host it does not exist */
+static long own_row(long fd)
+{
+    return fd >= 0 && fd <= INT32_MAX && sm_fd_is_own((int)fd) ? -EBADF : PASS;
+}
+
 /* dup2/dup3 onto (or of) a descriptor of the shim's: refused, or made possible by moving it;
  * every dup is made by fd.c (the lift gate) */
 static long dup_core(long old, long nfd, long flags, int three)
@@ -170,6 +176,8 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     /* descriptors the shim must know about */                                                     \
     X(SYS_close, ANY, sm_close_core((int)a1))                                                      \
     X(SYS_close_range, ANY, sm_close_range_core((unsigned)a1, (unsigned)a2, (unsigned)a3))         \
+    X(SYS_dup, ANY, own_row(a1))                                                                   \
+    X(SYS_fcntl, ANY, own_row(a1))                                                                 \
     X(SYS_dup2, ANY, dup_core(a1, a2, 0, 0))                                                       \
     X(SYS_dup3, ANY, dup_core(a1, a2, a3, 1))                                                      \
     X(SYS_fsync, ANY, sm_fsync_core((int)a1, 0))                                                   \

@@ -23,7 +23,7 @@ echo "ok - exec 4> keeps its own file and every write is recorded"
 # 2. programs that close, replace and reuse every descriptor (the log passes: the log's
 #    descriptor is the shim's too, and no log line may land in the program's file), under this
 #    machine's descriptor limit and under the common 1024
-for mode in closeall closefrom range procfd raw dup2 lmdb log:closeall log:dup2 log:lmdb 1024:closeall 1024:dup2 1024:procfd 1024:lmdb; do
+for mode in closeall closefrom range procfd raw dup2 lmdb copy log:closeall log:dup2 log:lmdb 1024:closeall 1024:dup2 1024:procfd 1024:lmdb; do
     log="" lim=$(ulimit -n)
     case "$mode" in
     log:*) log=debug mode=${mode#log:}_log ;;

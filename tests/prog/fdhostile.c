@@ -12,6 +12,8 @@
  *              numbers the cache's data.mdb and lock.mdb have (found in /proc/self/fd), round
  *              after round, writing under DIR between rounds: every call must succeed and the
  *              number then be the program's file
+ *   copy       fcntl(F_DUPFD, F_DUPFD_CLOEXEC, F_SETFL), dup and the raw SYS_fcntl / SYS_dup of
+ *              every descriptor of the shim's (found in /proc/self/fd): each must answer EBADF
  * Each mode first writes DIR/a.txt (so the shim has its environment open), then does its thing,
  * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
  * all back and prints "ok" or what went wrong. */
@@ -231,6 +233,48 @@ int main(int argc, char **argv)
         }
         if (hit != 8)
             return 1;
+    } else if (strcmp(mode, "copy") == 0) {
+        /* copies of, and flags on, every number: none may reach one of the shim's descriptors
+         * (found first in /proc/self/fd: the cache's meta/ files, the tree, sockets) */
+        int theirs[64], n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        while (d && (e = readdir(d)) && n < 64) {
+            char l[64], to[4096];
+            snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
+            ssize_t k = readlink(l, to, sizeof to - 1);
+            if (e->d_name[0] == '.' || k <= 0 || atoi(e->d_name) == dirfd(d))
+                continue;
+            to[k] = '\0';
+            if (strstr(to, "/meta/") || strncmp(to, "socket:", 7) == 0 || strcmp(to, "/sm") == 0)
+                theirs[n++] = atoi(e->d_name);
+        }
+        if (d)
+            closedir(d);
+        if (n == 0) {
+            printf("no descriptor of the shim's listed\n");
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = theirs[i];
+            long got[6] = {fcntl(fd, F_DUPFD, 0),
+                           fcntl(fd, F_DUPFD_CLOEXEC, 0),
+                           dup(fd),
+                           syscall(SYS_fcntl, fd, F_DUPFD, 0),
+                           syscall(SYS_dup, fd),
+                           fcntl(fd, F_SETFL, O_APPEND | O_NONBLOCK)};
+            for (int j = 0; j < 6; j++)
+                if (got[j] >= 0) {
+                    printf("call %d on descriptor %d (the shim's) answered %ld, not EBADF\n", j, fd,
+                           got[j]);
+                    return 1;
+                }
+        }
+        for (int i = 0; i < 5; i++) {
+            snprintf(p, sizeof p, "%s/r%d.txt", dir, i);
+            if (put(p, "r\n") != 0)
+                return 1;
+        }
     } else if (strcmp(mode, "curl") == 0) {
         const char *go = getenv("FDH_GO");
         int mine = open(outside, O_WRONLY | O_CREAT | O_TRUNC, 0644);
