@@ -211,10 +211,16 @@ static void grown_register(void)
  * A thread that re-enters from a signal handler (a host call inside its own lift, or a lift
  * inside its own host call) does not wait on itself: it goes ahead, counted (the one case the
  * invariant does not cover: that thread's own handler against another thread's call).
+ * No wait hangs: one that sees no call of the other side end for 2 s goes ahead (GATE_STUCK).
  * A fork child starts with both counters at zero (no lift crosses a fork: fork is a host call);
  * a raw fork's child, which runs no atfork handler, finds counts that are its parent's and drops
  * them when it would wait on them (its pid is not the one that counted). */
-static unsigned gate_lifts, gate_hosts;               /* in flight (futex words) */
+static unsigned gate_lifts, gate_hosts; /* in flight (futex words) */
+/* calls of each side that ended, ever: a wait that sees none end for GATE_STUCK rounds of 200 ms
+ * (a vfork child killed inside its close, which shares these words and never ends its call; an
+ * open or close that hangs in the kernel) goes ahead rather than hang the process */
+static unsigned gate_lifts_done, gate_hosts_done;
+#define GATE_STUCK 10
 static unsigned gate_lift_waiters, gate_host_waiters; /* threads waiting on the other side */
 static pid_t gate_pid;                                /* the process the counts belong to */
 static __thread unsigned my_lifts, my_hosts;          /* this thread's own, nested */
@@ -259,18 +265,22 @@ void sm_lift_begin(void)
         return; /* nothing it opens is in the program's table */
     if (!my_lifts && !my_hosts) {
         (void)gate_me();
-        for (;;) {
+        for (int stuck = 0;;) {
             __atomic_add_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST);
             unsigned h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST);
-            if (!h)
+            if (!h || stuck >= GATE_STUCK)
                 break;
             /* a host call is in flight: out of its way until it is done */
             if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
                 __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
                 gate_wake(&gate_lifts);
             __atomic_add_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
-            while ((h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale())
+            while ((h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale() &&
+                   stuck < GATE_STUCK) {
+                unsigned done = __atomic_load_n(&gate_hosts_done, __ATOMIC_SEQ_CST);
                 gate_wait(&gate_hosts, h);
+                stuck = __atomic_load_n(&gate_hosts_done, __ATOMIC_SEQ_CST) == done ? stuck + 1 : 0;
+            }
             __atomic_sub_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
         }
     } else {
@@ -284,6 +294,7 @@ void sm_lift_end(void)
     if (sm_own_table)
         return;
     my_lifts--;
+    __atomic_add_fetch(&gate_lifts_done, 1, __ATOMIC_SEQ_CST);
     if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
         gate_wake(&gate_lifts);
@@ -298,8 +309,12 @@ void sm_host_fd_begin(void)
     if (__builtin_expect(!l, 1))
         return;
     __atomic_add_fetch(&gate_host_waiters, 1, __ATOMIC_SEQ_CST);
-    while ((l = __atomic_load_n(&gate_lifts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale())
+    for (int stuck = 0; (l = __atomic_load_n(&gate_lifts, __ATOMIC_SEQ_CST)) != 0 &&
+                        !gate_stale() && stuck < GATE_STUCK;) {
+        unsigned done = __atomic_load_n(&gate_lifts_done, __ATOMIC_SEQ_CST);
         gate_wait(&gate_lifts, l);
+        stuck = __atomic_load_n(&gate_lifts_done, __ATOMIC_SEQ_CST) == done ? stuck + 1 : 0;
+    }
     __atomic_sub_fetch(&gate_host_waiters, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -307,6 +322,7 @@ void sm_host_fd_end(void)
 {
     if (my_hosts)
         my_hosts--;
+    __atomic_add_fetch(&gate_hosts_done, 1, __ATOMIC_SEQ_CST);
     if (__atomic_sub_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_lift_waiters, __ATOMIC_SEQ_CST))
         gate_wake(&gate_hosts);

@@ -19,3 +19,13 @@ for mode in close dup2; do
     done
     echo "ok - $mode onto a library open's number before its lift: both keep their files"
 done
+
+# an open of the library's that never ends (LIFTHOOK_HOLD: the hook returns only once the program's
+# close is done) must not hang the program's close: it goes ahead once no call of the library's
+# has ended for a while (the program exits; `timeout` only turns a hang into a failure)
+SMSHIM_CACHE="$T/cache-hold" shim mkdir -p /sm/hold
+rc=0
+out=$(LIFTHOOK_HOLD=1 LIFTHOOK_MATCH=/meta/data.mdb LD_PRELOAD="$PRELOAD:$T/lifthook.so" SMSHIM_CACHE="$T/cache-hold" \
+    timeout 120 "$B/tests/liftrace" hold /sm/hold "$T/own-hold" 2>&1) || rc=$?
+[ "$rc" -ne 124 ] || fail "hold: the program's close waited for ever on an open of the library's"
+echo "ok - a program's close does not wait for ever on an open of the library's that hangs"

@@ -3,7 +3,9 @@
  * the new descriptor's number (lifthook_fd) before returning it to the shim, and returns only
  * once the program's hostile thread (lifthook_tid) has done its close or dup2 onto that number
  * (lifthook_done), or is waiting inside that call (lifthook_entered, and the thread sits in a
- * futex wait): the moment between a library open and its lift, held open for the program. */
+ * futex wait): the moment between a library open and its lift, held open for the program.
+ * With $LIFTHOOK_HOLD set it returns only once the program's call is done: an open that hangs
+ * in the kernel, which the program's call must not wait on for ever. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -47,7 +49,8 @@ static int hook(const char *path, int fd)
     struct timespec ms = {0, 1000000};
     while (!__atomic_load_n(&lifthook_done, __ATOMIC_ACQUIRE)) {
         int tid = __atomic_load_n(&lifthook_tid, __ATOMIC_ACQUIRE);
-        if (__atomic_load_n(&lifthook_entered, __ATOMIC_ACQUIRE) && tid && in_futex(tid))
+        if (!getenv("LIFTHOOK_HOLD") && __atomic_load_n(&lifthook_entered, __ATOMIC_ACQUIRE) &&
+            tid && in_futex(tid))
             break; /* the program's call waits for this open's lift */
         nanosleep(&ms, NULL);
     }

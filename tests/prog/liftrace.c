@@ -1,7 +1,8 @@
 /* liftrace.c: a program thread closes, or duplicates onto, the number a library open has just
  * got, before the shim has lifted it out of the program's range (tests/lib/lifthook.c holds that
  * moment open). Usage: liftrace MODE DIR OWN, MODE close (close the number, then open OWN: the
- * kernel hands out the freed number) or dup2 (dup2 a descriptor on OWN onto the number). The
+ * kernel hands out the freed number) or dup2 (dup2 a descriptor on OWN onto the number), or
+ * hold (the hook holds the open until the close is done: the close must not wait for ever). The
  * main thread writes DIR/a.txt (the shim opens its environment: LMDB's data.mdb is the hooked
  * open), then DIR/b.txt; then the program's descriptor must still be OWN, hold only what the
  * program wrote, and both files read back. Prints "ok" or what went wrong. */
@@ -32,7 +33,11 @@ static void *hostile(void *arg)
     while ((target = __atomic_load_n(hk_fd, __ATOMIC_ACQUIRE)) < 0)
         nanosleep(&ms, NULL);
     __atomic_store_n(hk_entered, 1, __ATOMIC_RELEASE);
-    if (pre < 0) {
+    if (strcmp(mode, "hold") == 0) { /* the library's open never ends: the close must */
+        call_rc = close(target);
+        call_errno = errno;
+        mine = open(own, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    } else if (pre < 0) {
         call_rc = close(target);
         call_errno = errno;
         mine = open(own, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
