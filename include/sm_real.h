@@ -118,6 +118,11 @@ extern __thread int sm_in_lib;
  *  (unshare(CLONE_FILES): the loader's thread, the resolver's): its descriptors are in no other
  *  thread's table, so they are neither lifted nor marked, and its closes are plain. */
 extern __thread int sm_own_table;
+/** Give the calling thread (of the library's) a table of descriptors of its own, holding none of
+ *  the process's (close_range(0, ~0U, CLOSE_RANGE_UNSHARE): nothing is copied, where
+ *  unshare(CLONE_FILES) copies the whole table, the shim's reserved range included; that is the
+ *  fallback). Sets sm_own_table; 0, or -1 when the thread still shares the process's table. */
+int sm_table_own(void);
 
 /** Mark the calling (host) thread as running the library's code until sm_lib_leave(); nests.
  *  Every call of the shim into the cache or the sync engine is bracketed by the two. */

@@ -472,7 +472,7 @@ SM_EXPORT int eventfd(unsigned count, int flags)
  * libc, past every wrapper, at the lowest free numbers: a program's dup2 or close onto one of
  * them would make the resolver read, write or close the program's file. In the library's
  * threads it runs in a thread of its own with a table of descriptors of its own
- * (unshare(CLONE_FILES)): nothing it opens is in the program's table, and it closes nothing
+ * (sm_table_own): nothing it opens is in the program's table, and it closes nothing
  * there. Where unshare is refused (a seccomp policy), it runs as before. */
 struct gai_call {
     const char *node, *service;
@@ -484,7 +484,7 @@ struct gai_call {
 static void *gai_main(void *arg)
 {
     struct gai_call *g = arg;
-    sm_own_table = unshare(CLONE_FILES) == 0;
+    sm_table_own();
     g->rc = SM_REAL(getaddrinfo)(g->node, g->service, g->hints, g->res);
     g->err = errno;
     return NULL;

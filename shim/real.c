@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/close_range.h>
 #include <linux/futex.h>
 #include <stdint.h>
 #include <sys/resource.h>
@@ -21,6 +22,13 @@
 struct sm_real_tab sm_real_tab SM_HOT; /* the first real calls fault no page in */
 __thread int sm_in_lib;
 __thread int sm_own_table;
+
+int sm_table_own(void)
+{
+    sm_own_table = SM_REAL(syscall)(SYS_close_range, 0U, ~0U, CLOSE_RANGE_UNSHARE) == 0 ||
+                   unshare(CLONE_FILES) == 0;
+    return sm_own_table ? 0 : -1;
+}
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
@@ -503,7 +511,7 @@ int sm_fd_room(int n)
  * stale close anywhere) would close it under the loader ("cannot close file descriptor",
  * "failed to map segment": the load fails and the process has no sync), and the program sees
  * the numbers meanwhile. So the load runs in a thread of the library's that first gives itself
- * a table of descriptors of its own (unshare(CLONE_FILES)): the loader's descriptors are
+ * a table of descriptors of its own (sm_table_own): the loader's descriptors are
  * never in the program's table, and the mappings, which are the process's, stay when the
  * thread and its table are gone. The constructors of the objects loaded run in that thread
  * (sm_in_lib: their opens are the library's). Where unshare is refused (a seccomp policy) the
@@ -525,7 +533,7 @@ struct dl_call {
 static void *dl_main(void *arg)
 {
     struct dl_call *c = arg;
-    sm_own_table = unshare(CLONE_FILES) == 0;
+    sm_table_own();
     void *h = SM_REAL(dlopen)(c->name, c->flags);
     if (!h) {
         const char *e = dlerror();

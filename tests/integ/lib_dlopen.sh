@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The shared objects the library loads (libcurl and its dependencies, liblmdb) are opened by the
 # loader at the lowest free numbers, past every wrapper. They are loaded in a thread with a table
-# of descriptors of its own (unshare(CLONE_FILES)): a program thread that closes every number it
+# of descriptors of its own (close_range CLOSE_RANGE_UNSHARE, or unshare(CLONE_FILES)): a program thread that closes every number it
 # does not know about, meanwhile, cannot close one under the loader ("cannot close file
 # descriptor", "file too short": the sync thread gave up, "no sync in this process").
 . "$(dirname "$0")/../lib/common.sh"
@@ -33,14 +33,14 @@ echo "ok - a program closing every number while libcurl loads: the sync thread w
 # /dev/tcp: no other process in the trace, every other thread is the library's)
 need strace
 port=${SRV##*:}
-strace -f -qq -e trace=openat,unshare -o "$T/st" env LD_PRELOAD="$PRELOAD" SMSHIM_CACHE="$T/cache2" bash -c '
+strace -f -qq -e trace=openat,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" SMSHIM_CACHE="$T/cache2" bash -c '
     echo one > /sm/one.txt
     until exec 9<>/dev/tcp/127.0.0.1/'"$port"' && printf "GET /_admin/documents HTTP/1.0\r\n\r\n" >&9 &&
         { IFS= read -r -d "" body <&9 || true; } && exec 9<&- && [[ $body == *\"/one.txt\"* ]]; do
         sleep 0.05
     done
     true' || fail "the shimmed process failed"
-{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0' "$T/st" || true; } | awk '{print $1}' | sort -u >"$T/own"
+{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0|close_range\(0, 4294967295, CLOSE_RANGE_UNSHARE\) *= 0|<\.\.\. close_range resumed>\) *= 0' "$T/st" || true; } | awk '{print $1}' | sort -u >"$T/own"
 for lib in liblmdb.so.0 libcurl.so.4 libcjson.so.1; do
     grep -E "openat\(.*/$lib\"" "$T/st" | grep -v ENOENT | awk '{print $1}' | sort -u >"$T/openers"
     [ -s "$T/openers" ] || fail "no open of $lib in the trace"

@@ -13,7 +13,7 @@ export SUPERMEMORY_BASE_URL="${SRV/127.0.0.1/$host}" SMSHIM_ALLOW_INSECURE=1
 # the program (bash, one thread) waits for the push with its own requests to the test server
 # (bash's /dev/tcp: no other program, so every other thread in the trace is the library's)
 port=${SRV##*:}
-strace -f -qq -y -e trace=read,unshare -o "$T/st" env LD_PRELOAD="$PRELOAD" bash -c '
+strace -f -qq -y -e trace=read,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" bash -c '
     echo one > /sm/one.txt
     until exec 9<>/dev/tcp/127.0.0.1/'"$port"' && printf "GET /_admin/documents HTTP/1.0\r\n\r\n" >&9 &&
         { IFS= read -r -d "" body <&9 || true; } && exec 9<&- && [[ $body == *\"/one.txt\"* ]]; do
@@ -23,7 +23,7 @@ strace -f -qq -y -e trace=read,unshare -o "$T/st" env LD_PRELOAD="$PRELOAD" bash
 main=$(head -1 "$T/st" | awk '{print $1}')
 # the threads that gave themselves a table of their own (strace -f splits a call that another
 # thread's line interrupts: "unshare(CLONE_FILES <unfinished ...>", then "<... unshare resumed>)")
-{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0' "$T/st" || true; } |
+{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0|close_range\(0, 4294967295, CLOSE_RANGE_UNSHARE\) *= 0|<\.\.\. close_range resumed>\) *= 0' "$T/st" || true; } |
     awk '{print $1}' | sort -u >"$T/own"
 # reads of those files below the reserved range (< 64 numbers under the limit)...
 top=$(ulimit -n); [ "$top" -gt 65536 ] && top=65536
