@@ -66,8 +66,10 @@ void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok)
     char *k = strdup(key);
     __atomic_store_n(&wfd[fd].owner, wfd_me(), __ATOMIC_RELAXED);
     /* (the number is this thread's until its close: no other thread reads the entry before) */
-    wfd[fd].tok.epoch = tok ? tok->epoch : 0;
-    wfd[fd].tok.pos = tok ? tok->pos : 0;
+    /* (atomic only for the tools: a number closed by one thread and reopened by another is
+     * ordered by the kernel, which a race detector does not see) */
+    __atomic_store_n(&wfd[fd].tok.epoch, tok ? tok->epoch : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&wfd[fd].tok.pos, tok ? tok->pos : 0, __ATOMIC_RELAXED);
     free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
 }
 
@@ -81,7 +83,8 @@ static int wfd_closing(int fd, char key[PATH_MAX])
     /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
     if (owner != getpid())
         return 0;
-    struct smc_wtok tok = wfd[fd].tok;
+    struct smc_wtok tok = {__atomic_load_n(&wfd[fd].tok.epoch, __ATOMIC_RELAXED),
+                           __atomic_load_n(&wfd[fd].tok.pos, __ATOMIC_RELAXED)};
     char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
     if (!k)
         return 0;

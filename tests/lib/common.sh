@@ -24,7 +24,7 @@ case "${SMSHIM_SAN:-}" in
              export ASAN_OPTIONS=detect_leaks=0:verify_asan_link_order=0 ;;
     undefined) PRELOAD="$(gcc -print-file-name=libubsan.so):$LIB" ;;
     thread) PRELOAD="$(gcc -print-file-name=libtsan.so):$LIB"
-            export TSAN_OPTIONS="report_signal_unsafe=0 suppressions=$SRC/tests/tsan.supp"
+            export TSAN_OPTIONS="report_signal_unsafe=0 die_after_fork=0 suppressions=$SRC/tests/tsan.supp"
             # libtsan's 768 KB of initial-exec TLS does not fit beside the loader's audit
             # module (the children's LD_AUDIT) in glibc's default static TLS surplus
             export GLIBC_TUNABLES=glibc.rtld.optional_static_tls=1048576 ;;
