@@ -17,7 +17,6 @@
  * Each mode first writes DIR/a.txt (so the shim has its environment open), then does its thing,
  * then writes DIR/b0..b4.txt and OUTSIDE (a file of the program's, opened after), reads them
  * all back and prints "ok" or what went wrong. */
-#include <dirent.h>
 #include <time.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +27,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include "progfd.h"
 
 static int put(const char *path, const char *text)
 {
@@ -49,25 +50,31 @@ static int put(const char *path, const char *text)
     return 0;
 }
 
+static int is_socket(const char *to, void *arg)
+{
+    (void)arg;
+    return strncmp(to, "socket:", 7) == 0;
+}
+
 /* The numbers of the process's sockets (all the shim's: the program opens none), up to max. */
 static int sockets(int *out, int max)
 {
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d)) && n < max) {
-        char l[64], to[256];
-        snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(l, to, sizeof to - 1);
-        if (e->d_name[0] == '.' || k < 8)
-            continue;
-        to[k] = '\0';
-        if (strncmp(to, "socket:", 7) == 0)
-            out[n++] = atoi(e->d_name);
-    }
-    if (d)
-        closedir(d);
-    return n;
+    return fds_where(out, max, is_socket, NULL);
+}
+
+/* LMDB's descriptors: data.mdb, lock.mdb. */
+static int lmdb_fd(const char *to, void *arg)
+{
+    size_t n = strlen(to);
+    (void)arg;
+    return n >= 9 && (strcmp(to + n - 9, "/data.mdb") == 0 || strcmp(to + n - 9, "/lock.mdb") == 0);
+}
+
+/* The shim's descriptors: the cache's meta/ files, the tree, sockets. */
+static int shim_fd(const char *to, void *arg)
+{
+    (void)arg;
+    return strstr(to, "/meta/") || strncmp(to, "socket:", 7) == 0 || strcmp(to, "/sm") == 0;
 }
 
 static void nap(void)
@@ -201,21 +208,8 @@ int main(int argc, char **argv)
         }
         int hit = 0;
         for (int round = 0; round < 8; round++) {
-            int target = -1;
-            DIR *d = opendir("/proc/self/fd");
-            struct dirent *e;
-            while (d && (e = readdir(d))) {
-                char l[64], to[4096];
-                snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
-                ssize_t n = readlink(l, to, sizeof to - 1);
-                if (e->d_name[0] == '.' || n < 9)
-                    continue;
-                to[n] = '\0';
-                if (strcmp(to + n - 9, "/data.mdb") == 0 || strcmp(to + n - 9, "/lock.mdb") == 0)
-                    target = atoi(e->d_name); /* the last one listed: each kind in turn */
-            }
-            if (d)
-                closedir(d);
+            int lm[64], nlm = fds_where(lm, 64, lmdb_fd, NULL);
+            int target = nlm ? lm[nlm - 1] : -1; /* the last one listed: each kind in turn */
             if (target < 0) {
                 printf("round %d: no descriptor on data.mdb or lock.mdb\n", round);
                 return 1;
@@ -236,21 +230,7 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "copy") == 0) {
         /* copies of, and flags on, every number: none may reach one of the shim's descriptors
          * (found first in /proc/self/fd: the cache's meta/ files, the tree, sockets) */
-        int theirs[64], n = 0;
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        while (d && (e = readdir(d)) && n < 64) {
-            char l[64], to[4096];
-            snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
-            ssize_t k = readlink(l, to, sizeof to - 1);
-            if (e->d_name[0] == '.' || k <= 0 || atoi(e->d_name) == dirfd(d))
-                continue;
-            to[k] = '\0';
-            if (strstr(to, "/meta/") || strncmp(to, "socket:", 7) == 0 || strcmp(to, "/sm") == 0)
-                theirs[n++] = atoi(e->d_name);
-        }
-        if (d)
-            closedir(d);
+        int theirs[64], n = fds_where(theirs, 64, shim_fd, NULL);
         if (n == 0) {
             printf("no descriptor of the shim's listed\n");
             return 1;

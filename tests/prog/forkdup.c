@@ -6,7 +6,6 @@
  * (found in /proc/self/fd: the cache's meta/ files and the sockets) and forks; the child dup2s a
  * descriptor on OWN onto each of those numbers, checks each is then its file, writes DIR/c0..c2.txt and exits; the parent
  * then writes DIR/p1.txt. Prints "ok" or what went wrong. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -17,41 +16,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static int put(const char *dir, const char *name)
+#include "progfd.h"
+
+/* the shim's descriptors: its cache's meta/ files and sockets (counted in *arg) */
+static int shim_fd(const char *to, void *arg)
 {
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd) != 0) {
-        printf("write %s: %s\n", p, strerror(errno));
-        return -1;
-    }
-    return 0;
+    int sock = strncmp(to, "socket:", 7) == 0;
+    *(int *)arg += sock;
+    return sock || strstr(to, "/meta/") != NULL;
 }
 
-/* the numbers of the shim's descriptors in this process: its cache's meta/ files and sockets */
+/* the numbers of the shim's descriptors in this process */
 static int shims(int *out, int max, int *nsock)
 {
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
     *nsock = 0;
-    while (d && (e = readdir(d)) && n < max) {
-        char l[64], to[4096];
-        snprintf(l, sizeof l, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(l, to, sizeof to - 1);
-        if (e->d_name[0] == '.' || k <= 0 || atoi(e->d_name) == dirfd(d))
-            continue;
-        to[k] = '\0';
-        int sock = strncmp(to, "socket:", 7) == 0;
-        if (sock || strstr(to, "/meta/")) {
-            out[n++] = atoi(e->d_name);
-            *nsock += sock;
-        }
-    }
-    if (d)
-        closedir(d);
-    return n;
+    return fds_where(out, max, shim_fd, nsock);
 }
 
 int main(int argc, char **argv)
@@ -60,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     int fds[64], n, nsock;
     setvbuf(stdout, NULL, _IONBF, 0); /* the child's lines too, whatever way it exits */
-    if (put(argv[1], "p0.txt") != 0)
+    if (put_named(argv[1], "p0.txt") != 0)
         return 1;
     struct timespec ms = {0, 10 * 1000 * 1000};
     while (getenv("FORKDUP_SOCKETS") && (shims(fds, 64, &nsock), nsock == 0))
@@ -85,7 +64,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 3; i++) {
             char name[32];
             snprintf(name, sizeof name, "c%d.txt", i);
-            if (put(argv[1], name) != 0)
+            if (put_named(argv[1], name) != 0)
                 _exit(1);
         }
         if (fstat(mine, &st) != 0 || st.st_size != 0) {
@@ -100,7 +79,7 @@ int main(int argc, char **argv)
         printf("the child failed (status %d)\n", st);
         return 1;
     }
-    if (put(argv[1], "p1.txt") != 0)
+    if (put_named(argv[1], "p1.txt") != 0)
         return 1;
     printf("ok\n");
     return 0;

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "progfd.h"
+
 static const char *mode, *own;
 static int *hk_fd, *hk_tid, *hk_entered, *hk_done;
 static int mine = -1, target = -1, call_rc, call_errno;
@@ -51,18 +53,6 @@ static void *hostile(void *arg)
     return NULL;
 }
 
-static int put(const char *dir, const char *name)
-{
-    char p[4096];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd) != 0) {
-        printf("write %s: %s\n", p, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc != 4)
@@ -81,10 +71,10 @@ int main(int argc, char **argv)
     pthread_create(&t, NULL, hostile, NULL);
     while (!__atomic_load_n(hk_tid, __ATOMIC_ACQUIRE))
         sched_yield();
-    if (put(argv[2], "a.txt") != 0)
+    if (put_named(argv[2], "a.txt") != 0)
         return 1;
     pthread_join(t, NULL);
-    if (put(argv[2], "b.txt") != 0)
+    if (put_named(argv[2], "b.txt") != 0)
         return 1;
     struct stat ms, os;
     if (mine < 0 || fstat(mine, &ms) != 0) {
