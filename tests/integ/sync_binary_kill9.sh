@@ -6,20 +6,11 @@
 . "$(dirname "$0")/../lib/common.sh"
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
-png() { { printf '\x89PNG\r\n\x1a\n'; head -c "$2" /dev/urandom; } >"$1"; }
-count() { # count FILEPATH: documents there, and their types
-    "$PY" - "$SRV" "$1" <<'PY'
-import json, sys, urllib.request
-d = [x for x in json.load(urllib.request.urlopen(sys.argv[1] + "/_admin/documents"))["documents"]
-     if x["filepath"] == sys.argv[2]]
-print(len(d), " ".join(sorted(x["type"] for x in d)))
-PY
-}
 uploads() { srv stats requests | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["POST /v3/documents/file"])'; }
 
 shim bash -c 'mkdir -p /sm/k && printf "text first\n" > /sm/k/b.md'
 "$B/smshim" sync >/dev/null 2>&1 || fail "first sync"
-[ "$(count /k/b.md)" = "1 text" ] || fail "the text file has no document"
+[ "$(srv docs /k/b.md)" = "1 text" ] || fail "the text file has no document"
 png "$T/a.png" 4000
 png "$T/b.png" 3000
 shim bash -c "cat '$T/a.png' > /sm/k/a.png; cat '$T/b.png' > /sm/k/b.md"
@@ -27,7 +18,7 @@ srv config hold_answer_ms=600000 >/dev/null # every upload takes effect, then no
 "$B/smshim" sync >"$T/sync1.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do # until both uploads have reached the server
-    [ "$(uploads)" = 2 ] && [ "$(count /k/a.png)" = "1 image" ] && [ "$(count /k/b.md)" = "2 image text" ] && break
+    [ "$(uploads)" = 2 ] && [ "$(srv docs /k/a.png)" = "1 image" ] && [ "$(srv docs /k/b.md)" = "2 image text" ] && break
     sleep 0.05
 done
 [ "$(uploads)" = 2 ] || { cat "$T/sync1.out"; fail "the uploads never reached the server ($(uploads))"; }
@@ -36,8 +27,8 @@ wait "$pid" 2>/dev/null || true
 srv config hold_answer_ms=0 >/dev/null
 "$B/smshim" sync >"$T/sync2.out" 2>&1 || { cat "$T/sync2.out"; fail "sync after the kill"; }
 [ "$(uploads)" = 2 ] || fail "the bytes were uploaded again after the kill ($(uploads) uploads)"
-[ "$(count /k/a.png)" = "1 image" ] || fail "documents at /k/a.png: $(count /k/a.png)"
-[ "$(count /k/b.md)" = "1 image" ] || fail "documents at /k/b.md: $(count /k/b.md) (the text one must go)"
+[ "$(srv docs /k/a.png)" = "1 image" ] || fail "documents at /k/a.png: $(srv docs /k/a.png)"
+[ "$(srv docs /k/b.md)" = "1 image" ] || fail "documents at /k/b.md: $(srv docs /k/b.md) (the text one must go)"
 srv check "$SMSHIM_CACHE/tree" || fail "server contents after the kill"
 "$B/smshim" status --list | grep -qx "binary  */k/a.png" || fail "a.png is not listed as binary"
 "$B/smshim" status --json | grep -q '"queued":0' || fail "records left in the queue"
@@ -50,14 +41,14 @@ shim bash -c "cat '$T/c.png' > /sm/k/c.png"
 srv config hold_answer_ms=600000 >/dev/null
 "$B/smshim" sync >"$T/sync3.out" 2>&1 &
 pid=$!
-for _ in $(seq 1 600); do [ "$(count /k/c.png)" = "1 image" ] && break; sleep 0.05; done
-[ "$(count /k/c.png)" = "1 image" ] || { cat "$T/sync3.out"; fail "the upload of c.png never reached the server"; }
+for _ in $(seq 1 600); do [ "$(srv docs /k/c.png)" = "1 image" ] && break; sleep 0.05; done
+[ "$(srv docs /k/c.png)" = "1 image" ] || { cat "$T/sync3.out"; fail "the upload of c.png never reached the server"; }
 kill -9 "$pid"
 wait "$pid" 2>/dev/null || true
 srv config hold_answer_ms=0 >/dev/null
 env -u SUPERMEMORY_API_KEY LD_PRELOAD="$PRELOAD" rm /sm/k/c.png # recorded, not pushed
 "$B/smshim" sync >"$T/sync4.out" 2>&1 || { cat "$T/sync4.out"; fail "sync after the removal"; }
-[ "$(count /k/c.png)" = "0 " ] || fail "the document of an upload never answered stayed after its file was removed: $(count /k/c.png)"
+[ "$(srv docs /k/c.png)" = "0 -" ] || fail "the document of an upload never answered stayed after its file was removed: $(srv docs /k/c.png)"
 "$B/smshim" sync --full >"$T/sync5.out" 2>&1 || { cat "$T/sync5.out"; fail "sync --full"; }
 srv check "$SMSHIM_CACHE/tree" || fail "server contents at the end"
 echo "ok - a file removed after an unanswered upload leaves no document"

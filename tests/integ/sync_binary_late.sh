@@ -13,17 +13,7 @@
 start_server --seed 11
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
 A="$T/cache-a" B2="$T/cache-b"
-on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
 sync_() { on "$1" "$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "sync of $1"; }; }
-png() { { printf '\x89PNG\r\n\x1a\n'; head -c "$2" /dev/urandom; } >"$1"; }
-docs_at() { # docs_at FILEPATH: "<count> <types, sorted>"
-    "$PY" - "$SRV" "$1" <<'PY'
-import json, sys, urllib.request
-d = [x for x in json.load(urllib.request.urlopen(sys.argv[1] + "/_admin/documents"))["documents"]
-     if x["filepath"] == sys.argv[2]]
-print(len(d), ",".join(sorted(x["type"] for x in d)) or "-")
-PY
-}
 
 png "$T/l.png" 4000
 on "$A" shim bash -c "mkdir -p /sm/img && cat '$T/l.png' > /sm/img/l.png"
@@ -34,9 +24,9 @@ sync_ "$A"
 own=$(srv id /img/l.png) || fail "not one document after the retried upload"
 late=$(srv late_apply)
 [ -n "$late" ] && [ "$late" != "$own" ] || fail "late_apply made no second document ($late)"
-[ "$(docs_at /img/l.png)" = "2 image,image" ] || fail "the late upload is not there: $(docs_at /img/l.png)"
+[ "$(srv docs /img/l.png)" = "2 image image" ] || fail "the late upload is not there: $(srv docs /img/l.png)"
 sync_ "$A"
-[ "$(docs_at /img/l.png)" = "1 image" ] || fail "after the pull that sees the late upload: $(docs_at /img/l.png)"
+[ "$(srv docs /img/l.png)" = "1 image" ] || fail "after the pull that sees the late upload: $(srv docs /img/l.png)"
 [ "$(srv id /img/l.png)" = "$own" ] || fail "the document kept is not the file's own ($own)"
 srv check "$A/tree" >"$T/check" || { cat "$T/check"; fail "the server does not hold exactly the tree"; }
 sync_ "$B2"
@@ -51,12 +41,12 @@ sync_ "$A"
 srv id /img/r.png >/dev/null || fail "not one document after the retried upload of r.png"
 on "$A" shim rm /sm/img/r.png
 sync_ "$A"
-[ "$(docs_at /img/r.png)" = "0 -" ] || fail "the removal was not pushed: $(docs_at /img/r.png)"
+[ "$(srv docs /img/r.png)" = "0 -" ] || fail "the removal was not pushed: $(srv docs /img/r.png)"
 late=$(srv late_apply)
-[ -n "$late" ] && [ "$(docs_at /img/r.png)" = "1 image" ] || fail "late_apply made no document ($late)"
+[ -n "$late" ] && [ "$(srv docs /img/r.png)" = "1 image" ] || fail "late_apply made no document ($late)"
 sync_ "$A"
 [ ! -e "$A/tree/img/r.png" ] || fail "the removed file came back with its late upload"
-[ "$(docs_at /img/r.png)" = "0 -" ] || fail "the late upload of a removed file stays: $(docs_at /img/r.png)"
+[ "$(srv docs /img/r.png)" = "0 -" ] || fail "the late upload of a removed file stays: $(srv docs /img/r.png)"
 sync_ "$B2"
 [ ! -e "$B2/tree/img/r.png" ] || fail "a second cache has the removed file"
 echo "ok - a late upload of a file whose removal was pushed is deleted; the file stays removed"
@@ -80,7 +70,7 @@ open(done, "w").write("\n")
 open(end).read()
 PY
     local pid=$! n=0
-    until [ "$(docs_at "/s/$1" | cut -d' ' -f1)" -ge 1 ]; do # the lost push reached the server
+    until [ "$(srv docs "/s/$1" | cut -d' ' -f1)" -ge 1 ]; do # the lost push reached the server
         n=$((n + 1)); [ $n -lt 3000 ] || fail "$1: the first push never reached the server"
         sleep 0.1
     done
@@ -95,7 +85,7 @@ PY
     done
     echo >"$end"
     wait $pid || fail "$1: the writing process"
-    [ "$(docs_at "/s/$1")" = "1 $4" ] || fail "$1: after the retry: $(docs_at "/s/$1")"
+    [ "$(srv docs "/s/$1")" = "1 $4" ] || fail "$1: after the retry: $(srv docs "/s/$1")"
 }
 echo "text first" >"$T/t.txt"
 echo "now text" >"$T/u.txt"

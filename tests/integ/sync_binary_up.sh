@@ -8,24 +8,14 @@
 start_server --seed 7
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
 A="$T/cache-a" B2="$T/cache-b"
-on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
 sync_() { on "$1" "$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "sync of $1"; }; }
-png() { { printf '\x89PNG\r\n\x1a\n'; head -c "$2" /dev/urandom; } >"$1"; }
-docs_at() { # docs_at FILEPATH: "<count> <type of the first>"
-    "$PY" - "$SRV" "$1" <<'PY'
-import json, sys, urllib.request
-d = [x for x in json.load(urllib.request.urlopen(sys.argv[1] + "/_admin/documents"))["documents"]
-     if x["filepath"] == sys.argv[2]]
-print(len(d), d[0]["type"] if d else "-")
-PY
-}
 uploads() { srv stats requests | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["POST /v3/documents/file"])'; }
 
 png "$T/a.png" 5000
 on "$A" shim bash -c "mkdir -p /sm/img && cat '$T/a.png' > /sm/img/a.png"
 sync_ "$A"
 [ "$(uploads)" = 1 ] || fail "the PNG reached the file endpoint $(uploads) times"
-[ "$(docs_at /img/a.png)" = "1 image" ] || fail "documents at /img/a.png: $(docs_at /img/a.png)"
+[ "$(srv docs /img/a.png)" = "1 image" ] || fail "documents at /img/a.png: $(srv docs /img/a.png)"
 srv check "$A/tree" || fail "the server does not hold the PNG's bytes"
 on "$A" "$B/smshim" status --list | grep -qx "binary  */img/a.png" || fail "the PNG is not listed as binary"
 sync_ "$A"
@@ -70,7 +60,7 @@ echo "ok - under faults ($faults) every PNG has exactly one document"
 # text -> binary -> text: one current document after each step
 one_kind() { # one_kind KIND
     sync_ "$A"
-    [ "$(docs_at /x/t.md)" = "1 $1" ] || fail "after turning $1: documents at /x/t.md: $(docs_at /x/t.md)"
+    [ "$(srv docs /x/t.md)" = "1 $1" ] || fail "after turning $1: documents at /x/t.md: $(srv docs /x/t.md)"
     srv check "$A/tree" >/dev/null || { srv check "$A/tree"; fail "after turning $1"; }
 }
 on "$A" shim bash -c 'mkdir -p /sm/x && printf "text\n" > /sm/x/t.md'
@@ -93,7 +83,7 @@ before=$(uploads)
 sync_ "$A"
 [ "$(uploads)" = "$before" ] || fail "a file over 50 MB was uploaded"
 on "$A" "$B/smshim" status --list | grep -qx "local-only  */x/huge.bin" || fail "a file over 50 MB is not listed local-only"
-[ "$(docs_at /x/huge.bin)" = "0 -" ] || fail "a file over 50 MB has a document"
+[ "$(srv docs /x/huge.bin)" = "0 -" ] || fail "a file over 50 MB has a document"
 srv seed /x/huge.bin "remote text" >/dev/null # a remote version never overwrites bytes never synced
 sync_ "$A"
 [ "$(stat -c %s "$A/tree/x/huge.bin")" = 52428801 ] && [ "$(head -c 2 "$A/tree/x/huge.bin" | od -An -tx1 | tr -d ' ')" = ffff ] ||

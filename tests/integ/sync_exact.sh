@@ -9,7 +9,6 @@
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
 A="$T/cache-a" B2="$T/cache-b"
-on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
 sync_() { on "$1" "$B/smshim" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "sync of $1"; }; }
 same() { # same FILE: the two caches hold the same bytes
     cmp "$A/tree/x/$1" "$B2/tree/x/$1" || {

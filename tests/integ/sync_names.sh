@@ -8,7 +8,6 @@
 start_server
 export SMSHIM_NOWAIT=1 SMSHIM_PULL_INTERVAL=3600
 A="$T/cache-a" B2="$T/cache-b"
-on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
 # clean FILE: no control character but the newlines that end lines, and UTF-8 throughout
 clean() {
     "$PY" - "$1" <<'PY'

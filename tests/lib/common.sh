@@ -106,6 +106,10 @@ start_server() {
     export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY="$SRV_KEY"
 }
 srv() { "$PY" "$SRC/tests/lib/srv.py" "$SRV" "$@"; }
+# on CACHE CMD...: CMD with SMSHIM_CACHE=CACHE
+on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
+# png FILE SIZE: a PNG signature then SIZE random bytes (a binary file the service takes as an image)
+png() { { printf '\x89PNG\r\n\x1a\n'; head -c "$2" /dev/urandom; } >"$1"; }
 
 # The cache's entries (smshim status --list) are exactly the regular files of its tree; $1 names
 # the moment checked.

@@ -22,6 +22,8 @@
                                       its metadata: exact(); a binary file: a binary document holding
                                       them), and nothing else; files over 50 MB and the read-only
                                       siblings of binary documents must have none. Exit 1 otherwise
+  srv.py URL docs FILEPATH            print "<count> <their types, sorted>" of the documents at FILEPATH
+                                      ("-" for none)
   srv.py URL late_apply                the uploads held by late_uploads take effect now (prints their ids)
   srv.py URL exact FILEPATH           print the bytes the (one) document at FILEPATH stands for
 """
@@ -203,6 +205,9 @@ def main():
         call(url, "POST", "/_admin/edit", {"id": args[0], "content": args[1]})
     elif cmd == "delete":
         call(url, "POST", "/_admin/delete", {"id": args[0]})
+    elif cmd == "docs":
+        types = sorted(d["type"] for d in docs(url) if d["filepath"] == args[0])
+        print(len(types), " ".join(types) or "-")
     elif cmd == "late_apply":
         print(" ".join(call(url, "POST", "/_admin/late_apply", {})["ids"]))
     elif cmd == "id":
