@@ -33,14 +33,9 @@ echo "ok - a program closing every number while libcurl loads: the sync thread w
 # /dev/tcp: no other process in the trace, every other thread is the library's)
 need strace
 port=${SRV##*:}
-strace -f -qq -e trace=openat,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" SMSHIM_CACHE="$T/cache2" bash -c '
-    echo one > /sm/one.txt
-    until exec 9<>/dev/tcp/127.0.0.1/'"$port"' && printf "GET /_admin/documents HTTP/1.0\r\n\r\n" >&9 &&
-        { IFS= read -r -d "" body <&9 || true; } && exec 9<&- && [[ $body == *\"/one.txt\"* ]]; do
-        sleep 0.05
-    done
-    true' || fail "the shimmed process failed"
-{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0|close_range\(0, 4294967295, CLOSE_RANGE_UNSHARE\) *= 0|<\.\.\. close_range resumed>\) *= 0' "$T/st" || true; } | awk '{print $1}' | sort -u >"$T/own"
+strace -f -qq -e trace=openat,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" SMSHIM_CACHE="$T/cache2" \
+    bash -c "$(one_pushed "$port")" || fail "the shimmed process failed"
+own_tables "$T/st" >"$T/own"
 for lib in liblmdb.so.0 libcurl.so.4 libcjson.so.1; do
     grep -E "openat\(.*/$lib\"" "$T/st" | grep -v ENOENT | awk '{print $1}' | sort -u >"$T/openers"
     [ -s "$T/openers" ] || fail "no open of $lib in the trace"

@@ -13,18 +13,11 @@ export SUPERMEMORY_BASE_URL="${SRV/127.0.0.1/$host}" SMSHIM_ALLOW_INSECURE=1
 # the program (bash, one thread) waits for the push with its own requests to the test server
 # (bash's /dev/tcp: no other program, so every other thread in the trace is the library's)
 port=${SRV##*:}
-strace -f -qq -y -e trace=read,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" bash -c '
-    echo one > /sm/one.txt
-    until exec 9<>/dev/tcp/127.0.0.1/'"$port"' && printf "GET /_admin/documents HTTP/1.0\r\n\r\n" >&9 &&
-        { IFS= read -r -d "" body <&9 || true; } && exec 9<&- && [[ $body == *\"/one.txt\"* ]]; do
-        sleep 0.05
-    done
-    true' || fail "the shimmed process failed"
+strace -f -qq -y -e trace=read,unshare,close_range -o "$T/st" env LD_PRELOAD="$PRELOAD" \
+    bash -c "$(one_pushed "$port")" || fail "the shimmed process failed"
 main=$(head -1 "$T/st" | awk '{print $1}')
-# the threads that gave themselves a table of their own (strace -f splits a call that another
-# thread's line interrupts: "unshare(CLONE_FILES <unfinished ...>", then "<... unshare resumed>)")
-{ grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0|close_range\(0, 4294967295, CLOSE_RANGE_UNSHARE\) *= 0|<\.\.\. close_range resumed>\) *= 0' "$T/st" || true; } |
-    awk '{print $1}' | sort -u >"$T/own"
+# the threads that gave themselves a table of their own
+own_tables "$T/st" >"$T/own"
 # reads of those files below the reserved range (< 64 numbers under the limit)...
 top=$(ulimit -n); [ "$top" -gt 65536 ] && top=65536
 grep -E 'read\([0-9]+<(/etc/(hosts|resolv\.conf|nsswitch\.conf|gai\.conf|host\.conf)|/usr/lib/ssl/openssl\.cnf|/proc/[0-9]+/stat)>' "$T/st" |

@@ -106,6 +106,24 @@ start_server() {
     export SUPERMEMORY_BASE_URL="$SRV" SUPERMEMORY_API_KEY="$SRV_KEY"
 }
 srv() { "$PY" "$SRC/tests/lib/srv.py" "$SRV" "$@"; }
+# one_pushed PORT: a bash script that writes /sm/one.txt and waits until the test server at
+# PORT holds it, asking with its own requests (bash's /dev/tcp: no other program, so every other
+# thread of an strace of it is the library's)
+one_pushed() {
+    echo 'echo one > /sm/one.txt
+    until exec 9<>/dev/tcp/127.0.0.1/'"$1"' && printf "GET /_admin/documents HTTP/1.0\r\n\r\n" >&9 &&
+        { IFS= read -r -d "" body <&9 || true; } && exec 9<&- && [[ $body == *\"/one.txt\"* ]]; do
+        sleep 0.05
+    done
+    true'
+}
+# own_tables TRACE: the threads of an `strace -f` TRACE that gave themselves a table of
+# descriptors of their own (close_range(0, ~0U, CLOSE_RANGE_UNSHARE), or unshare(CLONE_FILES);
+# strace splits a call that another thread's line interrupts: "<... unshare resumed>) = 0")
+own_tables() {
+    { grep -E 'unshare\(CLONE_FILES\) *= 0|<\.\.\. unshare resumed>\) *= 0|close_range\(0, 4294967295, CLOSE_RANGE_UNSHARE\) *= 0|<\.\.\. close_range resumed>\) *= 0' "$1" || true; } |
+        awk '{print $1}' | sort -u
+}
 # on CACHE CMD...: CMD with SMSHIM_CACHE=CACHE
 on() { local c=$1; shift; SMSHIM_CACHE="$c" "$@"; }
 # png FILE SIZE: a PNG signature then SIZE random bytes (a binary file the service takes as an image)
