@@ -38,14 +38,13 @@ static int carried_id(const struct smh_doc *d, char out[64])
     return 1;
 }
 
-/* Is d a push of a file whose removal was pushed (SMC_KV_GONE)? Its custom id then. */
-static int of_removed(struct smc *c, const struct smh_doc *d, char cid[64])
+/* Was the removal of the file at filepath, whose entry had custom id cid, pushed (SMC_KV_GONE)? */
+static int removed(struct smc *c, const char *cid, const char *filepath)
 {
     char path[4200];
     int64_t until;
-    return carried_id(d, cid) &&
-           smc_kv_get_num_str(c, SMC_KV_GONE, cid, &until, path, sizeof path) == 0 &&
-           strcmp(path, d->filepath) == 0;
+    return smc_kv_get_num_str(c, SMC_KV_GONE, cid, &until, path, sizeof path) == 0 &&
+           strcmp(path, filepath) == 0;
 }
 
 void smh_stray_gone(struct smc *c, const char *key, const char *custom_id)
@@ -81,29 +80,21 @@ int smh_stray_seen(struct smc *c, const struct smh_doc *d)
 {
     struct smc_entry e;
     char cid[64];
-    if (!d->upload[0] && !d->custom_id[0])
+    if (!d->filepath[0] || !carried_id(d, cid))
         return 0; /* (most documents of other clients: no lookup) */
-    if (!d->filepath[0])
-        return 0;
     int got = smc_entry_get(c, d->filepath, &e);
     if (got == 0 && strcmp(e.remote_id, d->id) == 0)
         return 0; /* the file's own */
-    if ((got == -ENOENT || got == 0) && of_removed(c, d, cid) &&
-        (got == -ENOENT || strcmp(e.custom_id, cid) != 0)) {
-        /* a push of a file since removed, applied late */
-        smc_queue_put_stray(c, d->filepath, d->id, cid, 0);
-        return 1;
+    if (got == 0 && strcmp(e.custom_id, cid) == 0) {
+        /* a create of the entry's, lost before the file had any document, is the one its
+         * push updates (it is adopted: adopt.c); once the file has another, it is a stray */
+        if (d->custom_id[0] && !e.remote_id[0])
+            return 0;
+    } else if ((got != 0 && got != -ENOENT) || !removed(c, cid, d->filepath)) {
+        return 0; /* no document of this cache's */
     }
-    if (got != 0 || !e.custom_id[0])
-        return 0;
-    size_t l = strlen(e.custom_id);
-    int marker = strncmp(d->upload, e.custom_id, l) == 0 && d->upload[l] == '.';
-    int created = strcmp(d->custom_id, e.custom_id) == 0;
-    /* a create of the entry's, lost before the file had any document, is the one its push
-     * updates (it is adopted: adopt.c); once the file has another, it is a stray */
-    if (!marker && !(created && e.remote_id[0]))
-        return 0;
-    smc_queue_put_stray(c, d->filepath, d->id, e.custom_id, 0);
+    /* this cache's and not the file's document, or a push of a file since removed, applied late */
+    smc_queue_put_stray(c, d->filepath, d->id, cid, 0);
     return 1;
 }
 
