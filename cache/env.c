@@ -240,7 +240,7 @@ static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int
         return; /* only descriptors of an environment left behind: not LMDB's (none to take) */
     DIR *d = SM_REAL(opendir)("/proc/self/fd");
     struct dirent *de;
-    while (d && (de = readdir(d))) {
+    while (d && (de = SM_REAL(readdir)(d))) {
         int fd = atoi(de->d_name);
         if (de->d_name[0] == '.' || fd == dirfd(d))
             continue;

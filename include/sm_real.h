@@ -60,7 +60,8 @@
     X(dup) X(fcntl) X(fcntl64)                                                                   \
     X(stat) X(lstat) X(fstatat) X(statx) X(fstat)                                               \
     X(access) X(faccessat) X(euidaccess)                                                         \
-    X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob)                                    \
+    X(opendir) X(scandir) X(scandirat) X(nftw) X(ftw) X(glob) X(readdir) X(readdir64)             \
+    X(readdir_r) X(readdir64_r)                                                                  \
     X(mkdir) X(mkdirat) X(rmdir) X(unlink) X(unlinkat) X(remove) X(rename) X(renameat)          \
     X(renameat2) X(link) X(linkat) X(symlink) X(symlinkat) X(readlink) X(readlinkat)            \
     X(truncate) X(chmod) X(fchmodat) X(lchmod) X(chown) X(lchown) X(fchownat) X(utimensat)      \
@@ -87,9 +88,13 @@
 int epoll_pwait2(int, struct epoll_event *, int, const struct timespec *, const sigset_t *);
 
 #define SM_REAL_FIELD(n) __typeof__(n) *n;
+/* (readdir_r and readdir64_r are deprecated: the shim wraps them for the programs that call them) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 struct sm_real_tab {
     SM_REAL_LIST(SM_REAL_FIELD)
 };
+#pragma GCC diagnostic pop
 #undef SM_REAL_FIELD
 extern struct sm_real_tab sm_real_tab;
 

@@ -1,6 +1,8 @@
 /* dir.c: directory listings. A virtual directory is a real directory in the tree, so opendir
- * returns glibc's own DIR on a real fd and readdir, getdents, fts and fdopendir need no help.
- * Only the functions that take a path and open it inside glibc are wrapped here. */
+ * returns glibc's own DIR on a real fd and readdir, getdents, fts and fdopendir need no help
+ * there. The functions that take a path and open it inside glibc are wrapped here; so are
+ * readdir and scandir, for one listing only: the process's own descriptors (/proc/self/fd and
+ * fdinfo), where the shim's are left out (procfd.c). */
 #include "shim.h"
 
 #include <ftw.h>
@@ -34,19 +36,90 @@ SM_EXPORT DIR *opendir(const char *path)
     return d;
 }
 
+/* ---- readdir: the process's own descriptors ------------------------------------------------ */
+
+/* An entry that may be one of the shim's descriptors (sm_procfd_entry) is looked at closer: when
+ * the directory is the process's fd or fdinfo directory, it and the next such entries are
+ * skipped. errno is the caller's until the real readdir that ends the listing, which sets it
+ * (or not) as the kernel answered. */
+#define SM_READDIR(fn, ent)                                                                        \
+    SM_EXPORT struct ent *fn(DIR *d)                                                               \
+    {                                                                                              \
+        struct ent *e = SM_REAL(fn)(d);                                                            \
+        if (SM_LIKELY(!e) || SM_LIKELY(!sm_procfd_entry(e->d_type, e->d_name)) ||                  \
+            SM_UNLIKELY(sm_in_lib) || !sm_procfd_dir(dirfd(d)))                                    \
+            return e;                                                                              \
+        while (e && sm_procfd_entry(e->d_type, e->d_name))                                         \
+            e = SM_REAL(fn)(d);                                                                    \
+        return e;                                                                                  \
+    }
+SM_READDIR(readdir, dirent)
+SM_READDIR(readdir64, dirent64)
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#define SM_READDIR_R(fn, ent)                                                                      \
+    SM_EXPORT int fn(DIR *d, struct ent *buf, struct ent **res)                                    \
+    {                                                                                              \
+        int rc = SM_REAL(fn)(d, buf, res);                                                         \
+        if (SM_LIKELY(rc != 0 || !*res) ||                                                         \
+            SM_LIKELY(!sm_procfd_entry((*res)->d_type, (*res)->d_name)) ||                         \
+            SM_UNLIKELY(sm_in_lib) || !sm_procfd_dir(dirfd(d)))                                    \
+            return rc;                                                                             \
+        while (rc == 0 && *res && sm_procfd_entry((*res)->d_type, (*res)->d_name))                 \
+            rc = SM_REAL(fn)(d, buf, res);                                                         \
+        return rc;                                                                                 \
+    }
+SM_READDIR_R(readdir_r, dirent)
+SM_READDIR_R(readdir64_r, dirent64)
+#pragma GCC diagnostic pop
+
+/* ---- scandir ----------------------------------------------------------------------------------- */
+
 typedef int (*sm_dfilter)(const struct dirent *);
 typedef int (*sm_dcompar)(const struct dirent **, const struct dirent **);
+
+/* glibc's scandir reads the directory inside itself: every entry passes a filter of the shim's
+ * first, which leaves out the shim's descriptors when the directory is the process's fd or
+ * fdinfo directory (asked once, at the first entry that may be one), then the caller's. */
+struct scan_ctx {
+    int dirfd;
+    const char *path;
+    sm_dfilter filter;
+    int verdict; /* -1: not asked yet */
+    struct scan_ctx *prev;
+};
+static __thread struct scan_ctx *scan_top; /* this thread's innermost scandir (a filter may nest) */
+
+static int scan_filter(const struct dirent *e)
+{
+    struct scan_ctx *c = scan_top;
+    if (SM_UNLIKELY(sm_procfd_entry(e->d_type, e->d_name))) {
+        if (c->verdict < 0)
+            c->verdict = sm_procfd_dir_at(c->dirfd, c->path);
+        if (c->verdict)
+            return 0;
+    }
+    return c->filter ? c->filter(e) : 1;
+}
 
 SM_EXPORT int scandirat(int dirfd, const char *path, struct dirent ***list, sm_dfilter filter,
                         sm_dcompar compar)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    struct sm_res r = {.fd = dirfd, .path = path};
+    if (SM_UNLIKELY(sm_maybe(path))) {
+        int rc = sm_resolve(dirfd, path, SM_RES_FOLLOW, &r);
+        if (rc < 0)
+            return (int)sm_ret(rc);
+    } else if (SM_UNLIKELY(sm_in_lib) || !sm_cfg.enabled || !path) {
         return SM_REAL(scandirat)(dirfd, path, list, filter, compar);
-    struct sm_res r;
-    int rc = sm_resolve(dirfd, path, SM_RES_FOLLOW, &r);
-    if (rc < 0)
-        return (int)sm_ret(rc);
-    return SM_REAL(scandirat)(r.fd, r.path, list, filter, compar);
+    }
+    struct scan_ctx c = {
+        .dirfd = r.fd, .path = r.path, .filter = filter, .verdict = -1, .prev = scan_top};
+    scan_top = &c;
+    int rc = SM_REAL(scandirat)(r.fd, r.path, list, scan_filter, compar);
+    scan_top = c.prev;
+    return rc;
 }
 SM_EXPORT int scandirat64(int dirfd, const char *path, struct dirent64 ***list,
                           int (*filter)(const struct dirent64 *),
@@ -56,8 +129,6 @@ SM_INNER_ALIAS(scandirat);
 
 SM_EXPORT int scandir(const char *path, struct dirent ***list, sm_dfilter filter, sm_dcompar compar)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(scandir)(path, list, filter, compar);
     return SM_INNER(scandirat)(AT_FDCWD, path, list, filter, compar);
 }
 SM_EXPORT int scandir64(const char *path, struct dirent64 ***list,

@@ -548,6 +548,8 @@ static int resolve_inner(int dirfd, const char *path, int flags, struct sm_res *
         return 0;
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
+    if (SM_UNLIKELY(sm_procfd_hidden(dirfd, path)))
+        return -ENOENT; /* for the program the shim's descriptors are not open (procfd.c) */
     if (path[0] == '/') {
         r->fd = AT_FDCWD;
         return resolve_vabs(path, path, flags, r);

@@ -32,6 +32,8 @@ int sm_table_own(void)
 
 static pthread_once_t real_once = PTHREAD_ONCE_INIT;
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 SM_NOSAN static void real_resolve(void)
 {
 #define SM_REAL_RESOLVE(n)                                                                         \
@@ -39,6 +41,7 @@ SM_NOSAN static void real_resolve(void)
     SM_REAL_LIST(SM_REAL_RESOLVE)
 #undef SM_REAL_RESOLVE
 }
+#pragma GCC diagnostic pop
 
 void sm_real_init(void)
 {

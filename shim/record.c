@@ -64,7 +64,7 @@ static void guard_existing(void)
         return;
     }
     struct dirent *e;
-    while ((e = readdir(d))) {
+    while ((e = SM_REAL(readdir)(d))) {
         int fd = atoi(e->d_name);
         if (e->d_name[0] != '.' && fd != dfd && !sm_fd_is_own(fd))
             sm_guard_opened(fd);

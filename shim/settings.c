@@ -323,7 +323,7 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
     if (flags & SM_SET_WARN) {
         DIR *d = SM_REAL(opendir)(st->prefix);
         struct dirent *de;
-        while (d && (de = readdir(d)))
+        while (d && (de = SM_REAL(readdir)(d)))
             if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
                 snprintf(st->warn, sizeof st->warn,
                          "the prefix %s hides the real directory there, which is not empty",

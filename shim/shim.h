@@ -160,6 +160,39 @@ static inline long sm_under_prefix(const char *p)
     return (c == '/' || c == '\0') ? (long)sm_cfg.plen : -1;
 }
 
+/* ---- the process's own descriptors as /proc shows them (procfd.c) ------------------------- */
+
+/** abs (an absolute path) names one of the shim's descriptors (or a path below one) in this
+ *  process's fd or fdinfo directory, by any of its names (/proc/self, /proc/<pid>,
+ *  /proc/thread-self, /proc/<pid>/task/<tid>, /dev/fd). No system call unless the number is one
+ *  of the shim's. */
+int sm_procfd_names_own(const char *abs);
+/** The same for (dirfd, path), a relative path joined to the directory it is relative to: the
+ *  path the program must find missing (ENOENT). */
+int sm_procfd_hidden(int dirfd, const char *path);
+/** dirfd is open on this process's fd or fdinfo directory (asks the kernel its name). */
+int sm_procfd_dir(int dirfd);
+/** (dirfd, path) names this process's fd or fdinfo directory (resolved as the kernel would). */
+int sm_procfd_dir_at(int dirfd, const char *path);
+/** Take the shim's descriptors out of a getdents64 (is64) or getdents answer read from fd, when
+ *  fd is this process's fd or fdinfo directory: the new length. */
+long sm_procfd_strip(int is64, int fd, char *buf, long len);
+/** A directory entry that may be one of the shim's descriptors in a listing of the process's fd
+ *  directory (a link) or fdinfo directory (a file): its name is one of the shim's numbers. The
+ *  one test a listing of any other directory pays for each entry. */
+static inline int sm_procfd_entry(unsigned char type, const char *name)
+{
+    if (SM_LIKELY((unsigned)(name[0] - '1') > 8u) || (type != DT_LNK && type != DT_REG))
+        return 0;
+    int n = 0;
+    for (int i = 0; name[i]; i++) {
+        if (name[i] < '0' || name[i] > '9' || i >= 5)
+            return 0;
+        n = n * 10 + (name[i] - '0');
+    }
+    return sm_fd_is_own(n);
+}
+
 /** Cheap pre-filter run by every wrapper: 0 when the call certainly does not concern the prefix
  *  (the common pass-through case), 1 when the core must look closer. */
 /* glibc declares path parameters nonnull, and the compiler would drop a NULL check on them: the
@@ -193,6 +226,8 @@ static inline int sm_look(const char *p)
         return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
     if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
         return 1; /* may open the cache's lock file: see record.c */
+    if (SM_UNLIKELY(p[1] == 'p' || p[1] == 'd') && sm_procfd_names_own(p))
+        return 1; /* one of the shim's descriptors named under /proc: ENOENT (procfd.c) */
     if (strstr(p, "/.") == NULL)
         return 0;
     return sm_w()->ok; /* "/..", "/./" can land anywhere */

@@ -1,0 +1,222 @@
+/* procfd.c: the process's own descriptors as /proc shows them. For the program the shim's
+ * descriptors do not exist (fd.c), so a listing of the directories that hold one entry per open
+ * descriptor of the process (/proc/self/fd and fdinfo, by every name: /proc/<pid>,
+ * /proc/thread-self, /proc/<pid>/task/<tid>, /dev/fd) leaves them out, and the name of one of
+ * them there (readlink, stat, open, ...) answers ENOENT, as for a number that is not open. Every
+ * other entry, and every other directory, is the kernel's as it lists it.
+ *
+ * The cost elsewhere is one test of an entry's name (sm_procfd_entry: a digit first, then the
+ * number one of the shim's); only a listing that shows such an entry asks the kernel what the
+ * directory is (its name through /proc/self/fd), and only a path that names such a number is
+ * looked at closer. */
+#include "shim.h"
+
+#include <sys/syscall.h>
+
+static const char *skip_slashes(const char *p)
+{
+    while (*p == '/')
+        p++;
+    return p;
+}
+
+/* The component at *pp is word: *pp moves past it. */
+static int word_at(const char **pp, const char *word)
+{
+    size_t n = strlen(word);
+    if (strncmp(*pp, word, n) != 0 || ((*pp)[n] != '/' && (*pp)[n] != '\0'))
+        return 0;
+    *pp += n;
+    return 1;
+}
+
+/* The component at *pp is a number (no sign, at most 9 digits): its value, *pp moved past it;
+ * else -1. */
+static long number_at(const char **pp)
+{
+    const char *p = *pp;
+    long v = 0;
+    int k = 0;
+    while (*p >= '0' && *p <= '9' && k < 10) {
+        v = v * 10 + (*p++ - '0');
+        k++;
+    }
+    if (k == 0 || k > 9 || (*p != '/' && *p != '\0'))
+        return -1;
+    *pp = p;
+    return v;
+}
+
+/* Is pid (as the /proc at "/proc" numbers it) this process, or one of its threads? */
+static int pid_ours(long pid)
+{
+    char b[32];
+    if (pid == (long)SM_REAL(syscall)(SYS_getpid))
+        return 1;
+    /* /proc mounted for another pid namespace numbers this process otherwise */
+    ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, "/proc/self", b, sizeof b - 1);
+    if (n > 0) {
+        b[n] = '\0';
+        if (atol(b) == pid)
+            return 1;
+    }
+    snprintf(b, sizeof b, "/proc/self/task/%ld", pid);
+    return SM_REAL(faccessat)(AT_FDCWD, b, F_OK, 0) == 0;
+}
+
+/* abs (an absolute path) names, or lies below, a directory of one entry per descriptor of a
+ * process: what follows that directory's name ("" or "/..."), and in *pid the process's number
+ * as written (0: self, thread-self, /dev/fd), or NULL. Reads the string only. */
+static const char *fd_dir_rest(const char *abs, long *pid)
+{
+    const char *p = abs;
+    *pid = 0;
+    while (p[0] == '/' && p[1] == '/')
+        p++;
+    if (strncmp(p, "/dev/fd", 7) == 0 && (p[7] == '/' || p[7] == '\0'))
+        return p + 7; /* a link to /proc/self/fd */
+    if (strncmp(p, "/proc/", 6) != 0)
+        return NULL;
+    p = skip_slashes(p + 6);
+    if (!word_at(&p, "self") && !word_at(&p, "thread-self") && (*pid = number_at(&p)) < 0)
+        return NULL;
+    p = skip_slashes(p);
+    if (word_at(&p, "task")) { /* a thread of the process's: it shares the process's table */
+        p = skip_slashes(p);
+        if (number_at(&p) < 0)
+            return NULL;
+        p = skip_slashes(p);
+    }
+    if (!word_at(&p, "fdinfo") && !word_at(&p, "fd"))
+        return NULL;
+    return p;
+}
+
+int sm_procfd_names_own(const char *abs)
+{
+    long pid;
+    const char *p = fd_dir_rest(abs, &pid);
+    if (!p || *p != '/')
+        return 0;
+    p = skip_slashes(p);
+    long fd = number_at(&p);
+    if (fd < 0 || fd >= SM_FD_MAX || !sm_fd_is_own((int)fd))
+        return 0;
+    int saved = errno, ours = pid == 0 || pid_ours(pid);
+    errno = saved;
+    return ours;
+}
+
+/* The directory a descriptor is open on (the kernel's name for it), into buf. 0 or -1. */
+static int fd_name(int fd, char *buf, size_t size)
+{
+    char l[40];
+    snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+    ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, l, buf, size - 1);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    return 0;
+}
+
+/* abs (canonical: a name the kernel gave) is this process's fd or fdinfo directory. */
+static int is_own_fd_dir(const char *abs)
+{
+    long pid;
+    const char *p = fd_dir_rest(abs, &pid);
+    return p && *skip_slashes(p) == '\0' && (pid == 0 || pid_ours(pid));
+}
+
+int sm_procfd_dir(int dirfd)
+{
+    char b[PATH_MAX];
+    int saved = errno, ours = fd_name(dirfd, b, sizeof b) == 0 && is_own_fd_dir(b);
+    errno = saved;
+    return ours;
+}
+
+int sm_procfd_dir_at(int dirfd, const char *path)
+{
+    char b[PATH_MAX], j[PATH_MAX], real[PATH_MAX];
+    int saved = errno, ours = 0;
+    if (path[0] != '/') {
+        if (dirfd == AT_FDCWD ? !SM_REAL(getcwd)(b, sizeof b) : fd_name(dirfd, b, sizeof b) != 0)
+            goto out;
+        if (snprintf(j, sizeof j, "%s/%s", b, path) >= (int)sizeof j)
+            goto out;
+        path = j;
+    }
+    /* by the name the kernel resolves it to (/dev/fd and any link to such a directory) */
+    ours = SM_REAL(realpath)(path, real) && is_own_fd_dir(real);
+out:
+    errno = saved;
+    return ours;
+}
+
+/* Does the relative path hold a component that is a number of the shim's? (reads it only) */
+static int holds_own_number(const char *p)
+{
+    while (*p) {
+        p = skip_slashes(p);
+        long n = number_at(&p);
+        if (n >= 0 && n < SM_FD_MAX && sm_fd_is_own((int)n))
+            return 1;
+        while (*p && *p != '/')
+            p++;
+    }
+    return 0;
+}
+
+int sm_procfd_hidden(int dirfd, const char *path)
+{
+    if (path[0] == '/')
+        return sm_procfd_names_own(path);
+    if (SM_LIKELY(!holds_own_number(path)))
+        return 0;
+    char b[PATH_MAX], j[PATH_MAX];
+    int saved = errno, hidden = 0;
+    if (dirfd == AT_FDCWD ? SM_REAL(getcwd)(b, sizeof b) != NULL : fd_name(dirfd, b, sizeof b) == 0)
+        hidden = snprintf(j, sizeof j, "%s/%s", b, path) < (int)sizeof j && sm_procfd_names_own(j);
+    errno = saved;
+    return hidden;
+}
+
+/* The records of a getdents64 (is64) or getdents answer, len bytes at buf, read from fd: those
+ * of the shim's descriptors are taken out when fd is this process's fd or fdinfo directory;
+ * the others keep their bytes and their order. Returns the new length. */
+long sm_procfd_strip(int is64, int fd, char *buf, long len)
+{
+    int verdict = -1;
+    long out = 0;
+    for (long off = 0; off < len;) {
+        unsigned short reclen;
+        const char *name;
+        unsigned char type;
+        if (is64) {
+            const struct dirent64 *e = (const struct dirent64 *)(buf + off);
+            reclen = e->d_reclen;
+            name = e->d_name;
+            type = e->d_type;
+        } else {
+            /* struct linux_dirent: d_ino, d_off (longs), d_reclen, d_name; d_type last */
+            memcpy(&reclen, buf + off + 2 * sizeof(long), sizeof reclen);
+            name = buf + off + 2 * sizeof(long) + sizeof reclen;
+            type = reclen ? (unsigned char)buf[off + reclen - 1] : 0;
+        }
+        if (reclen == 0 || off + reclen > len)
+            return len; /* not what the kernel writes: left as it is */
+        int drop = 0;
+        if (SM_UNLIKELY(sm_procfd_entry(type, name))) {
+            if (verdict < 0)
+                verdict = sm_procfd_dir(fd);
+            drop = verdict;
+        }
+        if (!drop) {
+            if (out != off)
+                memmove(buf + out, buf + off, reclen);
+            out += reclen;
+        }
+        off += reclen;
+    }
+    return out;
+}
