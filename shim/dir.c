@@ -172,10 +172,44 @@ static int ftw_tramp(const char *fpath, const struct stat *sb, int type)
     return walk_top->fn(v, sb, type);
 }
 
+/* A walk or a pattern from "/", /proc or /dev may reach the process's fd and fdinfo directories
+ * (by name, or through /dev/fd): its callback never sees one of the shim's descriptors there,
+ * nor what lies below one (procfd.c). Any other walk goes to glibc as it is. */
+static int reaches_fds(const char *p)
+{
+    if (!p || p[0] != '/')
+        return 0;
+    while (*p == '/')
+        p++;
+    return !*p || (strncmp(p, "proc", 4) == 0 && (p[4] == '/' || !p[4])) ||
+           (strncmp(p, "dev", 3) == 0 && (p[3] == '/' || !p[3]));
+}
+
+static int nftw_hide(const char *fpath, const struct stat *sb, int type, struct FTW *ftw)
+{
+    if (SM_UNLIKELY(sm_procfd_names_own(fpath)))
+        return 0; /* FTW_CONTINUE: for the program the entry is not there */
+    return walk_top->nfn(fpath, sb, type, ftw);
+}
+
+static int ftw_hide(const char *fpath, const struct stat *sb, int type)
+{
+    if (SM_UNLIKELY(sm_procfd_names_own(fpath)))
+        return 0;
+    return walk_top->fn(fpath, sb, type);
+}
+
 SM_EXPORT int nftw(const char *path, __nftw_func_t fn, int nfd, int flags)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(nftw)(path, fn, nfd, flags);
+    if (SM_LIKELY(!sm_maybe(path))) {
+        if (SM_LIKELY(!reaches_fds(path)) || !sm_cfg.enabled)
+            return SM_REAL(nftw)(path, fn, nfd, flags);
+        struct walk_ctx c = {.nfn = fn, .prev = walk_top};
+        walk_top = &c;
+        int rc = SM_REAL(nftw)(path, nftw_hide, nfd, flags);
+        walk_top = c.prev;
+        return rc;
+    }
     struct sm_res r;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
@@ -193,8 +227,15 @@ SM_EXPORT int nftw64(const char *path, __nftw64_func_t fn, int nfd, int flags)
 
 SM_EXPORT int ftw(const char *path, __ftw_func_t fn, int nfd)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(ftw)(path, fn, nfd);
+    if (SM_LIKELY(!sm_maybe(path))) {
+        if (SM_LIKELY(!reaches_fds(path)) || !sm_cfg.enabled)
+            return SM_REAL(ftw)(path, fn, nfd);
+        struct walk_ctx c = {.fn = fn, .prev = walk_top};
+        walk_top = &c;
+        int rc = SM_REAL(ftw)(path, ftw_hide, nfd);
+        walk_top = c.prev;
+        return rc;
+    }
     struct sm_res r;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
@@ -211,10 +252,44 @@ SM_EXPORT int ftw64(const char *path, __ftw64_func_t fn, int nfd) __attribute__(
 
 /* ---- glob: an absolute pattern under the prefix is matched in the tree ---------------------- */
 
+/* The names this call of glob added (from first on) that are the shim's descriptors (or below
+ * one) in the process's fd or fdinfo directories are taken out; a match left with none fails
+ * as glob fails on no match. */
+static int glob_hide(int rc, const char *pat, int flags, glob_t *g, size_t first)
+{
+    if (rc != 0)
+        return rc;
+    size_t offs = (flags & GLOB_DOOFFS) ? g->gl_offs : 0, k = first;
+    for (size_t i = first; i < g->gl_pathc; i++) {
+        char *p = g->gl_pathv[offs + i];
+        if (p && SM_UNLIKELY(sm_procfd_names_own(p)))
+            free(p);
+        else
+            g->gl_pathv[offs + k++] = p;
+    }
+    g->gl_pathc = k;
+    g->gl_pathv[offs + k] = NULL;
+    if (k > first)
+        return 0;
+    if (flags & GLOB_NOCHECK) { /* no match: the pattern itself */
+        char *np = strdup(pat);
+        if (!np)
+            return GLOB_NOSPACE;
+        g->gl_pathv[offs + k] = np;
+        g->gl_pathv[offs + ++g->gl_pathc] = NULL;
+        return 0;
+    }
+    return GLOB_NOMATCH;
+}
+
 SM_EXPORT int glob(const char *pat, int flags, int (*errfunc)(const char *, int), glob_t *g)
 {
-    if (SM_LIKELY(!sm_maybe(pat)) || pat[0] != '/')
-        return SM_REAL(glob)(pat, flags, errfunc, g);
+    if (SM_LIKELY(!sm_maybe(pat)) || pat[0] != '/') {
+        if (SM_LIKELY(!reaches_fds(pat)) || !sm_cfg.enabled || (flags & GLOB_ALTDIRFUNC))
+            return SM_REAL(glob)(pat, flags, errfunc, g);
+        size_t first = (flags & GLOB_APPEND) ? g->gl_pathc : 0;
+        return glob_hide(SM_REAL(glob)(pat, flags, errfunc, g), pat, flags, g, first);
+    }
     /* the pattern's components are resolved like a path ('..' included): magic characters are
      * ordinary characters to the resolver and go through unchanged */
     struct sm_res r;

@@ -2,12 +2,14 @@
  * environment (a write under the prefix), must see exactly the descriptors it holds: none of the
  * shim's (the kernel lists them: kfds, past the shim, finds them), every one of its own, by
  * every way of listing (readdir, readdir64, readdir_r, scandir, fdopendir, getdents64 through
- * syscall(), the fd and fdinfo directories under every name the process has), and a name of
+ * syscall(), nftw, glob; the fd and fdinfo directories under every name the process has), and a name of
  * one of the shim's numbers under /proc answers ENOENT to readlink, stat, open and access, as
  * for a number that is not open. Usage: procfds DIR (under the prefix). Prints "ok" or what
  * went wrong. */
 #include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
+#include <glob.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,53 @@ static void by_getdents(const char *dir)
     check(what, got, n, fd);
 }
 
+/* nftw and glob read the directory inside glibc: the names they hand on */
+static int walked[MAXFD], nwalked;
+
+static int walk_one(const char *p, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)sb;
+    (void)type;
+    if (f->level == 1 && nwalked < MAXFD)
+        walked[nwalked++] = atoi(p + f->base);
+    return 0;
+}
+
+static void by_walks(const char *dir)
+{
+    char what[256], pat[128];
+    nwalked = 0;
+    /* (FTW_PHYS: /dev/fd itself is a link, which nftw does not enter) */
+    if (strcmp(dir, "/dev/fd") != 0 && nftw(dir, walk_one, 8, FTW_PHYS) != 0) {
+        printf("nftw %s: %s\n", dir, strerror(errno));
+        bad = 1;
+    }
+    /* nftw's own descriptor is closed before it returns: any number may be it */
+    int kept[MAXFD], m = 0;
+    for (int i = 0; i < nwalked; i++)
+        if (in(mine, nmine, walked[i]) || in(shim, nshim, walked[i]))
+            kept[m++] = walked[i];
+    snprintf(what, sizeof what, "nftw of %s", dir);
+    if (strcmp(dir, "/dev/fd") != 0)
+        check(what, kept, m, -1);
+    glob_t g;
+    snprintf(pat, sizeof pat, "%s/*", dir);
+    if (glob(pat, 0, NULL, &g) != 0) {
+        printf("glob %s: %s\n", pat, strerror(errno));
+        bad = 1;
+        return;
+    }
+    m = 0;
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        int n = atoi(strrchr(g.gl_pathv[i], '/') + 1);
+        if (in(mine, nmine, n) || in(shim, nshim, n))
+            kept[m++] = n;
+    }
+    globfree(&g);
+    snprintf(what, sizeof what, "glob %s", pat);
+    check(what, kept, m, -1);
+}
+
 /* name (of a number of the shim's) must not exist for the program */
 static void gone(const char *what, int rc)
 {
@@ -244,6 +293,7 @@ int main(int argc, char **argv)
             by_readdir(dirs[i], how);
         by_scandir(dirs[i]);
         by_getdents(dirs[i]);
+        by_walks(dirs[i]);
     }
     /* the kernel lists the shim's still: they are hidden, not closed */
     int again[MAXFD], k2 = kfds(again, MAXFD);
