@@ -238,6 +238,7 @@ static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int
     }
     if (own)
         return; /* only descriptors of an environment left behind: not LMDB's (none to take) */
+    sm_brief_begin(); /* the listing's descriptor is the library's until it is closed */
     DIR *d = SM_REAL(opendir)("/proc/self/fd");
     struct dirent *de;
     while (d && (de = SM_REAL(readdir)(d))) {
@@ -251,6 +252,7 @@ static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int
     }
     if (d)
         closedir(d);
+    sm_brief_end();
 }
 
 void smc_lock_ident(struct smc *c, uint64_t *dev, uint64_t *ino)

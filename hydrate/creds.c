@@ -233,7 +233,7 @@ static int write_atomic(const char *path, const char *text, char *why, size_t n)
         return -1;
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
     SM_REAL(unlink)(tmp);
-    int fd = SM_REAL(open)(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = sm_brief_openat(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600);
     if (fd < 0) {
         snprintf(why, n, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
@@ -252,7 +252,7 @@ static int write_atomic(const char *path, const char *text, char *why, size_t n)
     if (rc == 0)
         rc = SM_REAL(fsync)(fd);
     int e = errno;
-    SM_REAL(close)(fd);
+    sm_brief_close(fd);
     if (rc == 0 && SM_REAL(rename)(tmp, path) != 0) {
         rc = -1;
         e = errno;

@@ -211,6 +211,23 @@ void sm_lift_end(void);
         sm_lift_begin();                                                                           \
         sm_lift_end_fd(expr);                                                                      \
     })
+/** A descriptor the library holds for a moment only (opened, used and closed inside one call: a
+ *  header read, a directory opened to ask the kernel its name, a line appended) stays at the
+ *  number the kernel gave it, in the host's range: its whole life is inside the lift gate, from
+ *  sm_brief_begin() before the open to sm_brief_end() after the close (or the failed open), so
+ *  no host call that frees or replaces a number (close, dup2, ...) runs in another thread
+ *  meanwhile: the library never reads, writes or closes a program's file there. No system call
+ *  is added beyond a getpid: a vfork child (the parent's memory, a copy of its table that no
+ *  other thread shares) and a process with one thread take no gate. sm_brief_openat and
+ *  sm_brief_close are the two for the common open; nests. */
+void sm_brief_begin(void);
+void sm_brief_end(void);
+/** sm_brief_begin, then openat(dirfd, path, flags | O_CLOEXEC, mode): the fd, or -1 (errno set,
+ *  and the bracket ended). */
+int sm_brief_openat(int dirfd, const char *path, int flags, mode_t mode);
+/** close(fd) of a descriptor from sm_brief_openat (or opened after sm_brief_begin), then
+ *  sm_brief_end. errno is kept. */
+void sm_brief_close(int fd);
 /** Every host call that frees or replaces a descriptor number (close, close_range, dup2, dup3,
  *  the raw forms, fork) is bracketed by these two (shim/fd.c). Async-signal-safe. */
 void sm_host_fd_begin(void);

@@ -176,13 +176,13 @@ SM_EXPORT char *realpath(const char *path, char *resolved)
         /* the cache's path may be closed to this process: ask the kernel for the name of what
          * the path opens, through the tree fd */
         char link[32];
-        int fd = SM_REAL(openat)(AT_FDCWD, r.path, O_PATH | O_CLOEXEC);
+        int fd = sm_brief_openat(AT_FDCWD, r.path, O_PATH, 0);
         if (fd < 0)
             return NULL;
         snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
         ssize_t n = SM_REAL(readlinkat)(AT_FDCWD, link, out, sizeof out - 1);
         int e = errno;
-        SM_REAL(close)(fd);
+        sm_brief_close(fd);
         if (n < 0) {
             errno = e;
             return NULL;

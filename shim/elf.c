@@ -13,7 +13,7 @@ int sm_elf_static(const char *path)
 {
     if (!path) /* an exec of NULL: the kernel's EFAULT */
         return 0;
-    int fd = SM_REAL(openat)(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY, 0);
     if (fd < 0)
         return 0;
     /* the header and, in every executable seen, the program headers right after it */
@@ -38,6 +38,6 @@ int sm_elf_static(const char *path)
                 st = 0;
         }
     }
-    SM_REAL(close)(fd);
+    sm_brief_close(fd);
     return st;
 }

@@ -231,11 +231,11 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
 static int shebang(const char *tpath, char interp[256], char arg[256])
 {
     char buf[256];
-    int fd = SM_REAL(openat)(AT_FDCWD, tpath, O_RDONLY | O_CLOEXEC);
+    int fd = sm_brief_openat(AT_FDCWD, tpath, O_RDONLY, 0);
     if (fd < 0)
         return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);
-    SM_REAL(close)(fd);
+    sm_brief_close(fd);
     if (n < 2 || buf[0] != '#' || buf[1] != '!')
         return 0;
     buf[n] = '\0';
@@ -373,11 +373,11 @@ static void note_static(const char *path, const char *target)
     int n = snprintf(line, sizeof line, "%s\n", path);
     if (n <= 0 || n >= (int)sizeof line)
         return;
-    int fd = SM_REAL(openat)(AT_FDCWD, notes, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    int fd = sm_brief_openat(AT_FDCWD, notes, O_WRONLY | O_APPEND | O_NOFOLLOW, 0);
     if (fd < 0)
         return;
     (void)!write(fd, line, (size_t)n); /* O_APPEND: whole lines from concurrent processes */
-    SM_REAL(close)(fd);
+    sm_brief_close(fd);
 }
 
 int sm_execve_core(const char *path, char *const argv[], char *const envp[])

@@ -147,13 +147,16 @@ static int probe_tree(int tfd, const char *path, char key[PATH_MAX], struct stat
     struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
                            .resolve =
                                RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS};
+    sm_brief_begin();
     long fd = SM_REAL(syscall)(SYS_openat2, tfd, path, &how, sizeof how);
+    if (fd < 0)
+        sm_brief_end();
     const char *slash = strrchr(path, '/');
     uint64_t dh = slash ? vdir_hash(path, (size_t)(slash - path)) : 0;
     int found;
     if (fd >= 0) {
         found = SM_REAL(fstat)((int)fd, st) == 0 ? 1 : -1;
-        SM_REAL(close)((int)fd);
+        sm_brief_close((int)fd);
         if (found == 1 && slash)
             vdir_note(dh); /* the walk went through its directory without a link */
     } else if (errno == ENOENT) {

@@ -761,13 +761,16 @@ static int guard(int flags, struct sm_res *r)
             continue;
         }
         int saved = errno;
+        sm_brief_begin();
         long fd = SM_REAL(syscall)(SYS_openat2, dfd, p, &how, sizeof how);
         int e = errno;
+        if (fd >= 0)
+            sm_brief_close((int)fd);
+        else
+            sm_brief_end();
         errno = saved;
-        if (fd >= 0) {
-            SM_REAL(close)((int)fd);
+        if (fd >= 0)
             return 0;
-        }
         if (e == ENOSYS || e == EPERM)
             openat2_ok = 0;
         else if (e != EXDEV)
@@ -851,7 +854,7 @@ int sm_key_at(int fd, const char *path, char key[PATH_MAX])
             return -ENAMETOOLONG;
         memcpy(dir, path, cut);
         dir[cut] = '\0';
-        opened = SM_REAL(openat)(fd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        opened = sm_brief_openat(fd, dir, O_PATH | O_DIRECTORY, 0);
         if (opened < 0)
             return -errno;
         dfd = opened;
@@ -867,7 +870,7 @@ int sm_key_at(int fd, const char *path, char key[PATH_MAX])
         rc = sm_key_fd(dfd, dir);
     }
     if (opened >= 0)
-        SM_REAL(close)(opened);
+        sm_brief_close(opened);
     if (rc < 0)
         return rc;
     if (nlen == 0 || (nlen == 1 && name[0] == '.')) {

@@ -339,6 +339,57 @@ void sm_host_fd_end(void)
         gate_wake(&gate_hosts);
 }
 
+/* ---- descriptors the library holds for a moment (sm_real.h) -----------------------------------
+ * Such a descriptor is at a number of the host's range from its open to its close: a host
+ * thread's dup2 onto that number in between (the program's right: the number is free for it)
+ * would have the library read, write or stat the program's file there, and close it; a close
+ * and an open of the program's would do the same. So its whole life is one lift of the gate
+ * above. The gate is not taken where no other thread shares the table, decided here by the pid
+ * the gate recorded: none yet (gate_register records it before the process's second thread
+ * starts, a lift at the first lift), or another process's: a vfork child (its table is a copy,
+ * the gate's words are its parent's memory, which its waits and its pid must not touch) or a
+ * raw fork's child (one thread). brief_free counts this thread's brackets that took none. */
+static __thread unsigned brief_free;
+
+void sm_brief_begin(void)
+{
+    pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED);
+    if (!p || p != (pid_t)SM_REAL(syscall)(SYS_getpid)) {
+        brief_free++;
+        return;
+    }
+    sm_lift_begin();
+}
+
+void sm_brief_end(void)
+{
+    if (brief_free) {
+        brief_free--;
+        return;
+    }
+    sm_lift_end();
+}
+
+int sm_brief_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    sm_brief_begin();
+    int fd = SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode);
+    if (fd < 0) {
+        int e = errno;
+        sm_brief_end();
+        errno = e;
+    }
+    return fd;
+}
+
+void sm_brief_close(int fd)
+{
+    int e = errno;
+    SM_REAL(close)(fd);
+    sm_brief_end();
+    errno = e;
+}
+
 static void gate_fork_prepare(void)
 {
     sm_host_fd_begin();
@@ -366,6 +417,7 @@ static int gate_registered;
 
 static void gate_register(void)
 {
+    (void)gate_me(); /* the process is about to have a second thread: brief holds gate now */
     if (!__atomic_load_n(&gate_registered, __ATOMIC_ACQUIRE) &&
         !__atomic_exchange_n(&gate_registered, 1, __ATOMIC_ACQ_REL))
         pthread_atfork(gate_fork_prepare, gate_fork_parent, gate_fork_child);

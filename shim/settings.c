@@ -321,6 +321,7 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
             return refuse(st, "the prefix %s lies inside the cache %s", st->prefix, c);
     }
     if (flags & SM_SET_WARN) {
+        sm_brief_begin(); /* the listing's descriptor is the library's until it is closed */
         DIR *d = SM_REAL(opendir)(st->prefix);
         struct dirent *de;
         while (d && (de = SM_REAL(readdir)(d)))
@@ -332,6 +333,7 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
             }
         if (d)
             closedir(d);
+        sm_brief_end();
     }
     return 0;
 }

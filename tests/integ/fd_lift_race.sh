@@ -20,6 +20,22 @@ for mode in close dup2; do
     echo "ok - $mode onto a library open's number before its lift: both keep their files"
 done
 
+# a descriptor the shim holds only for a moment (here the directory of a name reached through a
+# symbolic link, opened to ask the kernel its name, then closed): a program thread's dup2 onto
+# its number then must not be read as the shim's, nor closed by the shim's close
+SMSHIM_CACHE="$T/cache-brief" shim mkdir -p /sm/brief/real
+SMSHIM_CACHE="$T/cache-brief" shim ln -s real /sm/brief/link
+SMSHIM_CACHE="$T/cache-brief" shim sh -c 'echo x >/sm/brief/real/c.txt' # the environment is open
+out=$(LIFTHOOK_MATCH=brief/link/ LD_PRELOAD="$PRELOAD:$T/lifthook.so" SMSHIM_CACHE="$T/cache-brief" \
+    "$B/tests/liftrace" dup2 /sm/brief/link "$T/own-brief" 2>&1) || fail "brief: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "brief: $out"
+[ "$(cat "$T/own-brief")" = mine ] || fail "brief: the program's file holds $(wc -c <"$T/own-brief") bytes"
+"$CLI" status --cache "$T/cache-brief" --list >"$T/list-brief" || fail "brief: status --list failed"
+for f in a b; do
+    grep -qx "dirty */brief/real/$f.txt" "$T/list-brief" || fail "brief: /brief/real/$f.txt is not recorded: $(cat "$T/list-brief")"
+done
+echo "ok - dup2 onto a descriptor the shim holds for a moment: the program keeps its file, the shim names its own"
+
 # an open of the library's that never ends (LIFTHOOK_HOLD: the hook returns only once the program's
 # close is done) must not hang the program's close: it goes ahead once no call of the library's
 # has ended for a while (the program exits; `timeout` only turns a hang into a failure)
