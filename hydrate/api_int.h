@@ -10,6 +10,9 @@
 
 /** A whole answer body as JSON, with mark: what stands for NUL in its strings (api_json.c). */
 cJSON *smh_api_parse_marked(const struct smh_resp *r, char mark[4]);
+/** Whether body[0..len) holds more than SMH_JSON_VALUES_MAX JSON values, counted without parsing
+ *  (each '[', '{' and ',' outside a string opens room for one): such an answer is not parsed. */
+int smh_api_values_over(const char *body, size_t len);
 /** s with each mark written back as the escape \u0000 (malloc'd, or NULL). */
 char *smh_api_unmark(const char *s, const char *mark);
 /** The string member name of o, or NULL (missing, or not a string). */

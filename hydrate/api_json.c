@@ -91,14 +91,44 @@ static char *nul_marked(const char *body, size_t len, char mark[4], char **copy)
     return b;
 }
 
+/* Does the body hold more than SMH_JSON_VALUES_MAX values? Counted as the parser would place
+ * them, without building anything: each '[', '{' or ',' outside a string opens room for one
+ * value more (the first of a container, the next of one); a string ends at its first unescaped
+ * quote. */
+int smh_api_values_over(const char *body, size_t len)
+{
+    size_t n = 1;
+    int in_str = 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = body[i];
+        if (in_str) {
+            if (ch == '\\')
+                i++;
+            else if (ch == '"')
+                in_str = 0;
+        } else if (ch == '"') {
+            in_str = 1;
+        } else if ((ch == ',' || ch == '[' || ch == '{') && ++n > SMH_JSON_VALUES_MAX) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A whole answer body as JSON: nothing but whitespace may follow the value (an answer with
- * trailing garbage is malformed, not accepted by its first half). NULL if it is not JSON.
+ * trailing garbage is malformed, not accepted by its first half). NULL if it is not JSON, or
+ * holds more values than any answer may (smh_api_values_over: never made into that many nodes).
  * mark (NULL: NUL escapes are left to cJSON): the UTF-8 that stands for NUL in its strings, ""
  * when none does (nul_marked). */
 cJSON *smh_api_parse_marked(const struct smh_resp *r, char mark[4])
 {
     if (!r->body || strlen(r->body) != r->len)
         return NULL; /* a NUL inside the body */
+    if (smh_api_values_over(r->body, r->len)) {
+        if (mark)
+            mark[0] = '\0';
+        return NULL;
+    }
     if (!mark)
         return J.ParseWithOpts(r->body, NULL, 1);
     char *copy;

@@ -167,7 +167,12 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
     const cJSON *pg = j ? J.Get(j, "pagination") : NULL;
     const cJSON *tp = pg ? J.Get(pg, "totalPages") : NULL;
     if (!mem || !smh_jarray(mem) || !pg || !smh_jobject(pg) || !tp || !smh_jnumber(tp)) {
-        snprintf(k->err, sizeof k->err, "list: malformed answer (%zu bytes)", r.len);
+        if (!j && r.body && smh_api_values_over(r.body, r.len))
+            snprintf(k->err, sizeof k->err,
+                     "list: malformed answer (%zu bytes): more than %u JSON values", r.len,
+                     SMH_JSON_VALUES_MAX);
+        else
+            snprintf(k->err, sizeof k->err, "list: malformed answer (%zu bytes)", r.len);
         o = SMH_RETRY;
     } else {
         double tpv = tp->valuedouble;
@@ -175,11 +180,15 @@ int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int 
         const cJSON *ti = J.Get(pg, "totalItems");
         double tiv = ti && smh_jnumber(ti) ? ti->valuedouble : -1;
         info->total_items = tiv > 1e12 ? 1000000000000LL : tiv >= 0 ? (long long)tiv : -1;
-        int n = J.ArraySize(mem);
-        info->items = n;
-        for (int i = 0; i < n && o == SMH_OK; i++) {
+        /* in one pass along the list (an index would walk it from its start each time) */
+        const cJSON *e;
+        cJSON_ArrayForEach(e, mem)
+        {
+            info->items++;
+            if (o != SMH_OK)
+                continue;
             struct smh_doc d;
-            if (doc_from(J.ArrayItem(mem, i), &d, content, mark) != 0) {
+            if (doc_from(e, &d, content, mark) != 0) {
                 smh_doc_free(&d);
                 k->malformed++;
                 continue;

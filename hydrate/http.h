@@ -54,6 +54,10 @@ extern struct smh_json smh_json;
 #define SMH_ANSWER_DOC   (SMH_DOC_MAX + SMH_ENVELOPE_MAX) /* a GET of one document */
 #define SMH_ANSWER_LIST  (16u << 20) /* one page of a listing (smaller pages past it) */
 #define SMH_ANSWER_SMALL (1u << 20)  /* create, update, delete; error bodies */
+/* The most JSON values one answer may hold (cJSON makes a node of 64 bytes for each): an answer
+ * of more is malformed, refused before it is parsed (smh_api_parse). A listing of 100 documents
+ * holds a few thousand. */
+#define SMH_JSON_VALUES_MAX (1u << 20)
 /* The longest Retry-After honoured (seconds): the push queue's own longest backoff. */
 #define SMH_RETRY_AFTER_MAX 60
 

@@ -106,10 +106,11 @@ int smh_api_search(struct smh_call *k, const char *q, const char *scope, smh_hit
             snprintf(k->err, sizeof k->err, "search: malformed answer");
             o = SMH_RETRY;
         } else {
-            int n = J.ArraySize(res);
-            for (int i = 0; i < n; i++) {
+            const cJSON *e; /* in one pass along the list, never by index */
+            cJSON_ArrayForEach(e, res)
+            {
                 struct smh_hit h;
-                if (hit_from(J.ArrayItem(res, i), &h) != 0)
+                if (hit_from(e, &h) != 0)
                     (*skipped)++;
                 else if (fn(arg, &h) != 0)
                     break;

@@ -87,6 +87,9 @@ CONFIG_KINDS = {
     "fault_429_uploads": "count", "list_total_pages": "opt_count", "list_repeat": "bool", "list_grow": "bool",
     # one page of every listing held until the setting changes, or answered 500 (Store.list_page_rule)
     "list_hold_page": "opt_count", "list_fail_page": "opt_count",
+    # every list answer's memories start with this many entries that are not documents (the number 0):
+    # an answer of many small JSON values
+    "list_flood": "count",
     "gzip_bomb_mb": "ms",
     # /v4/search: chunks come back with their whitespace runs collapsed to one space
     "search_squash": "bool",
@@ -1361,6 +1364,10 @@ class Handler(BaseHTTPRequestHandler):
                     answer = wrong_types_answer(store, answer)
                 else:
                     raw = store.encode(answer)
+                    flood = store.config_snapshot()["list_flood"]
+                    if flood:  # the entries before the documents, written as one part
+                        sep = b", " if answer["memories"] else b""
+                        raw[0] = raw[0].replace(b"[", b"[" + b"0, " * (flood - 1) + b"0" + sep, 1)
             elif route == R_GET and status == 200:
                 raw = store.encode(answer)
 
@@ -1520,7 +1527,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
-        "list_hold_page": None, "list_fail_page": None, "hold": args.hold, "hold_files": False,
+        "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
