@@ -183,6 +183,7 @@ static struct slot {
     struct sm_settings st;
     size_t used;
     char buf[SLOT_BUF];
+    char bad[2][300]; /* a duration refused (its default used): logged once the log is open */
 } slots[SLOTS];
 static unsigned slots_taken;
 static int refusal_said;
@@ -217,11 +218,6 @@ static void find_libpath(struct slot *s)
     }
 }
 
-static long seconds_ms(const char *v, long dflt)
-{
-    return v && *v ? (long)(strtod(v, NULL) * 1000) : dflt;
-}
-
 /* The whole decision, in the slot s (written by this caller only). */
 static void slot_fill(struct slot *s)
 {
@@ -238,8 +234,7 @@ static void slot_fill(struct slot *s)
     w->tree = slot_put(s, "%s", p);
     w->tlen = strlen(w->tree);
     find_libpath(s);
-    v = sm_env_get(SMSHIM_ENV_TAG);
-    w->tag = slot_put(s, "%s", v && *v ? v : SMSHIM_DEFAULT_TAG);
+    w->tag = slot_put(s, "%s", s->st.tag);
     v = sm_env_get(SMSHIM_ENV_KEY);
     w->key = v ? v : "";
     v = sm_env_get(SMSHIM_ENV_BASE_URL);
@@ -249,8 +244,12 @@ static void slot_fill(struct slot *s)
     w->base_url = w->url_env ? v : SMSHIM_DEFAULT_BASE_URL;
     if (!w->key[0] && smh_creds_path(sm_env_get, p, sizeof p) == 0)
         w->creds = slot_put(s, "%s", p); /* only its name: it is read when sync first starts */
-    w->exit_timeout_ms = seconds_ms(sm_env_get(SMSHIM_ENV_EXIT_TIMEOUT), 10000);
-    w->pull_interval_ms = seconds_ms(sm_env_get(SMSHIM_ENV_PULL_INTERVAL), 30000);
+    /* a duration that is not one: its default, and a warning (the settings stand) */
+    s->bad[0][0] = s->bad[1][0] = '\0';
+    sm_settings_seconds(sm_env_get, SMSHIM_ENV_EXIT_TIMEOUT, &w->exit_timeout_ms, s->bad[0],
+                        sizeof s->bad[0]);
+    sm_settings_seconds(sm_env_get, SMSHIM_ENV_PULL_INTERVAL, &w->pull_interval_ms, s->bad[1],
+                        sizeof s->bad[1]);
     if (w->pull_interval_ms < 1000)
         w->pull_interval_ms = 1000;
     v = sm_env_get(SMSHIM_ENV_NOWAIT);
@@ -319,6 +318,8 @@ SM_START static void config_start(int all)
             p[i] = buf[i];
         r = sm_settings_cache_lexical(sm_env_get, p, buf, sizeof buf, boot_why, sizeof boot_why);
     }
+    if (r >= 0 && sm_settings_tag(sm_env_get, buf, sizeof buf, boot_why, sizeof boot_why) != 0)
+        r = -1; /* (buf: the cache's lexical form is not kept from here) */
     if (r < 0) {
         sm_cfg.w = &where_off;
         sm_log_init(logspec, NULL);
@@ -341,6 +342,9 @@ SM_START static void config_start(int all)
     const struct slot *s = (const struct slot *)(const void *)w;
     if (s->st.warn[0])
         sm_log(SM_LOG_WARN, "%s", s->st.warn);
+    for (int i = 0; i < 2; i++)
+        if (s->bad[i][0])
+            sm_log(SM_LOG_WARN, "%s", s->bad[i]);
     const char *v = sm_env_get(SMSHIM_ENV_TREE_FD);
     if (v && *v)
         sm_tree_adopt(v);

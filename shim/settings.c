@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -273,6 +274,83 @@ SM_START int sm_settings_cache_lexical(const char *(*get)(const char *), const c
     return 0;
 }
 
+/* A refused value is shown up to this many bytes (then "..."): a reason stays one short line. */
+#define SHOWN_MAX 120
+
+/* The container tag (settings.h): no libc call, the constructor decides it. */
+SM_START int sm_settings_tag(const char *(*get)(const char *), char *tag, size_t size, char *why,
+                             size_t wsize)
+{
+    const char *v = get(SMSHIM_ENV_TAG);
+    size_t n = 0, bad = 0;
+    if (!v || !*v)
+        v = SMSHIM_DEFAULT_TAG;
+    for (; v[n]; n++) {
+        char c = v[n];
+        bad += !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == ':' || c == '-');
+    }
+    if (bad || n > SM_TAG_MAX)
+        return refuse_to(why, wsize,
+                         "%s=%.*s%s is not a container tag: 1 to %d of A-Z a-z 0-9 _ : -",
+                         SMSHIM_ENV_TAG, SHOWN_MAX, v, n > SHOWN_MAX ? "..." : "", SM_TAG_MAX);
+    if (n >= size)
+        return refuse_to(why, wsize, "%s is too long", SMSHIM_ENV_TAG);
+    for (size_t i = 0; i <= n; i++)
+        tag[i] = v[i];
+    return 0;
+}
+
+/* The duration settings and their defaults (seconds). */
+static const struct {
+    const char *name;
+    long dflt_ms;
+} durations[] = {
+    {SMSHIM_ENV_EXIT_TIMEOUT, 10000},
+    {SMSHIM_ENV_PULL_INTERVAL, 30000},
+    {"SMSHIM_PULL_TIMEOUT", 10000},
+    {"SMSHIM_SYNC_TIMEOUT", 120000},
+};
+
+int sm_settings_seconds(const char *(*get)(const char *), const char *name, long *ms, char *why,
+                        size_t wsize)
+{
+    long dflt = 0;
+    for (size_t i = 0; i < sizeof durations / sizeof *durations; i++)
+        if (strcmp(durations[i].name, name) == 0)
+            dflt = durations[i].dflt_ms;
+    *ms = dflt;
+    const char *v = get(name);
+    if (!v || !*v)
+        return 0;
+    /* digits and at most one '.' with a digit somewhere: what strtod then reads whole */
+    size_t digits = 0, dots = 0, n = 0;
+    for (; v[n]; n++) {
+        if (v[n] >= '0' && v[n] <= '9')
+            digits++;
+        else if (v[n] == '.')
+            dots++;
+        else
+            break;
+    }
+    double s = digits && dots <= 1 && !v[n] ? strtod(v, NULL) : -1;
+    if (s < 0 || s > SM_SECONDS_MAX)
+        return refuse_to(
+            why, wsize, "%s=%.*s%s is not a number of seconds from 0 to %d (the default is %ld s)",
+            name, SHOWN_MAX, v, strlen(v) > SHOWN_MAX ? "..." : "", SM_SECONDS_MAX, dflt / 1000);
+    *ms = (long)(s * 1000);
+    return 0;
+}
+
+int sm_settings_seconds_all(const char *(*get)(const char *), char *why, size_t wsize)
+{
+    long ms;
+    for (size_t i = 0; i < sizeof durations / sizeof *durations; i++)
+        if (sm_settings_seconds(get, durations[i].name, &ms, why, wsize) != 0)
+            return -1;
+    return 0;
+}
+
 /* The one decision on the settings (settings.h). */
 int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_settings *st)
 {
@@ -281,6 +359,8 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
     st->why[0] = st->warn[0] = '\0';
     st->fallback = 0;
     if (sm_settings_prefix(get, st->prefix, sizeof st->prefix, st->why, sizeof st->why) != 0)
+        return -1;
+    if (sm_settings_tag(get, st->tag, sizeof st->tag, st->why, sizeof st->why) != 0)
         return -1;
     int r = sm_settings_cache_lexical(get, st->prefix, st->cache, sizeof st->cache, st->why,
                                       sizeof st->why);

@@ -36,10 +36,22 @@ static const char *env_get(const char *name)
     return getenv(name);
 }
 
+long cli_seconds(const char *name)
+{
+    char why[300];
+    long ms;
+    if (sm_settings_seconds(env_get, name, &ms, why, sizeof why) != 0) {
+        fprintf(stderr, "smshim: refused: %s\n", E(why));
+        exit(2);
+    }
+    return ms;
+}
+
 void settings(int warn, const char **prefix, const char **cache)
 {
     static struct sm_settings st;
-    if (sm_settings_resolve(env_get, warn ? SM_SET_WARN : 0, &st) != 0) {
+    if (sm_settings_resolve(env_get, warn ? SM_SET_WARN : 0, &st) != 0 ||
+        sm_settings_seconds_all(env_get, st.why, sizeof st.why) != 0) {
         fprintf(stderr, "smshim: refused: %s\n", E(st.why));
         exit(2);
     }
@@ -113,8 +125,11 @@ int remote_get(struct remote *r)
     }
     if (!r->url[0])
         snprintf(r->url, sizeof r->url, "%s", url && *url ? url : SMSHIM_DEFAULT_BASE_URL);
-    v = getenv(SMSHIM_ENV_TAG);
-    snprintf(r->tag, sizeof r->tag, "%s", v && *v ? v : SMSHIM_DEFAULT_TAG);
+    char why[300];
+    if (sm_settings_tag(env_get, r->tag, sizeof r->tag, why, sizeof why) != 0) {
+        fprintf(stderr, "smshim: refused: %s\n", E(why));
+        exit(2);
+    }
     return 1;
 }
 

@@ -22,8 +22,12 @@ const char *cli_esc(const char *s, int json);
 _Noreturn void die(const char *fmt, const char *arg);
 
 /** The prefix and the cache (normal form), decided as the library decides them: refused
- *  settings end the command with their reason (exit 2). warn: print the warnings. */
+ *  settings (and a duration setting that is not one, sm_settings_seconds) end the command with
+ *  their reason (exit 2). warn: print the warnings. */
 void settings(int warn, const char **prefix, const char **cache);
+/** A duration setting in milliseconds (sm_settings_seconds): its default when unset; a value
+ *  that is not one ends the command with the reason (exit 2). */
+long cli_seconds(const char *name);
 
 /** Options every command that names a cache takes: --prefix P, --cache DIR, --tag TAG (each
  *  exported as its SMSHIM_* variable). 1 when argv[*i] was one (and *i moved past its value). */

@@ -236,8 +236,7 @@ static int cmd_sync(int argc, char **argv)
         smc_close(c);
         return 1;
     }
-    const char *t = getenv("SMSHIM_SYNC_TIMEOUT");
-    long timeout = t && *t ? (long)(atof(t) * 1000) : 120000;
+    long timeout = cli_seconds("SMSHIM_SYNC_TIMEOUT");
     int pulled = pull(c, cache, &r, full, 30000, timeout / 2, 1);
     struct smh_progress prog = {0};
     long left;
@@ -363,9 +362,8 @@ static int run_pull_before(const char *cache, const struct remote *r)
         return 2;
     }
     /* like a mount: the command starts on the container's tree (bounded wait) */
-    const char *pt = getenv("SMSHIM_PULL_TIMEOUT");
     int full = !smh_report_watermark(c);
-    long pto = pt && *pt ? (long)(atof(pt) * 1000) : 10000;
+    long pto = cli_seconds("SMSHIM_PULL_TIMEOUT");
     if (smh_silent(c, NULL)) {
         /* another command found the server not answering: no wait until it answers */
         fprintf(stderr,
@@ -424,8 +422,7 @@ static void __attribute__((noreturn)) run_child(struct smns *ns, const char *lib
  * as not answering. */
 static void run_push_after(const char *cache, const struct remote *r)
 {
-    const char *t = getenv(SMSHIM_ENV_EXIT_TIMEOUT);
-    long timeout = t && *t ? (long)(atof(t) * 1000) : 10000;
+    long timeout = cli_seconds(SMSHIM_ENV_EXIT_TIMEOUT);
     struct smc *c = cache_open(cache);
     struct smc_counts qn;
     if (c && smh_silent(c, NULL) && smc_counts(c, &qn) == 0) {
