@@ -27,7 +27,8 @@
  * when more than SLOTS callers compute at once does one wait (it yields until one of them
  * publishes); each of them computes without waiting on anything but the loader's lock
  * (dladdr). The computation allocates nothing: its system calls are readlink (realpath of a
- * path under 1 KiB uses its stack), and for the fallback cache mkdir and stat. */
+ * path under 1 KiB uses its stack), a stat of the part of the cache that exists, and for the
+ * fallback cache mkdir and stat. */
 #include "shim.h"
 #include "settings.h"
 #include "smshim.h"

@@ -128,15 +128,19 @@ SM_START static int norm_abs(const char *in, char *out, size_t size)
 }
 
 /* Canonicalise the cache directory: resolve symlinks in the longest part that exists, so that
- * paths the kernel reports (getcwd, /proc/self/fd) compare equal to the tree's path. */
-static void canon_cache(char *path, size_t size)
+ * paths the kernel reports (getcwd, /proc/self/fd) compare equal to the tree's path. That part
+ * (canonical) goes to found: a directory, or the file that stands where the cache or one of its
+ * parents would be (a cache no directory can be made in). */
+static void canon_cache(char *path, size_t size, char found[PATH_MAX])
 {
     char head[PATH_MAX], res[PATH_MAX], out[PATH_MAX];
     snprintf(head, sizeof head, "%s", path);
     size_t cut = strlen(head);
+    found[0] = '\0';
     while (cut > 0) {
         head[cut] = '\0';
         if (SM_REAL(realpath)(head, res) != NULL) {
+            snprintf(found, PATH_MAX, "%s", res);
             if (strcmp(res, "/") == 0)
                 res[0] = '\0';
             if (snprintf(out, sizeof out, "%s%s", res, path + cut) < (int)sizeof out)
@@ -390,7 +394,14 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
     if (st->fallback && fallback_check(st) != 0)
         return -1;
     snprintf(lex, sizeof lex, "%s", st->cache);
-    canon_cache(st->cache, sizeof st->cache);
+    char found[PATH_MAX];
+    struct stat fsb;
+    canon_cache(st->cache, sizeof st->cache, found);
+    if (found[0] && SM_REAL(stat)(found, &fsb) == 0 && !S_ISDIR(fsb.st_mode))
+        return strcmp(found, st->cache) == 0
+                   ? refuse(st, "the cache %s is not a directory", st->cache)
+                   : refuse(st, "the cache %s lies under %s, which is not a directory", st->cache,
+                            found);
     if (strlen(st->cache) + sizeof("/" SMSHIM_TREE_DIR) > sizeof st->cache)
         return refuse(st, "the cache directory's path is too long");
     for (int i = 0; i < 2; i++) {

@@ -80,3 +80,24 @@ for name in SMSHIM_EXIT_TIMEOUT SMSHIM_PULL_INTERVAL; do
     [ "$(cat "$T/cache/tree/x")" = hi ] && [ ! -e "$T/p/x" ] || fail "$name=1e30 turned the shim off"
 done
 echo "ok - a preloaded process warns: $(grep -m1 'not a number' "$T/pre.err")"
+
+# a cache that is a file, or lies under one: refused (once it ran the command with every call
+# under the prefix failing ENOTDIR)
+echo data >"$T/afile"
+for c in "$T/afile" "$T/afile/sub"; do
+    rc=0; SMSHIM_CACHE=$c "$B/smshim" run -- mkdir "$T/ran" 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] && [ "$(wc -l <"$T/err")" = 1 ] && grep -q "not a directory" "$T/err" ||
+        { cat "$T/err"; fail "smshim run took the cache $c (exit $rc)"; }
+    [ ! -e "$T/ran" ] || fail "smshim run ran the command with the cache $c"
+    for log in "" error:stderr; do
+        rm -f "$T/p/x"
+        rc=0
+        env SMSHIM_CACHE="$c" SMSHIM_LOG="$log" LD_PRELOAD="$PRELOAD" \
+            sh -c 'echo hi >"$1/x"' sh "$T/p" 2>"$T/pre.err" || rc=$?
+        [ "$rc" = 0 ] && [ "$(cat "$T/p/x")" = hi ] || { cat "$T/pre.err"; fail "the cache $c: the write was not passed through"; }
+        [ "$(wc -l <"$T/pre.err")" = 1 ] && grep -q '^smshim: refused: .*not a directory' "$T/pre.err" ||
+            { cat "$T/pre.err"; fail "the cache $c (SMSHIM_LOG=$log): not exactly one line"; }
+    done
+    [ "$(cat "$T/afile")" = data ] || fail "the file named as the cache was changed"
+done
+echo "ok - a cache that is a file is refused: $(cat "$T/pre.err")"
