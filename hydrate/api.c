@@ -74,6 +74,12 @@ int64_t smh_parse_time(const char *s)
     return (int64_t)t * SMH_MS_PER_S + ms;
 }
 
+int64_t smh_doc_time(const char *s)
+{
+    int64_t t = smh_parse_time(s);
+    return t > 0 && (uint64_t)t > smc_now_ms() + SMH_TIME_AHEAD_MS ? 0 : t;
+}
+
 void smh_doc_free(struct smh_doc *d)
 {
     free(d->content);

@@ -119,5 +119,12 @@ int smh_filepath_ok(const char *fp);
 const char *smh_filepath_refused(const char *fp);
 /** ISO-8601 UTC ("2026-05-10T23:28:10.123Z") to milliseconds since the epoch; 0 if invalid. */
 int64_t smh_parse_time(const char *s);
+/** A document's updatedAt later than this past the local clock is no time the engine orders by:
+ *  read as absent (0). A delta pull stops at its watermark, the newest updatedAt seen, so one
+ *  document dated in the year 9999 would hide every later change; a server whose clock runs
+ *  further ahead only makes every pull list everything. */
+#define SMH_TIME_AHEAD_MS (3600u * 1000u)
+/** updatedAt as the engine may use it (smh_parse_time, or 0 when past SMH_TIME_AHEAD_MS). */
+int64_t smh_doc_time(const char *s);
 
 #endif

@@ -42,7 +42,7 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content, const c
         return -1; /* a filepath of the wrong type is malformed, not missing */
     snprintf(d->id, sizeof d->id, "%s", id);
     snprintf(d->status, sizeof d->status, "%s", st ? st : "");
-    d->updated_ms = smh_parse_time(smh_api_str(o, "updatedAt"));
+    d->updated_ms = smh_doc_time(smh_api_str(o, "updatedAt")); /* (a time to come: 0) */
     /* the service: no usable filepath (missing, not absolute, ending in '/') -> "/<id>.md" */
     size_t fl = fp ? strlen(fp) : 0;
     if (fp && mark[0] && strstr(fp, mark))

@@ -396,6 +396,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         return -EIO;
     }
     smc_kv_get_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, &p.watermark); /* 0: none */
+    if (p.watermark > smc_now_ms() + SMH_TIME_AHEAD_MS)
+        p.watermark = 0; /* a time to come, kept before such times were refused: list it all */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);
     smh_conn_deadline(conn, deadline);
     /* this slot for the requests of the calling thread; pull_list takes one for each extra page
