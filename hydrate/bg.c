@@ -98,7 +98,8 @@ static int bg_setup(void)
         smh_creds_for_sync(smh_bg.o.cache, smh_bg.o.creds, smh_bg.o.url_env, &smh_bg.o.key,
                            &smh_bg.o.base_url, smh_bg.o.log) <= 0)
         return -1; /* no key in the environment, none (or a bad file) in the credentials */
-    if (!smh_key_allowed(smh_bg.o.base_url, why, sizeof why)) {
+    if (!smh_key_usable(smh_bg.o.key, why, sizeof why) ||
+        !smh_key_allowed(smh_bg.o.base_url, why, sizeof why)) {
         smh_bg_log(why); /* once: stays local-only, the changes stay queued */
         return -1;
     }

@@ -88,15 +88,6 @@ static const char *why_errno(int rc)
                           : strerror(-rc);
 }
 
-/* A key goes into an HTTP header: printable ASCII without spaces only. */
-static int key_ok(const char *k)
-{
-    for (; *k; k++)
-        if ((unsigned char)*k <= 0x20 || (unsigned char)*k >= 0x7f)
-            return 0;
-    return 1;
-}
-
 /* The file's JSON object (NULL: *why set). text may hold anything. */
 static cJSON *parse_obj(const char *path, const char *text, size_t len, char *why, size_t n)
 {
@@ -144,8 +135,8 @@ int smh_creds_read(const char *path, struct smh_creds *out, char *why, size_t n)
         snprintf(why, n, "%s is malformed: api_key is not a string", path);
     else if (u && !smh_jstring(u) && !SMH_JTYPE(u, cJSON_NULL))
         snprintf(why, n, "%s is malformed: api_url is not a string", path);
-    else if (smh_jstring(k) &&
-             (strlen(k->valuestring) >= sizeof out->key || !key_ok(k->valuestring)))
+    else if (smh_jstring(k) && (strlen(k->valuestring) >= sizeof out->key ||
+                                (k->valuestring[0] && !smh_key_usable(k->valuestring, NULL, 0))))
         snprintf(why, n, "%s is malformed: api_key is not a usable key", path);
     else if (smh_jstring(u) && u->valuestring[0] &&
              (strlen(u->valuestring) >= sizeof out->url ||

@@ -76,8 +76,8 @@ enum smh_fate {
 
 struct smh_engine {
     struct smc *c;
-    char tree[PATH_MAX]; /* <cache>/tree */
-    char base[512], key[512], tag[128];
+    char tree[PATH_MAX];                                        /* <cache>/tree */
+    char base[SMH_URL_MAX + 2], key[SMH_KEY_MAX + 2], tag[128]; /* (too long stays too long) */
     int drain;          /* skip the debounce (atomic: set by any thread) */
     pthread_mutex_t mu; /* the jobs' used/busy/done, stop, and prog as others read it */
     pthread_cond_t cv;  /* a job was assigned or finished, or stop */

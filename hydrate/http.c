@@ -33,11 +33,11 @@ void smh_resp_free(struct smh_resp *r)
 struct smh_conn {
     CURL *h;
     int ctl; /* the handle's guard (csock.c), or -1 */
-    char base[512];
-    char auth[600];           /* "Authorization: Bearer <key>": this page is never dumped */
-    struct curl_slist hdr[4]; /* the request headers, pointing into this page (no copies) */
-    char refused[300];        /* why nothing is sent, or "" */
-    int no_proxy;             /* cleartext to loopback: never through a proxy */
+    char base[SMH_URL_MAX + 1];
+    char auth[SMH_KEY_MAX + 32]; /* "Authorization: Bearer <key>": this page is never dumped */
+    struct curl_slist hdr[4];    /* the request headers, pointing into this page (no copies) */
+    char refused[300];           /* why nothing is sent, or "" */
+    int no_proxy;                /* cleartext to loopback: never through a proxy */
     long timeout_ms;
     uint64_t deadline_ms; /* smh_mono_ms clock; 0: none */
     long stall_ms;        /* > 0: a request that moves no byte for this long ends (no answer) */
@@ -87,7 +87,11 @@ struct smh_conn *smh_conn_new(const char *base_url, const char *key, long timeou
     size_t bl = strlen(c->base);
     while (bl > 0 && c->base[bl - 1] == '/')
         c->base[--bl] = '\0';
-    if (key && *key && !smh_key_allowed(c->base, c->refused, sizeof c->refused)) {
+    /* a key that is not one, or a URL too long for c->base, is refused (never sent, never cut):
+     * the URL is judged as given */
+    if (key && *key && !smh_key_usable(key, c->refused, sizeof c->refused)) {
+        /* (refused says why) */
+    } else if (key && *key && !smh_key_allowed(base_url, c->refused, sizeof c->refused)) {
         if (!c->refused[0])
             snprintf(c->refused, sizeof c->refused, "the API key is not sent to this URL");
     } else if (key && *key) {

@@ -75,9 +75,20 @@ struct smh_resp {
 };
 void smh_resp_free(struct smh_resp *r);
 
+/** The longest base URL and API key a connection takes (bytes). A longer one is refused, never
+ *  cut: a buffer that copies one on its way to smh_conn_new holds one byte more than this, so
+ *  what it cuts is still too long there. */
+#define SMH_URL_MAX 511
+#define SMH_KEY_MAX 511
+/** Can key be the API key: 1 to SMH_KEY_MAX printable ASCII characters, no space (it goes into
+ *  an HTTP header, where a CR or LF would add headers of its own)? 1, or 0 with a one-line reason
+ *  (that never holds the key) in why. The one rule, for the environment's key and the
+ *  credentials file's alike. */
+int smh_key_usable(const char *key, char *why, size_t n);
+
 /** May the API key be sent to base_url? 1 for https://, for http:// to a loopback host
  *  (127.0.0.0/8, [::1], localhost) and for any http:// URL when SMSHIM_ALLOW_INSECURE=1 was set
- *  at start-up; else 0, with a one-line reason (naming SMSHIM_ALLOW_INSECURE) in why. The one
+ *  at start-up, when it is at most SMH_URL_MAX bytes long; else 0, with a one-line reason (naming SMSHIM_ALLOW_INSECURE) in why. The one
  *  place this is decided: a connection made for a URL it refuses sends nothing at all. */
 int smh_key_allowed(const char *base_url, char *why, size_t n);
 

@@ -79,8 +79,35 @@ int smh_url_kind(const char *url)
     return loopback_authority(a, n) ? 2 : 3;
 }
 
+int smh_key_usable(const char *key, char *why, size_t n)
+{
+    size_t len = strlen(key);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)key[i] <= 0x20 || (unsigned char)key[i] >= 0x7f) {
+            if (why && n)
+                snprintf(why, n,
+                         "the API key holds a space or a control character (at byte %zu): it "
+                         "cannot go into an HTTP header",
+                         i + 1);
+            return 0;
+        }
+    if (len == 0 || len > SMH_KEY_MAX) {
+        if (why && n)
+            snprintf(why, n, "the API key is %s (%zu bytes; at most %d)",
+                     len ? "too long" : "empty", len, SMH_KEY_MAX);
+        return 0;
+    }
+    return 1;
+}
+
 int smh_key_allowed(const char *base_url, char *why, size_t n)
 {
+    if (strlen(base_url) > SMH_URL_MAX) {
+        if (why && n)
+            snprintf(why, n, "the base URL is longer than %d bytes (%zu)", SMH_URL_MAX,
+                     strlen(base_url));
+        return 0;
+    }
     int kind = smh_url_kind(base_url);
     if (kind == 1 || kind == 2 || (kind == 3 && allow_insecure))
         return 1;

@@ -130,13 +130,23 @@ int remote_get(struct remote *r)
         fprintf(stderr, "smshim: refused: %s\n", E(why));
         exit(2);
     }
+    if (!smh_key_usable(r->key, why, sizeof why)) { /* (the reason never holds the key) */
+        fprintf(stderr, "smshim: refused: %s (%s)\n", why, E(r->source));
+        exit(2);
+    }
     return 1;
 }
 
 void cli_refuse_unsafe(const char *url)
 {
+    char why[300];
     if (smh_key_allowed(url, NULL, 0))
         return;
+    if (strlen(url) > SMH_URL_MAX) { /* (smh_key_allowed's reason: no URL in it) */
+        smh_key_allowed(url, why, sizeof why);
+        fprintf(stderr, "smshim: refused: %s\n", why);
+        exit(2);
+    }
     /* smh_key_allowed's own text, with the URL escaped like every setting the CLI prints */
     fprintf(stderr,
             "smshim: the API key is not sent to %s: only https:// is safe (or http:// to a "

@@ -4,6 +4,7 @@
 #define SMSHIM_CLI_H
 
 #include "smshim.h"
+#include "../hydrate/http.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,7 +37,7 @@ int cli_common_opt(int argc, char **argv, int *i);
 int cli_is_help(const char *a);
 
 struct remote {
-    char url[512];
+    char url[SMH_URL_MAX + 2]; /* (a URL too long stays too long: smh_key_allowed refuses it) */
     char tag[160];
     const char *key; /* the environment's, or keybuf */
     char keybuf[512];
