@@ -184,7 +184,7 @@ static struct slot {
     struct sm_settings st;
     size_t used;
     char buf[SLOT_BUF];
-    char bad[2][300]; /* a duration refused (its default used): logged once the log is open */
+    char bad[3][300]; /* a value refused (its default used): logged once the log is open */
 } slots[SLOTS];
 static unsigned slots_taken;
 static int refusal_said;
@@ -219,6 +219,20 @@ static void find_libpath(struct slot *s)
     }
 }
 
+/* Is v a file directly in the cache's tmp/ (where smshim run makes its notes file)? The notes
+ * are appended to it: any other file, which a process's environment may name, is never written. */
+static int notes_ok(const char *v, const char *cache)
+{
+    char tmp[PATH_MAX];
+    if (smc_layout_path(cache, SMC_TMP, NULL, tmp, sizeof tmp) != 0)
+        return 0;
+    size_t n = strlen(tmp);
+    if (strncmp(v, tmp, n) != 0 || v[n] != '/')
+        return 0;
+    const char *name = v + n + 1;
+    return *name && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
 /* The whole decision, in the slot s (written by this caller only). */
 static void slot_fill(struct slot *s)
 {
@@ -246,7 +260,7 @@ static void slot_fill(struct slot *s)
     if (!w->key[0] && smh_creds_path(sm_env_get, p, sizeof p) == 0)
         w->creds = slot_put(s, "%s", p); /* only its name: it is read when sync first starts */
     /* a duration that is not one: its default, and a warning (the settings stand) */
-    s->bad[0][0] = s->bad[1][0] = '\0';
+    s->bad[0][0] = s->bad[1][0] = s->bad[2][0] = '\0';
     sm_settings_seconds(sm_env_get, SMSHIM_ENV_EXIT_TIMEOUT, &w->exit_timeout_ms, s->bad[0],
                         sizeof s->bad[0]);
     sm_settings_seconds(sm_env_get, SMSHIM_ENV_PULL_INTERVAL, &w->pull_interval_ms, s->bad[1],
@@ -261,8 +275,12 @@ static void slot_fill(struct slot *s)
     if (log && *log)
         w->env_log = slot_put(s, "%s=%s", SMSHIM_ENV_LOG, log);
     v = sm_env_get(SMSHIM_ENV_RUN_NOTES);
-    if (v && v[0] == '/')
+    if (v && *v && notes_ok(v, w->cache))
         w->env_notes = slot_put(s, "%s=%s", SMSHIM_ENV_RUN_NOTES, v);
+    else if (v && *v)
+        snprintf(s->bad[2], sizeof s->bad[2],
+                 "%s=%.120s is not a notes file in this cache's %s/: no static program is noted",
+                 SMSHIM_ENV_RUN_NOTES, v, SMSHIM_TMP_DIR);
     w->ok = 1;
 }
 
@@ -343,7 +361,7 @@ SM_START static void config_start(int all)
     const struct slot *s = (const struct slot *)(const void *)w;
     if (s->st.warn[0])
         sm_log(SM_LOG_WARN, "%s", s->st.warn);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (s->bad[i][0])
             sm_log(SM_LOG_WARN, "%s", s->bad[i]);
     const char *v = sm_env_get(SMSHIM_ENV_TREE_FD);

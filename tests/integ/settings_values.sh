@@ -101,3 +101,24 @@ for c in "$T/afile" "$T/afile/sub"; do
     [ "$(cat "$T/afile")" = data ] || fail "the file named as the cache was changed"
 done
 echo "ok - a cache that is a file is refused: $(cat "$T/pre.err")"
+
+# SMSHIM_RUN_NOTES (where smshim run has static programs noted) naming a file outside this
+# cache's tmp/: never written (once, every static program a shimmed process started was
+# appended to whatever file the variable named)
+if command -v gcc >/dev/null && printf 'int main(void){return 0;}\n' >"$T/st.c" &&
+    gcc -static -O1 -o "$T/stprog" "$T/st.c" 2>/dev/null; then
+    echo "keep" >"$T/victim"
+    mkdir -p "$T/cache/tmp"
+    : >"$T/cache/tmp/run-1.static"
+    for notes in "$T/victim" "$T/cache/tmp/../../victim" "$T/cache/tmp/x/../../../victim"; do
+        env SMSHIM_RUN_NOTES="$notes" SMSHIM_LOG=warn:stderr LD_PRELOAD="$PRELOAD" \
+            sh -c '"$1"; echo hi >"$2/y"' sh "$T/stprog" "$T/p" 2>"$T/pre.err" ||
+            { cat "$T/pre.err"; fail "a shimmed process failed with SMSHIM_RUN_NOTES=$notes"; }
+        [ "$(cat "$T/victim")" = keep ] || fail "SMSHIM_RUN_NOTES=$notes: the file it names was written"
+        grep -q "SMSHIM_RUN_NOTES=.* is not a notes file" "$T/pre.err" ||
+            { cat "$T/pre.err"; fail "SMSHIM_RUN_NOTES=$notes: no warning"; }
+    done
+    env SMSHIM_RUN_NOTES="$T/cache/tmp/run-1.static" LD_PRELOAD="$PRELOAD" sh -c '"$1"' sh "$T/stprog"
+    [ "$(cat "$T/cache/tmp/run-1.static")" = "$T/stprog" ] || fail "the cache's own notes file was not written"
+    echo "ok - SMSHIM_RUN_NOTES outside the cache is never written: $(grep -m1 'not a notes file' "$T/pre.err")"
+fi
