@@ -4,6 +4,7 @@
  * file names and server text in it can neither drive a terminal nor forge a line. */
 #include "shim.h"
 #include "settings.h"
+#include "smshim.h"
 
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -31,6 +32,20 @@ static void log_open(const char *file)
     }
 }
 
+/* SMSHIM_LOG asks for a log this process cannot keep: one line on stderr says why, escaped (the
+ * log stays off; nothing else is said unasked). */
+static void log_unusable(const char *spec, const char *why)
+{
+    char esc[300], buf[600];
+    sm_escape(esc, sizeof esc, spec, 0);
+    int n =
+        snprintf(buf, sizeof buf, "smshim: %s=%s: %s; the log is off\n", SMSHIM_ENV_LOG, esc, why);
+    if (n >= (int)sizeof buf)
+        n = (int)sizeof buf - 1, buf[n - 1] = '\n';
+    if (n > 0)
+        (void)!write(2, buf, (size_t)n);
+}
+
 void sm_log_init(const char *spec, const char *cache)
 {
     static const char *names[] = {"off", "error", "warn", "info", "debug"};
@@ -45,17 +60,22 @@ void sm_log_init(const char *spec, const char *cache)
         return;
     const char *colon = strchr(spec, ':');
     size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
-    if (n >= sizeof level)
+    int known = 0;
+    if (n < sizeof level) {
+        memcpy(level, spec, n);
+        level[n] = '\0';
+        for (int i = 0; i < 5; i++)
+            if (strcmp(level, names[i]) == 0)
+                sm_log_level = i, known = 1;
+        if (level[0] >= '0' && level[0] <= '4' && level[1] == '\0')
+            sm_log_level = level[0] - '0', known = 1;
+    }
+    if (!known) {
+        log_unusable(spec, "the level is none of off, error, warn, info, debug, 0-4");
         return;
-    memcpy(level, spec, n);
-    level[n] = '\0';
+    }
     if (colon)
         file = colon + 1;
-    for (int i = 0; i < 5; i++)
-        if (strcmp(level, names[i]) == 0)
-            sm_log_level = i;
-    if (level[0] >= '0' && level[0] <= '4' && level[1] == '\0')
-        sm_log_level = level[0] - '0';
     if (sm_log_level == 0)
         return;
     char deflt[PATH_MAX];
@@ -75,10 +95,14 @@ void sm_log_init(const char *spec, const char *cache)
     log_open(file);
     if (log_fd >= 0)
         return;
-    if (file == deflt && errno == ENOENT)
+    if (file == deflt && errno == ENOENT) {
         snprintf(log_later, sizeof log_later, "%s", deflt); /* the cache is not made yet */
-    else
+    } else {
+        char why[128];
+        snprintf(why, sizeof why, "the file cannot be opened: %s", strerror(errno));
         sm_log_level = 0;
+        log_unusable(spec, why);
+    }
 }
 
 void sm_logf(int level, const char *fn, int line, const char *fmt, ...)

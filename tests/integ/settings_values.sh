@@ -122,3 +122,21 @@ if command -v gcc >/dev/null && printf 'int main(void){return 0;}\n' >"$T/st.c" 
     [ "$(cat "$T/cache/tmp/run-1.static")" = "$T/stprog" ] || fail "the cache's own notes file was not written"
     echo "ok - SMSHIM_RUN_NOTES outside the cache is never written: $(grep -m1 'not a notes file' "$T/pre.err")"
 fi
+
+# SMSHIM_LOG asking for a log that cannot be kept (a level that is none, a file that cannot be
+# opened): one line says so, and the shim works (once, the log was off without a word)
+for spec in verbose WARN "warn2:stderr" $'info\x1b[31m' "info:$T/nodir/x.log" "debug:$T"; do
+    rm -f "$T/cache/tree/z"
+    env SMSHIM_LOG="$spec" LD_PRELOAD="$PRELOAD" sh -c 'echo hi >"$1/z"' sh "$T/p" 2>"$T/pre.err" ||
+        { cat "$T/pre.err"; fail "SMSHIM_LOG=$spec: the write failed"; }
+    [ "$(wc -l <"$T/pre.err")" = 1 ] && grep -q '^smshim: SMSHIM_LOG=.*; the log is off$' "$T/pre.err" ||
+        { cat "$T/pre.err"; fail "SMSHIM_LOG=$spec: not one line saying the log is off"; }
+    ! grep -q $'\x1b' "$T/pre.err" || fail "SMSHIM_LOG=$spec was printed unescaped"
+    [ "$(cat "$T/cache/tree/z")" = hi ] || fail "SMSHIM_LOG=$spec turned the shim off"
+    said=$(cat "$T/pre.err")
+done
+for spec in off 0 ""; do
+    env SMSHIM_LOG="$spec" LD_PRELOAD="$PRELOAD" sh -c 'echo hi >"$1/z"' sh "$T/p" 2>"$T/pre.err"
+    [ ! -s "$T/pre.err" ] || { cat "$T/pre.err"; fail "SMSHIM_LOG=$spec said something"; }
+done
+echo "ok - an unusable SMSHIM_LOG says so: $said"
