@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#define SMH_CREDS_KEY_MAX 512
+#define SMH_CREDS_KEY_MAX 512 /* SMH_KEY_MAX + 1 (http.h) */
 #define SMH_CREDS_URL_MAX 512
 
 struct smh_creds {

@@ -100,16 +100,6 @@ static void session(const char *url, const char *key, struct smh_session *s)
     }
 }
 
-static int key_usable(const char *k)
-{
-    if (!*k)
-        return 0;
-    for (; *k; k++)
-        if ((unsigned char)*k <= 0x20 || (unsigned char)*k >= 0x7f)
-            return 0;
-    return 1;
-}
-
 int cmd_login(int argc, char **argv)
 {
     const char *url = NULL;
@@ -144,7 +134,7 @@ int cmd_login(int argc, char **argv)
     static char key[SMH_CREDS_KEY_MAX + 2];
     if (read_key(from_stdin, key, sizeof key) != 0)
         die("login: no key was given%s", "");
-    if (strlen(key) >= SMH_CREDS_KEY_MAX || !key_usable(key))
+    if (!smh_key_usable(key, NULL, 0))
         die("login: that is not an API key (printable characters, no spaces, at most 511)%s", "");
     struct smh_session s;
     session(check, key, &s);
