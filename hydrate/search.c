@@ -1,6 +1,7 @@
 /* search.c: GET /v3/session and POST /v4/search (search.h), over api.c's classification. */
 #include "search.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,8 +51,9 @@ static int hit_from(const cJSON *o, struct smh_hit *h)
     if (!smh_jstring(id) || !id->valuestring[0] || strlen(id->valuestring) >= sizeof h->id)
         return -1;
     if ((fp && !smh_jstring(fp) && !SMH_JTYPE(fp, cJSON_NULL)) ||
-        (ch && !smh_jstring(ch) && !SMH_JTYPE(ch, cJSON_NULL)) || (sim && !smh_jnumber(sim)))
-        return -1;
+        (ch && !smh_jstring(ch) && !SMH_JTYPE(ch, cJSON_NULL)) || (sim && !smh_jnumber(sim)) ||
+        (sim && !isfinite(sim->valuedouble)))
+        return -1; /* (a number past a double's range, 1e999, parses as infinity) */
     snprintf(h->id, sizeof h->id, "%s", id->valuestring);
     const char *f = smh_jstring(fp) ? fp->valuestring : NULL;
     size_t fl = f ? strlen(f) : 0;

@@ -53,6 +53,18 @@ assert r["chunk"] == "The quick brown fox\njumps over the lazy dog." and r["file
 PY
 echo "ok - --json"
 
+# a similarity out of a double's range (1e999 parses as infinity) is no similarity: such a result
+# is skipped, and --json stays JSON (it printed "similarity":inf)
+for sim in 1e999 -1e999; do
+    srv config search_similarity="$sim" >/dev/null
+    rc=0; "$B/smshim" grep --json quick >"$T/gi.json" 2>"$T/gi.err" || rc=$?
+    "$PY" -c 'import json, sys; json.load(open(sys.argv[1]))' "$T/gi.json" ||
+        { cat "$T/gi.json"; fail "similarity $sim: --json is not JSON"; }
+    ! grep -q inf "$T/gi.json" || fail "similarity $sim was shown"
+done
+srv config search_similarity= >/dev/null
+echo "ok - a similarity out of range is skipped"
+
 # exit codes: 1 without results, 2 on errors; --prefix shows the paths under another prefix
 rc=0; "$B/smshim" grep -q zzzunknownword >"$T/g7.out" || rc=$?
 [ "$rc" = 1 ] && [ ! -s "$T/g7.out" ] || fail "no results: exit $rc, not 1"

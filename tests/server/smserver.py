@@ -93,6 +93,9 @@ CONFIG_KINDS = {
     "gzip_bomb_mb": "ms",
     # /v4/search: chunks come back with their whitespace runs collapsed to one space
     "search_squash": "bool",
+    # /v4/search: every result's similarity is this JSON text instead of its number (e.g. "1e999", a number
+    # out of a double's range); null or "": the number
+    "search_similarity": "opt_str",
     # binary documents' urls name this host instead of the one the request came to (another origin)
     "files_host": "opt_str",
     # uploads (create, patch, delete, file) take effect, then wait this long before answering
@@ -1370,6 +1373,9 @@ class Handler(BaseHTTPRequestHandler):
                         raw[0] = raw[0].replace(b"[", b"[" + b"0, " * (flood - 1) + b"0" + sep, 1)
             elif route == R_GET and status == 200:
                 raw = store.encode(answer)
+            elif route == R_SEARCH and status == 200 and store.config_snapshot()["search_similarity"]:
+                text = store.config_snapshot()["search_similarity"].encode()
+                raw = re.sub(rb'"similarity": [^,}]+', b'"similarity": ' + text, dump_json(answer))
 
             if route == R_FILE_GET and isinstance(answer, bytes):
                 raw, answer, ctype = answer, None, "application/octet-stream"
@@ -1526,7 +1532,7 @@ def main(argv=None):
         "drop_patch_while_processing": args.drop_patch_while_processing, "key": args.key,
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
-        "search_squash": args.search_squash, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
+        "search_squash": args.search_squash, "search_similarity": None, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
         "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
