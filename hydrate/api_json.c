@@ -207,6 +207,13 @@ static int outcome(struct smh_call *k, const struct smh_resp *r)
         return SMH_GONE;
     if (r->status == 429 || r->status >= 500 || r->status == 408)
         return SMH_RETRY;
+    /* a redirect is never followed (the key would go along): the server, or a proxy in front of
+     * it, is not answering the request; tried again later, never taken as the request's refusal */
+    if (r->status >= 300 && r->status < 400) {
+        size_t n = strlen(k->err);
+        snprintf(k->err + n, sizeof k->err - n, " (a redirect: not followed)");
+        return SMH_RETRY;
+    }
     return SMH_REJECT;
 }
 

@@ -75,7 +75,7 @@ SESSION = {"org": {"id": "org_test", "name": "Test Org"},
            "user": {"id": "usr_test", "name": "Test User", "email": "test@example.com"}, "plan": "free"}
 UPLOAD_ROUTES = (R_CREATE, R_PATCH, R_DELETE, R_BULK, R_FILE)
 FAULT_KINDS = ("drop", "drop_after", "429", "500", "502", "503", "bad_json", "wrong_types", "hang", "gzip_bomb",
-               "late")
+               "late", "redirect")
 
 # Live configuration: name -> kind. Kinds drive validation in Store.set_config().
 CONFIG_KINDS = {
@@ -87,6 +87,9 @@ CONFIG_KINDS = {
     "fault_429_uploads": "count", "list_total_pages": "opt_count", "list_repeat": "bool", "list_grow": "bool",
     # one page of every listing held until the setting changes, or answered 500 (Store.list_page_rule)
     "list_hold_page": "opt_count", "list_fail_page": "opt_count",
+    # every /v3 request is answered with this redirect status (301, 302, 307, 308; 0: none), its Location the
+    # same path under /v3/moved on this server (a request that follows it is counted there, never answered 2xx)
+    "redirect": "count",
     # every list answer's memories start with this many entries that are not documents (the number 0):
     # an answer of many small JSON values
     "list_flood": "count",
@@ -1319,6 +1322,13 @@ class Handler(BaseHTTPRequestHandler):
             if cfg["latency_ms"]:
                 time.sleep(cfg["latency_ms"] / 1000.0)
 
+            redirect = cfg["redirect"]
+            if redirect and path.startswith("/v3/") and not path.startswith("/v3/moved/"):
+                store.count_fault("redirect")
+                self._send(redirect, {"error": "Moved", "details": "injected redirect"},
+                           [("Location", "/v3/moved" + path)])
+                return
+
             # Faults before the request takes effect.
             fault = store.roll_fault(route in UPLOAD_ROUTES)
             if fault == "drop":
@@ -1533,7 +1543,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "search_similarity": None, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
-        "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "hold": args.hold, "hold_files": False,
+        "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "redirect": 0, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
