@@ -242,8 +242,21 @@ void *sm_dlopen_own(const char *name, int flags, char *err, size_t errlen);
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode);
 int sm_lib_close(int fd);
 
-/** Is the executable at path statically linked (ELF64 with no PT_INTERP)? 0 when not, or when it
- *  cannot be read. The exec wrappers and `smshim run` share it (shim/elf.c). */
+/** What the loader of the program at path needs (shim/elf.c): SM_ELF_STATIC (no loader: no
+ *  preload reaches it), SM_ELF_PREFIX (the loader must look under prefix, plen bytes: the audit
+ *  module), or 0. A script is read through its interpreter. The exec wrappers and `smshim run`
+ *  share it. */
+enum { SM_ELF_STATIC = 1, SM_ELF_PREFIX = 2 };
+int sm_elf_probe(const char *path, const char *prefix, size_t plen);
+/** Each DT_NEEDED, DT_RPATH and DT_RUNPATH string (tag, string) of the ELF64 object at path, in
+ *  order, to cb; its first nonzero answer ends the walk and is returned. -1 when the object
+ *  cannot be read. */
+typedef int (*sm_elf_cb)(void *arg, int tag, const char *s);
+int sm_elf_names(const char *path, sm_elf_cb cb, void *arg);
+/** sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC */
 int sm_elf_static(const char *path);
+/** Does the list (n bytes or up to its NUL; entries separated by ':', ';' or ' ', as the loader
+ *  reads LD_LIBRARY_PATH, LD_PRELOAD and DT_RUNPATH) name the prefix or a path below it? */
+int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen);
 
 #endif

@@ -1,43 +1,244 @@
-/* elf.c: is an executable statically linked (an ELF64 file with no PT_INTERP)? The one check
- * the exec wrappers (exec.c: a shimmed process starting a program no preload reaches) and
- * `smshim run` (tools/ns.c) share. An open, one read, a close; no malloc, no lock (vfork). */
+/* elf.c: what the loader of a program about to be exec'd needs from the shim, read from the
+ * file's ELF headers and dynamic section. The one reading the exec wrappers (exec.c) and `smshim
+ * run` (tools/ns.c, tools/smshim.c) share:
+ *   - SM_ELF_STATIC: an ELF64 file with no PT_INTERP; no preload reaches it.
+ *   - SM_ELF_PREFIX: its loader has to look under the prefix, which it cannot see without the
+ *     audit module (shim/audit.c): a DT_RPATH or DT_RUNPATH entry lies under the prefix, or a
+ *     DT_NEEDED path does; or the file could not be read in full, or is run by something this
+ *     reading does not follow (binfmt_misc), where the module is added to be safe. A script is
+ *     read through its interpreter, as the kernel runs it (an interpreter under the prefix
+ *     answers SM_ELF_PREFIX).
+ * A program that needs neither (/bin/true, git, python3) starts without the module: a dlopen of
+ * a path under the prefix is rewritten by the library's own dlopen (shim/open.c).
+ * A few preads on a file the exec reads anyway (opened O_NONBLOCK: a FIFO named as a program
+ * must not block the exec, which the kernel refuses); no malloc, no lock (vfork children run it). */
 #include "sm_real.h"
 
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 
-int sm_elf_static(const char *path)
+#define ELF_PAGE     4096
+#define ELF_DYN_MAX  4096 /* entries of a dynamic section read in all (real ones hold < 100) */
+#define ELF_NEST_MAX 4    /* interpreters of interpreters, as the kernel nests them */
+
+/* Does the ':'-separated list (n bytes, or up to its NUL) name the prefix or a path below it? */
+int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen)
 {
-    if (!path) /* an exec of NULL: the kernel's EFAULT */
+    const char *p = list, *end = list + n;
+    while (p < end && *p) {
+        const char *e = p;
+        while (e < end && *e && *e != ':' && *e != ';' && *e != ' ')
+            e++;
+        size_t l = (size_t)(e - p);
+        if (l >= plen && memcmp(p, prefix, plen) == 0 && (l == plen || p[plen] == '/'))
+            return 1;
+        p = (e < end && *e) ? e + 1 : e;
+    }
+    return 0;
+}
+
+/* A string of the dynamic string table at file offset off, read through a window of the file
+ * (win, refilled when the string does not lie in it). NULL when it cannot be read in full. */
+struct strwin {
+    char b[ELF_PAGE];
+    uint64_t base, len;
+};
+
+static const char *str_at(int fd, struct strwin *w, uint64_t off)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        if (off >= w->base && off < w->base + w->len) {
+            const char *s = w->b + (off - w->base);
+            if (memchr(s, '\0', (size_t)(w->base + w->len - off)))
+                return s;
+        }
+        if (pass)
+            break;
+        ssize_t r = pread(fd, w->b, sizeof w->b, (off_t)off);
+        w->base = off;
+        w->len = r > 0 ? (uint64_t)r : 0;
+    }
+    return NULL;
+}
+
+/* The file offset of the virtual address va, from the PT_LOAD headers (UINT64_MAX: none). */
+static uint64_t va_off(const Elf64_Phdr *ph, int n, uint64_t va)
+{
+    for (int i = 0; i < n; i++)
+        if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr && va < ph[i].p_vaddr + ph[i].p_filesz)
+            return va - ph[i].p_vaddr + ph[i].p_offset;
+    return UINT64_MAX;
+}
+
+/* Each DT_NEEDED, DT_RPATH and DT_RUNPATH string of the dynamic section at [off, off + size),
+ * in order, to cb (its first nonzero answer ends the walk and is returned). -1 when the section
+ * or a string cannot be read. */
+static int dyn_walk(int fd, const Elf64_Phdr *ph, int nph, uint64_t off, uint64_t size,
+                    sm_elf_cb cb, void *arg)
+{
+    Elf64_Dyn d[256]; /* one read for every dynamic section seen */
+    uint64_t count = size / sizeof d[0], strtab = 0, have = UINT64_MAX; /* the chunk in d */
+    if (count > ELF_DYN_MAX)
+        return -1;
+    /* two passes: DT_STRTAB may come after the entries that point into it */
+    for (int pass = 0; pass < 2; pass++) {
+        struct strwin w = {.len = 0};
+        for (uint64_t i = 0; i < count; i += 256) {
+            uint64_t want = count - i < 256 ? count - i : 256;
+            if (have != i) {
+                ssize_t r = pread(fd, d, want * sizeof d[0], (off_t)(off + i * sizeof d[0]));
+                if (r != (ssize_t)(want * sizeof d[0]))
+                    return -1;
+                have = i;
+            }
+            for (uint64_t j = 0; j < want; j++) {
+                int64_t tag = d[j].d_tag;
+                if (tag == DT_NULL)
+                    goto next;
+                if (pass == 0) {
+                    if (tag == DT_STRTAB)
+                        strtab = va_off(ph, nph, d[j].d_un.d_ptr);
+                    continue;
+                }
+                if (tag != DT_RPATH && tag != DT_RUNPATH && tag != DT_NEEDED)
+                    continue;
+                const char *s = str_at(fd, &w, strtab + d[j].d_un.d_val);
+                if (!s)
+                    return -1;
+                int rc = cb(arg, (int)tag, s);
+                if (rc)
+                    return rc;
+            }
+        }
+    next:
+        if (pass == 0 && strtab == UINT64_MAX)
+            return -1;
+        if (pass == 0 && !strtab)
+            return 0; /* no string table: no names */
+    }
+    return 0;
+}
+
+struct under {
+    const char *prefix;
+    size_t plen;
+};
+
+/* a list under the prefix, or a needed path there */
+static int names_prefix(void *arg, int tag, const char *s)
+{
+    const struct under *u = arg;
+    if (tag == DT_NEEDED)
+        return strncmp(s, u->prefix, u->plen) == 0 && s[u->plen] == '/';
+    return sm_list_under(s, strlen(s), u->prefix, u->plen);
+}
+
+/* The "#!" line in b (n bytes): the interpreter's path into interp; 0 when b is no script. */
+static int shebang_of(const char *b, size_t n, char interp[ELF_PAGE])
+{
+    if (n < 2 || b[0] != '#' || b[1] != '!')
         return 0;
-    int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY, 0);
-    if (fd < 0)
+    size_t i = 2;
+    while (i < n && (b[i] == ' ' || b[i] == '\t'))
+        i++;
+    size_t s = i;
+    while (i < n && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\0')
+        i++;
+    if (i == s || i - s >= ELF_PAGE)
         return 0;
-    /* the header and, in every executable seen, the program headers right after it */
+    memcpy(interp, b + s, i - s);
+    interp[i - s] = '\0';
+    return 1;
+}
+
+/* The header page of an open file: its program headers and the index of PT_DYNAMIC (-1: none)
+ * when it is an ELF64 file whose program headers lie in the page, else 0. */
+struct head {
     union {
         Elf64_Ehdr eh;
-        char b[4096];
+        char b[ELF_PAGE];
     } u;
-    int st = 0;
-    ssize_t n = pread(fd, u.b, sizeof u.b, 0);
-    const Elf64_Ehdr *eh = &u.eh;
-    if (n >= (ssize_t)sizeof *eh && memcmp(eh->e_ident, ELFMAG, SELFMAG) == 0 &&
-        eh->e_ident[EI_CLASS] == ELFCLASS64 && eh->e_phentsize == sizeof(Elf64_Phdr)) {
-        st = 1;
-        for (int i = 0; i < eh->e_phnum && st; i++) {
-            Elf64_Phdr ph;
-            uint64_t off = eh->e_phoff + (uint64_t)i * sizeof ph;
-            if (off + sizeof ph <= (uint64_t)n)
-                memcpy(&ph, u.b + off, sizeof ph);
-            else if (pread(fd, &ph, sizeof ph, (off_t)off) != (ssize_t)sizeof ph)
-                break;
-            if (ph.p_type == PT_INTERP)
-                st = 0;
-        }
+    ssize_t n;
+    const Elf64_Phdr *ph;
+    int nph, dyn, interp;
+};
+
+static int head_read(int fd, struct head *h)
+{
+    h->n = pread(fd, h->u.b, sizeof h->u.b, 0);
+    const Elf64_Ehdr *eh = &h->u.eh;
+    if (h->n < (ssize_t)sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+        eh->e_phnum == 0 || eh->e_phoff > (uint64_t)h->n ||
+        eh->e_phnum > ((uint64_t)h->n - eh->e_phoff) / sizeof(Elf64_Phdr))
+        return 0;
+    /* the program headers, in every executable seen, right after the header */
+    h->ph = (const Elf64_Phdr *)(h->u.b + eh->e_phoff);
+    h->nph = eh->e_phnum;
+    h->dyn = -1;
+    h->interp = 0;
+    for (int i = 0; i < h->nph; i++) {
+        h->interp |= h->ph[i].p_type == PT_INTERP;
+        if (h->ph[i].p_type == PT_DYNAMIC)
+            h->dyn = i;
     }
+    return 1;
+}
+
+static int head_walk(int fd, const struct head *h, sm_elf_cb cb, void *arg)
+{
+    if (h->dyn < 0)
+        return 0;
+    const Elf64_Phdr *d = &h->ph[h->dyn];
+    return dyn_walk(fd, h->ph, h->nph, d->p_offset, d->p_filesz, cb, arg);
+}
+
+int sm_elf_probe(const char *path, const char *prefix, size_t plen)
+{
+    static const int unsure = SM_ELF_PREFIX;
+    struct under under = {prefix, plen};
+    struct head h;
+    char interp[ELF_PAGE];
+    if (!path) /* an exec of NULL: the kernel's EFAULT */
+        return 0;
+    for (int nest = 0; nest <= ELF_NEST_MAX; nest++) {
+        if (prefix && nest > 0 && sm_list_under(path, strlen(path), prefix, plen))
+            return SM_ELF_PREFIX; /* an interpreter under the prefix: the kernel cannot run it */
+        int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
+        if (fd < 0) /* the exec fails the same way, unless the file is execute-only */
+            return (nest || errno == EACCES || errno == EPERM) ? unsure : 0;
+        int rc = unsure; /* another class or layout, or no ELF: the module, to be safe */
+        if (head_read(fd, &h)) {
+            rc = h.interp ? 0 : SM_ELF_STATIC;
+            if (prefix && h.interp && head_walk(fd, &h, names_prefix, &under))
+                rc = SM_ELF_PREFIX;
+        } else if (h.n > 0 && shebang_of(h.u.b, (size_t)h.n, interp)) {
+            sm_brief_close(fd);
+            path = interp;
+            continue;
+        }
+        sm_brief_close(fd);
+        return rc;
+    }
+    return unsure;
+}
+
+int sm_elf_names(const char *path, sm_elf_cb cb, void *arg)
+{
+    struct head h;
+    int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    int rc = head_read(fd, &h) ? head_walk(fd, &h, cb, arg) : -1;
     sm_brief_close(fd);
-    return st;
+    return rc;
+}
+
+int sm_elf_static(const char *path)
+{
+    return sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC;
 }

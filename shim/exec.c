@@ -16,14 +16,24 @@
 
 extern char **environ;
 
+/* Memory for an exec's arrays, which must not come from malloc (vfork children build them):
+ * the caller's own buffer (own, on its stack) when they fit, else a private mapping (map). */
 struct scratch {
     void *map;
     size_t len;
+    char *own;
+    size_t own_len;
 };
+
+#define SCRATCH_STACK 4096 /* an environment of a few hundred variables */
 
 static void *scratch_get(struct scratch *s, size_t len)
 {
     s->len = len;
+    if (s->own && len <= s->own_len) {
+        s->map = NULL;
+        return s->own;
+    }
     s->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (s->map == MAP_FAILED)
         s->map = NULL;
@@ -52,14 +62,17 @@ static int is_shim_lib(const char *tok, size_t n)
     return n >= b && memcmp(tok + n - b, base, b) == 0 && (n == b || tok[n - b - 1] == '/');
 }
 
-/* "LD_AUDIT=<the loader's audit module>[:<the caller's modules>]" into out, so that the loader of
- * the child finds libraries under the prefix (shim/audit.c): the module lies beside this library.
- * 0 (and nothing to add) when it is not there or already listed. */
-static int audit_env(const char *cur, char *out, size_t size)
+/* "LD_AUDIT=<the loader's audit module>[:<the caller's modules>]" into out (size bytes) for a
+ * child whose loader must look under the prefix (want: sm_elf_probe, or LD_PRELOAD or
+ * LD_LIBRARY_PATH there): the module (shim/audit.c) lies beside this library. It costs a process
+ * 0.05-0.1 ms at start, so no other child gets it; a caller's own LD_AUDIT is handed on as it is
+ * (one that names the module, set by the user or by an earlier exec, keeps it). 0 (nothing to
+ * add) when it is not wanted, not there, or already listed. */
+static int audit_env(const char *cur, int want, char *out, size_t size)
 {
     static const char mod[] = "libsmshim-audit.so";
     const char *lib = sm_w()->libpath, *slash = strrchr(lib, '/');
-    if (!slash)
+    if (!want || !slash)
         return 0;
     size_t dl = (size_t)(slash + 1 - lib);
     size_t cl = cur ? strlen(cur) : 0;
@@ -68,7 +81,7 @@ static int audit_env(const char *cur, char *out, size_t size)
     memcpy(out, "LD_AUDIT=", 9);
     memcpy(out + 9, lib, dl);
     memcpy(out + 9 + dl, mod, sizeof mod);
-    if (cur && strstr(cur, out + 9))
+    if (cur && strstr(cur, mod))
         return 0;
     if (SM_REAL(access)(out + 9, R_OK) != 0)
         return 0;
@@ -149,10 +162,13 @@ static void preload_value(char *str, const char *pre, const char *libpath)
 }
 
 /* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
- * library's absolute path first, LD_AUDIT with the loader's audit module, and, for an exec that
+ * library's absolute path first, LD_AUDIT with the loader's audit module when the program needs
+ * it (elf: sm_elf_probe's answer for the program; or LD_PRELOAD or LD_LIBRARY_PATH under the
+ * prefix), and, for an exec that
  * replaces this image (replaces), SMSHIM_SYNC_OWED when it ends a sync thread with work. Falls
  * back to envp itself if memory is short. */
-static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd, int replaces)
+static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd, int replaces,
+                              int elf)
 {
     s->map = NULL;
     if (!sm_cfg.enabled)
@@ -162,13 +178,18 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
         return envp;
     size_t n = 0;
     const char *pre = NULL, *aud = NULL;
+    int want = (elf & SM_ELF_PREFIX) != 0;
     if (envp)
         for (; envp[n]; n++) {
             if (has_name(envp[n], "LD_PRELOAD", 10))
                 pre = envp[n] + 11;
             else if (has_name(envp[n], "LD_AUDIT", 8))
                 aud = envp[n] + 9;
+            else if (has_name(envp[n], "LD_LIBRARY_PATH", 15))
+                want |=
+                    sm_list_under(envp[n] + 16, strlen(envp[n] + 16), sm_cfg.prefix, sm_cfg.plen);
         }
+    want |= pre && sm_list_under(pre, strlen(pre), sm_cfg.prefix, sm_cfg.plen);
     size_t plen = pre ? strlen(pre) : 0;
     size_t alen = 9 + strlen(cw->libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
     size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen;
@@ -179,7 +200,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     preload_value(str, pre, cw->libpath);
 
     char *audit = str + strsz - alen;
-    int add_audit = audit_env(aud, audit, alen);
+    int add_audit = audit_env(aud, want, audit, alen);
 
     int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0, have_sud = 0;
     int have_notes = 0;
@@ -319,7 +340,7 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
 {
     pl->argv = argv;
     pl->target = path;
-    pl->s.map = NULL;
+    pl->s = (struct scratch){.map = NULL};
     if (!sm_maybe(path))
         return 0;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &pl->r);
@@ -349,11 +370,11 @@ static int plan_retry(struct plan *pl, const char *path, char *const argv[])
 /* A static program is one no preload reaches: unless the kernel itself shows the tree at the
  * prefix (smshim run --ns), it sees nothing there. Logged, and noted in the file smshim run names
  * (SMSHIM_RUN_NOTES; appended, never created here), which it reports when its command ends.
- * Every exec pays an open, a read and a close; a static program two stats more. No malloc and
- * no lock (vfork children run it). */
-static void note_static(const char *path, const char *target)
+ * A static program costs two stats more than the reading every exec does (exec_elf). No malloc
+ * and no lock (vfork children run it). */
+static void note_static(const char *path, int elf)
 {
-    if (!sm_cfg.enabled || !sm_elf_static(target))
+    if (!(elf & SM_ELF_STATIC))
         return;
     const struct sm_where *cw = sm_w();
     struct stat a, b;
@@ -380,27 +401,37 @@ static void note_static(const char *path, const char *target)
     sm_brief_close(fd);
 }
 
+/* What the loader of the program at target needs (sm_elf_probe): an open and a few preads. */
+static int exec_elf(const char *target)
+{
+    return sm_cfg.enabled ? sm_elf_probe(target, sm_cfg.prefix, sm_cfg.plen) : 0;
+}
+
 int sm_execve_core(const char *path, char *const argv[], char *const envp[])
 {
     SM_OPAQUE(path);
     if (!path)
         return -EFAULT; /* the kernel's answer, without handing libc a NULL it declares nonnull */
-    struct scratch es;
+    char eb[SCRATCH_STACK], eb2[SCRATCH_STACK];
+    struct scratch es = {.own = eb, .own_len = sizeof eb},
+                   es2 = {.own = eb2, .own_len = sizeof eb2};
     struct plan pl;
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd, 1);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
-        note_static(path, pl.target);
-        SM_REAL(execve)(pl.target, pl.argv, env);
+        int elf = exec_elf(pl.target);
+        note_static(path, elf);
+        SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es, tfd, 1, elf));
         rc = -errno;
         if (rc == -ENOENT && plan_retry(&pl, path, argv) == 0) {
-            SM_REAL(execve)(pl.target, pl.argv, env);
+            elf = exec_elf(pl.target);
+            SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es2, tfd, 1, elf));
             rc = -errno;
         }
     }
     tree_pass_end(tfd);
     scratch_put(&pl.s);
+    scratch_put(&es2);
     scratch_put(&es);
     return rc;
 }
@@ -417,9 +448,11 @@ SM_EXPORT int execv(const char *path, char *const argv[])
 
 int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
 {
-    struct scratch es;
+    char eb[SCRATCH_STACK], self[32];
+    struct scratch es = {.own = eb, .own_len = sizeof eb};
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd, 1);
+    char *const *env = env_build(envp, &es, tfd, 1, exec_elf(self));
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
     tree_pass_end(tfd);
@@ -435,7 +468,7 @@ SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 /* execvp's fallback for a file the kernel cannot run: hand it to /bin/sh. */
 static int exec_sh(const char *file, char *const argv[], char *const envp[])
 {
-    struct scratch s;
+    struct scratch s = {.map = NULL};
     size_t argc = 0;
     while (argv && argv[argc])
         argc++;
@@ -553,22 +586,29 @@ SM_EXPORT int execle(const char *path, const char *arg, ...)
 SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    struct scratch es;
+    char eb[SCRATCH_STACK], eb2[SCRATCH_STACK];
+    struct scratch es = {.own = eb, .own_len = sizeof eb},
+                   es2 = {.own = eb2, .own_len = sizeof eb2};
     struct plan pl;
     int saved = errno;
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd, 0);
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
-        note_static(path, pl.target);
-        rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
-        if (rc == ENOENT && plan_retry(&pl, path, argv) == 0)
-            rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv, env);
+        int elf = exec_elf(pl.target);
+        note_static(path, elf);
+        rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
+                                  env_build(envp, &es, tfd, 0, elf));
+        if (rc == ENOENT && plan_retry(&pl, path, argv) == 0) {
+            elf = exec_elf(pl.target);
+            rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
+                                      env_build(envp, &es2, tfd, 0, elf));
+        }
     } else {
         rc = -rc;
     }
     tree_pass_end(tfd);
     scratch_put(&pl.s);
+    scratch_put(&es2);
     scratch_put(&es);
     errno = saved;
     return rc;

@@ -1,4 +1,4 @@
-/* open.c: the open family (open, openat, creat, fopen, freopen, mkstemp, dlopen). Every virtual
+/* open.c: the open family (open, openat, creat, fopen, freopen, mkstemp). Every virtual
  * open returns a real kernel fd onto the file's local bytes in the tree (or onto the real
  * directory that mirrors a virtual one). */
 #include "shim.h"
@@ -453,26 +453,6 @@ SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 }
 SM_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
     __attribute__((alias("freopen")));
-
-/* ---- dlopen: a shared object stored under the prefix (a venv's C extension) --------------- */
-
-/* Only a virtual path is rewritten; any other call is a tail call, so the loader still sees the
- * program's own return address (it picks the caller's RUNPATH from it). */
-static __attribute__((noinline)) void *dlopen_virtual(const char *path, int flags)
-{
-    struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
-    if (rc < 0)
-        return NULL;
-    return SM_REAL(dlopen)(r.path, flags);
-}
-
-SM_EXPORT void *dlopen(const char *path, int flags)
-{
-    if (SM_UNLIKELY(path && strchr(path, '/') && sm_maybe(path)))
-        return dlopen_virtual(path, flags);
-    return SM_REAL(dlopen)(path, flags);
-}
 
 /* ---- temporary files: glibc's mkstemp opens inside itself ---------------------------------- */
 

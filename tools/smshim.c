@@ -308,8 +308,10 @@ static int run_args(int argc, char **argv, int *force_ns)
     return i;
 }
 
-/* The command's environment for the library lib: LD_PRELOAD (after a sanitizer's runtime),
- * LD_AUDIT (the audit module beside it) and UV_USE_IO_URING=0. */
+/* The command's environment for the library lib: LD_PRELOAD (after a sanitizer's runtime) and
+ * UV_USE_IO_URING=0. LD_AUDIT (the loader's audit module) is the library's decision: run_child
+ * execs through it, and it adds the module to a program whose loader must look under the
+ * prefix (shim/elf.c). */
 static void run_preload_env(const char *lib)
 {
     /* a sanitizer build of smshim (make SAN=...) runs its children with the same runtime,
@@ -331,18 +333,6 @@ static void run_preload_env(const char *lib)
     char pre[3 * PATH_MAX];
     snprintf(pre, sizeof pre, "%s%s%s%s", rt, lib, old && *old ? ":" : "", old ? old : "");
     setenv("LD_PRELOAD", pre, 1);
-    /* the loader's audit module (beside the library) finds shared libraries under the prefix;
-     * LD_AUDIT must be set when a process starts, so the command gets it here and every exec
-     * under the shim passes it on */
-    char aud[2 * PATH_MAX];
-    const char *oa = getenv("LD_AUDIT");
-    const char *slash = strrchr(lib, '/');
-    int al =
-        snprintf(aud, sizeof aud, "%.*s/libsmshim-audit.so", slash ? (int)(slash - lib) : 0, lib);
-    if (slash && access(aud, R_OK) == 0 && (!oa || !strstr(oa, aud))) {
-        snprintf(aud + al, sizeof aud - (size_t)al, "%s%s", oa && *oa ? ":" : "", oa ? oa : "");
-        setenv("LD_AUDIT", aud, 1);
-    }
     setenv("UV_USE_IO_URING", "0", 0);
 }
 

@@ -28,6 +28,12 @@ int main(int argc, char **argv) {
 }
 EOF
 gcc -shared -fPIC -o lib/libfoo.so src/foo.c && gcc -shared -fPIC -o lib/libpre.so src/pre.c
+# a library whose own dependency (with a soname, as libraries have) is found through its
+# absolute RUNPATH (another directory)
+mkdir -p lib2 && printf "int baz(void) { return 40; }\n" > src/baz.c
+printf "int baz(void);\nint foo(void) { return baz() + 2; }\n" > src/bar.c
+gcc -shared -fPIC -o lib2/libbaz.so src/baz.c -Wl,-soname,libbaz.so
+gcc -shared -fPIC -o lib/libbar.so src/bar.c -L"$W/lib2" -lbaz -Wl,--enable-new-dtags,-rpath,"$W/lib2"
 gcc -o bin/rpath src/main.c -L"$W/lib" -lfoo -Wl,--disable-new-dtags,-rpath,"$W/lib"
 gcc -o bin/runpath src/main.c -L"$W/lib" -lfoo -Wl,--enable-new-dtags,-rpath,"$W/lib"
 gcc -o bin/plain src/main.c -L"$W/lib" -lfoo
@@ -47,10 +53,12 @@ LD_LIBRARY_PATH="$W/lib" "$W/bin/dl" libfoo.so; echo "dlopen by name rc=$?"
 # are the runtime'"'"'s, on a real directory too, and run only without one
 [ -z "${SMSHIM_SAN:-}" ] && { "$W/bin/dlrun" libfoo.so; echo "dlopen through RUNPATH rc=$?"; }
 "$W/bin/dl" "$W/lib/libfoo.so"; echo "dlopen by path rc=$?"
+"$W/bin/dl" "$W/lib/libbar.so"; echo "dlopen by path, its dependency through its RUNPATH rc=$?"
+(cd "$W" && "$W/bin/dl" ./lib/libbar.so); echo "dlopen by relative path rc=$?"
 "$W/bin/dl" libfoo.so; echo "dlopen not found rc=$?"
 bash -c "sh -c \"LD_LIBRARY_PATH=$W/lib $W/bin/plain\""; echo "grandchild rc=$?"
 [ -z "${SMSHIM_SAN:-}" ] && { env -i PATH=/usr/bin:/bin "$W/bin/rpath"; echo "empty environment rc=$?"; }
-rm -rf lib bin
+rm -rf lib lib2 bin
 '
 check loader 'bash -c "$LOADER"'
 [ ${#FAILED[@]} = 0 ] || fail "parity failed: ${FAILED[*]}"
@@ -68,3 +76,15 @@ out=$("$B/smshim" run --cache "$SMSHIM_CACHE" -- bash -c 'LD_PRELOAD= LD_AUDIT= 
     fail "an exec whose caller cleared LD_AUDIT: $out"
 [ "$out" = "foo=7" ] || fail "cleared LD_AUDIT: got '$out'"
 echo "ok - smshim run's command and children whose caller cleared LD_AUDIT find prefix libraries"
+
+# The module costs every process start (an audit namespace, the environment read): only a
+# program whose loader must look under the prefix gets it. /bin/grep under `smshim run`, and as
+# a child of a shimmed bash, starts without it; the tool with its rpath under the prefix (above)
+# and a program given LD_LIBRARY_PATH there start with it.
+maps='grep -q libsmshim-audit.so /proc/self/maps && echo with || echo without'
+out=$("$B/smshim" run --cache "$SMSHIM_CACHE" -- sh -c "$maps" 2>&1)
+[ "$out" = without ] || fail "smshim run gave sh the audit module it does not need: $out"
+out=$(shim bash -c "$maps; LD_LIBRARY_PATH=/sm/first/lib sh -c '$maps'")
+[ "$out" = "without
+with" ] || fail "a child of a shimmed bash: '$out' (expected without, then with for LD_LIBRARY_PATH)"
+echo "ok - only a program whose loader looks under the prefix starts with the audit module"
