@@ -254,6 +254,14 @@ def start_rows(C):
         return []
     L = ["| `/bin/true`, shim loaded vs not | %s vs %s: %s |" % (
         fmt_ns(ps["true_shim_ns"]), fmt_ns(ps["true_no_shim_ns"]), fmt_x(ps["ratio"]))]
+    if ps.get("ratio_spawned"):
+        L.append("| `/bin/true` started by a shimmed process (as under `smshim run`) vs by a "
+                 "plain one | %s: %s |" % (fmt_ns(ps["true_shim_spawned_ns"]),
+                                             fmt_x(ps["ratio_spawned"])))
+    if ps.get("ratio_audit"):
+        L.append("| `/bin/true` with the loader's audit module too (a program whose loader "
+                 "looks under the prefix) | %s: %s |" % (fmt_ns(ps["true_shim_audit_ns"]),
+                                                         fmt_x(ps["ratio_audit"])))
     f, fd = get(ps, "first_call_ns", "shim"), get(ps, "first_call_ns", "disk")
     if f and fd:
         L.append("| a fresh process's first stat, first create under the prefix (cache "

@@ -43,13 +43,19 @@ class Side:
     def json(self, argv, timeout=900):
         return last_json(self.run(argv, timeout))
 
-    def timeit(self, argv, n, warm=1, timeout=900):
-        """Wall times (ns) of n runs of argv; the preload goes to the children only."""
+    def timeit(self, argv, n, warm=1, timeout=900, parent_too=False):
+        """Wall times (ns) of n runs of argv; the preload goes to the children only, or with
+        parent_too to the timing process as well (its children then get what the shim gives
+        the processes it starts)."""
         sets = []
         for k, v in sorted(self.extra.items()):
             sets += ["-e", "%s=%s" % (k, v)]
+        env = dict(proc.BASE_ENV)
+        if parent_too:
+            env.update(self.extra)
+            sets = []
         out = sh(self.wrap + [proc.BIN["timeit"]] + sets + ["-w", str(warm), str(n)] + argv,
-                 env=dict(proc.BASE_ENV), timeout=timeout).stdout
+                 env=env, timeout=timeout).stdout
         return last_json(out)["runs_ns"]
 
     def info(self):

@@ -60,6 +60,9 @@ def local(T, C, m, c):
         T.at_most("pass-through calls vs no shim (p50)", "1.03x", rs[worst],
                   "worst of the metadata calls: %s" % worst)
     T.at_most("/bin/true with the shim vs without", "1.10x", get(C, "process_start", "ratio"))
+    T.at_most("/bin/true started by a shimmed process vs by a plain one", "1.10x",
+              get(C, "process_start", "ratio_spawned"),
+              "what the shim adds to a start: the parent's reading of the program, the preload")
     T.at_most("crawl (crawl.py) vs a real directory on the disk", "1.1x",
               get(c, "sides", "shim", "python_vs_disk"))
     T.at_most("crawl (C replayer) vs a real directory on the disk", "1.3x",
