@@ -130,9 +130,9 @@ int sm_thread_start_passed(pthread_t *t, const pthread_attr_t *attr, void *(*fn)
 
 /* ---- the library's own descriptors (sm_real.h) ----------------------------------------------- */
 
-static unsigned char own_fd[SM_FD_MAX / 8]; /* bit fd: the library's */
-static int fd_base = -1;                    /* first number of the reserved range, set once */
-static int fd_top;                          /* the range's end (the limit), set before fd_base */
+static uint64_t own_fd[SM_FD_MAX / 64]; /* bit fd: the library's (words: a scan is short) */
+static int fd_base = -1;                /* first number of the reserved range, set once */
+static int fd_top;                      /* the range's end (the limit), set before fd_base */
 #define MOVABLE_MAX 4
 static int *movable[MOVABLE_MAX]; /* holders of descriptors that may be moved */
 
@@ -142,8 +142,8 @@ static int fd_base_get(void)
     if (b >= 0)
         return b;
     struct rlimit rl;
-    long top = SM_FD_MAX;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)SM_FD_MAX)
+    long top = SM_FD_TOP;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)SM_FD_TOP)
         top = (long)rl.rlim_cur;
     /* with fewer than 4 reserves' worth of numbers there is no range to spare */
     b = top >= 4 * SM_FD_RESERVE ? (int)(top - SM_FD_RESERVE) : (int)top;
@@ -156,29 +156,29 @@ static void fd_mark(int fd, int on)
 {
     if (fd < 0 || fd >= SM_FD_MAX || sm_own_table) /* a private table's numbers are not these */
         return;
-    unsigned char bit = (unsigned char)(1u << (fd % 8));
+    uint64_t bit = (uint64_t)1 << (fd % 64);
     if (on)
-        __atomic_fetch_or(&own_fd[fd / 8], bit, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&own_fd[fd / 64], bit, __ATOMIC_RELAXED);
     else
-        __atomic_fetch_and(&own_fd[fd / 8], (unsigned char)~bit, __ATOMIC_RELAXED);
+        __atomic_fetch_and(&own_fd[fd / 64], ~bit, __ATOMIC_RELAXED);
 }
 
 int sm_fd_is_own(int fd)
 {
     return fd >= 0 && fd < SM_FD_MAX &&
-           (__atomic_load_n(&own_fd[fd / 8], __ATOMIC_RELAXED) >> (fd % 8)) & 1;
+           (__atomic_load_n(&own_fd[fd / 64], __ATOMIC_RELAXED) >> (fd % 64)) & 1;
 }
 
 int sm_fd_next_own(int from)
 {
     if (from < 0)
         from = 0;
-    for (int i = from / 8; i < SM_FD_MAX / 8; i++) {
-        unsigned char b = __atomic_load_n(&own_fd[i], __ATOMIC_RELAXED);
-        if (i == from / 8)
-            b &= (unsigned char)(0xffu << (from % 8));
+    for (int i = from / 64; i < SM_FD_MAX / 64; i++) {
+        uint64_t b = __atomic_load_n(&own_fd[i], __ATOMIC_RELAXED);
+        if (i == from / 64)
+            b &= ~(uint64_t)0 << (from % 64);
         if (b)
-            return i * 8 + __builtin_ctz(b);
+            return i * 64 + __builtin_ctzll(b);
     }
     return -1;
 }
