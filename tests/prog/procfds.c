@@ -269,7 +269,8 @@ int main(int argc, char **argv)
     /* the kernel's view: the shim's are in the top 64 numbers below the limit */
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
-    long top = rl.rlim_cur < 65536 ? (long)rl.rlim_cur : 65536, base = top - 64;
+    /* the shim's range: the top 64 numbers below the limit or SM_FD_TOP (include/sm_real.h) */
+    long top = rl.rlim_cur < 4096 ? (long)rl.rlim_cur : 4096, base = top - 64;
     int all[MAXFD], k = kfds(all, MAXFD);
     for (int i = 0; i < k; i++) {
         if (all[i] >= base)
