@@ -252,7 +252,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
 static int shebang(const char *tpath, char interp[256], char arg[256])
 {
     char buf[256];
-    int fd = sm_brief_openat(AT_FDCWD, tpath, O_RDONLY, 0);
+    int fd = sm_brief_openat(AT_FDCWD, tpath, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return 0;
     ssize_t n = read(fd, buf, sizeof buf - 1);

@@ -2,7 +2,8 @@
 # Programs under the prefix run as from a real directory: `smshim run` finds a command there (by
 # path and through PATH), a #! interpreter that is itself a script there is run in turn, and a
 # script whose interpreter is under the prefix runs wherever it lies and however it is named (a
-# path relative to a directory under the prefix, a script outside the prefix; exec and spawn).
+# path relative to a directory under the prefix, a script outside the prefix; exec and spawn);
+# a FIFO with execute permission is refused, as the kernel does, without blocking the exec.
 . "$(dirname "$0")/../lib/common.sh"
 # the scripts name their interpreters by absolute path, so the two trees differ in bytes: compare
 # the outputs only
@@ -24,6 +25,14 @@ printf "#!$W/bin/s\n" > "$O/outside"; chmod +x "$O/outside"
 printf "#!$W/bin/missing\n" > "$O/broken"; chmod +x "$O/broken"
 "$O/broken" 2>/dev/null; echo "rc=$?"
 cd "$W/bin" && PATH=".:$PATH" s j; echo "rc=$?"
+# a FIFO named as a program: the kernel refuses it (EACCES), and nothing blocks on opening it
+mkfifo "$W/bin/fifo" "$O/fifo" && chmod +x "$W/bin/fifo" "$O/fifo"
+for f in "$W/bin/fifo" "$O/fifo"; do # (bash itself opens a file it could not run, and blocks)
+    "$PY" -c "import os, subprocess, sys
+for run in (lambda: subprocess.run([sys.argv[1]]), lambda: os.posix_spawn(sys.argv[1], [sys.argv[1]], os.environ)):
+    try: run()
+    except OSError as e: print(\"fifo:\", e.strerror)" "$f"
+done
 '
 mkdir -p "$T/real" "$T/out-real" "$T/out-virt"
 (W="$T/real" O="$T/out-real" PY="$PY" bash -c "$nested") 2>&1 |
