@@ -45,11 +45,22 @@ int smc_layout_ensure(const char *cache)
 {
     static const mode_t part_mode[] = {[SMC_TREE] = 0755, [SMC_META] = 0700, [SMC_TMP] = 0700};
     char p[PATH_MAX];
-    int rc = mkdir_p(cache, 0700);
-    for (int i = 0; rc == 0 && i < (int)(sizeof part_mode / sizeof part_mode[0]); i++) {
-        rc = smc_layout_path(cache, (enum smc_part)i, NULL, p, sizeof p);
-        if (rc == 0 && SM_REAL(mkdirat)(AT_FDCWD, p, part_mode[i]) != 0 && errno != EEXIST)
-            rc = -errno;
+    int rc = 0;
+    /* the parts first: on a cache that exists (every process's first call) three mkdirs answer
+     * EEXIST, and the cache's own path is made only when a part's parent is missing */
+    for (int made = 0; made < 2; made++) {
+        int missing = 0;
+        for (int i = 0; rc == 0 && i < (int)(sizeof part_mode / sizeof part_mode[0]); i++) {
+            rc = smc_layout_path(cache, (enum smc_part)i, NULL, p, sizeof p);
+            if (rc == 0 && SM_REAL(mkdirat)(AT_FDCWD, p, part_mode[i]) != 0 && errno != EEXIST) {
+                rc = -errno;
+                missing = errno == ENOENT && !made;
+            }
+        }
+        if (!missing)
+            break;
+        if ((rc = mkdir_p(cache, 0700)) < 0)
+            break;
     }
     return rc;
 }
