@@ -23,6 +23,16 @@ struct smc;
  *  disk (MDB_NOSYNC): a killed process never corrupts it; smc_flush() makes it durable.
  *  @return 0 and *out, or -EPROTO (another schema), -errno. */
 int smc_open(const char *meta_dir, struct smc **out);
+/** Open the cache at meta_dir to record changes: the journal is mapped now, so a process's first
+ *  change costs an open and an mmap; LMDB is loaded and the environment opened at the first
+ *  transaction that needs it (smc_env_ensure), in whichever thread asks first, and on_env
+ *  (or NULL) runs once after that, in the same thread. 0 and *out, or -errno. */
+int smc_open_journal(const char *meta_dir, void (*on_env)(struct smc *c), struct smc **out);
+/** Is c's environment open (after smc_open, or once smc_env_ensure succeeded)? */
+int smc_env_ready(struct smc *c);
+/** Open c's environment now if it is not yet: 0, or the opening's -errno (every time after it
+ *  failed once). */
+int smc_env_ensure(struct smc *c);
 /** Close the environment (process exit or end of use). */
 void smc_close(struct smc *c);
 /** In a fork child: forget the inherited handle without touching it (LMDB: "not after fork"). */

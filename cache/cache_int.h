@@ -38,6 +38,13 @@ struct smc {
     char meta[PATH_MAX];         /* the environment's directory (unrecorded.c keeps a file there) */
     struct smc_journal *journal; /* journal.c; NULL until smc_open maps it */
     int dbis_open; /* the handles above name the databases of env (smc_txn folds only then) */
+    /* The environment's state: 1 open (smc_open), 0 not yet (smc_open_journal: opened at the
+     * first transaction, smc_env_ensure), -1 its opening failed with env_rc. env_mu serialises
+     * the opening; on_env runs once after it, in the opening thread. Lock order: env_mu, then
+     * the gate, LMDB's writer lock, the journal mutex. */
+    int env_state, env_rc;
+    pthread_mutex_t env_mu;
+    void (*on_env)(struct smc *c);
 };
 
 /** mdb_txn_begin on c's environment, as an errno (smc_errno). A full reader table is first
@@ -46,13 +53,17 @@ int smc_txn(struct smc *c, unsigned flags, MDB_txn **t);
 /** A flag of smc_txn's: the write transaction does not fold the journal. Only the journal's early
  *  fold (journal.c) begins one, to fold a part and do nothing else. */
 #define SMC_TXN_NOFOLD 0x80000000u
+/** A flag of smc_txn's: the transaction of the environment's own opening (env.c), which must
+ *  not wait for that opening. */
+#define SMC_TXN_OPENING 0x40000000u
 /** End the write transaction t after what it did returned rc: rc < 0 aborts it and returns rc;
  *  otherwise it is committed, and the commit's error (-errno) or ok is returned. */
 int smc_txn_end(MDB_txn *t, int rc, int ok);
 
 /* ---- the record journal (journal.c): recorded changes not yet folded into LMDB ---- */
 
-/** Map <meta_dir>/journal (making it on first use), inside the opener's write transaction. */
+/** Map <meta_dir>/journal (making it on first use: an flock on the file lets one opener make
+ *  its header). */
 int smc_journal_open(struct smc *c, const char *meta_dir);
 void smc_journal_close(struct smc *c);
 /** The journal's process-shared mutex (robust: a dead owner's is taken over as it stands). */

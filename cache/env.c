@@ -30,6 +30,12 @@ static void lock_find(struct smc *c, const char *meta_dir, const int *prior, int
 
 int smc_txn(struct smc *c, unsigned flags, MDB_txn **t)
 {
+    if (!(flags & SMC_TXN_OPENING) && __atomic_load_n(&c->env_state, __ATOMIC_ACQUIRE) != 1) {
+        int rc = smc_env_ensure(c);
+        if (rc < 0)
+            return rc;
+    }
+    flags &= ~SMC_TXN_OPENING;
     smc_gate_enter(); /* before c->env is read: a reopen may replace it (lmdb_dl.h) */
     if (!c->env) {
         smc_gate_leave();
@@ -125,7 +131,7 @@ static int env_setup(struct smc *c, const char *meta_dir)
         return rc;
     int dead = 0;
     mdb_reader_check(c->env, &dead); /* slots of killed processes */
-    if ((rc = smc_txn(c, 0, &t)) < 0)
+    if ((rc = smc_txn(c, SMC_TXN_OPENING, &t)) < 0)
         goto fail;
     if ((rc = smc_errno(mdb_dbi_open(t, SMC_DB_ENTRIES, MDB_CREATE, &c->entries))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
@@ -149,26 +155,82 @@ fail:
     return rc;
 }
 
-int smc_open(const char *meta_dir, struct smc **out)
+/* A handle with nothing open yet. */
+static struct smc *smc_new(const char *meta_dir)
 {
     struct smc *c = calloc(1, sizeof *c);
-    int rc;
+    if (!c)
+        return NULL;
+    snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
+    c->lock_fd = -1;
+    pthread_mutex_init(&c->env_mu, NULL);
+    return c;
+}
+
+static int env_load_setup(struct smc *c)
+{
+#ifdef SMC_LMDB_DLOPEN
+    int rc = smc_lmdb_load();
+    if (rc < 0)
+        return rc;
+#endif
+    return env_setup(c, c->meta);
+}
+
+int smc_open(const char *meta_dir, struct smc **out)
+{
+    struct smc *c = smc_new(meta_dir);
     if (!c)
         return -ENOMEM;
-#ifdef SMC_LMDB_DLOPEN
-    if ((rc = smc_lmdb_load()) < 0) {
+    int rc = env_load_setup(c);
+    if (rc < 0) {
+        smc_journal_close(c);
         free(c);
         return rc;
     }
-#endif
-    snprintf(c->meta, sizeof c->meta, "%s", meta_dir);
-    if ((rc = env_setup(c, meta_dir)) < 0) {
-        smc_journal_close(c);
+    c->env_state = 1;
+    *out = c;
+    return 0;
+}
+
+int smc_open_journal(const char *meta_dir, void (*on_env)(struct smc *c), struct smc **out)
+{
+    struct smc *c = smc_new(meta_dir);
+    if (!c)
+        return -ENOMEM;
+    c->on_env = on_env;
+    int rc = 0;
+    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST)
+        rc = -errno;
+    if (rc < 0 || (rc = smc_journal_open(c, meta_dir)) < 0) {
         free(c);
         return rc;
     }
     *out = c;
     return 0;
+}
+
+int smc_env_ready(struct smc *c)
+{
+    return __atomic_load_n(&c->env_state, __ATOMIC_ACQUIRE) == 1;
+}
+
+int smc_env_ensure(struct smc *c)
+{
+    int st = __atomic_load_n(&c->env_state, __ATOMIC_ACQUIRE);
+    if (st != 0)
+        return st > 0 ? 0 : c->env_rc;
+    pthread_mutex_lock(&c->env_mu);
+    if (c->env_state == 0) {
+        int rc = env_load_setup(c);
+        c->env_rc = rc;
+        __atomic_store_n(&c->env_state, rc == 0 ? 1 : -1, __ATOMIC_RELEASE);
+        if (rc == 0 && c->on_env)
+            c->on_env(c);
+    }
+    int rc = c->env_state > 0 ? 0 : c->env_rc;
+    pthread_mutex_unlock(&c->env_mu);
+    return rc;
 }
 
 int smc_reopen(struct smc *c)

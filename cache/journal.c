@@ -50,6 +50,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -109,32 +110,40 @@ int smc_journal_open(struct smc *c, const char *meta_dir)
     int rc = 0;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = -EINVAL;
+    else if (flock(fd, LOCK_EX) != 0) /* one opener makes the header */
+        rc = -errno;
     else if ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0)
         rc = -errno;
     void *m = rc == 0 ? mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
     if (rc == 0 && m == MAP_FAILED)
         rc = -errno;
-    sm_lib_close(fd);
-    if (rc < 0)
+    if (rc < 0) {
+        sm_lib_close(fd);
         return rc;
+    }
     struct smc_journal *j = calloc(1, sizeof *j);
     if (!j) {
-        munmap(m, size);
+        munmap(m, size); /* (the last reference to the open file: the flock with it) */
+        sm_lib_close(fd);
         return -ENOMEM;
     }
     j->h = m;
     j->ring = (unsigned char *)m + SMC_J_HDR;
     j->early = SMC_J_EARLY;
-    /* called inside the opener's write transaction: LMDB's writer lock makes the first process
-     * the only one that can find the header unmade */
+    /* under the flock: the first opener is the only one that can find the header unmade */
     if (__atomic_load_n(&j->h->magic, __ATOMIC_ACQUIRE) != SMC_J_MAGIC ||
         j->h->version != SMC_J_VERSION || j->h->cap != (uint32_t)SMC_J_CAP) {
         if ((rc = j_init(j->h)) < 0) {
+            (void)flock(fd, LOCK_UN);
+            sm_lib_close(fd);
             munmap(m, size);
             free(j);
             return rc;
         }
     }
+    /* unlocked by hand: the mapping holds the open file, so the close alone would not drop it */
+    (void)flock(fd, LOCK_UN);
+    sm_lib_close(fd);
     c->journal = j;
     return 0;
 }

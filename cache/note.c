@@ -227,7 +227,9 @@ static int already_dirty(struct smc *c, const char *key)
 {
     struct smc_entry e;
     MDB_txn *t;
-    if (smc_journal_pending(c) || smc_txn(c, MDB_RDONLY, &t) < 0)
+    /* (a process that has not opened its environment records the change: opening it would
+     * cost more than the record) */
+    if (!smc_env_ready(c) || smc_journal_pending(c) || smc_txn(c, MDB_RDONLY, &t) < 0)
         return 0;
     int dirty = entry_read(c, t, key, &e) == 1 && e.dirty_since_ns != 0 && smc_journal_folded(c, t);
     mdb_txn_abort(t);

@@ -73,6 +73,22 @@ static void guard_existing(void)
     sm_fd_forget(dfd);
 }
 
+/* Once the environment is open (smc_env_ensure, at the first transaction: the sync thread's, a
+ * fold, an fsync), in the thread that opened it: LMDB holds its locks on lock.mdb from now on,
+ * so the program's descriptors on that file are guarded. */
+static void rec_env_opened(struct smc *c)
+{
+    if (smc_map_size(c) < SMC_MAPSIZE)
+        sm_log(SM_LOG_WARN, "cache %s: the address space is limited: a %zu MiB map", sm_w()->cache,
+               smc_map_size(c) >> 20);
+    guard_existing();
+    __atomic_store_n(&sm_guard_on, 1, __ATOMIC_RELEASE);
+}
+
+/* The first change opens the cache's journal only (an open and an mmap): the change is recorded
+ * there, and LMDB (loading it takes a thread and the loader, opening the environment a dozen
+ * system calls) waits for the first transaction, which most processes never make; the sync
+ * thread makes it in its own time. */
 struct smc *sm_record_env(void)
 {
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
@@ -86,19 +102,14 @@ struct smc *sm_record_env(void)
         int rc = sm_layout_ensure();
         if (rc == 0) {
             int was = sm_lib_enter();
-            rc = smc_open(meta, &c);
+            rc = smc_open_journal(meta, rec_env_opened, &c);
             sm_lib_leave(was);
         }
         if (rc < 0) {
             rec_failed = 1;
             sm_log(SM_LOG_ERROR, "cannot open cache %s: %s", meta, strerror(-rc));
         } else {
-            if (smc_map_size(c) < SMC_MAPSIZE)
-                sm_log(SM_LOG_WARN, "cache %s: the address space is limited: a %zu MiB map", meta,
-                       smc_map_size(c) >> 20);
             __atomic_store_n(&rec_env, c, __ATOMIC_RELEASE);
-            guard_existing();
-            __atomic_store_n(&sm_guard_on, 1, __ATOMIC_RELEASE);
         }
     }
     c = rec_env;

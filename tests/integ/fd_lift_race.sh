@@ -25,7 +25,7 @@ done
 # its number then must not be read as the shim's, nor closed by the shim's close
 SMSHIM_CACHE="$T/cache-brief" shim mkdir -p /sm/brief/real
 SMSHIM_CACHE="$T/cache-brief" shim ln -s real /sm/brief/link
-SMSHIM_CACHE="$T/cache-brief" shim sh -c 'echo x >/sm/brief/real/c.txt' # the environment is open
+SMSHIM_CACHE="$T/cache-brief" shim sh -c 'echo x >/sm/brief/real/c.txt' # the cache and its journal are made
 out=$(LIFTHOOK_MATCH=brief/link/ LD_PRELOAD="$PRELOAD:$T/lifthook.so" SMSHIM_CACHE="$T/cache-brief" \
     "$B/tests/liftrace" dup2 /sm/brief/link "$T/own-brief" 2>&1) || fail "brief: $out"
 [ "$(tail -1 <<<"$out")" = ok ] || fail "brief: $out"

@@ -54,3 +54,11 @@ out=$(cd "$SMSHIM_CACHE/tree/first" && shim /bin/pwd)
 out=$(cd "$SMSHIM_CACHE/tree/first" && shim "$PY" -c 'import os; print(os.path.realpath("f"))')
 [ "$out" = /sm/first/f ] || fail "realpath of a relative path from the tree: $out"
 echo "ok - a process started in the tree sees /sm/first at its first getcwd"
+
+# a process's first change costs the journal only: a shell that writes a file (no key) records it
+# (status lists it dirty) without loading liblmdb or mapping the environment
+out=$(shim sh -c 'echo x >/sm/first/g; grep -c -e liblmdb -e data.mdb /proc/$$/maps || true')
+[ "$out" = 0 ] || fail "a first change loaded LMDB: $out mappings of liblmdb or data.mdb"
+"$B/smshim" status --list >"$T/list" || fail "smshim status failed"
+grep -qx "dirty */first/g" "$T/list" || fail "the change was not recorded: $(cat "$T/list")"
+echo "ok - a first change writes the journal; LMDB waits for the first transaction"

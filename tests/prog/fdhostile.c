@@ -30,7 +30,9 @@
 
 #include "progfd.h"
 
-static int put(const char *path, const char *text)
+/* (sync: fsync before the close, which opens the cache's LMDB environment, as a sync thread or
+ * a fold would: a write alone reaches only the journal) */
+static int put_as(const char *path, const char *text, int sync)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {
@@ -43,11 +45,21 @@ static int put(const char *path, const char *text)
         close(fd);
         return -1;
     }
+    if (sync && fsync(fd) != 0) {
+        printf("fsync %s: %s\n", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (close(fd) != 0) {
         printf("close %s: %s\n", path, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static int put(const char *path, const char *text)
+{
+    return put_as(path, text, 0);
 }
 
 static int is_socket(const char *to, void *arg)
@@ -157,7 +169,7 @@ int main(int argc, char **argv)
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
         top = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
     snprintf(p, sizeof p, "%s/a.txt", dir);
-    if (put(p, "a\n") != 0)
+    if (put_as(p, "a\n", 1) != 0) /* LMDB's descriptors are there for what follows */
         return 1;
     if (strcmp(mode, "closeall") == 0) {
         for (int fd = 3; fd < top; fd++)

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
         return 2;
     int fds[64], n, nsock;
     setvbuf(stdout, NULL, _IONBF, 0); /* the child's lines too, whatever way it exits */
-    if (put_named(argv[1], "p0.txt") != 0)
+    if (put_named_env(argv[1], "p0.txt") != 0)
         return 1;
     struct timespec ms = {0, 10 * 1000 * 1000};
     while (getenv("FORKDUP_SOCKETS") && (shims(fds, 64, &nsock), nsock == 0))

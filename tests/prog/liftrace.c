@@ -71,7 +71,7 @@ int main(int argc, char **argv)
     pthread_create(&t, NULL, hostile, NULL);
     while (!__atomic_load_n(hk_tid, __ATOMIC_ACQUIRE))
         sched_yield();
-    if (put_named(argv[2], "a.txt") != 0)
+    if (put_named_env(argv[2], "a.txt") != 0)
         return 1;
     pthread_join(t, NULL);
     if (put_named(argv[2], "b.txt") != 0)

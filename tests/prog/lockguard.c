@@ -1,5 +1,5 @@
-/* lockguard.c: a shimmed process that writes under the prefix (so it holds the cache's LMDB
- * locks) and then opens and closes the cache's lock file itself, as a backup tool would. Prints
+/* lockguard.c: a shimmed process that writes under the prefix and fsyncs the file (so it opens
+ * the cache's LMDB environment and holds its locks: a write alone only reaches the journal) and then opens and closes the cache's lock file itself, as a backup tool would. Prints
  * whether this process still holds its lock on byte 0 of lock.mdb, as seen by another process.
  * With "early", the program opens the lock file first, before the shim's environment is open, and
  * closes that descriptor after (the shim must neither take it for LMDB's nor miss its close).
@@ -37,8 +37,8 @@ int main(int argc, char **argv)
     int early = argc == 4 ? open(lock, O_RDONLY) : -1; /* the lowest free number */
     if (argc == 4 && early < 0)
         return 6;
-    int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644); /* opens LMDB */
-    if (fd < 0 || write(fd, "x\n", 2) != 2 || close(fd) != 0)
+    int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, "x\n", 2) != 2 || fsync(fd) != 0 || close(fd) != 0) /* opens LMDB */
         return 3;
     printf("before: %s\n", locked_by_other(lock) == 1 ? "locked" : "unlocked");
     if (early >= 0) {

@@ -257,7 +257,7 @@ int main(int argc, char **argv)
 {
     if (argc != 2)
         return 2;
-    if (put_named(argv[1], "a.txt") != 0) /* the shim opens its environment */
+    if (put_named_env(argv[1], "a.txt") != 0) /* the shim opens its environment */
         return 1;
     char p[4096];
     snprintf(p, sizeof p, "%s/a.txt", argv[1]);

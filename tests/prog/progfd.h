@@ -14,16 +14,29 @@
 #include <unistd.h>
 
 /* Write dir/name holding its own name. 0, or -1 (said on stdout). */
-static inline int put_named(const char *dir, const char *name)
+static inline int put_named_as(const char *dir, const char *name, int sync)
 {
     char p[4096];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) || close(fd) != 0) {
+    if (fd < 0 || write(fd, name, strlen(name)) != (ssize_t)strlen(name) ||
+        (sync && fsync(fd) != 0) || close(fd) != 0) {
         printf("write %s: %s\n", p, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static inline int put_named(const char *dir, const char *name)
+{
+    return put_named_as(dir, name, 0);
+}
+
+/* put_named, then fsync: the shim opens the cache's LMDB environment (a write alone reaches
+ * only its journal; the environment waits for the first transaction, which an fsync makes) */
+static inline int put_named_env(const char *dir, const char *name)
+{
+    return put_named_as(dir, name, 1);
 }
 
 /* A system call made by the program's own `syscall` instruction: the shim's wrappers and its
