@@ -15,6 +15,13 @@ out=$(shim "$B/tests/forkdup" /sm/local "$T/own-local" 2>&1) || fail "local: $ou
 recorded /local/p0.txt /local/c0.txt /local/c2.txt /local/p1.txt
 echo "ok - a fork child dup2s onto LMDB's inherited numbers; child and parent record"
 
+# the same through syscall(SYS_fork), which runs no pthread_atfork handler
+shim mkdir -p /sm/raw
+out=$(FORKDUP_RAW=1 shim "$B/tests/forkdup" /sm/raw "$T/own-raw" 2>&1) || fail "raw: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "raw: $out"
+recorded /raw/p0.txt /raw/c0.txt /raw/c2.txt /raw/p1.txt
+echo "ok - a child of syscall(SYS_fork) too"
+
 # 2. with the sync thread's sockets too; every file reaches the server
 start_server
 shim mkdir -p /sm/synced
@@ -26,3 +33,13 @@ recorded /synced/p0.txt /synced/c0.txt /synced/c2.txt /synced/p1.txt
 curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
 for f in p0 c0 c1 c2 p1; do grep -q "\"/synced/$f.txt\"" "$T/docs.json" || fail "/synced/$f.txt did not reach the server"; done
 echo "ok - a fork child dup2s onto the inherited sockets too; every file is pushed"
+
+# the same through syscall(SYS_fork), with the sync thread running in the parent
+shim mkdir -p /sm/rawsync
+out=$(FORKDUP_RAW=1 FORKDUP_SOCKETS=1 shim "$B/tests/forkdup" /sm/rawsync "$T/own-rawsync" 2>&1) || fail "raw, synced: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "raw, synced: $out"
+recorded /rawsync/p0.txt /rawsync/c0.txt /rawsync/c2.txt /rawsync/p1.txt
+"$CLI" sync >"$T/sync.out" 2>&1 || { cat "$T/sync.out"; fail "smshim sync failed"; }
+curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
+for f in p0 c0 c1 c2 p1; do grep -q "\"/rawsync/$f.txt\"" "$T/docs.json" || fail "/rawsync/$f.txt did not reach the server"; done
+echo "ok - a child of syscall(SYS_fork) with the parent's sync thread running: every file is pushed"

@@ -5,13 +5,15 @@
  * holds a socket when $FORKDUP_SOCKETS is set, notes the numbers of the shim's descriptors
  * (found in /proc/self/fd: the cache's meta/ files and the sockets) and forks; the child dup2s a
  * descriptor on OWN onto each of those numbers, checks each is then its file, writes DIR/c0..c2.txt and exits; the parent
- * then writes DIR/p1.txt. Prints "ok" or what went wrong. */
+ * then writes DIR/p1.txt. With $FORKDUP_RAW set the fork is syscall(SYS_fork). Prints "ok" or what
+ * went wrong. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,7 +47,8 @@ int main(int argc, char **argv)
     while (getenv("FORKDUP_SOCKETS") && (shims(fds, 64, &nsock), nsock == 0))
         nanosleep(&ms, NULL);   /* the sync thread connects */
     n = shims(fds, 64, &nsock); /* the numbers the child inherits */
-    pid_t pid = fork();
+    /* FORKDUP_RAW: the fork libc never sees (no atfork handler runs for it) */
+    pid_t pid = getenv("FORKDUP_RAW") ? (pid_t)syscall(SYS_fork) : fork();
     if (pid < 0)
         return 1;
     if (pid == 0) {
