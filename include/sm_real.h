@@ -227,6 +227,10 @@ void sm_lift_end(void);
  *  sm_brief_close are the two for the common open; nests. */
 void sm_brief_begin(void);
 void sm_brief_end(void);
+/** Is this process a vfork child of the one whose descriptors the library holds: its memory
+ *  (the library's state) is its parent's, its table of descriptors a copy? It must then change
+ *  nothing of that state; its copies of the library's descriptors close at its exec. */
+int sm_vm_borrowed(void);
 /** sm_brief_begin, then openat(dirfd, path, flags | O_CLOEXEC, mode): the fd, or -1 (errno set,
  *  and the bracket ended). */
 int sm_brief_openat(int dirfd, const char *path, int flags, mode_t mode);

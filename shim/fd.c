@@ -322,10 +322,17 @@ int sm_fd_replacing(int old, int nfd)
 /* The host's dup2 (three == 0) or dup3 of old onto nfd: the shim's descriptor there moves
  * first (sm_fd_replacing, outside the lift gate: it may wait for libcurl, which may lift), then
  * the dup is made with no library open between its open and its lift (real.c), nfd checked
- * again there (a lift that took it meanwhile sends the call round again). Returns the new
- * descriptor or -errno. */
+ * again there (a lift that took it meanwhile sends the call round again). A vfork child's dup
+ * onto one replaces its own copy and nothing else. Returns the new descriptor or -errno. */
 int sm_dup_core(int old, int nfd, int flags, int three)
 {
+    if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd && !sm_fd_is_own(old) && sm_vm_borrowed()) {
+        /* a vfork child onto its copy of one of the shim's numbers: moving the shim's descriptor
+         * would change its parent's state (the environment reopened into the parent's memory at
+         * numbers only the child's table holds); the copy is the child's to replace */
+        int rc = three ? SM_REAL(dup3)(old, nfd, flags) : SM_REAL(dup2)(old, nfd);
+        return rc < 0 ? -errno : rc;
+    }
     for (int tries = 0;; tries++) {
         int rc = sm_fd_replacing(old, nfd);
         if (rc < 0)

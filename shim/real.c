@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <linux/close_range.h>
 #include <linux/futex.h>
+#include <linux/kcmp.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -337,6 +338,19 @@ void sm_host_fd_end(void)
     if (__atomic_sub_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_lift_waiters, __ATOMIC_SEQ_CST))
         gate_wake(&gate_hosts);
+}
+
+/* A vfork child (sm_real.h): the process whose words these are recorded its pid (gate_pid); a
+ * process of another pid whose memory is that process's (kcmp KCMP_VM; refused or unknown, taken
+ * as shared: the parent's state is what must not change) is one. A raw fork's child has memory
+ * of its own. */
+int sm_vm_borrowed(void)
+{
+    pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED), me;
+    if (!p || p == (me = (pid_t)SM_REAL(syscall)(SYS_getpid)))
+        return 0;
+    long r = SM_REAL(syscall)(SYS_kcmp, (long)me, (long)p, KCMP_VM, 0L, 0L);
+    return r <= 0;
 }
 
 /* ---- descriptors the library holds for a moment (sm_real.h) -----------------------------------

@@ -22,6 +22,20 @@ out=$(FORKDUP_RAW=1 shim "$B/tests/forkdup" /sm/raw "$T/own-raw" 2>&1) || fail "
 recorded /raw/p0.txt /raw/c0.txt /raw/c2.txt /raw/p1.txt
 echo "ok - a child of syscall(SYS_fork) too"
 
+# a vfork child's dup2 onto LMDB's numbers replaces its own copies and nothing of its parent's:
+# it opens none of LMDB's files (the environment opened again by the child would live in the
+# parent's memory, at numbers only the child's table held, with the child's pid as its owner)
+need strace
+shim mkdir -p /sm/vfork
+strace -f -qq -e trace=openat -o "$T/vf.st" env LD_PRELOAD="$PRELOAD" SMSHIM_CACHE="$SMSHIM_CACHE" \
+    "$B/tests/vforkdup" /sm/vfork "$T/own-vfork" >"$T/vf.out" 2>&1 || fail "vfork: $(cat "$T/vf.out")"
+[ "$(tail -1 "$T/vf.out")" = ok ] || fail "vfork: $(cat "$T/vf.out")"
+main=$(head -1 "$T/vf.st" | awk '{print $1}') # (env execs the program: one pid)
+opened=$(grep -E '/meta/(data|lock)\.mdb"' "$T/vf.st" | awk '{print $1}' | sort -u | tr '\n' ' ')
+[ "$opened" = "$main " ] || fail "vfork: LMDB's files were opened by $opened(the program is $main)"
+recorded /vfork/p0.txt /vfork/p1.txt /vfork/p3.txt
+echo "ok - a vfork child's dup2 onto LMDB's numbers leaves its parent's environment alone"
+
 # 2. with the sync thread's sockets too; every file reaches the server
 start_server
 shim mkdir -p /sm/synced
