@@ -258,13 +258,17 @@ static pid_t gate_me(void)
     return p;
 }
 
-/* The counts were inherited through a raw fork (no atfork handler ran): this process's threads
- * hold none of them. */
+/* Another process's counts (tested only while waiting on them). A vfork child's are its
+ * parent's memory: no other thread shares its table (a copy), so it waits for nothing, and it
+ * must not change them (the parent's threads' calls in flight are counted there). A raw fork's
+ * child inherited a copy (no atfork handler ran): this process's threads hold none of them. */
 static int gate_stale(void)
 {
     pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED);
     if (!p || p == (pid_t)SM_REAL(syscall)(SYS_getpid))
         return 0;
+    if (sm_vm_borrowed())
+        return 1;
     __atomic_store_n(&gate_lifts, my_lifts, __ATOMIC_SEQ_CST);
     __atomic_store_n(&gate_hosts, my_hosts, __ATOMIC_SEQ_CST);
     __atomic_store_n(&gate_pid, 0, __ATOMIC_RELAXED);
