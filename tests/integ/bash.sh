@@ -8,12 +8,13 @@ export PY
 # envi: "env -i", a child started with an empty environment (the shim puts itself and its
 # settings back). Under a sanitizer build (SMSHIM_SAN) a sanitizer-built shim cannot load
 # without its runtime preloaded first, so the preload list and the sanitizer options are kept
-# then (in both runs; the shim changes nothing in the real directory).
+# then (in both runs; the shim changes nothing in the real directory), and GLIBC_TUNABLES, where
+# common.sh gives TSan's runtime the static TLS it needs beside the audit module.
 export SAN="${SMSHIM_SAN:-}" SAN_PRELOAD="$PRELOAD"
 envi() {
     if [ -z "$SAN" ]; then env -i "$@"; return; fi
     env -i LD_PRELOAD="$SAN_PRELOAD" ${ASAN_OPTIONS:+"ASAN_OPTIONS=$ASAN_OPTIONS"} \
-        ${TSAN_OPTIONS:+"TSAN_OPTIONS=$TSAN_OPTIONS"} "$@"
+        ${TSAN_OPTIONS:+"TSAN_OPTIONS=$TSAN_OPTIONS"} ${GLIBC_TUNABLES:+"GLIBC_TUNABLES=$GLIBC_TUNABLES"} "$@"
 }
 export -f envi
 
