@@ -37,8 +37,12 @@ shim bash -c "'$T/stprog'" >/dev/null
 grep -q "exec of $T/stprog: statically linked" "$T/shim.log" || fail "the exec under a plain preload was not logged"
 echo "ok - under a plain preload the exec is logged"
 
-# in the namespace the kernel shows the tree at the prefix: nothing to report
-if command -v unshare >/dev/null && unshare -Urm true 2>/dev/null; then
+# in the namespace the kernel shows the tree at the prefix: nothing to report. Not under TSan:
+# its runtime starts a thread of its own in every fork child, and the kernel refuses a new user
+# namespace to a process of more than one thread (smshim run's unshare: EINVAL)
+if [ "${SMSHIM_SAN:-}" = thread ]; then
+    echo "# under TSan smshim run --ns cannot make its namespace: the --ns part is not run"
+elif command -v unshare >/dev/null && unshare -Urm true 2>/dev/null; then
     "$SMSHIM" run --ns -- bash -c "'$T/stprog'" >/dev/null 2>"$T/ns.err" || fail "smshim run --ns failed: $(cat "$T/ns.err")"
     grep -q "statically linked" "$T/ns.err" && fail "a static program reported under --ns: $(cat "$T/ns.err")"
     echo "ok - under --ns nothing is reported"
