@@ -177,6 +177,17 @@ int sm_procfd_dir_at(int dirfd, const char *path);
 /** Take the shim's descriptors out of a getdents64 (is64) or getdents answer read from fd, when
  *  fd is this process's fd or fdinfo directory: the new length. */
 long sm_procfd_strip(int is64, int fd, char *buf, long len);
+/** abs (absolute) starts "/proc/" or "/dev/fd" (then '/' or its end): the only paths
+ *  sm_procfd_names_own can answer 1 for, told apart by a few bytes inline (a call of it costs a
+ *  pass-through call on /dev/null or /dev/shm about a hundred instructions). */
+static inline int sm_procfd_maybe(const char *abs)
+{
+    if (abs[1] == 'p')
+        return abs[2] == 'r' && abs[3] == 'o' && abs[4] == 'c' && abs[5] == '/';
+    return abs[1] == 'd' && abs[2] == 'e' && abs[3] == 'v' && abs[4] == '/' && abs[5] == 'f' &&
+           abs[6] == 'd' && (abs[7] == '/' || abs[7] == '\0');
+}
+
 /** A directory entry that may be one of the shim's descriptors in a listing of the process's fd
  *  directory (a link) or fdinfo directory (a file): its name is one of the shim's numbers. The
  *  one test a listing of any other directory pays for each entry. */
@@ -226,7 +237,7 @@ static inline int sm_look(const char *p)
         return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
     if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
         return 1; /* may open the cache's lock file: see record.c */
-    if (SM_UNLIKELY(p[1] == 'p' || p[1] == 'd') && sm_procfd_names_own(p))
+    if (SM_UNLIKELY(sm_procfd_maybe(p)) && sm_procfd_names_own(p))
         return 1; /* one of the shim's descriptors named under /proc: ENOENT (procfd.c) */
     if (strstr(p, "/.") == NULL)
         return 0;
