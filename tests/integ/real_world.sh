@@ -82,7 +82,12 @@ make -s clean
 rm -f ../stage2/opt/h/bin/hello
 '
 
-if has cmake; then
+# not under TSan: cmake waits for its children in select(), which gcc's libtsan does not
+# intercept, and the runtime defers the SIGCHLD (and SIGTERM) to its next interceptor, which the
+# loop never reaches: cmake hangs with a zombie child, as it does with libtsan alone, no shim
+if [ "${SMSHIM_SAN:-}" = thread ]; then
+    echo "# under TSan cmake never sees its children end: cmake_shared is not run"
+elif has cmake; then
     check cmake_shared '
 mkdir -p cm && cd cm
 printf "cmake_minimum_required(VERSION 3.13)\nproject(demo C)\nadd_library(greet SHARED greet.c)\n" > CMakeLists.txt
