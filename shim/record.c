@@ -117,6 +117,21 @@ struct smc *sm_record_env(void)
     return c;
 }
 
+struct smc *sm_record_env_ready(void)
+{
+    struct smc *c = sm_record_env();
+    if (c) {
+        int was = sm_lib_enter();
+        int rc = smc_env_ensure(c);
+        sm_lib_leave(was);
+        if (rc < 0)
+            sm_log(SM_LOG_ERROR, "cannot open the cache's environment: %s (changes wait in its "
+                                 "journal)",
+                   strerror(-rc));
+    }
+    return c;
+}
+
 /* The host's dup2 onto one of LMDB's numbers. The environment is closed and opened again while
  * the gate is closed (no thread of the process is inside a transaction, and none starts one on
  * the old environment: the sync thread's pointer to rec_env stays valid, its contents swapped);

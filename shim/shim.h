@@ -441,6 +441,10 @@ void sm_note_miss(const char *rel);
 struct smc;
 /** The process's cache handle, opened on first use; NULL if it cannot be opened. */
 struct smc *sm_record_env(void);
+/** sm_record_env with the LMDB environment opened now, for a caller whose later calls must not
+ *  open it (arming syscall user dispatch: its SIGSYS handler must not dlopen or start a thread,
+ *  and a trapped write may need a transaction: a fold, a guarded file, an fsync). */
+struct smc *sm_record_env_ready(void);
 /** The host duplicates onto nfd, one of LMDB's descriptors (data.mdb, lock.mdb): the
  *  environment is opened again elsewhere, nfd left holding a placeholder the host's dup2
  *  replaces. 0, or -EBUSY when nfd is not LMDB's or it cannot move now (record.c). */

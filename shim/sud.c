@@ -303,7 +303,7 @@ SM_START void sm_sud_init(void)
      * and, with a key, the sync thread (it dlopens libcurl); afterwards a trapped write only
      * commits to LMDB and wakes that thread */
     (void)sm_tree_fd();
-    struct smc *c = sm_record_env();
+    struct smc *c = sm_record_env_ready();
     if (c)
         sm_sync_kick(c);
 
