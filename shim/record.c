@@ -125,8 +125,9 @@ struct smc *sm_record_env_ready(void)
         int rc = smc_env_ensure(c);
         sm_lib_leave(was);
         if (rc < 0)
-            sm_log(SM_LOG_ERROR, "cannot open the cache's environment: %s (changes wait in its "
-                                 "journal)",
+            sm_log(SM_LOG_ERROR,
+                   "cannot open the cache's environment: %s (changes wait in its "
+                   "journal)",
                    strerror(-rc));
     }
     return c;
