@@ -262,6 +262,9 @@ int sm_elf_probe(const char *path, const char *prefix, size_t plen);
  *  cannot be read. */
 typedef int (*sm_elf_cb)(void *arg, int tag, const char *s);
 int sm_elf_names(const char *path, sm_elf_cb cb, void *arg);
+/** The "#!" line at the start of b (n bytes; as the kernel, its first 255 only): 1 with the
+ *  interpreter and its optional argument (trimmed) in interp and arg, 0 when b is no script. */
+int sm_shebang_split(const char *b, size_t n, char interp[256], char arg[256]);
 /** sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC */
 int sm_elf_static(const char *path);
 /** Does the list (n bytes or up to its NUL; entries separated by ':', ';' or ' ', as the loader

@@ -137,21 +137,33 @@ static int names_prefix(void *arg, int tag, const char *s)
     return sm_list_under(s, strlen(s), u->prefix, u->plen);
 }
 
-/* The "#!" line in b (n bytes): the interpreter's path into interp; 0 when b is no script. */
-static int shebang_of(const char *b, size_t n, char interp[ELF_PAGE])
+int sm_shebang_split(const char *b, size_t n, char interp[256], char arg[256])
 {
+    char buf[256];
     if (n < 2 || b[0] != '#' || b[1] != '!')
         return 0;
-    size_t i = 2;
-    while (i < n && (b[i] == ' ' || b[i] == '\t'))
-        i++;
-    size_t s = i;
-    while (i < n && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\0')
-        i++;
-    if (i == s || i - s >= ELF_PAGE)
+    size_t k = n < sizeof buf ? n : sizeof buf - 1; /* the kernel reads no more of the line */
+    memcpy(buf, b, k);
+    buf[k] = '\0';
+    char *nl = strchr(buf, '\n');
+    if (nl)
+        *nl = '\0';
+    char *p = buf + 2;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t il = strcspn(p, " \t");
+    if (il == 0 || il >= 256)
         return 0;
-    memcpy(interp, b + s, i - s);
-    interp[i - s] = '\0';
+    memcpy(interp, p, il);
+    interp[il] = '\0';
+    p += il;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    size_t al = strlen(p);
+    while (al > 0 && (p[al - 1] == ' ' || p[al - 1] == '\t' || p[al - 1] == '\r'))
+        al--;
+    memcpy(arg, p, al);
+    arg[al] = '\0';
     return 1;
 }
 
@@ -202,7 +214,7 @@ int sm_elf_probe(const char *path, const char *prefix, size_t plen)
     static const int unsure = SM_ELF_PREFIX;
     struct under under = {prefix, plen};
     struct head h;
-    char interp[ELF_PAGE];
+    char interp[256], arg[256];
     if (!path) /* an exec of NULL: the kernel's EFAULT */
         return 0;
     for (int nest = 0; nest <= ELF_NEST_MAX; nest++) {
@@ -216,7 +228,7 @@ int sm_elf_probe(const char *path, const char *prefix, size_t plen)
             rc = h.interp ? 0 : SM_ELF_STATIC;
             if (prefix && h.interp && head_walk(fd, &h, names_prefix, &under))
                 rc = SM_ELF_PREFIX;
-        } else if (h.n > 0 && shebang_of(h.u.b, (size_t)h.n, interp)) {
+        } else if (h.n > 0 && sm_shebang_split(h.u.b, (size_t)h.n, interp, arg)) {
             sm_brief_close(fd);
             path = interp;
             continue;

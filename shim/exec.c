@@ -248,38 +248,16 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
 }
 
 /* If the file at tpath starts with "#!", split the line into interpreter and optional argument
- * (as the kernel does). 1 if it is a script, 0 if not. */
+ * (sm_shebang_split, as the kernel does). 1 if it is a script, 0 if not. */
 static int shebang(const char *tpath, char interp[256], char arg[256])
 {
     char buf[256];
     int fd = sm_brief_openat(AT_FDCWD, tpath, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = read(fd, buf, sizeof buf);
     sm_brief_close(fd);
-    if (n < 2 || buf[0] != '#' || buf[1] != '!')
-        return 0;
-    buf[n] = '\0';
-    char *nl = strchr(buf, '\n');
-    if (nl)
-        *nl = '\0';
-    char *p = buf + 2;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    size_t il = strcspn(p, " \t");
-    if (il == 0 || il >= 256)
-        return 0;
-    memcpy(interp, p, il);
-    interp[il] = '\0';
-    p += il;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    size_t al = strlen(p);
-    while (al > 0 && (p[al - 1] == ' ' || p[al - 1] == '\t' || p[al - 1] == '\r'))
-        al--;
-    memcpy(arg, p, al);
-    arg[al] = '\0';
-    return 1;
+    return n > 0 && sm_shebang_split(buf, (size_t)n, interp, arg);
 }
 
 /* What to exec for `path`: fills target (the real file) and, for a script stored under the
