@@ -234,6 +234,14 @@ static int create_fast(const struct sm_res *r, int flags, mode_t mode, char lex[
     return (int)fd;
 }
 
+/* An open for reading of a process's maps (procfd.c): the tree's paths in it are shown as the
+ * prefix. */
+static int reads_maps(const struct sm_res *r, int flags)
+{
+    return r->kind == SM_PASS && (flags & O_ACCMODE) == O_RDONLY &&
+           !(flags & (O_PATH | O_DIRECTORY)) && r->path[0] == '/' && sm_procmaps_names(r->path);
+}
+
 static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
     char pre[PATH_MAX], lex[PATH_MAX];
@@ -268,6 +276,8 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
             sm_note_write_tok(pre, &tok);
     }
     int fd = SM_REAL(openat)(r->fd, r->path, flags, mode);
+    if (SM_UNLIKELY(r->kind == SM_PASS) && fd >= 0 && reads_maps(r, flags))
+        return sm_procmaps_open(fd);
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT && r->kind == SM_TREE && sm_is_tree_fd(r->fd) && !(flags & O_CREAT))
@@ -406,7 +416,7 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
         errno = -rc;
         return NULL;
     }
-    if (r.kind == SM_PASS) {
+    if (r.kind == SM_PASS && !reads_maps(&r, flags)) {
         FILE *f = SM_REAL(fopen)(r.path, mode);
         if (f && SM_GUARD_ON())
             sm_guard_opened(fileno(f));

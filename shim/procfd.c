@@ -11,7 +11,9 @@
  * looked at closer. */
 #include "shim.h"
 
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 static const char *skip_slashes(const char *p)
 {
@@ -64,6 +66,27 @@ static int pid_ours(long pid)
     return SM_REAL(faccessat)(AT_FDCWD, b, F_OK, 0) == 0;
 }
 
+/* p (past the leading slashes) starts "proc/" then a process's directory (self, thread-self,
+ * <pid>, each optionally followed by task/<tid>): what follows it, past its slashes, and in *pid
+ * the process's number as written (0: self, thread-self), or NULL. Reads the string only. */
+static const char *proc_dir_rest(const char *p, long *pid)
+{
+    *pid = 0;
+    if (strncmp(p, "proc/", 5) != 0)
+        return NULL;
+    p = skip_slashes(p + 5);
+    if (!word_at(&p, "self") && !word_at(&p, "thread-self") && (*pid = number_at(&p)) < 0)
+        return NULL;
+    p = skip_slashes(p);
+    if (word_at(&p, "task")) { /* a thread of the process's: it shares the process's table */
+        p = skip_slashes(p);
+        if (number_at(&p) < 0)
+            return NULL;
+        p = skip_slashes(p);
+    }
+    return p;
+}
+
 /* abs (an absolute path) names, or lies below, a directory of one entry per descriptor of a
  * process: what follows that directory's name ("" or "/..."), and in *pid the process's number
  * as written (0: self, thread-self, /dev/fd), or NULL. Reads the string only. */
@@ -75,19 +98,8 @@ static const char *fd_dir_rest(const char *abs, long *pid)
         p++;
     if (strncmp(p, "/dev/fd", 7) == 0 && (p[7] == '/' || p[7] == '\0'))
         return p + 7; /* a link to /proc/self/fd */
-    if (strncmp(p, "/proc/", 6) != 0)
-        return NULL;
-    p = skip_slashes(p + 6);
-    if (!word_at(&p, "self") && !word_at(&p, "thread-self") && (*pid = number_at(&p)) < 0)
-        return NULL;
-    p = skip_slashes(p);
-    if (word_at(&p, "task")) { /* a thread of the process's: it shares the process's table */
-        p = skip_slashes(p);
-        if (number_at(&p) < 0)
-            return NULL;
-        p = skip_slashes(p);
-    }
-    if (!word_at(&p, "fdinfo") && !word_at(&p, "fd"))
+    p = proc_dir_rest(p + 1, pid);
+    if (!p || (!word_at(&p, "fdinfo") && !word_at(&p, "fd")))
         return NULL;
     return p;
 }
@@ -219,4 +231,130 @@ long sm_procfd_strip(int is64, int fd, char *buf, long len)
         off += reclen;
     }
     return out;
+}
+
+/* ---- the files of a process's mappings ------------------------------------------------------
+ * /proc/<pid>/maps, smaps and numa_maps name each mapped file by the kernel's path for it, which
+ * for a file under the prefix (a program or library run from it, a file mapped with mmap) is its
+ * path in the cache's tree. An open of one for reading gets the kernel's text with the tree's
+ * path written as the prefix, as /proc/self/fd/N's links read back: a snapshot at the open
+ * (the kernel's own file is generated as it is read), in a memory file at the same number. A
+ * text that names no tree path is the kernel's file itself. */
+
+int sm_procmaps_names(const char *abs)
+{
+    long pid;
+    const char *p = proc_dir_rest(skip_slashes(abs), &pid);
+    if (!p)
+        return 0;
+    return word_at(&p, "maps") || word_at(&p, "smaps") || word_at(&p, "numa_maps")
+               ? *skip_slashes(p) == '\0'
+               : 0;
+}
+
+/* Where in b[0..n) the tree's path starts as a whole name or a name's first part, from i; -1. */
+static long tree_at(const char *b, size_t n, size_t i, const char *tree, size_t tl)
+{
+    for (; i + tl <= n; i++) {
+        const char *m = memchr(b + i, tree[0], n - i - tl + 1);
+        if (!m)
+            return -1;
+        i = (size_t)(m - b);
+        if (memcmp(m, tree, tl) == 0 &&
+            (i + tl == n || m[tl] == '/' || m[tl] == '\n' || m[tl] == ' '))
+            return (long)i;
+    }
+    return -1;
+}
+
+static int write_all(int fd, const char *b, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(fd, b, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        b += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void *map_grow(void *old, size_t oldsz, size_t sz)
+{
+    void *m = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    if (old) {
+        memcpy(m, old, oldsz);
+        munmap(old, oldsz);
+    }
+    return m;
+}
+
+int sm_procmaps_open(int fd)
+{
+    const struct sm_where *w = sm_w();
+    if (w->tlen == 0)
+        return fd;
+    /* the whole text, in memory of its own (no malloc: a trapped open under syscall user
+     * dispatch runs in the SIGSYS handler) */
+    size_t cap = 1 << 16, n = 0;
+    int mfd = -1;
+    char *b = map_grow(NULL, 0, cap);
+    if (!b)
+        return fd;
+    for (;;) {
+        if (n == cap) {
+            char *g = map_grow(b, cap, cap * 2);
+            if (!g)
+                goto plain;
+            b = g;
+            cap *= 2;
+        }
+        ssize_t k = read(fd, b + n, cap - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            goto plain;
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    long at = tree_at(b, n, 0, w->tree, w->tlen);
+    if (at < 0)
+        goto plain;
+    int flags = SM_REAL(fcntl)(fd, F_GETFD);
+    mfd = (int)SM_REAL(syscall)(SYS_memfd_create, "maps", MFD_CLOEXEC);
+    if (mfd < 0 || flags < 0)
+        goto failed;
+    size_t from = 0;
+    while (from < n) {
+        size_t to = at < 0 ? n : (size_t)at;
+        if (write_all(mfd, b + from, to - from) != 0 ||
+            (at >= 0 && write_all(mfd, sm_cfg.prefix, sm_cfg.plen) != 0))
+            goto failed;
+        if (at < 0)
+            break;
+        from = to + w->tlen;
+        at = tree_at(b, n, from, w->tree, w->tlen);
+    }
+    if (lseek(mfd, 0, SEEK_SET) != 0 ||
+        SM_REAL(dup3)(mfd, fd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0) != fd)
+        goto failed;
+    SM_REAL(close)(mfd);
+    munmap(b, cap);
+    return fd;
+failed:
+    if (mfd >= 0)
+        SM_REAL(close)(mfd);
+plain:
+    munmap(b, cap);
+    if (lseek(fd, 0, SEEK_SET) != 0) { /* the kernel's file, read again from its start */
+        int e = errno;
+        SM_REAL(close)(fd);
+        return -e;
+    }
+    return fd;
 }

@@ -177,6 +177,13 @@ int sm_procfd_dir_at(int dirfd, const char *path);
 /** Take the shim's descriptors out of a getdents64 (is64) or getdents answer read from fd, when
  *  fd is this process's fd or fdinfo directory: the new length. */
 long sm_procfd_strip(int is64, int fd, char *buf, long len);
+/** abs (absolute) names a process's maps, smaps or numa_maps under /proc (any process: the
+ *  text names files by their real paths). Reads the string only. */
+int sm_procmaps_names(const char *abs);
+/** fd was just opened for reading on such a file: the same number then holds the kernel's text
+ *  with the tree's path written as the prefix (a memory file; the kernel's file itself when the
+ *  text names nothing in the tree). fd, or -errno (fd then closed). */
+int sm_procmaps_open(int fd);
 /** abs (absolute) starts "/proc/" or "/dev/fd" (then '/' or its end): the only paths
  *  sm_procfd_names_own can answer 1 for, told apart by a few bytes inline (a call of it costs a
  *  pass-through call on /dev/null or /dev/shm about a hundred instructions). */
@@ -237,8 +244,9 @@ static inline int sm_look(const char *p)
         return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
     if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
         return 1; /* may open the cache's lock file: see record.c */
-    if (SM_UNLIKELY(sm_procfd_maybe(p)) && sm_procfd_names_own(p))
-        return 1; /* one of the shim's descriptors named under /proc: ENOENT (procfd.c) */
+    if (SM_UNLIKELY(sm_procfd_maybe(p)) && (sm_procfd_names_own(p) || sm_procmaps_names(p)))
+        return 1; /* one of the shim's descriptors named under /proc: ENOENT; a process's
+                     maps: the tree's paths shown as the prefix (procfd.c) */
     if (strstr(p, "/.") == NULL)
         return 0;
     return sm_w()->ok; /* "/..", "/./" can land anywhere */
