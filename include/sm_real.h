@@ -71,7 +71,7 @@
     X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
     X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
     X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_addchdir_np)                 \
-    X(dlopen) X(dlmopen) X(inotify_add_watch)                                                   \
+    X(dlopen) X(dlmopen) X(dlinfo) X(inotify_add_watch)                                         \
     X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
     X(exit) X(_exit) X(_Exit)                                                                    \
     X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \

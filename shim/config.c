@@ -396,6 +396,8 @@ __attribute__((constructor)) static void sm_ctor(void)
         sm_fault_init(); /* a bad path pointer gives EFAULT (fault.c) */
     if (sm_sud_init)
         sm_sud_init();
+    if (sm_dl_names_init && sm_cfg.enabled)
+        sm_dl_names_init(); /* objects loaded from the tree are named by their virtual paths */
     const char *owed = sm_env_get(SMSHIM_ENV_SYNC_OWED);
     if (sm_sync_take_over && sm_cfg.enabled && owed && owed[0] == '1')
         sm_sync_take_over(); /* the image this one replaced recorded changes (exec.c) */

@@ -13,6 +13,7 @@
 #include "shim.h"
 
 #include <elf.h>
+#include <link.h>
 #include <stdlib.h>
 
 #define DL_DEPTH 8     /* dependencies of dependencies, under the prefix */
@@ -121,9 +122,76 @@ static void *dl_virtual(const char *path, int flags, int depth)
     return h;
 }
 
+/* ---- the names the loader keeps -----------------------------------------------------------
+ * The loader names an object by the path it opened it at (its link_map's l_name), which for one
+ * under the prefix is its tree path: what dladdr, dladdr1, dl_iterate_phdr, dlinfo's link map,
+ * backtrace_symbols and the loader's own messages show. Such a name is replaced by the object's
+ * virtual path, as a real directory at the prefix would have the loader name it: at start (the
+ * objects the audit module or an $ORIGIN under the prefix found) and after each dlopen of a path
+ * under the prefix. Only the name changes: the loader matches a later dlopen of the tree path by
+ * the object's file (device and inode) and its other names, and its $ORIGIN was taken at its
+ * load. The replacement is made inside dl_iterate_phdr, which holds the lock under which the
+ * loader adds and removes objects; the old string is left (an object loaded at start has its
+ * name in the loader's own memory), the new one malloc'd as the loader's are (dlclose frees it). */
+
+/* The link map of the object whose name is the string n, in any namespace; NULL. */
+static struct link_map *dl_map_named(const char *n)
+{
+    for (struct r_debug_extended *d = (struct r_debug_extended *)&_r_debug; d;
+         d = d->base.r_version >= 2 ? d->r_next : NULL)
+        for (struct link_map *m = d->base.r_map; m; m = m->l_next)
+            if (m->l_name == n)
+                return m;
+    return NULL;
+}
+
+static int dl_rename_one(struct dl_phdr_info *i, size_t size, void *arg)
+{
+    (void)size;
+    const struct sm_where *w = arg;
+    const char *n = i->dlpi_name;
+    char v[PATH_MAX];
+    if (!n || strncmp(n, w->tree, w->tlen) != 0 || n[w->tlen] != '/' || strlen(n) >= sizeof v)
+        return 0;
+    strcpy(v, n);
+    struct link_map *m;
+    char *d;
+    if (sm_untranslate(v, sizeof v) == 1 && (m = dl_map_named(n)) && (d = strdup(v)))
+        __atomic_store_n(&m->l_name, d, __ATOMIC_RELEASE);
+    return 0;
+}
+
+static void dl_rename(void)
+{
+    const struct sm_where *w = sm_w();
+    if (w->ok && w->tlen)
+        dl_iterate_phdr(dl_rename_one, (void *)w);
+}
+
+/* Could a name at start be one in the tree? (no system call: the tree's canonical path is
+ * decided only when a name may be in it) */
+static int dl_maybe_tree(struct dl_phdr_info *i, size_t size, void *arg)
+{
+    (void)size;
+    (void)arg;
+    return i->dlpi_name && strstr(i->dlpi_name, "/tree/") != NULL;
+}
+
+void sm_dl_names_init(void)
+{
+    if (dl_iterate_phdr(dl_maybe_tree, NULL))
+        dl_rename();
+}
+
 static __attribute__((noinline)) void *dlopen_virtual(const char *path, int flags)
 {
-    return dl_virtual(path, flags, 0);
+    void *h = dl_virtual(path, flags, 0);
+    if (h) {
+        int saved = errno;
+        dl_rename();
+        errno = saved;
+    }
+    return h;
 }
 
 SM_EXPORT void *dlopen(const char *path, int flags)
@@ -131,4 +199,17 @@ SM_EXPORT void *dlopen(const char *path, int flags)
     if (SM_UNLIKELY(path && strchr(path, '/') && sm_maybe(path)))
         return dlopen_virtual(path, flags);
     return SM_REAL(dlopen)(path, flags);
+}
+
+/* RTLD_DI_ORIGIN: the directory the loader took an object's $ORIGIN from, at its load (its tree
+ * path for an object under the prefix), shown as the virtual path. */
+SM_EXPORT int dlinfo(void *h, int request, void *arg)
+{
+    int rc = SM_REAL(dlinfo)(h, request, arg);
+    if (rc == 0 && request == RTLD_DI_ORIGIN && arg && sm_cfg.enabled && !sm_in_lib) {
+        int saved = errno;
+        sm_untranslate(arg, PATH_MAX); /* the caller's buffer: PATH_MAX, as glibc asks */
+        errno = saved;
+    }
+    return rc;
 }

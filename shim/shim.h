@@ -413,6 +413,9 @@ extern int sm_sud_on;
 /** Constructor hook: arm SUD when SMSHIM_SUD=1 or the program is Bun (never with SMSHIM_SUD=0).
  *  Weak: the unit-test runner links config.o without sud.o. */
 void sm_sud_init(void) __attribute__((weak));
+/** Constructor hook: the loader's names of objects it loaded from the tree become their virtual
+ *  paths (dlopen.c; weak: the unit-test runner links config.o without it). */
+void sm_dl_names_init(void) __attribute__((weak));
 /** syscall() while SUD is on: signal-state calls keep SIGSYS usable, then sm_sys_dispatch. */
 long sm_sud_syscall(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled);
 /** "SMSHIM_SUD=<value>" if the variable was set when this process started (exec.c passes it on

@@ -2,7 +2,8 @@
 # More everyday programs in the prefix, as in a real directory (the parity harness: the same
 # script in both, outputs and trees compared): the names /proc shows for the prefix's files
 # (descriptors, the cwd, a process's mappings by maps, smaps and numa_maps, opened with open or
-# fopen, this process's or another's); getcwd in a directory renamed under it;
+# fopen, this process's or another's) and the names the loader gives libraries loaded from it
+# (dladdr, dl_iterate_phdr, dlinfo, backtrace_symbols); getcwd in a directory renamed under it;
 # in-place editors (sed -i, sort -o, perl -i, dd conv=notrunc), install -D, mktemp -p,
 # truncate and fallocate; moves and copies across the prefix's boundary; flock and fcntl locks
 # between processes; renameat2's flags; openat through directory descriptors; gcc and ar;
@@ -56,6 +57,50 @@ gcc -o fm fm.c && python3 -c "import mmap, subprocess
 f = open(\"d/mapme\", \"rb\"); m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
 subprocess.run([\"sh\", \"-c\", \"exec ./fm /proc/\$PPID/maps\"])"
 rm fm
+'
+
+# Libraries loaded from the prefix as the loader names them: by the rpath at start, by dlopen of
+# an absolute path, through dladdr, dladdr1, dl_iterate_phdr, dlinfo and backtrace_symbols
+check dl_names '
+printf "int add(int a, int b) { return a + b; }\n" > add.c
+cat > main.c <<C
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <execinfo.h>
+#include <link.h>
+#include <stdio.h>
+#include <string.h>
+int add(int, int);
+static int cb(struct dl_phdr_info *i, size_t s, void *d)
+{
+    if (strstr(i->dlpi_name, "libadd")) printf("phdr %s\n", i->dlpi_name);
+    return 0;
+}
+int main(int c, char **v)
+{
+    Dl_info di; struct link_map *lm; char o[4096];
+    dladdr((void *)add, &di); printf("%d dladdr %s\n", add(2, 3), di.dli_fname);
+    dladdr1((void *)add, &di, (void **)&lm, RTLD_DL_LINKMAP); printf("dladdr1 %s\n", lm->l_name);
+    dl_iterate_phdr(cb, 0);
+    void *h = dlopen(v[1], RTLD_NOW);
+    if (!h) { printf("dlopen: %s\n", dlerror()); return 1; }
+    int (*f)(int, int) = (int (*)(int, int))dlsym(h, "add");
+    dladdr((void *)f, &di); printf("dlopen %d %s\n", f(1, 1), di.dli_fname);
+    dlinfo(h, RTLD_DI_LINKMAP, &lm); printf("link map %s\n", lm->l_name);
+    dlinfo(h, RTLD_DI_ORIGIN, o); printf("origin %s\n", o);
+    void *a[1] = {(void *)f}; char **s = backtrace_symbols(a, 1); printf("symbols %.*s\n", (int)strcspn(s[0], "("), s[0]);
+    dl_iterate_phdr(cb, 0);
+    dlclose(h);
+    h = dlopen(v[1], RTLD_NOW | RTLD_NOLOAD); printf("after dlclose %s\n", h ? "loaded" : "gone");
+    return 0;
+}
+C
+gcc -shared -fPIC -o libadd.so add.c && mkdir -p plug && cp libadd.so plug/libadd2.so
+gcc -o app main.c -L"$W" -ladd -Wl,-rpath,"$W" -ldl
+./app "$W/plug/libadd2.so"; echo "app rc=$?"
+(cd / && "$W/app" "$W/plug/libadd2.so"); echo "from / rc=$?"
+python3 -c "import ctypes, os; l = ctypes.CDLL(os.environ[\"W\"] + \"/plug/libadd2.so\"); print(\"ctypes\", l.add(4, 5), l._name)"
+rm -f app
 '
 
 check cwd_renamed '
