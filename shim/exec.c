@@ -1,7 +1,8 @@
 /* exec.c: children keep the shim. Every exec and spawn re-injects LD_PRELOAD (absolute) and the
  * SMSHIM_* settings into the child's environment, and runs programs stored under the prefix: an
  * ELF from its bytes in the tree, a "#!" script through its interpreter with the virtual path as
- * the script argument (so $0 and __file__ name the virtual path).
+ * the script argument (so $0 and __file__ name the virtual path), and the dynamic loader run as
+ * a program (ldd, ld.so PROGRAM) with its program's tree path.
  *
  * These wrappers run in vfork children (Python's _posixsubprocess, posix_spawn): they take no
  * locks and never malloc; scratch memory comes from mmap and goes back with munmap.
@@ -9,8 +10,10 @@
 #include "shim.h"
 #include "smshim.h"
 
+#include <link.h>
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -268,8 +271,10 @@ static int shebang(const char *tpath, char interp[256], char arg[256])
 struct plan {
     struct sm_res r;
     struct sm_res ir[SM_INTERP_DEPTH]; /* the interpreters, outermost last */
+    struct sm_res pr;                  /* the program the dynamic loader run as one is to load */
     char *const *argv;
     const char *target;
+    const char *elf; /* the ELF whose loader's needs decide the audit module (exec_elf) */
     struct scratch s;
     char interp[SM_INTERP_DEPTH][256], arg[SM_INTERP_DEPTH][256];
 };
@@ -310,26 +315,113 @@ static int plan_interp(struct plan *pl, const char *cur, const char *path, char 
         a[k++] = argv[i];
     a[k] = NULL;
     pl->argv = a;
-    pl->target = pl->ir[lv - 1].path;
+    pl->elf = pl->target = pl->ir[lv - 1].path;
     return 0;
 }
 
-static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+/* The name of this process's dynamic loader (its program's PT_INTERP, in memory: no system
+ * call), or NULL. */
+static const char *own_interp(void)
 {
-    pl->argv = argv;
-    pl->target = path;
-    pl->s = (struct scratch){.map = NULL};
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+    size_t n = getauxval(AT_PHNUM);
+    uintptr_t bias = 0;
+    for (size_t i = 0; ph && i < n; i++)
+        if (ph[i].p_type == PT_PHDR)
+            bias = (uintptr_t)ph - ph[i].p_vaddr;
+    for (size_t i = 0; ph && i < n; i++)
+        if (ph[i].p_type == PT_INTERP)
+            return (const char *)(bias + ph[i].p_vaddr);
+    return NULL;
+}
+
+/* The dynamic loader's options that take a value (glibc's rtld), each a separate argument */
+static int loader_opt_arg(const char *a)
+{
+    static const char *const with[] = {
+        "--library-path",         "--inhibit-rpath",    "--audit", "--preload", "--argv0",
+        "--glibc-hwcaps-prepend", "--glibc-hwcaps-mask"};
+    for (size_t i = 0; i < sizeof with / sizeof *with; i++)
+        if (strcmp(a, with[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* The dynamic loader run as a program (ldd runs it with --verify, then to list a program's
+ * libraries; `ld.so PROGRAM ARGS`) opens its program itself, past every wrapper: a program named
+ * under the prefix is handed to it by its tree path, and by its name as given as its argv[0]
+ * (--argv0, unless the caller gave one), and the program's own needs decide the audit module.
+ * The loader is told by its name: the basename of this process's own loader. 0 or -errno. */
+static int plan_loader(struct plan *pl, char *const argv[])
+{
+    const char *own = own_interp(), *t = strrchr(pl->target, '/');
+    const char *ob = own ? strrchr(own, '/') : NULL;
+    if (!argv || !argv[0] || !ob || strcmp(t ? t + 1 : pl->target, ob + 1) != 0)
+        return 0;
+    size_t i = 1, argc;
+    int named = 0;
+    while (argv[i] && strncmp(argv[i], "--", 2) == 0) {
+        if (loader_opt_arg(argv[i])) {
+            named |= strcmp(argv[i], "--argv0") == 0;
+            if (!argv[++i])
+                return 0;
+        }
+        i++;
+    }
+    if (!argv[i])
+        return 0;
+    pl->elf = argv[i];
+    if (!sm_maybe(argv[i]) ||
+        sm_resolve(AT_FDCWD, argv[i], SM_RES_ABS | SM_RES_FOLLOW, &pl->pr) < 0)
+        return 0; /* the loader answers for it */
+    pl->elf = pl->pr.path;
+    if (pl->pr.kind != SM_TREE)
+        return 0;
+    for (argc = i; argv[argc]; argc++)
+        ;
+    char **a = scratch_get(&pl->s, (argc + 3) * sizeof(char *));
+    if (!a)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t j = 0; j < i; j++)
+        a[k++] = argv[j];
+    if (!named) {
+        a[k++] = (char *)"--argv0";
+        a[k++] = argv[i];
+    }
+    a[k++] = (char *)pl->pr.path;
+    for (size_t j = i + 1; j < argc; j++)
+        a[k++] = argv[j];
+    a[k] = NULL;
+    pl->argv = a;
+    return 0;
+}
+
+static int plan_path(struct plan *pl, const char *path, char *const argv[])
+{
     if (!sm_maybe(path))
         return 0;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &pl->r);
     if (rc < 0)
         return rc;
-    pl->target = pl->r.path;
+    pl->elf = pl->target = pl->r.path;
     if (pl->r.kind != SM_TREE)
         return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
     if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
         return -errno;
     return plan_interp(pl, pl->r.path, path, argv, 0);
+}
+
+static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+{
+    pl->argv = argv;
+    pl->elf = pl->target = path;
+    pl->s = (struct scratch){.map = NULL};
+    int rc = plan_path(pl, path, argv);
+    if (rc == 0 && pl->argv == argv && sm_cfg.enabled && sm_probe_len(path) >= 0)
+        rc = plan_loader(pl, argv); /* not a script: maybe the dynamic loader (a path that is not
+                                       readable memory is the kernel's EFAULT) */
+    return rc;
 }
 
 /* The kernel answered ENOENT for a file it could run: a script it found (outside the prefix, or
@@ -397,12 +489,12 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
     int tfd = tree_pass_begin();
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
-        int elf = exec_elf(pl.target);
+        int elf = exec_elf(pl.elf);
         note_static(path, elf);
         SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es, tfd, 1, elf));
         rc = -errno;
         if (rc == -ENOENT && plan_retry(&pl, path, argv) == 0) {
-            elf = exec_elf(pl.target);
+            elf = exec_elf(pl.elf);
             SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es2, tfd, 1, elf));
             rc = -errno;
         }
@@ -572,12 +664,12 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     int tfd = tree_pass_begin();
     int rc = plan_exec(&pl, path, argv);
     if (rc == 0) {
-        int elf = exec_elf(pl.target);
+        int elf = exec_elf(pl.elf);
         note_static(path, elf);
         rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
                                   env_build(envp, &es, tfd, 0, elf));
         if (rc == ENOENT && plan_retry(&pl, path, argv) == 0) {
-            elf = exec_elf(pl.target);
+            elf = exec_elf(pl.elf);
             rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
                                       env_build(envp, &es2, tfd, 0, elf));
         }

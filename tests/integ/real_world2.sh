@@ -60,7 +60,8 @@ rm fm
 '
 
 # Libraries loaded from the prefix as the loader names them: by the rpath at start, by dlopen of
-# an absolute path, through dladdr, dladdr1, dl_iterate_phdr, dlinfo and backtrace_symbols
+# an absolute path, through dladdr, dladdr1, dl_iterate_phdr, dlinfo and backtrace_symbols; the
+# loader run as a program (ld.so PROGRAM, ldd) on a program named under the prefix
 check dl_names '
 printf "int add(int a, int b) { return a + b; }\n" > add.c
 cat > main.c <<C
@@ -100,7 +101,12 @@ gcc -o app main.c -L"$W" -ladd -Wl,-rpath,"$W" -ldl
 ./app "$W/plug/libadd2.so"; echo "app rc=$?"
 (cd / && "$W/app" "$W/plug/libadd2.so"); echo "from / rc=$?"
 python3 -c "import ctypes, os; l = ctypes.CDLL(os.environ[\"W\"] + \"/plug/libadd2.so\"); print(\"ctypes\", l.add(4, 5), l._name)"
-rm -f app
+ld=$(readelf -l app | sed -n "s/.*interpreter: \(.*\)]/\1/p")
+"$ld" "$W/app" "$W/plug/libadd2.so" | head -1; echo "through the loader rc=${PIPESTATUS[0]}"
+"$ld" --verify "$W/app"; echo "verify rc=$?"
+(cd / && ldd "$W/app" | awk "/libadd/ {print /not found/ ? \"libadd not found\" : \"libadd found\"}"); echo "ldd rc=${PIPESTATUS[0]}"
+cp /bin/sh sh && "$ld" "$W/sh" -c "echo \$0 here" && "$ld" --argv0 named "$W/sh" -c "echo \$0"
+rm -f app sh
 '
 
 check cwd_renamed '
