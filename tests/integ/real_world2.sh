@@ -3,13 +3,14 @@
 # script in both, outputs and trees compared): the names /proc shows for the prefix's files
 # (descriptors, the cwd, a process's mappings by maps, smaps and numa_maps, opened with open or
 # fopen, this process's or another's) and the names the loader gives libraries loaded from it
-# (dladdr, dl_iterate_phdr, dlinfo, backtrace_symbols); getcwd in a directory renamed under it;
-# in-place editors (sed -i, sort -o, perl -i, dd conv=notrunc), install -D, mktemp -p,
-# truncate and fallocate; moves and copies across the prefix's boundary; flock and fcntl locks
-# between processes; renameat2's flags; openat through directory descriptors; gcc and ar;
-# compressors in place; forty writers at once.
+# (dladdr, dl_iterate_phdr, dlinfo, backtrace_symbols) and the loader run as a program (ldd);
+# getcwd in a directory renamed under it; links made relative and Perl's Cwd and File:: modules;
+# in-place editors (sed -i, sort -o, perl -i, dd conv=notrunc), install -D, mktemp -p, truncate
+# and fallocate; moves and copies across the prefix's boundary; flock and fcntl locks between
+# processes; renameat2's flags; openat through directory descriptors; gcc and ar; compressors in
+# place; forty writers at once.
 . "$(dirname "$0")/../lib/common.sh"
-need gcc perl flock fallocate python3
+need gcc perl flock fallocate python3 xz bzip2 readelf
 FAILED=()
 check() { (parity "$@") || FAILED+=("$1"); }
 export TZ=UTC LC_ALL=C
@@ -118,6 +119,19 @@ echo x > here; cd ..; /bin/pwd; cd "$W"; ls a/B/c/d/e/f/g/h
 exec 7<a/B/c; readlink /proc/self/fd/7; mv a/B a/b2; readlink /proc/self/fd/7; exec 7<&-
 mkdir -p l/m && ln -s l/m lm && ln -s ../.. l/m/up
 realpath -e lm/up/lm lm/up/l/m && readlink -f lm/up && cd lm/up && pwd -P && cd "$W"
+'
+
+# links made relative (ln -r), paths relative to another, Perl's Cwd, File::Find, File::Path and
+# File::Copy
+check relative_links '
+mkdir -p a/b c/d && echo x > a/b/f
+ln -sr a/b/f c/d/rel && readlink c/d/rel && cat c/d/rel
+ln -sr "$W/a" c/up && readlink c/up
+realpath --relative-to=c/d a/b/f; realpath --relative-base="$W" "$W/a/b" | sed "s#$W#W#"
+cd c/d && perl -MCwd -e "print Cwd::getcwd(), \"\n\", Cwd::abs_path(\"rel\"), \"\n\", Cwd::realpath(\"../up\"), \"\n\"" | sed "s#$W#W#"; cd "$W"
+perl -MFile::Find -e "find(sub { print \"\$File::Find::name\n\" }, \"a\")" | sort
+perl -MFile::Path=make_path,remove_tree -e "make_path(\"p/q/r\"); remove_tree(\"a/b\")"; ls -R p a
+perl -MFile::Copy -e "copy(\"c/d/rel\", \"copied\") or die; move(\"copied\", \"moved\") or die"; cat moved
 '
 
 check in_place '
