@@ -265,6 +265,13 @@ int sm_elf_names(const char *path, sm_elf_cb cb, void *arg);
 /** The "#!" line at the start of b (n bytes; as the kernel, its first 255 only): 1 with the
  *  interpreter and its optional argument (trimmed) in interp and arg, 0 when b is no script. */
 int sm_shebang_split(const char *b, size_t n, char interp[256], char arg[256]);
+/** The static TLS (bytes) the libraries the program at path names in DT_NEEDED take, for those
+ *  found in its DT_RPATH (when it has no DT_RUNPATH), ldpath (the child's LD_LIBRARY_PATH, or
+ *  NULL) or DT_RUNPATH directories ($ORIGIN expanded; each directory passed through dir(), which
+ *  writes the path to open into out, or answers -1 to skip it); libraries found elsewhere (the
+ *  system's) count nothing. No malloc, no lock. */
+unsigned long sm_elf_tls_need(const char *path, const char *ldpath,
+                              int (*dir)(const char *d, char *out, size_t size));
 /** sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC */
 int sm_elf_static(const char *path);
 /** Does the list (n bytes or up to its NUL; entries separated by ':', ';' or ' ', as the loader

@@ -17,6 +17,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -253,4 +254,120 @@ int sm_elf_names(const char *path, sm_elf_cb cb, void *arg)
 int sm_elf_static(const char *path)
 {
     return sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC;
+}
+
+/* ---- the static TLS a program's own libraries take ----------------------------------------
+ * With an audit module the loader sets the threads' static TLS up before it loads the program's
+ * libraries, so their TLS blocks must fit in the surplus it keeps for later ones (512 bytes
+ * beyond libc's own, glibc.rtld.optional_static_tls): a library with a large block (rustc's
+ * librustc_driver, 24 KB, found through its RUNPATH) fails to load ("cannot allocate memory in
+ * static TLS block"). The exec that adds the module asks the surplus for what the program's
+ * directly needed libraries found in its own directories take (exec.c). */
+struct tls_need {
+    const char *ldpath;
+    int (*dir)(const char *d, char *out, size_t size);
+    char origin[PATH_MAX], rpath[PATH_MAX], runpath[PATH_MAX];
+    int has_runpath;
+    unsigned long sum;
+};
+
+static int tls_lists(void *arg, int tag, const char *s)
+{
+    struct tls_need *t = arg;
+    size_t l = strlen(s);
+    if (tag != DT_NEEDED && l < PATH_MAX) {
+        memcpy(tag == DT_RPATH ? t->rpath : t->runpath, s, l + 1);
+        t->has_runpath |= tag == DT_RUNPATH;
+    }
+    return 0;
+}
+
+/* The PT_TLS block of the ELF file at path (rounded to its alignment); -1 when it is no ELF64
+ * file (the search goes on, as the loader's does). Its program headers are read where they lie
+ * (a library rewritten after its link, as Rust's are, has them far into the file). */
+static long tls_of(const char *path)
+{
+    Elf64_Ehdr eh;
+    Elf64_Phdr ph[64];
+    int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    long sz = -1;
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+        memcmp(eh.e_ident, ELFMAG, SELFMAG) == 0 && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_phentsize == sizeof ph[0] && eh.e_phnum <= 64) {
+        ssize_t want = (ssize_t)(eh.e_phnum * sizeof ph[0]);
+        if (pread(fd, ph, (size_t)want, (off_t)eh.e_phoff) == want) {
+            sz = 0;
+            for (int i = 0; i < eh.e_phnum; i++)
+                if (ph[i].p_type == PT_TLS) {
+                    uint64_t a = ph[i].p_align ? ph[i].p_align : 1;
+                    sz = (long)((ph[i].p_memsz + a - 1) / a * a);
+                }
+        }
+    }
+    sm_brief_close(fd);
+    return sz;
+}
+
+/* name, searched in the ':'-separated list: 1 (its block added) when an entry holds it */
+static int tls_in(struct tls_need *t, const char *list, const char *name)
+{
+    char d[PATH_MAX], real[PATH_MAX], file[PATH_MAX];
+    if (!list)
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ":");
+        int ok = 0;
+        if (n && n < sizeof d) {
+            if (strncmp(p, "$ORIGIN", 7) == 0 && (n == 7 || p[7] == '/'))
+                ok =
+                    snprintf(d, sizeof d, "%s%.*s", t->origin, (int)(n - 7), p + 7) < (int)sizeof d;
+            else if (strncmp(p, "${ORIGIN}", 9) == 0 && (n == 9 || p[9] == '/'))
+                ok =
+                    snprintf(d, sizeof d, "%s%.*s", t->origin, (int)(n - 9), p + 9) < (int)sizeof d;
+            else if (!memchr(p, '$', n))
+                ok = snprintf(d, sizeof d, "%.*s", (int)n, p) < (int)sizeof d;
+        }
+        if (ok && t->dir(d, real, sizeof real) == 0 &&
+            snprintf(file, sizeof file, "%s/%s", real, name) < (int)sizeof file) {
+            long sz = tls_of(file);
+            if (sz >= 0) {
+                t->sum += (unsigned long)sz;
+                return 1;
+            }
+        }
+        p += n;
+        while (*p == ':')
+            p++;
+    }
+    return 0;
+}
+
+static int tls_needed(void *arg, int tag, const char *s)
+{
+    struct tls_need *t = arg;
+    if (tag != DT_NEEDED || strchr(s, '/'))
+        return 0;
+    if (!t->has_runpath && tls_in(t, t->rpath, s))
+        return 0;
+    if (!tls_in(t, t->ldpath, s))
+        tls_in(t, t->runpath, s);
+    return 0;
+}
+
+unsigned long sm_elf_tls_need(const char *path, const char *ldpath,
+                              int (*dir)(const char *d, char *out, size_t size))
+{
+    struct tls_need t = {.ldpath = ldpath, .dir = dir, .has_runpath = 0, .sum = 0};
+    t.rpath[0] = t.runpath[0] = '\0';
+    const char *slash = strrchr(path, '/');
+    size_t ol = slash ? (size_t)(slash - path) : 1;
+    if (ol >= sizeof t.origin)
+        return 0;
+    memcpy(t.origin, slash ? path : ".", ol); /* a relative program: the cwd is the exec's */
+    t.origin[ol] = '\0';
+    if (sm_elf_names(path, tls_lists, &t) != 0 || sm_elf_names(path, tls_needed, &t) != 0)
+        return 0;
+    return t.sum;
 }

@@ -125,6 +125,67 @@ static void tree_pass_end(int fd)
         SM_REAL(fcntl)(fd, F_SETFD, FD_CLOEXEC);
 }
 
+/* ---- the static TLS the audit module leaves ------------------------------------------------
+ * With an audit module the loader sets up the threads' static TLS before it loads the program's
+ * libraries, which must then fit in the surplus glibc keeps (glibc.rtld.optional_static_tls, 512
+ * bytes by default): a child that gets the module also gets, in GLIBC_TUNABLES, a surplus that
+ * holds the TLS of the libraries its own directories provide (elf.c: sm_elf_tls_need) with room
+ * to spare, never less than a value already set there. The surplus is taken from every thread's
+ * stack, so it is asked only for what the program's libraries take. */
+#define TLS_TUNABLE     "glibc.rtld.optional_static_tls"
+#define TLS_SPARE       4096 /* the libraries those need in turn (LLVM's: 96 bytes) */
+#define TLS_DEFAULT_MAX 1024 /* what the default surplus holds anyway */
+
+/* A directory of a library search, as the child's loader will open it: under the prefix, its
+ * path in the tree; -1 when it does not resolve. */
+static int tls_dir(const char *d, char *out, size_t size)
+{
+    struct sm_res r;
+    const char *p = d;
+    if (sm_maybe(d)) {
+        if (sm_resolve(AT_FDCWD, d, SM_RES_ABS | SM_RES_FOLLOW, &r) < 0)
+            return -1;
+        p = r.path;
+    }
+    return snprintf(out, size, "%s", p) < (int)size ? 0 : -1;
+}
+
+/* The value of tunable name (n bytes) in the GLIBC_TUNABLES value tun, or 0 */
+static unsigned long tunable_value(const char *tun, const char *name, size_t n)
+{
+    if (!tun)
+        return 0;
+    for (const char *p = tun; *p;) {
+        size_t l = strcspn(p, ":");
+        if (l > n && strncmp(p, name, n) == 0 && p[n] == '=')
+            return strtoul(p + n + 1, NULL, 10);
+        p += l;
+        while (*p == ':')
+            p++;
+    }
+    return 0;
+}
+
+/* "GLIBC_TUNABLES=" with tun's tunables (NULL: none) but TLS_TUNABLE, then TLS_TUNABLE=want,
+ * into out (size bytes: 16 + strlen(tun) + 64). */
+static void tunables_value(char *out, size_t size, const char *tun, unsigned long want)
+{
+    size_t n = sizeof TLS_TUNABLE - 1, w = 15;
+    memcpy(out, "GLIBC_TUNABLES=", 15);
+    for (const char *p = tun ? tun : ""; *p;) {
+        size_t l = strcspn(p, ":");
+        if (!(l > n && strncmp(p, TLS_TUNABLE, n) == 0 && p[n] == '=') && w + l + 1 < size) {
+            memcpy(out + w, p, l);
+            w += l;
+            out[w++] = ':';
+        }
+        p += l;
+        while (*p == ':')
+            p++;
+    }
+    snprintf(out + w, size - w, "%s=%lu", TLS_TUNABLE, want);
+}
+
 /* str: "LD_PRELOAD=" and the value pre (the caller's LD_PRELOAD, NULL: none) with this library
  * (libpath, absolute) in it. The caller's order is kept (a sanitizer runtime must stay first);
  * our entry takes the place of the first libsmshim.so, or goes first when there is none. str
@@ -171,7 +232,7 @@ static void preload_value(char *str, const char *pre, const char *libpath)
  * replaces this image (replaces), SMSHIM_SYNC_OWED when it ends a sync thread with work. Falls
  * back to envp itself if memory is short. */
 static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd, int replaces,
-                              int elf)
+                              int elf, const char *prog)
 {
     s->map = NULL;
     if (!sm_cfg.enabled)
@@ -180,7 +241,7 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     if (!cw->ok || !cw->libpath[0])
         return envp;
     size_t n = 0;
-    const char *pre = NULL, *aud = NULL;
+    const char *pre = NULL, *aud = NULL, *ldp = NULL, *tun = NULL;
     int want = (elf & SM_ELF_PREFIX) != 0;
     if (envp)
         for (; envp[n]; n++) {
@@ -188,22 +249,35 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
                 pre = envp[n] + 11;
             else if (has_name(envp[n], "LD_AUDIT", 8))
                 aud = envp[n] + 9;
+            else if (has_name(envp[n], "GLIBC_TUNABLES", 14))
+                tun = envp[n] + 15;
             else if (has_name(envp[n], "LD_LIBRARY_PATH", 15))
-                want |=
-                    sm_list_under(envp[n] + 16, strlen(envp[n] + 16), sm_cfg.prefix, sm_cfg.plen);
+                want |= sm_list_under(ldp = envp[n] + 16, strlen(envp[n] + 16), sm_cfg.prefix,
+                                      sm_cfg.plen);
         }
     want |= pre && sm_list_under(pre, strlen(pre), sm_cfg.prefix, sm_cfg.plen);
     size_t plen = pre ? strlen(pre) : 0;
     size_t alen = 9 + strlen(cw->libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
-    size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen;
-    char **out = scratch_get(s, (n + 11) * sizeof(char *) + strsz);
+    size_t tlen = 16 + (tun ? strlen(tun) : 0) + 64;
+    size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen + tlen;
+    char **out = scratch_get(s, (n + 13) * sizeof(char *) + strsz);
     if (!out)
         return envp;
-    char *str = (char *)(out + n + 11);
+    char *str = (char *)(out + n + 13);
     preload_value(str, pre, cw->libpath);
 
-    char *audit = str + strsz - alen;
+    char *audit = str + strsz - alen, *tunables = audit - tlen;
     int add_audit = audit_env(aud, want, audit, alen);
+    /* the child's loader runs the module: the static TLS its program's libraries take */
+    int add_tls = 0;
+    if (prog && (add_audit || (aud && strstr(aud, "libsmshim-audit.so")))) {
+        unsigned long need = sm_elf_tls_need(prog, ldp, tls_dir);
+        unsigned long have = tunable_value(tun, TLS_TUNABLE, sizeof TLS_TUNABLE - 1);
+        if (need > TLS_DEFAULT_MAX && need + TLS_SPARE > have) {
+            tunables_value(tunables, tlen, tun, need + TLS_SPARE);
+            add_tls = 1;
+        }
+    }
 
     int have_prefix = 0, have_cache = 0, have_tag = 0, have_log = 0, have_uv = 0, have_sud = 0;
     int have_notes = 0;
@@ -211,7 +285,8 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const char *e = envp[i];
-        if (has_name(e, "LD_PRELOAD", 10) || (add_audit && has_name(e, "LD_AUDIT", 8)))
+        if (has_name(e, "LD_PRELOAD", 10) || (add_audit && has_name(e, "LD_AUDIT", 8)) ||
+            (add_tls && has_name(e, "GLIBC_TUNABLES", 14)))
             continue;
         if (has_name(e, SMSHIM_ENV_TREE_FD, sizeof SMSHIM_ENV_TREE_FD - 1) ||
             has_name(e, SMSHIM_ENV_SYNC_OWED, sizeof SMSHIM_ENV_SYNC_OWED - 1))
@@ -228,6 +303,8 @@ static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd
     out[k++] = str;
     if (add_audit)
         out[k++] = audit;
+    if (add_tls)
+        out[k++] = tunables;
     if (!have_prefix)
         out[k++] = (char *)cw->env_prefix;
     if (!have_cache)
@@ -491,11 +568,11 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
     if (rc == 0) {
         int elf = exec_elf(pl.elf);
         note_static(path, elf);
-        SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es, tfd, 1, elf));
+        SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es, tfd, 1, elf, pl.elf));
         rc = -errno;
         if (rc == -ENOENT && plan_retry(&pl, path, argv) == 0) {
             elf = exec_elf(pl.elf);
-            SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es2, tfd, 1, elf));
+            SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es2, tfd, 1, elf, pl.elf));
             rc = -errno;
         }
     }
@@ -522,7 +599,7 @@ int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
     struct scratch es = {.own = eb, .own_len = sizeof eb};
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd, 1, exec_elf(self));
+    char *const *env = env_build(envp, &es, tfd, 1, exec_elf(self), self);
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
     tree_pass_end(tfd);
@@ -667,11 +744,11 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
         int elf = exec_elf(pl.elf);
         note_static(path, elf);
         rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
-                                  env_build(envp, &es, tfd, 0, elf));
+                                  env_build(envp, &es, tfd, 0, elf, pl.elf));
         if (rc == ENOENT && plan_retry(&pl, path, argv) == 0) {
             elf = exec_elf(pl.elf);
             rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
-                                      env_build(envp, &es2, tfd, 0, elf));
+                                      env_build(envp, &es2, tfd, 0, elf, pl.elf));
         }
     } else {
         rc = -rc;

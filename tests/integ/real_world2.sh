@@ -3,7 +3,8 @@
 # script in both, outputs and trees compared): the names /proc shows for the prefix's files
 # (descriptors, the cwd, a process's mappings by maps, smaps and numa_maps, opened with open or
 # fopen, this process's or another's) and the names the loader gives libraries loaded from it
-# (dladdr, dl_iterate_phdr, dlinfo, backtrace_symbols) and the loader run as a program (ldd);
+# (dladdr, dl_iterate_phdr, dlinfo, backtrace_symbols) and the loader run as a program (ldd); a
+# library with a large TLS block loaded by a child that gets the loader's audit module;
 # getcwd in a directory renamed under it; links made relative and Perl's Cwd and File:: modules;
 # in-place editors (sed -i, sort -o, perl -i, dd conv=notrunc), install -D, mktemp -p, truncate
 # and fallocate; moves and copies across the prefix's boundary; flock and fcntl locks between
@@ -108,6 +109,21 @@ ld=$(readelf -l app | sed -n "s/.*interpreter: \(.*\)]/\1/p")
 (cd / && ldd "$W/app" | awk "/libadd/ {print /not found/ ? \"libadd not found\" : \"libadd found\"}"); echo "ldd rc=${PIPESTATUS[0]}"
 cp /bin/sh sh && "$ld" "$W/sh" -c "echo \$0 here" && "$ld" --argv0 named "$W/sh" -c "echo \$0"
 rm -f app sh
+'
+
+# A library with a large initial-exec TLS block, found through the program's $ORIGIN rpath, while
+# LD_LIBRARY_PATH names the prefix (as cargo runs rustc: the child gets the audit module)
+check big_tls '
+mkdir -p lib deps
+printf "__thread char big[40000];\nint touch(int i) { big[i] = 1; return big[i]; }\n" > tls.c
+gcc -shared -fPIC -ftls-model=initial-exec -o lib/libbigtls.so tls.c
+printf "#include <stdio.h>\nint touch(int);\nint main(void) { printf(\"%%d\\\\n\", touch(39999)); return 0; }\n" > m.c
+gcc -o app m.c -Llib -lbigtls -Wl,-rpath,"\$ORIGIN/lib"
+./app; echo "rc=$?"
+LD_LIBRARY_PATH="$W/deps" ./app; echo "LD_LIBRARY_PATH in the prefix rc=$?"
+LD_LIBRARY_PATH="$W/deps" GLIBC_TUNABLES=glibc.malloc.check=0 "$W/app"; echo "with other tunables rc=$?"
+LD_LIBRARY_PATH="$W/deps:$W/lib" sh -c "exec ./app"; echo "found through LD_LIBRARY_PATH rc=$?"
+rm -f app lib/libbigtls.so
 '
 
 check cwd_renamed '
