@@ -70,6 +70,8 @@ struct smh_call {
     int too_large;    /* out: the last answer went past its size limit (SMH_RETRY) */
     int stalled;      /* out: the last request moved nothing for the stall time (SMH_RETRY, but a
                        * caller that waits only while something moves does not ask again) */
+    int other_doc; /* out: the last GET was answered with another document than asked for (another
+                       * id, or another filepath than expected): refused, SMH_RETRY; err says which */
 };
 
 /** x (or NULL): the exact bytes' metadata, sent with the content. */
@@ -85,10 +87,14 @@ int smh_api_delete(struct smh_call *k, const char *id);
  *  with containerTag, filepath and metadata {SMH_META_UPLOAD: marker}. The new id in id_out. */
 int smh_api_upload(struct smh_call *k, const char *filepath, const char *bytes, size_t len,
                    const char *marker, char id_out[64]);
-/** GET one document (its fields, not its content). */
+/** GET one document (its fields, not its content). An answer whose id is not id is refused
+ *  (SMH_RETRY, k->other_doc): the remote is untrusted, and another document's fields taken for
+ *  this one's would be written, merged or compared as this one's. */
 int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out);
-/** GET one document with its content (out->content, malloc'd). */
-int smh_api_fetch(struct smh_call *k, const char *id, struct smh_doc *out);
+/** GET one document with its content (out->content, malloc'd), as smh_api_get; fp (or NULL): the
+ *  filepath the document is expected at (the listing that named it), and an answer at another
+ *  filepath is refused too (SMH_RETRY, k->other_doc): its content is never written at either. */
+int smh_api_fetch(struct smh_call *k, const char *id, const char *fp, struct smh_doc *out);
 
 /** What one page of a listing said about the listing. */
 struct smh_list_info {

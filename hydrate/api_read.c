@@ -94,7 +94,8 @@ static int doc_from(const cJSON *o, struct smh_doc *d, int want_content, const c
     return 0;
 }
 
-static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int content)
+static int get_doc(struct smh_call *k, const char *id, const char *fp, struct smh_doc *out,
+                   int content)
 {
     char path[128];
     struct smh_resp r;
@@ -106,6 +107,7 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
     if (smh_request(k->conn, "GET", path, NULL, SMH_ANSWER_DOC, &r) != 0)
         return SMH_RETRY;
     int o = smh_api_outcome(k, &r);
+    k->other_doc = 0;
     if (o == SMH_OK) {
         char mark[4];
         cJSON *j = smh_api_parse_marked(&r, mark);
@@ -113,6 +115,16 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
         if (!j || doc_from(j, out, content, mark) != 0) {
             smh_doc_free(out);
             snprintf(k->err, sizeof k->err, "get: malformed answer");
+            o = SMH_RETRY;
+        } else if (strcmp(out->id, id) != 0 || (fp && strcmp(out->filepath, fp) != 0)) {
+            /* another document than the one asked for (a confused or hostile server): none of
+             * it is taken, nothing is written from it */
+            int fp_only = strcmp(out->id, id) == 0;
+            snprintf(k->err, sizeof k->err, "get %.64s: refused an answer for another %s (%.48s)",
+                     id, fp_only ? "filepath" : "document", fp_only ? out->filepath : out->id);
+            smh_doc_free(out);
+            memset(out, 0, sizeof *out);
+            k->other_doc = 1;
             o = SMH_RETRY;
         } else if (m && smh_jobject(m)) {
             char *t = J.Print(m); /* NULL when out of memory: merged as none */
@@ -129,12 +141,12 @@ static int get_doc(struct smh_call *k, const char *id, struct smh_doc *out, int 
 
 int smh_api_get(struct smh_call *k, const char *id, struct smh_doc *out)
 {
-    return get_doc(k, id, out, 0);
+    return get_doc(k, id, NULL, out, 0);
 }
 
-int smh_api_fetch(struct smh_call *k, const char *id, struct smh_doc *out)
+int smh_api_fetch(struct smh_call *k, const char *id, const char *fp, struct smh_doc *out)
 {
-    return get_doc(k, id, out, 1);
+    return get_doc(k, id, fp, out, 1);
 }
 
 int smh_api_list(struct smh_call *k, const char *fp, int content, int page, int limit,

@@ -251,8 +251,14 @@ static int fetch_doc(struct smc *c, const char *tree, const char *tmp, struct sm
         smc_remove_remote(c, tree, key, id); /* deleted since it was listed */
         return 0;
     }
-    if (o != SMH_OK)
+    if (o != SMH_OK) {
+        if (k->other_doc) { /* refused: nothing of it is written; tried again later */
+            char msg[4400];
+            snprintf(msg, sizeof msg, "fetching %.4000s: %s", key, k->err);
+            say(log, msg);
+        }
         return -1;
+    }
     if (smh_doc_binary(&d) < 0 || strcmp(d.filepath, key) != 0) {
         smc_fetch_done(c, key, id, 0, (uint64_t)d.updated_ms); /* no longer a binary document
                                                                    here: the pull decides */

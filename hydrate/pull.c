@@ -182,18 +182,29 @@ static int delta(struct pull *p, struct smh_call *k, const struct smh_pull_opts 
 }
 
 /* After a listing without content (q): fetch alone, and apply through p, each document it listed
- * that no file stands for. A fetch that fails leaves the document for the next listing. */
+ * that no file stands for. A fetch that fails leaves the document for the next listing; one
+ * answered with another document (another id, or another filepath than the listing gave) is
+ * refused, logged and counted with the unsafe ones. */
 static void fetch_missing(struct pull *p, struct pull *q, struct smh_call *k, uint64_t deadline)
 {
     int full = p->full;
     p->full = 1; /* applied whatever the watermark */
-    for (size_t i = 0; i < q->missing.cap && smh_mono_ms() < deadline; i++) {
-        const char *id = q->missing.v[i].key;
+    for (size_t i = 0; i < q->missing_at.n && smh_mono_ms() < deadline; i++) {
+        const char *id = q->missing_at.ids[i], *fp = q->missing_at.keys[i];
         struct smh_doc d;
-        if (!id || smh_ks_get(&p->ids, id))
+        if (smh_ks_get(&p->ids, id))
             continue;
-        if (smh_api_fetch(k, id, &d) == SMH_OK)
+        int o = smh_api_fetch(k, id, fp, &d);
+        if (o == SMH_OK) {
             smh_pull_on_doc(p, &d);
+        } else if (k->other_doc) {
+            p->bad++;
+            if (p->log) {
+                char msg[300];
+                snprintf(msg, sizeof msg, "skipped document %s: %s", id, k->err);
+                p->log(msg);
+            }
+        }
         smh_doc_free(&d);
     }
     p->full = full;
@@ -205,10 +216,16 @@ static void pull_free(struct pull *p)
     smh_ks_free(&p->ids);
     smh_ks_free(&p->byid);
     smh_ks_free(&p->missing);
+    smh_pairs_free(&p->missing_at);
     for (size_t i = 0; i < p->nidkeys; i++)
         free(p->idkeys[i]);
     free(p->idkeys);
     p->idkeys = NULL;
+    for (size_t i = 0; i < p->nplaced; i++)
+        free(p->placed[i]);
+    free(p->placed);
+    p->placed = NULL;
+    p->nplaced = p->capplaced = 0;
     p->nidkeys = p->capidkeys = 0;
     p->byid_built = 0;
 }

@@ -99,6 +99,41 @@ static int follow_rename(struct pull *p, const struct smh_doc *d, int *moved)
     return 0;
 }
 
+/* The filepath this pull took the document of known (its kv in p->ids) at, or NULL. */
+static const char *placed_at(const struct pull *p, const struct smh_kv *known)
+{
+    return known && known->a > 0 && known->a <= p->nplaced ? p->placed[known->a - 1] : NULL;
+}
+
+/* This pull takes the document of known at fp (a later listing of it elsewhere is checked
+ * against it). */
+static void place(struct pull *p, struct smh_kv *known, const char *fp)
+{
+    if (!known)
+        return;
+    if (known->a > 0 && known->a <= p->nplaced) {
+        char *c = strdup(fp);
+        if (c) {
+            free(p->placed[known->a - 1]);
+            p->placed[known->a - 1] = c;
+        }
+        return;
+    }
+    if (p->nplaced == p->capplaced) {
+        size_t cap = p->capplaced ? p->capplaced * 2 : 64;
+        char **v = realloc(p->placed, cap * sizeof *v);
+        if (!v)
+            return;
+        p->placed = v;
+        p->capplaced = cap;
+    }
+    char *c = strdup(fp);
+    if (c) {
+        p->placed[p->nplaced++] = c;
+        known->a = p->nplaced;
+    }
+}
+
 int smh_pull_on_doc(void *arg, const struct smh_doc *d)
 {
     struct pull *p = arg;
@@ -107,6 +142,7 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
     struct smh_kv *known = smh_ks_get(&p->ids, d->id);
     int fresh = !known;
     uint64_t updated = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
+    uint64_t was = known ? known->b : 0; /* the newest version listed before this one */
     if (fresh)
         known = smh_ks_put(&p->ids, d->id);
     if (fresh || (known && updated > known->b))
@@ -127,6 +163,24 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         }
         return 0;
     }
+    /* one document at two filepaths: a listing names it again elsewhere. Only a newer version
+     * of it is a move (a remote rename while the container was listed); the same version, or
+     * an older one, at another filepath is a listing that contradicts itself, and it is skipped
+     * as unsafe: neither file is moved over the other, nor written or removed for it */
+    const char *at = placed_at(p, known);
+    if (at && strcmp(at, d->filepath) != 0 && updated <= was) {
+        p->bad++;
+        if (p->log) {
+            char m2[8400];
+            snprintf(m2, sizeof m2,
+                     "skipped document %s at %.4000s: the listing gave it at %.4000s too (one "
+                     "document, two filepaths)",
+                     d->id, d->filepath, at);
+            p->log(m2);
+        }
+        return 0;
+    }
+    place(p, known, d->filepath);
     /* the newest document of a filepath wins: within a listing it comes first; a later listing
      * (a delta, a document fetched alone) brings a newer one only when it changed meanwhile */
     struct smh_kv *s = smh_ks_get(&p->seen, d->filepath);
@@ -145,8 +199,9 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         /* the newest text document of a filepath, and no file stands for it: fetched after
          * the listing (one skipped by a listing that drifted, or never pulled); binary and
          * failed documents are left to the pulls that list them with their fields */
-        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !bound_key(p, d->id))
-            smh_ks_put(&p->missing, d->id);
+        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !bound_key(p, d->id) &&
+            !smh_ks_get(&p->missing, d->id) && smh_ks_put(&p->missing, d->id))
+            smh_pairs_add(&p->missing_at, d->filepath, d->id);
         return 0;
     }
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
@@ -202,9 +257,9 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
     return 0;
 }
 
-/* A document too large for any answer (pull_pages.c): never written; its file is not taken for
- * a remote deletion. */
-static void oversized(struct pull *p, const struct smh_doc *m)
+/* A document listed, and never written (too large for any answer, or its fetch alone answered
+ * with another document): its file is not taken for a remote deletion. */
+static void listed_only(struct pull *p, const struct smh_doc *m)
 {
     if (!smh_ks_get(&p->ids, m->id)) {
         smh_ks_put(&p->ids, m->id);
@@ -212,6 +267,27 @@ static void oversized(struct pull *p, const struct smh_doc *m)
     }
     if (m->filepath[0] && !smh_ks_get(&p->seen, m->filepath))
         smh_ks_put(&p->seen, m->filepath); /* a local copy is not a remote deletion */
+}
+
+/* A document whose fetch alone was answered with another one (pull_pages.c): refused, counted
+ * with the unsafe documents. */
+static void refused(struct pull *p, const struct smh_doc *m)
+{
+    listed_only(p, m);
+    p->bad++;
+    if (p->log) {
+        char msg[4300];
+        snprintf(msg, sizeof msg,
+                 "skipped document %s (%.4000s): its GET was answered with another document", m->id,
+                 m->filepath);
+        p->log(msg);
+    }
+}
+
+/* A document too large for any answer (pull_pages.c). */
+static void oversized(struct pull *p, const struct smh_doc *m)
+{
+    listed_only(p, m);
     p->oversized++;
     if (p->log) {
         char msg[4300];
@@ -243,6 +319,8 @@ int smh_pull_apply_page(void *arg, const struct smh_page *pg, char *err, size_t 
             p->first_newest = (uint64_t)d->updated_ms;
         if (pg->v[i].kind == SMH_ITEM_OVERSIZED)
             oversized(p, d);
+        else if (pg->v[i].kind == SMH_ITEM_REFUSED)
+            refused(p, d);
         else
             smh_pull_on_doc(p, d);
     }

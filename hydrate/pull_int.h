@@ -20,13 +20,17 @@ struct pull {
     uint64_t watermark, newest;
     int stop;
     struct smh_keyset seen; /* filepath -> (1, updatedAt) of the newest document listed there */
-    struct smh_keyset ids;  /* ids listed in this pull */
+    struct smh_keyset ids;  /* ids listed in this pull: a, 1 + the index in placed of the
+                             * filepath it was taken at (0: none); b, its newest updatedAt */
+    char **placed;
+    size_t nplaced, capplaced;
     struct smh_keyset byid; /* remote id -> index in idkeys: the entry bound to it (built once) */
     char **idkeys;
     size_t nidkeys, capidkeys;
     int byid_built;
-    struct smh_keyset missing; /* a listing without content: ids no entry is bound to */
-    long fresh;                /* documents of the current page not listed before in this pull */
+    struct smh_keyset missing;   /* a listing without content: ids no entry is bound to */
+    struct smh_pairs missing_at; /* the same, each with the filepath the listing gave it */
+    long fresh;                  /* documents of the current page not listed before in this pull */
     long applied, kept, dups, bad, failed, oversized;
     /* the listing in progress (apply_page): its page size, the smallest promise (positions), the
      * newest updatedAt of its first page, its first count and whether a later one differed */

@@ -147,7 +147,17 @@ static int one_by_one(struct smh_call *k, const struct smh_pager *g, int page, s
         return SMH_OK;
     }
     struct smh_doc d;
-    o = smh_api_fetch(k, m->id, &d);
+    o = smh_api_fetch(k, m->id, m->filepath, &d);
+    if (o == SMH_RETRY && k->other_doc) {
+        /* answered with another document: nothing of it is written, and its file is not taken
+         * for a remote deletion */
+        struct smh_item *it = item_add(pg);
+        if (!it)
+            return SMH_RETRY;
+        it->kind = SMH_ITEM_REFUSED;
+        it->d = *m;
+        return SMH_OK;
+    }
     if (o == SMH_OK) {
         struct smh_item *it = item_add(pg);
         if (!it) {

@@ -31,9 +31,11 @@ struct smh_pager {
     long bound_s;       /* the deadline as a length, for the message that says it was reached */
 };
 
-/** One item of a page: a listed document (content malloc'd when asked for), or one too large
- *  for any answer (SMH_ITEM_OVERSIZED: only its id and filepath, never written). */
-enum { SMH_ITEM_DOC = 0, SMH_ITEM_OVERSIZED };
+/** One item of a page: a listed document (content malloc'd when asked for), one too large for
+ *  any answer (SMH_ITEM_OVERSIZED: only its id and filepath, never written), or one whose fetch
+ *  alone was answered with another document (SMH_ITEM_REFUSED: its id and filepath as listed,
+ *  never written). */
+enum { SMH_ITEM_DOC = 0, SMH_ITEM_OVERSIZED, SMH_ITEM_REFUSED };
 struct smh_item {
     int kind;
     struct smh_doc d;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """srv.py: talk to the test server's admin endpoints from test scripts.
 
-  srv.py URL config KEY=VALUE...      change live settings (numbers, true/false)
+  srv.py URL config KEY=VALUE...      change live settings (numbers, true/false, null)
   srv.py URL stats [FIELD]            print the stats JSON, or one field of it
   srv.py URL seed FILEPATH CONTENT [TAG]   add a document as if made remotely (prints its id)
   srv.py URL seedjson                 add the documents on stdin, one JSON object a line, as they are
@@ -52,6 +52,8 @@ def docs(url, tag=None):
 def value(v):
     if v in ("true", "false"):
         return v == "true"
+    if v == "null":
+        return None
     try:
         return float(v) if "." in v else int(v)
     except ValueError:

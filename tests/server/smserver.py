@@ -114,6 +114,14 @@ CONFIG_KINDS = {
     # later /v3 request is dropped before it takes effect, until the test sets fault_drop again), so no retry
     # can learn of the upload before the test has changed what it wants to
     "lose_upload_answers": "count",
+    # a GET of a document answers another document of the store (the first other one by creation order:
+    # its id and content) at the asked one's filepath: a server that confused two documents
+    "get_other": "bool",
+    # a GET of a document answers it with this filepath instead of its own (null: its own)
+    "get_filepath": "opt_str",
+    # every list answer that holds a document lists its first one again right after it, at this
+    # filepath (the same id and updatedAt): one document at two filepaths (null: none)
+    "list_dup_id": "opt_str",
 }
 
 
@@ -715,7 +723,18 @@ class Store:
 
     def get(self, doc_id):
         with self.lock:
-            return self._view(self._lookup(doc_id), now_ms())
+            now = now_ms()
+            doc = self._lookup(doc_id)
+            view = self._view(doc, now)
+            if self.config["get_other"]:
+                other = next((d for d in sorted(self.docs.values(), key=lambda d: d["seq"]) if d["id"] != doc_id),
+                             None)
+                if other is not None:
+                    view = self._view(other, now)
+                    view["filepath"] = doc["filepath"]
+            if self.config["get_filepath"] is not None:
+                view["filepath"] = self.config["get_filepath"]
+            return view
 
     def _content_json(self, content):
         """The JSON text of a document's content, made once per content: a str is never changed in place,
@@ -880,6 +899,8 @@ class Store:
             if cfg["list_total_pages"] is not None:  # a promise the pages do not keep
                 total_pages = int(cfg["list_total_pages"])
                 total_items = total_pages * limit
+            if cfg["list_dup_id"] is not None and memories:
+                memories.insert(1, dict(memories[0], filepath=cfg["list_dup_id"]))
             if cfg["list_grow"]:
                 # every answer promises one page more, and brings one document nobody stored
                 total_pages, total_items = page + 1, (page + 1) * limit
@@ -1543,6 +1564,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "search_similarity": None, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
+        "get_other": False, "get_filepath": None, "list_dup_id": None,
         "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "redirect": 0, "hold": args.hold, "hold_files": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
