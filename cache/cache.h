@@ -215,16 +215,22 @@ typedef int (*smc_kv_nums_fn)(void *arg, const char *sub, const uint64_t *v, int
 int smc_kv_each_nums(struct smc *c, const char *prefix, int n, smc_kv_nums_fn fn, void *arg);
 
 /** Take or renew the lease `name` for process (pid, start). A lease held by another process is
- *  taken over when it expired or its holder is dead. 1 held, 0 held by another, -errno. */
+ *  taken over when it expired or its holder is dead, and its due time (smc_lease_due) has
+ *  passed. 1 held, 0 held by another, -errno. A lease taken or renewed has no due time. */
 int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uint64_t now_ms,
                    uint64_t ttl_ms);
 /** Give the lease up if (pid) holds it. */
 int smc_lease_drop(struct smc *c, const char *name, int pid);
-/** A lease as it is stored (kv value "<pid> <start> <expires_ms>"). */
+/** The lease `name`, if (pid) holds it, stays taken until due_ms at least (smc_now_ms's clock),
+ *  whatever becomes of its holder: what the holder started may last until then (a request to
+ *  the server, until its timeout). 1 set, 0 not held by pid, -errno. */
+int smc_lease_due(struct smc *c, const char *name, int pid, uint64_t due_ms);
+/** A lease as it is stored (kv value "<pid> <start> <expires_ms>[ <due_ms>]"). */
 struct smc_lease {
     int pid;
     uint64_t start;      /* the holder's start time (smc_self_start) */
     uint64_t expires_ms; /* smc_now_ms's clock */
+    uint64_t due_ms;     /* taken until then, its holder alive or not (0: none) */
 };
 /** Visit the leases whose name starts with prefix (sub: the rest of the name); stop when fn
  *  returns non-zero. */

@@ -68,7 +68,8 @@
 #define SMC_KV_JPOS "journal.pos"
 
 /* The sync engine's names (hydrate/), by what they are about. */
-/* lease: "<pid> <start> <expires_ms>" (smc_lease_take, smc_lease_drop, smc_lease_each). */
+/* lease: "<pid> <start> <expires_ms>[ <due_ms>]" (smc_lease_take, smc_lease_drop, smc_lease_due,
+ * smc_lease_each): held until expires_ms while its holder lives, and until due_ms in any case. */
 #define SMC_KV_LEASE_SYNC "lease.sync" /* the one process that talks to the remote (lease.c) */
 #define SMC_KV_BUDGET     "budget." /* "budget.<slot>": a slot of the request budget (budget.c) */
 /* "proc.<pid>": a live process of the cache with a sync thread; u64: its start time

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LEASE_VAL_MAX 96 /* a lease's value: a pid and two uint64 */
+#define LEASE_VAL_MAX 96 /* a lease's value: a pid and three uint64 */
 #define PID_SUB_MAX   16 /* a pid in decimal */
 
 /* ---- leases ---------------------------------------------------------------------------------- */
@@ -55,7 +55,8 @@ int smc_pid_alive(int pid, uint64_t start)
     return start == 0 || proc_start(pid) == start;
 }
 
-/* A lease's value, "<pid> <start> <expires_ms>" (schema.h): 1 parsed, 0 not a lease. */
+/* A lease's value, "<pid> <start> <expires_ms>[ <due_ms>]" (schema.h): 1 parsed, 0 not a
+ * lease. */
 static int lease_parse(const MDB_val *v, struct smc_lease *l)
 {
     char cur[LEASE_VAL_MAX];
@@ -63,12 +64,13 @@ static int lease_parse(const MDB_val *v, struct smc_lease *l)
         return 0;
     memcpy(cur, v->mv_data, v->mv_size);
     cur[v->mv_size] = '\0';
-    uint64_t n[3];
-    if (smc_kv_parse_nums(cur, n, 3) != 3 || n[0] > INT_MAX)
+    uint64_t n[4];
+    if (smc_kv_parse_nums(cur, n, 4) < 3 || n[0] > INT_MAX)
         return 0;
     l->pid = (int)n[0];
     l->start = n[1];
     l->expires_ms = n[2];
+    l->due_ms = n[3]; /* (0 when absent) */
     return 1;
 }
 
@@ -85,8 +87,8 @@ int smc_lease_take(struct smc *c, const char *name, int pid, uint64_t start, uin
         return rc;
     if ((rc = smc_rec_find(t, c->kv, name, &at, &v)) < 0)
         return smc_txn_end(t, rc, 0);
-    if (rc == 1 && lease_parse(&v, &h) && h.pid != pid && h.expires_ms > now_ms &&
-        smc_pid_alive(h.pid, h.start)) {
+    if (rc == 1 && lease_parse(&v, &h) && h.pid != pid &&
+        (h.due_ms > now_ms || (h.expires_ms > now_ms && smc_pid_alive(h.pid, h.start)))) {
         mdb_txn_abort(t);
         return 0; /* held by another */
     }
@@ -108,6 +110,31 @@ int smc_lease_drop(struct smc *c, const char *name, int pid)
     if (smc_rec_find(t, c->kv, name, &at, &v) == 1 && lease_parse(&v, &h) && h.pid == pid)
         smc_rec_del_at(t, c->kv, &at);
     return smc_txn_end(t, 0, 0);
+}
+
+int smc_lease_due(struct smc *c, const char *name, int pid, uint64_t due_ms)
+{
+    MDB_txn *t;
+    struct smc_key at;
+    MDB_val v;
+    struct smc_lease h;
+    char val[LEASE_VAL_MAX];
+    int rc = smc_txn(c, 0, &t);
+    if (rc < 0)
+        return rc;
+    if (smc_rec_find(t, c->kv, name, &at, &v) != 1 || !lease_parse(&v, &h) || h.pid != pid) {
+        mdb_txn_abort(t);
+        return 0;
+    }
+    if (h.due_ms >= due_ms) {
+        mdb_txn_abort(t);
+        return 1;
+    }
+    snprintf(val, sizeof val, "%d %llu %llu %llu", h.pid, (unsigned long long)h.start,
+             (unsigned long long)h.expires_ms, (unsigned long long)due_ms);
+    rc = smc_rec_put_at(t, c->kv, &at, name, val, strlen(val));
+    rc = smc_txn_end(t, rc, 1);
+    return rc < 0 ? rc : 1;
 }
 
 struct lease_each {

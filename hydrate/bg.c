@@ -18,6 +18,7 @@
 #include "bg_int.h"
 
 #include "../cache/cache.h"
+#include "budget.h"
 #include "clock.h"
 #include "creds.h"
 #include "http.h"
@@ -115,6 +116,7 @@ static int bg_setup(void)
         return -1;
     }
     smh_http_log = smh_bg.o.log; /* (what becomes of a connection given up to the program) */
+    __atomic_store_n(&smh_budget_log, smh_bg.o.log, __ATOMIC_RELEASE);
     struct smh_opts eo = {smh_bg.o.cache, smh_bg.o.cache_dir, smh_bg.o.base_url, smh_bg.o.key,
                           smh_bg.o.tag};
     struct smh_engine *e = smh_engine_new(&eo);
@@ -147,9 +149,25 @@ static void exit_work(void)
     if (wait && by > now)
         smh_engine_drain_wait(e, (long)(by - now)); /* now without debounce */
     /* never join the workers: an upload in flight is redone by the next lease holder (creates
-     * are idempotent by customId); a process does not wait on the network to exit */
+     * are idempotent by customId). But the server goes on with a request whose client is gone,
+     * and the slots of the request budget those hold stay taken until their deadlines (their
+     * timeout) once this process is dead: so nothing more is sent, and the requests in flight
+     * are given the time an answering server takes to answer them (the stall rule: max(2 s, 3x
+     * the median latency)), within the exiting thread's deadline, so their slots are given back
+     * and the next process need not wait for them */
     smh_pool_stop();
     smh_engine_quit(e);
+    smh_http_close();
+    uint64_t until = smc_now_ms() + (uint64_t)smh_stall_ms(smh_bg.o.cache);
+    if (until > by)
+        until = by;
+    while (smh_http_inflight() > 0 && smc_now_ms() < until)
+        smh_sleep_ms(BG_INFLIGHT_POLL_MS);
+    /* a thread that held a slot across its last request may not give it back before the process
+     * ends, and the slot would stay taken until that request's deadline: with nothing in flight
+     * and nothing to be sent, no slot of this process carries a request */
+    if (smh_http_inflight() == 0)
+        smh_budget_release_all();
 }
 
 static int exit_requested(void)
@@ -309,4 +327,5 @@ void smh_atfork_child(void)
     smh_bg.wake_seq = smh_bg.exit_req = smh_bg.exit_done = smh_bg.sleeping = 0;
     smh_bg.next_pull = 0;
     smh_pool_atfork_child();
+    smh_http_atfork_child();
 }

@@ -21,9 +21,10 @@
 #define BG_TICK_MS       500  /* the thread wakes at least this often, kicked or not */
 #define BG_PUSH_SLICE_MS 1000 /* one push run of the thread lasts at most this long */
 #define BG_SETUP_WAIT_MS                                                                           \
-    5000                   /* at exit without uploads to wait for, the longest wait for the
+    5000                       /* at exit without uploads to wait for, the longest wait for the
                                * thread (its setup, its exit work) */
-#define FULL_PULL_EVERY 10 /* every this many pulls is a full one (it finds deletions) */
+#define BG_INFLIGHT_POLL_MS 10 /* at exit, how often the thread looks at the requests in flight */
+#define FULL_PULL_EVERY     10 /* every this many pulls is a full one (it finds deletions) */
 #define BG_PATH_MAX                                                                                \
     (2 * PATH_MAX)     /* a path in the cache directory, or a kv name, with a
                                          * filepath in it */

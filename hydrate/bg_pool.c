@@ -135,6 +135,9 @@ static void hydrate_one(const char *key)
         int unreachable = 0;
         smc_kv_set_u64(smh_bg.o.cache, SMC_KV_HYDD, key, smc_now_ms()); /* claimed before asking */
         pull_one(0, key, &unreachable);
+        if (smh_http_closed())
+            return; /* this process ends, and did not ask: the name stays queued for the next
+                     * lease holder (after the claim's TTL) */
         snprintf(dir, sizeof dir, "%s/", key);
         if (!unreachable)
             pull_one(0, dir, NULL);

@@ -21,8 +21,18 @@ enum smh_budget_kind {
  *  when none was free in time. Never call it while holding a slot to wait for another: holding
  *  one, ask with wait_ms 0 (a pull fetching extra pages at once does so for each extra page). */
 int smh_budget_take(struct smc *c, enum smh_budget_kind k, long wait_ms);
+/** A request of this process with this timeout starts now (http.c, before it is sent): every
+ *  slot the process holds stays taken until the request's deadline at least, whatever becomes of
+ *  the process (written to the slots' leases when the deadline recorded is earlier). */
+void smh_budget_sending(long timeout_ms);
+/** Where a taker that waits on slots a dead process's requests hold says so (NULL: nowhere). */
+extern void (*smh_budget_log)(const char *msg);
 /** Give a slot back (-1 is ignored). */
 void smh_budget_give(struct smc *c, int slot);
+/** Give back every slot this process holds, whichever thread took it: only once no request of
+ *  the process is in flight and none can start (its end, smh_http_close), so none of them is
+ *  carrying one; a thread that gives one back later finds it given already. */
+void smh_budget_release_all(void);
 /** How many slots a request of kind k could take now (the dispatcher's capacity). */
 int smh_budget_free(struct smc *c, enum smh_budget_kind k);
 /** Slots this process holds for uploads now. */

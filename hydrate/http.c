@@ -1,6 +1,7 @@
 /* http.c: the client's connections and its one request function, over libcurl (loaded by
  * http_load.c; where the key may go: http_url.c). */
 #include "http_int.h"
+#include "budget.h"
 #include "clock.h"
 #include "csock.h"
 #include "sm_real.h"
@@ -148,6 +149,46 @@ struct smh_conn *smh_conn_like(const struct smh_conn *c)
  * Where unshare is refused, or the numbers are not all known, the handle is left as it is (its
  * memory, a few kilobytes, lost), as before. */
 void (*smh_http_log)(const char *msg);
+
+/* The requests of this process in flight now, and whether new ones may start (smh_http_close):
+ * a request counts itself, then looks at closed; smh_http_close sets closed, then counts (both
+ * seq_cst), so a request it does not count is one that sees it closed and is not sent. */
+static int http_inflight, http_closed;
+static pid_t http_pid; /* the process they are about: a child of a raw fork (no atfork handler)
+                        * starts them again at its first look */
+
+static void http_own(void)
+{
+    pid_t me = getpid(), was = __atomic_load_n(&http_pid, __ATOMIC_ACQUIRE);
+    if (was != me &&
+        __atomic_compare_exchange_n(&http_pid, &was, me, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        smh_http_atfork_child();
+}
+
+void smh_http_close(void)
+{
+    http_own();
+    __atomic_store_n(&http_closed, 1, __ATOMIC_SEQ_CST);
+}
+
+int smh_http_closed(void)
+{
+    http_own();
+    return __atomic_load_n(&http_closed, __ATOMIC_SEQ_CST);
+}
+
+int smh_http_inflight(void)
+{
+    http_own();
+    return __atomic_load_n(&http_inflight, __ATOMIC_SEQ_CST);
+}
+
+void smh_http_atfork_child(void)
+{
+    /* the parent's requests are its threads', which are not here */
+    __atomic_store_n(&http_inflight, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&http_closed, 0, __ATOMIC_SEQ_CST);
+}
 
 struct drop {
     CURL *h;
@@ -340,11 +381,14 @@ static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 /* One exchange with url. hdr: the request's headers; body: len bytes, or the pieces of rd, or
  * none; redirects: how many to follow (0 for every request that carries the key); fresh: on a
  * new connection. */
+static int perform_now(struct smh_conn *c, const char *method, const char *url,
+                       struct curl_slist *hdr, const char *body, size_t len, struct reader *rd,
+                       long redirects, int fresh, size_t max, struct smh_resp *out, long timeout);
+
 static int perform(struct smh_conn *c, const char *method, const char *url, struct curl_slist *hdr,
                    const char *body, size_t len, struct reader *rd, long redirects, int fresh,
                    size_t max, struct smh_resp *out)
 {
-    struct sink s = {.retry_after = -1, .max = max};
     memset(out, 0, sizeof *out);
     out->retry_after = -1;
     out->max = max;
@@ -362,6 +406,26 @@ static int perform(struct smh_conn *c, const char *method, const char *url, stru
         if (c->deadline_ms - now < (uint64_t)timeout)
             timeout = (long)(c->deadline_ms - now);
     }
+    http_own();
+    __atomic_add_fetch(&http_inflight, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&http_closed, __ATOMIC_SEQ_CST)) {
+        __atomic_sub_fetch(&http_inflight, 1, __ATOMIC_SEQ_CST);
+        out->curl = CURLE_ABORTED_BY_CALLBACK; /* the process is ending: nothing more is sent */
+        return 0;
+    }
+    /* the slots of the cache's request budget this process holds stay taken until this
+     * request's deadline, even past the process's end (recorded before it is sent) */
+    smh_budget_sending(timeout);
+    int rc = perform_now(c, method, url, hdr, body, len, rd, redirects, fresh, max, out, timeout);
+    __atomic_sub_fetch(&http_inflight, 1, __ATOMIC_SEQ_CST);
+    return rc;
+}
+
+static int perform_now(struct smh_conn *c, const char *method, const char *url,
+                       struct curl_slist *hdr, const char *body, size_t len, struct reader *rd,
+                       long redirects, int fresh, size_t max, struct smh_resp *out, long timeout)
+{
+    struct sink s = {.retry_after = -1, .max = max};
     /* the handle is the owner's until smh_csock_leave; one given up meanwhile (a socket of it
      * went to the program) is freed where it can reach nothing of the program's, and replaced */
     if (smh_csock_enter(c->ctl)) {

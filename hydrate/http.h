@@ -113,6 +113,17 @@ void smh_conn_deadline(struct smh_conn *c, uint64_t at_ms);
  *  (0: no such limit). One thread at a time uses it (the CLI's main thread, or the sync thread
  *  of a host process); connections of other threads are not affected. */
 void smh_conn_default_stall(long ms);
+/** No request of this process starts from now on (the process is ending): each one is answered
+ *  as not sent (no answer, curl CURLE_ABORTED_BY_CALLBACK); those in flight go on. */
+void smh_http_close(void);
+/** Whether smh_http_close was called in this process: a request that got no answer since may
+ *  never have been sent (it says nothing about the server). */
+int smh_http_closed(void);
+/** The requests of this process in flight now. */
+int smh_http_inflight(void);
+/** In a fork child: no request is in flight (the parent's threads are not here), and requests
+ *  may start. */
+void smh_http_atfork_child(void);
 /** method "GET"/"POST"/"PATCH"/"DELETE"; path "/v3/..."; body JSON or NULL; max: the largest
  *  decoded answer accepted (SMH_ANSWER_*). 0, or -ENOMEM. */
 int smh_request(struct smh_conn *c, const char *method, const char *path, const char *body,

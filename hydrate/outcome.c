@@ -37,7 +37,7 @@ enum smh_fate smh_job_finish(struct smh_engine *e, struct job *j)
         } else {
             delay = backoff_ms(b, j);
             e->prog.failed++;
-            e->prog.unreachable = j->status == 0;
+            e->prog.unreachable = j->status == 0 && !smh_http_closed();
             snprintf(e->prog.last_error, sizeof e->prog.last_error, "%s: %s", key, j->err);
             if (b)
                 b->b = delay;

@@ -436,7 +436,8 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
     long rc = 0;
     if (outcome != SMH_OK) {
         snprintf(res->error, sizeof res->error, "%s", k.err[0] ? k.err : "list failed");
-        res->unreachable = k.status == 0 && !k.too_large;
+        /* (a request the ending process did not send says nothing of the server) */
+        res->unreachable = k.status == 0 && !k.too_large && !smh_http_closed();
         res->auth = outcome == SMH_AUTH;
         rc = -EIO;
     } else if (!o->filepath) {

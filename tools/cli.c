@@ -1,6 +1,7 @@
 /* cli.c: what the smshim commands share (cli.h). */
 #include "cli.h"
 #include "../cache/cache.h"
+#include "../hydrate/budget.h"
 #include "../hydrate/creds.h"
 #include "../hydrate/hydrate.h"
 #include "../hydrate/http.h"
@@ -305,6 +306,8 @@ int pull(struct smc *c, const char *cache, const struct remote *r, int full, lon
                               .arg = &bar,
                               .log = show ? pull_log : NULL};
     struct smh_pull_result res;
+    if (show) /* (and for the uploads after it) */
+        __atomic_store_n(&smh_budget_log, pull_log, __ATOMIC_RELEASE);
     long rc = smh_pull(NULL, &o, &res);
     bar_end(&bar);
     if (rc < 0) {

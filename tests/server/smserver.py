@@ -107,6 +107,8 @@ CONFIG_KINDS = {
     "hold": "bool",
     # every GET of a binary document's url waits, in flight, until hold_files is set back to false
     "hold_files": "bool",
+    # every upload (create, patch, delete, file) waits, in flight, until hold_uploads is set back to false
+    "hold_uploads": "bool",
     # the next N file uploads get no answer (the connection closes, as if the client had died) and take
     # effect only at POST /_admin/late_apply: a request the service applies after its client is gone
     "late_uploads": "count",
@@ -1337,6 +1339,8 @@ class Handler(BaseHTTPRequestHandler):
                 store.wait_hold()
             if route == R_FILE_GET and cfg["hold_files"]:
                 store.wait_hold("hold_files")
+            if route in UPLOAD_ROUTES and cfg["hold_uploads"]:
+                store.wait_hold("hold_uploads")
             if route == R_LIST and store.list_page_rule(body):
                 self._send(500, {"error": "Internal Server Error", "details": "list_fail_page"})
                 return
@@ -1565,7 +1569,7 @@ def main(argv=None):
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "search_similarity": None, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
         "get_other": False, "get_filepath": None, "list_dup_id": None,
-        "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "redirect": 0, "hold": args.hold, "hold_files": False,
+        "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "redirect": 0, "hold": args.hold, "hold_files": False, "hold_uploads": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
     store = Store(defaults, seed=args.seed, state_file=args.state_file)
