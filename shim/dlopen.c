@@ -109,6 +109,15 @@ static int dl_deps(const char *tpath, int flags, int depth, void **held, int max
     return n;
 }
 
+/* A relative path the kernel resolves from the cwd to the same file as the prefix does (tpath)
+ * goes to the loader as given: it names the object by that string, as on a real directory. */
+static int dl_as_given(const char *path, const char *tpath)
+{
+    struct stat a, b;
+    return path[0] != '/' && SM_REAL(stat)(path, &a) == 0 && SM_REAL(stat)(tpath, &b) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static void *dl_virtual(const char *path, int flags, int depth)
 {
     struct sm_res r;
@@ -116,7 +125,7 @@ static void *dl_virtual(const char *path, int flags, int depth)
         return NULL;
     void *held[64];
     int n = (flags & RTLD_NOLOAD) ? 0 : dl_deps(r.path, flags, depth, held, 64);
-    void *h = SM_REAL(dlopen)(r.path, flags);
+    void *h = SM_REAL(dlopen)(dl_as_given(path, r.path) ? path : r.path, flags);
     while (n > 0)
         dlclose(held[--n]); /* the object holds what it needs */
     return h;

@@ -102,6 +102,7 @@ gcc -shared -fPIC -o libadd.so add.c && mkdir -p plug && cp libadd.so plug/libad
 gcc -o app main.c -L"$W" -ladd -Wl,-rpath,"$W" -ldl
 ./app "$W/plug/libadd2.so"; echo "app rc=$?"
 (cd / && "$W/app" "$W/plug/libadd2.so"); echo "from / rc=$?"
+(cd plug && ../app ./libadd2.so | grep -v "^phdr $W/libadd"); echo "relative rc=$?"
 python3 -c "import ctypes, os; l = ctypes.CDLL(os.environ[\"W\"] + \"/plug/libadd2.so\"); print(\"ctypes\", l.add(4, 5), l._name)"
 ld=$(readelf -l app | sed -n "s/.*interpreter: \(.*\)]/\1/p")
 "$ld" "$W/app" "$W/plug/libadd2.so" | head -1; echo "through the loader rc=${PIPESTATUS[0]}"
