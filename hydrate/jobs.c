@@ -42,7 +42,14 @@ static void pushed(struct smh_engine *e, const struct job *j, const char *key,
  * remotely. The exact bytes' metadata goes along (merged into the document's own). A document
  * renamed remotely while the file had local changes goes back to the local name: the local
  * change wins, name and content. */
-static int send_content(struct smh_call *k, struct job *j, const char *key,
+/* Is the document id bound to the file at fp too (another entry of this cache)? */
+static int bound_elsewhere(struct smc *c, const char *fp, const char *id)
+{
+    struct smc_entry o;
+    return smc_entry_get(c, fp, &o) == 0 && strcmp(o.remote_id, id) == 0;
+}
+
+static int send_content(struct smc *c, struct smh_call *k, struct job *j, const char *key,
                         const struct smc_entry *ent, const struct smh_wire *w,
                         char id[sizeof ent->remote_id])
 {
@@ -50,6 +57,19 @@ static int send_content(struct smh_call *k, struct job *j, const char *key,
     if (ent->remote_id[0]) {
         struct smh_doc d;
         o = smh_api_get(k, ent->remote_id, &d);
+        if (o == SMH_OK && d.filepath[0] && strcmp(d.filepath, key) != 0 &&
+            bound_elsewhere(c, d.filepath, ent->remote_id)) {
+            /* not a remote rename: the file there is bound to the same document (a server
+             * that answered a create with another file's document). Moving it here, or
+             * writing this file's bytes into it, would change that file's document: neither
+             * is touched, and this file is kept local (poisoned) until it is sorted out */
+            snprintf(k->err, sizeof k->err,
+                     "its document %.64s is the document of another file here (%.64s): not "
+                     "changed",
+                     ent->remote_id, d.filepath);
+            smh_doc_free(&d);
+            return SMH_REJECT;
+        }
         if (o == SMH_OK && strcmp(d.status, "done") != 0 && strcmp(d.status, "failed") != 0) {
             /* a content PATCH sent while processing may be dropped: wait for "done" */
             smh_doc_free(&d);
@@ -189,7 +209,7 @@ static int write_text(struct smh_engine *e, struct smh_call *k, struct job *j, c
     struct smc_entry as = *ent;
     if (ent->flags & SMC_E_BINARY)
         as.remote_id[0] = '\0'; /* a binary document cannot hold text: a text one is created */
-    int o = send_content(k, j, key, &as, &w, id);
+    int o = send_content(e->c, k, j, key, &as, &w, id);
     if (o == SMH_OK && (ent->flags & SMC_E_BINARY) && ent->remote_id[0] &&
         strcmp(ent->remote_id, id) != 0) {
         /* then the binary one goes (a retry updates the same text document: its customId) */

@@ -215,6 +215,7 @@ static void pull_free(struct pull *p)
     smh_ks_free(&p->seen);
     smh_ks_free(&p->ids);
     smh_ks_free(&p->byid);
+    smh_ks_free(&p->twice);
     smh_ks_free(&p->missing);
     smh_pairs_free(&p->missing_at);
     for (size_t i = 0; i < p->nidkeys; i++)

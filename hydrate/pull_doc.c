@@ -24,7 +24,12 @@ static int index_add(struct pull *p, const char *id, const char *key)
         p->idkeys = v;
         p->capidkeys = cap;
     }
-    struct smh_kv *kv = smh_ks_put(&p->byid, id);
+    struct smh_kv *kv = smh_ks_get(&p->byid, id);
+    if (kv) { /* two files bound to one document: which one it stands for is not known */
+        smh_ks_put(&p->twice, id);
+        return 0;
+    }
+    kv = smh_ks_put(&p->byid, id);
     char *k = strdup(key);
     if (!kv || !k) {
         free(k);
@@ -159,6 +164,18 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         p->bad++;
         if (p->log) {
             snprintf(msg, sizeof msg, "skipped document %s: its filepath is unsafe", d->id);
+            p->log(msg);
+        }
+        return 0;
+    }
+    /* one document that two files here are bound to (a server that answered a create with
+     * another file's document): neither file is moved, written or removed for it */
+    if (bound_key(p, d->id) && smh_ks_get(&p->twice, d->id)) {
+        p->bad++;
+        if (p->log) {
+            snprintf(msg, sizeof msg,
+                     "skipped document %s: two files here are bound to it (see smshim status)",
+                     d->id);
             p->log(msg);
         }
         return 0;

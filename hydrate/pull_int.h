@@ -24,7 +24,8 @@ struct pull {
                              * filepath it was taken at (0: none); b, its newest updatedAt */
     char **placed;
     size_t nplaced, capplaced;
-    struct smh_keyset byid; /* remote id -> index in idkeys: the entry bound to it (built once) */
+    struct smh_keyset byid;  /* remote id -> index in idkeys: the entry bound to it (built once) */
+    struct smh_keyset twice; /* remote ids two entries are bound to (built with byid) */
     char **idkeys;
     size_t nidkeys, capidkeys;
     int byid_built;

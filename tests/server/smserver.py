@@ -119,6 +119,8 @@ CONFIG_KINDS = {
     # a GET of a document answers another document of the store (the first other one by creation order:
     # its id and content) at the asked one's filepath: a server that confused two documents
     "get_other": "bool",
+    # creates and file uploads take effect, and answer with this id instead of the document's (null: its own)
+    "create_id": "opt_str",
     # a GET of a document answers it with this filepath instead of its own (null: its own)
     "get_filepath": "opt_str",
     # every list answer that holds a document lists its first one again right after it, at this
@@ -1442,17 +1444,22 @@ class Handler(BaseHTTPRequestHandler):
             store.delete(doc_id)
             return 204, None
         if route == R_FILE:
-            return 200, store.upload(parse_multipart(self.headers.get("Content-Type", ""), raw_body))
+            return 200, self._made(store.upload(parse_multipart(self.headers.get("Content-Type", ""), raw_body)))
         if route == R_FILE_GET:
             return 200, store.file_bytes(doc_id, bool(self.headers.get("Authorization")))
         body = parse_json(raw_body, empty_ok=(route == R_LIST))
         if route == R_LIST:
             return 200, store.list(body)
         if route == R_CREATE:
-            return 200, store.create(body)
+            return 200, self._made(store.create(body))
         if route == R_PATCH:
             return 200, store.patch(doc_id, body)
         return 200, store.bulk_delete(body)
+
+    def _made(self, answer):
+        """The answer of a create or upload, its id replaced under config create_id."""
+        other = self.server.store.config_snapshot()["create_id"]
+        return dict(answer, id=other) if other is not None else answer
 
     # -- /_admin ------------------------------------------------------------------------------------------------
 
@@ -1568,7 +1575,7 @@ def main(argv=None):
         "fault_429_uploads": args.fault_429_uploads, "list_total_pages": args.list_total_pages,
         "list_repeat": args.list_repeat, "list_grow": args.list_grow, "gzip_bomb_mb": args.gzip_bomb_mb,
         "search_squash": args.search_squash, "search_similarity": None, "files_host": None, "hold_answer_ms": 0, "late_uploads": 0, "lose_upload_answers": 0,
-        "get_other": False, "get_filepath": None, "list_dup_id": None,
+        "get_other": False, "get_filepath": None, "create_id": None, "list_dup_id": None,
         "list_hold_page": None, "list_fail_page": None, "list_flood": 0, "redirect": 0, "hold": args.hold, "hold_files": False, "hold_uploads": False,
     }
     assert set(defaults) == set(CONFIG_KINDS)
