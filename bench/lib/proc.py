@@ -6,7 +6,7 @@ import statistics
 import subprocess
 import sys
 
-PROGRAMS = ("micro", "timeit", "replay", "callstat", "rawsys")  # bench/*.c, built into $(B)/bench
+PROGRAMS = ("micro", "timeit", "replay", "callstat", "rawsys", "libempty.so")  # bench/*.c, built into $(B)/bench
 
 # set once by init(): read them as proc.NAME (they are rebound there)
 BASE_ENV, PRELOAD, PY, BIN, SMSHIM = {}, None, None, {}, None

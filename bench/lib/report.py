@@ -254,6 +254,11 @@ def start_rows(C):
         return []
     L = ["| `/bin/true`, shim loaded vs not | %s vs %s: %s |" % (
         fmt_ns(ps["true_shim_ns"]), fmt_ns(ps["true_no_shim_ns"]), fmt_x(ps["ratio"]))]
+    if ps.get("ratio_empty_preload"):
+        L.append("| `/bin/true` with an empty library preloaded instead (the floor of any "
+                 "preload) | %s: %s; the shim vs it: %s |" % (
+                     fmt_ns(ps["true_empty_preload_ns"]), fmt_x(ps["ratio_empty_preload"]),
+                     fmt_x(ps["ratio_vs_empty_preload"])))
     if ps.get("ratio_spawned"):
         L.append("| `/bin/true` started by a shimmed process (as under `smshim run`) vs by a "
                  "plain one | %s: %s |" % (fmt_ns(ps["true_shim_spawned_ns"]),
