@@ -107,13 +107,36 @@ extern struct sm_real_tab sm_real_tab;
 void sm_real_init(void);
 /** Resolve one entry on first use; returns it (NULL when libc lacks it). */
 void *sm_real_resolve(void **slot, const char *name);
-/* Each entry is resolved on first use (a process pays only for the functions it calls). */
+/* Each entry is resolved on first use (a process pays only for the functions it calls). On
+ * x86_64 the first use calls sm_real_resolve through sm_real_resolve_keeping (real.c), which
+ * keeps every general register but rax: a wrapper's arguments stay where they are across it, so
+ * its pass-through needs no registers saved and its prologue moves into the path that looks
+ * closer. */
+#if defined(__x86_64__)
+static inline __attribute__((always_inline)) void *sm_real_resolve_kept(void **slot,
+                                                                        const char *name)
+{
+    register void *r __asm__("rax") = slot;
+    register const char *nm __asm__("r11") = name;
+    __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
+                     "call sm_real_resolve_keeping\n\t"
+                     "leaq 128(%%rsp), %%rsp"
+                     : "+r"(r)
+                     : "r"(nm)
+                     : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                       "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc",
+                       "memory");
+    return r;
+}
+#else
+#define sm_real_resolve_kept sm_real_resolve
+#endif
 #define SM_REAL(n)                                                                                 \
     ({                                                                                             \
         __typeof__(n) *sm_f_ = __atomic_load_n(&sm_real_tab.n, __ATOMIC_ACQUIRE);                  \
         __builtin_expect(sm_f_ != NULL, 1)                                                         \
             ? sm_f_                                                                                \
-            : (__typeof__(n) *)sm_real_resolve((void **)&sm_real_tab.n, #n);                       \
+            : (__typeof__(n) *)sm_real_resolve_kept((void **)&sm_real_tab.n, #n);                  \
     })
 
 /** Non-zero while the calling thread runs the library's own code: for good in the library's

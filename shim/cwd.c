@@ -21,7 +21,7 @@ int sm_chdir_core(const char *path)
 
 SM_EXPORT int chdir(const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path))) {
+    if (SM_LIKELY(!sm_maybe_cwd(path))) {
         int rc = SM_REAL(chdir)(path);
         if (rc == 0)
             sm_cwd_changed();

@@ -11,7 +11,7 @@
 
 SM_EXPORT DIR *opendir(const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(opendir)(path);
     int saved = errno;
     struct sm_res r;
@@ -107,7 +107,7 @@ SM_EXPORT int scandirat(int dirfd, const char *path, struct dirent ***list, sm_d
                         sm_dcompar compar)
 {
     struct sm_res r = {.fd = dirfd, .path = path};
-    if (SM_UNLIKELY(sm_maybe(path))) {
+    if (SM_UNLIKELY(sm_maybe_at(dirfd, path))) {
         int rc = sm_resolve(dirfd, path, SM_RES_FOLLOW, &r);
         if (rc < 0)
             return (int)sm_ret(rc);

@@ -495,7 +495,7 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
     pl->elf = pl->target = path;
     pl->s = (struct scratch){.map = NULL};
     int rc = plan_path(pl, path, argv);
-    if (rc == 0 && pl->argv == argv && sm_cfg.enabled && sm_probe_len(path) >= 0)
+    if (rc == 0 && pl->argv == argv && sm_cfg.enabled && sm_probe(path) >= 0)
         rc = plan_loader(pl, argv); /* not a script: maybe the dynamic loader (a path that is not
                                        readable memory is the kernel's EFAULT) */
     return rc;

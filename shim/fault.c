@@ -2,9 +2,9 @@
  *
  * Every wrapper looks at its path before the kernel does (sm_look, shim.h). Where the kernel
  * answers EFAULT for a pointer into unmapped memory (pjdfstest passes 0xdeadc0de), that look
- * would crash the process. So the first read of a path is sm_probe_len, a short routine in
- * assembly that measures the string in aligned 8-byte words (an aligned word never crosses into
- * a page the string does not reach). A fault inside it is caught by the shim's SIGSEGV/SIGBUS
+ * would crash the process. So the first read of a path is sm_probe_path, a short routine in
+ * assembly that reads the string in aligned 16-byte blocks (an aligned block never crosses into
+ * a page the string does not reach), finding its end and any "/." in the same pass. A fault inside it is caught by the shim's SIGSEGV/SIGBUS
  * handler, which resumes the routine at its fixup (returning -1), as the kernel's own exception
  * tables do for copy_from_user. sm_look then passes the call through unchanged and the kernel
  * answers EFAULT. The hot path pays the scan, a few nanoseconds, and no system call.
@@ -26,7 +26,7 @@
  *    is the routine's (a Go thread's thread pointer is not libc's; see sud.c).
  *  - A program that replaces the handler with a raw rt_sigaction the shim does not see (no
  *    syscall(), no syscall user dispatch) has no guard: a bad path crashes it, as before.
- * x86_64 only; elsewhere sm_probe_len is strlen and nothing is installed. */
+ * x86_64 only; elsewhere sm_probe_path is strstr and nothing is installed. */
 #include "shim.h"
 
 #include <sched.h>
@@ -36,52 +36,119 @@
 
 #if defined(__x86_64__)
 
-/* long sm_probe_len(const char *p): the length of the string, or -1 on a fault.
- * rdi p; rsi the aligned word; rcx the shift; r8 the mask of the bytes before p in the first
- * word; r9/r10 the constants of the zero-byte test ((v - 0x01..) & ~v & 0x80..). */
+/* int sm_probe_path(const char *p): -1 when a byte of the string is not readable memory, else 1
+ * when it holds "/." (a "/.." or "/./" that can land anywhere) and 0 when not: one pass in
+ * aligned 16-byte blocks (SSE2, part of x86_64), the string measured and searched at once.
+ * Called from inline assembly (sm_probe, shim.h) that tells the compiler what it changes: it
+ * keeps to rax, r8, r11, xmm0-xmm6 and the flags, reads p in rdi and leaves every other
+ * register and the stack as they were, so a wrapper's own arguments stay where they are.
+ * r11 the block; xmm6 0xff over the bytes of the first block before p (then 0), so that they
+ * are neither NUL, '/' nor '.'; xmm3/4/5 NUL, '/', '.' in every byte. A block with a NUL or a
+ * "/." in it ends the loop; a block without either that ends in '/' is compared with the next
+ * byte, which is the string's (no NUL came yet). After a "/." only the NUL is looked for.
+ * Every instruction between sm_probe_begin and sm_probe_end that reads memory reads the
+ * string's blocks, and a fault there is the string's. */
 __asm__(".text\n"
-        ".globl sm_probe_len\n"
-        ".hidden sm_probe_len\n"
-        ".type sm_probe_len,@function\n"
-        "sm_probe_len:\n"
-        "    movq %rdi, %rsi\n"
-        "    andq $-8, %rsi\n"
-        "    movl %edi, %ecx\n"
-        "    andl $7, %ecx\n"
-        "    shll $3, %ecx\n"
-        "    movl $1, %r8d\n"
-        "    shlq %cl, %r8\n"
-        "    decq %r8\n"
-        "    movabsq $0x0101010101010101, %r9\n"
-        "    movabsq $0x8080808080808080, %r10\n"
+        ".globl sm_probe_path\n"
+        ".hidden sm_probe_path\n"
+        ".type sm_probe_path,@function\n"
+        "sm_probe_path:\n"
+        "    movl %edi, %eax\n"
+        "    andl $15, %eax\n"
+        "    shll $4, %eax\n"
+        "    leaq sm_probe_before(%rip), %r8\n"
+        "    movdqa (%r8,%rax), %xmm6\n"
+        "    movq %rdi, %r11\n"
+        "    andq $-16, %r11\n"
+        "    pxor %xmm3, %xmm3\n"
+        "    movdqa sm_probe_slashes(%rip), %xmm4\n"
+        "    movdqa sm_probe_dots(%rip), %xmm5\n"
         ".globl sm_probe_begin\n"
         ".hidden sm_probe_begin\n"
         "sm_probe_begin:\n"
-        "    movq (%rsi), %rax\n"
-        "    orq %r8, %rax\n"
-        "1:  movq %rax, %rdx\n"
-        "    subq %r9, %rdx\n"
-        "    notq %rax\n"
-        "    andq %rax, %rdx\n"
-        "    andq %r10, %rdx\n"
+        "1:  movdqa (%r11), %xmm0\n"
+        "    por %xmm6, %xmm0\n"
+        "    pxor %xmm6, %xmm6\n"
+        "    movdqa %xmm0, %xmm1\n"
+        "    pcmpeqb %xmm3, %xmm1\n" /* NULs */
+        "    movdqa %xmm0, %xmm2\n"
+        "    pcmpeqb %xmm4, %xmm2\n" /* slashes */
+        "    pcmpeqb %xmm5, %xmm0\n"
+        "    psrldq $1, %xmm0\n"  /* byte i: byte i+1 is a dot */
+        "    pand %xmm2, %xmm0\n" /* byte i: a "/." starts there */
+        "    por %xmm1, %xmm0\n"
+        "    pmovmskb %xmm0, %eax\n"
+        "    testl %eax, %eax\n"
         "    jnz 2f\n"
-        "    addq $8, %rsi\n"
-        "    movq (%rsi), %rax\n"
-        "    jmp 1b\n"
+        "    cmpw $0x2e2f, 15(%r11)\n" /* "/." across the block's end (little-endian) */
+        "    leaq 16(%r11), %r11\n"
+        "    jne 1b\n"
+        "    jmp 3f\n"
+        "2:  pmovmskb %xmm1, %r8d\n" /* the NULs alone */
+        "    testl %r8d, %r8d\n"
+        "    jz 4f\n"               /* a "/." in a block with no NUL */
+        "    leal -1(%r8), %r11d\n" /* the bytes before the first NUL */
+        "    notl %r8d\n"
+        "    andl %r11d, %r8d\n"
+        "    andl %r8d, %eax\n"
+        "    setnz %al\n"
+        "    movzbl %al, %eax\n"
+        "    ret\n"
+        "4:  leaq 16(%r11), %r11\n"
+        "3:  movdqa (%r11), %xmm0\n" /* after a "/.", the rest for its end only */
+        "    pcmpeqb %xmm3, %xmm0\n"
+        "    pmovmskb %xmm0, %eax\n"
+        "    leaq 16(%r11), %r11\n"
+        "    testl %eax, %eax\n"
+        "    jz 3b\n"
         ".globl sm_probe_end\n"
         ".hidden sm_probe_end\n"
         "sm_probe_end:\n"
-        "2:  bsfq %rdx, %rdx\n"
-        "    shrq $3, %rdx\n"
-        "    leaq (%rsi,%rdx), %rax\n"
-        "    subq %rdi, %rax\n"
+        "    movl $1, %eax\n"
         "    ret\n"
         ".globl sm_probe_fixup\n"
         ".hidden sm_probe_fixup\n"
         "sm_probe_fixup:\n"
-        "    movq $-1, %rax\n"
+        "    movl $-1, %eax\n"
         "    ret\n"
-        ".size sm_probe_len, .-sm_probe_len\n");
+        ".size sm_probe_path, .-sm_probe_path\n"
+        ".section .rodata\n"
+        ".balign 16\n"
+        "sm_probe_slashes: .fill 16, 1, 0x2f\n"
+        "sm_probe_dots: .fill 16, 1, 0x2e\n"
+        "sm_probe_before:\n" /* entry k: k bytes of 0xff, then 0 */
+        "    .fill 16, 1, 0\n"
+        "    .fill 1, 1, 0xff\n"
+        "    .fill 15, 1, 0\n"
+        "    .fill 2, 1, 0xff\n"
+        "    .fill 14, 1, 0\n"
+        "    .fill 3, 1, 0xff\n"
+        "    .fill 13, 1, 0\n"
+        "    .fill 4, 1, 0xff\n"
+        "    .fill 12, 1, 0\n"
+        "    .fill 5, 1, 0xff\n"
+        "    .fill 11, 1, 0\n"
+        "    .fill 6, 1, 0xff\n"
+        "    .fill 10, 1, 0\n"
+        "    .fill 7, 1, 0xff\n"
+        "    .fill 9, 1, 0\n"
+        "    .fill 8, 1, 0xff\n"
+        "    .fill 8, 1, 0\n"
+        "    .fill 9, 1, 0xff\n"
+        "    .fill 7, 1, 0\n"
+        "    .fill 10, 1, 0xff\n"
+        "    .fill 6, 1, 0\n"
+        "    .fill 11, 1, 0xff\n"
+        "    .fill 5, 1, 0\n"
+        "    .fill 12, 1, 0xff\n"
+        "    .fill 4, 1, 0\n"
+        "    .fill 13, 1, 0xff\n"
+        "    .fill 3, 1, 0\n"
+        "    .fill 14, 1, 0xff\n"
+        "    .fill 2, 1, 0\n"
+        "    .fill 15, 1, 0xff\n"
+        "    .fill 1, 1, 0\n"
+        ".text\n");
 
 extern const char sm_probe_begin[] __attribute__((visibility("hidden")));
 extern const char sm_probe_end[] __attribute__((visibility("hidden")));
@@ -268,9 +335,9 @@ SM_NOSAN SM_START void sm_fault_init(void)
 
 #else /* !__x86_64__ */
 
-long sm_probe_len(const char *p)
+int sm_probe_path(const char *p)
 {
-    return (long)strlen(p);
+    return strstr(p, "/.") != NULL;
 }
 
 int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old)

@@ -24,14 +24,14 @@ int sm_mkdirat_core(int dirfd, const char *path, mode_t mode)
 
 SM_EXPORT int mkdir(const char *path, mode_t mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(mkdir)(path, mode);
     SM_CALL(sm_mkdirat_core(AT_FDCWD, path, mode));
 }
 
 SM_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)))
         return SM_REAL(mkdirat)(dirfd, path, mode);
     SM_CALL(sm_mkdirat_core(dirfd, path, mode));
 }
@@ -73,28 +73,28 @@ int sm_unlinkat_core(int dirfd, const char *path, int flags)
 
 SM_EXPORT int unlink(const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(unlink)(path);
     SM_CALL(sm_unlinkat_core(AT_FDCWD, path, 0));
 }
 
 SM_EXPORT int unlinkat(int dirfd, const char *path, int flags)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)))
         return SM_REAL(unlinkat)(dirfd, path, flags);
     SM_CALL(sm_unlinkat_core(dirfd, path, flags));
 }
 
 SM_EXPORT int rmdir(const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(rmdir)(path);
     SM_CALL(sm_unlinkat_core(AT_FDCWD, path, AT_REMOVEDIR));
 }
 
 SM_EXPORT int remove(const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(remove)(path);
     int saved = errno;
     int rc = sm_unlinkat_core(AT_FDCWD, path, 0);
@@ -352,14 +352,14 @@ int sm_symlinkat_core(const char *target, int dirfd, const char *path)
 
 SM_EXPORT int symlink(const char *target, const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)) || sm_look(target) < 0) /* EFAULT from the kernel */
+    if (SM_LIKELY(!sm_maybe_cwd(path)) || sm_look(target) < 0) /* EFAULT from the kernel */
         return SM_REAL(symlink)(target, path);
     SM_CALL(sm_symlinkat_core(target, AT_FDCWD, path));
 }
 
 SM_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 {
-    if (SM_LIKELY(!sm_maybe(path)) || sm_look(target) < 0) /* EFAULT from the kernel */
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)) || sm_look(target) < 0) /* EFAULT from the kernel */
         return SM_REAL(symlinkat)(target, dirfd, path);
     SM_CALL(sm_symlinkat_core(target, dirfd, path));
 }
@@ -429,7 +429,7 @@ int sm_truncate_core(const char *path, off_t len)
 
 SM_EXPORT int truncate(const char *path, off_t len)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(truncate)(path, len);
     SM_CALL(sm_truncate_core(path, len));
 }
@@ -490,7 +490,7 @@ int sm_utime_core(const char *path, const struct utimbuf *ub)
 /* One wrapper: pass `name realargs` through when the path is certainly not virtual, else the
  * core. */
 #define ATTR(name, realargs, path, core)                                                           \
-    if (SM_LIKELY(!sm_maybe(path)))                                                                \
+    if (SM_LIKELY(!sm_maybe_cwd(path)))                                                            \
         return SM_REAL(name) realargs;                                                             \
     SM_CALL(core)
 
@@ -571,14 +571,14 @@ int sm_mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
 
 SM_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(mknod)(path, mode, dev);
     SM_CALL(sm_mknodat_core(AT_FDCWD, path, mode, dev));
 }
 
 SM_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)))
         return SM_REAL(mknodat)(dirfd, path, mode, dev);
     SM_CALL(sm_mknodat_core(dirfd, path, mode, dev));
 }
@@ -586,14 +586,14 @@ SM_INNER_ALIAS(mknodat);
 
 SM_EXPORT int mkfifo(const char *path, mode_t mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(mkfifo)(path, mode);
     SM_CALL(sm_mknodat_core(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0));
 }
 
 SM_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)))
         return SM_REAL(mkfifoat)(dirfd, path, mode);
     SM_CALL(sm_mknodat_core(dirfd, path, S_IFIFO | (mode & 07777), 0));
 }

@@ -314,13 +314,20 @@ int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode)
     return open_res(&r, flags, mode);
 }
 
+static SM_SLOW int open_slow(const char *path, int flags, mode_t mode, int pre)
+{
+    if (!sm_look_rest(path, pre, 1))
+        return SM_REAL(open)(path, flags, mode);
+    SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
+}
 SM_EXPORT int open(const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
-    if (SM_LIKELY(!sm_maybe(path)))
+    int pre = sm_pre(path, 1);
+    if (SM_LIKELY(!pre))
         return SM_UNLIKELY(sm_in_lib) ? SM_LIB_FD(SM_REAL(open)(path, flags, mode))
                                       : SM_REAL(open)(path, flags, mode);
-    SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
+    return open_slow(path, flags, mode, pre);
 }
 SM_EXPORT int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 SM_INNER_ALIAS(open);
@@ -331,13 +338,20 @@ SM_EXPORT int __open_2(const char *path, int flags)
 }
 SM_EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
 
+static SM_SLOW int openat_slow(int dirfd, const char *path, int flags, mode_t mode, int pre)
+{
+    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD))
+        return SM_REAL(openat)(dirfd, path, flags, mode);
+    SM_CALL(sm_openat_core(dirfd, path, flags, mode));
+}
 SM_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
     OPEN_MODE(flags, flags);
-    if (SM_LIKELY(!sm_maybe(path)))
+    int pre = sm_pre(path, dirfd == AT_FDCWD);
+    if (SM_LIKELY(!pre))
         return SM_UNLIKELY(sm_in_lib) ? SM_LIB_FD(SM_REAL(openat)(dirfd, path, flags, mode))
                                       : SM_REAL(openat)(dirfd, path, flags, mode);
-    SM_CALL(sm_openat_core(dirfd, path, flags, mode));
+    return openat_slow(dirfd, path, flags, mode, pre);
 }
 SM_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
     __attribute__((alias("openat")));
@@ -352,7 +366,7 @@ SM_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
 
 SM_EXPORT int creat(const char *path, mode_t mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(creat)(path, mode);
     SM_CALL(sm_openat_core(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode));
 }
@@ -402,7 +416,7 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
     if (SM_UNLIKELY(sm_in_lib) && path && mode)
         return lib_fopen(path, mode);
-    if (SM_LIKELY(!sm_maybe(path)) || !mode)
+    if (SM_LIKELY(!sm_maybe_cwd(path)) || !mode)
         return SM_REAL(fopen)(path, mode);
     int saved = errno;
     int flags = fmode_flags(mode);
@@ -441,7 +455,7 @@ SM_EXPORT FILE *fopen64(const char *path, const char *mode) __attribute__((alias
 
 SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
 {
-    if (SM_LIKELY(!sm_maybe(path)) || !mode)
+    if (SM_LIKELY(!sm_maybe_cwd(path)) || !mode)
         return SM_REAL(freopen)(path, mode, stream);
     int flags = fmode_flags(mode);
     struct sm_res r;

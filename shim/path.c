@@ -18,6 +18,34 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+static int has_dots(const char *p);
+static int dotdots(const char *p);
+static int cwd_room; /* with sm_cwd_plain: how many ".." a relative path may hold and still stay
+                        below every directory the cwd shares with the prefix */
+
+/* The pre-filter's second half (sm_look_in, shim.h, answered the common pass-through): p is
+ * readable, dots says whether it holds "/." (perhaps only a name that starts with a dot), cwd_rel
+ * whether a relative p is relative to the cwd. */
+int sm_look_more(const char *p, int dots, int cwd_rel)
+{
+    if (p[0] != '/') {
+        /* with a plain cwd, only ".." components may climb to the prefix: as many as the cwd
+         * is deeper than the directories it shares with the prefix (counted as written) */
+        if (cwd_rel && p[0] && __atomic_load_n(&sm_cwd_plain, __ATOMIC_ACQUIRE) && !SM_GUARD_ON() &&
+            dotdots(p) < __atomic_load_n(&cwd_room, __ATOMIC_RELAXED))
+            return 0;
+        return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
+    }
+    if (p[1] == '/' || (p[1] == sm_cfg.prefix[1] && sm_under_prefix(p) >= 0))
+        return sm_w()->ok;
+    if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
+        return 1; /* may open the cache's lock file: see record.c */
+    if (sm_procfd_maybe(p) && (sm_procfd_names_own(p) || sm_procmaps_names(p)))
+        return 1; /* one of the shim's descriptors named under /proc: ENOENT; a process's maps:
+                     the tree's paths shown as the prefix (procfd.c) */
+    return dots && has_dots(p) ? sm_w()->ok : 0; /* a "." or ".." can land anywhere */
+}
+
 int sm_treefd_value = -1;
 static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -199,6 +227,40 @@ static int has_dots(const char *p)
     return 0;
 }
 
+/* The number of ".." components of p. */
+static int dotdots(const char *p)
+{
+    int n = 0;
+    for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
+        n += (s == p || s[-1] == '/') && (s[2] == '/' || s[2] == '\0');
+    return n;
+}
+
+/* How many ".." a relative path from the directory real (absolute, outside the prefix) may hold
+ * without climbing to a directory the prefix lies in: its depth below the last component it
+ * shares with the prefix. */
+static int climb_room(const char *real)
+{
+    int depth = 0, shared = 0, same = 1;
+    const char *q = sm_cfg.prefix;
+    for (const char *s = real; *s;) {
+        while (*s == '/')
+            s++;
+        if (!*s)
+            break;
+        size_t n = strcspn(s, "/");
+        while (*q == '/')
+            q++;
+        size_t m = strcspn(q, "/");
+        same = same && m == n && memcmp(s, q, n) == 0;
+        shared += same;
+        q += same ? m : 0;
+        depth++;
+        s += n;
+    }
+    return depth - shared;
+}
+
 /* Does the first component of relative path p equal a component of the prefix? (Only then can a
  * relative path from an ancestor directory reach the prefix without '..'.) */
 static int first_in_prefix(const char *p)
@@ -255,9 +317,19 @@ static int xlate(const char *vabs, char *out, size_t size)
 enum { CWD_UNKNOWN = 0, CWD_OUTSIDE, CWD_INSIDE, CWD_ABOVE };
 static int cwd_state_v; /* CWD_*: where the kernel's cwd was found; CWD_UNKNOWN after a chdir */
 
+int sm_cwd_plain;
+
 void sm_cwd_changed(void)
 {
+    __atomic_store_n(&sm_cwd_plain, 0, __ATOMIC_RELAXED);
     __atomic_store_n(&cwd_state_v, CWD_UNKNOWN, __ATOMIC_RELEASE);
+}
+
+/* Under /proc or /dev, where a relative path may name one of the shim's descriptors. */
+static int special_dir(const char *real)
+{
+    return (strncmp(real, "/proc", 5) == 0 && (real[5] == '/' || real[5] == '\0')) ||
+           (strncmp(real, "/dev", 4) == 0 && (real[4] == '/' || real[4] == '\0'));
 }
 
 /* Classify an absolute real directory path. */
@@ -294,6 +366,10 @@ static int cwd_state(void)
     if (st < 0)
         return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
     __atomic_store_n(&cwd_state_v, st, __ATOMIC_RELEASE);
+    if (st == CWD_OUTSIDE && !special_dir(buf)) {
+        __atomic_store_n(&cwd_room, climb_room(buf), __ATOMIC_RELAXED);
+        __atomic_store_n(&sm_cwd_plain, 1, __ATOMIC_RELEASE);
+    }
     return st;
 }
 

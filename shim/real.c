@@ -57,6 +57,43 @@ SM_NOSAN SM_START void *sm_real_resolve(void **slot, const char *name)
     return p;
 }
 
+#if defined(__x86_64__)
+/* void *sm_real_resolve_keeping(slot in rax, name in r11): sm_real_resolve(slot, name) in rax,
+ * every other general register as it was (the xmm registers are the caller's to declare). Called
+ * from inline assembly below the red zone, at any stack alignment. */
+__asm__(".text\n"
+        ".globl sm_real_resolve_keeping\n"
+        ".hidden sm_real_resolve_keeping\n"
+        ".type sm_real_resolve_keeping,@function\n"
+        "sm_real_resolve_keeping:\n"
+        "    pushq %rbp\n"
+        "    movq %rsp, %rbp\n"
+        "    andq $-16, %rsp\n"
+        "    pushq %rdi\n"
+        "    pushq %rsi\n"
+        "    pushq %rdx\n"
+        "    pushq %rcx\n"
+        "    pushq %r8\n"
+        "    pushq %r9\n"
+        "    pushq %r10\n"
+        "    pushq %r11\n"
+        "    movq %rax, %rdi\n"
+        "    movq %r11, %rsi\n"
+        "    call sm_real_resolve\n"
+        "    popq %r11\n"
+        "    popq %r10\n"
+        "    popq %r9\n"
+        "    popq %r8\n"
+        "    popq %rcx\n"
+        "    popq %rdx\n"
+        "    popq %rsi\n"
+        "    popq %rdi\n"
+        "    movq %rbp, %rsp\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size sm_real_resolve_keeping, .-sm_real_resolve_keeping\n");
+#endif
+
 static void gate_register(void);
 
 struct lib_start {

@@ -143,6 +143,10 @@ static inline long sm_finish(long r, int saved)
     errno = saved;
     return r;
 }
+/* A wrapper's call of its core, out of the wrapper's body: GCC gives a whole function the
+ * registers its slowest path needs, so with the core called inline the pass-through saved and
+ * restored four of them. */
+#define SM_SLOW __attribute__((noinline, cold))
 #define SM_CALL(expr)                                                                              \
     do {                                                                                           \
         int sm_saved_ = errno;                                                                     \
@@ -219,9 +223,27 @@ static inline int sm_procfd_entry(unsigned char type, const char *name)
 
 /* ---- bad path pointers (fault.c) ----------------------------------------------------------- */
 
-/** The length of the string at p, or -1 when a byte of it is not readable memory (the fault is
- *  caught: fault.c says how). The first read of every path the shim looks at. */
-long sm_probe_len(const char *p) __attribute__((visibility("hidden")));
+/** -1 when a byte of the string at p is not readable memory (the fault is caught: fault.c says
+ *  how), else 1 when it holds "/." and 0 when not: the first read of every path the shim looks
+ *  at, one pass over it. Call it through sm_probe. */
+int sm_probe_path(const char *p) __attribute__((visibility("hidden")));
+#if defined(__x86_64__)
+/* the call as the routine's own convention (fault.c): below the red zone, and only the registers
+ * it changes marked as changed */
+static inline __attribute__((always_inline)) int sm_probe(const char *p)
+{
+    int r;
+    __asm__ volatile("leaq -128(%%rsp), %%rsp\n\t"
+                     "call sm_probe_path\n\t"
+                     "leaq 128(%%rsp), %%rsp"
+                     : "=a"(r)
+                     : "D"(p), "m"(*(const struct { char c[PATH_MAX]; } *)p)
+                     : "r8", "r11", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "cc");
+    return r;
+}
+#else
+#define sm_probe sm_probe_path
+#endif
 /** The program's sigaction for SIGSEGV and SIGBUS (the shim's handler stays installed):
  *  0 or -errno. Any other signal goes to the real sigaction. */
 int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
@@ -232,25 +254,72 @@ int sm_fault_raw(long sig, const void *kact, void *koact, long size, long *out);
 void sm_fault_init(void);
 
 /** The pre-filter with a third answer: 1 look closer, 0 pass through, -1 the path is NULL or
- *  not readable memory (pass through: the kernel answers EFAULT). */
-static inline int sm_look(const char *p)
+ *  not readable memory (pass through: the kernel answers EFAULT). Inline in every wrapper: the
+ *  common pass-through costs the scan and a few compares, with the wrapper's arguments left in
+ *  their registers: an absolute path with no "/." whose first name cannot start the prefix and
+ *  that is not under /proc/ or /dev/fd; and, when cwd_rel says a relative path is relative to the cwd (no dirfd, or
+ *  AT_FDCWD), a relative one with no "." or ".." component while the cwd is known to be plain
+ *  (sm_cwd_plain). sm_look_more decides the rest. */
+int sm_look_more(const char *p, int dots, int cwd_rel);
+/** 1 while the cwd is known to lie outside the tree, above no part of the prefix and outside
+ *  /proc and /dev (path.c: set when a relative path finds it so, cleared by every chdir). */
+extern int sm_cwd_plain;
+#define SM_PLAIN_ABS(p, c, dots)                                                                   \
+    ((p)[0] == '/' && !(dots) && (c) != '/' && (c) != (unsigned char)sm_cfg.prefix[1] &&           \
+     !sm_procfd_maybe(p))
+#define SM_PLAIN_REL(p, dots, cwd_rel)                                                             \
+    ((cwd_rel) && (p)[0] != '/' && (p)[0] != '.' && (p)[0] != '\0' && !(dots) &&                   \
+     __atomic_load_n(&sm_cwd_plain, __ATOMIC_RELAXED))
+/** The pass-through sm_look_in answers by itself: 0 when the call surely passes through (also
+ *  when the path is NULL or unreadable, or the shim is off), else 1 + the probe's answer, for
+ *  sm_look_rest. For the busiest wrappers, whose look closer is out of their body (SM_SLOW). */
+static inline __attribute__((always_inline)) int sm_pre(const char *p, int cwd_rel)
+{
+    SM_OPAQUE(p);
+    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib) || SM_UNLIKELY(p == NULL))
+        return 0;
+    int dots = sm_probe(p);
+    if (SM_UNLIKELY(dots < 0))
+        return 0;
+    unsigned char c = (unsigned char)p[1];
+    if (SM_LIKELY(SM_PLAIN_ABS(p, c, dots) || SM_PLAIN_REL(p, dots, cwd_rel)) &&
+        SM_LIKELY(!SM_GUARD_ON()))
+        return 0;
+    return 1 + dots;
+}
+/** sm_maybe_at's answer once sm_pre answered pre (> 0). */
+static inline int sm_look_rest(const char *p, int pre, int cwd_rel)
+{
+    return sm_look_more(p, pre - 1, cwd_rel) > 0;
+}
+static inline __attribute__((always_inline)) int sm_look_in(const char *p, int cwd_rel)
 {
     SM_OPAQUE(p);
     if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib))
         return 0;
-    if (SM_UNLIKELY(p == NULL) || SM_UNLIKELY(sm_probe_len(p) < 0))
+    if (SM_UNLIKELY(p == NULL))
         return -1;
-    if (p[0] != '/' || p[1] == '/' || sm_under_prefix(p) >= 0)
-        return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
-    if (SM_UNLIKELY(SM_GUARD_ON()) && strncmp(p, sm_w()->cache, sm_w()->clen) == 0)
-        return 1; /* may open the cache's lock file: see record.c */
-    if (SM_UNLIKELY(sm_procfd_maybe(p)) && (sm_procfd_names_own(p) || sm_procmaps_names(p)))
-        return 1; /* one of the shim's descriptors named under /proc: ENOENT; a process's
-                     maps: the tree's paths shown as the prefix (procfd.c) */
-    if (strstr(p, "/.") == NULL)
+    int dots = sm_probe(p);
+    if (SM_UNLIKELY(dots < 0))
+        return -1;
+    unsigned char c = (unsigned char)p[1];
+    if (SM_LIKELY(SM_PLAIN_ABS(p, c, dots) || SM_PLAIN_REL(p, dots, cwd_rel)) &&
+        SM_LIKELY(!SM_GUARD_ON()))
         return 0;
-    return sm_w()->ok; /* "/..", "/./" can land anywhere */
+    return sm_look_more(p, dots, cwd_rel);
 }
+/** For a call whose relative paths may be relative to a directory fd the shim has not looked at
+ *  (or to none): a relative path always looks closer. */
+static inline __attribute__((always_inline)) int sm_look(const char *p)
+{
+    return sm_look_in(p, 0);
+}
+/** sm_look for a call without a dirfd (relative paths are relative to the cwd) or with dirfd. */
+static inline __attribute__((always_inline)) int sm_maybe_at(int dirfd, const char *p)
+{
+    return sm_look_in(p, dirfd == AT_FDCWD) > 0;
+}
+#define sm_maybe_cwd(p) sm_maybe_at(AT_FDCWD, (p))
 
 static inline int sm_maybe(const char *p)
 {

@@ -68,29 +68,50 @@ int sm_faccessat_core(int dirfd, const char *path, int mode, int flags)
     return -e;
 }
 
-SM_EXPORT int stat(const char *path, struct stat *st)
+static SM_SLOW int stat_slow(const char *path, struct stat *st, int pre)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (!sm_look_rest(path, pre, 1))
         return SM_REAL(stat)(path, st);
     SM_CALL(sm_fstatat_core(AT_FDCWD, path, st, 0));
+}
+SM_EXPORT int stat(const char *path, struct stat *st)
+{
+    int pre = sm_pre(path, 1);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(stat)(path, st);
+    return stat_slow(path, st, pre);
 }
 SM_EXPORT int stat64(const char *path, struct stat64 *st) __attribute__((alias("stat")));
 SM_INNER_ALIAS(stat);
 
-SM_EXPORT int lstat(const char *path, struct stat *st)
+static SM_SLOW int lstat_slow(const char *path, struct stat *st, int pre)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (!sm_look_rest(path, pre, 1))
         return SM_REAL(lstat)(path, st);
     SM_CALL(sm_fstatat_core(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW));
+}
+SM_EXPORT int lstat(const char *path, struct stat *st)
+{
+    int pre = sm_pre(path, 1);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(lstat)(path, st);
+    return lstat_slow(path, st, pre);
 }
 SM_EXPORT int lstat64(const char *path, struct stat64 *st) __attribute__((alias("lstat")));
 SM_INNER_ALIAS(lstat);
 
-SM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+static SM_SLOW int fstatat_slow(int dirfd, const char *path, struct stat *st, int flags, int pre)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD))
         return SM_REAL(fstatat)(dirfd, path, st, flags);
     SM_CALL(sm_fstatat_core(dirfd, path, st, flags));
+}
+SM_EXPORT int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    int pre = sm_pre(path, dirfd == AT_FDCWD);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(fstatat)(dirfd, path, st, flags);
+    return fstatat_slow(dirfd, path, st, flags, pre);
 }
 SM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
     __attribute__((alias("fstatat")));
@@ -128,30 +149,52 @@ SM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *
     return SM_INNER(fstatat)(dirfd, path, (struct stat *)st, flags);
 }
 
-SM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+static SM_SLOW int statx_slow(int dirfd, const char *path, int flags, unsigned mask,
+                              struct statx *stx, int pre)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD))
         return SM_REAL(statx)(dirfd, path, flags, mask, stx);
     SM_CALL(sm_statx_core(dirfd, path, flags, mask, stx));
 }
-
-SM_EXPORT int access(const char *path, int mode)
+SM_EXPORT int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    int pre = sm_pre(path, dirfd == AT_FDCWD);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(statx)(dirfd, path, flags, mask, stx);
+    return statx_slow(dirfd, path, flags, mask, stx, pre);
+}
+
+static SM_SLOW int access_slow(const char *path, int mode, int pre)
+{
+    if (!sm_look_rest(path, pre, 1))
         return SM_REAL(access)(path, mode);
     SM_CALL(sm_faccessat_core(AT_FDCWD, path, mode, 0));
 }
-
-SM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+SM_EXPORT int access(const char *path, int mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    int pre = sm_pre(path, 1);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(access)(path, mode);
+    return access_slow(path, mode, pre);
+}
+
+static SM_SLOW int faccessat_slow(int dirfd, const char *path, int mode, int flags, int pre)
+{
+    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD))
         return SM_REAL(faccessat)(dirfd, path, mode, flags);
     SM_CALL(sm_faccessat_core(dirfd, path, mode, flags));
+}
+SM_EXPORT int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+    int pre = sm_pre(path, dirfd == AT_FDCWD);
+    if (SM_LIKELY(!pre))
+        return SM_REAL(faccessat)(dirfd, path, mode, flags);
+    return faccessat_slow(dirfd, path, mode, flags, pre);
 }
 
 SM_EXPORT int euidaccess(const char *path, int mode)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(euidaccess)(path, mode);
     SM_CALL(sm_faccessat_core(AT_FDCWD, path, mode, AT_EACCESS));
 }
@@ -185,7 +228,7 @@ int sm_inotify_add_watch_core(int fd, const char *path, uint32_t mask)
 
 SM_EXPORT int statfs(const char *path, struct statfs *buf)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(statfs)(path, buf);
     SM_CALL(sm_statfs_core(path, buf));
 }
@@ -193,7 +236,7 @@ SM_EXPORT int statfs64(const char *path, struct statfs64 *buf) __attribute__((al
 
 SM_EXPORT int statvfs(const char *path, struct statvfs *buf)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(statvfs)(path, buf);
     SM_CALL(statvfs_core(path, buf));
 }
@@ -203,7 +246,7 @@ SM_EXPORT int statvfs64(const char *path, struct statvfs64 *buf) __attribute__((
  * as it is. */
 SM_EXPORT long pathconf(const char *path, int name)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(pathconf)(path, name);
     struct sm_res r;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
@@ -214,7 +257,7 @@ SM_EXPORT long pathconf(const char *path, int name)
 
 SM_EXPORT int inotify_add_watch(int fd, const char *path, uint32_t mask)
 {
-    if (SM_LIKELY(!sm_maybe(path)))
+    if (SM_LIKELY(!sm_maybe_cwd(path)))
         return SM_REAL(inotify_add_watch)(fd, path, mask);
     SM_CALL(sm_inotify_add_watch_core(fd, path, mask));
 }

@@ -1,5 +1,7 @@
 /* test_list.h: the registry of C tests (bodies in tests/unit/). */
 #define TESTS(X)                                                                                   \
+    X(probe_path_matches_strstr)                                                                   \
+    X(probe_path_page_edges)                                                                       \
     X(path_prefix_match)                                                                           \
     X(path_resolve_absolute)                                                                       \
     X(path_resolve_dotdot)                                                                         \
