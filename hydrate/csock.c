@@ -64,6 +64,9 @@ static struct ctl {
 enum { S_OPEN, S_WANTED, S_PARKED, S_CLOSING };
 static uint64_t socks[SOCK_MAX];
 static int nsocks; /* slots in use, so that a close of the library's looks only when some are */
+/* the process whose connections the tables hold: a child of a raw fork (no atfork handler ran)
+ * finds its parent's here, with their threads not in it */
+static pid_t socks_pid;
 
 /* The connection whose owner is inside libcurl on this thread (between enter and leave), or -1:
  * the descriptors libcurl makes there by itself (its transfer loop's wake-up socket pair, the
@@ -121,6 +124,15 @@ void smh_csock_atfork_child(void)
     memset(ctls, 0, sizeof ctls);
     memset(socks, 0, sizeof socks);
     nsocks = 0;
+    socks_pid = 0;
+}
+
+/* The tables hold another process's connections: this is a child of a raw fork, in which no
+ * atfork handler ran and none of its parent's threads is. */
+static int socks_inherited(void)
+{
+    pid_t p = __atomic_load_n(&socks_pid, __ATOMIC_ACQUIRE);
+    return p && p != (pid_t)SM_REAL(syscall)(SYS_getpid);
 }
 
 int smh_csock_ctl_new(void)
@@ -189,6 +201,10 @@ static void sock_note(int fd, int ctl)
 {
     if (fd < 0 || ctl < 0 || ctl >= CTL_MAX)
         return;
+    if (socks_inherited())
+        smh_csock_atfork_child(); /* its first connection: the parent's are not its own */
+    if (!__atomic_load_n(&socks_pid, __ATOMIC_ACQUIRE))
+        __atomic_store_n(&socks_pid, (pid_t)SM_REAL(syscall)(SYS_getpid), __ATOMIC_RELEASE);
     uint64_t w = sw(fd, ctl, __atomic_load_n(&ctls[ctl].epoch, __ATOMIC_ACQUIRE), S_OPEN);
     for (int i = 0; i < SOCK_MAX; i++) {
         uint64_t z = 0;
@@ -313,6 +329,14 @@ int smh_csock_yield(int fd)
     int i = sock_find(fd, &w);
     if (i < 0)
         return 0;
+    if (__builtin_expect(socks_inherited(), 0)) {
+        /* the child's copy of a connection of its parent's, whose threads are not here to give
+         * it up (nor to be cut off by a shutdown): the number is the program's at once */
+        if (__atomic_compare_exchange_n(&socks[i], &w, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            __atomic_sub_fetch(&nsocks, 1, __ATOMIC_RELAXED);
+        sm_fd_forget(fd);
+        return 1;
+    }
     for (;;) { /* 1. wanted: libcurl's close now parks it */
         int st = sw_st(w);
         if (st == S_CLOSING)

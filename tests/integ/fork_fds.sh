@@ -57,3 +57,18 @@ recorded /rawsync/p0.txt /rawsync/c0.txt /rawsync/c2.txt /rawsync/p1.txt
 curl -s "$SUPERMEMORY_BASE_URL/_admin/documents" >"$T/docs.json"
 for f in p0 c0 c1 c2 p1; do grep -q "\"/rawsync/$f.txt\"" "$T/docs.json" || fail "/rawsync/$f.txt did not reach the server"; done
 echo "ok - a child of syscall(SYS_fork) with the parent's sync thread running: every file is pushed"
+
+# the same while the parent's sync thread is inside a request (a server that takes 60 s to
+# answer): the raw fork child's dup2 onto that connection's socket does not wait for a thread
+# its process does not have (it waited 5 s for it, then failed with EBUSY)
+kill "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true
+start_server --latency-ms 60000
+export SMSHIM_CACHE="$T/cache-slow" # (a cache syncs with one server)
+shim mkdir -p /sm/rawslow
+out=$(SMSHIM_NOWAIT=1 FORKDUP_RAW=1 FORKDUP_SOCKETS=1 shim "$B/tests/forkdup" /sm/rawslow "$T/own-rawslow" 2>&1) ||
+    fail "raw, a request in flight: $out"
+[ "$(tail -1 <<<"$out")" = ok ] || fail "raw, a request in flight: $out"
+grep -q "sockets) taken" <<<"$out" && ! grep -q "(0 sockets)" <<<"$out" ||
+    fail "raw, a request in flight: the child had no socket to take: $out"
+recorded /rawslow/p0.txt /rawslow/c0.txt /rawslow/c2.txt /rawslow/p1.txt
+echo "ok - a child of syscall(SYS_fork) while the parent's sync thread waits on the server"
