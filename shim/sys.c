@@ -79,6 +79,21 @@ static long getdents_row(long nr, long fd, long buf, long n)
 #define SA(a)    ((const struct sockaddr *)(a))
 #define UN(a, l) sm_sock_concerns(SA(a), (socklen_t)(l))
 
+/* An io_uring's operations (its opens, stats, renames, closes) reach the kernel from the ring
+ * itself, past every wrapper and the SIGSYS handler: a path under the prefix would not be found
+ * there and a close could take one of the shim's descriptors. A ring is refused as a kernel
+ * without io_uring refuses it (ENOSYS), which every user of it must expect (libuv, liburing's
+ * callers, Rust's io-uring fall back to plain calls, which the shim answers); once said in the
+ * log. */
+static long uring_row(void)
+{
+    static int said;
+    if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        sm_log(SM_LOG_INFO, "io_uring_setup refused (ENOSYS): a ring's operations would reach "
+                            "the kernel past the shim");
+    return -ENOSYS;
+}
+
 static long sendmsg_row(long fd, long m, long flags)
 {
     const struct msghdr *h = (const struct msghdr *)m;
@@ -180,6 +195,8 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
       a2 ? sm_recvmmsg_core((int)a1, (struct mmsghdr *)a2, (unsigned)a3, (int)a4,                  \
                             (struct timespec *)a5)                                                 \
          : PASS)                                                                                   \
+    /* a ring whose operations the shim would never see */                                         \
+    X(SYS_io_uring_setup, ANY, uring_row())                                                        \
     /* the cwd (the kernel's getcwd answers the length with its NUL and never allocates) */        \
     X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)                 \
     X(SYS_chdir, ANY, BAD(a1) ? PASS : sm_chdir_core(S(a1)))                                       \

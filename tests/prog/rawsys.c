@@ -10,6 +10,8 @@
  *   rawsys threads DIR      raw calls from a pthread, a fork child, a raw fork, vfork, clone and
  *                           clone3 child (run under SUD only)
  *   rawsys bench N          ns per raw getppid and per libc getppid
+ *   rawsys uring            io_uring_setup through syscall() and as a raw instruction: "ok"
+ *                           (the ring closed again) or the errno, one line each
  */
 #include <dirent.h>
 #include <errno.h>
@@ -652,6 +654,33 @@ static int bench(long n)
     return 0;
 }
 
+#ifndef SYS_io_uring_setup
+#define SYS_io_uring_setup 425
+#endif
+
+static void uring_say(const char *how, long r, int e)
+{
+    if (r >= 0) {
+        close((int)r);
+        printf("%s: ok\n", how);
+    } else {
+        printf("%s: %s\n", how, strerror(e));
+    }
+}
+
+static int uring(void)
+{
+    uint64_t params[15]; /* struct io_uring_params, 120 bytes */
+    memset(params, 0, sizeof params);
+    errno = 0;
+    long r = syscall(SYS_io_uring_setup, 4, params);
+    uring_say("syscall()", r, errno);
+    memset(params, 0, sizeof params);
+    r = raw6(SYS_io_uring_setup, 4, (long)params, 0, 0, 0, 0);
+    uring_say("instruction", r, r < 0 ? (int)-r : 0);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -659,6 +688,8 @@ int main(int argc, char **argv)
         return probe();
     if (argc >= 3 && strcmp(argv[1], "bench") == 0)
         return bench(atol(argv[2]));
+    if (argc >= 2 && strcmp(argv[1], "uring") == 0)
+        return uring();
     if (argc < 3) {
         fprintf(stderr, "usage: rawsys probe|files DIR|libc DIR|signals DIR|threads DIR|bench N\n");
         return 2;
