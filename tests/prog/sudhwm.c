@@ -1,7 +1,8 @@
 /* sudhwm.c: how deep the shim's SIGSYS handler goes on the shim's own signal stack, path by path.
  *
- * usage: sudhwm DIR   (a directory under the prefix, made by the caller; run under syscall user
- *                      dispatch, with no signal stack of the program's own)
+ * usage: sudhwm DIR [own]   (a directory under the prefix, made by the caller; run under syscall
+ *                            user dispatch; "own": with a signal stack of the program's own, of
+ *                            128 KiB with a guard page right below it, installed first)
  *
  * The program asks which signal stack its thread has (the shim's: it set none), fills it (and the
  * scratch page below it, from which the handler changes signal stacks) with a pattern before
@@ -43,13 +44,38 @@
 #define raw6(n, a, b, c, d, e, f)                                                                  \
     raw_insn(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(f))
 
-#define FILL    0x5a
-#define SCRATCH 4096 /* the shim's scratch page below the signal stack (shim/sud_int.h) */
+#define FILL      0x5a
+#define SCRATCH   4096         /* the shim's scratch page below its signal stack (shim/sud_int.h) */
+#define SHIM_SIZE (256 * 1024) /* the shim's stack with the scratch page (SUD_STACK) */
 
 static unsigned char *stk; /* the signal stack's lowest address (ss_sp) */
 static size_t stk_size;
+/* SCRATCH when the signal stack is the shim's (the scratch page below it is the shim's too),
+ * else 0: below a stack the shim did not make lies memory of someone else's (under ASan, the
+ * runtime's own: its thread registry sat right below the signal stack it gives each thread) */
+static size_t scr_len;
 static size_t depth_max, scratch_max;
 static int bad;
+
+/* Is [lo - SCRATCH, lo) the shim's scratch page: a stack of the shim's size with a guard page
+ * (no access) right below the scratch page, as the shim maps it (sud_stack_map)? */
+static int shim_made(const unsigned char *lo, size_t size)
+{
+    if (size != SHIM_SIZE - SCRATCH)
+        return 0;
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    int yes = 0;
+    unsigned long a, b;
+    char perms[8];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) == 3 &&
+            b == (unsigned long)(uintptr_t)(lo - SCRATCH) && strcmp(perms, "---p") == 0)
+            yes = 1;
+    if (f)
+        fclose(f);
+    return yes;
+}
 
 static void find_stack(void)
 {
@@ -60,11 +86,26 @@ static void find_stack(void)
     }
     stk = cur.ss_sp;
     stk_size = cur.ss_size;
+    scr_len = shim_made(stk, stk_size) ? SCRATCH : 0;
+}
+
+/* "own": the program's own signal stack before anything (as ASan gives every thread one before
+ * the shim arms it), of 128 KiB, installed as asked, with a guard page right below it */
+static void own_stack(void)
+{
+    size_t size = 128 * 1024;
+    unsigned char *p = mmap(NULL, size + 4096, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    stack_t ss = {.ss_sp = p + 4096, .ss_size = size};
+    if (p == MAP_FAILED || mprotect(p, 4096, PROT_NONE) != 0 || sigaltstack(&ss, NULL) != 0) {
+        perror("sudhwm: own signal stack");
+        exit(2);
+    }
 }
 
 static void fill_at(unsigned char *lo, size_t size)
 {
-    memset(lo - SCRATCH, FILL, size + SCRATCH);
+    memset(lo - scr_len, FILL, size + scr_len);
 }
 
 static void fill(void)
@@ -78,12 +119,12 @@ static size_t used_at(const unsigned char *lo, size_t size, size_t *scratch)
     size_t i = 0;
     while (i < size && lo[i] == FILL)
         i++;
-    const unsigned char *s = lo - SCRATCH;
+    const unsigned char *s = lo - scr_len;
     size_t j = 0;
-    while (j < SCRATCH && s[j] == FILL)
+    while (j < scr_len && s[j] == FILL)
         j++;
     if (scratch)
-        *scratch = SCRATCH - j;
+        *scratch = scr_len - j;
     return size - i;
 }
 
@@ -170,7 +211,7 @@ static int mfd = -1;
 
 static void share_stack(void)
 {
-    if (mmap(stk - SCRATCH, stk_size + SCRATCH, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd,
+    if (mmap(stk - scr_len, stk_size + scr_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, mfd,
              0) == MAP_FAILED)
         _exit(4);
     fill();
@@ -179,17 +220,17 @@ static void share_stack(void)
 static void shared_child(const char *what, void (*body)(void), int now, int want)
 {
     mfd = (int)syscall(SYS_memfd_create, "sudhwm", 0);
-    if (mfd < 0 || ftruncate(mfd, (off_t)(stk_size + SCRATCH)) != 0) {
+    if (mfd < 0 || ftruncate(mfd, (off_t)(stk_size + scr_len)) != 0) {
         perror("memfd");
         exit(2);
     }
     unsigned char *view =
-        mmap(NULL, stk_size + SCRATCH, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
+        mmap(NULL, stk_size + scr_len, PROT_READ | PROT_WRITE, MAP_SHARED, mfd, 0);
     if (view == MAP_FAILED) {
         perror("mmap");
         exit(2);
     }
-    memset(view, FILL, stk_size + SCRATCH);
+    memset(view, FILL, stk_size + scr_len);
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
@@ -199,9 +240,9 @@ static void shared_child(const char *what, void (*body)(void), int now, int want
         _exit(5); /* the body execs or exits */
     }
     reap(what, pid, want);
-    size_t scr, u = used_at(view + SCRATCH, stk_size, &scr);
-    report(what, want, u, scr);
-    munmap(view, stk_size + SCRATCH);
+    size_t sc, u = used_at(view + scr_len, stk_size, &sc);
+    report(what, want, u, sc);
+    munmap(view, stk_size + scr_len);
     close(mfd);
 }
 
@@ -577,13 +618,16 @@ static void nested_calls(void)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (argc != 2) {
-        fprintf(stderr, "usage: sudhwm DIR\n");
+    if (argc != 2 && !(argc == 3 && strcmp(argv[2], "own") == 0)) {
+        fprintf(stderr, "usage: sudhwm DIR [own]\n");
         return 2;
     }
     dir = argv[1];
     D = dir;
+    if (argc == 3)
+        own_stack();
     find_stack();
+    size_t size0 = stk_size; /* the stack the table is of (altstack_calls ends on a new one) */
     if (pipe(pfd) != 0) {
         perror("pipe");
         return 2;
@@ -629,6 +673,6 @@ int main(int argc, char **argv)
     altstack_calls();
     call("getppid on the new shim stack", 1, SYS_getppid, 0, 0, 0, 0, 0);
     printf("scratch %zu of %d\n", scratch_max, SCRATCH);
-    printf("max %zu of %zu\n", depth_max, stk_size);
+    printf("max %zu of %zu\n", depth_max, size0);
     return bad ? 1 : 0;
 }
