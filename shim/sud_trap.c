@@ -93,11 +93,7 @@ __asm__(".text\n"
  * so its handlers run on the shim's stack instead. A disabled stack reads as the shim's (Go with
  * cgo adopts that one as its own). */
 
-static __thread int alt_kept; /* the shim's stack stands in for alt_prog */
-/* While the handler answers a call on the shim's stack (sud_serve), that one is the kernel's
- * signal stack and this is the program's, which the handler's return puts back. */
-static __thread int work_off;
-static __thread stack_t work_prog;
+static __thread int alt_kept;     /* the shim's stack stands in for alt_prog */
 static __thread stack_t alt_prog; /* what the program asked for, when alt_kept */
 
 long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n)
@@ -129,16 +125,19 @@ long sud_alt_choose(const stack_t *ss, const stack_t *cur, int on, stack_t *n)
 
 void sud_alt_adopt(const stack_t *ss, const stack_t *n)
 {
-    work_off = 0;
     alt_kept = (ss->ss_flags & ~(int)SS_AUTODISARM) != SS_DISABLE && n->ss_sp != ss->ss_sp;
     if (alt_kept)
         alt_prog = *ss;
 }
 
+/* While the handler answers a call on the shim's stack (sud_serve), that one is the kernel's
+ * signal stack, and a handler of the program's that a signal runs meanwhile runs on it: such a
+ * handler is told so (it is the stack it runs on, SS_ONSTACK), not the program's stack, which
+ * the handler's return puts back. Go's handler checks first that it runs on the stack
+ * sigaltstack names, and ends the program when it does not ("signal received but handler not on
+ * signal stack"). */
 void sud_alt_view(const stack_t *real, int on, stack_t *out)
 {
-    if (work_off && real->ss_sp == (void *)(sud_stack + SUD_SCRATCH))
-        real = &work_prog; /* the program's stack stands aside while the shim works */
     const stack_t *v = alt_kept ? &alt_prog : real;
     *out = *v;
     if (alt_kept || !(real->ss_flags & SS_DISABLE))
@@ -220,8 +219,7 @@ static long sud_work_run(long p, ...)
     return 0;
 }
 
-static long sud_serve(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4, long a5, long a6,
-                      int *handled)
+static long sud_serve(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled)
 {
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     if (!sud_stack || (here >= sud_stack && here < sud_stack + SUD_STACK) ||
@@ -239,10 +237,7 @@ static long sud_serve(ucontext_t *uc, long nr, long a1, long a2, long a3, long a
         real_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&w.mask, 0, 8, 0, 0);
         return sud_dispatch(nr, a1, a2, a3, a4, a5, a6, handled);
     }
-    work_prog = uc->uc_stack;
-    work_off = 1;
     (void)sud_scratch_call(sud_work_run, (long)&w, 0, 0, (sud_stack + SUD_STACK) & ~(uintptr_t)15);
-    work_off = 0;
     *handled = w.handled;
     return w.r;
 }
@@ -283,7 +278,7 @@ static long sud_call(ucontext_t *uc, long nr, long a1, long a2, long a3, long a4
     default:
         if (sud_sigcall(uc, nr, a1, a2, a3, a4, a5, a6, &r))
             return r;
-        r = sud_serve(uc, nr, a1, a2, a3, a4, a5, a6, &handled);
+        r = sud_serve(nr, a1, a2, a3, a4, a5, a6, &handled);
         if (handled)
             return r;
         break;

@@ -44,7 +44,10 @@ run local
 # shim arms it: the page below it is not the shim's scratch page, and the program must not fill
 # it (ASan's thread registry lay there: the next thread's exit faulted on the pattern, and the
 # runtime's report of that fault waited for ever on the registry's lock the thread held); here a
-# guard page lies below it, which a fill faults on at once
+# guard page lies below it, which a fill faults on at once. There a served call runs on the
+# shim's stack, and a program's handler that a signal runs meanwhile must be told that stack by
+# sigaltstack (Go's handler ends the program otherwise: go_sud under ASan, whose threads have
+# such a stack of their own)
 run own own
 # with a key: the exit waits for the sync thread of the process (and of the fork child). Not
 # under ASan: a fork child starts its sync thread at its first change, inside the handler, and
