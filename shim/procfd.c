@@ -104,7 +104,9 @@ static const char *fd_dir_rest(const char *abs, long *pid)
     return p;
 }
 
-int sm_procfd_names_own(const char *abs)
+/* abs, as written, names (or lies below) one of the shim's descriptors in the fd or fdinfo
+ * directory of this process */
+static int names_own(const char *abs)
 {
     long pid;
     const char *p = fd_dir_rest(abs, &pid);
@@ -117,6 +119,52 @@ int sm_procfd_names_own(const char *abs)
     int saved = errno, ours = pid == 0 || pid_ours(pid);
     errno = saved;
     return ours;
+}
+
+/* abs holds "//", "." or ".." components: walked component by component (runs of '/' as one,
+ * "." dropped, ".." taking the last component back), as the kernel walks it up to its links.
+ * It names one of the shim's descriptors when any point of that walk is one: the kernel passes
+ * the descriptor's link there, and whatever follows ("/..", "/.") goes on from what it is open
+ * on (the tree's parent is the cache's directory). */
+__attribute__((noinline)) static int names_own_walked(const char *abs)
+{
+    char w[PATH_MAX];
+    size_t n = 0;
+    for (const char *p = abs;;) {
+        p = skip_slashes(p);
+        if (!*p)
+            return 0;
+        size_t c = strcspn(p, "/");
+        if (c == 1 && p[0] == '.') {
+            /* nothing */
+        } else if (c == 2 && p[0] == '.' && p[1] == '.') {
+            while (n > 0 && w[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+        } else {
+            if (n + 1 + c + 1 > sizeof w)
+                return 0;
+            w[n++] = '/';
+            memcpy(w + n, p, c);
+            n += c;
+        }
+        w[n] = '\0';
+        if (n > 0 && names_own(w))
+            return 1;
+        p += c;
+    }
+}
+
+int sm_procfd_names_own(const char *abs)
+{
+    if (names_own(abs))
+        return 1;
+    /* another spelling of the same directories: "/dev//fd/N", "/proc/self/./fd/N",
+     * "/dev/fd/../fd/N" (rare; a path with no "fd" in it names none, however it is walked:
+     * ~/.cache and its like are not walked) */
+    return (strstr(abs + 1, "//") || strstr(abs, "/.")) && strstr(abs, "fd") &&
+           names_own_walked(abs);
 }
 
 /* The directory a descriptor is open on (the kernel's name for it), into buf. 0 or -1. */

@@ -188,15 +188,16 @@ int sm_procmaps_names(const char *abs);
  *  with the tree's path written as the prefix (a memory file; the kernel's file itself when the
  *  text names nothing in the tree). fd, or -errno (fd then closed). */
 int sm_procmaps_open(int fd);
-/** abs (absolute) starts "/proc/" or "/dev/fd" (then '/' or its end): the only paths
- *  sm_procfd_names_own can answer 1 for, told apart by a few bytes inline (a call of it costs a
- *  pass-through call on /dev/null or /dev/shm about a hundred instructions). */
+/** abs (absolute, not "//") starts "/proc/", "/dev/fd" (then '/' or its end) or "/dev//": the
+ *  only paths sm_procfd_names_own can answer 1 for without a "/." in them (which the caller
+ *  looks at closer anyway), told apart by a few bytes inline (a call of it costs a pass-through
+ *  call on /dev/null or /dev/shm about a hundred instructions). */
 static inline int sm_procfd_maybe(const char *abs)
 {
     if (abs[1] == 'p')
         return abs[2] == 'r' && abs[3] == 'o' && abs[4] == 'c' && abs[5] == '/';
-    return abs[1] == 'd' && abs[2] == 'e' && abs[3] == 'v' && abs[4] == '/' && abs[5] == 'f' &&
-           abs[6] == 'd' && (abs[7] == '/' || abs[7] == '\0');
+    return abs[1] == 'd' && abs[2] == 'e' && abs[3] == 'v' && abs[4] == '/' &&
+           ((abs[5] == 'f' && abs[6] == 'd' && (abs[7] == '/' || abs[7] == '\0')) || abs[5] == '/');
 }
 
 /** A directory entry that may be one of the shim's descriptors in a listing of the process's fd
