@@ -280,6 +280,10 @@ int sm_lib_close(int fd);
  *  share it. */
 enum { SM_ELF_STATIC = 1, SM_ELF_PREFIX = 2 };
 int sm_elf_probe(const char *path, const char *prefix, size_t plen);
+/** sm_elf_probe with its buffers in mem (SM_ELF_MEM bytes, 16-aligned) instead of on the stack:
+ *  the exec wrappers run on threads whose stack may be 16 KiB. */
+#define SM_ELF_MEM (3 * 4096 + 1024)
+int sm_elf_probe_in(const char *path, const char *prefix, size_t plen, void *mem);
 /** Each DT_NEEDED, DT_RPATH and DT_RUNPATH string (tag, string) of the ELF64 object at path, in
  *  order, to cb; its first nonzero answer ends the walk and is returned. -1 when the object
  *  cannot be read. */

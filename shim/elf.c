@@ -78,18 +78,25 @@ static uint64_t va_off(const Elf64_Phdr *ph, int n, uint64_t va)
 /* Each DT_NEEDED, DT_RPATH and DT_RUNPATH string of the dynamic section at [off, off + size),
  * in order, to cb (its first nonzero answer ends the walk and is returned). -1 when the section
  * or a string cannot be read. */
+#define DYN_CHUNK 256 /* entries of one read: one read for every dynamic section seen */
+struct walkmem {
+    Elf64_Dyn d[DYN_CHUNK];
+    struct strwin w;
+};
+
 static int dyn_walk(int fd, const Elf64_Phdr *ph, int nph, uint64_t off, uint64_t size,
-                    sm_elf_cb cb, void *arg)
+                    sm_elf_cb cb, void *arg, struct walkmem *wm)
 {
-    Elf64_Dyn d[256]; /* one read for every dynamic section seen */
+    Elf64_Dyn *d = wm->d;
     uint64_t count = size / sizeof d[0], strtab = 0, have = UINT64_MAX; /* the chunk in d */
     if (count > ELF_DYN_MAX)
         return -1;
     /* two passes: DT_STRTAB may come after the entries that point into it */
     for (int pass = 0; pass < 2; pass++) {
-        struct strwin w = {.len = 0};
-        for (uint64_t i = 0; i < count; i += 256) {
-            uint64_t want = count - i < 256 ? count - i : 256;
+        struct strwin *w = &wm->w;
+        w->base = w->len = 0;
+        for (uint64_t i = 0; i < count; i += DYN_CHUNK) {
+            uint64_t want = count - i < DYN_CHUNK ? count - i : DYN_CHUNK;
             if (have != i) {
                 ssize_t r = pread(fd, d, want * sizeof d[0], (off_t)(off + i * sizeof d[0]));
                 if (r != (ssize_t)(want * sizeof d[0]))
@@ -107,7 +114,7 @@ static int dyn_walk(int fd, const Elf64_Phdr *ph, int nph, uint64_t off, uint64_
                 }
                 if (tag != DT_RPATH && tag != DT_RUNPATH && tag != DT_NEEDED)
                     continue;
-                const char *s = str_at(fd, &w, strtab + d[j].d_un.d_val);
+                const char *s = str_at(fd, w, strtab + d[j].d_un.d_val);
                 if (!s)
                     return -1;
                 int rc = cb(arg, (int)tag, s);
@@ -202,20 +209,35 @@ static int head_read(int fd, struct head *h)
     return 1;
 }
 
-static int head_walk(int fd, const struct head *h, sm_elf_cb cb, void *arg)
+static int head_walk(int fd, const struct head *h, sm_elf_cb cb, void *arg, struct walkmem *wm)
 {
     if (h->dyn < 0)
         return 0;
     const Elf64_Phdr *d = &h->ph[h->dyn];
-    return dyn_walk(fd, h->ph, h->nph, d->p_offset, d->p_filesz, cb, arg);
+    return dyn_walk(fd, h->ph, h->nph, d->p_offset, d->p_filesz, cb, arg, wm);
 }
+
+/* what a probe reads into (sm_elf_probe_in: the caller's; sm_elf_probe: on the stack) */
+struct probemem {
+    struct head h;
+    struct walkmem wm;
+    char interp[256], arg[256];
+};
+_Static_assert(sizeof(struct probemem) <= SM_ELF_MEM, "SM_ELF_MEM (sm_real.h) is too small");
 
 int sm_elf_probe(const char *path, const char *prefix, size_t plen)
 {
+    struct probemem m;
+    return sm_elf_probe_in(path, prefix, plen, &m);
+}
+
+int sm_elf_probe_in(const char *path, const char *prefix, size_t plen, void *mem)
+{
     static const int unsure = SM_ELF_PREFIX;
     struct under under = {prefix, plen};
-    struct head h;
-    char interp[256], arg[256];
+    struct probemem *m = mem;
+    struct head *hp = &m->h;
+    char *interp = m->interp, *arg = m->arg;
     if (!path) /* an exec of NULL: the kernel's EFAULT */
         return 0;
     for (int nest = 0; nest <= ELF_NEST_MAX; nest++) {
@@ -225,11 +247,11 @@ int sm_elf_probe(const char *path, const char *prefix, size_t plen)
         if (fd < 0) /* the exec fails the same way, unless the file is execute-only */
             return (nest || errno == EACCES || errno == EPERM) ? unsure : 0;
         int rc = unsure; /* another class or layout, or no ELF: the module, to be safe */
-        if (head_read(fd, &h)) {
-            rc = h.interp ? 0 : SM_ELF_STATIC;
-            if (prefix && h.interp && head_walk(fd, &h, names_prefix, &under))
+        if (head_read(fd, hp)) {
+            rc = hp->interp ? 0 : SM_ELF_STATIC;
+            if (prefix && hp->interp && head_walk(fd, hp, names_prefix, &under, &m->wm))
                 rc = SM_ELF_PREFIX;
-        } else if (h.n > 0 && sm_shebang_split(h.u.b, (size_t)h.n, interp, arg)) {
+        } else if (hp->n > 0 && sm_shebang_split(hp->u.b, (size_t)hp->n, interp, arg)) {
             sm_brief_close(fd);
             path = interp;
             continue;
@@ -243,10 +265,11 @@ int sm_elf_probe(const char *path, const char *prefix, size_t plen)
 int sm_elf_names(const char *path, sm_elf_cb cb, void *arg)
 {
     struct head h;
+    struct walkmem wm = {.w.len = 0}; /* zeroed whole: cppcheck takes d for read before written */
     int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return -1;
-    int rc = head_read(fd, &h) ? head_walk(fd, &h, cb, arg) : -1;
+    int rc = head_read(fd, &h) ? head_walk(fd, &h, cb, arg, &wm) : -1;
     sm_brief_close(fd);
     return rc;
 }

@@ -5,49 +5,75 @@
  * a program (ldd, ld.so PROGRAM) with its program's tree path.
  *
  * These wrappers run in vfork children (Python's _posixsubprocess, posix_spawn): they take no
- * locks and never malloc; scratch memory comes from mmap and goes back with munmap.
+ * locks and never malloc; their memory is one region sized to the call (struct arena).
  */
 #include "shim.h"
 #include "smshim.h"
 
 #include <link.h>
+#include <linux/kcmp.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
 
-/* Memory for an exec's arrays, which must not come from malloc (vfork children build them):
- * the caller's own buffer (own, on its stack) when they fit, else a private mapping (map). */
-struct scratch {
-    void *map;
-    size_t len;
-    char *own;
-    size_t own_len;
+/* Memory for an exec's plan and arrays, which must not come from malloc (vfork children build
+ * them): one region sized to the call (exec_need), taken from in order. A spawn, and an exec in
+ * a process whose memory is its own, map it (a thread's stack may be 16 KiB, and an environment
+ * any size the kernel takes); the exec that succeeds drops the mapping with the image, one that
+ * fails or a spawn unmaps it. A vfork child's mapping would stay in its parent's memory once its
+ * exec succeeded, one per child: there the region is on the caller's stack (the parent's,
+ * where the child runs), made by the wrapper itself (ARENA_INIT: alloca). */
+struct arena {
+    char *base;
+    size_t len, used;
+    int mapped;
 };
 
-#define SCRATCH_STACK 4096 /* an environment of a few hundred variables */
-
-static void *scratch_get(struct scratch *s, size_t len)
+/* This process shares its memory with its parent (a vfork child, a clone with CLONE_VM): a
+ * mapping it makes outlives its exec there. Where kcmp cannot tell, taken as shared. */
+static int vm_shared(void)
 {
-    s->len = len;
-    if (s->own && len <= s->own_len) {
-        s->map = NULL;
-        return s->own;
-    }
-    s->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (s->map == MAP_FAILED)
-        s->map = NULL;
-    return s->map;
+    long me = SM_REAL(syscall)(SYS_getpid), pp = SM_REAL(syscall)(SYS_getppid);
+    return SM_REAL(syscall)(SYS_kcmp, me, pp, KCMP_VM, 0L, 0L) <= 0;
 }
 
-static void scratch_put(struct scratch *s)
+static void *arena_map(size_t len)
 {
-    if (s->map)
-        munmap(s->map, s->len);
-    s->map = NULL;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* m: need bytes, mapped (map: always, for a call that returns) or on this frame's stack. A
+ * macro: alloca's memory is the calling function's. m.base is NULL when the mapping failed. */
+#define ARENA_INIT(m, need, map)                                                                   \
+    do {                                                                                           \
+        (m).used = 0;                                                                              \
+        (m).len = (need);                                                                          \
+        (m).mapped = (map) || !vm_shared();                                                        \
+        (m).base = (m).mapped ? arena_map((m).len) : __builtin_alloca((m).len);                    \
+    } while (0)
+
+static void arena_done(struct arena *m)
+{
+    if (m->mapped && m->base)
+        munmap(m->base, m->len);
+    m->base = NULL;
+}
+
+/* n bytes of m (16-aligned), or NULL when it is spent */
+static void *arena_take(struct arena *m, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!m->base || n > m->len - m->used)
+        return NULL;
+    void *p = m->base + m->used;
+    m->used += n;
+    return p;
 }
 
 static int has_name(const char *entry, const char *name, size_t n)
@@ -225,42 +251,69 @@ static void preload_value(char *str, const char *pre, const char *libpath)
     }
 }
 
+/* What env_build makes of envp: its variables (n), the caller's LD_PRELOAD, LD_AUDIT,
+ * LD_LIBRARY_PATH and GLIBC_TUNABLES values, and the sizes of the strings it writes (alen of
+ * them LD_AUDIT's, tlen GLIBC_TUNABLES'). 0 when the shim adds nothing (off, or its settings
+ * unknown). */
+struct env_shape {
+    size_t n, alen, tlen, strsz;
+    const char *pre, *aud, *ldp, *tun;
+    int want;
+};
+
+static int env_shape(char *const envp[], struct env_shape *e)
+{
+    *e = (struct env_shape){0};
+    if (!sm_cfg.enabled)
+        return 0;
+    const struct sm_where *cw = sm_w();
+    if (!cw->ok || !cw->libpath[0])
+        return 0;
+    if (envp)
+        for (; envp[e->n]; e->n++) {
+            const char *v = envp[e->n];
+            if (has_name(v, "LD_PRELOAD", 10))
+                e->pre = v + 11;
+            else if (has_name(v, "LD_AUDIT", 8))
+                e->aud = v + 9;
+            else if (has_name(v, "GLIBC_TUNABLES", 14))
+                e->tun = v + 15;
+            else if (has_name(v, "LD_LIBRARY_PATH", 15))
+                e->want |=
+                    sm_list_under(e->ldp = v + 16, strlen(v + 16), sm_cfg.prefix, sm_cfg.plen);
+        }
+    e->want |= e->pre && sm_list_under(e->pre, strlen(e->pre), sm_cfg.prefix, sm_cfg.plen);
+    size_t plen = e->pre ? strlen(e->pre) : 0;
+    e->alen = 9 + strlen(cw->libpath) + 20 + (e->aud ? strlen(e->aud) + 1 : 0) + 1;
+    e->tlen = 16 + (e->tun ? strlen(e->tun) : 0) + 64;
+    e->strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + e->alen + e->tlen;
+    return 1;
+}
+
+/* the bytes env_build takes of an arena for envp */
+static size_t env_need(char *const envp[])
+{
+    struct env_shape e;
+    return env_shape(envp, &e) ? (e.n + 13) * sizeof(char *) + e.strsz + 16 : 0;
+}
+
 /* The environment a child receives: envp plus our settings where missing, LD_PRELOAD with this
  * library's absolute path first, LD_AUDIT with the loader's audit module when the program needs
  * it (elf: sm_elf_probe's answer for the program; or LD_PRELOAD or LD_LIBRARY_PATH under the
  * prefix), and, for an exec that
- * replaces this image (replaces), SMSHIM_SYNC_OWED when it ends a sync thread with work. Falls
- * back to envp itself if memory is short. */
-static char *const *env_build(char *const envp[], struct scratch *s, int tree_fd, int replaces,
+ * replaces this image (replaces), SMSHIM_SYNC_OWED when it ends a sync thread with work. Its
+ * arrays come from m (env_need bytes); falls back to envp itself if m is short. */
+static char *const *env_build(char *const envp[], struct arena *m, int tree_fd, int replaces,
                               int elf, const char *prog)
 {
-    s->map = NULL;
-    if (!sm_cfg.enabled)
+    struct env_shape sh;
+    if (!env_shape(envp, &sh))
         return envp;
     const struct sm_where *cw = sm_w();
-    if (!cw->ok || !cw->libpath[0])
-        return envp;
-    size_t n = 0;
-    const char *pre = NULL, *aud = NULL, *ldp = NULL, *tun = NULL;
-    int want = (elf & SM_ELF_PREFIX) != 0;
-    if (envp)
-        for (; envp[n]; n++) {
-            if (has_name(envp[n], "LD_PRELOAD", 10))
-                pre = envp[n] + 11;
-            else if (has_name(envp[n], "LD_AUDIT", 8))
-                aud = envp[n] + 9;
-            else if (has_name(envp[n], "GLIBC_TUNABLES", 14))
-                tun = envp[n] + 15;
-            else if (has_name(envp[n], "LD_LIBRARY_PATH", 15))
-                want |= sm_list_under(ldp = envp[n] + 16, strlen(envp[n] + 16), sm_cfg.prefix,
-                                      sm_cfg.plen);
-        }
-    want |= pre && sm_list_under(pre, strlen(pre), sm_cfg.prefix, sm_cfg.plen);
-    size_t plen = pre ? strlen(pre) : 0;
-    size_t alen = 9 + strlen(cw->libpath) + 20 + (aud ? strlen(aud) + 1 : 0) + 1;
-    size_t tlen = 16 + (tun ? strlen(tun) : 0) + 64;
-    size_t strsz = 12 + strlen(cw->libpath) + 1 + plen + 1 + alen + tlen;
-    char **out = scratch_get(s, (n + 13) * sizeof(char *) + strsz);
+    size_t n = sh.n, strsz = sh.strsz, alen = sh.alen, tlen = sh.tlen;
+    const char *pre = sh.pre, *aud = sh.aud, *ldp = sh.ldp, *tun = sh.tun;
+    int want = sh.want | ((elf & SM_ELF_PREFIX) != 0);
+    char **out = arena_take(m, (n + 13) * sizeof(char *) + strsz);
     if (!out)
         return envp;
     char *str = (char *)(out + n + 13);
@@ -352,17 +405,28 @@ struct plan {
     char *const *argv;
     const char *target;
     const char *elf; /* the ELF whose loader's needs decide the audit module (exec_elf) */
-    struct scratch s;
     char interp[SM_INTERP_DEPTH][256], arg[SM_INTERP_DEPTH][256];
 };
+
+/* The arena an exec of argv with envp needs: its plan, an interpreter's argv or the dynamic
+ * loader's (one of them), the ELF reading, the environment (plan_retry takes the argv and the
+ * environment again, after the first exec failed). */
+static size_t exec_need(char *const argv[], char *const envp[])
+{
+    size_t argc = 0;
+    while (argv && argv[argc])
+        argc++;
+    return sizeof(struct plan) + 16 + (argc + 2 * SM_INTERP_DEPTH + 3) * sizeof(char *) + 16 +
+           SM_ELF_MEM + 16 + env_need(envp);
+}
 
 /* The interpreters of the script at cur (a real path, or one relative to the cwd) as the kernel
  * nests them, each under the prefix resolved into the tree; path is the script's name as the
  * caller gave it (the script argument). With `need`, only a script whose first interpreter lies
  * under the prefix is planned (the kernel ran it and did not find that interpreter); -ENOENT
  * otherwise. */
-static int plan_interp(struct plan *pl, const char *cur, const char *path, char *const argv[],
-                       int need)
+static int plan_interp(struct plan *pl, struct arena *m, const char *cur, const char *path,
+                       char *const argv[], int need)
 {
     int lv = 0, rc;
     while (lv < SM_INTERP_DEPTH && shebang(cur, pl->interp[lv], pl->arg[lv])) {
@@ -378,7 +442,7 @@ static int plan_interp(struct plan *pl, const char *cur, const char *path, char 
     size_t argc = 0;
     while (argv && argv[argc])
         argc++;
-    char **a = scratch_get(&pl->s, (argc + 2 * SM_INTERP_DEPTH + 2) * sizeof(char *));
+    char **a = arena_take(m, (argc + 2 * SM_INTERP_DEPTH + 2) * sizeof(char *));
     if (!a)
         return -ENOMEM;
     size_t k = 0;
@@ -429,7 +493,7 @@ static int loader_opt_arg(const char *a)
  * under the prefix is handed to it by its tree path, and by its name as given as its argv[0]
  * (--argv0, unless the caller gave one), and the program's own needs decide the audit module.
  * The loader is told by its name: the basename of this process's own loader. 0 or -errno. */
-static int plan_loader(struct plan *pl, char *const argv[])
+static int plan_loader(struct plan *pl, struct arena *m, char *const argv[])
 {
     const char *own = own_interp(), *t = strrchr(pl->target, '/');
     const char *ob = own ? strrchr(own, '/') : NULL;
@@ -456,7 +520,7 @@ static int plan_loader(struct plan *pl, char *const argv[])
         return 0;
     for (argc = i; argv[argc]; argc++)
         ;
-    char **a = scratch_get(&pl->s, (argc + 3) * sizeof(char *));
+    char **a = arena_take(m, (argc + 3) * sizeof(char *));
     if (!a)
         return -ENOMEM;
     size_t k = 0;
@@ -474,7 +538,7 @@ static int plan_loader(struct plan *pl, char *const argv[])
     return 0;
 }
 
-static int plan_path(struct plan *pl, const char *path, char *const argv[])
+static int plan_path(struct plan *pl, struct arena *m, const char *path, char *const argv[])
 {
     if (!sm_maybe(path))
         return 0;
@@ -486,17 +550,16 @@ static int plan_path(struct plan *pl, const char *path, char *const argv[])
         return 0; /* not under the prefix, or relative and resolved by the kernel in the tree */
     if (SM_REAL(faccessat)(AT_FDCWD, pl->r.path, X_OK, AT_EACCESS) != 0)
         return -errno;
-    return plan_interp(pl, pl->r.path, path, argv, 0);
+    return plan_interp(pl, m, pl->r.path, path, argv, 0);
 }
 
-static int plan_exec(struct plan *pl, const char *path, char *const argv[])
+static int plan_exec(struct plan *pl, struct arena *m, const char *path, char *const argv[])
 {
     pl->argv = argv;
     pl->elf = pl->target = path;
-    pl->s = (struct scratch){.map = NULL};
-    int rc = plan_path(pl, path, argv);
+    int rc = plan_path(pl, m, path, argv);
     if (rc == 0 && pl->argv == argv && sm_cfg.enabled && sm_probe(path) >= 0)
-        rc = plan_loader(pl, argv); /* not a script: maybe the dynamic loader (a path that is not
+        rc = plan_loader(pl, m, argv); /* not a script: maybe the dynamic loader (a path that is not
                                        readable memory is the kernel's EFAULT) */
     return rc;
 }
@@ -505,13 +568,13 @@ static int plan_exec(struct plan *pl, const char *path, char *const argv[])
  * named relative to a directory in the tree) whose interpreter lies under the prefix, which the
  * kernel cannot see. Plan it through that interpreter; -ENOENT for anything else. Costs nothing
  * on an exec that works. */
-static int plan_retry(struct plan *pl, const char *path, char *const argv[])
+static int plan_retry(struct plan *pl, struct arena *m, const char *path, char *const argv[])
 {
-    if (!sm_cfg.enabled || pl->argv != argv || pl->s.map)
+    if (!sm_cfg.enabled || pl->argv != argv)
         return -ENOENT; /* already planned through an interpreter */
     if (SM_REAL(faccessat)(AT_FDCWD, pl->target, X_OK, AT_EACCESS) != 0)
         return -ENOENT;
-    return plan_interp(pl, pl->target, path, argv, 1);
+    return plan_interp(pl, m, pl->target, path, argv, 1);
 }
 
 /* A static program is one no preload reaches: unless the kernel itself shows the tree at the
@@ -548,10 +611,44 @@ static void note_static(const char *path, int elf)
     sm_brief_close(fd);
 }
 
-/* What the loader of the program at target needs (sm_elf_probe): an open and a few preads. */
-static int exec_elf(const char *target)
+/* What the loader of the program at target needs (sm_elf_probe): an open and a few preads,
+ * read into SM_ELF_MEM bytes of m (spent again once it answers). */
+static int exec_elf(struct arena *m, const char *target)
 {
-    return sm_cfg.enabled ? sm_elf_probe(target, sm_cfg.prefix, sm_cfg.plen) : 0;
+    if (!sm_cfg.enabled)
+        return 0;
+    size_t at = m->used;
+    void *mem = arena_take(m, SM_ELF_MEM);
+    int rc = mem ? sm_elf_probe_in(target, sm_cfg.prefix, sm_cfg.plen, mem) : SM_ELF_PREFIX;
+    m->used = at;
+    return rc;
+}
+
+/* The exec, in the arena m (at least exec_need(argv, envp) bytes): 0 or -errno. */
+static int exec_in(struct arena *m, const char *path, char *const argv[], char *const envp[])
+{
+    size_t start = m->used;
+    struct plan *pl = arena_take(m, sizeof *pl);
+    if (!pl)
+        return -ENOMEM;
+    size_t planned = m->used;
+    int tfd = tree_pass_begin();
+    int rc = plan_exec(pl, m, path, argv);
+    if (rc == 0) {
+        int elf = exec_elf(m, pl->elf);
+        note_static(path, elf);
+        SM_REAL(execve)(pl->target, pl->argv, env_build(envp, m, tfd, 1, elf, pl->elf));
+        rc = -errno;
+        m->used = planned; /* that environment is spent: the retry makes its own */
+        if (rc == -ENOENT && plan_retry(pl, m, path, argv) == 0) {
+            elf = exec_elf(m, pl->elf);
+            SM_REAL(execve)(pl->target, pl->argv, env_build(envp, m, tfd, 1, elf, pl->elf));
+            rc = -errno;
+        }
+    }
+    tree_pass_end(tfd);
+    m->used = start; /* all of it is spent: execvp's next candidate takes it again */
+    return rc;
 }
 
 int sm_execve_core(const char *path, char *const argv[], char *const envp[])
@@ -559,27 +656,10 @@ int sm_execve_core(const char *path, char *const argv[], char *const envp[])
     SM_OPAQUE(path);
     if (!path)
         return -EFAULT; /* the kernel's answer, without handing libc a NULL it declares nonnull */
-    char eb[SCRATCH_STACK], eb2[SCRATCH_STACK];
-    struct scratch es = {.own = eb, .own_len = sizeof eb},
-                   es2 = {.own = eb2, .own_len = sizeof eb2};
-    struct plan pl;
-    int tfd = tree_pass_begin();
-    int rc = plan_exec(&pl, path, argv);
-    if (rc == 0) {
-        int elf = exec_elf(pl.elf);
-        note_static(path, elf);
-        SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es, tfd, 1, elf, pl.elf));
-        rc = -errno;
-        if (rc == -ENOENT && plan_retry(&pl, path, argv) == 0) {
-            elf = exec_elf(pl.elf);
-            SM_REAL(execve)(pl.target, pl.argv, env_build(envp, &es2, tfd, 1, elf, pl.elf));
-            rc = -errno;
-        }
-    }
-    tree_pass_end(tfd);
-    scratch_put(&pl.s);
-    scratch_put(&es2);
-    scratch_put(&es);
+    struct arena m;
+    ARENA_INIT(m, exec_need(argv, envp), 0);
+    int rc = m.base ? exec_in(&m, path, argv, envp) : -ENOMEM;
+    arena_done(&m);
     return rc;
 }
 
@@ -595,15 +675,18 @@ SM_EXPORT int execv(const char *path, char *const argv[])
 
 int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
 {
-    char eb[SCRATCH_STACK], self[32];
-    struct scratch es = {.own = eb, .own_len = sizeof eb};
+    char self[32];
+    struct arena m;
+    ARENA_INIT(m, SM_ELF_MEM + 16 + env_need(envp), 0);
+    if (!m.base)
+        return -ENOMEM;
     snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
     int tfd = tree_pass_begin();
-    char *const *env = env_build(envp, &es, tfd, 1, exec_elf(self), self);
+    char *const *env = env_build(envp, &m, tfd, 1, exec_elf(&m, self), self);
     SM_REAL(fexecve)(fd, argv, env);
     int e = errno;
     tree_pass_end(tfd);
-    scratch_put(&es);
+    arena_done(&m);
     return -e;
 }
 
@@ -612,14 +695,13 @@ SM_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
     return (int)sm_ret(sm_fexecve_core(fd, argv, envp));
 }
 
-/* execvp's fallback for a file the kernel cannot run: hand it to /bin/sh. */
-static int exec_sh(const char *file, char *const argv[], char *const envp[])
+/* execvp's fallback for a file the kernel cannot run: hand it to /bin/sh (m: exec_sh_need). */
+static int exec_sh(struct arena *m, const char *file, char *const argv[], char *const envp[])
 {
-    struct scratch s = {.map = NULL};
     size_t argc = 0;
     while (argv && argv[argc])
         argc++;
-    char **a = scratch_get(&s, (argc + 3) * sizeof(char *));
+    char **a = arena_take(m, (argc + 3) * sizeof(char *));
     if (!a)
         return -ENOMEM;
     a[0] = (char *)"/bin/sh";
@@ -627,19 +709,23 @@ static int exec_sh(const char *file, char *const argv[], char *const envp[])
     for (size_t i = 1; i < argc; i++)
         a[i + 1] = argv[i];
     a[argc > 0 ? argc + 1 : 2] = NULL;
-    int rc = sm_execve_core("/bin/sh", a, envp);
-    scratch_put(&s);
-    return rc;
+    return exec_in(m, "/bin/sh", a, envp);
 }
 
-static int execvpe_core(const char *file, char *const argv[], char *const envp[])
+/* the arena of an execvp: an exec of argv, then perhaps one of /bin/sh with one more argument */
+static size_t exec_sh_need(char *const argv[], char *const envp[])
 {
-    SM_OPAQUE(file);
-    if (!file || !*file)
-        return -ENOENT;
+    size_t argc = 0;
+    while (argv && argv[argc])
+        argc++;
+    return exec_need(argv, envp) + (argc + 3) * sizeof(char *) + 16 + 2 * sizeof(char *);
+}
+
+static int execvpe_in(struct arena *m, const char *file, char *const argv[], char *const envp[])
+{
     if (strchr(file, '/')) {
-        int rc = sm_execve_core(file, argv, envp);
-        return rc == -ENOEXEC ? exec_sh(file, argv, envp) : rc;
+        int rc = exec_in(m, file, argv, envp);
+        return rc == -ENOEXEC ? exec_sh(m, file, argv, envp) : rc;
     }
     const char *path = sm_getenv("PATH");
     if (!path)
@@ -660,9 +746,9 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
             } else {
                 memcpy(buf, file, fl + 1); /* empty entry: the cwd */
             }
-            int rc = sm_execve_core(buf, argv, envp);
+            int rc = exec_in(m, buf, argv, envp);
             switch (-rc) {
-            case ENOEXEC: return exec_sh(buf, argv, envp);
+            case ENOEXEC: return exec_sh(m, buf, argv, envp);
             case EACCES:
                 eacces = 1;
                 /* fallthrough */
@@ -681,6 +767,18 @@ static int execvpe_core(const char *file, char *const argv[], char *const envp[]
         p = z;
     }
     return eacces ? -EACCES : -ENOENT;
+}
+
+static int execvpe_core(const char *file, char *const argv[], char *const envp[])
+{
+    SM_OPAQUE(file);
+    if (!file || !*file)
+        return -ENOENT;
+    struct arena m;
+    ARENA_INIT(m, exec_sh_need(argv, envp), 0);
+    int rc = m.base ? execvpe_in(&m, file, argv, envp) : -ENOMEM;
+    arena_done(&m);
+    return rc;
 }
 
 SM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
@@ -733,34 +831,54 @@ SM_EXPORT int execle(const char *path, const char *arg, ...)
 SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
                           const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    char eb[SCRATCH_STACK], eb2[SCRATCH_STACK];
-    struct scratch es = {.own = eb, .own_len = sizeof eb},
-                   es2 = {.own = eb2, .own_len = sizeof eb2};
-    struct plan pl;
     int saved = errno;
+    struct arena m;
+    ARENA_INIT(m, exec_need(argv, envp), 1); /* mapped: the call returns (a small stack's) */
+    struct plan *pl = arena_take(&m, sizeof *pl);
+    if (!pl) {
+        arena_done(&m);
+        errno = saved;
+        return ENOMEM;
+    }
+    size_t planned = m.used;
     int tfd = tree_pass_begin();
-    int rc = plan_exec(&pl, path, argv);
+    int rc = plan_exec(pl, &m, path, argv);
     if (rc == 0) {
-        int elf = exec_elf(pl.elf);
+        int elf = exec_elf(&m, pl->elf);
         note_static(path, elf);
-        rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
-                                  env_build(envp, &es, tfd, 0, elf, pl.elf));
-        if (rc == ENOENT && plan_retry(&pl, path, argv) == 0) {
-            elf = exec_elf(pl.elf);
-            rc = SM_REAL(posix_spawn)(pid, pl.target, fa, attr, pl.argv,
-                                      env_build(envp, &es2, tfd, 0, elf, pl.elf));
+        rc = SM_REAL(posix_spawn)(pid, pl->target, fa, attr, pl->argv,
+                                  env_build(envp, &m, tfd, 0, elf, pl->elf));
+        m.used = planned;
+        if (rc == ENOENT && plan_retry(pl, &m, path, argv) == 0) {
+            elf = exec_elf(&m, pl->elf);
+            rc = SM_REAL(posix_spawn)(pid, pl->target, fa, attr, pl->argv,
+                                      env_build(envp, &m, tfd, 0, elf, pl->elf));
         }
     } else {
         rc = -rc;
     }
     tree_pass_end(tfd);
-    scratch_put(&pl.s);
-    scratch_put(&es2);
-    scratch_put(&es);
+    arena_done(&m);
     errno = saved;
     return rc;
 }
 SM_INNER_ALIAS(posix_spawn);
+
+/* posix_spawnp's look at a candidate: the shim's cores only for a path they answer (a thread's
+ * stack may be 16 KiB, and a core's resolution takes two PATH_MAX buffers of it) */
+static int spawnp_stat(const char *p, struct stat *st)
+{
+    if (SM_UNLIKELY(sm_maybe(p)))
+        return sm_fstatat_core(AT_FDCWD, p, st, 0);
+    return SM_REAL(fstatat)(AT_FDCWD, p, st, 0) == 0 ? 0 : -errno;
+}
+
+static int spawnp_access(const char *p)
+{
+    if (SM_UNLIKELY(sm_maybe(p)))
+        return sm_faccessat_core(AT_FDCWD, p, X_OK, AT_EACCESS);
+    return SM_REAL(faccessat)(AT_FDCWD, p, X_OK, AT_EACCESS) == 0 ? 0 : -errno;
+}
 
 SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
@@ -774,18 +892,23 @@ SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     if (!path)
         path = "/bin:/usr/bin";
     size_t fl = strlen(file);
-    char buf[PATH_MAX];
-    int err = ENOENT;
+    int err = ENOENT, saved = errno;
+    char *buf = arena_map(PATH_MAX); /* the candidates: not on a stack that may be 16 KiB */
+    if (!buf)
+        return ENOMEM;
     for (const char *p = path;; p++) {
         const char *z = strchrnul(p, ':');
         size_t dl = (size_t)(z - p);
-        if (dl + 1 + fl + 1 <= sizeof buf) {
-            int n = dl ? snprintf(buf, sizeof buf, "%.*s/%s", (int)dl, p, file)
-                       : snprintf(buf, sizeof buf, "%s", file);
+        if (dl + 1 + fl + 1 <= PATH_MAX) {
+            int n = dl ? snprintf(buf, PATH_MAX, "%.*s/%s", (int)dl, p, file)
+                       : snprintf(buf, PATH_MAX, "%s", file);
             struct stat st;
-            if (n > 0 && sm_fstatat_core(AT_FDCWD, buf, &st, 0) == 0 && S_ISREG(st.st_mode)) {
-                if (sm_faccessat_core(AT_FDCWD, buf, X_OK, AT_EACCESS) == 0)
-                    return SM_INNER(posix_spawn)(pid, buf, fa, attr, argv, envp);
+            if (n > 0 && spawnp_stat(buf, &st) == 0 && S_ISREG(st.st_mode)) {
+                if (spawnp_access(buf) == 0) {
+                    errno = saved;
+                    err = SM_INNER(posix_spawn)(pid, buf, fa, attr, argv, envp);
+                    break;
+                }
                 err = EACCES;
             }
         }
@@ -793,6 +916,8 @@ SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
             break;
         p = z;
     }
+    munmap(buf, PATH_MAX);
+    errno = saved;
     return err;
 }
 
