@@ -301,8 +301,12 @@ unsigned long sm_elf_tls_need(const char *path, const char *ldpath,
                               int (*dir)(const char *d, char *out, size_t size));
 /** sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC */
 int sm_elf_static(const char *path);
-/** Does the list (n bytes or up to its NUL; entries separated by ':', ';' or ' ', as the loader
- *  reads LD_LIBRARY_PATH, LD_PRELOAD and DT_RUNPATH) name the prefix or a path below it? */
-int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen);
+/** Does the list (n bytes or up to its NUL; entries separated by any byte of seps, as the
+ *  loader splits each list: SM_SEPS_*) name the prefix or a path below it? An entry spelt with
+ *  "//", "." or ".." is taken as naming it (shim/elf.c). */
+int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen, const char *seps);
+#define SM_SEPS_LIBPATH ":;" /* LD_LIBRARY_PATH (glibc: ':' and ';'; an empty entry: the cwd) */
+#define SM_SEPS_PRELOAD " :" /* LD_PRELOAD */
+#define SM_SEPS_RUNPATH ":"  /* DT_RUNPATH and DT_RPATH */
 
 #endif

@@ -55,7 +55,7 @@ static int dl_dep_in(const char *list, const char *name, int flags, int depth, v
         size_t t = strcspn(p, ":");
         if (t && !memchr(p, '$', t) &&
             snprintf(vpath, sizeof vpath, "%.*s/%s", (int)t, p, name) < (int)sizeof vpath) {
-            if (sm_list_under(p, t, sm_cfg.prefix, sm_cfg.plen)) {
+            if (sm_list_under(p, t, sm_cfg.prefix, sm_cfg.plen, SM_SEPS_RUNPATH)) {
                 struct sm_res r;
                 struct stat st;
                 if (sm_resolve(AT_FDCWD, vpath, SM_RES_ABS | SM_RES_FOLLOW, &r) == 0 &&
@@ -87,8 +87,8 @@ static int dl_deps(const char *tpath, int flags, int depth, void **held, int max
     /* DT_RPATH counts only when there is no DT_RUNPATH (the loader's rule) */
     const char *list =
         sm_elf_names(tpath, dl_collect, o) == 0 ? (o->has_runpath ? o->runpath : o->rpath) : NULL;
-    if (list &&
-        (o->prefix_needed || sm_list_under(list, strlen(list), sm_cfg.prefix, sm_cfg.plen))) {
+    if (list && (o->prefix_needed ||
+                 sm_list_under(list, strlen(list), sm_cfg.prefix, sm_cfg.plen, SM_SEPS_RUNPATH))) {
         for (size_t i = 0; i < o->nlen && n < max; i += strlen(o->names + i) + 1) {
             const char *name = o->names + i;
             void *h = NULL;

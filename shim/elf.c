@@ -26,16 +26,38 @@
 #define ELF_DYN_MAX  4096 /* entries of a dynamic section read in all (real ones hold < 100) */
 #define ELF_NEST_MAX 4    /* interpreters of interpreters, as the kernel nests them */
 
-/* Does the ':'-separated list (n bytes, or up to its NUL) name the prefix or a path below it? */
-int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen)
+/* One entry of a list (n bytes): does it name the prefix or a path below it? An absolute one
+ * spelt in a way this reading does not follow (an empty component, "." or ".."), and a relative
+ * one with a ".." (it may climb into the prefix's real path), are taken as naming it: that only
+ * adds the audit module. An empty entry is the cwd (glibc), which the kernel has in the tree when
+ * it lies under the prefix; another relative one lies below the cwd likewise, and one that starts
+ * with $ORIGIN (or another of the loader's tokens) below the object's own directory. */
+static int entry_under(const char *p, size_t n, const char *prefix, size_t plen)
+{
+    if (n > 0 && p[0] == '$')
+        return 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && p[j] != '/')
+            j++;
+        size_t c = j - i; /* the component [i, j) */
+        if ((c == 2 && p[i] == '.' && p[i + 1] == '.') ||
+            (p[0] == '/' && ((c == 0 && i > 0 && j < n) || (c == 1 && p[i] == '.'))))
+            return 1;
+        i = j + 1;
+    }
+    return n >= plen && p[0] == '/' && memcmp(p, prefix, plen) == 0 &&
+           (n == plen || p[plen] == '/');
+}
+
+int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen, const char *seps)
 {
     const char *p = list, *end = list + n;
     while (p < end && *p) {
         const char *e = p;
-        while (e < end && *e && *e != ':' && *e != ';' && *e != ' ')
+        while (e < end && *e && !strchr(seps, *e))
             e++;
-        size_t l = (size_t)(e - p);
-        if (l >= plen && memcmp(p, prefix, plen) == 0 && (l == plen || p[plen] == '/'))
+        if (entry_under(p, (size_t)(e - p), prefix, plen))
             return 1;
         p = (e < end && *e) ? e + 1 : e;
     }
@@ -142,7 +164,7 @@ static int names_prefix(void *arg, int tag, const char *s)
     const struct under *u = arg;
     if (tag == DT_NEEDED)
         return strncmp(s, u->prefix, u->plen) == 0 && s[u->plen] == '/';
-    return sm_list_under(s, strlen(s), u->prefix, u->plen);
+    return sm_list_under(s, strlen(s), u->prefix, u->plen, SM_SEPS_RUNPATH);
 }
 
 int sm_shebang_split(const char *b, size_t n, char interp[256], char arg[256])
@@ -241,7 +263,7 @@ int sm_elf_probe_in(const char *path, const char *prefix, size_t plen, void *mem
     if (!path) /* an exec of NULL: the kernel's EFAULT */
         return 0;
     for (int nest = 0; nest <= ELF_NEST_MAX; nest++) {
-        if (prefix && nest > 0 && sm_list_under(path, strlen(path), prefix, plen))
+        if (prefix && nest > 0 && sm_list_under(path, strlen(path), prefix, plen, ""))
             return SM_ELF_PREFIX; /* an interpreter under the prefix: the kernel cannot run it */
         int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
         if (fd < 0) /* the exec fails the same way, unless the file is execute-only */

@@ -279,10 +279,11 @@ static int env_shape(char *const envp[], struct env_shape *e)
             else if (has_name(v, "GLIBC_TUNABLES", 14))
                 e->tun = v + 15;
             else if (has_name(v, "LD_LIBRARY_PATH", 15))
-                e->want |=
-                    sm_list_under(e->ldp = v + 16, strlen(v + 16), sm_cfg.prefix, sm_cfg.plen);
+                e->want |= sm_list_under(e->ldp = v + 16, strlen(v + 16), sm_cfg.prefix,
+                                         sm_cfg.plen, SM_SEPS_LIBPATH);
         }
-    e->want |= e->pre && sm_list_under(e->pre, strlen(e->pre), sm_cfg.prefix, sm_cfg.plen);
+    e->want |= e->pre &&
+               sm_list_under(e->pre, strlen(e->pre), sm_cfg.prefix, sm_cfg.plen, SM_SEPS_PRELOAD);
     size_t plen = e->pre ? strlen(e->pre) : 0;
     e->alen = 9 + strlen(cw->libpath) + 20 + (e->aud ? strlen(e->aud) + 1 : 0) + 1;
     e->tlen = 16 + (e->tun ? strlen(e->tun) : 0) + 64;
