@@ -487,66 +487,72 @@ int sm_utime_core(const char *path, const struct utimbuf *ub)
     return sm_utimensat_core(AT_FDCWD, path, ub ? ts : NULL, 0);
 }
 
-/* One wrapper: pass `name realargs` through when the path is certainly not virtual, else the
+/* One wrapper: pass `name realargs` through when (dirfd, path) is certainly not virtual, else the
  * core. */
-#define ATTR(name, realargs, path, core)                                                           \
-    if (SM_LIKELY(!sm_maybe_cwd(path)))                                                            \
+#define ATTR(name, realargs, dirfd, path, core)                                                    \
+    if (SM_LIKELY(!sm_maybe_at(dirfd, path)))                                                      \
         return SM_REAL(name) realargs;                                                             \
     SM_CALL(core)
 
 SM_EXPORT int chmod(const char *path, mode_t mode)
 {
-    ATTR(chmod, (path, mode), path, sm_fchmodat_core(AT_FDCWD, path, mode, 0));
+    ATTR(chmod, (path, mode), AT_FDCWD, path, sm_fchmodat_core(AT_FDCWD, path, mode, 0));
 }
 
 SM_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    ATTR(fchmodat, (dirfd, path, mode, flags), path, sm_fchmodat_core(dirfd, path, mode, flags));
+    ATTR(fchmodat, (dirfd, path, mode, flags), dirfd, path,
+         sm_fchmodat_core(dirfd, path, mode, flags));
 }
 
 SM_EXPORT int lchmod(const char *path, mode_t mode)
 {
-    ATTR(lchmod, (path, mode), path, sm_fchmodat_core(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW));
+    ATTR(lchmod, (path, mode), AT_FDCWD, path,
+         sm_fchmodat_core(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW));
 }
 
 SM_EXPORT int chown(const char *path, uid_t u, gid_t g)
 {
-    ATTR(chown, (path, u, g), path, sm_fchownat_core(AT_FDCWD, path, u, g, 0));
+    ATTR(chown, (path, u, g), AT_FDCWD, path, sm_fchownat_core(AT_FDCWD, path, u, g, 0));
 }
 
 SM_EXPORT int lchown(const char *path, uid_t u, gid_t g)
 {
-    ATTR(lchown, (path, u, g), path, sm_fchownat_core(AT_FDCWD, path, u, g, AT_SYMLINK_NOFOLLOW));
+    ATTR(lchown, (path, u, g), AT_FDCWD, path,
+         sm_fchownat_core(AT_FDCWD, path, u, g, AT_SYMLINK_NOFOLLOW));
 }
 
 SM_EXPORT int fchownat(int dirfd, const char *path, uid_t u, gid_t g, int flags)
 {
-    ATTR(fchownat, (dirfd, path, u, g, flags), path, sm_fchownat_core(dirfd, path, u, g, flags));
+    ATTR(fchownat, (dirfd, path, u, g, flags), dirfd, path,
+         sm_fchownat_core(dirfd, path, u, g, flags));
 }
 
 SM_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
 {
-    ATTR(utimensat, (dirfd, path, ts, flags), path, sm_utimensat_core(dirfd, path, ts, flags));
+    ATTR(utimensat, (dirfd, path, ts, flags), dirfd, path,
+         sm_utimensat_core(dirfd, path, ts, flags));
 }
 
 SM_EXPORT int utimes(const char *path, const struct timeval tv[2])
 {
-    ATTR(utimes, (path, tv), path, sm_futimesat_core(AT_FDCWD, path, tv, 0));
+    ATTR(utimes, (path, tv), AT_FDCWD, path, sm_futimesat_core(AT_FDCWD, path, tv, 0));
 }
 
 SM_EXPORT int lutimes(const char *path, const struct timeval tv[2])
 {
-    ATTR(lutimes, (path, tv), path, sm_futimesat_core(AT_FDCWD, path, tv, AT_SYMLINK_NOFOLLOW));
+    ATTR(lutimes, (path, tv), AT_FDCWD, path,
+         sm_futimesat_core(AT_FDCWD, path, tv, AT_SYMLINK_NOFOLLOW));
 }
 
 SM_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
 {
-    ATTR(futimesat, (dirfd, path, tv), path, sm_futimesat_core(dirfd, path, tv, 0));
+    ATTR(futimesat, (dirfd, path, tv), dirfd, path, sm_futimesat_core(dirfd, path, tv, 0));
 }
 
 SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
 {
-    ATTR(utime, (path, ub), path, sm_utime_core(path, ub));
+    ATTR(utime, (path, ub), AT_FDCWD, path, sm_utime_core(path, ub));
 }
 
 /* ---- special files --------------------------------------------------------------------------- */

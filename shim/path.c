@@ -19,9 +19,8 @@
 #include <unistd.h>
 
 static int has_dots(const char *p);
-static int dotdots(const char *p);
-static int cwd_room; /* with sm_cwd_plain: how many ".." a relative path may hold and still stay
-                        below every directory the cwd shares with the prefix */
+static int leading_dotdots(const char *p);
+static int plain_room(const char *real);
 
 /* The pre-filter's second half (sm_look_in, shim.h, answered the common pass-through): p is
  * readable, dots says whether it holds "/." (perhaps only a name that starts with a dot), cwd_rel
@@ -29,11 +28,20 @@ static int cwd_room; /* with sm_cwd_plain: how many ".." a relative path may hol
 int sm_look_more(const char *p, int dots, int cwd_rel)
 {
     if (p[0] != '/') {
-        /* with a plain cwd, only ".." components may climb to the prefix: as many as the cwd
-         * is deeper than the directories it shares with the prefix (counted as written) */
-        if (cwd_rel && p[0] && __atomic_load_n(&sm_cwd_plain, __ATOMIC_ACQUIRE) && !SM_GUARD_ON() &&
-            dotdots(p) < __atomic_load_n(&cwd_room, __ATOMIC_RELAXED))
-            return 0;
+        /* with a plain cwd, only ".." components may climb to the prefix. A path whose ".." all
+         * come first climbs from the cwd as it is now (it may have been moved since the shim
+         * looked at it: getcwd), and passes when it climbs less than the cwd is deeper than the
+         * directories it shares with the prefix; a ".." after a name may climb from where a
+         * link leads, which only the full resolution follows. */
+        if (cwd_rel && p[0] && __atomic_load_n(&sm_cwd_plain, __ATOMIC_ACQUIRE) && !SM_GUARD_ON()) {
+            int up = leading_dotdots(p);
+            if (up == 0)
+                return 0;
+            char now[256]; /* a longer cwd takes the full resolution: this runs on the small
+                              stacks of signal handlers too (SUD) */
+            if (up > 0 && SM_REAL(getcwd)(now, sizeof now) && up < plain_room(now))
+                return 0;
+        }
         return sm_w()->ok; /* relative: depends on the cwd or the dirfd */
     }
     if (p[1] == '/' || (p[1] == sm_cfg.prefix[1] && sm_under_prefix(p) >= 0))
@@ -227,12 +235,24 @@ static int has_dots(const char *p)
     return 0;
 }
 
-/* The number of ".." components of p. */
-static int dotdots(const char *p)
+/* The number of ".." components of relative path p when they all come before its first other
+ * name ("." aside), else -1. */
+static int leading_dotdots(const char *p)
 {
-    int n = 0;
-    for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2)
-        n += (s == p || s[-1] == '/') && (s[2] == '/' || s[2] == '\0');
+    int n = 0, named = 0;
+    for (const char *s = p; *s;) {
+        size_t len = strcspn(s, "/");
+        if (len == 2 && s[0] == '.' && s[1] == '.') {
+            if (named)
+                return -1;
+            n++;
+        } else if (len && !(len == 1 && s[0] == '.')) {
+            named = 1;
+        }
+        s += len;
+        while (*s == '/')
+            s++;
+    }
     return n;
 }
 
@@ -345,6 +365,14 @@ static int classify_dir(const char *real)
     return CWD_OUTSIDE;
 }
 
+/* With the cwd at real (an absolute real path): how many ".." a relative path may start with and
+ * still stay below every directory the cwd shares with the prefix; 0 when the cwd is not plain
+ * (in the tree, above the prefix, under /proc or /dev). The one test of a plain cwd. */
+static int plain_room(const char *real)
+{
+    return classify_dir(real) == CWD_OUTSIDE && !special_dir(real) ? climb_room(real) : 0;
+}
+
 /* The cwd as a virtual-namespace absolute path; returns its class or -errno. */
 static int cwd_get(char *out, size_t size)
 {
@@ -366,10 +394,8 @@ static int cwd_state(void)
     if (st < 0)
         return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
     __atomic_store_n(&cwd_state_v, st, __ATOMIC_RELEASE);
-    if (st == CWD_OUTSIDE && !special_dir(buf)) {
-        __atomic_store_n(&cwd_room, climb_room(buf), __ATOMIC_RELAXED);
+    if (plain_room(buf) > 0)
         __atomic_store_n(&sm_cwd_plain, 1, __ATOMIC_RELEASE);
-    }
     return st;
 }
 
