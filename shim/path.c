@@ -12,6 +12,7 @@
 #include "smshim.h"
 #include "../cache/cache.h"
 
+#include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -384,6 +385,15 @@ static int cwd_get(char *out, size_t size)
     return st;
 }
 
+/* Does this process run in its parent's memory (a vfork child, posix_spawn's child)? Its cwd is
+ * its own, but what it would remember of it would be its parent's once it execs. A refused kcmp
+ * (the parent's credentials differ, which a vfork child's do not) is taken as memory of its own. */
+static int memory_of_parent(void)
+{
+    long me = SM_REAL(syscall)(SYS_getpid), parent = SM_REAL(syscall)(SYS_getppid);
+    return SM_REAL(syscall)(SYS_kcmp, me, parent, KCMP_VM, 0L, 0L) == 0;
+}
+
 static int cwd_state(void)
 {
     int st = __atomic_load_n(&cwd_state_v, __ATOMIC_ACQUIRE);
@@ -393,6 +403,8 @@ static int cwd_state(void)
     st = cwd_get(buf, sizeof buf);
     if (st < 0)
         return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
+    if (memory_of_parent())
+        return st; /* a chdir here made the parent forget; only the parent may learn */
     __atomic_store_n(&cwd_state_v, st, __ATOMIC_RELEASE);
     if (plain_room(buf) > 0)
         __atomic_store_n(&sm_cwd_plain, 1, __ATOMIC_RELEASE);

@@ -4,16 +4,19 @@
 # prefix: a call that takes a directory fd (fchmodat, fchownat, utimensat) resolves a relative
 # path against that fd, not the cwd; a climb by ".." counts from where the cwd is now (it may
 # have been renamed to a shallower place since the shim looked at it); a ".." after a symbolic
-# link climbs from the link's target, as the kernel does.
+# link climbs from the link's target, as the kernel does; what a vfork child (subprocess with
+# cwd=, whose exec of ./x looks at its new cwd) learns of its cwd is not taken for its parent's.
 . "$(dirname "$0")/../lib/common.sh"
 
-mkdir -p "$T/out/a" "$T/r/1/2/3/4/5/6/7/8"
+mkdir -p "$T/out/a" "$T/r/1/2/3/4/5/6/7/8" "$T/w"
+printf '#!/bin/sh\nexit 0\n' >"$T/w/x"
+chmod +x "$T/w/x"
 ln -s / "$T/out/a/root"
 echo plain >"$T/out/a/f"
 shim mkdir -p /sm/cw
 shim sh -c 'echo virtual >/sm/cw/f'
 cat >"$T/climb.py" <<'EOF'
-import os, stat, sys
+import os, stat, subprocess, sys
 T = sys.argv[1]
 def read(p):
     try:
@@ -45,6 +48,10 @@ say("deep", read("nothing"))  # the shim learns the cwd, deep below /
 os.rename(T + "/r/1/2/3/4/5/6/7/8", T + "/s")
 up = "../" * (len(os.getcwd().strip("/").split("/")))
 say("climb after the cwd moved up", read(up + "sm/cw/f"))
+os.chdir("/")
+say("from /", read("sm/cw/f"))
+say("child in another cwd", subprocess.run(["./x"], cwd=T + "/w").returncode)
+say("from / after the child", read("sm/cw/f"))
 print("\n".join(res))
 EOF
 shim "$PY" "$T/climb.py" "$T" >"$T/got" 2>&1 || { cat "$T/got"; fail "the script failed"; }
@@ -59,6 +66,9 @@ link then climb virtual
 plain again plain
 deep E2
 climb after the cwd moved up virtual
+from / virtual
+child in another cwd 0
+from / after the child virtual
 EOF
 diff "$T/want" "$T/got" || fail "paths that reach the prefix went to the kernel (< wanted, > under the shim)"
 echo "ok - $(wc -l <"$T/want") dirfd, link and moved-cwd cases from a plain cwd"
