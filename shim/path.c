@@ -662,12 +662,17 @@ static int resolve_inner(int dirfd, const char *path, int flags, struct sm_res *
         return 0;
     if (strnlen(path, PATH_MAX) >= PATH_MAX)
         return -ENAMETOOLONG;
-    if (SM_UNLIKELY(sm_procfd_hidden(dirfd, path)))
-        return -ENOENT; /* for the program the shim's descriptors are not open (procfd.c) */
     if (path[0] == '/') {
         r->fd = AT_FDCWD;
+        long off;
+        if (path[1] != '/' && (off = sm_under_prefix(path)) >= 0 && !has_dots(path))
+            return to_tree(path + off, 1, flags, r); /* in the tree as written: not in /proc */
+        if (SM_UNLIKELY(sm_procfd_names_own(path)))
+            return -ENOENT; /* for the program the shim's descriptors are not open (procfd.c) */
         return resolve_vabs(path, path, flags, r);
     }
+    if (SM_UNLIKELY(sm_procfd_hidden(dirfd, path)))
+        return -ENOENT;
     int dots = has_dots(path);
     if (dirfd == AT_FDCWD) {
         int st = cwd_state();

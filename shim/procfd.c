@@ -156,15 +156,30 @@ __attribute__((noinline)) static int names_own_walked(const char *abs)
     }
 }
 
+/* abs holds a "//" past its leading slashes or a "/.", and an "fd": the only paths another
+ * spelling of the fd directories can be (one pass; every call under the prefix asks) */
+static int odd_spelling(const char *abs)
+{
+    const char *s = abs;
+    while (s[0] == '/' && s[1] == '/')
+        s++;
+    for (; *s; s++)
+        if (*s == '/' && (s[1] == '/' || s[1] == '.'))
+            return strstr(abs, "fd") != NULL;
+    return 0;
+}
+
 int sm_procfd_names_own(const char *abs)
 {
-    if (names_own(abs))
+    const char *q = abs;
+    while (q[0] == '/' && q[1] == '/')
+        q++;
+    if (sm_procfd_maybe(q) && names_own(abs))
         return 1;
     /* another spelling of the same directories: "/dev//fd/N", "/proc/self/./fd/N",
      * "/dev/fd/../fd/N" (rare; a path with no "fd" in it names none, however it is walked:
      * ~/.cache and its like are not walked) */
-    return (strstr(abs + 1, "//") || strstr(abs, "/.")) && strstr(abs, "fd") &&
-           names_own_walked(abs);
+    return odd_spelling(abs) && names_own_walked(abs);
 }
 
 /* The directory a descriptor is open on (the kernel's name for it), into buf. 0 or -1. */
