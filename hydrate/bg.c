@@ -161,7 +161,9 @@ static void exit_work(void)
     uint64_t until = smc_now_ms() + (uint64_t)smh_stall_ms(smh_bg.o.cache);
     if (until > by)
         until = by;
-    while (smh_http_inflight() > 0 && smc_now_ms() < until)
+    /* (a server found not answering answers none of them: no process waits on it) */
+    while (smh_http_inflight() > 0 && smc_now_ms() < until && !smh_engine_unreachable(e) &&
+           !smh_silent(smh_bg.o.cache, NULL))
         smh_sleep_ms(BG_INFLIGHT_POLL_MS);
     /* a thread that held a slot across its last request may not give it back before the process
      * ends, and the slot would stay taken until that request's deadline: with nothing in flight
