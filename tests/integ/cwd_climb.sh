@@ -17,19 +17,8 @@ shim mkdir -p /sm/cw
 shim sh -c 'echo virtual >/sm/cw/f'
 cat >"$T/climb.py" <<'EOF'
 import os, stat, subprocess, sys
+from relpaths import do, read
 T = sys.argv[1]
-def read(p):
-    try:
-        with open(p) as f:
-            return f.read().strip()
-    except OSError as e:
-        return "E" + str(e.errno)
-def do(fn):
-    try:
-        fn()
-        return "ok"
-    except OSError as e:
-        return "E" + str(e.errno)
 res = []
 def say(what, got):
     res.append("%s %s" % (what, got))
@@ -54,7 +43,7 @@ say("child in another cwd", subprocess.run(["./x"], cwd=T + "/w").returncode)
 say("from / after the child", read("sm/cw/f"))
 print("\n".join(res))
 EOF
-shim "$PY" "$T/climb.py" "$T" >"$T/got" 2>&1 || { cat "$T/got"; fail "the script failed"; }
+PYTHONPATH="$SRC/tests/lib" shim "$PY" "$T/climb.py" "$T" >"$T/got" 2>&1 || { cat "$T/got"; fail "the script failed"; }
 cat >"$T/want" <<'EOF'
 plain plain
 fchmodat from / ok

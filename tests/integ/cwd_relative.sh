@@ -14,19 +14,8 @@ shim mkdir -p /sm/cw
 shim sh -c 'echo virtual >/sm/cw/f'
 cat >"$T/rel.py" <<'EOF'
 import os, subprocess, sys, threading
+from relpaths import read, st1
 out = sys.argv[1]
-def read(p):
-    try:
-        with open(p) as f:
-            return f.read().strip()
-    except OSError as e:
-        return "E" + str(e.errno)
-def st1(p):
-    try:
-        os.stat(p)
-        return "ok"
-    except OSError as e:
-        return "E" + str(e.errno)
 def st(p, other):  # a name that is there first: the shim learns where the cwd is
     st1(other)
     a, b, c = st1(p), st1(p), read(p)
@@ -86,7 +75,7 @@ if theirs:
     say("plain 6", read(".dot"))
 print("\n".join(res))
 EOF
-shim "$PY" "$T/rel.py" "$T/out" >"$T/got" 2>&1 || { cat "$T/got"; fail "the script failed"; }
+PYTHONPATH="$SRC/tests/lib" shim "$PY" "$T/rel.py" "$T/out" >"$T/got" 2>&1 || { cat "$T/got"; fail "the script failed"; }
 cat >"$T/want" <<'EOF'
 plain plain
 dot dot
@@ -121,16 +110,11 @@ export SMSHIM_PREFIX="$T/deep/pfx" SMSHIM_CACHE="$T/cache2"
 shim sh -c "mkdir -p '$T/deep/pfx/d' && echo virtual >'$T/deep/pfx/d/f'"
 cat >"$T/deep.py" <<'EOF'
 import os
-def read(p):
-    try:
-        with open(p) as f:
-            return f.read().strip()
-    except OSError as e:
-        return "E" + str(e.errno)
+from relpaths import read
 os.chdir(os.environ["SMSHIM_PREFIX"] + "/../other/x/y")
 print(read("../../f"), read("../../f"), read("../../../pfx/d/f"), read("../../f"),
       read("../../../pfx/d/f"), read("../../../other/../pfx/d/f"))
 EOF
-got=$(shim "$PY" "$T/deep.py" 2>&1)
+got=$(PYTHONPATH="$SRC/tests/lib" shim "$PY" "$T/deep.py" 2>&1)
 [ "$got" = "plain plain virtual plain virtual virtual" ] || fail "with the prefix $SMSHIM_PREFIX: $got"
 echo "ok - a cwd beside a deeper prefix reaches it by climbing to their common directory"
