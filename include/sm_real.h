@@ -254,6 +254,10 @@ void sm_brief_end(void);
  *  (the library's state) is its parent's, its table of descriptors a copy? It must then change
  *  nothing of that state; its copies of the library's descriptors close at its exec. */
 int sm_vm_borrowed(void);
+/** This process and its parent share their memory (a vfork child, posix_spawn's child, a clone
+ *  with CLONE_VM): 1; they do not: 0; kcmp cannot tell (refused, absent): -1, for the caller to
+ *  decide. */
+int sm_vm_parents(void);
 /** sm_brief_begin, then openat(dirfd, path, flags | O_CLOEXEC, mode): the fd, or -1 (errno set,
  *  and the bracket ended). */
 int sm_brief_openat(int dirfd, const char *path, int flags, mode_t mode);

@@ -11,7 +11,6 @@
 #include "smshim.h"
 
 #include <link.h>
-#include <linux/kcmp.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -38,8 +37,7 @@ struct arena {
  * mapping it makes outlives its exec there. Where kcmp cannot tell, taken as shared. */
 static int vm_shared(void)
 {
-    long me = SM_REAL(syscall)(SYS_getpid), pp = SM_REAL(syscall)(SYS_getppid);
-    return SM_REAL(syscall)(SYS_kcmp, me, pp, KCMP_VM, 0L, 0L) <= 0;
+    return sm_vm_parents() != 0;
 }
 
 static void *arena_map(size_t len)

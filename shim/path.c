@@ -12,7 +12,6 @@
 #include "smshim.h"
 #include "../cache/cache.h"
 
-#include <linux/kcmp.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -390,8 +389,7 @@ static int cwd_get(char *out, size_t size)
  * (the parent's credentials differ, which a vfork child's do not) is taken as memory of its own. */
 static int memory_of_parent(void)
 {
-    long me = SM_REAL(syscall)(SYS_getpid), parent = SM_REAL(syscall)(SYS_getppid);
-    return SM_REAL(syscall)(SYS_kcmp, me, parent, KCMP_VM, 0L, 0L) == 0;
+    return sm_vm_parents() == 1;
 }
 
 static int cwd_state(void)
@@ -615,16 +613,23 @@ static int to_tree(const char *rest, int stable, int flags, struct sm_res *r)
  * the path does not concern the prefix); vabs is either orig or r->buf. */
 static int resolve_vabs(const char *vabs, const char *orig, int flags, struct sm_res *r)
 {
+    /* the program's own path, outside the tree as written, may name one of the shim's
+     * descriptors (a joined one was looked at as the relative path it came from) */
+    int own = vabs == orig;
     if (vabs[1] != '/' && !has_dots(vabs)) {
         long off = sm_under_prefix(vabs);
         if (off >= 0)
-            return to_tree(vabs + off, vabs == orig, flags, r);
-        if (vabs != orig) {
+            return to_tree(vabs + off, own, flags, r); /* in the tree as written: not in /proc */
+        if (own && SM_UNLIKELY(sm_procfd_names_own(vabs)))
+            return -ENOENT; /* for the program the shim's descriptors are not open (procfd.c) */
+        if (!own) {
             r->fd = AT_FDCWD;
             r->path = r->buf;
         }
         return 0;
     }
+    if (own && SM_UNLIKELY(sm_procfd_names_own(vabs)))
+        return -ENOENT;
     char c[PATH_MAX];
     int touched = 0;
     int rc = canon(vabs, c, sizeof c, &touched);
@@ -664,11 +669,6 @@ static int resolve_inner(int dirfd, const char *path, int flags, struct sm_res *
         return -ENAMETOOLONG;
     if (path[0] == '/') {
         r->fd = AT_FDCWD;
-        long off;
-        if (path[1] != '/' && (off = sm_under_prefix(path)) >= 0 && !has_dots(path))
-            return to_tree(path + off, 1, flags, r); /* in the tree as written: not in /proc */
-        if (SM_UNLIKELY(sm_procfd_names_own(path)))
-            return -ENOENT; /* for the program the shim's descriptors are not open (procfd.c) */
         return resolve_vabs(path, path, flags, r);
     }
     if (SM_UNLIKELY(sm_procfd_hidden(dirfd, path)))

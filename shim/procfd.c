@@ -156,16 +156,13 @@ __attribute__((noinline)) static int names_own_walked(const char *abs)
     }
 }
 
-/* abs holds a "//" past its leading slashes or a "/.", and an "fd": the only paths another
- * spelling of the fd directories can be (one pass; every call under the prefix asks) */
-static int odd_spelling(const char *abs)
+/* p (an absolute path past all but the last of its leading slashes) holds a "//" or a "/.", and
+ * an "fd": the only paths another spelling of the fd directories can be (one pass) */
+static int odd_spelling(const char *p)
 {
-    const char *s = abs;
-    while (s[0] == '/' && s[1] == '/')
-        s++;
-    for (; *s; s++)
+    for (const char *s = p; *s; s++)
         if (*s == '/' && (s[1] == '/' || s[1] == '.'))
-            return strstr(abs, "fd") != NULL;
+            return strstr(p, "fd") != NULL;
     return 0;
 }
 
@@ -179,7 +176,7 @@ int sm_procfd_names_own(const char *abs)
     /* another spelling of the same directories: "/dev//fd/N", "/proc/self/./fd/N",
      * "/dev/fd/../fd/N" (rare; a path with no "fd" in it names none, however it is walked:
      * ~/.cache and its like are not walked) */
-    return odd_spelling(abs) && names_own_walked(abs);
+    return odd_spelling(q) && names_own_walked(abs);
 }
 
 /* The directory a descriptor is open on (the kernel's name for it), into buf. 0 or -1. */

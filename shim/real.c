@@ -398,6 +398,13 @@ void sm_host_fd_end(void)
  * process of another pid whose memory is that process's (kcmp KCMP_VM; refused or unknown, taken
  * as shared: the parent's state is what must not change) is one. A raw fork's child has memory
  * of its own. */
+int sm_vm_parents(void)
+{
+    long me = SM_REAL(syscall)(SYS_getpid), parent = SM_REAL(syscall)(SYS_getppid);
+    long r = SM_REAL(syscall)(SYS_kcmp, me, parent, KCMP_VM, 0L, 0L);
+    return r == 0 ? 1 : r > 0 ? 0 : -1;
+}
+
 int sm_vm_borrowed(void)
 {
     pid_t p = __atomic_load_n(&gate_pid, __ATOMIC_RELAXED), me;

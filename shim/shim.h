@@ -271,29 +271,10 @@ extern int sm_cwd_plain;
 #define SM_PLAIN_REL(p, dots, cwd_rel)                                                             \
     ((cwd_rel) && (p)[0] != '/' && (p)[0] != '.' && (p)[0] != '\0' && !(dots) &&                   \
      __atomic_load_n(&sm_cwd_plain, __ATOMIC_RELAXED))
-/** The pass-through sm_look_in answers by itself: 0 when the call surely passes through (also
- *  when the path is NULL or unreadable, or the shim is off), else 1 + the probe's answer, for
- *  sm_look_rest. For the busiest wrappers, whose look closer is out of their body (SM_SLOW). */
-static inline __attribute__((always_inline)) int sm_pre(const char *p, int cwd_rel)
-{
-    SM_OPAQUE(p);
-    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib) || SM_UNLIKELY(p == NULL))
-        return 0;
-    int dots = sm_probe(p);
-    if (SM_UNLIKELY(dots < 0))
-        return 0;
-    unsigned char c = (unsigned char)p[1];
-    if (SM_LIKELY(SM_PLAIN_ABS(p, c, dots) || SM_PLAIN_REL(p, dots, cwd_rel)) &&
-        SM_LIKELY(!SM_GUARD_ON()))
-        return 0;
-    return 1 + dots;
-}
-/** sm_maybe_at's answer once sm_pre answered pre (> 0). */
-static inline int sm_look_rest(const char *p, int pre, int cwd_rel)
-{
-    return sm_look_more(p, pre - 1, cwd_rel) > 0;
-}
-static inline __attribute__((always_inline)) int sm_look_in(const char *p, int cwd_rel)
+/** The part of the pre-filter inline in every wrapper: -1 the path is NULL or not readable
+ *  memory, 0 the call surely passes through (or the shim is off, or the library calls), else
+ *  1 + the probe's answer, for sm_look_more to decide. */
+static inline __attribute__((always_inline)) int sm_look_first(const char *p, int cwd_rel)
 {
     SM_OPAQUE(p);
     if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib))
@@ -307,7 +288,25 @@ static inline __attribute__((always_inline)) int sm_look_in(const char *p, int c
     if (SM_LIKELY(SM_PLAIN_ABS(p, c, dots) || SM_PLAIN_REL(p, dots, cwd_rel)) &&
         SM_LIKELY(!SM_GUARD_ON()))
         return 0;
-    return sm_look_more(p, dots, cwd_rel);
+    return 1 + dots;
+}
+/** sm_look_first for the busiest wrappers, whose look closer is out of their body (SM_SLOW): 0
+ *  when the call surely passes through (a NULL or unreadable path too: the kernel's EFAULT), else
+ *  what sm_look_rest takes. */
+static inline __attribute__((always_inline)) int sm_pre(const char *p, int cwd_rel)
+{
+    int f = sm_look_first(p, cwd_rel);
+    return f > 0 ? f : 0;
+}
+/** sm_maybe_at's answer once sm_pre answered pre (> 0). */
+static inline int sm_look_rest(const char *p, int pre, int cwd_rel)
+{
+    return sm_look_more(p, pre - 1, cwd_rel) > 0;
+}
+static inline __attribute__((always_inline)) int sm_look_in(const char *p, int cwd_rel)
+{
+    int f = sm_look_first(p, cwd_rel);
+    return f > 0 ? sm_look_more(p, f - 1, cwd_rel) : f;
 }
 /** For a call whose relative paths may be relative to a directory fd the shim has not looked at
  *  (or to none): a relative path always looks closer. */
