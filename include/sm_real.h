@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@
     X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr) X(setxattr) X(lsetxattr)                \
     X(removexattr) X(lremovexattr) X(statfs) X(statvfs) X(pathconf)                             \
     X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
-    X(syscall) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
+    X(syscall) X(clone) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
     X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_addchdir_np)                 \
     X(dlopen) X(dlmopen) X(dlinfo) X(inotify_add_watch)                                         \
     X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
@@ -201,8 +202,13 @@ int sm_fd_lift(int fd);
 int sm_fd_lift2(int rc, int fds[2]);
 /** The library closed or gave up fd. */
 void sm_fd_forget(int fd);
-/** Is fd the library's? */
-int sm_fd_is_own(int fd);
+/** Is fd the library's? (bit fd of sm_own_fds, shim/real.c) */
+extern uint64_t sm_own_fds[SM_FD_MAX / 64] __attribute__((visibility("hidden")));
+static inline int sm_fd_is_own(int fd)
+{
+    return (unsigned)fd < SM_FD_MAX &&
+           (__atomic_load_n(&sm_own_fds[(unsigned)fd / 64], __ATOMIC_RELAXED) >> (fd % 64)) & 1;
+}
 /** The lowest marked descriptor >= from, or -1. */
 int sm_fd_next_own(int from);
 /** *holder names a descriptor of the library's that may be moved elsewhere when the host wants
@@ -215,6 +221,10 @@ int sm_fd_vacate(int fd);
  *  kernel's table of descriptors is grown to hold the reserved range, which costs an RCU grace
  *  period once the table is shared by threads (shim/real.c). */
 void sm_fd_before_threads(void);
+/** The process may have another thread sharing its table of descriptors from now on (a clone
+ *  the shim saw start one): host calls take the lift gate (sm_host_alone is 0). Async-signal-safe:
+ *  what sm_fd_before_threads does besides, a SIGSYS handler cannot. */
+void sm_gate_shared(void);
 /** In a fork child (its only thread, before anything else of the library's runs): the parent's
  *  descriptors the child never uses (LMDB's files of the environment it abandoned, libcurl's
  *  sockets and pipes of connections whose threads are not there) are closed, so that for the
@@ -268,6 +278,13 @@ void sm_brief_close(int fd);
  *  the raw forms, fork) is bracketed by these two (shim/fd.c). Async-signal-safe. */
 void sm_host_fd_begin(void);
 void sm_host_fd_end(void);
+/** No second thread has started in this process (shim/real.c registers the gate before the
+ *  first): no lift of another thread's can be in flight, so a host call needs no bracket. */
+extern int sm_gate_registered __attribute__((visibility("hidden")));
+static inline int sm_host_alone(void)
+{
+    return !__atomic_load_n(&sm_gate_registered, __ATOMIC_ACQUIRE);
+}
 
 /** dlopen(name, flags) for the library (libcurl, cJSON, liblmdb): the loader's descriptors are
  *  opened in a table of descriptors of the loading thread's own, never in the program's

@@ -73,11 +73,17 @@ void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok)
     free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
 }
 
+/* Does fd have an entry (opened for writing under the prefix, by this process or a parent)? */
+static inline int wfd_held(int fd)
+{
+    return fd >= 0 && fd < WFD_MAX && __atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED);
+}
+
 /* close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by
  * this process and its close is to record it. */
 static int wfd_closing(int fd, char key[PATH_MAX])
 {
-    if (fd < 0 || fd >= WFD_MAX || !__atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED))
+    if (!wfd_held(fd))
         return 0;
     pid_t owner = __atomic_load_n(&wfd[fd].owner, __ATOMIC_RELAXED);
     /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
@@ -144,24 +150,32 @@ static void closed(int what, const char *key, const struct stat *st)
         sm_note_write_st(NULL, st);
 }
 
-int sm_close_core(int fd)
+/* The close that has something to note (a file opened for writing under the prefix, the guard
+ * on): its key and stat are out of the frame of the plain close. Inside the host's bracket. */
+static SM_SLOW int close_noting(int fd)
 {
     char key[PATH_MAX];
     struct stat st;
-    if (SM_UNLIKELY(sm_fd_is_own(fd))) {
-        sm_log(SM_LOG_DEBUG, "the program closed descriptor %d, the shim's: left open", fd);
-        return -EBADF; /* for the host, the shim's descriptors do not exist */
-    }
-    sm_host_fd_begin(); /* no library open is between its open and its lift (real.c) */
-    if (SM_UNLIKELY(sm_fd_is_own(fd))) { /* lifted meanwhile */
-        sm_host_fd_end();
-        return -EBADF;
-    }
     int what = closing(fd, key, &st);
     int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
     sm_host_fd_end();
     if (SM_UNLIKELY(what != CLOSE_PLAIN))
         closed(what, key, &st);
+    return rc;
+}
+
+int sm_close_core(int fd)
+{
+    sm_host_fd_begin(); /* no library open is between its open and its lift (real.c) */
+    if (SM_UNLIKELY(sm_fd_is_own(fd))) {
+        sm_host_fd_end();
+        sm_log(SM_LOG_DEBUG, "the program closed descriptor %d, the shim's: left open", fd);
+        return -EBADF; /* for the host, the shim's descriptors do not exist */
+    }
+    if (SM_UNLIKELY(SM_GUARD_ON()) || SM_UNLIKELY(wfd_held(fd)))
+        return close_noting(fd);
+    int rc = SM_REAL(close)(fd) == 0 ? 0 : -errno;
+    sm_host_fd_end();
     return rc;
 }
 
@@ -189,18 +203,33 @@ static int park_close(int fd)
     return rc < 0 ? -1 : 0;
 }
 
+/* liblmdb or libcurl closing one of its own */
+static SM_SLOW int lib_close(int fd)
+{
+    if (SM_UNLIKELY(sm_own_table))
+        return SM_REAL(close)(fd); /* in a table of the thread's own (real.c) */
+    if (SM_UNLIKELY(fd >= 0 && fd == __atomic_load_n(&parked, __ATOMIC_ACQUIRE)))
+        return park_close(fd);
+    if (smh_csock_closing(fd))
+        return 0; /* a descriptor of a libcurl handle's */
+    return sm_lib_close(fd);
+}
+
+static SM_SLOW int close_slow(int fd)
+{
+    SM_CALL(sm_close_core(fd));
+}
+
 SM_EXPORT int close(int fd)
 {
-    if (SM_UNLIKELY(sm_in_lib)) { /* liblmdb or libcurl closing one of its own */
-        if (SM_UNLIKELY(sm_own_table))
-            return SM_REAL(close)(fd); /* in a table of the thread's own (real.c) */
-        if (SM_UNLIKELY(fd >= 0 && fd == __atomic_load_n(&parked, __ATOMIC_ACQUIRE)))
-            return park_close(fd);
-        if (smh_csock_closing(fd))
-            return 0; /* a descriptor of a libcurl handle's */
-        return sm_lib_close(fd);
-    }
-    SM_CALL(sm_close_core(fd));
+    if (SM_UNLIKELY(sm_in_lib))
+        return lib_close(fd);
+    /* the common close, in a process with one thread: nothing to note, and no lift in flight
+     * that the bracket would wait for */
+    if (SM_LIKELY(sm_host_alone()) && SM_LIKELY(!sm_fd_is_own(fd)) && SM_LIKELY(!SM_GUARD_ON()) &&
+        SM_LIKELY(!wfd_held(fd)))
+        return SM_REAL(close)(fd);
+    return close_slow(fd);
 }
 
 SM_EXPORT int fclose(FILE *f)

@@ -181,9 +181,9 @@ int sm_thread_start_passed(pthread_t *t, const pthread_attr_t *attr, void *(*fn)
 
 /* ---- the library's own descriptors (sm_real.h) ----------------------------------------------- */
 
-static uint64_t own_fd[SM_FD_MAX / 64]; /* bit fd: the library's (words: a scan is short) */
-static int fd_base = -1;                /* first number of the reserved range, set once */
-static int fd_top;                      /* the range's end (the limit), set before fd_base */
+uint64_t sm_own_fds[SM_FD_MAX / 64]; /* bit fd: the library's (words: a scan is short) */
+static int fd_base = -1;             /* first number of the reserved range, set once */
+static int fd_top;                   /* the range's end (the limit), set before fd_base */
 #define MOVABLE_MAX 4
 static int *movable[MOVABLE_MAX]; /* holders of descriptors that may be moved */
 
@@ -209,15 +209,9 @@ static void fd_mark(int fd, int on)
         return;
     uint64_t bit = (uint64_t)1 << (fd % 64);
     if (on)
-        __atomic_fetch_or(&own_fd[fd / 64], bit, __ATOMIC_RELAXED);
+        __atomic_fetch_or(&sm_own_fds[fd / 64], bit, __ATOMIC_RELAXED);
     else
-        __atomic_fetch_and(&own_fd[fd / 64], ~bit, __ATOMIC_RELAXED);
-}
-
-int sm_fd_is_own(int fd)
-{
-    return fd >= 0 && fd < SM_FD_MAX &&
-           (__atomic_load_n(&own_fd[fd / 64], __ATOMIC_RELAXED) >> (fd % 64)) & 1;
+        __atomic_fetch_and(&sm_own_fds[fd / 64], ~bit, __ATOMIC_RELAXED);
 }
 
 int sm_fd_next_own(int from)
@@ -225,7 +219,7 @@ int sm_fd_next_own(int from)
     if (from < 0)
         from = 0;
     for (int i = from / 64; i < SM_FD_MAX / 64; i++) {
-        uint64_t b = __atomic_load_n(&own_fd[i], __ATOMIC_RELAXED);
+        uint64_t b = __atomic_load_n(&sm_own_fds[i], __ATOMIC_RELAXED);
         if (i == from / 64)
             b &= ~(uint64_t)0 << (from % 64);
         if (b)
@@ -274,6 +268,9 @@ static void grown_register(void)
  * inside its own host call) does not wait on itself: it goes ahead, counted (the one case the
  * invariant does not cover: that thread's own handler against another thread's call).
  * No wait hangs: one that sees no call of the other side end for 2 s goes ahead (GATE_STUCK).
+ * While the process has one thread (no thread start seen: pthread_create, libc's clone or a
+ * trapped clone sharing the table mark it, sm_gate_shared) a host call counts nothing: no lift
+ * can be in flight in another thread, and its own handlers are the case above.
  * A fork child starts with both counters at zero (no lift crosses a fork: fork is a host call);
  * a raw fork's child, which runs no atfork handler, finds counts that are its parent's and drops
  * them when it would wait on them (its pid is not the one that counted). */
@@ -366,8 +363,20 @@ void sm_lift_end(void)
         gate_wake(&gate_lifts);
 }
 
+/* Registered before the process's second thread starts (the host's or the library's first):
+ * until then no lift or host call is in flight in another thread at a fork, and no lift of
+ * another thread's can be between its open and its lift while a host call frees a number
+ * (sm_host_alone). */
+int sm_gate_registered;
+/* this thread's host brackets that took no gate (the process had one thread at their start) */
+static __thread unsigned host_free;
+
 void sm_host_fd_begin(void)
 {
+    if (sm_host_alone()) {
+        host_free++;
+        return;
+    }
     __atomic_add_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST);
     if (my_lifts || my_hosts++) /* a handler inside this thread's own lift or host call */
         return;
@@ -386,6 +395,10 @@ void sm_host_fd_begin(void)
 
 void sm_host_fd_end(void)
 {
+    if (host_free) {
+        host_free--;
+        return;
+    }
     if (my_hosts)
         my_hosts--;
     __atomic_add_fetch(&gate_hosts_done, 1, __ATOMIC_SEQ_CST);
@@ -486,15 +499,19 @@ static void gate_fork_child(void)
     __atomic_store_n(&gate_pid, 0, __ATOMIC_RELAXED);
 }
 
-/* Registered before the process's second thread starts (the host's or the library's first):
- * until then no lift or host call is in flight in another thread at a fork. */
-static int gate_registered;
+void sm_gate_shared(void)
+{
+    (void)gate_me(); /* the process is about to have a second thread: brief holds gate now */
+    __atomic_store_n(&sm_gate_registered, 1, __ATOMIC_SEQ_CST);
+}
+
+static int gate_atfork;
 
 static void gate_register(void)
 {
-    (void)gate_me(); /* the process is about to have a second thread: brief holds gate now */
-    if (!__atomic_load_n(&gate_registered, __ATOMIC_ACQUIRE) &&
-        !__atomic_exchange_n(&gate_registered, 1, __ATOMIC_ACQ_REL))
+    sm_gate_shared();
+    if (!__atomic_load_n(&gate_atfork, __ATOMIC_ACQUIRE) &&
+        !__atomic_exchange_n(&gate_atfork, 1, __ATOMIC_ACQ_REL))
         pthread_atfork(gate_fork_prepare, gate_fork_parent, gate_fork_child);
 }
 

@@ -63,6 +63,8 @@
 #include "smshim.h"
 
 #include <link.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/auxv.h>
@@ -402,3 +404,21 @@ void sm_sud_init(void)
 }
 
 #endif
+
+/* libc's clone: one that shares the table of descriptors (a thread made without pthread_create,
+ * or a process sharing it) readies the gate and the table as pthread_create does. The three
+ * optional arguments are read whatever the caller passed (libc's clone reads those its flags
+ * name). Such a thread is not armed for syscall user dispatch. */
+__attribute__((no_sanitize("address"))) SM_EXPORT int clone(int (*fn)(void *), void *stack,
+                                                            int flags, void *arg, ...)
+{
+    va_list ap;
+    va_start(ap, arg);
+    pid_t *ptid = va_arg(ap, pid_t *);
+    void *tls = va_arg(ap, void *);
+    pid_t *ctid = va_arg(ap, pid_t *);
+    va_end(ap);
+    if ((flags & CLONE_FILES) && SM_LIKELY(sm_cfg.enabled) && !sm_in_lib)
+        sm_fd_before_threads();
+    return SM_REAL(clone)(fn, stack, flags, arg, ptid, tls, ctid);
+}

@@ -122,8 +122,11 @@ long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, lon
     }
     if (nr == SYS_clone) {
         unsigned long flags = (unsigned long)a1;
-        if (a2) /* new stack */
+        if (a2) { /* new stack */
+            if (flags & CLONE_FILES)
+                sm_gate_shared(); /* a thread, or a process sharing the table */
             return clone_new_stack(g, nr, a1, a2 - 8, a3, a4, a5, (uintptr_t)a2);
+        }
         if (flags & CLONE_VM) {
             if (!(flags & CLONE_VFORK))
                 return -EINVAL; /* two threads on one stack: not possible from a handler */
@@ -141,6 +144,8 @@ long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, lon
         return real_sys(nr, a1, a2, 0, 0, 0, 0); /* the kernel's EINVAL/E2BIG/EFAULT */
     memcpy(&c, (const void *)a1, size);
     if (c.stack) {
+        if (c.flags & CLONE_FILES)
+            sm_gate_shared();
         uintptr_t top = (uintptr_t)(c.stack + c.stack_size);
         c.stack_size -= 8;
         return clone_new_stack(g, nr, (long)&c, a2, 0, 0, 0, top);
