@@ -155,14 +155,26 @@ int sm_table_own(void);
 
 /** Mark the calling (host) thread as running the library's code until sm_lib_leave(); nests.
  *  Every call of the shim into the cache or the sync engine is bracketed by the two. */
+/** RLIMIT_FSIZE as the library last read it: -1 not yet, 0 none, 1 finite (shim/limits.c). */
+extern int sm_fsize_cap __attribute__((visibility("hidden")));
+/** Under a finite file size limit, block SIGXFSZ for the library's call / take back what its
+ *  writes raised and restore the mask (shim/limits.c). */
+void sm_fsize_hold(void);
+void sm_fsize_release(void);
+/** The calling thread's outermost call into the library holds SIGXFSZ blocked. */
+extern __thread unsigned char sm_fsize_held;
 static inline int sm_lib_enter(void)
 {
     int was = sm_in_lib;
     sm_in_lib = 1;
+    if (!was && __builtin_expect(__atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED) != 0, 0))
+        sm_fsize_hold();
     return was;
 }
 static inline void sm_lib_leave(int was)
 {
+    if (!was && __builtin_expect(sm_fsize_held, 0))
+        sm_fsize_release();
     sm_in_lib = was;
 }
 

@@ -245,6 +245,9 @@ static inline __attribute__((always_inline)) int sm_probe(const char *p)
 #else
 #define sm_probe sm_probe_path
 #endif
+/** setrlimit / prlimit64 as the kernel takes them (nr), issued, and the file size limit read
+ *  again at the next call into the library when it changed: 0 or -errno (limits.c). */
+long sm_limits_raw(long nr, long a1, long a2, long a3, long a4);
 /** The program's sigaction for SIGSEGV and SIGBUS (the shim's handler stays installed):
  *  0 or -errno. Any other signal goes to the real sigaction. */
 int sm_fault_sigaction(int sig, const struct sigaction *act, struct sigaction *old);

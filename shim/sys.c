@@ -218,7 +218,10 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     X(SYS_fdatasync, ANY, sm_fsync_core((int)a1, 1))                                               \
     X(SYS_syncfs, ANY, sm_fsync_core((int)a1, 2))                                                  \
     /* the shim's SIGSEGV/SIGBUS handler stays installed (fault.c) */                              \
-    X(SYS_rt_sigaction, ANY, fault_sigaction_row(a1, a2, a3, a4))
+    X(SYS_rt_sigaction, ANY, fault_sigaction_row(a1, a2, a3, a4))                                  \
+    /* a file size limit changed: read again at the next call into the library (limits.c) */       \
+    X(SYS_setrlimit, ANY, sm_limits_raw(SYS_setrlimit, a1, a2, a3, a4))                            \
+    X(SYS_prlimit64, ANY, sm_limits_raw(SYS_prlimit64, a1, a2, a3, a4))
 
 /* Does the call name something under the prefix (or concern the shim whatever it names)? */
 /* A path that is NULL or not readable memory makes the whole call the kernel's (EFAULT). */

@@ -1,0 +1,121 @@
+/* limits.c: the program's file size limit (RLIMIT_FSIZE) and the library's own files.
+ *
+ * The kernel answers a write past the process's file size limit with EFBIG and SIGXFSZ, whose
+ * default action ends the process (with a core). The library's writes (the journal, LMDB's
+ * pages, the links file, the log) are the process's writes too, so under `ulimit -f 16` a
+ * program that writes a 3-byte file under the prefix was ended by the cache's growth, where a
+ * real directory lets it live. The rules kept here:
+ *  - With a finite limit, a host thread's call into the library (sm_lib_enter, outermost) runs
+ *    with SIGXFSZ blocked. A write of the library's past the limit then fails with EFBIG, which
+ *    the recorder reports like any failed write (nothing is lost: the tree holds the change and
+ *    the scan finds what was not recorded); the signal it raised is taken back before the mask
+ *    is restored, unless one was pending before the call (the program's, left for it).
+ *  - The program's own writes meet the limit exactly as on a real disk: no mask is changed
+ *    outside the library's calls.
+ *  - The library's threads block every signal from their start: nothing to do there.
+ *  - With no limit (the common case) a call pays one load. The limit is read at the first call
+ *    into the library and again after each setrlimit or prlimit of it by this process (libc's,
+ *    raw through syscall(), or trapped). A limit lowered from outside (prlimit --pid) is not
+ *    seen until then: README, Limits. */
+#include "shim.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+int sm_fsize_cap = -1; /* -1 not read yet, 0 no limit, 1 a finite one */
+
+/* this thread's outermost call into the library blocked SIGXFSZ (held); it was blocked already
+ * (was_blocked) and pending (was_pending) at the call's start */
+__thread unsigned char sm_fsize_held;
+#define held sm_fsize_held
+static __thread unsigned char was_blocked, was_pending;
+
+/* the kernel's forms (no import of libc's: every import costs each process's start) */
+static int pending(sigset_t *p)
+{
+    sigemptyset(p);
+    return (int)SM_REAL(syscall)(SYS_rt_sigpending, p, 8L);
+}
+
+static int cap_read(void)
+{
+    struct rlimit rl;
+    int cap = getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    __atomic_store_n(&sm_fsize_cap, cap, __ATOMIC_RELAXED);
+    return cap;
+}
+
+void sm_fsize_hold(void)
+{
+    int cap = __atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED);
+    if (cap < 0)
+        cap = cap_read();
+    if (!cap || held)
+        return;
+    sigset_t x, old, pend;
+    sigemptyset(&x);
+    sigaddset(&x, SIGXFSZ);
+    if (SM_REAL(pthread_sigmask)(SIG_BLOCK, &x, &old) != 0)
+        return;
+    held = 1;
+    was_blocked = (unsigned char)(sigismember(&old, SIGXFSZ) == 1);
+    was_pending =
+        (unsigned char)(was_blocked && pending(&pend) == 0 && sigismember(&pend, SIGXFSZ) == 1);
+}
+
+void sm_fsize_release(void)
+{
+    if (!held)
+        return;
+    held = 0;
+    int saved = errno;
+    sigset_t x, pend;
+    sigemptyset(&x);
+    sigaddset(&x, SIGXFSZ);
+    if (!was_pending && pending(&pend) == 0 && sigismember(&pend, SIGXFSZ) == 1) {
+        struct timespec now = {0, 0}; /* the library's: taken back */
+        SM_REAL(syscall)(SYS_rt_sigtimedwait, &x, NULL, &now, 8L);
+    }
+    if (!was_blocked)
+        SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &x, NULL);
+    errno = saved;
+}
+
+/* ---- the program changes a limit: read it again at the next call -------------------------- */
+
+static long limit_set(long pid, long res, long nlim, long olim)
+{
+    long r = SM_REAL(syscall)(SYS_prlimit64, pid, res, nlim, olim);
+    if (r == 0 && nlim && (res == RLIMIT_FSIZE || res < 0) &&
+        (pid == 0 || pid == SM_REAL(syscall)(SYS_getpid)))
+        __atomic_store_n(&sm_fsize_cap, -1, __ATOMIC_RELAXED);
+    return r;
+}
+
+long sm_limits_raw(long nr, long a1, long a2, long a3, long a4)
+{
+    if (nr == SYS_setrlimit)
+        return limit_set(0, a1, a2, 0) == 0 ? 0 : -errno;
+    return limit_set(a1, a2, a3, a4) == 0 ? 0 : -errno; /* SYS_prlimit64 */
+}
+
+SM_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+{
+    return (int)limit_set(0, (long)res, (long)rl, 0);
+}
+SM_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
+{
+    return (int)limit_set(0, (long)res, (long)rl, 0);
+}
+
+SM_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *nl,
+                      struct rlimit *ol)
+{
+    return (int)limit_set(pid, (long)res, (long)nl, (long)ol);
+}
+SM_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *nl,
+                        struct rlimit64 *ol)
+{
+    return (int)limit_set(pid, (long)res, (long)nl, (long)ol);
+}
