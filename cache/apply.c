@@ -75,10 +75,11 @@ static int tmp_write(const char *tmp_dir, const struct smc_remote *d, uint32_t f
     snprintf(out, size, "%s/pull.%d.%u.%llx", tmp_dir, (int)getpid(),
              __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED), (unsigned long long)d->hash);
     /* a sibling (a transcription, an error) is read-only: it is the service's, never pushed */
-    int fd = sm_lib_openat(AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL,
-                           flags & SMC_E_SIBLING ? 0444 : 0644);
+    mode_t mode = flags & SMC_E_SIBLING ? 0444 : 0644;
+    int fd = sm_lib_openat(AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL, mode);
     if (fd < 0)
         return -errno;
+    (void)fchmod(fd, mode); /* the service's file: the same mode whatever this process's umask */
     size_t off = 0;
     while (off < d->len) {
         ssize_t w = write(fd, d->content + off, d->len - off);

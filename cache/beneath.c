@@ -131,10 +131,10 @@ int smc_tree_dir(const char *tree, const char *key, int mkdirs, const char **lea
         memcpy(comp, p, n);
         comp[n] = '\0';
         p += n;
-        if (mkdirs && SM_REAL(mkdirat)(fd, comp, 0755) != 0 && errno != EEXIST) {
-            int e = errno;
+        int made = mkdirs ? smc_mkdirat_exact(fd, comp, 0755) : 0;
+        if (made < 0 && made != -EEXIST) {
             sm_lib_close(fd);
-            return -e;
+            return made;
         }
         int nfd = sm_lib_openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW, 0);
         int e = errno;

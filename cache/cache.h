@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "schema.h"
 
@@ -52,6 +53,14 @@ int smc_layout_path(const char *cache, enum smc_part part, const char *rest, cha
 /** Create the cache directory (and missing parents, 0700) and its parts with their modes.
  *  0 or -errno. Allocates nothing and takes no lock. */
 int smc_layout_ensure(const char *cache);
+/** mkdirat(dirfd, path, mode), then exactly mode whatever the umask took: 0 or -errno
+ *  (-EEXIST when it was there: left as it is). */
+int smc_mkdirat_exact(int dirfd, const char *path, mode_t mode);
+/** fd (of the cache's, with its stat st) to exactly mode when a umask made it narrower and it is
+ *  the caller's. */
+void smc_fd_exact(int fd, const struct stat *st, mode_t mode);
+/** dir/name created as an empty file of exactly mode unless it exists: 0 or -errno. */
+int smc_file_exact(const char *dir, const char *name, mode_t mode);
 
 /* ---- the tree, for the sync engine (beneath.c): nothing outside it, no link followed ---- */
 

@@ -87,6 +87,13 @@ static int env_open(struct smc *c, const char *meta_dir)
         /* NOTLS: host threads are arbitrary and a read txn may migrate. NOSYNC: a commit is a
          * write to the page cache, like a file create; a killed process leaves a consistent
          * environment. */
+        /* LMDB makes its files with 0600 less the umask: a new cache's are made here first */
+        if ((rc = smc_file_exact(meta_dir, "data.mdb", 0600)) < 0 ||
+            (rc = smc_file_exact(meta_dir, "lock.mdb", 0600)) < 0) {
+            mdb_env_close(c->env);
+            c->env = NULL;
+            return rc;
+        }
         rc = mdb_env_open(c->env, meta_dir, MDB_NOTLS | MDB_NOSYNC, 0600);
         if (rc == 0) {
             c->mapsize = map;
@@ -124,8 +131,8 @@ static int env_setup(struct smc *c, const char *meta_dir)
     MDB_txn *t = NULL;
     int rc;
     int prior[LOCK_PRIOR_MAX], nprior;
-    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST)
-        return -errno;
+    if ((rc = smc_mkdirat_exact(AT_FDCWD, meta_dir, 0700)) < 0 && rc != -EEXIST)
+        return rc;
     nprior = lock_prior(meta_dir, prior);
     if ((rc = env_open(c, meta_dir)) < 0)
         return rc;
@@ -199,9 +206,9 @@ int smc_open_journal(const char *meta_dir, void (*on_env)(struct smc *c), struct
     if (!c)
         return -ENOMEM;
     c->on_env = on_env;
-    int rc = 0;
-    if (SM_REAL(mkdir)(meta_dir, 0700) != 0 && errno != EEXIST)
-        rc = -errno;
+    int rc = smc_mkdirat_exact(AT_FDCWD, meta_dir, 0700);
+    if (rc == -EEXIST)
+        rc = 0;
     if (rc < 0 || (rc = smc_journal_open(c, meta_dir)) < 0) {
         free(c);
         return rc;

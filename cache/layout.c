@@ -21,6 +21,49 @@ int smc_layout_path(const char *cache, enum smc_part part, const char *rest, cha
     return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
+/* ---- exact modes --------------------------------------------------------------------------------
+ * The cache's own directories and files have exactly the modes the cache gives them, whatever
+ * the umask of the process that makes them: under `umask 777` a host made its cache directory
+ * mode 000, and from then on every process on that cache (whatever its umask) failed every call
+ * under the prefix with EACCES. A file the cache pulls into the tree is the service's, 0644 for
+ * every process alike, as on a mounted filesystem; a file the program makes there keeps the
+ * program's umask, as on a real directory. */
+
+int smc_mkdirat_exact(int dirfd, const char *path, mode_t mode)
+{
+    struct stat st;
+    if (SM_REAL(mkdirat)(dirfd, path, mode) != 0)
+        return -errno;
+    if (SM_REAL(fstatat)(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (st.st_mode & 07777) == mode)
+        return 0; /* the common umask took nothing the mode holds */
+    /* by name: a directory of mode 000 cannot be opened to fchmod it (a descriptor of O_PATH
+     * takes no fchmod); it was made by this call, in a directory of this user's */
+    (void)SM_REAL(fchmodat)(dirfd, path, mode, 0);
+    return 0;
+}
+
+void smc_fd_exact(int fd, const struct stat *st, mode_t mode)
+{
+    if ((st->st_mode & 07777) != mode && st->st_uid == geteuid())
+        (void)fchmod(fd, mode); /* made narrower by a umask (this process's or an earlier one's) */
+}
+
+int smc_file_exact(const char *dir, const char *name, mode_t mode)
+{
+    char p[PATH_MAX];
+    if ((size_t)snprintf(p, sizeof p, "%s/%s", dir, name) >= sizeof p)
+        return -ENAMETOOLONG;
+    /* only a file this call makes: an open and close of one that exists (lock.mdb) would drop
+     * the process's POSIX locks on it */
+    int fd = sm_lib_openat(AT_FDCWD, p, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : -errno;
+    (void)fchmod(fd, mode);
+    sm_lib_close(fd);
+    return 0;
+}
+
 /* mkdir -p with mode for each created component; 0 or -errno. */
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -34,8 +77,9 @@ static int mkdir_p(const char *path, mode_t mode)
             continue;
         char c = buf[i];
         buf[i] = '\0';
-        if (SM_REAL(mkdirat)(AT_FDCWD, buf, mode) != 0 && errno != EEXIST)
-            return -errno;
+        int rc = smc_mkdirat_exact(AT_FDCWD, buf, mode);
+        if (rc < 0 && rc != -EEXIST)
+            return rc;
         buf[i] = c;
     }
     return 0;
@@ -52,10 +96,10 @@ int smc_layout_ensure(const char *cache)
         int missing = 0;
         for (int i = 0; rc == 0 && i < (int)(sizeof part_mode / sizeof part_mode[0]); i++) {
             rc = smc_layout_path(cache, (enum smc_part)i, NULL, p, sizeof p);
-            if (rc == 0 && SM_REAL(mkdirat)(AT_FDCWD, p, part_mode[i]) != 0 && errno != EEXIST) {
-                rc = -errno;
-                missing = errno == ENOENT && !made;
-            }
+            if (rc == 0 && (rc = smc_mkdirat_exact(AT_FDCWD, p, part_mode[i])) == -EEXIST)
+                rc = 0;
+            else if (rc < 0)
+                missing = rc == -ENOENT && !made;
         }
         if (!missing)
             break;

@@ -61,6 +61,7 @@ static int list_write(const struct smc *c, const char *b, size_t len)
     int fd = sm_lib_openat(AT_FDCWD, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
+    (void)fchmod(fd, 0600); /* whatever the umask took */
     int rc = write(fd, b, len) == (ssize_t)len ? 0 : -EIO;
     sm_lib_close(fd);
     if (rc == 0 && SM_REAL(rename)(tmp, p) != 0)
@@ -75,6 +76,9 @@ static int lock_take(const struct smc *c)
     char p[PATH_MAX + 32];
     path_of(c, "unrecorded.lock", p, sizeof p);
     int fd = sm_lib_openat(AT_FDCWD, p, O_RDWR | O_CREAT | O_NOFOLLOW, 0600);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0)
+        smc_fd_exact(fd, &st, 0600);
     if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
         sm_lib_close(fd);
         fd = -1;

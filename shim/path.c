@@ -80,7 +80,7 @@ static void links_open(void)
     struct stat st;
     void *m = MAP_FAILED;
     if (SM_REAL(fstat)(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-        (st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
+        (smc_fd_exact(fd, &st, 0600), st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
         m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     sm_lib_close(fd);
     if (m != MAP_FAILED)
