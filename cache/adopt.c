@@ -21,13 +21,13 @@ int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id)
         return 0;
     }
     /* only a pending write of a file bound to no document: its bytes win, pushed to this one */
-    if (!e.dirty_since_ns || e.remote_id[0] ||
+    if (!e.dirty_since_ns || e.remote_id[0] || smc_ids_only(c, t, remote_id, key) != 1 ||
         (e.flags & (SMC_E_SIBLING | SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY))) {
         mdb_txn_abort(t);
         return 0;
     }
     snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
     e.flags |= SMC_E_REMOTE | SMC_E_ADOPTED; /* see SMC_E_ADOPTED: the push looks for its create */
-    rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+    rc = smc_entry_store(c, t, &at, key, &e);
     return smc_txn_end(t, rc, 1);
 }

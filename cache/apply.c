@@ -130,6 +130,11 @@ static int apply_verdict(struct apply *a, enum apply_act *act)
 {
     const struct smc_remote *d = a->d;
     *act = APPLY_NOTHING;
+    int only = smc_ids_only(a->c, a->t, d->remote_id, d->key);
+    if (only < 0)
+        return only;
+    if (!only)
+        return SMC_SHARED; /* another file's document: this one is not bound to it too */
     int pending = smc_qdoc_pending(a->c, a->t, d->remote_id);
     if (pending < 0)
         return pending;
@@ -186,7 +191,7 @@ static int apply_keep_unrecorded(struct apply *a)
     uint64_t now = smc_now_ns();
     if (!e->dirty_since_ns)
         e->dirty_since_ns = now;
-    if ((rc = smc_rec_put_at(a->t, a->c->entries, &a->at, d->key, e, sizeof *e)) < 0 ||
+    if ((rc = smc_entry_store(a->c, a->t, &a->at, d->key, e)) < 0 ||
         (rc = smc_queue_put(a->c, a->t, SMC_Q_WRITE, d->key, NULL, NULL, now)) < 0)
         return rc;
     return SMC_KEPT_LOCAL;
@@ -234,7 +239,7 @@ static int apply_record_synced(struct apply *a)
     e->synced_mtime_ns = smc_mtime_ns(&a->st);
     e->synced_ino = a->st.st_ino;
     e->synced_hash = a->hash;
-    return smc_rec_put_at(a->t, a->c->entries, &a->at, d->key, e, sizeof *e);
+    return smc_entry_store(a->c, a->t, &a->at, d->key, e);
 }
 
 /* Inside the guarded transaction: the verdict, then what it leaves to do. The result, or -errno
@@ -332,14 +337,15 @@ int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, cons
     int removed = 0;
     e.flags = SMC_E_SIBLING;
     if (smc_guard_on(c, t, key, NULL) == 0 && smc_entry_at(t, c, key, &at, &e) == 1) {
-        if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0) {
+        if (!e.dirty_since_ns && strcmp(e.remote_id, remote_id) == 0 &&
+            smc_ids_only(c, t, remote_id, key) == 1) { /* (no other file's document) */
             int here = dfd >= 0 && SM_REAL(fstatat)(dfd, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
             int same = here && S_ISREG(st.st_mode) && (uint64_t)st.st_size == e.synced_size &&
                        smc_mtime_ns(&st) == e.synced_mtime_ns && st.st_ino == e.synced_ino;
             if (same && SM_REAL(unlinkat)(dfd, leaf, 0) != 0)
                 same = 0;
             if (same || !here) {
-                smc_rec_del_at(t, c->entries, &at);
+                smc_entry_drop_at(c, t, &at, key);
                 removed = 1;
             }
         }
@@ -383,7 +389,7 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
         goto out;
     }
     int here = SM_REAL(fstatat)(dfrom, lf, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
-    if (strcmp(e.remote_id, remote_id) != 0 || !here) {
+    if (strcmp(e.remote_id, remote_id) != 0 || !here || smc_ids_only(c, t, remote_id, from) != 1) {
         guarded_end(c, t, 0);
         goto out;
     }
@@ -409,8 +415,8 @@ int smc_move_remote(struct smc *c, const char *tree_dir, const char *from, const
         guarded_end(c, t, 0); /* something is at the new name: the document is applied there */
         goto out;
     }
-    if ((rc = smc_rec_del_at(t, c->entries, &af)) < 0 ||
-        (rc = smc_rec_put(t, c->entries, to, &e, sizeof e)) < 0) {
+    if ((rc = smc_entry_drop_at(c, t, &af, from)) < 0 ||
+        (rc = smc_entry_store_key(c, t, to, &e)) < 0) {
         SM_REAL(renameat)(dto, lt, dfrom, lf); /* the entry did not move: neither does the file */
         guarded_end(c, t, 0);
         goto out;

@@ -173,6 +173,16 @@ struct smc_counts {
 };
 int smc_counts(struct smc *c, struct smc_counts *out);
 
+/* ---- which files a document is bound to (ids.c) ---------------------------------------------
+ * The sync engine acts on a document for a file only when no other file of the cache is bound
+ * to it: a server that gave two files one document makes neither file's change reach it. */
+/** How many files other than key (NULL: any file) are bound to the document id, after every
+ *  change recorded before the call; the first of them into other (n bytes, or NULL). 0 when
+ *  none, or -errno. */
+int smc_doc_others(struct smc *c, const char *id, const char *key, char *other, size_t n);
+/** How many documents are bound to more than one file now. 0 or -errno. */
+int smc_ids_shared(struct smc *c, uint64_t *shared);
+
 /** Read the entry of `key` into *e. 0, or -ENOENT. */
 int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e);
 
@@ -286,6 +296,7 @@ struct smc_pushed {
     uint64_t now_size, now_mtime_ns, now_ino; /* the file's stat now (0,0,0: gone) */
     uint32_t set_flags, clear_flags;
 };
+/** -EEXIST (nothing committed) when p binds key to a document another file is bound to. */
 int smc_push_done(struct smc *c, const char *key, const char *custom_id, const struct smc_pushed *p,
                   const uint64_t *seqs, size_t nseq);
 /** A remote document to mirror into the tree. */
@@ -304,6 +315,7 @@ enum smc_apply {
     SMC_UP_TO_DATE,  /* nothing newer */
     SMC_CONFLICT,    /* the name holds what is not a regular file (a directory): not applied */
     SMC_UNSAFE,      /* the path crosses a symbolic link or a file of the tree: not applied */
+    SMC_SHARED,      /* another file here is bound to the document: neither file is touched */
 };
 /** Mirror one document into tree_dir (the tree's absolute path), writing the bytes to a
  *  temporary file in tmp_dir first. The check for a pending local change and the rename into
@@ -317,14 +329,16 @@ int smc_apply_remote(struct smc *c, const char *tree_dir, const char *tmp_dir,
 int smc_apply_remote_as(struct smc *c, const char *tree_dir, const char *tmp_dir,
                         const struct smc_remote *d, uint32_t flags);
 /** A full listing lacks the clean file key and a GET of its id said 404: remove the file (if it
- *  is still the pulled version) and its entry. 1 removed, 0 kept, -errno. */
+ *  is still the pulled version) and its entry. 1 removed, 0 kept (also when another file is
+ *  bound to that document), -errno. */
 int smc_remove_remote(struct smc *c, const char *tree_dir, const char *key, const char *remote_id);
 
 /** The document remote_id of the clean file `from` is now at the filepath `to` (renamed
  *  remotely): move the file and its entry there, in one LMDB write transaction (a local write
  *  recorded before it is seen; one after it finds the file gone). */
 enum smc_move {
-    SMC_MOVE_NONE = 0, /* not moved: `from` is not that document's file, or `to` is taken */
+    SMC_MOVE_NONE = 0, /* not moved: `from` is not that document's file (or not its only one),
+                        * or `to` is taken */
     SMC_MOVE_DONE,     /* moved: `from` is gone */
     SMC_MOVE_KEPT,     /* a local change is pending at `from`: it keeps its name and content */
 };
@@ -351,7 +365,7 @@ int smc_siblings_move(struct smc *c, const char *tree_dir, const char *from, con
  *  bytes the document says it holds (its upload marker; 0: none), which spares the fetch of the
  *  cache's own upload. SMC_APPLIED (marked), SMC_UP_TO_DATE (that version's bytes are here, or
  *  too large and known, or already marked), SMC_KEPT_LOCAL (a pending local change, or
- *  local-only bytes), or -errno. */
+ *  local-only bytes), SMC_SHARED (another file is bound to that document), or -errno. */
 int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const char *remote_id,
                    uint64_t updated_ms, uint64_t hash);
 /** The fetch of key's document remote_id (version updated_ms, 0: not known) is over without its
@@ -369,7 +383,8 @@ int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, co
 
 /** A remote text document remote_id is at key, where a file with a pending write was never
  *  pushed (no remote id): bind the entry to it, so its push updates that document with the
- *  local bytes instead of creating a second one (adopt.c). 1 bound, 0 not, -errno. */
+ *  local bytes instead of creating a second one (adopt.c). 1 bound, 0 not (also when another
+ *  file is bound to it), -errno. */
 int smc_adopt_remote(struct smc *c, const char *key, const char *remote_id);
 
 /** Wall-clock milliseconds (the unit of leases, watermarks and the engine's timers). */

@@ -31,6 +31,7 @@ struct smc {
     MDB_dbi queue;   /* SMC_DB_QUEUE */
     MDB_dbi kv;      /* SMC_DB_KV */
     MDB_dbi inodes;  /* SMC_DB_INODES (links.c) */
+    MDB_dbi ids;     /* SMC_DB_IDS (ids.c) */
     int lock_fd;     /* LMDB's descriptor on lock.mdb (-1 if not found) */
     dev_t lock_dev;  /* identity of lock.mdb, to recognise other descriptors on it */
     ino_t lock_ino;
@@ -149,6 +150,26 @@ int smc_rec_del_at(MDB_txn *t, MDB_dbi d, const struct smc_key *at);
 int smc_rec_del(MDB_txn *t, MDB_dbi d, const char *name);
 /** The name (*nl bytes, not NUL-terminated) and payload of the row a cursor gave. 0 or -EPROTO. */
 int smc_rec_row(const MDB_val *k, const MDB_val *v, const char **name, size_t *nl, MDB_val *pay);
+
+/* ---- the entries and the document -> files index (ids.c) ---- */
+
+/** Inside the write transaction t: write key's entry e at *at (from smc_rec_find or
+ *  smc_entry_at on key in t), its binding in the ids index following it (every entry write
+ *  goes through here). */
+int smc_entry_store(struct smc *c, MDB_txn *t, const struct smc_key *at, const char *key,
+                    const struct smc_entry *e);
+int smc_entry_store_key(struct smc *c, MDB_txn *t, const char *key, const struct smc_entry *e);
+/** Inside t: remove key's entry (at *at), and its binding. 0, -ENOENT, -errno. */
+int smc_entry_drop_at(struct smc *c, MDB_txn *t, const struct smc_key *at, const char *key);
+int smc_entry_drop(struct smc *c, MDB_txn *t, const char *key);
+/** Inside t: how many files other than key (NULL: any file) are bound to the document id (""
+ *  or NULL: 0); the first of them into other (n bytes, or NULL). */
+int smc_ids_others(struct smc *c, MDB_txn *t, const char *id, const char *key, char *other,
+                   size_t n);
+/** Inside t: 1 when no file other than key is bound to id (key may be), 0 when one is. */
+int smc_ids_only(struct smc *c, MDB_txn *t, const char *id, const char *key);
+/** Inside the write transaction t: the index built afresh from the entries. */
+int smc_ids_rebuild(struct smc *c, MDB_txn *t);
 
 /** key's entry in t, copied to *e: 1 found, 0 none (or a record too short to be one: written
  *  over as absent), -errno; *at as smc_rec_find gives it. */

@@ -106,23 +106,26 @@ static int env_open(struct smc *c, const char *meta_dir)
     }
 }
 
-/* Check (or, on a new cache, write) the schema number. */
+/* Check (or, on a new cache, write) the schema number. A cache of SMC_SCHEMA_NO_IDS gets its
+ * document -> files index built from its entries, in this transaction, and SMC_SCHEMA. */
 static int schema_check(struct smc *c, MDB_txn *t)
 {
-    char want[16];
+    char want[16], prev[16];
     MDB_val k = {strlen(SMC_KV_SCHEMA), (void *)SMC_KV_SCHEMA}, v;
     int n = snprintf(want, sizeof want, "%d", SMC_SCHEMA);
+    int pn = snprintf(prev, sizeof prev, "%d", SMC_SCHEMA_NO_IDS);
     int rc = mdb_get(t, c->kv, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        v.mv_size = (size_t)n;
-        v.mv_data = want;
-        return smc_errno(mdb_put(t, c->kv, &k, &v, 0));
-    }
-    if (rc != 0)
+    if (rc != 0 && rc != MDB_NOTFOUND)
         return smc_errno(rc);
-    if (v.mv_size != (size_t)n || memcmp(v.mv_data, want, (size_t)n) != 0)
+    if (rc == 0 && v.mv_size == (size_t)n && memcmp(v.mv_data, want, (size_t)n) == 0)
+        return 0;
+    if (rc == 0 && (v.mv_size != (size_t)pn || memcmp(v.mv_data, prev, (size_t)pn) != 0))
         return -EPROTO;
-    return 0;
+    if (rc == 0 && (rc = smc_ids_rebuild(c, t)) < 0)
+        return rc;
+    v.mv_size = (size_t)n;
+    v.mv_data = want;
+    return smc_errno(mdb_put(t, c->kv, &k, &v, 0));
 }
 
 /* Open the environment at meta_dir into c (its databases, the schema check, its lock file). */
@@ -144,6 +147,7 @@ static int env_setup(struct smc *c, const char *meta_dir)
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_QUEUE, MDB_CREATE, &c->queue))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_KV, MDB_CREATE, &c->kv))) < 0 ||
         (rc = smc_errno(mdb_dbi_open(t, SMC_DB_INODES, MDB_CREATE, &c->inodes))) < 0 ||
+        (rc = smc_errno(mdb_dbi_open(t, SMC_DB_IDS, MDB_CREATE, &c->ids))) < 0 ||
         (rc = schema_check(c, t)) < 0 ||
         (rc = c->journal ? 0 : smc_journal_open(c, meta_dir)) < 0) /* (a reopen keeps it) */
         goto fail;

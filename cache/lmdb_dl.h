@@ -10,7 +10,8 @@
 #define SMC_LMDB_FNS(X)                                                                          \
     X(env_create) X(env_set_maxdbs) X(env_set_mapsize) X(env_set_maxreaders) X(env_open)         \
     X(env_close) X(env_sync) X(reader_check) X(txn_begin) X(txn_commit) X(txn_abort) X(dbi_open) \
-    X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat) X(env_get_fd)
+    X(get) X(put) X(del) X(cursor_open) X(cursor_get) X(cursor_close) X(stat) X(env_get_fd)   \
+    X(drop)
 /* clang-format on */
 
 #define SMC_LMDB_FIELD(n) __typeof__(mdb_##n) *n;
@@ -63,6 +64,7 @@ void smc_gate_abort(MDB_txn *t);
 #define mdb_cursor_close       smc_lmdb.cursor_close
 #define mdb_stat               smc_lmdb.stat
 #define mdb_env_get_fd         smc_lmdb.env_get_fd
+#define mdb_drop               smc_lmdb.drop
 #endif
 
 #endif

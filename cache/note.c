@@ -59,7 +59,7 @@ static int entry_read(struct smc *c, MDB_txn *t, const char *key, struct smc_ent
 
 static int entry_write(struct smc *c, MDB_txn *t, const char *key, const struct smc_entry *e)
 {
-    return smc_rec_put(t, c->entries, key, e, sizeof *e);
+    return smc_entry_store_key(c, t, key, e);
 }
 
 int smc_entry_get(struct smc *c, const char *key, struct smc_entry *e)
@@ -126,7 +126,7 @@ static int drop_entry(struct smc *c, MDB_txn *t, const char *key, uint64_t now_n
     int rc = entry_read(c, t, key, &e);
     if (rc <= 0)
         return rc;
-    if ((rc = smc_rec_del(t, c->entries, key)) < 0)
+    if ((rc = smc_entry_drop(c, t, key)) < 0)
         return rc;
     if (too_long(key))
         return 0; /* never pushed: no document to delete */
@@ -150,7 +150,7 @@ static int move_entry(struct smc *c, MDB_txn *t, const char *from, const char *t
     }
     if ((rc = drop_entry(c, t, to, now_ns)) < 0)
         return rc;
-    if ((rc = smc_rec_del(t, c->entries, from)) < 0)
+    if ((rc = smc_entry_drop(c, t, from)) < 0)
         return rc;
     if ((rc = entry_write(c, t, to, &e)) < 0)
         return rc;

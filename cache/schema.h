@@ -6,13 +6,19 @@
 
 #include <stdint.h>
 
-#define SMC_SCHEMA 2
+#define SMC_SCHEMA 3
+/* The schema before the "ids" database: a cache of it is brought to SMC_SCHEMA at its opening
+ * (the index is built from the entries, in the opening's transaction). */
+#define SMC_SCHEMA_NO_IDS 2
 
 /* Databases of the environment <cache>/meta:
  *   "entries"  key: the file's remote filepath ("/a/b.md")           value: struct smc_entry
  *   "queue"    key: uint64 sequence number, big-endian (FIFO order)   value: struct smc_qrec + paths
  *   "kv"       key: a setting name (string)                           value: bytes
  *   "inodes"   key: dev and ino (16 bytes)                            value: names, NUL-terminated
+ *   "ids"      key: a remote document id (at most SMC_ID_MAX bytes)   value: the names of the
+ *              entries bound to it, NUL-terminated (ids.c: kept in every transaction that writes
+ *              or removes an entry; one name, or more where a server gave two files one document)
  * Directories and symbolic links have no entry: they are not documents (the tree holds them).
  *
  * Keys (entries and kv; cache/key.c). LMDB's keys hold at most 511 bytes, a path up to PATH_MAX.
@@ -45,6 +51,8 @@
 #define SMC_DB_QUEUE     "queue"
 #define SMC_DB_KV        "kv"
 #define SMC_DB_INODES    "inodes"
+#define SMC_DB_IDS       "ids"
+#define SMC_ID_MAX       63 /* the longest remote id an entry holds (remote_id[64]) */
 
 /* ---- the kv database: every name, once --------------------------------------------------------
  * A name is a constant below, or a constant ending in its separator ("." or ":") followed by a
@@ -55,7 +63,8 @@
  * cache's own writers inside a transaction (schema, journal, qdoc, fetch.pending) use the same
  * formats. A name that holds a lease (lease.sync, budget.<i>) is written and read only through
  * smc_lease_* (cache/sync.c). */
-/* decimal SMC_SCHEMA. Written when the environment is made, checked at every open (env.c). */
+/* decimal SMC_SCHEMA. Written when the environment is made, checked at every open (env.c): a
+ * cache of SMC_SCHEMA_NO_IDS gets its "ids" index built then; any other number is refused. */
 #define SMC_KV_SCHEMA "schema"
 /* "qdoc.<remote id>": how many queued SMC_Q_DELETE and SMC_Q_RENAME records name that document
  * (decimal; absent: none). Kept in the transactions that queue and remove those records (note.c,
@@ -125,8 +134,9 @@
 /* u64, when the last full listing was taken (smc_now_ms); kept for diagnosis (no reader). */
 #define SMC_KV_PULL_FULL_LAST "pull.full_last"
 /* u64 counts of the latest pull: remote documents that share a filepath with a newer one
- * (written by a full listing), skipped for an unsafe filepath, and too large to hold (written
- * when not 0). The first two are shown by status; oversized is kept for diagnosis. */
+ * (written by a full listing), skipped as unsafe (an unsafe filepath, a document another file
+ * here is bound to, an answer that contradicts itself), and too large to hold (written when not
+ * 0). The first two are shown by status; oversized is kept for diagnosis. */
 #define SMC_KV_PULL_DUPLICATES "pull.duplicates"
 #define SMC_KV_PULL_UNSAFE     "pull.unsafe"
 #define SMC_KV_PULL_OVERSIZED  "pull.oversized"

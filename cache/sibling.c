@@ -72,6 +72,10 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     if ((rc = smc_entry_at(t, c, key, &at, &e)) < 0)
         return smc_txn_end(t, rc, 0);
     int have = rc == 1;
+    if ((rc = smc_ids_only(c, t, remote_id, key)) <= 0) { /* another file's document */
+        mdb_txn_abort(t);
+        return rc < 0 ? rc : SMC_SHARED;
+    }
     if (have && (e.dirty_since_ns || (exists && (e.flags & (SMC_E_LOCALONLY | SMC_E_POISONED))))) {
         /* a pending local change, or bytes that never reached the server: kept. A file never
          * pushed is bound to this document, so its push replaces it instead of adding a second
@@ -80,7 +84,7 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
             !(e.flags & (SMC_E_SIBLING | SMC_E_LOCALONLY | SMC_E_POISONED))) {
             snprintf(e.remote_id, sizeof e.remote_id, "%s", remote_id);
             e.flags |= SMC_E_REMOTE | SMC_E_BINARY;
-            rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+            rc = smc_entry_store(c, t, &at, key, &e);
             return smc_txn_end(t, rc, SMC_KEPT_LOCAL);
         }
         mdb_txn_abort(t);
@@ -101,7 +105,7 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
             /* the cache's own upload (its version not known yet), holding the bytes the file
              * holds: this listing tells its version, nothing is fetched */
             e.remote_updated_ms = updated_ms;
-            rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+            rc = smc_entry_store(c, t, &at, key, &e);
             return smc_txn_end(t, rc, SMC_UP_TO_DATE);
         }
     }
@@ -114,7 +118,7 @@ int smc_mark_fetch(struct smc *c, const char *tree_dir, const char *key, const c
     e.flags = (e.flags | SMC_E_REMOTE | SMC_E_BINARY | SMC_E_FETCH) &
               ~(uint32_t)(SMC_E_NOTFETCHED | SMC_E_SIBLING);
     e.remote_updated_ms = 0; /* the fetch applies it, whatever the date */
-    if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) >= 0)
+    if ((rc = smc_entry_store(c, t, &at, key, &e)) >= 0)
         rc = smc_rec_put(t, c->kv, SMC_KV_FETCH, "1", 1);
     return smc_txn_end(t, rc, SMC_APPLIED);
 }
@@ -134,7 +138,7 @@ int smc_fetch_done(struct smc *c, const char *key, const char *remote_id, int no
         if (not_fetched)
             e.flags |= SMC_E_NOTFETCHED;
         e.remote_updated_ms = updated_ms; /* that version is dealt with */
-        rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e);
+        rc = smc_entry_store(c, t, &at, key, &e);
     }
     return smc_txn_end(t, rc, 0);
 }
@@ -158,13 +162,13 @@ int smc_move_unfetched(struct smc *c, const char *tree_dir, const char *from, co
         return SMC_MOVE_NONE;
     }
     if (strcmp(e.remote_id, remote_id) != 0 || e.dirty_since_ns ||
-        !(e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)) ||
+        smc_ids_only(c, t, remote_id, from) != 1 || !(e.flags & (SMC_E_FETCH | SMC_E_NOTFETCHED)) ||
         smc_rec_find(t, c->entries, to, &at, &v) != 0) {
         mdb_txn_abort(t); /* not that document's bytes to come, or the new name is taken */
         return SMC_MOVE_NONE;
     }
-    if ((rc = smc_rec_del_at(t, c->entries, &af)) >= 0)
-        rc = smc_rec_put(t, c->entries, to, &e, sizeof e);
+    if ((rc = smc_entry_drop_at(c, t, &af, from)) >= 0)
+        rc = smc_entry_store_key(c, t, to, &e);
     if ((rc = smc_txn_end(t, rc, 0)) < 0)
         return rc;
     smc_siblings_move(c, tree_dir, from, to); /* its siblings follow it */

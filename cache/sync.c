@@ -321,6 +321,12 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
     if (rc == 1) {
         /* the same file as when the push began (not removed and re-created since) */
         if (!custom_id || strcmp(e.custom_id, custom_id) == 0) {
+            if (p->remote_id && p->remote_id[0] && strcmp(p->remote_id, e.remote_id) != 0 &&
+                (rc = smc_ids_only(c, t, p->remote_id, key)) != 1) {
+                /* another file's document: this file is not bound to it too */
+                rc = rc < 0 ? rc : -EEXIST;
+                goto fail;
+            }
             if (p->remote_id) {
                 snprintf(e.remote_id, sizeof e.remote_id, "%s", p->remote_id);
                 if (p->remote_id[0])
@@ -348,7 +354,7 @@ int smc_push_done(struct smc *c, const char *key, const char *custom_id, const s
                 if ((rc = smc_queue_put(c, t, SMC_Q_WRITE, key, NULL, NULL, now)) < 0)
                     goto fail;
             }
-            if ((rc = smc_rec_put_at(t, c->entries, &at, key, &e, sizeof e)) < 0)
+            if ((rc = smc_entry_store(c, t, &at, key, &e)) < 0)
                 goto fail;
         }
     }
@@ -364,5 +370,5 @@ int smc_entry_put(struct smc *c, const char *key, const struct smc_entry *e)
     int rc = smc_txn(c, 0, &t);
     if (rc < 0)
         return rc;
-    return smc_txn_end(t, smc_rec_put(t, c->entries, key, e, sizeof *e), 0);
+    return smc_txn_end(t, smc_entry_store_key(c, t, key, e), 0);
 }

@@ -35,6 +35,7 @@
 #define SMH_BACKOFF_MAX_MS   60000 /* ... up to this (a Retry-After may ask for longer) */
 #define SMH_AUTH_PAUSE_MS    60000 /* a refused key (401/403) pauses the whole queue this long */
 #define SMH_BUSY_POLL_MS     50    /* the dispatcher's wait between passes (a job ending cuts it) */
+#define SMH_HELD_MS          60000 /* a removal held back (another file's document) looks again */
 #define SMH_IDLE_POLL_MS     1000  /* nothing in flight: its longest wait for a path's backoff */
 #define SMH_RECHECK_MS       1000  /* no free slot (the budget's slots are taken): look again */
 #define SMH_BUDGET_WAIT_MS   100 /* a worker waiting for a budget slot checks for stop this often */
@@ -120,6 +121,12 @@ int smh_text_ok(const char *s, size_t n);
 /** Run one job over conn (in a worker, outside e->mu): sets outcome, retry_after, defer_ms,
  *  status and err. */
 void smh_job_run(struct smh_engine *e, struct smh_conn *conn, struct job *j);
+
+/** Is the document id bound to a file here other than key (NULL: to any file)? Then nothing is
+ *  sent to it for key, nor key bound to it: 1, and why in k->err (answered: id is what the
+ *  server answered a create or upload with). 0 when no other file is bound to it. */
+int smh_not_its_own(struct smh_engine *e, struct smh_call *k, const char *id, const char *key,
+                    int answered);
 
 /* stray.c */
 /** A SMC_Q_STRAY job: delete the document it names unless an entry holds it now. */

@@ -17,6 +17,25 @@
 #include <string.h>
 #include <sys/stat.h>
 
+int smh_not_its_own(struct smh_engine *e, struct smh_call *k, const char *id, const char *key,
+                    int answered)
+{
+    char other[PATH_MAX];
+    if (!id[0] || smc_doc_others(e->c, id, key, other, sizeof other) <= 0)
+        return 0;
+    if (answered)
+        snprintf(k->err, sizeof k->err,
+                 "the server answered with document %.64s, the document of another file here "
+                 "(%.3000s): not bound to it",
+                 id, other);
+    else
+        snprintf(k->err, sizeof k->err,
+                 "its document %.64s is the document of another file here (%.3000s): not "
+                 "changed",
+                 id, other);
+    return 1;
+}
+
 /* Nothing (more) to send for this job: its records go. */
 static int drop(struct smh_engine *e, const struct job *j)
 {
@@ -24,9 +43,10 @@ static int drop(struct smh_engine *e, const struct job *j)
     return SMH_OK;
 }
 
-/* Commit what was pushed for key, with the file's stat now (zeros when gone): see smc_push_done. */
-static void pushed(struct smh_engine *e, const struct job *j, const char *key,
-                   const struct smc_entry *ent, struct smc_pushed *p)
+/* Commit what was pushed for key, with the file's stat now (zeros when gone): see smc_push_done.
+ * Its result: -EEXIST when the document is another file's here (the file is not bound to it). */
+static int pushed(struct smh_engine *e, const struct job *j, const char *key,
+                  const struct smc_entry *ent, struct smc_pushed *p)
 {
     struct stat st;
     if (smc_tree_stat(e->tree, key, &st) == 0 && S_ISREG(st.st_mode)) {
@@ -34,7 +54,7 @@ static void pushed(struct smh_engine *e, const struct job *j, const char *key,
         p->now_mtime_ns = smc_mtime_ns(&st);
         p->now_ino = st.st_ino;
     }
-    smc_push_done(e->c, key, ent->custom_id, p, j->seqs, j->nseq);
+    return smc_push_done(e->c, key, ent->custom_id, p, j->seqs, j->nseq);
 }
 
 /* Send the file's bytes (w) as key's document: PATCH the one it has (once the service is done
@@ -42,34 +62,20 @@ static void pushed(struct smh_engine *e, const struct job *j, const char *key,
  * remotely. The exact bytes' metadata goes along (merged into the document's own). A document
  * renamed remotely while the file had local changes goes back to the local name: the local
  * change wins, name and content. */
-/* Is the document id bound to the file at fp too (another entry of this cache)? */
-static int bound_elsewhere(struct smc *c, const char *fp, const char *id)
-{
-    struct smc_entry o;
-    return smc_entry_get(c, fp, &o) == 0 && strcmp(o.remote_id, id) == 0;
-}
-
-static int send_content(struct smc *c, struct smh_call *k, struct job *j, const char *key,
+static int send_content(struct smh_engine *e, struct smh_call *k, struct job *j, const char *key,
                         const struct smc_entry *ent, const struct smh_wire *w,
                         char id[sizeof ent->remote_id])
 {
     int o = SMH_GONE;
+    /* another file here is bound to its document too (a server that answered a create with
+     * another file's document): moving the document here, or writing this file's bytes into it,
+     * would change that file's document. Nothing is sent; the file is kept local (poisoned)
+     * until its document is its own */
+    if (smh_not_its_own(e, k, ent->remote_id, key, 0))
+        return SMH_REJECT;
     if (ent->remote_id[0]) {
         struct smh_doc d;
         o = smh_api_get(k, ent->remote_id, &d);
-        if (o == SMH_OK && d.filepath[0] && strcmp(d.filepath, key) != 0 &&
-            bound_elsewhere(c, d.filepath, ent->remote_id)) {
-            /* not a remote rename: the file there is bound to the same document (a server
-             * that answered a create with another file's document). Moving it here, or
-             * writing this file's bytes into it, would change that file's document: neither
-             * is touched, and this file is kept local (poisoned) until it is sorted out */
-            snprintf(k->err, sizeof k->err,
-                     "its document %.64s is the document of another file here (%.64s): not "
-                     "changed",
-                     ent->remote_id, d.filepath);
-            smh_doc_free(&d);
-            return SMH_REJECT;
-        }
         if (o == SMH_OK && strcmp(d.status, "done") != 0 && strcmp(d.status, "failed") != 0) {
             /* a content PATCH sent while processing may be dropped: wait for "done" */
             smh_doc_free(&d);
@@ -86,6 +92,9 @@ static int send_content(struct smc *c, struct smh_call *k, struct job *j, const 
     }
     if (o == SMH_GONE) /* never created, or vanished remotely: create (idempotent by customId) */
         o = smh_api_create(k, key, w->content, ent->custom_id, &w->x, id);
+    /* a create answered with another file's document: the file is not bound to it */
+    if (o == SMH_OK && strcmp(id, ent->remote_id) != 0 && smh_not_its_own(e, k, id, key, 1))
+        return SMH_REJECT;
     return o;
 }
 
@@ -209,7 +218,7 @@ static int write_text(struct smh_engine *e, struct smh_call *k, struct job *j, c
     struct smc_entry as = *ent;
     if (ent->flags & SMC_E_BINARY)
         as.remote_id[0] = '\0'; /* a binary document cannot hold text: a text one is created */
-    int o = send_content(e->c, k, j, key, &as, &w, id);
+    int o = send_content(e, k, j, key, &as, &w, id);
     if (o == SMH_OK && (ent->flags & SMC_E_BINARY) && ent->remote_id[0] &&
         strcmp(ent->remote_id, id) != 0) {
         /* then the binary one goes (a retry updates the same text document: its customId) */
@@ -223,6 +232,18 @@ static int write_text(struct smh_engine *e, struct smh_call *k, struct job *j, c
     if (o == SMH_OK) /* an upload made while the file was binary, whose answer was lost */
         o = smh_bin_delete_attempts(e, k, ent->custom_id, id);
     return o;
+}
+
+/* Commit a push that binds key to the document id: refused (the file poisoned, kept local) when
+ * another file here was bound to it meanwhile. */
+static int bound_or_refused(struct smh_engine *e, struct smh_call *k, const struct job *j,
+                            const char *key, const struct smc_entry *ent, struct smc_pushed *p,
+                            const char *id)
+{
+    if (pushed(e, j, key, ent, p) != -EEXIST)
+        return SMH_OK;
+    smh_not_its_own(e, k, id, key, 1);
+    return SMH_REJECT;
 }
 
 /* A write: the checks (write_due), the file read once, then by what it holds: a binary document,
@@ -255,8 +276,7 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
         free(content);
         if (o != SMH_OK)
             return o;
-        pushed(e, j, key, &ent, &p);
-        return SMH_OK;
+        return bound_or_refused(e, k, j, key, &ent, &p, id);
     }
     if (same || rc < 0) {
         free(content);
@@ -269,12 +289,18 @@ static int job_write(struct smh_engine *e, struct smh_call *k, struct job *j, co
     p.remote_id = id;
     p.clear_flags = SMC_E_LOCALONLY | SMC_E_POISONED | SMC_E_BINARY | SMC_E_FETCH |
                     SMC_E_NOTFETCHED | SMC_E_ADOPTED;
-    pushed(e, j, key, &ent, &p);
-    return SMH_OK;
+    return bound_or_refused(e, k, j, key, &ent, &p, id);
 }
 
 static int job_delete(struct smh_engine *e, struct smh_call *k, struct job *j)
 {
+    if (smh_not_its_own(e, k, j->remote_id, NULL, 0)) {
+        /* a file here is bound to the document the removed file was bound to: it is that
+         * file's document, and stays. The removal waits, queued (smshim status counts it),
+         * until no file here is bound to the document any more */
+        j->defer_ms = SMH_HELD_MS;
+        return SMH_RETRY;
+    }
     const char *id = j->remote_id[0] ? j->remote_id : j->custom_id;
     int o = id[0] ? smh_api_delete(k, id) : SMH_OK;
     if (o == SMH_GONE)
@@ -301,6 +327,8 @@ static int job_rename(struct smh_engine *e, struct smh_call *k, struct job *j)
     const char *id = ent.remote_id[0] ? ent.remote_id : j->remote_id;
     if (!id[0])
         return job_write(e, k, j, j->to); /* not created yet: create it under its new name */
+    if (smh_not_its_own(e, k, id, j->to, 0))
+        return SMH_REJECT; /* another file's document keeps its name; this file is poisoned */
     const char *refused = smh_filepath_refused(j->to);
     if (refused) { /* the document keeps its old name; the file is poisoned under the new one */
         snprintf(k->err, sizeof k->err, "%s", refused);

@@ -198,12 +198,9 @@ static void fetch_missing(struct pull *p, struct pull *q, struct smh_call *k, ui
         if (o == SMH_OK) {
             smh_pull_on_doc(p, &d);
         } else if (k->other_doc) {
-            p->bad++;
-            if (p->log) {
-                char msg[300];
-                snprintf(msg, sizeof msg, "skipped document %s: %s", id, k->err);
-                p->log(msg);
-            }
+            char msg[300];
+            snprintf(msg, sizeof msg, "skipped document %s: %s", id, k->err);
+            smh_pull_skip(p, id, msg);
         }
         smh_doc_free(&d);
     }
@@ -214,21 +211,13 @@ static void pull_free(struct pull *p)
 {
     smh_ks_free(&p->seen);
     smh_ks_free(&p->ids);
-    smh_ks_free(&p->byid);
-    smh_ks_free(&p->twice);
     smh_ks_free(&p->missing);
     smh_pairs_free(&p->missing_at);
-    for (size_t i = 0; i < p->nidkeys; i++)
-        free(p->idkeys[i]);
-    free(p->idkeys);
-    p->idkeys = NULL;
     for (size_t i = 0; i < p->nplaced; i++)
         free(p->placed[i]);
     free(p->placed);
     p->placed = NULL;
     p->nplaced = p->capplaced = 0;
-    p->nidkeys = p->capidkeys = 0;
-    p->byid_built = 0;
 }
 
 /* The first pull: every document with its content, several pages at once, then what changed

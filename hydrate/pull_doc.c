@@ -13,94 +13,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bind the document id to key in the index. 0, or 1 when out of memory. */
-static int index_add(struct pull *p, const char *id, const char *key)
+/* The files bound to the document id (cache/ids.c): how many, the first into key (n bytes). */
+static int bound(struct pull *p, const char *id, char *key, size_t n)
 {
-    if (p->nidkeys == p->capidkeys) {
-        size_t cap = p->capidkeys ? p->capidkeys * 2 : 64;
-        char **v = realloc(p->idkeys, cap * sizeof *v);
-        if (!v)
-            return 1;
-        p->idkeys = v;
-        p->capidkeys = cap;
-    }
-    struct smh_kv *kv = smh_ks_get(&p->byid, id);
-    if (kv) { /* two files bound to one document: which one it stands for is not known */
-        smh_ks_put(&p->twice, id);
-        return 0;
-    }
-    kv = smh_ks_put(&p->byid, id);
-    char *k = strdup(key);
-    if (!kv || !k) {
-        free(k);
-        return 1;
-    }
-    kv->a = p->nidkeys;
-    p->idkeys[p->nidkeys++] = k;
-    return 0;
+    int rc = smc_doc_others(p->c, id, NULL, key, n);
+    return rc < 0 ? 0 : rc;
 }
 
-static int index_entry(void *arg, const char *key, const struct smc_entry *e)
+void smh_pull_skip(struct pull *p, const char *id, const char *why)
 {
-    return e->remote_id[0] ? index_add(arg, e->remote_id, key) : 0;
+    (void)id;
+    p->bad++;
+    if (p->log)
+        p->log(why);
 }
 
-/* The key of the entry bound to the document id, or NULL. */
-static char **bound_key(struct pull *p, const char *id)
+/* A document listed at another filepath than the file bound to it (old): renamed remotely. A
+ * clean file follows it (moved in the tree, its old name gone: *moved); one with a local change
+ * keeps its name and content, and its next push moves the document back (jobs.c). 1: the
+ * document is not applied (that local change wins). */
+static int follow_rename(struct pull *p, const struct smh_doc *d, const char *old, int *moved)
 {
-    if (!p->byid_built) {
-        p->byid_built = 1;
-        smc_entry_each(p->c, index_entry, p);
-    }
-    struct smh_kv *kv = smh_ks_get(&p->byid, id);
-    return kv && kv->a < p->nidkeys ? &p->idkeys[kv->a] : NULL;
-}
-
-/* The document id was applied at key: a rename later in this pull follows it from there. */
-static void bind_applied(struct pull *p, const char *id, const char *key)
-{
-    if (!p->byid_built)
-        return; /* the index, when built, is built from the entries: this one among them */
-    char **old = bound_key(p, id);
-    if (!old) {
-        index_add(p, id, key);
-    } else if (strcmp(*old, key) != 0) {
-        char *k = strdup(key);
-        if (k) {
-            free(*old);
-            *old = k;
-        }
-    }
-}
-
-/* A document listed at another filepath than the file bound to it: renamed remotely. A clean
- * file follows it (moved in the tree, its old name gone: *moved); one with a local change keeps
- * its name and content, and its next push moves the document back (jobs.c). 1: the document is
- * not applied (that local change wins). */
-static int follow_rename(struct pull *p, const struct smh_doc *d, int *moved)
-{
-    char **old = bound_key(p, d->id);
     *moved = 0;
-    if (!old || strcmp(*old, d->filepath) == 0)
+    if (!old || strcmp(old, d->filepath) == 0)
         return 0;
-    int m = smc_move_remote(p->c, p->tree, *old, d->filepath, d->id);
+    int m = smc_move_remote(p->c, p->tree, old, d->filepath, d->id);
     if (m == SMC_MOVE_KEPT)
         return 1;
     if (m == SMC_MOVE_NONE) {
         /* a binary document whose bytes are not here (to be fetched, or too large): its entry
          * and siblings follow it all the same, and its fetch starts afresh at the new name */
-        m = smc_move_unfetched(p->c, p->tree, *old, d->filepath, d->id);
+        m = smc_move_unfetched(p->c, p->tree, old, d->filepath, d->id);
         if (m == SMC_MOVE_DONE)
-            smh_bin_forget(p->c, *old);
+            smh_bin_forget(p->c, old);
     }
-    if (m == SMC_MOVE_DONE) {
-        *moved = 1;
-        char *k = strdup(d->filepath);
-        if (k) {
-            free(*old);
-            *old = k;
-        }
-    }
+    *moved = m == SMC_MOVE_DONE;
     return 0;
 }
 
@@ -161,23 +108,21 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
     if (p->track && (fresh || updated > p->since))
         p->changed++;
     if (!d->filepath[0]) {
-        p->bad++;
-        if (p->log) {
-            snprintf(msg, sizeof msg, "skipped document %s: its filepath is unsafe", d->id);
-            p->log(msg);
-        }
+        snprintf(msg, sizeof msg, "skipped document %s: its filepath is unsafe", d->id);
+        smh_pull_skip(p, d->id, msg);
         return 0;
     }
-    /* one document that two files here are bound to (a server that answered a create with
-     * another file's document): neither file is moved, written or removed for it */
-    if (bound_key(p, d->id) && smh_ks_get(&p->twice, d->id)) {
-        p->bad++;
-        if (p->log) {
-            snprintf(msg, sizeof msg,
-                     "skipped document %s: two files here are bound to it (see smshim status)",
-                     d->id);
-            p->log(msg);
-        }
+    /* the files bound to it: one document that two files here are bound to (a server that
+     * answered a create with another file's document) moves, writes or removes neither */
+    char owner[SMH_OWNER_MAX];
+    int nbound = bound(p, d->id, owner, sizeof owner);
+    if (nbound > 1) {
+        char m2[SMH_OWNER_MAX + 200];
+        snprintf(m2, sizeof m2,
+                 "skipped document %s: %d files here are bound to it (%s, ...; see smshim "
+                 "status)",
+                 d->id, nbound, owner);
+        smh_pull_skip(p, d->id, m2);
         return 0;
     }
     /* one document at two filepaths: a listing names it again elsewhere. Only a newer version
@@ -186,15 +131,12 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
      * as unsafe: neither file is moved over the other, nor written or removed for it */
     const char *at = placed_at(p, known);
     if (at && strcmp(at, d->filepath) != 0 && updated <= was) {
-        p->bad++;
-        if (p->log) {
-            char m2[8400];
-            snprintf(m2, sizeof m2,
-                     "skipped document %s at %.4000s: the listing gave it at %.4000s too (one "
-                     "document, two filepaths)",
-                     d->id, d->filepath, at);
-            p->log(m2);
-        }
+        char m2[8400];
+        snprintf(m2, sizeof m2,
+                 "skipped document %s at %.4000s: the listing gave it at %.4000s too (one "
+                 "document, two filepaths)",
+                 d->id, d->filepath, at);
+        smh_pull_skip(p, d->id, m2);
         return 0;
     }
     place(p, known, d->filepath);
@@ -216,18 +158,28 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         /* the newest text document of a filepath, and no file stands for it: fetched after
          * the listing (one skipped by a listing that drifted, or never pulled); binary and
          * failed documents are left to the pulls that list them with their fields */
-        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !bound_key(p, d->id) &&
+        if (smh_doc_binary(d) < 0 && strcmp(d->status, "failed") != 0 && !nbound &&
             !smh_ks_get(&p->missing, d->id) && smh_ks_put(&p->missing, d->id))
             smh_pairs_add(&p->missing_at, d->filepath, d->id);
         return 0;
     }
     if (d->updated_ms > 0 && (uint64_t)d->updated_ms > p->newest)
         p->newest = (uint64_t)d->updated_ms;
-    if (!bound_key(p, d->id) && smh_stray_seen(p->c, d))
+    if (!nbound && smh_stray_seen(p->c, d))
         return 0; /* this cache's, and no file's document: its deletion is queued */
     int moved;
-    if (follow_rename(p, d, &moved)) {
+    if (follow_rename(p, d, nbound ? owner : NULL, &moved)) {
         p->kept++;
+        return 0;
+    }
+    if (nbound && !moved && strcmp(owner, d->filepath) != 0) {
+        /* another file's document (it could not follow it here): this file is not bound to
+         * it too, nor written with it */
+        char m2[2 * SMH_OWNER_MAX + 200];
+        snprintf(m2, sizeof m2,
+                 "skipped document %s at %s: it is the document of another file here (%s)", d->id,
+                 d->filepath, owner);
+        smh_pull_skip(p, d->id, m2);
         return 0;
     }
     /* p->applied counts the files this pull changed: a document the file holds already (the
@@ -250,8 +202,6 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
                            bytes,       blen,  smc_hash64(bytes, blen)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
     free(exact);
-    if (rc == SMC_APPLIED || rc == SMC_SAME || rc == SMC_UP_TO_DATE)
-        bind_applied(p, d->id, d->filepath);
     if (rc == SMC_APPLIED)
         p->applied++;
     else if (rc == SMC_SAME || rc == SMC_UP_TO_DATE)
@@ -259,16 +209,17 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
     else if (rc == SMC_KEPT_LOCAL) {
         p->kept++;
         /* a file never pushed at this filepath: its push updates this document */
-        if (smc_adopt_remote(p->c, d->filepath, d->id) == 1)
-            bind_applied(p, d->id, d->filepath);
+        smc_adopt_remote(p->c, d->filepath, d->id);
     } else if (rc == SMC_UNSAFE) {
-        p->bad++; /* counted with the unsafe filepaths (smshim status) */
-        if (p->log) {
-            snprintf(msg, sizeof msg,
-                     "skipped document %s: its filepath crosses a symbolic link or a file here",
-                     d->id);
-            p->log(msg);
-        }
+        /* counted with the unsafe filepaths (smshim status) */
+        snprintf(msg, sizeof msg,
+                 "skipped document %s: its filepath crosses a symbolic link or a file here", d->id);
+        smh_pull_skip(p, d->id, msg);
+    } else if (rc == SMC_SHARED) {
+        snprintf(msg, sizeof msg,
+                 "skipped document %s: another file here is bound to it (see smshim status)",
+                 d->id);
+        smh_pull_skip(p, d->id, msg);
     } else if (rc < 0)
         p->failed++;
     return 0;
@@ -291,14 +242,11 @@ static void listed_only(struct pull *p, const struct smh_doc *m)
 static void refused(struct pull *p, const struct smh_doc *m)
 {
     listed_only(p, m);
-    p->bad++;
-    if (p->log) {
-        char msg[4300];
-        snprintf(msg, sizeof msg,
-                 "skipped document %s (%.4000s): its GET was answered with another document", m->id,
-                 m->filepath);
-        p->log(msg);
-    }
+    char msg[4300];
+    snprintf(msg, sizeof msg,
+             "skipped document %s (%.4000s): its GET was answered with another document", m->id,
+             m->filepath);
+    smh_pull_skip(p, m->id, msg);
 }
 
 /* A document too large for any answer (pull_pages.c). */

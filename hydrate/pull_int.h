@@ -24,11 +24,6 @@ struct pull {
                              * filepath it was taken at (0: none); b, its newest updatedAt */
     char **placed;
     size_t nplaced, capplaced;
-    struct smh_keyset byid;  /* remote id -> index in idkeys: the entry bound to it (built once) */
-    struct smh_keyset twice; /* remote ids two entries are bound to (built with byid) */
-    char **idkeys;
-    size_t nidkeys, capidkeys;
-    int byid_built;
     struct smh_keyset missing;   /* a listing without content: ids no entry is bound to */
     struct smh_pairs missing_at; /* the same, each with the filepath the listing gave it */
     long fresh;                  /* documents of the current page not listed before in this pull */
@@ -46,6 +41,9 @@ struct pull {
     void (*log)(const char *);
 };
 
+/* the longest filepath of a file a log line names */
+#define SMH_OWNER_MAX 4200
+
 struct apply_ctx {
     struct pull *p;
     const struct smh_pull_opts *o;
@@ -54,6 +52,8 @@ struct apply_ctx {
 /** One listed document into the cache (arg: the struct pull): always 0, what happened is counted
  *  in the pull. */
 int smh_pull_on_doc(void *arg, const struct smh_doc *d);
+/** The document id is skipped as unsafe (why: the log line): counted and logged. */
+void smh_pull_skip(struct pull *p, const char *id, const char *why);
 /** One page of a listing, in page order (smh_pages_run; arg: a struct apply_ctx): 0 go on,
  *  1 done, -1 no progress. */
 int smh_pull_apply_page(void *arg, const struct smh_page *pg, char *err, size_t n);

@@ -4,7 +4,36 @@
 
 #include "../cache/cache.h"
 
+#include "keyset.h"
+
 #include <string.h>
+
+struct held {
+    struct smh_pairs l;
+};
+
+static int held_one(void *arg, uint64_t seq, const struct smc_qrec *q, const char *from,
+                    const char *to)
+{
+    (void)seq;
+    (void)to;
+    char id[sizeof q->remote_id];
+    memcpy(id, q->remote_id, sizeof id);
+    id[sizeof id - 1] = '\0';
+    if (q->op == SMC_Q_DELETE && id[0])
+        return smh_pairs_add(arg, from, id) < 0;
+    return 0;
+}
+
+/* The queued removals whose document a file here is bound to (jobs.c holds them back). */
+static void held_count(struct smc *c, uint64_t *n)
+{
+    struct smh_pairs l = {0};
+    smc_queue_each(c, held_one, &l); /* (collected first: one transaction at a time) */
+    for (size_t i = 0; i < l.n; i++)
+        *n += smc_doc_others(c, l.ids[i], NULL, NULL, 0) > 0;
+    smh_pairs_free(&l);
+}
 
 void smh_report_read(struct smc *c, struct smh_report *r)
 {
@@ -17,6 +46,8 @@ void smh_report_read(struct smc *c, struct smh_report *r)
     r->has_watermark = smc_kv_get_u64(c, SMC_KV_PULL_WATERMARK, NULL, &r->watermark_ms) == 0;
     smc_kv_get_u64(c, SMC_KV_PULL_DUPLICATES, NULL, &r->duplicates);
     smc_kv_get_u64(c, SMC_KV_PULL_UNSAFE, NULL, &r->unsafe);
+    smc_ids_shared(c, &r->shared);
+    held_count(c, &r->held);
     smc_kv_get_str(c, SMC_KV_CREDS_ERROR, NULL, r->creds_error, sizeof r->creds_error);
     r->silent = smh_silent_info(c, &r->silent_probes);
 }

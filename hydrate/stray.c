@@ -98,20 +98,6 @@ int smh_stray_seen(struct smc *c, const struct smh_doc *d)
     return 1;
 }
 
-struct owner {
-    const char *id;
-    int found;
-};
-
-static int owns(void *arg, const char *key, const struct smc_entry *e)
-{
-    struct owner *o = arg;
-    (void)key;
-    if (strcmp(e->remote_id, o->id) == 0)
-        o->found = 1;
-    return o->found;
-}
-
 int smh_job_stray(struct smh_engine *e, struct smh_call *k, struct job *j)
 {
     struct smc_entry ent;
@@ -132,12 +118,12 @@ int smh_job_stray(struct smh_engine *e, struct smh_call *k, struct job *j)
         smc_queue_del(e->c, j->seqs, j->nseq);
         return SMH_OK;
     }
-    struct owner o = {.id = j->remote_id};
-    if (got == 0 && strcmp(ent.remote_id, j->remote_id) == 0)
-        o.found = 1;
-    else /* (rare: only a stray's job looks) */
-        smc_entry_each(e->c, owns, &o);
-    int r = o.found ? SMH_OK : smh_api_delete(k, j->remote_id);
+    int owners = smc_doc_others(e->c, j->remote_id, NULL, NULL, 0);
+    if (owners < 0) {
+        j->defer_ms = SMH_REREAD_MS; /* LMDB trouble: never taken for "no file" */
+        return SMH_RETRY;
+    }
+    int r = owners ? SMH_OK : smh_api_delete(k, j->remote_id);
     if (r == SMH_GONE || r == SMH_REJECT)
         r = SMH_OK; /* gone already; or refused, which no retry changes: nothing of a file's */
     if (r == SMH_OK)

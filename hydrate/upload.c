@@ -96,6 +96,9 @@ int smh_push_binary(struct smh_engine *e, struct smh_call *k, const char *key,
         if (o != SMH_OK)
             return o;
     }
+    /* answered with another file's document: not bound to it, and nothing of its own deleted */
+    if (strcmp(id, ent->remote_id) != 0 && smh_not_its_own(e, k, id, key, 1))
+        return SMH_REJECT;
     /* what the file's document was (text, or an older upload), and the entry's other attempts */
     if (ent->remote_id[0] && strcmp(ent->remote_id, id) != 0)
         o = gone(k, ent->remote_id); /* (on failure retried: the listing finds this upload again) */

@@ -13,6 +13,8 @@
     X(cache_rename_dir)                                                                            \
     X(cache_reopen_persists)                                                                       \
     X(cache_schema_mismatch)                                                                       \
+    X(cache_ids_follow_entries)                                                                    \
+    X(cache_ids_built_from_entries)                                                                \
     X(cache_long_names)                                                                            \
     X(cache_long_rename_dir)                                                                       \
     X(cache_long_kv_names)                                                                         \

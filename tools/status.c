@@ -184,7 +184,8 @@ static void status_json(const struct status *st)
            "\"tracked\":%llu,\"dirty\":%llu,\"queued\":%llu,\"poisoned\":%llu,"
            "\"not_synced\":%llu,\"base_url\":\"%s\",\"tag\":\"%s\",\"paused\":%s%s%s,"
            "\"last_pull_ms\":%s,\"watermark_ms\":%s,\"duplicates\":%llu,\"unsafe_skipped\":%"
-           "llu,\"credentials_error\":%s%s%s,\"credentials_file_error\":%s%s%s,"
+           "llu,\"shared_documents\":%llu,\"held_removals\":%llu,\"credentials_error\":%s%s%s,"
+           "\"credentials_file_error\":%s%s%s,"
            "\"server_silent\":%s,\"silent_probes\":%llu,\"unrecorded\":%llu,"
            "\"unrecorded_last\":%s%s%s,\"unrecorded_reason\":%s%s%s}\n",
            J(st->cache), J(st->prefix), st->mode, (unsigned long long)t_entries,
@@ -195,7 +196,8 @@ static void status_json(const struct status *st)
            J(r->tag), r->paused[0] ? "\"" : "", r->paused[0] ? J(r->paused) : "null",
            r->paused[0] ? "\"" : "", r->pulled ? num(r->last_pull_ms, a) : "null",
            r->has_watermark ? num(r->watermark_ms, b) : "null", (unsigned long long)r->duplicates,
-           (unsigned long long)r->unsafe, r->creds_error[0] ? "\"" : "",
+           (unsigned long long)r->unsafe, (unsigned long long)r->shared,
+           (unsigned long long)r->held, r->creds_error[0] ? "\"" : "",
            r->creds_error[0] ? J(r->creds_error) : "null", r->creds_error[0] ? "\"" : "",
            st->cwhy[0] ? "\"" : "", st->cwhy[0] ? J(st->cwhy) : "null", st->cwhy[0] ? "\"" : "",
            r->silent ? "true" : "false", r->silent_probes, st->unrec, st->unrec ? "\"" : "",
@@ -227,9 +229,17 @@ static void status_text(const struct status *st)
         printf("duplicates:   %llu remote documents share a filepath with a newer one (ignored)\n",
                (unsigned long long)r->duplicates);
     if (r->unsafe)
-        printf(
-            "unsafe:       %llu remote documents skipped (their filepath is unsafe; see the log)\n",
-            (unsigned long long)r->unsafe);
+        printf("unsafe:       %llu remote documents skipped (unsafe filepath, or another file's "
+               "document; see the log)\n",
+               (unsigned long long)r->unsafe);
+    if (r->shared)
+        printf("shared:       %llu documents are each bound to more than one file here: neither "
+               "file's change is sent to them, nor theirs pulled\n",
+               (unsigned long long)r->shared);
+    if (r->held)
+        printf("held:         %llu removals wait: their document is another file's here (sent "
+               "once no file here is bound to it)\n",
+               (unsigned long long)r->held);
     if (st->n.poisoned)
         printf("poisoned:     %llu (refused by the server; smshim sync --retry-poisoned)%s%s\n",
                (unsigned long long)st->n.poisoned, r->last_poisoned[0] ? "\n  last: " : "",

@@ -17,6 +17,7 @@ struct lmdb {
     void (*abort_)(MDB_txn *);
     int (*dbi_open)(MDB_txn *, const char *, unsigned, MDB_dbi *);
     int (*put)(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *, unsigned);
+    int (*get)(MDB_txn *, MDB_dbi, MDB_val *, MDB_val *);
     MDB_env *env;
 };
 
@@ -37,6 +38,7 @@ static int lmdb_open(struct lmdb *l, const char *meta, size_t map)
     LMDB_F(abort_, txn_abort);
     LMDB_F(dbi_open, dbi_open);
     LMDB_F(put, put);
+    LMDB_F(get, get);
 #undef LMDB_F
     if (l->env_create(&l->env) || l->set_dbs(l->env, 8) || l->set_map(l->env, map) ||
         l->env_open(l->env, meta, MDB_NOTLS | MDB_NOSYNC, 0600)) {

@@ -4,6 +4,8 @@
 
 #include <lmdb.h>
 #include <limits.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +135,103 @@ SM_TEST(cache_schema_mismatch)
     ASSERT_EQ_INT(mdb_txn_commit(t), 0);
     mdb_env_close(env);
     ASSERT_EQ_INT(smc_open(meta, &c), -EPROTO);
+    return 0;
+}
+
+/* ---- the document -> files index (ids.c) ---------------------------------------------------- */
+
+/* key's entry bound to the document id (as a push's answer or a pull would bind it). */
+static void bind_to(struct smc *c, const char *key, const char *id)
+{
+    struct smc_entry e;
+    if (smc_entry_get(c, key, &e) != 0) {
+        memset(&e, 0, sizeof e);
+        e.version = SMC_ENTRY_V1;
+    }
+    snprintf(e.remote_id, sizeof e.remote_id, "%s", id);
+    e.flags |= SMC_E_REMOTE;
+    ASSERT_EQ_INT(smc_entry_put(c, key, &e), 0);
+}
+
+SM_TEST(cache_ids_follow_entries)
+{
+    struct smc *c = open_tmp();
+    char other[64];
+    ASSERT_EQ_INT(smc_note_write(c, "/a", 1), 0);
+    ASSERT_EQ_INT(smc_note_write(c, "/d/b", 1), 0);
+    bind_to(c, "/a", "A");
+    bind_to(c, "/d/b", "B");
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/a", other, sizeof other), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", NULL, other, sizeof other), 1);
+    ASSERT_EQ_STR(other, "/a");
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/x", other, sizeof other), 1);
+    /* a rename moves the binding, a directory's rename every binding below it */
+    ASSERT_EQ_INT(smc_note_rename(c, "/a", "/c", 0, 2), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/c", NULL, 0), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", NULL, other, sizeof other), 1);
+    ASSERT_EQ_STR(other, "/c");
+    ASSERT_EQ_INT(smc_note_rename(c, "/d", "/e", 1, 3), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "B", "/e/b", NULL, 0), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "B", NULL, other, sizeof other), 1);
+    ASSERT_EQ_STR(other, "/e/b");
+    /* two files bound to one document: each sees the other */
+    bind_to(c, "/e/b", "A");
+    ASSERT_EQ_INT(smc_doc_others(c, "B", NULL, NULL, 0), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/c", other, sizeof other), 1);
+    ASSERT_EQ_STR(other, "/e/b");
+    ASSERT_EQ_INT(smc_doc_others(c, "A", NULL, NULL, 0), 2);
+    uint64_t shared;
+    ASSERT_EQ_INT(smc_ids_shared(c, &shared), 0);
+    ASSERT_EQ_INT(shared, 1);
+    /* a removal unbinds */
+    ASSERT_EQ_INT(smc_note_unlink(c, "/e/b", 4), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/c", NULL, 0), 0);
+    ASSERT_EQ_INT(smc_ids_shared(c, &shared), 0);
+    ASSERT_EQ_INT(shared, 0);
+    ASSERT_EQ_INT(smc_note_unlink(c, "/c", 5), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", NULL, NULL, 0), 0);
+    smc_close(c);
+    return 0;
+}
+
+SM_TEST(cache_ids_built_from_entries)
+{
+    struct smc *c = open_tmp();
+    ASSERT_EQ_INT(smc_note_write(c, "/a", 1), 0);
+    ASSERT_EQ_INT(smc_note_write(c, "/b", 1), 0);
+    ASSERT_EQ_INT(smc_note_write(c, "/c", 1), 0);
+    bind_to(c, "/a", "A");
+    bind_to(c, "/b", "A");
+    bind_to(c, "/c", "C");
+    smc_close(c);
+    /* a cache of the schema before the index: no index, its own schema number */
+    char meta[PATH_MAX];
+    snprintf(meta, sizeof meta, "%s/meta", sm_test_tmpdir());
+    MDB_env *env;
+    MDB_txn *t;
+    MDB_dbi kv, ids;
+    ASSERT_EQ_INT(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    ASSERT_EQ_INT(mdb_env_open(env, meta, 0, 0600), 0);
+    ASSERT_EQ_INT(mdb_txn_begin(env, NULL, 0, &t), 0);
+    ASSERT_EQ_INT(mdb_dbi_open(t, SMC_DB_KV, 0, &kv), 0);
+    ASSERT_EQ_INT(mdb_dbi_open(t, SMC_DB_IDS, 0, &ids), 0);
+    ASSERT_EQ_INT(mdb_drop(t, ids, 1), 0);
+    MDB_val k = {6, "schema"}, v = {1, "2"};
+    ASSERT_EQ_INT(mdb_put(t, kv, &k, &v, 0), 0);
+    ASSERT_EQ_INT(mdb_txn_commit(t), 0);
+    mdb_env_close(env);
+    c = open_tmp();
+    char other[64];
+    ASSERT_EQ_INT(smc_doc_others(c, "A", NULL, NULL, 0), 2);
+    ASSERT_EQ_INT(smc_doc_others(c, "A", "/a", other, sizeof other), 1);
+    ASSERT_EQ_STR(other, "/b");
+    ASSERT_EQ_INT(smc_doc_others(c, "C", "/c", NULL, 0), 0);
+    ASSERT_EQ_INT(smc_doc_others(c, "C", NULL, NULL, 0), 1);
+    char num[16];
+    ASSERT_EQ_INT(smc_kv_get(c, SMC_KV_SCHEMA, num, sizeof num), 0);
+    ASSERT_EQ_INT(atoi(num), SMC_SCHEMA);
+    smc_close(c);
     return 0;
 }
 
