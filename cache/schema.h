@@ -134,12 +134,15 @@
 /* u64, when the last full listing was taken (smc_now_ms); kept for diagnosis (no reader). */
 #define SMC_KV_PULL_FULL_LAST "pull.full_last"
 /* u64 counts of the latest pull: remote documents that share a filepath with a newer one
- * (written by a full listing), skipped as unsafe (an unsafe filepath, a document another file
- * here is bound to, an answer that contradicts itself), and too large to hold (written when not
- * 0). The first two are shown by status; oversized is kept for diagnosis. */
+ * (written by a full listing), and too large to hold (written when not 0). The first is shown
+ * by status; oversized is kept for diagnosis. */
 #define SMC_KV_PULL_DUPLICATES "pull.duplicates"
-#define SMC_KV_PULL_UNSAFE     "pull.unsafe"
-#define SMC_KV_PULL_OVERSIZED  "pull.oversized"
+/* "pull.skipped:<remote id>": string, why pulls skip that document as unsafe (an unsafe
+ * filepath, another file here bound to it, an answer that contradicts itself): the line that
+ * was logged. Set by the pull that skips it first (or for another reason: each is logged once);
+ * removed by the pull that takes it, or whose whole listing lacks it. Counted by status. */
+#define SMC_KV_PULL_SKIPPED   "pull.skipped:"
+#define SMC_KV_PULL_OVERSIZED "pull.oversized"
 /* Binary documents (fetch.c; sibling.c in the cache): */
 /* "1" when some entry may carry SMC_E_FETCH: set in the transaction that marks one (sibling.c)
  * and by a fetch pass that left some; removed by the fetch pass before it looks. */

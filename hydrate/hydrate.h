@@ -86,7 +86,8 @@ struct smh_report {
     uint64_t last_pull_ms;
     int has_watermark; /* the next pull is a delta pull from watermark_ms */
     uint64_t watermark_ms;
-    uint64_t duplicates, unsafe;      /* remote documents the latest pull ignored, and why */
+    uint64_t duplicates;              /* remote documents the latest pull ignored as older */
+    uint64_t unsafe;                  /* remote documents pulls skip now (unsafe, see the log) */
     uint64_t shared;                  /* documents more than one file here is bound to now */
     uint64_t held;                    /* queued removals of a document another file is bound to */
     char creds_error[PATH_MAX + 128]; /* why a process could not use the credentials, or "" */

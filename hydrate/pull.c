@@ -207,10 +207,24 @@ static void fetch_missing(struct pull *p, struct pull *q, struct smh_call *k, ui
     p->full = full;
 }
 
+/* One document skipped before (kv SMC_KV_PULL_SKIPPED), into p->skipped. */
+static int skipped_load(void *arg, const char *name, const char *why)
+{
+    struct pull *p = arg;
+    struct smh_kv *kv = smh_ks_put(&p->skipped, name + strlen(SMC_KV_PULL_SKIPPED));
+    if (kv) {
+        kv->a = smc_hash64(why, strlen(why));
+        kv->b = SMH_SKIP_KEPT;
+    }
+    return 0;
+}
+
 static void pull_free(struct pull *p)
 {
     smh_ks_free(&p->seen);
     smh_ks_free(&p->ids);
+    smh_ks_free(&p->skipped);
+    smh_pairs_free(&p->skips);
     smh_ks_free(&p->missing);
     smh_pairs_free(&p->missing_at);
     for (size_t i = 0; i < p->nplaced; i++)
@@ -342,6 +356,14 @@ static void pull_record(struct pull *p, struct pull *listing, struct smh_call *k
                         struct smh_pull_result *res)
 {
     if (listing) {
+        /* a document skipped before that a whole listing lacks is gone: skipped no more */
+        for (size_t i = 0; i < p->skipped.cap; i++) {
+            struct smh_kv *kv = &p->skipped.v[i];
+            if (kv->key && kv->b == SMH_SKIP_KEPT &&
+                (!smh_ks_get(&listing->ids, kv->key) ||
+                 (listing != p && !smh_ks_get(&listing->skipped, kv->key))))
+                kv->b = SMH_SKIP_GONE; /* (a listing of the ids that lists it where it is) */
+        }
         res->removed = remove_gone(listing, k, o, deadline);
         offset_put(listing);
         smc_kv_set_u64(o->cache, SMC_KV_PULL_DUPLICATES, NULL, (uint64_t)listing->dups);
@@ -362,8 +384,13 @@ static void pull_report(const struct pull *p, const struct smh_call *k,
                  k->malformed);
         o->log(msg);
     }
-    if (p->bad)
-        smc_kv_set_u64(o->cache, SMC_KV_PULL_UNSAFE, NULL, (uint64_t)p->bad);
+    /* the documents skipped now: those this pull took or found gone leave the list, those it
+     * skipped anew (or for another reason) join it */
+    for (size_t i = 0; i < p->skipped.cap; i++)
+        if (p->skipped.v[i].key && p->skipped.v[i].b == SMH_SKIP_GONE)
+            smc_kv_unset(o->cache, SMC_KV_PULL_SKIPPED, p->skipped.v[i].key);
+    for (size_t i = 0; i < p->skips.n; i++)
+        smc_kv_set_str(o->cache, SMC_KV_PULL_SKIPPED, p->skips.ids[i], p->skips.keys[i]);
     if (p->oversized)
         smc_kv_set_u64(o->cache, SMC_KV_PULL_OVERSIZED, NULL, (uint64_t)p->oversized);
     res->applied = p->applied;
@@ -403,6 +430,7 @@ long smh_pull(struct smh_engine *e, const struct smh_pull_opts *o, struct smh_pu
         return -EIO;
     }
     smc_kv_get_u64(o->cache, SMC_KV_PULL_WATERMARK, NULL, &p.watermark); /* 0: none */
+    smc_kv_each(o->cache, SMC_KV_PULL_SKIPPED, skipped_load, &p);
     if (p.watermark > smc_now_ms() + SMH_TIME_AHEAD_MS)
         p.watermark = 0; /* a time to come, kept before such times were refused: list it all */
     uint64_t deadline = smh_mono_ms() + (uint64_t)(o->retry_ms > 0 ? o->retry_ms : PULL_BOUND_MS);

@@ -22,10 +22,28 @@ static int bound(struct pull *p, const char *id, char *key, size_t n)
 
 void smh_pull_skip(struct pull *p, const char *id, const char *why)
 {
-    (void)id;
     p->bad++;
-    if (p->log)
-        p->log(why);
+    uint64_t h = smc_hash64(why, strlen(why));
+    struct smh_kv *kv = smh_ks_get(&p->skipped, id);
+    if (!p->record && (!kv || kv->a != h)) {
+        /* a new skip, or for another reason: said once, and kept (a listing of the ids only
+         * notes what it would skip: its pull says it) */
+        if (p->log)
+            p->log(why);
+        smh_pairs_add(&p->skips, why, id);
+    }
+    if (kv || (kv = smh_ks_put(&p->skipped, id))) {
+        kv->a = h;
+        kv->b = SMH_SKIP_NOW;
+    }
+}
+
+/* The document id was taken (applied, kept, moved): it is skipped no more. */
+static void taken(struct pull *p, const char *id)
+{
+    struct smh_kv *kv = p->record ? NULL : smh_ks_get(&p->skipped, id);
+    if (kv && kv->b != SMH_SKIP_NOW)
+        kv->b = SMH_SKIP_GONE;
 }
 
 /* A document listed at another filepath than the file bound to it (old): renamed remotely. A
@@ -154,6 +172,10 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         s->a = 1;
         s->b = d->updated_ms > 0 ? (uint64_t)d->updated_ms : 0;
     }
+    if (p->record && nbound && strcmp(owner, d->filepath) != 0) {
+        smh_pull_skip(p, d->id, "moved"); /* (not taken: a pull with content decides) */
+        return 0;
+    }
     if (p->record) {
         /* the newest text document of a filepath, and no file stands for it: fetched after
          * the listing (one skipped by a listing that drifted, or never pulled); binary and
@@ -169,6 +191,7 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
         return 0; /* this cache's, and no file's document: its deletion is queued */
     int moved;
     if (follow_rename(p, d, nbound ? owner : NULL, &moved)) {
+        taken(p, d->id);
         p->kept++;
         return 0;
     }
@@ -186,6 +209,7 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
      * listing brings back what this cache pushed) is not one */
     int bin = smh_bin_on_doc(p->c, p->tree, p->tmp, d);
     if (bin) {
+        taken(p, d->id);
         /* a binary or failed document: its siblings now, its bytes after the pull (counted
          * there) */
         p->applied += moved || bin == 2;
@@ -202,6 +226,8 @@ int smh_pull_on_doc(void *arg, const struct smh_doc *d)
                            bytes,       blen,  smc_hash64(bytes, blen)};
     int rc = smc_apply_remote(p->c, p->tree, p->tmp, &r);
     free(exact);
+    if (rc != SMC_UNSAFE && rc != SMC_SHARED && rc >= 0)
+        taken(p, d->id);
     if (rc == SMC_APPLIED)
         p->applied++;
     else if (rc == SMC_SAME || rc == SMC_UP_TO_DATE)

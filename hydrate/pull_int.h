@@ -24,7 +24,11 @@ struct pull {
                              * filepath it was taken at (0: none); b, its newest updatedAt */
     char **placed;
     size_t nplaced, capplaced;
-    struct smh_keyset missing;   /* a listing without content: ids no entry is bound to */
+    /* documents skipped as unsafe (kv SMC_KV_PULL_SKIPPED): id -> a, the hash of why; b, what
+     * this pull did with it (SMH_SKIP_*). Read when the pull starts, written when it ends. */
+    struct smh_keyset skipped;
+    struct smh_pairs skips;    /* (why, id) of the skips this pull made anew or for a new reason */
+    struct smh_keyset missing; /* a listing without content: ids no entry is bound to */
     struct smh_pairs missing_at; /* the same, each with the filepath the listing gave it */
     long fresh;                  /* documents of the current page not listed before in this pull */
     long applied, kept, dups, bad, failed, oversized;
@@ -41,6 +45,9 @@ struct pull {
     void (*log)(const char *);
 };
 
+#define SMH_SKIP_KEPT 0 /* skipped before, not listed (yet) by this pull */
+#define SMH_SKIP_GONE 1 /* skipped before, taken by this pull */
+#define SMH_SKIP_NOW  2 /* skipped by this pull */
 /* the longest filepath of a file a log line names */
 #define SMH_OWNER_MAX 4200
 
@@ -52,7 +59,8 @@ struct apply_ctx {
 /** One listed document into the cache (arg: the struct pull): always 0, what happened is counted
  *  in the pull. */
 int smh_pull_on_doc(void *arg, const struct smh_doc *d);
-/** The document id is skipped as unsafe (why: the log line): counted and logged. */
+/** The document id is skipped as unsafe (why: the log line): counted; said (logged) and kept in
+ *  the cache when it was not skipped before, or for another reason. */
 void smh_pull_skip(struct pull *p, const char *id, const char *why);
 /** One page of a listing, in page order (smh_pages_run; arg: a struct apply_ctx): 0 go on,
  *  1 done, -1 no progress. */

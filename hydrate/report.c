@@ -8,6 +8,14 @@
 
 #include <string.h>
 
+static int count_one(void *arg, const char *name, const char *value)
+{
+    (void)name;
+    (void)value;
+    ++*(uint64_t *)arg;
+    return 0;
+}
+
 struct held {
     struct smh_pairs l;
 };
@@ -45,7 +53,7 @@ void smh_report_read(struct smc *c, struct smh_report *r)
     r->pulled = smc_kv_get_u64(c, SMC_KV_PULL_LAST, NULL, &r->last_pull_ms) == 0;
     r->has_watermark = smc_kv_get_u64(c, SMC_KV_PULL_WATERMARK, NULL, &r->watermark_ms) == 0;
     smc_kv_get_u64(c, SMC_KV_PULL_DUPLICATES, NULL, &r->duplicates);
-    smc_kv_get_u64(c, SMC_KV_PULL_UNSAFE, NULL, &r->unsafe);
+    smc_kv_each(c, SMC_KV_PULL_SKIPPED, count_one, &r->unsafe);
     smc_ids_shared(c, &r->shared);
     held_count(c, &r->held);
     smc_kv_get_str(c, SMC_KV_CREDS_ERROR, NULL, r->creds_error, sizeof r->creds_error);
