@@ -76,7 +76,8 @@
     X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
     X(exit) X(_exit) X(_Exit)                                                                    \
     X(pthread_create) X(pthread_sigmask) X(sigprocmask) X(sigaction) X(signal) X(sigsuspend)     \
-    X(sigaltstack)                                                                              \
+    X(sigaltstack) X(pthread_attr_getstacksize) X(pthread_getattr_default_np)                   \
+    X(pthread_attr_destroy)                                                                     \
     X(ppoll) X(pselect) X(epoll_pwait) X(epoll_pwait2)                                         \
     X(socket) X(socketpair) X(pipe) X(pipe2) X(eventfd) X(closefrom)                           \
     X(bind) X(connect) X(sendto) X(sendmsg) X(sendmmsg) X(accept) X(accept4) X(getsockname)     \

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 /* Runs in vfork children (Python's subprocess cwd=): no malloc, no locks, no tree fd. */
-int sm_chdir_core(const char *path)
+SM_ROOMY(int, sm_chdir_core, (const char *path))
 {
     struct sm_res r;
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
@@ -30,7 +30,7 @@ SM_EXPORT int chdir(const char *path)
     SM_CALL(sm_chdir_core(path));
 }
 
-int sm_fchdir_core(int fd)
+SM_ROOMY(int, sm_fchdir_core, (int fd))
 {
     if (SM_REAL(fchdir)(fd) != 0)
         return -errno;
@@ -43,7 +43,7 @@ SM_EXPORT int fchdir(int fd)
     SM_CALL(sm_fchdir_core(fd));
 }
 
-int sm_getcwd_core(char *buf, size_t size)
+SM_ROOMY(int, sm_getcwd_core, (char *buf, size_t size))
 {
     char t[PATH_MAX];
     if (!SM_REAL(getcwd)(t, sizeof t))

@@ -650,7 +650,7 @@ static int exec_in(struct arena *m, const char *path, char *const argv[], char *
     return rc;
 }
 
-int sm_execve_core(const char *path, char *const argv[], char *const envp[])
+SM_ROOMY(int, sm_execve_core, (const char *path, char *const argv[], char *const envp[]))
 {
     SM_OPAQUE(path);
     if (!path)
@@ -672,7 +672,7 @@ SM_EXPORT int execv(const char *path, char *const argv[])
     return (int)sm_ret(sm_execve_core(path, argv, environ));
 }
 
-int sm_fexecve_core(int fd, char *const argv[], char *const envp[])
+SM_ROOMY(int, sm_fexecve_core, (int fd, char *const argv[], char *const envp[]))
 {
     char self[32];
     struct arena m;

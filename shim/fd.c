@@ -164,7 +164,7 @@ static SM_SLOW int close_noting(int fd)
     return rc;
 }
 
-int sm_close_core(int fd)
+SM_ROOMY(int, sm_close_core, (int fd))
 {
     sm_host_fd_begin(); /* no library open is between its open and its lift (real.c) */
     if (SM_UNLIKELY(sm_fd_is_own(fd))) {
@@ -277,7 +277,7 @@ static int close_range_pieces(unsigned first, unsigned last, unsigned flags)
     return SM_REAL(close_range)(lo, last, (int)flags) == 0 ? 0 : -errno;
 }
 
-int sm_close_range_core(unsigned first, unsigned last, unsigned flags)
+SM_ROOMY(int, sm_close_range_core, (unsigned first, unsigned last, unsigned flags))
 {
     if (first > last)
         return -EINVAL;
@@ -353,7 +353,7 @@ int sm_fd_replacing(int old, int nfd)
  * the dup is made with no library open between its open and its lift (real.c), nfd checked
  * again there (a lift that took it meanwhile sends the call round again). A vfork child's dup
  * onto one replaces its own copy and nothing else. Returns the new descriptor or -errno. */
-int sm_dup_core(int old, int nfd, int flags, int three)
+SM_ROOMY(int, sm_dup_core, (int old, int nfd, int flags, int three))
 {
     if (SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd && !sm_fd_is_own(old) && sm_vm_borrowed()) {
         /* a vfork child onto its copy of one of the shim's numbers: moving the shim's descriptor
@@ -546,7 +546,7 @@ SM_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
 
 /* ---- durability: fsync of a virtual file also makes the cache's committed state durable ---- */
 
-int sm_fsync_core(int fd, int kind)
+SM_ROOMY(int, sm_fsync_core, (int fd, int kind))
 {
     char key[PATH_MAX];
     int rc = kind == 0   ? SM_REAL(fsync)(fd)

@@ -9,7 +9,7 @@
 
 /* ---- mkdir / rmdir / unlink ------------------------------------------------------------------ */
 
-int sm_mkdirat_core(int dirfd, const char *path, mode_t mode)
+SM_ROOMY(int, sm_mkdirat_core, (int dirfd, const char *path, mode_t mode))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, 0, &r);
@@ -42,7 +42,7 @@ static int is_root(const struct sm_res *r)
     return r->kind == SM_TREE && sm_is_tree_fd(r->fd) && strcmp(r->path, ".") == 0;
 }
 
-int sm_unlinkat_core(int dirfd, const char *path, int flags)
+SM_ROOMY(int, sm_unlinkat_core, (int dirfd, const char *path, int flags))
 {
     struct sm_res r;
     char key[PATH_MAX];
@@ -150,7 +150,8 @@ static int exchange(const struct sm_res *a, const struct sm_res *b, unsigned fla
     return 0;
 }
 
-int sm_renameat2_core(int ofd, const char *opath, int nfd, const char *npath, unsigned flags)
+SM_ROOMY(int, sm_renameat2_core,
+         (int ofd, const char *opath, int nfd, const char *npath, unsigned flags))
 {
     struct sm_res a, b;
     char from[PATH_MAX], to[PATH_MAX];
@@ -275,7 +276,7 @@ static int tree_source(const struct sm_res *a, const char *o, int aflags, char k
     return sm_key_fd(fd, key) == 0;
 }
 
-int sm_linkat_core(int ofd, const char *o, int nfd, const char *n, int flags)
+SM_ROOMY(int, sm_linkat_core, (int ofd, const char *o, int nfd, const char *n, int flags))
 {
     struct sm_res a, b;
     char from[PATH_MAX], to[PATH_MAX];
@@ -332,7 +333,7 @@ SM_EXPORT int linkat(int ofd, const char *o, int nfd, const char *n, int flags)
 
 /* Symbolic links are real links in the tree. An absolute target under the prefix is stored as
  * its tree path (so the kernel follows it) and shown untranslated by readlink. */
-int sm_symlinkat_core(const char *target, int dirfd, const char *path)
+SM_ROOMY(int, sm_symlinkat_core, (const char *target, int dirfd, const char *path))
 {
     struct sm_res r;
     char t[PATH_MAX];
@@ -366,7 +367,7 @@ SM_EXPORT int symlinkat(const char *target, int dirfd, const char *path)
 
 /* readlink: every answer that names the tree is shown as its virtual path, whatever the link
  * (/proc/self/fd/N, /proc/self/cwd, a link in the tree). */
-int sm_readlinkat_core(int dirfd, const char *path, char *buf, size_t len)
+SM_ROOMY(int, sm_readlinkat_core, (int dirfd, const char *path, char *buf, size_t len))
 {
     struct sm_res r;
     char t[PATH_MAX];
@@ -413,7 +414,7 @@ SM_EXPORT ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_
 
 /* ---- truncate ------------------------------------------------------------------------------------ */
 
-int sm_truncate_core(const char *path, off_t len)
+SM_ROOMY(int, sm_truncate_core, (const char *path, off_t len))
 {
     struct sm_res r;
     char key[PATH_MAX];
@@ -437,7 +438,7 @@ SM_EXPORT int truncate64(const char *path, off64_t len) __attribute__((alias("tr
 
 /* ---- attributes: the kernel keeps them on the tree's inodes --------------------------------- */
 
-int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags)
+SM_ROOMY(int, sm_fchmodat_core, (int dirfd, const char *path, mode_t mode, int flags))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -446,7 +447,7 @@ int sm_fchmodat_core(int dirfd, const char *path, mode_t mode, int flags)
     return SM_REAL(fchmodat)(r.fd, r.path, mode, flags) == 0 ? 0 : -errno;
 }
 
-int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags)
+SM_ROOMY(int, sm_fchownat_core, (int dirfd, const char *path, uid_t u, gid_t g, int flags))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -455,7 +456,8 @@ int sm_fchownat_core(int dirfd, const char *path, uid_t u, gid_t g, int flags)
     return SM_REAL(fchownat)(r.fd, r.path, u, g, flags) == 0 ? 0 : -errno;
 }
 
-int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], int flags)
+SM_ROOMY(int, sm_utimensat_core,
+         (int dirfd, const char *path, const struct timespec ts[2], int flags))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -464,7 +466,8 @@ int sm_utimensat_core(int dirfd, const char *path, const struct timespec ts[2], 
     return SM_REAL(utimensat)(r.fd, r.path, ts, flags) == 0 ? 0 : -errno;
 }
 
-int sm_futimesat_core(int dirfd, const char *path, const struct timeval tv[2], int flags)
+SM_ROOMY(int, sm_futimesat_core,
+         (int dirfd, const char *path, const struct timeval tv[2], int flags))
 {
     struct timespec ts[2];
     if (tv) {
@@ -476,7 +479,7 @@ int sm_futimesat_core(int dirfd, const char *path, const struct timeval tv[2], i
     return sm_utimensat_core(dirfd, path, tv ? ts : NULL, flags);
 }
 
-int sm_utime_core(const char *path, const struct utimbuf *ub)
+SM_ROOMY(int, sm_utime_core, (const char *path, const struct utimbuf *ub))
 {
     struct timespec ts[2];
     if (ub) {
@@ -560,7 +563,7 @@ SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
 /* Every node is made in the tree by the kernel, which decides as on a real directory: devices
  * for a caller with CAP_MKNOD (EPERM for others), FIFOs, sockets and plain files for anyone.
  * Only a plain file is recorded (and synced); the others are local only and never documents. */
-int sm_mknodat_core(int dirfd, const char *path, mode_t mode, dev_t dev)
+SM_ROOMY(int, sm_mknodat_core, (int dirfd, const char *path, mode_t mode, dev_t dev))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);

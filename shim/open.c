@@ -304,7 +304,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     return fd;
 }
 
-int sm_openat_core(int dirfd, const char *path, int flags, mode_t mode)
+SM_ROOMY(int, sm_openat_core, (int dirfd, const char *path, int flags, mode_t mode))
 {
     struct sm_res r;
     int rc =

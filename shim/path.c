@@ -25,7 +25,7 @@ static int plain_room(const char *real);
 /* The pre-filter's second half (sm_look_in, shim.h, answered the common pass-through): p is
  * readable, dots says whether it holds "/." (perhaps only a name that starts with a dot), cwd_rel
  * whether a relative p is relative to the cwd. */
-int sm_look_more(const char *p, int dots, int cwd_rel)
+SM_ROOMY(int, sm_look_more, (const char *p, int dots, int cwd_rel))
 {
     if (p[0] != '/') {
         /* with a plain cwd, only ".." components may climb to the prefix. A path whose ".." all

@@ -222,6 +222,29 @@ static inline int sm_procfd_entry(unsigned char type, const char *name)
  * empty asm hides what it knows, so a NULL path reaches libc (EFAULT) instead of crashing here. */
 #define SM_OPAQUE(p) __asm__("" : "+r"(p))
 
+/* ---- room for the shim's work (stack.c) ---------------------------------------------------- */
+
+#define SM_ROOM_NEED  (80 * 1024)   /* below this much stack left, the work moves */
+#define SM_ROOM_STACK (256 * 1024)  /* the size of a stack of the shim's */
+#define SM_ROOM_WATCH (1024 * 1024) /* threads made with a smaller stack have theirs noted */
+/** The calling thread's stack bottom (an estimate), 0 when not known (stack.c). */
+extern __thread uintptr_t sm_stack_lo;
+/** At a thread's start: its stack is size bytes, its frame near the top. */
+void sm_stack_note(size_t size);
+/** Define ret name params as an entry into the shim's work that runs on a stack of the shim's
+ *  when the calling thread's has too little left (stack.c): `SM_ROOMY(int, f, (int a)) {...}`.
+ *  Integer and pointer arguments (at most six in registers and four on the stack) and results
+ *  only. */
+#if defined(__x86_64__)
+#define SM_ROOMY(ret, name, params)                                                                \
+    __asm__(".text\n.globl " #name "\n.hidden " #name "\n.type " #name ",@function\n" #name        \
+            ":\n  leaq " #name "_roomy(%rip), %r11\n  jmp sm_roomy_call\n.size " #name             \
+            ", .-" #name "\n");                                                                    \
+    __attribute__((used, noipa)) static ret name##_roomy params
+#else
+#define SM_ROOMY(ret, name, params) ret name params
+#endif
+
 /* ---- bad path pointers (fault.c) ----------------------------------------------------------- */
 
 /** -1 when a byte of the string at p is not readable memory (the fault is caught: fault.c says

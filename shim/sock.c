@@ -253,18 +253,18 @@ static int addr_call(int (*call)(int, const struct sockaddr *, socklen_t), int m
     return rc;
 }
 
-int sm_bind_core(int fd, const struct sockaddr *a, socklen_t len)
+SM_ROOMY(int, sm_bind_core, (int fd, const struct sockaddr *a, socklen_t len))
 {
     return addr_call(SM_REAL(bind), SOCK_BIND, fd, a, len);
 }
 
-int sm_connect_core(int fd, const struct sockaddr *a, socklen_t len)
+SM_ROOMY(int, sm_connect_core, (int fd, const struct sockaddr *a, socklen_t len))
 {
     return addr_call(SM_REAL(connect), SOCK_LOOKUP, fd, a, len);
 }
 
-ssize_t sm_sendto_core(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
-                       socklen_t len)
+SM_ROOMY(ssize_t, sm_sendto_core,
+         (int fd, const void *buf, size_t n, int flags, const struct sockaddr *a, socklen_t len))
 {
     struct sockaddr_un u;
     socklen_t ul;
@@ -279,7 +279,7 @@ ssize_t sm_sendto_core(int fd, const void *buf, size_t n, int flags, const struc
     return r;
 }
 
-ssize_t sm_sendmsg_core(int fd, const struct msghdr *m, int flags)
+SM_ROOMY(ssize_t, sm_sendmsg_core, (int fd, const struct msghdr *m, int flags))
 {
     struct sockaddr_un u;
     socklen_t ul;
@@ -303,7 +303,7 @@ ssize_t sm_sendmsg_core(int fd, const struct msghdr *m, int flags)
 
 /* sendmmsg with virtual destinations: sent in batches of up to 16 messages with their names
  * rewritten (a short count, as the kernel may return, when a batch stops early). */
-int sm_sendmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags)
+SM_ROOMY(int, sm_sendmmsg_core, (int fd, struct mmsghdr *v, unsigned vlen, int flags))
 {
     enum { BATCH = 16 };
     unsigned done = 0;
@@ -342,7 +342,7 @@ int sm_sendmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags)
     return (int)done;
 }
 
-int sm_sockname_core(int peer, int fd, struct sockaddr *a, socklen_t *len)
+SM_ROOMY(int, sm_sockname_core, (int peer, int fd, struct sockaddr *a, socklen_t *len))
 {
     socklen_t cap = len ? *len : 0;
     int rc = peer ? SM_REAL(getpeername)(fd, a, len) : SM_REAL(getsockname)(fd, a, len);
@@ -365,7 +365,7 @@ int sm_sockname_core(int peer, int fd, struct sockaddr *a, socklen_t *len)
     return 0;
 }
 
-int sm_accept_core(int fd, struct sockaddr *a, socklen_t *len, int flags, int four)
+SM_ROOMY(int, sm_accept_core, (int fd, struct sockaddr *a, socklen_t *len, int flags, int four))
 {
     socklen_t cap = (a && len) ? *len : 0;
     int r = four ? SM_REAL(accept4)(fd, a, len, flags) : SM_REAL(accept)(fd, a, len);
@@ -381,7 +381,8 @@ int sm_accept_core(int fd, struct sockaddr *a, socklen_t *len, int flags, int fo
     return r;
 }
 
-ssize_t sm_recvfrom_core(int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *len)
+SM_ROOMY(ssize_t, sm_recvfrom_core,
+         (int fd, void *buf, size_t n, int flags, struct sockaddr *a, socklen_t *len))
 {
     socklen_t cap = (a && len) ? *len : 0;
     ssize_t r = SM_REAL(recvfrom)(fd, buf, n, flags, a, len);
@@ -392,7 +393,7 @@ ssize_t sm_recvfrom_core(int fd, void *buf, size_t n, int flags, struct sockaddr
     return r;
 }
 
-ssize_t sm_recvmsg_core(int fd, struct msghdr *m, int flags)
+SM_ROOMY(ssize_t, sm_recvmsg_core, (int fd, struct msghdr *m, int flags))
 {
     socklen_t cap = m ? m->msg_namelen : 0;
     ssize_t r = SM_REAL(recvmsg)(fd, m, flags);
@@ -403,7 +404,8 @@ ssize_t sm_recvmsg_core(int fd, struct msghdr *m, int flags)
     return r;
 }
 
-int sm_recvmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags, struct timespec *tmo)
+SM_ROOMY(int, sm_recvmmsg_core,
+         (int fd, struct mmsghdr *v, unsigned vlen, int flags, struct timespec *tmo))
 {
     enum { CAPS = 64 };
     socklen_t cap[CAPS];

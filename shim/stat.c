@@ -20,7 +20,7 @@ static long link_size(int fd, const char *path, long size)
     return size;
 }
 
-int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
+SM_ROOMY(int, sm_fstatat_core, (int dirfd, const char *path, struct stat *st, int flags))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -37,7 +37,8 @@ int sm_fstatat_core(int dirfd, const char *path, struct stat *st, int flags)
     return 0;
 }
 
-int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
+SM_ROOMY(int, sm_statx_core,
+         (int dirfd, const char *path, int flags, unsigned mask, struct statx *stx))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -54,7 +55,7 @@ int sm_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct 
     return 0;
 }
 
-int sm_faccessat_core(int dirfd, const char *path, int mode, int flags)
+SM_ROOMY(int, sm_faccessat_core, (int dirfd, const char *path, int mode, int flags))
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
@@ -211,7 +212,7 @@ SM_EXPORT int eaccess(const char *path, int mode) __attribute__((alias("euidacce
     long v = (call);                                                                               \
     return v < 0 ? -errno : (int)v;
 
-int sm_statfs_core(const char *path, struct statfs *buf)
+SM_ROOMY(int, sm_statfs_core, (const char *path, struct statfs *buf))
 {
     ABS_CORE(SM_REAL(statfs)(r.path, buf));
 }
@@ -221,7 +222,7 @@ static int statvfs_core(const char *path, struct statvfs *buf)
     ABS_CORE(SM_REAL(statvfs)(r.path, buf));
 }
 
-int sm_inotify_add_watch_core(int fd, const char *path, uint32_t mask)
+SM_ROOMY(int, sm_inotify_add_watch_core, (int fd, const char *path, uint32_t mask))
 {
     ABS_CORE(SM_REAL(inotify_add_watch)(fd, r.path, mask));
 }

@@ -355,22 +355,47 @@ SM_START void sm_sud_init(void)
 struct sud_start {
     void *(*fn)(void *);
     void *arg;
+    size_t small; /* the thread's stack size when below SM_ROOM_WATCH (stack.c), else 0 */
+    int arm;      /* arm it for syscall user dispatch */
 };
 
 SUD_NOSAN static void *sud_thread_start(void *p)
 {
     struct sud_start s = *(struct sud_start *)p;
     free(p);
-    sigset_t m;
-    sigemptyset(&m);
-    sigaddset(&m, SIGSYS);
-    /* whatever mask its creator gave it (Go's cgo runtime blocks everything): a trap while
-     * SIGSYS is blocked would kill the process */
-    SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
-    int rc = sud_arm_thread();
-    if (rc < 0)
-        sm_log(SM_LOG_ERROR, "sud: cannot arm a new thread: %s", strerror(-rc));
+    if (s.small)
+        sm_stack_note(s.small); /* the shim's work moves to a stack of its own when short */
+    if (s.arm) {
+        sigset_t m;
+        sigemptyset(&m);
+        sigaddset(&m, SIGSYS);
+        /* whatever mask its creator gave it (Go's cgo runtime blocks everything): a trap while
+         * SIGSYS is blocked would kill the process */
+        SM_REAL(pthread_sigmask)(SIG_UNBLOCK, &m, NULL);
+        int rc = sud_arm_thread();
+        if (rc < 0)
+            sm_log(SM_LOG_ERROR, "sud: cannot arm a new thread: %s", strerror(-rc));
+    }
     return s.fn(s.arg);
+}
+
+/* The stack size a thread made with attr gets, when below SM_ROOM_WATCH; else 0. */
+static size_t small_stack(const pthread_attr_t *attr)
+{
+    size_t size = 0;
+    pthread_attr_t d;
+    if (attr) {
+        if (SM_REAL(pthread_attr_getstacksize)(attr, &size) != 0)
+            return 0;
+    } else {
+        if (SM_REAL(pthread_getattr_default_np)(&d) != 0)
+            return 0;
+        int rc = SM_REAL(pthread_attr_getstacksize)(&d, &size);
+        SM_REAL(pthread_attr_destroy)(&d);
+        if (rc != 0)
+            return 0;
+    }
+    return size < SM_ROOM_WATCH ? size : 0;
 }
 
 SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
@@ -379,15 +404,21 @@ SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
     if (SM_UNLIKELY(sm_in_lib)) /* a thread libcurl starts from the sync thread: the library's */
         return sm_thread_starting() ? SM_REAL(pthread_create)(t, attr, fn, arg)
                                     : sm_thread_start_passed(t, attr, fn, arg);
-    if (SM_LIKELY(sm_cfg.enabled))
+    size_t small = 0;
+    if (SM_LIKELY(sm_cfg.enabled)) {
         sm_fd_before_threads(); /* while the process has one thread: cheap */
-    if (SM_LIKELY(!__atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE)))
+        small = small_stack(attr);
+    }
+    int arm = __atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE);
+    if (SM_LIKELY(!arm) && SM_LIKELY(!small))
         return SM_REAL(pthread_create)(t, attr, fn, arg);
     struct sud_start *s = malloc(sizeof *s);
     if (!s)
         return EAGAIN;
     s->fn = fn;
     s->arg = arg;
+    s->small = small;
+    s->arm = arm;
     int rc = SM_REAL(pthread_create)(t, attr, sud_thread_start, s);
     if (rc != 0)
         free(s);

@@ -7,8 +7,9 @@
  * as resolved. */
 #include "shim.h"
 
-long sm_xattr_core(int op, int follow, const char *path, const char *name, void *value, size_t size,
-                   int flags)
+SM_ROOMY(long, sm_xattr_core,
+         (int op, int follow, const char *path, const char *name, void *value, size_t size,
+          int flags))
 {
     struct sm_res r;
     /* the calls take no dirfd: a virtual path comes back as the entry's absolute tree path */
