@@ -13,18 +13,18 @@ SM_ROOMY(int, sm_chdir_core, (const char *path))
     int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
-    if (SM_REAL(chdir)(r.path) != 0)
-        return -errno;
+    sm_cwd_changing();
+    rc = SM_REAL(chdir)(r.path) != 0 ? -errno : 0;
     sm_cwd_changed();
-    return 0;
+    return rc;
 }
 
 SM_EXPORT int chdir(const char *path)
 {
     if (SM_LIKELY(!sm_maybe_cwd(path))) {
+        sm_cwd_changing();
         int rc = SM_REAL(chdir)(path);
-        if (rc == 0)
-            sm_cwd_changed();
+        sm_cwd_changed();
         return rc;
     }
     SM_CALL(sm_chdir_core(path));
@@ -32,10 +32,10 @@ SM_EXPORT int chdir(const char *path)
 
 SM_ROOMY(int, sm_fchdir_core, (int fd))
 {
-    if (SM_REAL(fchdir)(fd) != 0)
-        return -errno;
+    sm_cwd_changing();
+    int rc = SM_REAL(fchdir)(fd) != 0 ? -errno : 0;
     sm_cwd_changed();
-    return 0;
+    return rc;
 }
 
 SM_EXPORT int fchdir(int fd)

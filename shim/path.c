@@ -33,7 +33,8 @@ SM_ROOMY(int, sm_look_more, (const char *p, int dots, int cwd_rel))
          * looked at it: getcwd), and passes when it climbs less than the cwd is deeper than the
          * directories it shares with the prefix; a ".." after a name may climb from where a
          * link leads, which only the full resolution follows. */
-        if (cwd_rel && p[0] && __atomic_load_n(&sm_cwd_plain, __ATOMIC_ACQUIRE) && !SM_GUARD_ON()) {
+        if (cwd_rel && p[0] && (__atomic_load_n(&sm_cwd_word, __ATOMIC_ACQUIRE) & SM_CWD_PLAIN) &&
+            !SM_GUARD_ON()) {
             int up = leading_dotdots(p);
             if (up == 0)
                 return 0;
@@ -335,14 +336,47 @@ static int xlate(const char *vabs, char *out, size_t size)
 /* ---- the cwd and directory fds ------------------------------------------------------------ */
 
 enum { CWD_UNKNOWN = 0, CWD_OUTSIDE, CWD_INSIDE, CWD_ABOVE };
-static int cwd_state_v; /* CWD_*: where the kernel's cwd was found; CWD_UNKNOWN after a chdir */
 
-int sm_cwd_plain;
+/* What is known of the cwd is one word, so that a finding is made known only if nothing changed
+ * the cwd since it was made: the class where the kernel's cwd was found (CWD_*, CWD_UNKNOWN after
+ * a change), SM_CWD_PLAIN (read inline by the pre-filter), the number of calls now changing the
+ * cwd, and a generation every change bumps. A thread that finds the cwd unknown looks at it and
+ * publishes what it found with a compare-and-swap against the word it read before looking, and
+ * only when no change was in flight then: a finding made before another thread's chdir, or while
+ * it ran, fails the swap and is used for its own call only (the class stored from the old cwd
+ * would have let relative paths from inside the tree pass through untouched). */
+#define CWD_CLASS 3u
+#define CWD_KNOWN ((uint64_t)(CWD_CLASS | SM_CWD_PLAIN))
+#define CWD_BUSY1 ((uint64_t)1 << 8) /* bits 8-23: the changes in flight */
+#define CWD_BUSY  ((uint64_t)0xffff << 8)
+#define CWD_GEN1  ((uint64_t)1 << 24) /* bits 24-63: the generation */
+
+uint64_t sm_cwd_word;
+void (*sm_cwd_learn_hook)(void);
+
+/* Forget what is known, bump the generation and count one change more (in 1), one fewer (-1),
+ * or neither (0). */
+static void cwd_bump(int in)
+{
+    uint64_t w = __atomic_load_n(&sm_cwd_word, __ATOMIC_RELAXED), nw;
+    do {
+        nw = (w & ~CWD_KNOWN) + CWD_GEN1;
+        if (in > 0)
+            nw += CWD_BUSY1;
+        else if (in < 0 && (w & CWD_BUSY))
+            nw -= CWD_BUSY1;
+    } while (
+        !__atomic_compare_exchange_n(&sm_cwd_word, &w, nw, 1, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+}
+
+void sm_cwd_changing(void)
+{
+    cwd_bump(1);
+}
 
 void sm_cwd_changed(void)
 {
-    __atomic_store_n(&sm_cwd_plain, 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&cwd_state_v, CWD_UNKNOWN, __ATOMIC_RELEASE);
+    cwd_bump(-1);
 }
 
 /* Under /proc or /dev, where a relative path may name one of the shim's descriptors. */
@@ -394,18 +428,23 @@ static int memory_of_parent(void)
 
 static int cwd_state(void)
 {
-    int st = __atomic_load_n(&cwd_state_v, __ATOMIC_ACQUIRE);
+    uint64_t w = __atomic_load_n(&sm_cwd_word, __ATOMIC_ACQUIRE);
+    int st = (int)(w & CWD_CLASS);
     if (SM_LIKELY(st != CWD_UNKNOWN))
         return st;
     char buf[PATH_MAX];
     st = cwd_get(buf, sizeof buf);
     if (st < 0)
         return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
+    if (w & CWD_BUSY)
+        return st; /* a change is in flight: what was found may be the cwd before it */
     if (memory_of_parent())
         return st; /* a chdir here made the parent forget; only the parent may learn */
-    __atomic_store_n(&cwd_state_v, st, __ATOMIC_RELEASE);
-    if (plain_room(buf) > 0)
-        __atomic_store_n(&sm_cwd_plain, 1, __ATOMIC_RELEASE);
+    uint64_t known = (uint64_t)st | (st == CWD_OUTSIDE && plain_room(buf) > 0 ? SM_CWD_PLAIN : 0);
+    if (SM_UNLIKELY(sm_cwd_learn_hook != NULL))
+        sm_cwd_learn_hook();
+    /* made known only if the word is still the one read before the cwd was looked at */
+    __atomic_compare_exchange_n(&sm_cwd_word, &w, w | known, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
     return st;
 }
 

@@ -286,17 +286,20 @@ void sm_fault_init(void);
  *  their registers: an absolute path with no "/." whose first name cannot start the prefix and
  *  that is not under /proc/ or /dev/fd; and, when cwd_rel says a relative path is relative to the cwd (no dirfd, or
  *  AT_FDCWD), a relative one with no "." or ".." component while the cwd is known to be plain
- *  (sm_cwd_plain). sm_look_more decides the rest. */
+ *  (SM_CWD_PLAIN). sm_look_more decides the rest. */
 int sm_look_more(const char *p, int dots, int cwd_rel);
-/** 1 while the cwd is known to lie outside the tree, above no part of the prefix and outside
- *  /proc and /dev (path.c: set when a relative path finds it so, cleared by every chdir). */
-extern int sm_cwd_plain;
+/** What is known of the cwd (path.c): its class, SM_CWD_PLAIN while the cwd is known to lie
+ *  outside the tree, above no part of the prefix and outside /proc and /dev (set when a relative
+ *  path finds it so, cleared by every change of the cwd the shim sees), and what keeps a finding
+ *  from being made known after such a change. */
+extern uint64_t sm_cwd_word;
+#define SM_CWD_PLAIN 4u
 #define SM_PLAIN_ABS(p, c, dots)                                                                   \
     ((p)[0] == '/' && !(dots) && (c) != '/' && (c) != (unsigned char)sm_cfg.prefix[1] &&           \
      !sm_procfd_maybe(p))
 #define SM_PLAIN_REL(p, dots, cwd_rel)                                                             \
     ((cwd_rel) && (p)[0] != '/' && (p)[0] != '.' && (p)[0] != '\0' && !(dots) &&                   \
-     __atomic_load_n(&sm_cwd_plain, __ATOMIC_RELAXED))
+     (__atomic_load_n(&sm_cwd_word, __ATOMIC_RELAXED) & SM_CWD_PLAIN))
 /** The part of the pre-filter inline in every wrapper: -1 the path is NULL or not readable
  *  memory, 0 the call surely passes through (or the shim is off, or the library calls), else
  *  1 + the probe's answer, for sm_look_more to decide. */
@@ -415,8 +418,16 @@ void sm_links_note(const char *target);
 extern int sm_privs_changed;
 /** Constructor: adopt the tree fd an exec'd parent handed on ("FD:DEV:INO", checked). */
 void sm_tree_adopt(const char *spec);
-/** Forget the cached cwd classification (after chdir/fchdir). */
+/** A call that may change what the cwd is (chdir, fchdir, chroot, setns, a rename of a
+ *  directory) begins: until the matching sm_cwd_changed, what any thread finds of the cwd is
+ *  not made known. */
+void sm_cwd_changing(void);
+/** Such a call ended (whatever its result): what was known of the cwd is forgotten, and what a
+ *  thread found before (or while the call ran) is never made known. */
 void sm_cwd_changed(void);
+/** Tests only (NULL otherwise): called by a thread that found where the cwd is, right before
+ *  it makes that known to the other threads. */
+extern void (*sm_cwd_learn_hook)(void);
 
 /* ---- cores -------------------------------------------------------------------------------------
  * One implementation per call family, in the family's file. A core takes explicit arguments,

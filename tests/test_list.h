@@ -7,6 +7,7 @@
     X(path_resolve_dotdot)                                                                         \
     X(path_untranslate)                                                                            \
     X(path_too_long)                                                                               \
+    X(path_cwd_learn_race)                                                                         \
     X(elf_list_under)                                                                              \
     X(cache_note_write_dirty_once)                                                                 \
     X(cache_unlink_and_rename)                                                                     \

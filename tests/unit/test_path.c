@@ -2,6 +2,8 @@
 #include "../runner.h"
 #include "../../shim/shim.h"
 
+#include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -151,5 +153,76 @@ SM_TEST(path_too_long)
     p[PATH_MAX + 9] = '\0';
     ASSERT_EQ_INT(sm_resolve(AT_FDCWD, p, 0, &r), -ENAMETOOLONG);
     free(p);
+    return 0;
+}
+
+/* A thread that found where the cwd is while another thread's chdir moved it makes nothing
+ * known: the chdir lands while the finder is parked right before it would make its finding
+ * known (sm_cwd_learn_hook), and relative paths afterwards are taken from the new cwd; nor does
+ * one that looks while a chdir is in flight. */
+static sem_t learn_parked, learn_go;
+
+static void learn_park(void)
+{
+    sem_post(&learn_parked);
+    while (sem_wait(&learn_go) != 0)
+        ;
+}
+
+static void *learn_thread(void *arg)
+{
+    struct sm_res r;
+    (void)arg;
+    sm_resolve(AT_FDCWD, "f", 0, &r); /* finds the cwd outside the tree */
+    return NULL;
+}
+
+SM_TEST(path_cwd_learn_race)
+{
+    struct sm_res r;
+    char p[PATH_MAX];
+    setup("/sm");
+    ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "/sm/x", 0, &r), 0); /* creates the tree */
+    snprintf(p, sizeof p, "%s/in", sm_w()->tree);
+    ASSERT_EQ_INT(mkdir(p, 0755), 0);
+    snprintf(p, sizeof p, "%s/out", sm_test_tmpdir());
+    ASSERT_EQ_INT(mkdir(p, 0755), 0);
+    ASSERT_EQ_INT(chdir(p), 0);
+    sm_cwd_changed();
+    sem_init(&learn_parked, 0, 0);
+    sem_init(&learn_go, 0, 0);
+    sm_cwd_learn_hook = learn_park;
+    pthread_t t;
+    ASSERT_EQ_INT(pthread_create(&t, NULL, learn_thread, NULL), 0);
+    while (sem_wait(&learn_parked) != 0)
+        ;
+    sm_cwd_learn_hook = NULL;
+    /* the chdir into the tree, as the wrapper makes it, while the other thread is parked */
+    snprintf(p, sizeof p, "%s/in", sm_w()->tree);
+    ASSERT_EQ_INT(chdir(p), 0);
+    sm_cwd_changed();
+    sem_post(&learn_go);
+    pthread_join(t, NULL);
+    /* from inside the tree: a relative path looks closer, and a change is the tree's */
+    ASSERT_EQ_INT(sm_maybe_cwd("f"), 1);
+    ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "f", SM_RES_MUT, &r), 0);
+    ASSERT_EQ_INT(r.kind, SM_TREE);
+    /* a finding made while a change is in flight (the kernel's cwd not moved yet) is not made
+     * known: once the kernel moved it, before the change ends, relative paths follow it */
+    snprintf(p, sizeof p, "%s/out", sm_test_tmpdir());
+    ASSERT_EQ_INT(chdir(p), 0);
+    sm_cwd_changing();
+    sm_cwd_changed();
+    sm_cwd_changing();
+    ASSERT_EQ_INT(pthread_create(&t, NULL, learn_thread, NULL), 0);
+    pthread_join(t, NULL);
+    snprintf(p, sizeof p, "%s/in", sm_w()->tree);
+    ASSERT_EQ_INT(chdir(p), 0);
+    ASSERT_EQ_INT(sm_maybe_cwd("f"), 1);
+    ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "f", SM_RES_MUT, &r), 0);
+    ASSERT_EQ_INT(r.kind, SM_TREE);
+    sm_cwd_changed();
+    ASSERT_EQ_INT(sm_resolve(AT_FDCWD, "f", SM_RES_MUT, &r), 0);
+    ASSERT_EQ_INT(r.kind, SM_TREE);
     return 0;
 }
