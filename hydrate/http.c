@@ -200,7 +200,7 @@ static void *drop_main(void *arg)
 {
     struct drop *d = arg;
     int sv[2];
-    if (unshare(CLONE_FILES) != 0)
+    if (SM_REAL(unshare)(CLONE_FILES) != 0)
         return NULL;
     sm_own_table = 1;
     if (SM_REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)

@@ -70,6 +70,7 @@
     X(getxattr) X(lgetxattr) X(listxattr) X(llistxattr) X(setxattr) X(lsetxattr)                \
     X(removexattr) X(lremovexattr) X(statfs) X(statvfs) X(pathconf)                             \
     X(realpath) X(canonicalize_file_name) X(chdir) X(fchdir) X(getcwd) X(get_current_dir_name)  \
+    X(chroot) X(setns) X(unshare)                                                               \
     X(syscall) X(clone) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
     X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_addchdir_np)                 \
     X(dlopen) X(dlmopen) X(dlinfo) X(inotify_add_watch)                                         \

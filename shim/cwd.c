@@ -3,6 +3,7 @@
  * virtual path. */
 #include "shim.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -41,6 +42,63 @@ SM_ROOMY(int, sm_fchdir_core, (int fd))
 SM_EXPORT int fchdir(int fd)
 {
     SM_CALL(sm_fchdir_core(fd));
+}
+
+/* ---- what else changes what the cwd is ---------------------------------------------------------
+ * The class the shim keeps of the cwd (path.c) is a path's: chroot makes the cwd's path another
+ * (from the new root), and setns into a mount namespace moves the cwd to that namespace's root.
+ * After unshare(CLONE_FS) (CLONE_NEWNS and CLONE_NEWUSER imply it) the thread's cwd is its own,
+ * and so is a child's that shares the memory and not the fs (clone): one class for the process
+ * would be another thread's, so none is kept from then on. */
+
+SM_ROOMY(int, sm_chroot_core, (const char *path))
+{
+    struct sm_res r;
+    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
+    if (rc < 0)
+        return rc;
+    sm_cwd_changing();
+    rc = SM_REAL(chroot)(r.path) != 0 ? -errno : 0;
+    sm_cwd_changed();
+    return rc;
+}
+
+SM_EXPORT int chroot(const char *path)
+{
+    if (SM_LIKELY(!sm_maybe_cwd(path))) {
+        sm_cwd_changing();
+        int rc = SM_REAL(chroot)(path);
+        sm_cwd_changed();
+        return rc;
+    }
+    SM_CALL(sm_chroot_core(path));
+}
+
+SM_ROOMY(int, sm_setns_core, (int fd, int type))
+{
+    sm_cwd_changing();
+    int rc = SM_REAL(setns)(fd, type) != 0 ? -errno : 0;
+    sm_cwd_changed();
+    return rc;
+}
+
+SM_EXPORT int setns(int fd, int type)
+{
+    SM_CALL(sm_setns_core(fd, type));
+}
+
+SM_ROOMY(int, sm_unshare_core, (int flags))
+{
+    if (SM_REAL(unshare)(flags) != 0)
+        return -errno;
+    if (flags & (CLONE_FS | CLONE_NEWNS | CLONE_NEWUSER))
+        sm_cwd_split();
+    return 0;
+}
+
+SM_EXPORT int unshare(int flags)
+{
+    SM_CALL(sm_unshare_core(flags));
 }
 
 SM_ROOMY(int, sm_getcwd_core, (char *buf, size_t size))

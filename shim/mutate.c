@@ -138,10 +138,16 @@ static int exchange(const struct sm_res *a, const struct sm_res *b, unsigned fla
 {
     struct stat st;
     int ka = held(a, &st), kb = held(b, &st);
-    if (SM_REAL(renameat2)(a->fd, a->path, b->fd, b->path, flags) != 0)
-        return -errno;
-    if (ka != 1 || kb != 1)
-        sm_vdir_forget(); /* a directory (or what the stat did not see) moved */
+    int dirs = ka != 1 || kb != 1; /* a directory (or what the stat did not see) moves */
+    if (dirs)
+        sm_cwd_changing(); /* it may be (or hold) the cwd */
+    int rc = SM_REAL(renameat2)(a->fd, a->path, b->fd, b->path, flags) != 0 ? -errno : 0;
+    if (dirs)
+        sm_cwd_changed();
+    if (rc < 0)
+        return rc;
+    if (dirs)
+        sm_vdir_forget();
     char key[PATH_MAX];
     if (a->kind == SM_TREE && sm_key_at(a->fd, a->path, key) == 0)
         note_replaced(key, ka, kb);
@@ -181,12 +187,18 @@ SM_ROOMY(int, sm_renameat2_core,
             bs.st_dev == st.st_dev && bs.st_ino == st.st_ino)
             kind = 0;
     }
+    if (kind != 1)
+        sm_cwd_changing(); /* a directory (or what the stat did not see) moves: it may be (or
+                              hold) the cwd, into the prefix or out of it */
     rc = flags ? SM_REAL(renameat2)(a.fd, a.path, b.fd, b.path, flags)
                : SM_REAL(renameat)(a.fd, a.path, b.fd, b.path);
-    if (rc != 0)
-        return -errno;
+    rc = rc != 0 ? -errno : 0;
     if (kind != 1)
-        sm_vdir_forget(); /* a directory (or what the stat did not see) moved */
+        sm_cwd_changed();
+    if (rc < 0)
+        return rc;
+    if (kind != 1)
+        sm_vdir_forget();
     if (!kind)
         return 0;
     int have_to = b.kind == SM_TREE && sm_key_at(b.fd, b.path, to) == 0;

@@ -14,6 +14,7 @@
 
 #include <linux/openat2.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -344,9 +345,14 @@ enum { CWD_UNKNOWN = 0, CWD_OUTSIDE, CWD_INSIDE, CWD_ABOVE };
  * publishes what it found with a compare-and-swap against the word it read before looking, and
  * only when no change was in flight then: a finding made before another thread's chdir, or while
  * it ran, fails the swap and is used for its own call only (the class stored from the old cwd
- * would have let relative paths from inside the tree pass through untouched). */
+ * would have let relative paths from inside the tree pass through untouched). CWD_SPLIT (never
+ * cleared) says that this memory is shared with a thread or process whose cwd is its own (it
+ * unshared its fs, or a clone shares the memory and not the fs, or the fs and not the memory):
+ * one word cannot say where two cwds are, so nothing is made known any more and every relative
+ * path looks at the cwd it has. */
 #define CWD_CLASS 3u
 #define CWD_KNOWN ((uint64_t)(CWD_CLASS | SM_CWD_PLAIN))
+#define CWD_SPLIT ((uint64_t)8)
 #define CWD_BUSY1 ((uint64_t)1 << 8) /* bits 8-23: the changes in flight */
 #define CWD_BUSY  ((uint64_t)0xffff << 8)
 #define CWD_GEN1  ((uint64_t)1 << 24) /* bits 24-63: the generation */
@@ -355,12 +361,12 @@ uint64_t sm_cwd_word;
 void (*sm_cwd_learn_hook)(void);
 
 /* Forget what is known, bump the generation and count one change more (in 1), one fewer (-1),
- * or neither (0). */
-static void cwd_bump(int in)
+ * or neither (0); set the bits set. */
+static void cwd_bump(int in, uint64_t set)
 {
     uint64_t w = __atomic_load_n(&sm_cwd_word, __ATOMIC_RELAXED), nw;
     do {
-        nw = (w & ~CWD_KNOWN) + CWD_GEN1;
+        nw = ((w & ~CWD_KNOWN) + CWD_GEN1) | set;
         if (in > 0)
             nw += CWD_BUSY1;
         else if (in < 0 && (w & CWD_BUSY))
@@ -371,12 +377,26 @@ static void cwd_bump(int in)
 
 void sm_cwd_changing(void)
 {
-    cwd_bump(1);
+    cwd_bump(1, 0);
 }
 
 void sm_cwd_changed(void)
 {
-    cwd_bump(-1);
+    cwd_bump(-1, 0);
+}
+
+void sm_cwd_split(void)
+{
+    cwd_bump(0, CWD_SPLIT);
+}
+
+void sm_cwd_cloning(unsigned long flags)
+{
+    int vm = (flags & CLONE_VM) != 0, fs = (flags & CLONE_FS) != 0;
+    /* a vfork-like child (CLONE_VM | CLONE_VFORK, its own fs) learns nothing for its parent:
+     * see memory_of_parent */
+    if ((fs && !vm) || (vm && !fs && !(flags & CLONE_VFORK)))
+        sm_cwd_split();
 }
 
 /* Under /proc or /dev, where a relative path may name one of the shim's descriptors. */
@@ -436,8 +456,9 @@ static int cwd_state(void)
     st = cwd_get(buf, sizeof buf);
     if (st < 0)
         return CWD_OUTSIDE; /* cwd removed or unreachable: relative paths are the kernel's */
-    if (w & CWD_BUSY)
-        return st; /* a change is in flight: what was found may be the cwd before it */
+    if (w & (CWD_BUSY | CWD_SPLIT))
+        return st; /* a change is in flight (what was found may be the cwd before it), or
+                      another thread's cwd is not this one's */
     if (memory_of_parent())
         return st; /* a chdir here made the parent forget; only the parent may learn */
     uint64_t known = (uint64_t)st | (st == CWD_OUTSIDE && plain_room(buf) > 0 ? SM_CWD_PLAIN : 0);

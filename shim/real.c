@@ -27,7 +27,7 @@ __thread int sm_own_table;
 int sm_table_own(void)
 {
     sm_own_table = SM_REAL(syscall)(SYS_close_range, 0U, ~0U, CLOSE_RANGE_UNSHARE) == 0 ||
-                   unshare(CLONE_FILES) == 0;
+                   SM_REAL(unshare)(CLONE_FILES) == 0;
     return sm_own_table ? 0 : -1;
 }
 

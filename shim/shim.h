@@ -425,6 +425,12 @@ void sm_cwd_changing(void);
 /** Such a call ended (whatever its result): what was known of the cwd is forgotten, and what a
  *  thread found before (or while the call ran) is never made known. */
 void sm_cwd_changed(void);
+/** A thread or process of this memory now has a cwd of its own (unshare(CLONE_FS)): nothing is
+ *  made known of the cwd from now on, every relative path looks at the cwd it has. */
+void sm_cwd_split(void);
+/** A clone with these flags is about to be made: sm_cwd_split when the child shares the memory
+ *  but not the fs (a vfork-like child aside) or the fs but not the memory. */
+void sm_cwd_cloning(unsigned long flags);
 /** Tests only (NULL otherwise): called by a thread that found where the cwd is, right before
  *  it makes that known to the other threads. */
 extern void (*sm_cwd_learn_hook)(void);
@@ -490,6 +496,10 @@ int sm_recvmmsg_core(int fd, struct mmsghdr *v, unsigned vlen, int flags, struct
 /* cwd.c */
 int sm_chdir_core(const char *path);
 int sm_fchdir_core(int fd);
+/** chroot, setns and unshare: what the cwd is may change (cwd.c) */
+int sm_chroot_core(const char *path);
+int sm_setns_core(int fd, int type);
+int sm_unshare_core(int flags);
 /** The virtual cwd into buf (size > 0): its length with the NUL, or -errno. */
 int sm_getcwd_core(char *buf, size_t size);
 /* exec.c: each returns only on failure */

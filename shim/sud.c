@@ -437,7 +437,8 @@ void sm_sud_init(void)
 #endif
 
 /* libc's clone: one that shares the table of descriptors (a thread made without pthread_create,
- * or a process sharing it) readies the gate and the table as pthread_create does. The three
+ * or a process sharing it) readies the gate and the table as pthread_create does; one whose
+ * child shares the memory and not the fs (or the reverse) ends what is known of the cwd. The three
  * optional arguments are read whatever the caller passed (libc's clone reads those its flags
  * name). Such a thread is not armed for syscall user dispatch. */
 __attribute__((no_sanitize("address"))) SM_EXPORT int clone(int (*fn)(void *), void *stack,
@@ -451,5 +452,6 @@ __attribute__((no_sanitize("address"))) SM_EXPORT int clone(int (*fn)(void *), v
     va_end(ap);
     if ((flags & CLONE_FILES) && SM_LIKELY(sm_cfg.enabled) && !sm_in_lib)
         sm_fd_before_threads();
+    sm_cwd_cloning((unsigned long)(unsigned)flags); /* a cwd of the child's own (path.c) */
     return SM_REAL(clone)(fn, stack, flags, arg, ptid, tls, ctid);
 }

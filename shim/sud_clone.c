@@ -122,7 +122,8 @@ long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, lon
     }
     if (nr == SYS_clone) {
         unsigned long flags = (unsigned long)a1;
-        if (a2) { /* new stack */
+        sm_cwd_cloning(flags); /* a child whose cwd is its own, or whose memory is (path.c) */
+        if (a2) {              /* new stack */
             if (flags & CLONE_FILES)
                 sm_gate_shared(); /* a thread, or a process sharing the table */
             return clone_new_stack(g, nr, a1, a2 - 8, a3, a4, a5, (uintptr_t)a2);
@@ -143,6 +144,7 @@ long sud_clone(const greg_t *g, long nr, long a1, long a2, long a3, long a4, lon
     if (size < 64 || size > sizeof c || !a1)
         return real_sys(nr, a1, a2, 0, 0, 0, 0); /* the kernel's EINVAL/E2BIG/EFAULT */
     memcpy(&c, (const void *)a1, size);
+    sm_cwd_cloning((unsigned long)c.flags);
     if (c.stack) {
         if (c.flags & CLONE_FILES)
             sm_gate_shared();

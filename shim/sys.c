@@ -115,6 +115,28 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
 #define SYS_openat2 437
 #endif
 
+/* pivot_root moves the root and the cwd of every process whose root or cwd was the old root */
+static long pivot_root_row(long a, long b)
+{
+    sm_cwd_changing();
+    long r = SM_REAL(syscall)(SYS_pivot_root, a, b);
+    r = r < 0 ? -errno : r;
+    sm_cwd_changed();
+    return r;
+}
+
+/* clone and clone3 through syscall() (their child must return where the call was made, so the
+ * call is the caller's): a child that shares the memory and not the fs, or the fs and not the
+ * memory, has a cwd the shim's memory cannot follow (path.c) */
+static void clone_note(long nr, long a1, long a2)
+{
+    if (nr == SYS_clone)
+        sm_cwd_cloning((unsigned long)a1);
+    else if (a1 && (size_t)a2 >= sizeof(uint64_t) && ((uintptr_t)a1 & 7) == 0 &&
+             sm_probe((const char *)a1) >= 0) /* the word of flags is readable (one page) */
+        sm_cwd_cloning((unsigned long)*(const uint64_t *)a1);
+}
+
 /* The table: system call, the arguments that are paths, and the core that answers it. One line a
  * call, over 100 lines on purpose: every call the raw path serves is found here, in one place,
  * and the dispatcher and the list of served calls are both made from it. */
@@ -201,6 +223,10 @@ static long sendmmsg_row(long fd, long v, long vlen, long flags)
     X(SYS_getcwd, ANY, (a1 && a2) ? sm_getcwd_core((char *)a1, (size_t)a2) : PASS)                 \
     X(SYS_chdir, ANY, BAD(a1) ? PASS : sm_chdir_core(S(a1)))                                       \
     X(SYS_fchdir, ANY, sm_fchdir_core((int)a1))                                                    \
+    X(SYS_chroot, ANY, BAD(a1) ? PASS : sm_chroot_core(S(a1)))                                     \
+    X(SYS_setns, ANY, sm_setns_core((int)a1, (int)a2))                                             \
+    X(SYS_unshare, ANY, sm_unshare_core((int)a1))                                                  \
+    X(SYS_pivot_root, ANY, pivot_root_row(a1, a2))                                                 \
     /* exec: children keep the shim */                                                             \
     X(SYS_execve, ANY,                                                                             \
       BAD(a1) ? PASS : sm_execve_core(S(a1), (char *const *)a2, (char *const *)a3))                \
@@ -294,6 +320,8 @@ __attribute__((no_sanitize("address"))) SM_EXPORT long syscall(long nr, ...)
     va_end(ap);
     int saved = errno, handled = 0;
     long r;
+    if (SM_UNLIKELY(nr == SYS_clone || nr == SYS_clone3))
+        clone_note(nr, a1, a2);
     if (SM_UNLIKELY(sm_sud_on))
         r = sm_sud_syscall(nr, a1, a2, a3, a4, a5, a6, &handled);
     else
