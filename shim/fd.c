@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---- descriptors open for writing under the prefix ------------------------------------------ */
@@ -23,12 +24,43 @@
  * engine's scan finds those closed some other way: exit, a child). A close that finds the open's
  * record read by no fold yet records nothing: no fold has read it, so no push has cleared what it
  * marks, and the fold that reads it would fold the second record with it, for nothing. */
-#define WFD_MAX 4096
-static struct {
+struct wfd_ent {
     pid_t owner;
     char *key; /* malloc'd */
     struct smc_wtok tok;
-} wfd[WFD_MAX];
+};
+/* Indexed by number, in chunks: the first in the library's memory, the others mapped at the
+ * first open for writing at a number in their range (an mmap: an open may be a signal
+ * handler's), up to the kernel's default ceiling on descriptors (nr_open, 1,048,576); a number
+ * past it has no entry (its close records nothing: the scan finds the file). */
+#define WFD_CHUNK  4096
+#define WFD_CHUNKS 256
+static struct wfd_ent wfd0[WFD_CHUNK];
+static struct wfd_ent *wfd_chunks[WFD_CHUNKS] = {wfd0};
+
+/* fd's entry, or NULL (its chunk not mapped: made when make is set and it can be) */
+static struct wfd_ent *wfd_at(int fd, int make)
+{
+    if (fd < 0 || fd >= WFD_CHUNK * WFD_CHUNKS)
+        return NULL;
+    struct wfd_ent **slot = &wfd_chunks[fd / WFD_CHUNK];
+    struct wfd_ent *c = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (SM_UNLIKELY(!c) && make) {
+        void *m = mmap(NULL, WFD_CHUNK * sizeof *c, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return NULL;
+        struct wfd_ent *none = NULL;
+        if (__atomic_compare_exchange_n(slot, &none, (struct wfd_ent *)m, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            c = m;
+        } else {
+            munmap(m, WFD_CHUNK * sizeof *c);
+            c = none; /* another thread's, mapped meanwhile */
+        }
+    }
+    return c ? &c[fd % WFD_CHUNK] : NULL;
+}
 
 /* This process's pid for the owner of a new entry, asked of the kernel once and again in the
  * child of each fork (libc's, whose atfork handlers run). The close still asks the kernel: a vfork
@@ -61,37 +93,40 @@ static pid_t wfd_me(void)
 
 void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok)
 {
-    if (fd < 0 || fd >= WFD_MAX)
+    struct wfd_ent *w = wfd_at(fd, 1);
+    if (!w)
         return;
     char *k = strdup(key);
-    __atomic_store_n(&wfd[fd].owner, wfd_me(), __ATOMIC_RELAXED);
+    __atomic_store_n(&w->owner, wfd_me(), __ATOMIC_RELAXED);
     /* (the number is this thread's until its close: no other thread reads the entry before) */
     /* (atomic only for the tools: a number closed by one thread and reopened by another is
      * ordered by the kernel, which a race detector does not see) */
-    __atomic_store_n(&wfd[fd].tok.epoch, tok ? tok->epoch : 0, __ATOMIC_RELAXED);
-    __atomic_store_n(&wfd[fd].tok.pos, tok ? tok->pos : 0, __ATOMIC_RELAXED);
-    free(__atomic_exchange_n(&wfd[fd].key, k, __ATOMIC_ACQ_REL));
+    __atomic_store_n(&w->tok.epoch, tok ? tok->epoch : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&w->tok.pos, tok ? tok->pos : 0, __ATOMIC_RELAXED);
+    free(__atomic_exchange_n(&w->key, k, __ATOMIC_ACQ_REL));
 }
 
 /* Does fd have an entry (opened for writing under the prefix, by this process or a parent)? */
 static inline int wfd_held(int fd)
 {
-    return fd >= 0 && fd < WFD_MAX && __atomic_load_n(&wfd[fd].key, __ATOMIC_RELAXED);
+    struct wfd_ent *w = wfd_at(fd, 0);
+    return w && __atomic_load_n(&w->key, __ATOMIC_RELAXED);
 }
 
 /* close() of fd: 1 (and its key) when fd was opened for writing on a file under the prefix by
  * this process and its close is to record it. */
 static int wfd_closing(int fd, char key[PATH_MAX])
 {
-    if (!wfd_held(fd))
+    struct wfd_ent *w = wfd_at(fd, 0);
+    if (!w || !__atomic_load_n(&w->key, __ATOMIC_RELAXED))
         return 0;
-    pid_t owner = __atomic_load_n(&wfd[fd].owner, __ATOMIC_RELAXED);
+    pid_t owner = __atomic_load_n(&w->owner, __ATOMIC_RELAXED);
     /* a vfork or fork child closing an inherited descriptor: the parent's close counts */
     if (owner != getpid())
         return 0;
-    struct smc_wtok tok = {__atomic_load_n(&wfd[fd].tok.epoch, __ATOMIC_RELAXED),
-                           __atomic_load_n(&wfd[fd].tok.pos, __ATOMIC_RELAXED)};
-    char *k = __atomic_exchange_n(&wfd[fd].key, NULL, __ATOMIC_ACQ_REL);
+    struct smc_wtok tok = {__atomic_load_n(&w->tok.epoch, __ATOMIC_RELAXED),
+                           __atomic_load_n(&w->tok.pos, __ATOMIC_RELAXED)};
+    char *k = __atomic_exchange_n(&w->key, NULL, __ATOMIC_ACQ_REL);
     if (!k)
         return 0;
     if (sm_note_unread(&tok)) {
