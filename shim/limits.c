@@ -84,11 +84,30 @@ void sm_fsize_release(void)
 
 /* ---- the program changes a limit: read it again at the next call -------------------------- */
 
-static long limit_set(long pid, long res, long nlim, long olim)
+/* prlimit64 as the kernel takes it: 0 or -errno. A raw call, uninstrumented: a sanitizer's
+ * runtime sets its limits through setrlimit while it starts, before its shadow memory (and
+ * before the shim's table of libc's functions) is there. Under syscall user dispatch the call is
+ * trapped and answered through sm_limits_raw like any raw one. */
+SM_NOSAN static long raw_prlimit(long pid, long res, long nlim, long olim)
 {
+#if defined(__x86_64__)
+    long r;
+    register long r10 __asm__("r10") = olim;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "0"((long)SYS_prlimit64), "D"(pid), "S"(res), "d"(nlim), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+#else
     long r = SM_REAL(syscall)(SYS_prlimit64, pid, res, nlim, olim);
-    if (r == 0 && nlim && (res == RLIMIT_FSIZE || res < 0) &&
-        (pid == 0 || pid == SM_REAL(syscall)(SYS_getpid)))
+    return r == -1 ? -(long)errno : r;
+#endif
+}
+
+SM_NOSAN static long limit_set(long pid, long res, long nlim, long olim)
+{
+    long r = raw_prlimit(pid, res, nlim, olim);
+    if (r == 0 && nlim && (res == RLIMIT_FSIZE || res < 0) && (pid == 0 || pid == (long)getpid()))
         __atomic_store_n(&sm_fsize_cap, -1, __ATOMIC_RELAXED);
     return r;
 }
@@ -96,26 +115,36 @@ static long limit_set(long pid, long res, long nlim, long olim)
 long sm_limits_raw(long nr, long a1, long a2, long a3, long a4)
 {
     if (nr == SYS_setrlimit)
-        return limit_set(0, a1, a2, 0) == 0 ? 0 : -errno;
-    return limit_set(a1, a2, a3, a4) == 0 ? 0 : -errno; /* SYS_prlimit64 */
+        return limit_set(0, a1, a2, 0);
+    return limit_set(a1, a2, a3, a4); /* SYS_prlimit64 */
 }
 
-SM_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
+/* libc's form: 0, or -1 with errno */
+SM_NOSAN static int libc_form(long r)
 {
-    return (int)limit_set(0, (long)res, (long)rl, 0);
-}
-SM_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
-{
-    return (int)limit_set(0, (long)res, (long)rl, 0);
+    if (r < 0) {
+        errno = (int)-r;
+        return -1;
+    }
+    return (int)r;
 }
 
-SM_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *nl,
-                      struct rlimit *ol)
+SM_NOSAN SM_EXPORT int setrlimit(__rlimit_resource_t res, const struct rlimit *rl)
 {
-    return (int)limit_set(pid, (long)res, (long)nl, (long)ol);
+    return libc_form(limit_set(0, (long)res, (long)rl, 0));
 }
-SM_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *nl,
-                        struct rlimit64 *ol)
+SM_NOSAN SM_EXPORT int setrlimit64(__rlimit_resource_t res, const struct rlimit64 *rl)
 {
-    return (int)limit_set(pid, (long)res, (long)nl, (long)ol);
+    return libc_form(limit_set(0, (long)res, (long)rl, 0));
+}
+
+SM_NOSAN SM_EXPORT int prlimit(pid_t pid, __rlimit_resource_t res, const struct rlimit *nl,
+                               struct rlimit *ol)
+{
+    return libc_form(limit_set(pid, (long)res, (long)nl, (long)ol));
+}
+SM_NOSAN SM_EXPORT int prlimit64(pid_t pid, __rlimit_resource_t res, const struct rlimit64 *nl,
+                                 struct rlimit64 *ol)
+{
+    return libc_form(limit_set(pid, (long)res, (long)nl, (long)ol));
 }
