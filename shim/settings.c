@@ -397,13 +397,24 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
     char found[PATH_MAX];
     struct stat fsb;
     canon_cache(st->cache, sizeof st->cache, found);
-    if (found[0] && SM_REAL(stat)(found, &fsb) == 0 && !S_ISDIR(fsb.st_mode))
+    int have = found[0] && SM_REAL(stat)(found, &fsb) == 0;
+    if (have && !S_ISDIR(fsb.st_mode))
         return strcmp(found, st->cache) == 0
                    ? refuse(st, "the cache %s is not a directory", st->cache)
                    : refuse(st, "the cache %s lies under %s, which is not a directory", st->cache,
                             found);
     if (strlen(st->cache) + sizeof("/" SMSHIM_TREE_DIR) > sizeof st->cache)
         return refuse(st, "the cache directory's path is too long");
+    /* another user's cache that this process may write to: what it made there (LMDB's files,
+     * the journal) would be its own, 0600, and the cache's owner could no longer open it (root
+     * under sudo, which keeps HOME). One it may not write to is a privilege drop's: the process
+     * uses the tree its parent opened, and the cache stays as it is. */
+    if (have && strcmp(found, st->cache) == 0 && fsb.st_uid != geteuid() &&
+        SM_REAL(faccessat)(AT_FDCWD, st->cache, W_OK, AT_EACCESS) == 0)
+        return refuse(st,
+                      "the cache %s belongs to uid %u, not to this user (uid %u): set %s to a "
+                      "cache of this user's",
+                      st->cache, (unsigned)fsb.st_uid, (unsigned)geteuid(), SMSHIM_ENV_CACHE);
     for (int i = 0; i < 2; i++) {
         const char *c = i ? st->cache : lex;
         if (path_within(c, st->prefix))
