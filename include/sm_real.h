@@ -73,6 +73,9 @@
     X(chroot) X(setns) X(unshare)                                                               \
     X(syscall) X(clone) X(execve) X(fexecve) X(posix_spawn) X(posix_spawnp)                              \
     X(posix_spawn_file_actions_addopen) X(posix_spawn_file_actions_addchdir_np)                 \
+    X(posix_spawn_file_actions_addfchdir_np) X(posix_spawn_file_actions_adddup2)                \
+    X(posix_spawn_file_actions_addclose) X(posix_spawn_file_actions_addclosefrom_np)            \
+    X(posix_spawn_file_actions_init) X(posix_spawn_file_actions_destroy)                        \
     X(dlopen) X(dlmopen) X(dlinfo) X(inotify_add_watch)                                         \
     X(fsync) X(fdatasync) X(sync) X(syncfs) X(mkdtemp) X(mkostemps) X(setenv) X(fclose)         \
     X(exit) X(_exit) X(_Exit)                                                                    \

@@ -853,6 +853,7 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
             rc = SM_REAL(posix_spawn)(pid, pl->target, fa, attr, pl->argv,
                                       env_build(envp, &m, tfd, 0, elf, pl->elf));
         }
+        sm_spawn_actions_ran(fa); /* the child ran its actions (spawnfa.c) */
     } else {
         rc = -rc;
     }
@@ -918,27 +919,4 @@ SM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_
     munmap(buf, PATH_MAX);
     errno = saved;
     return err;
-}
-
-SM_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd,
-                                               const char *path, int oflag, mode_t mode)
-{
-    if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
-    struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS, &r);
-    if (rc < 0)
-        return -rc;
-    return SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, r.path, oflag, mode);
-}
-
-SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa, const char *path)
-{
-    if (SM_LIKELY(!sm_maybe(path)))
-        return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, path);
-    struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, SM_RES_ABS | SM_RES_FOLLOW, &r);
-    if (rc < 0)
-        return -rc;
-    return SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, r.path);
 }

@@ -505,6 +505,9 @@ int sm_getcwd_core(char *buf, size_t size);
 /* exec.c: each returns only on failure */
 int sm_execve_core(const char *path, char *const argv[], char *const envp[]);
 int sm_fexecve_core(int fd, char *const argv[], char *const envp[]);
+/** After a posix_spawn with the file actions fa (NULL: none): the files they opened for writing
+ *  under the prefix are recorded (spawnfa.c). */
+void sm_spawn_actions_ran(const posix_spawn_file_actions_t *fa);
 /* fd.c: the descriptors the shim must know about */
 int sm_close_core(int fd);
 int sm_close_range_core(unsigned first, unsigned last, unsigned flags);
