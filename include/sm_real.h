@@ -332,11 +332,14 @@ int sm_elf_names(const char *path, sm_elf_cb cb, void *arg);
 int sm_shebang_split(const char *b, size_t n, char interp[256], char arg[256]);
 /** The static TLS (bytes) the libraries the program at path names in DT_NEEDED take, for those
  *  found in its DT_RPATH (when it has no DT_RUNPATH), ldpath (the child's LD_LIBRARY_PATH, or
- *  NULL) or DT_RUNPATH directories ($ORIGIN expanded; each directory passed through dir(), which
- *  writes the path to open into out, or answers -1 to skip it); libraries found elsewhere (the
- *  system's) count nothing. No malloc, no lock. */
-unsigned long sm_elf_tls_need(const char *path, const char *ldpath,
-                              int (*dir)(const char *d, char *out, size_t size));
+ *  NULL) or DT_RUNPATH directories, each list split as the loader splits it (SM_SEPS_*;
+ *  $ORIGIN expanded; each directory passed through dir(d, out, size), which writes the
+ *  path to open into out, or answers -1 to skip it); libraries found elsewhere (the system's)
+ *  count nothing. Its buffers are mem (SM_ELF_TLS_MEM bytes, 16-aligned), not the stack: the
+ *  exec wrappers run on threads whose stack may be 16 KiB. No malloc, no lock. */
+typedef int (*sm_elf_dir_cb)(const char *d, char *out, size_t size);
+#define SM_ELF_TLS_MEM (7 * 4096 + 16 * 1024)
+unsigned long sm_elf_tls_need(const char *path, const char *ldpath, sm_elf_dir_cb dir, void *mem);
 /** sm_elf_probe(path, NULL, 0) == SM_ELF_STATIC */
 int sm_elf_static(const char *path);
 /** Does the list (n bytes or up to its NUL; entries separated by any byte of seps, as the

@@ -50,17 +50,28 @@ static int entry_under(const char *p, size_t n, const char *prefix, size_t plen)
            (n == plen || p[plen] == '/');
 }
 
+/* The next entry of the list at *p (up to end or its NUL), split as the loader splits that
+ * list (any byte of seps ends an entry): its start, with its length in *n, and *p past it; NULL
+ * at the end. Empty entries are entries. */
+static const char *list_next(const char **p, const char *end, const char *seps, size_t *n)
+{
+    const char *s = *p, *e = s;
+    if (s >= end || !*s)
+        return NULL;
+    while (e < end && *e && !strchr(seps, *e))
+        e++;
+    *n = (size_t)(e - s);
+    *p = (e < end && *e) ? e + 1 : e;
+    return s;
+}
+
 int sm_list_under(const char *list, size_t n, const char *prefix, size_t plen, const char *seps)
 {
-    const char *p = list, *end = list + n;
-    while (p < end && *p) {
-        const char *e = p;
-        while (e < end && *e && !strchr(seps, *e))
-            e++;
-        if (entry_under(p, (size_t)(e - p), prefix, plen))
+    const char *p = list, *e;
+    size_t l;
+    while ((e = list_next(&p, list + n, seps, &l)))
+        if (entry_under(e, l, prefix, plen))
             return 1;
-        p = (e < end && *e) ? e + 1 : e;
-    }
     return 0;
 }
 
@@ -284,16 +295,27 @@ int sm_elf_probe_in(const char *path, const char *prefix, size_t plen, void *mem
     return unsure;
 }
 
-int sm_elf_names(const char *path, sm_elf_cb cb, void *arg)
-{
+/* what sm_elf_names reads into */
+struct namesmem {
     struct head h;
-    struct walkmem wm = {.w.len = 0}; /* zeroed whole: cppcheck takes d for read before written */
+    struct walkmem wm;
+};
+
+static int names_in(const char *path, sm_elf_cb cb, void *arg, struct namesmem *m)
+{
     int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return -1;
-    int rc = head_read(fd, &h) ? head_walk(fd, &h, cb, arg, &wm) : -1;
+    int rc = head_read(fd, &m->h) ? head_walk(fd, &m->h, cb, arg, &m->wm) : -1;
     sm_brief_close(fd);
     return rc;
+}
+
+int sm_elf_names(const char *path, sm_elf_cb cb, void *arg)
+{
+    struct namesmem m = {.wm.w.len =
+                             0}; /* zeroed whole: cppcheck takes d for read before written */
+    return names_in(path, cb, arg, &m);
 }
 
 int sm_elf_static(const char *path)
@@ -310,11 +332,18 @@ int sm_elf_static(const char *path)
  * directly needed libraries found in its own directories take (exec.c). */
 struct tls_need {
     const char *ldpath;
-    int (*dir)(const char *d, char *out, size_t size);
+    sm_elf_dir_cb dir;
     char origin[PATH_MAX], rpath[PATH_MAX], runpath[PATH_MAX];
     int has_runpath;
     unsigned long sum;
+    /* the memory of the reading (none of it on the stack: the exec wrappers run on threads
+     * whose stack may be 16 KiB) */
+    char d[PATH_MAX], real[PATH_MAX], file[PATH_MAX]; /* tls_in's */
+    Elf64_Phdr ph[64];                                /* tls_of's */
+    struct namesmem names;                            /* the program's dynamic section */
 };
+_Static_assert(sizeof(struct tls_need) <= SM_ELF_TLS_MEM,
+               "SM_ELF_TLS_MEM (sm_real.h) is too small");
 
 static int tls_lists(void *arg, int tag, const char *s)
 {
@@ -329,11 +358,10 @@ static int tls_lists(void *arg, int tag, const char *s)
 
 /* The PT_TLS block of the ELF file at path (rounded to its alignment); -1 when it is no ELF64
  * file (the search goes on, as the loader's does). Its program headers are read where they lie
- * (a library rewritten after its link, as Rust's are, has them far into the file). */
-static long tls_of(const char *path)
+ * (a library rewritten after its link, as Rust's are, has them far into the file), into ph. */
+static long tls_of(const char *path, Elf64_Phdr ph[64])
 {
     Elf64_Ehdr eh;
-    Elf64_Phdr ph[64];
     int fd = sm_brief_openat(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0);
     if (fd < 0)
         return -1;
@@ -355,36 +383,33 @@ static long tls_of(const char *path)
     return sz;
 }
 
-/* name, searched in the ':'-separated list: 1 (its block added) when an entry holds it */
-static int tls_in(struct tls_need *t, const char *list, const char *name)
+/* name, searched in the list, split as the loader splits it (seps: SM_SEPS_*): 1 (its block
+ * added) when an entry holds it */
+static int tls_in(struct tls_need *t, const char *list, const char *name, const char *seps)
 {
-    char d[PATH_MAX], real[PATH_MAX], file[PATH_MAX];
+    char *d = t->d, *real = t->real, *file = t->file;
+    const char *p = list, *e;
+    size_t n;
     if (!list)
         return 0;
-    for (const char *p = list; *p;) {
-        size_t n = strcspn(p, ":");
+    while ((e = list_next(&p, list + strlen(list), seps, &n))) {
         int ok = 0;
-        if (n && n < sizeof d) {
-            if (strncmp(p, "$ORIGIN", 7) == 0 && (n == 7 || p[7] == '/'))
-                ok =
-                    snprintf(d, sizeof d, "%s%.*s", t->origin, (int)(n - 7), p + 7) < (int)sizeof d;
-            else if (strncmp(p, "${ORIGIN}", 9) == 0 && (n == 9 || p[9] == '/'))
-                ok =
-                    snprintf(d, sizeof d, "%s%.*s", t->origin, (int)(n - 9), p + 9) < (int)sizeof d;
-            else if (!memchr(p, '$', n))
-                ok = snprintf(d, sizeof d, "%.*s", (int)n, p) < (int)sizeof d;
+        if (n && n < PATH_MAX) {
+            if (strncmp(e, "$ORIGIN", 7) == 0 && (n == 7 || e[7] == '/'))
+                ok = snprintf(d, PATH_MAX, "%s%.*s", t->origin, (int)(n - 7), e + 7) < PATH_MAX;
+            else if (strncmp(e, "${ORIGIN}", 9) == 0 && (n == 9 || e[9] == '/'))
+                ok = snprintf(d, PATH_MAX, "%s%.*s", t->origin, (int)(n - 9), e + 9) < PATH_MAX;
+            else if (!memchr(e, '$', n))
+                ok = snprintf(d, PATH_MAX, "%.*s", (int)n, e) < PATH_MAX;
         }
-        if (ok && t->dir(d, real, sizeof real) == 0 &&
-            snprintf(file, sizeof file, "%s/%s", real, name) < (int)sizeof file) {
-            long sz = tls_of(file);
+        if (ok && t->dir(d, real, PATH_MAX) == 0 &&
+            snprintf(file, PATH_MAX, "%s/%s", real, name) < PATH_MAX) {
+            long sz = tls_of(file, t->ph);
             if (sz >= 0) {
                 t->sum += (unsigned long)sz;
                 return 1;
             }
         }
-        p += n;
-        while (*p == ':')
-            p++;
     }
     return 0;
 }
@@ -394,25 +419,30 @@ static int tls_needed(void *arg, int tag, const char *s)
     struct tls_need *t = arg;
     if (tag != DT_NEEDED || strchr(s, '/'))
         return 0;
-    if (!t->has_runpath && tls_in(t, t->rpath, s))
+    if (!t->has_runpath && tls_in(t, t->rpath, s, SM_SEPS_RUNPATH))
         return 0;
-    if (!tls_in(t, t->ldpath, s))
-        tls_in(t, t->runpath, s);
+    if (!tls_in(t, t->ldpath, s, SM_SEPS_LIBPATH))
+        tls_in(t, t->runpath, s, SM_SEPS_RUNPATH);
     return 0;
 }
 
-unsigned long sm_elf_tls_need(const char *path, const char *ldpath,
-                              int (*dir)(const char *d, char *out, size_t size))
+unsigned long sm_elf_tls_need(const char *path, const char *ldpath, sm_elf_dir_cb dir, void *mem)
 {
-    struct tls_need t = {.ldpath = ldpath, .dir = dir, .has_runpath = 0, .sum = 0};
-    t.rpath[0] = t.runpath[0] = '\0';
+    struct tls_need *t = mem;
+    t->ldpath = ldpath;
+    t->dir = dir;
+    t->has_runpath = 0;
+    t->sum = 0;
+    t->rpath[0] = t->runpath[0] = '\0';
+    t->names.wm.w.len = 0;
     const char *slash = strrchr(path, '/');
     size_t ol = slash ? (size_t)(slash - path) : 1;
-    if (ol >= sizeof t.origin)
+    if (ol >= sizeof t->origin)
         return 0;
-    memcpy(t.origin, slash ? path : ".", ol); /* a relative program: the cwd is the exec's */
-    t.origin[ol] = '\0';
-    if (sm_elf_names(path, tls_lists, &t) != 0 || sm_elf_names(path, tls_needed, &t) != 0)
+    memcpy(t->origin, slash ? path : ".", ol); /* a relative program: the cwd is the exec's */
+    t->origin[ol] = '\0';
+    if (names_in(path, tls_lists, t, &t->names) != 0 ||
+        names_in(path, tls_needed, t, &t->names) != 0)
         return 0;
-    return t.sum;
+    return t->sum;
 }

@@ -160,18 +160,28 @@ static void tree_pass_end(int fd)
 #define TLS_SPARE       4096 /* the libraries those need in turn (LLVM's: 96 bytes) */
 #define TLS_DEFAULT_MAX 1024 /* what the default surplus holds anyway */
 
-/* A directory of a library search, as the child's loader will open it: under the prefix, its
- * path in the tree; -1 when it does not resolve. */
+/* A directory of a library search, as the child's loader will open it: one under the prefix
+ * as written is its path in the tree, as the audit module joins it (audit.c: au_join); any other
+ * is the kernel's. No resolution: its buffers would not fit a 16 KiB stack. */
 static int tls_dir(const char *d, char *out, size_t size)
 {
-    struct sm_res r;
-    const char *p = d;
-    if (sm_maybe(d)) {
-        if (sm_resolve(AT_FDCWD, d, SM_RES_ABS | SM_RES_FOLLOW, &r) < 0)
-            return -1;
-        p = r.path;
-    }
-    return snprintf(out, size, "%s", p) < (int)size ? 0 : -1;
+    long off = sm_under_prefix(d);
+    if (off >= 0)
+        return sm_tree_path(d + off, out, size) == 0 ? 0 : -1;
+    return snprintf(out, size, "%s", d) < (int)size ? 0 : -1;
+}
+
+/* The static TLS the libraries of the program prog take (sm_elf_tls_need), with ldp the child's
+ * LD_LIBRARY_PATH. Its memory (tens of KiB) is an arena of its own, taken only by an exec that
+ * gives the module: mapped, or on this frame's stack, as the exec's own arena is (mapped). */
+static unsigned long tls_need(const char *prog, const char *ldp, int mapped)
+{
+    struct arena t;
+    ARENA_INIT(t, SM_ELF_TLS_MEM, mapped);
+    void *mem = arena_take(&t, SM_ELF_TLS_MEM);
+    unsigned long need = mem ? sm_elf_tls_need(prog, ldp, tls_dir, mem) : 0;
+    arena_done(&t);
+    return need;
 }
 
 /* The value of tunable name (n bytes) in the GLIBC_TUNABLES value tun, or 0 */
@@ -323,7 +333,7 @@ static char *const *env_build(char *const envp[], struct arena *m, int tree_fd, 
     /* the child's loader runs the module: the static TLS its program's libraries take */
     int add_tls = 0;
     if (prog && (add_audit || (aud && strstr(aud, "libsmshim-audit.so")))) {
-        unsigned long need = sm_elf_tls_need(prog, ldp, tls_dir);
+        unsigned long need = tls_need(prog, ldp, m->mapped);
         unsigned long have = tunable_value(tun, TLS_TUNABLE, sizeof TLS_TUNABLE - 1);
         if (need > TLS_DEFAULT_MAX && need + TLS_SPARE > have) {
             tunables_value(tunables, tlen, tun, need + TLS_SPARE);

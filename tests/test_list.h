@@ -9,6 +9,7 @@
     X(path_too_long)                                                                               \
     X(path_cwd_learn_race)                                                                         \
     X(elf_list_under)                                                                              \
+    X(elf_tls_need_lists)                                                                          \
     X(cache_note_write_dirty_once)                                                                 \
     X(cache_unlink_and_rename)                                                                     \
     X(cache_rename_dir)                                                                            \

@@ -3,7 +3,9 @@
 # the smallest stack (PTHREAD_STACK_MIN, 16 KiB): an environment of 5,000 more variables reaches
 # the programs of posix_spawn, posix_spawnp and execve (from fork and vfork children) whole, with
 # the shim's own; execs from vfork children leave nothing mapped in their parent; a 16 KiB thread
-# spawns (posix_spawn, posix_spawnp) and execs from a fork child. tests/prog/spawnenv.c.
+# spawns (posix_spawn, posix_spawnp) and execs from a fork child, and spawns with LD_LIBRARY_PATH
+# under the prefix (the child gets the loader's audit module, and the spawn reads the static TLS
+# the program's libraries take). tests/prog/spawnenv.c.
 . "$(dirname "$0")/../lib/common.sh"
 shim mkdir -p /sm/se
 out=$(shim "$B/tests/spawnenv" "$(command -v env)" 2>&1) || fail "$out"

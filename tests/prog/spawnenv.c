@@ -8,7 +8,10 @@
  *  - 20 execve of /bin/true from vfork children with it: the parent's mapped memory does not
  *    grow (the memory a vfork child maps is its parent's, and outlives its exec);
  *  - posix_spawn and posix_spawnp from a thread whose stack is PTHREAD_STACK_MIN (16 KiB), with
- *    the process's environment and with the large one; execve in a fork child of such a thread.
+ *    the process's environment and with the large one; execve in a fork child of such a thread;
+ *    posix_spawn and posix_spawnp there with LD_LIBRARY_PATH under the prefix, whose child gets
+ *    the loader's audit module (LD_AUDIT), for which the spawn reads the static TLS the
+ *    program's libraries take.
  *
  * Prints "ok - ..." lines; exit 1 with a line saying what went wrong. */
 #include <errno.h>
@@ -24,7 +27,8 @@
 extern char **environ;
 
 #define NVARS 5000
-static char **big; /* the large environment: the process's own, then NVARS variables */
+static char **big;   /* the large environment: the process's own, then NVARS variables */
+static char **ldenv; /* the process's own, then LD_LIBRARY_PATH under the prefix */
 static const char *envprog;
 
 static void make_big(void)
@@ -41,15 +45,25 @@ static void make_big(void)
         big[n + i] = v;
     }
     big[n + NVARS] = NULL;
+    ldenv = calloc(n + 2, sizeof *ldenv);
+    for (size_t i = 0, k = 0; i < n; i++)
+        if (strncmp(environ[i], "LD_LIBRARY_PATH=", 16) != 0)
+            ldenv[k++] = environ[i];
+    for (size_t k = 0;; k++)
+        if (!ldenv[k]) {
+            ldenv[k] = "LD_LIBRARY_PATH=/sm/se";
+            break;
+        }
 }
 
-/* how env(1), started by how (its stdout on fd), printed the large environment: 0 when every
- * variable arrived and LD_PRELOAD names the shim */
+/* how env(1), started by how (its stdout on fd), printed its environment: 0 when LD_PRELOAD
+ * names the shim and (want_all 1) every variable of the large one arrived, or (-1) LD_AUDIT
+ * names the loader's audit module */
 static int check_out(int fd, const char *how, int want_all)
 {
     FILE *f = fdopen(fd, "r");
     static char line[8192]; /* not on the stack (16 KiB in a thread); one caller at a time */
-    int seen = 0, shim = 0;
+    int seen = 0, shim = 0, audit = 0;
     while (f && fgets(line, sizeof line, f)) {
         int i;
         char val[32];
@@ -57,12 +71,18 @@ static int check_out(int fd, const char *how, int want_all)
             seen++;
         if (strncmp(line, "LD_PRELOAD=", 11) == 0 && strstr(line, "libsmshim.so"))
             shim = 1;
+        if (strncmp(line, "LD_AUDIT=", 9) == 0 && strstr(line, "libsmshim-audit.so"))
+            audit = 1;
+    }
+    if (want_all < 0 && !audit) {
+        printf("%s: the child has no LD_AUDIT naming the loader's audit module\n", how);
+        return 1;
     }
     if (f)
         fclose(f);
-    if ((want_all && seen != NVARS) || !shim) {
+    if ((want_all > 0 && seen != NVARS) || !shim) {
         printf("%s: env printed %d of the %d variables, LD_PRELOAD %s the shim\n", how, seen,
-               want_all ? NVARS : 0, shim ? "names" : "does not name");
+               want_all > 0 ? NVARS : 0, shim ? "names" : "does not name");
         return 1;
     }
     return 0;
@@ -96,7 +116,7 @@ static int spawn(const char *how, char **envp, int p)
         close(pfd[0]);
         return 1;
     }
-    int bad = check_out(pfd[0], how, envp == big);
+    int bad = check_out(pfd[0], how, envp == big ? 1 : envp == ldenv ? -1 : 0);
     return reap(pid, how) | bad;
 }
 
@@ -157,6 +177,8 @@ static void *small(void *arg)
     *bad |= spawn("posix_spawnp on a 16 KiB stack", environ, 1);
     *bad |= spawn("posix_spawn on a 16 KiB stack, the large environment", big, 0);
     *bad |= exec_child("execve in a fork child of a thread on a 16 KiB stack", 0);
+    *bad |= spawn("posix_spawn on a 16 KiB stack, LD_LIBRARY_PATH under the prefix", ldenv, 0);
+    *bad |= spawn("posix_spawnp on a 16 KiB stack, LD_LIBRARY_PATH under the prefix", ldenv, 1);
     return NULL;
 }
 

@@ -1,5 +1,8 @@
-/* test_elf.c: the loader's lists as the exec wrappers read them (sm_list_under, shim/elf.c). */
+/* test_elf.c: the loader's lists as the exec wrappers read them (sm_list_under, sm_elf_tls_need:
+ * shim/elf.c). */
 #include "../runner.h"
+
+#include <dlfcn.h>
 #include "../../include/sm_real.h"
 
 static int lib(const char *l)
@@ -53,5 +56,46 @@ SM_TEST(elf_list_under)
     /* n bytes, not up to the NUL */
     ASSERT(!sm_list_under("/usr/lib:/sm/lib", 8, "/sm", 3, SM_SEPS_LIBPATH));
     ASSERT(sm_list_under("/sm/lib:/usr", 7, "/sm", 3, SM_SEPS_LIBPATH));
+    return 0;
+}
+
+/* sm_elf_tls_need's directories: a plain copy */
+static int plain_dir(const char *d, char *out, size_t size)
+{
+    return snprintf(out, size, "%s", d) < (int)size ? 0 : -1;
+}
+
+static unsigned long need(const char *ldpath)
+{
+    static _Alignas(16) char mem[SM_ELF_TLS_MEM];
+    return sm_elf_tls_need("/proc/self/exe", ldpath, plain_dir, mem);
+}
+
+/* libc's directory, from where the loader mapped it */
+static void libc_dir(char *out, size_t size)
+{
+    Dl_info di;
+    ASSERT(dladdr((void *)printf, &di) && di.dli_fname && strrchr(di.dli_fname, '/'));
+    snprintf(out, size, "%.*s", (int)(strrchr(di.dli_fname, '/') - di.dli_fname), di.dli_fname);
+}
+
+SM_TEST(elf_tls_need_lists)
+{
+    /* this runner needs libc.so.6, whose PT_TLS block counts once its directory is listed in
+     * LD_LIBRARY_PATH, which the loader splits at ':' and ';' (a space is part of a name) */
+    char dir[4096], l[8300];
+    libc_dir(dir, sizeof dir);
+    unsigned long none = need(NULL);
+    unsigned long libc = need(dir);
+    ASSERT_EQ_INT(none, 0);
+    ASSERT(libc > 0);
+    snprintf(l, sizeof l, "/nonexistent:%s", dir);
+    ASSERT_EQ_INT(need(l), libc);
+    snprintf(l, sizeof l, "/nonexistent;%s", dir);
+    ASSERT_EQ_INT(need(l), libc);
+    snprintf(l, sizeof l, ";;%s;", dir);
+    ASSERT_EQ_INT(need(l), libc);
+    snprintf(l, sizeof l, "/nonexistent %s", dir);
+    ASSERT_EQ_INT(need(l), 0);
     return 0;
 }
