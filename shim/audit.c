@@ -184,12 +184,22 @@ static int au_join(const char *dir, unsigned long n, const char *name)
            au_put(au_out, &w, name, au_len(name));
 }
 
-/* Does any entry of the ':'-separated list lie under the prefix? */
-static int au_list_here(const char *list)
+/* Does c end an entry of a list split at the bytes of seps (":" for DT_RPATH and DT_RUNPATH,
+ * ":;" for LD_LIBRARY_PATH, as the loader splits each)? */
+static int au_sep(char c, const char *seps)
+{
+    for (; *seps; seps++)
+        if (c == *seps)
+            return 1;
+    return 0;
+}
+
+/* Does any entry of the list lie under the prefix? */
+static int au_list_here(const char *list, const char *seps)
 {
     while (list && *list) {
         const char *e = list;
-        while (*e && *e != ':')
+        while (*e && !au_sep(*e, seps))
             e++;
         if (au_under(list, (unsigned long)(e - list)))
             return 1;
@@ -199,12 +209,12 @@ static int au_list_here(const char *list)
 }
 
 /* Search one list. Returns 1 with the answer (au_out or name) in *ans, 0 when no entry holds it. */
-static int au_list_find(const char *list, const char *name, const char **ans)
+static int au_list_find(const char *list, const char *seps, const char *name, const char **ans)
 {
     while (list && *list) {
         const char *e = list;
         int dollar = 0;
-        while (*e && *e != ':')
+        while (*e && !au_sep(*e, seps))
             dollar |= *e++ == '$';
         unsigned long n = (unsigned long)(e - list);
         if (n && !dollar && au_join(list, n, name) && au_elf_ok(au_out)) {
@@ -288,12 +298,12 @@ AU_EXPORT char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int f
         md.rpath = md.runpath = 0;
     const char *r1 = rd.runpath ? 0 : rd.rpath;
     const char *r2 = (rd.runpath || md.runpath) ? 0 : md.rpath;
-    if (!au_list_here(r1) && !au_list_here(r2) && !au_list_here(au.llp) &&
-        !au_list_here(rd.runpath))
+    if (!au_list_here(r1, ":") && !au_list_here(r2, ":") && !au_list_here(au.llp, ":;") &&
+        !au_list_here(rd.runpath, ":"))
         return (char *)name; /* the common case: nothing sends this search under the prefix */
     const char *ans;
-    if (au_list_find(r1, name, &ans) || au_list_find(r2, name, &ans) ||
-        au_list_find(au.llp, name, &ans) || au_list_find(rd.runpath, name, &ans))
+    if (au_list_find(r1, ":", name, &ans) || au_list_find(r2, ":", name, &ans) ||
+        au_list_find(au.llp, ":;", name, &ans) || au_list_find(rd.runpath, ":", name, &ans))
         return (char *)ans;
     return (char *)name;
 }

@@ -113,7 +113,8 @@ rm -f app sh
 '
 
 # A library with a large initial-exec TLS block, found through the program's $ORIGIN rpath, while
-# LD_LIBRARY_PATH names the prefix (as cargo runs rustc: the child gets the audit module)
+# LD_LIBRARY_PATH names the prefix (as cargo runs rustc: the child gets the audit module); and
+# through an LD_LIBRARY_PATH alone, which the loader splits at ':' and ';'
 check big_tls '
 mkdir -p lib deps
 printf "__thread char big[40000];\nint touch(int i) { big[i] = 1; return big[i]; }\n" > tls.c
@@ -124,7 +125,9 @@ gcc -o app m.c -Llib -lbigtls -Wl,-rpath,"\$ORIGIN/lib"
 LD_LIBRARY_PATH="$W/deps" ./app; echo "LD_LIBRARY_PATH in the prefix rc=$?"
 LD_LIBRARY_PATH="$W/deps" GLIBC_TUNABLES=glibc.malloc.check=0 "$W/app"; echo "with other tunables rc=$?"
 LD_LIBRARY_PATH="$W/deps:$W/lib" sh -c "exec ./app"; echo "found through LD_LIBRARY_PATH rc=$?"
-rm -f app lib/libbigtls.so
+gcc -o app2 m.c -Llib -lbigtls
+LD_LIBRARY_PATH="$W/deps;$W/lib" ./app2; echo "no rpath, LD_LIBRARY_PATH split at ; rc=$?"
+rm -f app app2 lib/libbigtls.so
 '
 
 check cwd_renamed '
