@@ -837,8 +837,14 @@ SM_EXPORT int execle(const char *path, const char *arg, ...)
 
 /* ---- posix_spawn --------------------------------------------------------------------------------- */
 
-SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+/* posix_spawn's work (the plan, the ELF reading, a resolution of a path under the prefix, the
+ * file actions' records) takes more stack than a small thread has: an entry of the shim's work
+ * (stack.c) */
+int sm_posix_spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+SM_ROOMY(int, sm_posix_spawn_core,
+         (pid_t * pid, const char *path, const posix_spawn_file_actions_t *fa,
+          const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
 {
     int saved = errno;
     struct arena m;
@@ -871,6 +877,12 @@ SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_a
     arena_done(&m);
     errno = saved;
     return rc;
+}
+
+SM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return sm_posix_spawn_core(pid, path, fa, attr, argv, envp);
 }
 SM_INNER_ALIAS(posix_spawn);
 

@@ -162,9 +162,13 @@ struct fa_mem {
 /* The path of an action as the child meets it: resolved into m->r (flags: sm_resolve's), and
  * the string to hand libc's action in *emit. A relative path is relative to where the earlier
  * actions took the child (s->cwd), else to the parent's cwd. m->dir gets the virtual absolute
- * path it names, for s->cwd (with want_dir; "" when not known). 0 or -errno. */
-static int action_path(struct fa_state *s, const char *path, int flags, struct fa_mem *m,
-                       const char **emit, int want_dir)
+ * path it names, for s->cwd (with want_dir; "" when not known). 0 or -errno. A resolution
+ * takes more stack than a small thread has: an entry of the shim's work (stack.c). */
+int sm_fa_path(struct fa_state *s, const char *path, int flags, struct fa_mem *m, const char **emit,
+               int want_dir);
+SM_ROOMY(int, sm_fa_path,
+         (struct fa_state * s, const char *path, int flags, struct fa_mem *m, const char **emit,
+          int want_dir))
 {
     const char *p = path;
     m->dir[0] = '\0';
@@ -261,7 +265,7 @@ SM_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, i
     struct fa_state *s = state_of(fa, 1);
     int flags = SM_RES_ABS | SM_RES_MUT | open_follows(oflag);
     const char *emit = path;
-    int rc = -action_path(s, path, flags, m, &emit, 1);
+    int rc = -sm_fa_path(s, path, flags, m, &emit, 1);
     if (rc == 0)
         rc = SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, emit, oflag, mode);
     if (rc == 0 && s) {
@@ -292,7 +296,7 @@ SM_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *f
     fa_lock();
     struct fa_state *s = state_of(fa, 1);
     const char *emit = path;
-    int rc = -action_path(s, path, SM_RES_ABS | SM_RES_MUT | SM_RES_FOLLOW, m, &emit, 1);
+    int rc = -sm_fa_path(s, path, SM_RES_ABS | SM_RES_MUT | SM_RES_FOLLOW, m, &emit, 1);
     if (rc == 0)
         rc = SM_REAL(posix_spawn_file_actions_addchdir_np)(fa, emit);
     if (rc == 0 && s) {

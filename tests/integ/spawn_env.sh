@@ -5,8 +5,9 @@
 # the shim's own; execs from vfork children leave nothing mapped in their parent; a 16 KiB thread
 # spawns (posix_spawn, posix_spawnp) and execs from a fork child, and spawns with LD_LIBRARY_PATH
 # under the prefix (the child gets the loader's audit module, and the spawn reads the static TLS
-# the program's libraries take). tests/prog/spawnenv.c.
+# the program's libraries take), also of a program under the prefix. tests/prog/spawnenv.c.
 . "$(dirname "$0")/../lib/common.sh"
 shim mkdir -p /sm/se
-out=$(shim "$B/tests/spawnenv" "$(command -v env)" 2>&1) || fail "$out"
+shim cp "$(command -v env)" /sm/se/env
+out=$(shim "$B/tests/spawnenv" "$(command -v env)" /sm/se/env 2>&1) || fail "$out"
 echo "$out"

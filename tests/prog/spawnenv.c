@@ -1,6 +1,6 @@
 /* spawnenv.c: the exec and spawn wrappers with environments of any size and on small stacks.
  *
- * usage: spawnenv ENV   (the path of env(1))
+ * usage: spawnenv ENV [TREEENV]   (the path of env(1); a copy of it under the prefix)
  *
  *  - an environment of 5,000 variables (about 150 KiB, far past a page) handed to posix_spawn,
  *    to execve in a fork child and to execve in a vfork child: env(1) prints every variable,
@@ -11,7 +11,8 @@
  *    the process's environment and with the large one; execve in a fork child of such a thread;
  *    posix_spawn and posix_spawnp there with LD_LIBRARY_PATH under the prefix, whose child gets
  *    the loader's audit module (LD_AUDIT), for which the spawn reads the static TLS the
- *    program's libraries take.
+ *    program's libraries take; with TREEENV, posix_spawn there of that copy (its path resolved
+ *    into the tree) with the same environment.
  *
  * Prints "ok - ..." lines; exit 1 with a line saying what went wrong. */
 #include <errno.h>
@@ -29,7 +30,7 @@ extern char **environ;
 #define NVARS 5000
 static char **big;   /* the large environment: the process's own, then NVARS variables */
 static char **ldenv; /* the process's own, then LD_LIBRARY_PATH under the prefix */
-static const char *envprog;
+static const char *envprog, *treeprog;
 
 static void make_big(void)
 {
@@ -179,17 +180,24 @@ static void *small(void *arg)
     *bad |= exec_child("execve in a fork child of a thread on a 16 KiB stack", 0);
     *bad |= spawn("posix_spawn on a 16 KiB stack, LD_LIBRARY_PATH under the prefix", ldenv, 0);
     *bad |= spawn("posix_spawnp on a 16 KiB stack, LD_LIBRARY_PATH under the prefix", ldenv, 1);
+    if (treeprog) {
+        const char *outside = envprog;
+        envprog = treeprog;
+        *bad |= spawn("posix_spawn on a 16 KiB stack of a program under the prefix", ldenv, 0);
+        envprog = outside;
+    }
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
-    if (argc != 2) {
-        fprintf(stderr, "usage: spawnenv ENV\n");
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: spawnenv ENV [TREEENV]\n");
         return 2;
     }
     envprog = argv[1];
+    treeprog = argc == 3 ? argv[2] : NULL;
     make_big();
     int bad = spawn("posix_spawn, the large environment", big, 0);
     bad |= spawn("posix_spawnp, the large environment", big, 1);
