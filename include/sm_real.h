@@ -168,9 +168,15 @@ void sm_fsize_hold(void);
 void sm_fsize_release(void);
 /** The calling thread's outermost call into the library holds SIGXFSZ blocked. */
 extern __thread unsigned char sm_fsize_held;
+/** Non-zero while a host thread is inside the library's code (its outermost sm_lib_enter): a
+ *  call under the prefix that reaches a wrapper then is a signal handler's (the library's own
+ *  code never names the prefix), answered without recording (shim/shim.h, sm_look_first). */
+extern __thread unsigned char sm_host_lib;
 static inline int sm_lib_enter(void)
 {
     int was = sm_in_lib;
+    if (!was)
+        sm_host_lib = 1;
     sm_in_lib = 1;
     if (!was && __builtin_expect(__atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED) != 0, 0))
         sm_fsize_hold();
@@ -181,6 +187,8 @@ static inline void sm_lib_leave(int was)
     if (!was && __builtin_expect(sm_fsize_held, 0))
         sm_fsize_release();
     sm_in_lib = was;
+    if (!was)
+        sm_host_lib = 0;
 }
 
 /** Start one of the library's threads: every signal blocked (none is ever delivered there, and it

@@ -26,7 +26,7 @@
  * marks, and the fold that reads it would fold the second record with it, for nothing. */
 struct wfd_ent {
     pid_t owner;
-    char *key; /* malloc'd */
+    char *key; /* a buffer of sm_keybuf_get */
     struct smc_wtok tok;
 };
 /* Indexed by number, in chunks: the first in the library's memory, the others mapped at the
@@ -68,7 +68,7 @@ static struct wfd_ent *wfd_at(int fd, int make)
  * made by a raw fork that runs no atfork handler notes its entries under its parent's pid: its
  * close then records nothing and the scan finds the file. */
 static pid_t wfd_pid;
-static pthread_once_t wfd_once = PTHREAD_ONCE_INIT;
+static int wfd_registered; /* the atfork handler: one caller registers it, none waits */
 
 static void wfd_forked(void)
 {
@@ -85,7 +85,8 @@ static pid_t wfd_me(void)
     pid_t p = __atomic_load_n(&wfd_pid, __ATOMIC_RELAXED);
     if (SM_LIKELY(p))
         return p;
-    pthread_once(&wfd_once, wfd_register);
+    if (!__atomic_exchange_n(&wfd_registered, 1, __ATOMIC_ACQ_REL))
+        wfd_register();
     p = getpid();
     __atomic_store_n(&wfd_pid, p, __ATOMIC_RELAXED);
     return p;
@@ -96,14 +97,20 @@ void sm_wfd_set(int fd, const char *key, const struct smc_wtok *tok)
     struct wfd_ent *w = wfd_at(fd, 1);
     if (!w)
         return;
-    char *k = strdup(key);
+    /* no malloc: a signal handler's open may come while its thread is inside one */
+    char *k = sm_keybuf_get();
+    if (!k)
+        return; /* no entry: its close records nothing, the scan finds the file */
+    size_t n = strnlen(key, PATH_MAX - 1);
+    memcpy(k, key, n);
+    k[n] = '\0';
     __atomic_store_n(&w->owner, wfd_me(), __ATOMIC_RELAXED);
     /* (the number is this thread's until its close: no other thread reads the entry before) */
     /* (atomic only for the tools: a number closed by one thread and reopened by another is
      * ordered by the kernel, which a race detector does not see) */
     __atomic_store_n(&w->tok.epoch, tok ? tok->epoch : 0, __ATOMIC_RELAXED);
     __atomic_store_n(&w->tok.pos, tok ? tok->pos : 0, __ATOMIC_RELAXED);
-    free(__atomic_exchange_n(&w->key, k, __ATOMIC_ACQ_REL));
+    sm_keybuf_put(__atomic_exchange_n(&w->key, k, __ATOMIC_ACQ_REL));
 }
 
 /* Does fd have an entry (opened for writing under the prefix, by this process or a parent)? */
@@ -130,13 +137,13 @@ static int wfd_closing(int fd, char key[PATH_MAX])
     if (!k)
         return 0;
     if (sm_note_unread(&tok)) {
-        free(k);
+        sm_keybuf_put(k);
         return 0;
     }
     size_t n = strnlen(k, PATH_MAX - 1); /* a key is shorter than PATH_MAX (sm_key_at) */
     memcpy(key, k, n);
     key[n] = '\0';
-    free(k);
+    sm_keybuf_put(k);
     return 1;
 }
 

@@ -26,6 +26,11 @@ static int plain_room(const char *real);
 /* The pre-filter's second half (sm_look_in, shim.h, answered the common pass-through): p is
  * readable, dots says whether it holds "/." (perhaps only a name that starts with a dot), cwd_rel
  * whether a relative p is relative to the cwd. */
+int sm_handler_call(const char *p)
+{
+    return sm_host_lib && p && p[0] == '/' && sm_under_prefix(p) >= 0;
+}
+
 SM_ROOMY(int, sm_look_more, (const char *p, int dots, int cwd_rel))
 {
     if (p[0] != '/') {
@@ -57,7 +62,9 @@ SM_ROOMY(int, sm_look_more, (const char *p, int dots, int cwd_rel))
 }
 
 int sm_treefd_value = -1;
-static pthread_mutex_t tree_mu = PTHREAD_MUTEX_INITIALIZER;
+/* error-checking: a signal handler's call that comes while its own thread opens the tree gets
+ * EDEADLK from the lock, not a wait for ever (the call then fails with EAGAIN) */
+static pthread_mutex_t tree_mu = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 /* ---- links that may leave the tree -------------------------------------------------------------
  * The kernel follows the tree's symlinks itself. A relative target that climbs above the tree's
@@ -127,7 +134,8 @@ int sm_tree_fd(void)
     int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
     if (SM_LIKELY(fd >= 0))
         return fd;
-    pthread_mutex_lock(&tree_mu);
+    if (pthread_mutex_lock(&tree_mu) != 0)
+        return -EAGAIN; /* a signal handler inside this thread's own opening */
     fd = sm_treefd_value;
     if (fd < 0) {
         int rc = sm_layout_ensure();

@@ -22,6 +22,7 @@
 
 struct sm_real_tab sm_real_tab SM_HOT; /* the first real calls fault no page in */
 __thread int sm_in_lib;
+__thread unsigned char sm_host_lib;
 __thread int sm_own_table;
 
 int sm_table_own(void)
@@ -329,14 +330,18 @@ void sm_lift_begin(void)
     if (!my_lifts && !my_hosts) {
         (void)gate_me();
         for (int stuck = 0;;) {
+            my_lifts++; /* before the count: a handler's host call in between goes ahead */
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
             __atomic_add_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST);
             unsigned h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST);
             if (!h || stuck >= GATE_STUCK)
-                break;
+                return;
             /* a host call is in flight: out of its way until it is done */
             if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
                 __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
                 gate_wake(&gate_lifts);
+            __atomic_signal_fence(__ATOMIC_SEQ_CST);
+            my_lifts--;
             __atomic_add_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
             while ((h = __atomic_load_n(&gate_hosts, __ATOMIC_SEQ_CST)) != 0 && !gate_stale() &&
                    stuck < GATE_STUCK) {
@@ -347,20 +352,22 @@ void sm_lift_begin(void)
             __atomic_sub_fetch(&gate_lift_waiters, 1, __ATOMIC_SEQ_CST);
         }
     } else {
+        my_lifts++;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         __atomic_add_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST); /* nested: goes ahead */
     }
-    my_lifts++;
 }
 
 void sm_lift_end(void)
 {
     if (sm_own_table)
         return;
-    my_lifts--;
     __atomic_add_fetch(&gate_lifts_done, 1, __ATOMIC_SEQ_CST);
     if (__atomic_sub_fetch(&gate_lifts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_host_waiters, __ATOMIC_SEQ_CST))
         gate_wake(&gate_lifts);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    my_lifts--; /* after the count: a handler's host call meanwhile still goes ahead */
 }
 
 /* Registered before the process's second thread starts (the host's or the library's first):
@@ -377,8 +384,13 @@ void sm_host_fd_begin(void)
         host_free++;
         return;
     }
+    /* this thread's own count first: a handler's lift between the two sees it, and goes ahead
+     * instead of waiting on the call it interrupted */
+    int nested = my_lifts || my_hosts;
+    my_hosts++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     __atomic_add_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST);
-    if (my_lifts || my_hosts++) /* a handler inside this thread's own lift or host call */
+    if (nested) /* a handler inside this thread's own lift or host call */
         return;
     unsigned l = __atomic_load_n(&gate_lifts, __ATOMIC_SEQ_CST);
     if (__builtin_expect(!l, 1))
@@ -399,12 +411,13 @@ void sm_host_fd_end(void)
         host_free--;
         return;
     }
-    if (my_hosts)
-        my_hosts--;
     __atomic_add_fetch(&gate_hosts_done, 1, __ATOMIC_SEQ_CST);
     if (__atomic_sub_fetch(&gate_hosts, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&gate_lift_waiters, __ATOMIC_SEQ_CST))
         gate_wake(&gate_hosts);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (my_hosts)
+        my_hosts--; /* after the count, as at the start */
 }
 
 /* A vfork child (sm_real.h): the process whose words these are recorded its pid (gate_pid); a

@@ -28,7 +28,9 @@ static unsigned char guard_marks[GUARD_MAX / 8];
 
 static struct smc *rec_env;
 static int rec_failed;
-static pthread_mutex_t rec_mu = PTHREAD_MUTEX_INITIALIZER; /* guards opening only */
+/* guards opening only; error-checking: a signal handler's call that comes while its own thread
+ * opens the cache records nothing (EDEADLK), where it waited for ever */
+static pthread_mutex_t rec_mu = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 static pthread_once_t rec_atfork_once = PTHREAD_ONCE_INIT;
 
 void sm_record_atfork_child(void)
@@ -44,7 +46,7 @@ void sm_record_atfork_child(void)
     smh_csock_atfork_child();
     sm_fd_atfork_child(); /* the parent's LMDB files and sockets: not there for the child */
     memset(guard_marks, 0, sizeof guard_marks);
-    pthread_mutex_init(&rec_mu, NULL);
+    rec_mu = (pthread_mutex_t)PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP; /* the child's one thread */
 }
 
 static void rec_register_atfork(void)
@@ -91,10 +93,13 @@ static void rec_env_opened(struct smc *c)
  * thread makes it in its own time. */
 struct smc *sm_record_env(void)
 {
+    if (SM_UNLIKELY(sm_in_lib) && sm_host_lib)
+        return NULL; /* a signal handler's call inside this thread's recording: not recorded */
     struct smc *c = __atomic_load_n(&rec_env, __ATOMIC_ACQUIRE);
     if (SM_LIKELY(c != NULL))
         return c;
-    pthread_mutex_lock(&rec_mu);
+    if (pthread_mutex_lock(&rec_mu) != 0)
+        return NULL; /* a signal handler inside this thread's own opening: not recorded */
     if (!rec_env && !rec_failed) {
         char meta[PATH_MAX];
         pthread_once(&rec_atfork_once, rec_register_atfork);

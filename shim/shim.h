@@ -222,6 +222,13 @@ static inline int sm_procfd_entry(unsigned char type, const char *name)
  * empty asm hides what it knows, so a NULL path reaches libc (EFAULT) instead of crashing here. */
 #define SM_OPAQUE(p) __asm__("" : "+r"(p))
 
+/* ---- buffers a signal handler's call may take (keybuf.c) --------------------------------- */
+
+/** A buffer of PATH_MAX bytes, or NULL: no lock, no malloc (async-signal-safe). */
+char *sm_keybuf_get(void);
+/** Give back a buffer of sm_keybuf_get (NULL: nothing). */
+void sm_keybuf_put(char *p);
+
 /* ---- room for the shim's work (stack.c) ---------------------------------------------------- */
 
 #define SM_ROOM_NEED  (80 * 1024)   /* below this much stack left, the work moves */
@@ -300,13 +307,19 @@ extern uint64_t sm_cwd_word;
 #define SM_PLAIN_REL(p, dots, cwd_rel)                                                             \
     ((cwd_rel) && (p)[0] != '/' && (p)[0] != '.' && (p)[0] != '\0' && !(dots) &&                   \
      (__atomic_load_n(&sm_cwd_word, __ATOMIC_RELAXED) & SM_CWD_PLAIN))
+/** A call that reaches a wrapper while its host thread is inside the library's code (sm_host_lib)
+ *  and names the prefix: a signal handler's that interrupted the library's work (the library's
+ *  own code never names the prefix). It is answered as any call, with nothing recorded
+ *  (sm_record_env: the interrupted frame may hold the journal's or LMDB's lock; the scan finds
+ *  the change); every other call of such a thread is the library's. */
+int sm_handler_call(const char *p);
 /** The part of the pre-filter inline in every wrapper: -1 the path is NULL or not readable
  *  memory, 0 the call surely passes through (or the shim is off, or the library calls), else
  *  1 + the probe's answer, for sm_look_more to decide. */
 static inline __attribute__((always_inline)) int sm_look_first(const char *p, int cwd_rel)
 {
     SM_OPAQUE(p);
-    if (SM_UNLIKELY(!sm_cfg.enabled) || SM_UNLIKELY(sm_in_lib))
+    if (SM_UNLIKELY(!sm_cfg.enabled) || (SM_UNLIKELY(sm_in_lib) && SM_LIKELY(!sm_handler_call(p))))
         return 0;
     if (SM_UNLIKELY(p == NULL))
         return -1;
