@@ -268,26 +268,33 @@ static int concerns(int paths, long a1, long a2, long a3, long a4)
     return any;
 }
 
+/* A raw call of a thread running the library's code passes to the kernel: the library's own.
+ * One that names the prefix from a host thread inside the library's code is a signal handler's
+ * (sm_handler_call): a row with paths looks at them (sm_look says so), a row without (ANY: an
+ * fsync, a close) stays the library's route, which takes no lock the interrupted frame holds. */
+static int lib_passes(int paths)
+{
+    return SM_UNLIKELY(sm_in_lib) && (paths == ANY || !sm_host_lib);
+}
+
 /* The raw call `nr` with its six arguments, answered by the cores when it concerns the shim.
  * Sets *handled and returns the raw result (>= 0 or -errno) when it did the call; otherwise
  * leaves *handled 0 and the caller issues the call itself. May change errno. Allocates nothing
  * and takes no lock on its own (the change recorder may, see record.c); safe in the SUD
- * handler. A thread running the library's own code is never answered here. */
+ * handler. A thread running the library's own code is never answered here (lib_passes). */
 long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long a6, int *handled)
 {
     (void)a6;
     long r = PASS;
-    if (SM_LIKELY(!sm_in_lib)) {
-        switch (nr) {
+    switch (nr) {
 #define SM_SYS_CASE(n, paths, call)                                                                \
     case n:                                                                                        \
-        if (concerns(paths, a1, a2, a3, a4))                                                       \
+        if (lib_passes(paths) ? 0 : concerns(paths, a1, a2, a3, a4))                               \
             r = (call);                                                                            \
         break;
-            SM_SYS_TABLE(SM_SYS_CASE)
+        SM_SYS_TABLE(SM_SYS_CASE)
 #undef SM_SYS_CASE
-        default: break;
-        }
+    default: break;
     }
     *handled = r != PASS;
     return *handled ? r : 0;
@@ -297,11 +304,9 @@ long sm_sys_dispatch(long nr, long a1, long a2, long a3, long a4, long a5, long 
  * asks first, so that only those calls leave the program's signal stack (sud_trap.c). */
 int sm_sys_wants(long nr, long a1, long a2, long a3, long a4)
 {
-    if (SM_UNLIKELY(sm_in_lib))
-        return 0;
     switch (nr) {
 #define SM_SYS_WANTS(n, paths, call)                                                               \
-    case n: return concerns(paths, a1, a2, a3, a4);
+    case n: return lib_passes(paths) ? 0 : concerns(paths, a1, a2, a3, a4);
         SM_SYS_TABLE(SM_SYS_WANTS)
 #undef SM_SYS_WANTS
     default: return 0;

@@ -4,14 +4,16 @@
 # inside the shim's own work waited for ever (the name kept for a file open for writing was
 # malloc'd, first uses took a once and a mutex) or for seconds at a time (the lift gate waited on
 # the very call it interrupted). A first run makes the cache (first uses inside), a second one
-# uses it; the sync thread makes the process threaded, so the lift gate is taken.
+# uses it (the sync thread makes the process threaded, so the lift gate is taken); a third makes
+# the handler's calls through syscall().
 . "$(dirname "$0")/../lib/common.sh"
 P="$B/tests/sigcalls"
 mkdir -p "$T/real"
 out=$("$P" "$T/real" 20000 2>&1) || fail "on a real directory: $out"
-for run in first second; do
+for run in first second raw; do
     rc=0
-    out=$(shim bash -c 'mkdir -p /sm/sig && exec timeout 300 "$0" /sm/sig 20000' "$P" 2>&1) || rc=$?
+    how=; [ $run = raw ] && how=raw # the handler's calls through syscall()
+    out=$(shim bash -c 'mkdir -p /sm/sig && exec timeout 300 "$0" /sm/sig 20000 $1' "$P" $how 2>&1) || rc=$?
     [ $rc -eq 0 ] && [ "${out%% *}" = ok ] || fail "$run run: exit $rc: $out"
     echo "ok - $run run: $out handler rounds, each open, write, close and unlink as on a real directory"
 done

@@ -4,7 +4,8 @@
  * lift gate, its first opening of the cache, the name it keeps for a file open for writing).
  * A timer fires every 200 us; its handler creates, writes, closes and removes a file; the main
  * loop creates, writes, closes and renames files. Prints "ok N" (N handler rounds, all of which
- * succeeded) or the first call that failed. */
+ * succeeded) or the first call that failed. With a third argument "raw" the handler makes its
+ * calls through syscall() instead. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,20 +13,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <unistd.h>
 
 static char hpath[4096];
 static size_t hlen;
 static volatile sig_atomic_t hits, hfail, herr;
+static int raw;
 
 static void handler(int sig)
 {
     (void)sig;
     int e = errno, n = hits++;
     hpath[hlen] = (char)('a' + n % 26);
-    int fd = open(hpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0 || write(fd, "h", 1) != 1 || close(fd) != 0 || unlink(hpath) != 0) {
+    int fd = raw ? (int)syscall(SYS_openat, AT_FDCWD, hpath, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                 : open(hpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int ok = fd >= 0 && write(fd, "h", 1) == 1 &&
+             (raw ? syscall(SYS_close, fd) == 0 : close(fd) == 0) &&
+             (raw ? syscall(SYS_unlinkat, AT_FDCWD, hpath, 0) == 0 : unlink(hpath) == 0);
+    if (!ok) {
         if (!hfail)
             herr = errno;
         hfail++;
@@ -35,8 +42,9 @@ static void handler(int sig)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3)
+    if (argc != 3 && !(argc == 4 && strcmp(argv[3], "raw") == 0))
         return 2;
+    raw = argc == 4;
     const char *dir = argv[1];
     long rounds = atol(argv[2]);
     hlen = (size_t)snprintf(hpath, sizeof hpath - 2, "%s/h-", dir);
