@@ -177,6 +177,7 @@ static inline int sm_lib_enter(void)
     int was = sm_in_lib;
     if (!was)
         sm_host_lib = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a handler never sees sm_in_lib without it */
     sm_in_lib = 1;
     if (!was && __builtin_expect(__atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED) != 0, 0))
         sm_fsize_hold();
@@ -187,6 +188,7 @@ static inline void sm_lib_leave(int was)
     if (!was && __builtin_expect(sm_fsize_held, 0))
         sm_fsize_release();
     sm_in_lib = was;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (!was)
         sm_host_lib = 0;
 }
