@@ -19,19 +19,6 @@
         va_end(ap);                                                                                \
     }
 
-static int open_writes(int flags)
-{
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
-}
-
-/* Does the open follow a symbolic link in the last component? */
-static int open_follows(int flags)
-{
-    return (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
-               ? 0
-               : SM_RES_FOLLOW;
-}
-
 /* After a successful open that may change a regular file under the prefix: record it (by the
  * name the kernel gives the descriptor, which resolves any symlink on the way). */
 static void note_open(int fd, int flags)
@@ -249,7 +236,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     struct smc_wtok tok = {0, 0}; /* where pre's record before the open lies */
     int have_pre = 0, hit = 0, was_missing = 0;
     pre[0] = lex[0] = '\0';
-    if (r->kind == SM_TREE && open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
+    if (r->kind == SM_TREE && sm_open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
         int saved = errno;
         int fast = create_fast(r, flags, mode, lex, &tok);
         if (fast >= 0)
@@ -297,7 +284,7 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     if (have_pre) {
         if ((flags & O_ACCMODE) != O_RDONLY)
             sm_wfd_set(fd, pre, &tok);
-    } else if (r->kind == SM_TREE && open_writes(flags)) {
+    } else if (r->kind == SM_TREE && sm_open_writes(flags)) {
         note_open(fd, flags);
     } else if (SM_UNLIKELY(SM_GUARD_ON()) && r->kind == SM_PASS)
         sm_guard_opened(fd);
@@ -307,8 +294,8 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
 SM_ROOMY(int, sm_openat_core, (int dirfd, const char *path, int flags, mode_t mode))
 {
     struct sm_res r;
-    int rc =
-        sm_resolve(dirfd, path, (open_writes(flags) ? SM_RES_MUT : 0) | open_follows(flags), &r);
+    int rc = sm_resolve(dirfd, path,
+                        (sm_open_writes(flags) ? SM_RES_MUT : 0) | sm_open_follows(flags), &r);
     if (rc < 0)
         return rc;
     return open_res(&r, flags, mode);
@@ -425,7 +412,8 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
         return NULL;
     }
     struct sm_res r;
-    int rc = sm_resolve(AT_FDCWD, path, (open_writes(flags) ? SM_RES_MUT : 0) | SM_RES_FOLLOW, &r);
+    int rc =
+        sm_resolve(AT_FDCWD, path, (sm_open_writes(flags) ? SM_RES_MUT : 0) | SM_RES_FOLLOW, &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;
@@ -459,16 +447,17 @@ SM_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
         return SM_REAL(freopen)(path, mode, stream);
     int flags = fmode_flags(mode);
     struct sm_res r;
-    int rc = sm_resolve(
-        AT_FDCWD, path,
-        ((flags >= 0 && open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS : SM_RES_ABS) | SM_RES_FOLLOW,
-        &r);
+    int rc =
+        sm_resolve(AT_FDCWD, path,
+                   ((flags >= 0 && sm_open_writes(flags)) ? SM_RES_MUT | SM_RES_ABS : SM_RES_ABS) |
+                       SM_RES_FOLLOW,
+                   &r);
     if (rc < 0) {
         errno = -rc;
         return NULL;
     }
     FILE *f = SM_REAL(freopen)(r.path, mode, stream);
-    if (f && r.kind == SM_TREE && flags >= 0 && open_writes(flags)) {
+    if (f && r.kind == SM_TREE && flags >= 0 && sm_open_writes(flags)) {
         int saved = errno;
         note_open(fileno(f), flags);
         errno = saved;

@@ -398,6 +398,21 @@ struct sm_res {
 
 #define SM_RES_FOLLOW 4 /* the call follows a symbolic link in the last component */
 
+/* ---- what an open's flags ask (open.c, spawnfa.c) ------------------------------------------ */
+
+/** Does an open with these flags change the file (write access, create, truncate)? */
+static inline int sm_open_writes(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
+}
+/** Does it follow a symbolic link in the last component (SM_RES_FOLLOW), or not (0)? */
+static inline int sm_open_follows(int flags)
+{
+    return (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
+               ? 0
+               : SM_RES_FOLLOW;
+}
+
 /** Resolve a call's path. Fills r; returns 0 or -errno (ENAMETOOLONG, ELOOP, ...).
  *  Never touches LMDB and never allocates; safe in a vfork child. */
 int sm_resolve(int dirfd, const char *path, int flags, struct sm_res *r);

@@ -221,18 +221,6 @@ static int fd_dir(int fd, char *out)
     return in < 0 ? -1 : in;
 }
 
-static int open_writes(int flags)
-{
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC));
-}
-
-static int open_follows(int flags)
-{
-    return (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
-               ? 0
-               : SM_RES_FOLLOW;
-}
-
 static int fa_on(void)
 {
     return sm_cfg.enabled && !sm_in_lib;
@@ -263,20 +251,20 @@ SM_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, i
         return ENOMEM;
     fa_lock();
     struct fa_state *s = state_of(fa, 1);
-    int flags = SM_RES_ABS | SM_RES_MUT | open_follows(oflag);
+    int flags = SM_RES_ABS | SM_RES_MUT | sm_open_follows(oflag);
     const char *emit = path;
     int rc = -sm_fa_path(s, path, flags, m, &emit, 1);
     if (rc == 0)
         rc = SM_REAL(posix_spawn_file_actions_addopen)(fa, fd, emit, oflag, mode);
     if (rc == 0 && s) {
         made_set(s, fd, m->dir[0] ? m->dir : NULL, m->r.kind == SM_TREE);
-        struct wrote *w = m->r.kind == SM_TREE && open_writes(oflag)
+        struct wrote *w = m->r.kind == SM_TREE && sm_open_writes(oflag)
                               ? realloc(s->wrote, (s->nwrote + 1) * sizeof *w)
                               : NULL;
         if (w) {
             s->wrote = w;
             w[s->nwrote].path = strdup(emit);
-            w[s->nwrote].follow = open_follows(oflag) != 0;
+            w[s->nwrote].follow = sm_open_follows(oflag) != 0;
             if (w[s->nwrote].path)
                 s->nwrote++;
         }
