@@ -56,7 +56,7 @@ TEST_OBJ  := $(TEST_SRC:%.c=$(B)/obj/%.o)
 # unit tests link the shim's internals (not its wrappers) and the cache
 UNIT_SHIM := $(B)/obj/shim/path.o $(B)/obj/shim/config.o $(B)/obj/shim/real.o $(B)/obj/shim/log.o \
              $(B)/obj/shim/fault.o $(B)/obj/shim/settings.o $(B)/obj/shim/procfd.o \
-             $(B)/obj/shim/elf.o $(B)/obj/shim/stack.o
+             $(B)/obj/shim/elf.o $(B)/obj/shim/stack.o $(B)/obj/shim/limits.o
 
 # helper programs the integration tests run (tests/prog/*.c -> build/tests/<name>)
 PROG_SRC := $(wildcard tests/prog/*.c)

@@ -162,15 +162,33 @@ int sm_table_own(void);
  *  Every call of the shim into the cache or the sync engine is bracketed by the two. */
 /** RLIMIT_FSIZE as the library last read it: -1 not yet, 0 none, 1 finite (shim/limits.c). */
 extern int sm_fsize_cap __attribute__((visibility("hidden")));
-/** Under a finite file size limit, block SIGXFSZ for the library's call / take back what its
- *  writes raised and restore the mask (shim/limits.c). */
-void sm_fsize_hold(void);
+/** Under a finite file size limit, block SIGXFSZ for a write of the library's: 1 when this call
+ *  blocked it (the caller ends with sm_fsize_release(), which takes back what the library's
+ *  writes raised and restores the mask), 0 when there is no limit or an outer bracket of this
+ *  thread holds it already (shim/limits.c). */
+int sm_fsize_hold(void);
 void sm_fsize_release(void);
-/** The calling thread's outermost call into the library holds SIGXFSZ blocked. */
+/** The calling thread's outermost bracket holds SIGXFSZ blocked. */
 extern __thread unsigned char sm_fsize_held;
+/** A write of the library's on a host thread outside sm_lib_enter (a log line, the links file,
+ *  a copy of a process's maps, a note for smshim run): under a finite file size limit it fails
+ *  with EFBIG, never raising the program's SIGXFSZ. One load without a limit. */
+static inline int sm_fsize_begin(void)
+{
+    return __builtin_expect(__atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED) != 0, 0)
+               ? sm_fsize_hold()
+               : 0;
+}
+static inline void sm_fsize_end(int held)
+{
+    if (__builtin_expect(held, 0))
+        sm_fsize_release();
+}
 /** Non-zero while a host thread is inside the library's code (its outermost sm_lib_enter): a
  *  call under the prefix that reaches a wrapper then is a signal handler's (the library's own
- *  code never names the prefix), answered without recording (shim/shim.h, sm_look_first). */
+ *  code never names the prefix), answered without recording (shim/shim.h, sm_look_first).
+ *  sm_lib_enter's answer is for sm_lib_leave only: bit 0 the thread was in the library already,
+ *  bit 1 this call holds SIGXFSZ. */
 extern __thread unsigned char sm_host_lib;
 static inline int sm_lib_enter(void)
 {
@@ -179,17 +197,14 @@ static inline int sm_lib_enter(void)
         sm_host_lib = 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST); /* a handler never sees sm_in_lib without it */
     sm_in_lib = 1;
-    if (!was && __builtin_expect(__atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED) != 0, 0))
-        sm_fsize_hold();
-    return was;
+    return was ? 1 : sm_fsize_begin() << 1;
 }
 static inline void sm_lib_leave(int was)
 {
-    if (!was && __builtin_expect(sm_fsize_held, 0))
-        sm_fsize_release();
-    sm_in_lib = was;
+    sm_fsize_end(was & 2);
+    sm_in_lib = was & 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (!was)
+    if (!(was & 1))
         sm_host_lib = 0;
 }
 

@@ -616,7 +616,9 @@ static void note_static(const char *path, int elf)
     int fd = sm_brief_openat(AT_FDCWD, notes, O_WRONLY | O_APPEND | O_NOFOLLOW, 0);
     if (fd < 0)
         return;
+    int h = sm_fsize_begin();
     (void)!write(fd, line, (size_t)n); /* O_APPEND: whole lines from concurrent processes */
+    sm_fsize_end(h);
     sm_brief_close(fd);
 }
 

@@ -5,11 +5,17 @@
  * pages, the links file, the log) are the process's writes too, so under `ulimit -f 16` a
  * program that writes a 3-byte file under the prefix was ended by the cache's growth, where a
  * real directory lets it live. The rules kept here:
- *  - With a finite limit, a host thread's call into the library (sm_lib_enter, outermost) runs
- *    with SIGXFSZ blocked. A write of the library's past the limit then fails with EFBIG, which
- *    the recorder reports like any failed write (nothing is lost: the tree holds the change and
- *    the scan finds what was not recorded); the signal it raised is taken back before the mask
- *    is restored, unless one was pending before the call (the program's, left for it).
+ *  - With a finite limit, every write of the library's on a host thread runs with SIGXFSZ
+ *    blocked: a call into the cache (sm_lib_enter, outermost), and the few writes made outside
+ *    one (sm_fsize_begin/end): a log line, the links file sized at a new cache's first path
+ *    check (under `ulimit -f 1` that ended a program writing 3 bytes there), a copy of a
+ *    process's maps (a memory file, which the limit binds too: past it the program reads the
+ *    kernel's own file), a note of a static exec for smshim run. A write of the library's past
+ *    the limit then fails with EFBIG, which the recorder reports like any failed write (nothing
+ *    is lost: the tree holds the change and the scan finds what was not recorded); the signal
+ *    it raised is taken back before the mask is restored, unless one was pending before the
+ *    call (the program's, left for it). A bracket inside another on the same thread (a signal
+ *    handler's call into the cache inside a log line) leaves the mask to the outer one.
  *  - The program's own writes meet the limit exactly as on a real disk: no mask is changed
  *    outside the library's calls.
  *  - The library's threads block every signal from their start: nothing to do there.
@@ -46,22 +52,23 @@ static int cap_read(void)
     return cap;
 }
 
-void sm_fsize_hold(void)
+int sm_fsize_hold(void)
 {
     int cap = __atomic_load_n(&sm_fsize_cap, __ATOMIC_RELAXED);
     if (cap < 0)
         cap = cap_read();
     if (!cap || held)
-        return;
+        return 0;
     sigset_t x, old, pend;
     sigemptyset(&x);
     sigaddset(&x, SIGXFSZ);
     if (SM_REAL(pthread_sigmask)(SIG_BLOCK, &x, &old) != 0)
-        return;
+        return 0;
     held = 1;
     was_blocked = (unsigned char)(sigismember(&old, SIGXFSZ) == 1);
     was_pending =
         (unsigned char)(was_blocked && pending(&pend) == 0 && sigismember(&pend, SIGXFSZ) == 1);
+    return 1;
 }
 
 void sm_fsize_release(void)

@@ -42,8 +42,11 @@ static void log_unusable(const char *spec, const char *why)
         snprintf(buf, sizeof buf, "smshim: %s=%s: %s; the log is off\n", SMSHIM_ENV_LOG, esc, why);
     if (n >= (int)sizeof buf)
         n = (int)sizeof buf - 1, buf[n - 1] = '\n';
-    if (n > 0)
+    if (n > 0) {
+        int h = sm_fsize_begin();
         (void)!write(2, buf, (size_t)n);
+        sm_fsize_end(h);
+    }
 }
 
 void sm_log_init(const char *spec, const char *cache)
@@ -130,8 +133,11 @@ void sm_logf(int level, const char *fn, int line, const char *fmt, ...)
         __atomic_store_n(&log_opening, 0, __ATOMIC_RELEASE);
         fd = __atomic_load_n(&log_fd, __ATOMIC_ACQUIRE);
     }
-    if (fd >= 0)
+    if (fd >= 0) { /* a log past the file size limit loses the line, never the process */
+        int h = sm_fsize_begin();
         (void)!write(fd, buf, (size_t)n);
+        sm_fsize_end(h);
+    }
     errno = saved;
 }
 
@@ -147,8 +153,11 @@ void sm_log_refused(const char *why)
         snprintf(buf, sizeof buf, "smshim: refused: %s; this process runs without the shim\n", esc);
     if (n >= (int)sizeof buf)
         n = (int)sizeof buf - 1, buf[n - 1] = '\n';
-    if (n > 0)
+    if (n > 0) {
+        int h = sm_fsize_begin();
         (void)!write(2, buf, (size_t)n);
+        sm_fsize_end(h);
+    }
     if (log_fd >= 0 && log_fd != 2)
         sm_logf(SM_LOG_ERROR, __func__, __LINE__, "refused: %s", why);
     errno = saved;

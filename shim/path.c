@@ -88,9 +88,11 @@ static void links_open(void)
         return;
     struct stat st;
     void *m = MAP_FAILED;
+    int h = sm_fsize_begin(); /* sized under a file size limit below a page: EFBIG, unmapped */
     if (SM_REAL(fstat)(fd, &st) == 0 && S_ISREG(st.st_mode) &&
         (smc_fd_exact(fd, &st, 0600), st.st_size >= 4096 || ftruncate(fd, 4096) == 0))
         m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    sm_fsize_end(h);
     sm_lib_close(fd);
     if (m != MAP_FAILED)
         links_map = m;

@@ -389,17 +389,24 @@ int sm_procmaps_open(int fd)
     mfd = (int)SM_REAL(syscall)(SYS_memfd_create, "maps", MFD_CLOEXEC);
     if (mfd < 0 || flags < 0)
         goto failed;
+    /* the file size limit binds a memory file too: past it, the kernel's file */
+    int h = sm_fsize_begin();
     size_t from = 0;
     while (from < n) {
         size_t to = at < 0 ? n : (size_t)at;
         if (write_all(mfd, b + from, to - from) != 0 ||
             (at >= 0 && write_all(mfd, sm_cfg.prefix, sm_cfg.plen) != 0))
-            goto failed;
-        if (at < 0)
             break;
+        if (at < 0) {
+            from = n;
+            break;
+        }
         from = to + w->tlen;
         at = tree_at(b, n, from, w->tree, w->tlen);
     }
+    sm_fsize_end(h);
+    if (from < n)
+        goto failed;
     if (lseek(mfd, 0, SEEK_SET) != 0 ||
         SM_REAL(dup3)(mfd, fd, (flags & FD_CLOEXEC) ? O_CLOEXEC : 0) != fd)
         goto failed;
