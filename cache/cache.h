@@ -59,6 +59,10 @@ int smc_mkdirat_exact(int dirfd, const char *path, mode_t mode);
 /** fd (of the cache's, with its stat st) to exactly mode when a umask made it narrower and it is
  *  the caller's. */
 void smc_fd_exact(int fd, const struct stat *st, mode_t mode);
+/** flock(fd, op) of a file of the cache's, waited again when a signal interrupts the wait (a
+ *  program's handler installed without SA_RESTART runs on the thread that waits): 0 or -1 with
+ *  errno, never EINTR. */
+int smc_flock(int fd, int op);
 /** dir/name created as an empty file of exactly mode unless it exists: 0 or -errno. */
 int smc_file_exact(const char *dir, const char *name, mode_t mode);
 

@@ -110,7 +110,7 @@ int smc_journal_open(struct smc *c, const char *meta_dir)
     int rc = 0;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         rc = -EINVAL;
-    else if ((smc_fd_exact(fd, &st, 0600), flock(fd, LOCK_EX)) !=
+    else if ((smc_fd_exact(fd, &st, 0600), smc_flock(fd, LOCK_EX)) !=
              0) /* one opener makes the header */
         rc = -errno;
     else if ((size_t)st.st_size < size && ftruncate(fd, (off_t)size) != 0)

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 
 static const char *const part_dir[] = {
     [SMC_TREE] = SMSHIM_TREE_DIR,
@@ -47,6 +48,14 @@ void smc_fd_exact(int fd, const struct stat *st, mode_t mode)
 {
     if ((st->st_mode & 07777) != mode && st->st_uid == geteuid())
         (void)fchmod(fd, mode); /* made narrower by a umask (this process's or an earlier one's) */
+}
+
+int smc_flock(int fd, int op)
+{
+    int rc;
+    while ((rc = flock(fd, op)) != 0 && errno == EINTR)
+        ;
+    return rc;
 }
 
 int smc_file_exact(const char *dir, const char *name, mode_t mode)

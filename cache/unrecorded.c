@@ -79,7 +79,7 @@ static int lock_take(const struct smc *c)
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0)
         smc_fd_exact(fd, &st, 0600);
-    if (fd >= 0 && flock(fd, LOCK_EX) != 0) {
+    if (fd >= 0 && smc_flock(fd, LOCK_EX) != 0) {
         sm_lib_close(fd);
         fd = -1;
     }
