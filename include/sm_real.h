@@ -145,6 +145,21 @@ static inline __attribute__((always_inline)) void *sm_real_resolve_kept(void **s
             : (__typeof__(n) *)sm_real_resolve_kept((void **)&sm_real_tab.n, #n);                  \
     })
 
+/** A later object's definition of name, one of the pre-2.33 entry points the library exports
+ *  (__xstat, __fxstatat, __xmknod, ...): libc has them as compat symbols only, which dlsym does
+ *  not find, so this is NULL unless an interposer preloaded after the library defines them.
+ *  Resolved once into *slot (its absence too: the entry points are the busy stat of programs
+ *  built against an older glibc). */
+void *sm_real_next_find(void **slot, const char *name);
+extern char sm_real_none __attribute__((visibility("hidden"))); /* *slot: looked for, not there */
+static inline void *sm_real_next(void **slot, const char *name)
+{
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(p == NULL, 0))
+        p = sm_real_next_find(slot, name);
+    return p == (void *)&sm_real_none ? NULL : p;
+}
+
 /** Non-zero while the calling thread runs the library's own code: for good in the library's
  *  threads, for the length of a call into the cache in a host thread. */
 extern __thread int sm_in_lib;

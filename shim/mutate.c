@@ -575,19 +575,35 @@ SM_EXPORT int utime(const char *path, const struct utimbuf *ub)
 /* Every node is made in the tree by the kernel, which decides as on a real directory: devices
  * for a caller with CAP_MKNOD (EPERM for others), FIFOs, sockets and plain files for anyone.
  * Only a plain file is recorded (and synced); the others are local only and never documents. */
-SM_ROOMY(int, sm_mknodat_core, (int dirfd, const char *path, mode_t mode, dev_t dev))
+/* an entry of the pre-2.33 ABI that a later interposer defines (below): the real call is its */
+typedef int xmknodat_fn(int, int, const char *, mode_t, dev_t *);
+
+static inline int mknodat_in(int dirfd, const char *path, mode_t mode, dev_t dev, int ver,
+                             xmknodat_fn *next)
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, SM_RES_MUT, &r);
     if (rc < 0)
         return rc;
-    if (SM_REAL(mknodat)(r.fd, r.path, mode, dev) != 0)
+    if ((next ? next(ver, r.fd, r.path, mode, &dev) : SM_REAL(mknodat)(r.fd, r.path, mode, dev)) !=
+        0)
         return -errno;
     char key[PATH_MAX];
     if (r.kind == SM_TREE && (S_ISREG(mode) || (mode & S_IFMT) == 0) &&
         sm_key_at(r.fd, r.path, key) == 0)
         sm_note_write(key);
     return 0;
+}
+SM_ROOMY(int, sm_mknodat_core, (int dirfd, const char *path, mode_t mode, dev_t dev))
+{
+    return mknodat_in(dirfd, path, mode, dev, 0, NULL);
+}
+int sm_xmknodat_core(int ver, int dirfd, const char *path, mode_t mode, dev_t dev,
+                     xmknodat_fn *next);
+SM_ROOMY(int, sm_xmknodat_core,
+         (int ver, int dirfd, const char *path, mode_t mode, dev_t dev, xmknodat_fn *next))
+{
+    return mknodat_in(dirfd, path, mode, dev, ver, next);
 }
 
 SM_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
@@ -619,15 +635,26 @@ SM_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
     SM_CALL(sm_mknodat_core(dirfd, path, S_IFIFO | (mode & 07777), 0));
 }
 
+/* As the stat family's (stat.c): an interposer after the shim that defines these (fakeroot's
+ * mknod and mknodat call its own __xmknod and __xmknodat through its PLT) gets the calls that pass
+ * through, and the shim's own on its tree, and makes those the shim resolves, instead of the
+ * shim's mknodat, whose next is the interposer's mknodat: the call came back for ever. */
 int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
 int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
+static void *next_xmknod, *next_xmknodat;
 SM_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
 {
-    (void)ver;
+    int (*next)(int, const char *, mode_t, dev_t *) = sm_real_next(&next_xmknod, "__xmknod");
+    if (SM_UNLIKELY(next != NULL) && !sm_maybe_cwd(path))
+        return next(ver, path, mode, dev);
     return SM_INNER(mknodat)(AT_FDCWD, path, mode, dev ? *dev : 0);
 }
 SM_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
 {
-    (void)ver;
-    return SM_INNER(mknodat)(dirfd, path, mode, dev ? *dev : 0);
+    xmknodat_fn *next = (xmknodat_fn *)sm_real_next(&next_xmknodat, "__xmknodat");
+    if (SM_LIKELY(next == NULL))
+        return SM_INNER(mknodat)(dirfd, path, mode, dev ? *dev : 0);
+    if (sm_fd_is_own(dirfd) || !sm_maybe_at(dirfd, path))
+        return next(ver, dirfd, path, mode, dev);
+    SM_CALL(sm_xmknodat_core(ver, dirfd, path, mode, dev ? *dev : 0, next));
 }

@@ -58,6 +58,16 @@ SM_NOSAN SM_START void *sm_real_resolve(void **slot, const char *name)
     return p;
 }
 
+char sm_real_none;
+SM_NOSAN void *sm_real_next_find(void **slot, const char *name)
+{
+    void *p = dlsym(RTLD_NEXT, name);
+    if (!p)
+        p = &sm_real_none;
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    return p;
+}
+
 #if defined(__x86_64__)
 /* void *sm_real_resolve_keeping(slot in rax, name in r11): sm_real_resolve(slot, name) in rax,
  * every other general register as it was (the xmm registers are the caller's to declare). Called

@@ -20,13 +20,18 @@ static long link_size(int fd, const char *path, long size)
     return size;
 }
 
-SM_ROOMY(int, sm_fstatat_core, (int dirfd, const char *path, struct stat *st, int flags))
+/* an entry of the pre-2.33 ABI that a later interposer defines (below): the real call is its */
+typedef int fxstatat_fn(int, int, const char *, struct stat *, int);
+
+static inline int fstatat_in(int dirfd, const char *path, struct stat *st, int flags, int ver,
+                             fxstatat_fn *next)
 {
     struct sm_res r;
     int rc = sm_resolve(dirfd, path, (flags & AT_SYMLINK_NOFOLLOW) ? 0 : SM_RES_FOLLOW, &r);
     if (rc < 0)
         return rc;
-    if (SM_REAL(fstatat)(r.fd, r.path, st, flags) != 0) {
+    if ((next ? next(ver, r.fd, r.path, st, flags) : SM_REAL(fstatat)(r.fd, r.path, st, flags)) !=
+        0) {
         int e = errno;
         if (e == ENOENT && r.kind == SM_TREE && sm_is_tree_fd(r.fd))
             sm_note_miss(r.path);
@@ -35,6 +40,17 @@ SM_ROOMY(int, sm_fstatat_core, (int dirfd, const char *path, struct stat *st, in
     if (SM_UNLIKELY(S_ISLNK(st->st_mode)))
         st->st_size = link_size(r.fd, r.path, st->st_size);
     return 0;
+}
+SM_ROOMY(int, sm_fstatat_core, (int dirfd, const char *path, struct stat *st, int flags))
+{
+    return fstatat_in(dirfd, path, st, flags, 0, NULL);
+}
+int sm_fxstatat_core(int ver, int dirfd, const char *path, struct stat *st, int flags,
+                     fxstatat_fn *next);
+SM_ROOMY(int, sm_fxstatat_core,
+         (int ver, int dirfd, const char *path, struct stat *st, int flags, fxstatat_fn *next))
+{
+    return fstatat_in(dirfd, path, st, flags, ver, next);
 }
 
 SM_ROOMY(int, sm_statx_core,
@@ -118,37 +134,43 @@ SM_EXPORT int fstatat64(int dirfd, const char *path, struct stat64 *st, int flag
     __attribute__((alias("fstatat")));
 SM_INNER_ALIAS(fstatat);
 
-/* The pre-2.33 ABI (node 20 is built against it): on x86-64 the structure is the same. */
-SM_EXPORT int __xstat(int ver, const char *path, struct stat *st)
-{
-    (void)ver;
-    return SM_INNER(stat)(path, st);
-}
-SM_EXPORT int __xstat64(int ver, const char *path, struct stat64 *st)
-{
-    (void)ver;
-    return SM_INNER(stat)(path, (struct stat *)st);
-}
-SM_EXPORT int __lxstat(int ver, const char *path, struct stat *st)
-{
-    (void)ver;
-    return SM_INNER(lstat)(path, st);
-}
-SM_EXPORT int __lxstat64(int ver, const char *path, struct stat64 *st)
-{
-    (void)ver;
-    return SM_INNER(lstat)(path, (struct stat *)st);
-}
-SM_EXPORT int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
-{
-    (void)ver;
-    return SM_INNER(fstatat)(dirfd, path, st, flags);
-}
-SM_EXPORT int __fxstatat64(int ver, int dirfd, const char *path, struct stat64 *st, int flags)
-{
-    (void)ver;
-    return SM_INNER(fstatat)(dirfd, path, (struct stat *)st, flags);
-}
+/* The pre-2.33 ABI (node 20 is built against it): on x86-64 the structure is the same. libc
+ * keeps these as compat symbols only, so they are answered through the stat family, unless an
+ * interposer preloaded after the shim defines them (sm_real_next). fakeroot does, and its stat,
+ * lstat and fstatat are `__xstat(_STAT_VER, ...)` and so on through its PLT, which binds to the
+ * shim's when the shim comes first: answered through the shim's stat, whose next is fakeroot's
+ * stat, the call came back for ever. So a call that passes through goes on to that definition,
+ * and so does one relative to a descriptor of the shim's (the program has none: it is the shim's
+ * own call on its tree, already translated, coming back through the interposer's fstatat); one
+ * the shim resolves is made through it too, with the resolved path (a path the resolution hands
+ * back unchanged, "/tmp/.", would otherwise go round through the interposer's fstatat again). */
+typedef int xstat_fn(int, const char *, struct stat *);
+static void *next_xstat, *next_xstat64, *next_lxstat, *next_lxstat64, *next_fxstatat,
+    *next_fxstatat64;
+#define XSTAT_ENTRY(name, slot, inner, type)                                                       \
+    SM_EXPORT int name(int ver, const char *path, type *st)                                        \
+    {                                                                                              \
+        xstat_fn *next = (xstat_fn *)sm_real_next(&slot, #name);                                   \
+        if (SM_UNLIKELY(next != NULL) && !sm_maybe_cwd(path))                                      \
+            return next(ver, path, (struct stat *)st);                                             \
+        return SM_INNER(inner)(path, (struct stat *)st);                                           \
+    }
+XSTAT_ENTRY(__xstat, next_xstat, stat, struct stat)
+XSTAT_ENTRY(__xstat64, next_xstat64, stat, struct stat64)
+XSTAT_ENTRY(__lxstat, next_lxstat, lstat, struct stat)
+XSTAT_ENTRY(__lxstat64, next_lxstat64, lstat, struct stat64)
+#define FXSTATAT_ENTRY(name, slot, type)                                                           \
+    SM_EXPORT int name(int ver, int dirfd, const char *path, type *st, int flags)                  \
+    {                                                                                              \
+        fxstatat_fn *next = (fxstatat_fn *)sm_real_next(&slot, #name);                             \
+        if (SM_LIKELY(next == NULL))                                                               \
+            return SM_INNER(fstatat)(dirfd, path, (struct stat *)st, flags);                       \
+        if (sm_fd_is_own(dirfd) || !sm_maybe_at(dirfd, path))                                      \
+            return next(ver, dirfd, path, (struct stat *)st, flags);                               \
+        SM_CALL(sm_fxstatat_core(ver, dirfd, path, (struct stat *)st, flags, next));               \
+    }
+FXSTATAT_ENTRY(__fxstatat, next_fxstatat, struct stat)
+FXSTATAT_ENTRY(__fxstatat64, next_fxstatat64, struct stat64)
 
 static SM_SLOW int statx_slow(int dirfd, const char *path, int flags, unsigned mask,
                               struct statx *stx, int pre)

@@ -7,7 +7,7 @@
 set -e
 pkgs="build-essential liblmdb-dev libcurl4-openssl-dev libcjson-dev python3 git sqlite3 nodejs
       tar coreutils findutils attr golang-go rsync cpio patch zip unzip perl xz-utils bzip2
-      strace valgrind"
+      strace valgrind fakeroot eatmydata"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
