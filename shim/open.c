@@ -229,6 +229,21 @@ static int reads_maps(const struct sm_res *r, int flags)
            !(flags & (O_PATH | O_DIRECTORY)) && r->path[0] == '/' && sm_procmaps_names(r->path);
 }
 
+/* A write-open of one of the program's descriptors through /proc (/proc/self/fd/N, /dev/fd/N) opens again the file N is open on; when that is a file of the
+ * tree, the open is recorded before it as any write-open of its name. 1 and the file's key in
+ * key (st its stat) when it is one; 0 when not. */
+static int reopen_key(const struct sm_res *r, int flags, char key[PATH_MAX], struct stat *st)
+{
+    struct stat now;
+    int n = r->kind == SM_PASS && r->path[0] == '/' && sm_open_writes(flags)
+                ? sm_procfd_number(r->path)
+                : -1;
+    /* the name the kernel gives N is still that file's (not removed or replaced since) */
+    return n >= 0 && sm_key_fd(n, key) == 0 && SM_REAL(fstat)(n, st) == 0 && S_ISREG(st->st_mode) &&
+           SM_REAL(fstatat)(sm_tree_fd(), key + 1, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+           now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
 static int open_res(const struct sm_res *r, int flags, mode_t mode)
 {
     char pre[PATH_MAX], lex[PATH_MAX];
@@ -236,6 +251,13 @@ static int open_res(const struct sm_res *r, int flags, mode_t mode)
     struct smc_wtok tok = {0, 0}; /* where pre's record before the open lies */
     int have_pre = 0, hit = 0, was_missing = 0;
     pre[0] = lex[0] = '\0';
+    if (SM_UNLIKELY(r->kind == SM_PASS) && reopen_key(r, flags, pre, &st)) {
+        have_pre = 1;
+        if (st.st_nlink > 1)
+            sm_note_write_st(pre, &st); /* every name of a linked file, before the open */
+        else
+            sm_note_write_tok(pre, &tok);
+    }
     if (r->kind == SM_TREE && sm_open_writes(flags) && (flags & __O_TMPFILE) != __O_TMPFILE) {
         int saved = errno;
         int fast = create_fast(r, flags, mode, lex, &tok);
@@ -301,9 +323,17 @@ SM_ROOMY(int, sm_openat_core, (int dirfd, const char *path, int flags, mode_t mo
     return open_res(&r, flags, mode);
 }
 
+/* A write-open that the pre-filter passes on as not under the prefix, but that may name one of
+ * the program's descriptors through /proc: the core records it when it reopens a file of the
+ * tree (reopen_key). */
+static inline int reopen_maybe(const char *path, int flags)
+{
+    return flags >= 0 && sm_open_writes(flags) && path[0] == '/' && sm_procfd_maybe(path);
+}
+
 static SM_SLOW int open_slow(const char *path, int flags, mode_t mode, int pre)
 {
-    if (!sm_look_rest(path, pre, 1))
+    if (!sm_look_rest(path, pre, 1) && !reopen_maybe(path, flags))
         return SM_REAL(open)(path, flags, mode);
     SM_CALL(sm_openat_core(AT_FDCWD, path, flags, mode));
 }
@@ -327,7 +357,7 @@ SM_EXPORT int __open64_2(const char *path, int flags) __attribute__((alias("__op
 
 static SM_SLOW int openat_slow(int dirfd, const char *path, int flags, mode_t mode, int pre)
 {
-    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD))
+    if (!sm_look_rest(path, pre, dirfd == AT_FDCWD) && !reopen_maybe(path, flags))
         return SM_REAL(openat)(dirfd, path, flags, mode);
     SM_CALL(sm_openat_core(dirfd, path, flags, mode));
 }
@@ -403,7 +433,9 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
 {
     if (SM_UNLIKELY(sm_in_lib) && path && mode)
         return lib_fopen(path, mode);
-    if (SM_LIKELY(!sm_maybe_cwd(path)) || !mode)
+    if ((SM_LIKELY(!sm_maybe_cwd(path)) &&
+         !(path && mode && reopen_maybe(path, fmode_flags(mode)))) ||
+        !mode)
         return SM_REAL(fopen)(path, mode);
     int saved = errno;
     int flags = fmode_flags(mode);
@@ -418,7 +450,7 @@ SM_EXPORT FILE *fopen(const char *path, const char *mode)
         errno = -rc;
         return NULL;
     }
-    if (r.kind == SM_PASS && !reads_maps(&r, flags)) {
+    if (r.kind == SM_PASS && !reads_maps(&r, flags) && !reopen_maybe(r.path, flags)) {
         FILE *f = SM_REAL(fopen)(r.path, mode);
         if (f && SM_GUARD_ON())
             sm_guard_opened(fileno(f));

@@ -121,6 +121,28 @@ static int names_own(const char *abs)
     return ours;
 }
 
+int sm_procfd_number(const char *abs)
+{
+    long pid = 0;
+    const char *p = abs;
+    while (p[0] == '/' && p[1] == '/')
+        p++;
+    if (strncmp(p, "/dev/fd", 7) == 0 && p[7] == '/') {
+        p += 7;
+    } else {
+        p = proc_dir_rest(p + 1, &pid);
+        if (!p || !word_at(&p, "fd") || *p != '/')
+            return -1;
+    }
+    p = skip_slashes(p);
+    long fd = number_at(&p);
+    if (fd < 0 || *p != '\0' || fd > INT32_MAX || sm_fd_is_own((int)fd))
+        return -1;
+    int saved = errno, ours = pid == 0 || pid_ours(pid);
+    errno = saved;
+    return ours ? (int)fd : -1;
+}
+
 /* abs holds "//", "." or ".." components: walked component by component (runs of '/' as one,
  * "." dropped, ".." taking the last component back), as the kernel walks it up to its links.
  * It names one of the shim's descriptors when any point of that walk is one: the kernel passes

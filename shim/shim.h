@@ -171,6 +171,11 @@ static inline long sm_under_prefix(const char *p)
  *  /proc/thread-self, /proc/<pid>/task/<tid>, /dev/fd). No system call unless the number is one
  *  of the shim's. */
 int sm_procfd_names_own(const char *abs);
+/** abs (an absolute path, as written) is the entry of one of the program's descriptors in this
+ *  process's fd directory, by any of its names (/proc/self/fd/N, /proc/<pid>/fd/N,
+ *  /proc/thread-self/fd/N, /dev/fd/N): N, else -1. An open of it opens again the file N is
+ *  open on. */
+int sm_procfd_number(const char *abs);
 /** The same for (dirfd, path), a relative path joined to the directory it is relative to: the
  *  path the program must find missing (ENOENT). */
 int sm_procfd_hidden(int dirfd, const char *path);
