@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Decode one UTF-8 character at s: its length (1-4) and code point, or 0 when the bytes there
@@ -189,6 +190,23 @@ __attribute__((format(printf, 2, 3))) static int refuse(struct sm_settings *st, 
     return -1;
 }
 
+/* The ids and owners the cache's checks compare are the kernel's, asked past every interposer:
+ * fakeroot answers geteuid with 0 and stat with the owners it fakes (0 for a file it does not
+ * know), so under fakeroot a user's own cache was refused as another user's (the process then
+ * ran without the shim) and the fallback cache was /tmp/smshim-0. */
+static unsigned kernel_euid(void)
+{
+    return (unsigned)SM_REAL(syscall)(SYS_geteuid);
+}
+static int kernel_stat(const char *path, struct stat *sb, int flags)
+{
+#if defined(SYS_newfstatat)
+    return SM_REAL(syscall)(SYS_newfstatat, AT_FDCWD, path, sb, flags) == 0 ? 0 : -1;
+#else
+    return SM_REAL(fstatat)(AT_FDCWD, path, sb, flags);
+#endif
+}
+
 /* The fallback cache must be this user's own directory: made 0700 if missing, then checked
  * without following a symlink; and no other user may replace it (its parent is this user's or
  * root's, and sticky if others can write to it). 0, or -1 with st->why set. */
@@ -197,9 +215,9 @@ static int fallback_check(struct sm_settings *st)
     struct stat sb;
     char parent[PATH_MAX];
     const char *p = st->cache;
-    unsigned uid = (unsigned)geteuid();
+    unsigned uid = kernel_euid();
     int made = SM_REAL(mkdir)(st->cache, 0700) == 0 ? 0 : errno;
-    if (SM_REAL(fstatat)(AT_FDCWD, st->cache, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+    if (kernel_stat(st->cache, &sb, AT_SYMLINK_NOFOLLOW) != 0)
         return refuse(st, "cannot create the fallback cache %s: %s", p,
                       strerror(made ? made : errno));
     if (S_ISLNK(sb.st_mode))
@@ -214,7 +232,7 @@ static int fallback_check(struct sm_settings *st)
                       (unsigned)(sb.st_mode & 0777));
     snprintf(parent, sizeof parent, "%s", st->cache);
     *strrchr(parent, '/') = '\0';
-    if (SM_REAL(fstatat)(AT_FDCWD, parent[0] ? parent : "/", &sb, 0) != 0 ||
+    if (kernel_stat(parent[0] ? parent : "/", &sb, 0) != 0 ||
         (sb.st_uid != uid && sb.st_uid != 0) || ((sb.st_mode & 022) && !(sb.st_mode & S_ISVTX)))
         return refuse(st, "the fallback cache %s lies in a directory other users can change", p);
     return 0;
@@ -386,7 +404,7 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
             S_ISDIR(sb.st_mode))
             snprintf(raw, sizeof raw, "%s/smshim", v);
         else
-            snprintf(raw, sizeof raw, "/tmp/smshim-%u", (unsigned)geteuid());
+            snprintf(raw, sizeof raw, "/tmp/smshim-%u", kernel_euid());
     }
     if (norm_abs(raw, st->cache, sizeof st->cache) != 0 ||
         strlen(st->cache) + sizeof("/" SMSHIM_TREE_DIR) > sizeof st->cache)
@@ -397,7 +415,7 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
     char found[PATH_MAX];
     struct stat fsb;
     canon_cache(st->cache, sizeof st->cache, found);
-    int have = found[0] && SM_REAL(stat)(found, &fsb) == 0;
+    int have = found[0] && kernel_stat(found, &fsb, 0) == 0;
     if (have && !S_ISDIR(fsb.st_mode))
         return strcmp(found, st->cache) == 0
                    ? refuse(st, "the cache %s is not a directory", st->cache)
@@ -409,12 +427,12 @@ int sm_settings_resolve(const char *(*get)(const char *), int flags, struct sm_s
      * the journal) would be its own, 0600, and the cache's owner could no longer open it (root
      * under sudo, which keeps HOME). One it may not write to is a privilege drop's: the process
      * uses the tree its parent opened, and the cache stays as it is. */
-    if (have && strcmp(found, st->cache) == 0 && fsb.st_uid != geteuid() &&
+    if (have && strcmp(found, st->cache) == 0 && fsb.st_uid != kernel_euid() &&
         SM_REAL(faccessat)(AT_FDCWD, st->cache, W_OK, AT_EACCESS) == 0)
         return refuse(st,
                       "the cache %s belongs to uid %u, not to this user (uid %u): set %s to a "
                       "cache of this user's",
-                      st->cache, (unsigned)fsb.st_uid, (unsigned)geteuid(), SMSHIM_ENV_CACHE);
+                      st->cache, (unsigned)fsb.st_uid, kernel_euid(), SMSHIM_ENV_CACHE);
     for (int i = 0; i < 2; i++) {
         const char *c = i ? st->cache : lex;
         if (path_within(c, st->prefix))
