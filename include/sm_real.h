@@ -242,8 +242,10 @@ int sm_thread_starting(void);
  * file the sync engine reads or writes) lives above the range the host uses: it is moved to the
  * top SM_FD_RESERVE numbers below RLIMIT_NOFILE's soft limit (or below SM_FD_TOP when that is
  * higher) when it is made, and marked as the library's, so that the host's close, close_range,
- * closefrom and dup2 leave it alone (shim/fd.c). Where the limit is too small to reserve a range,
- * descriptors stay where the kernel put them but are still marked.
+ * closefrom and dup2 leave it alone (shim/fd.c); to the SM_FD_RESERVE numbers just above a soft
+ * limit below SM_FD_TOP when the hard limit leaves room (shim/real.c, fd_above). Where the limit
+ * is too small to reserve a range, descriptors stay where the kernel put them but are still
+ * marked.
  * SM_FD_TOP bounds the kernel's table: every fork copies it up to the highest open number, and a
  * listing of /proc/self/fd walks it (a descriptor at 20,000 made a fork 75 us slower and a
  * listing 46 us). A host with more descriptors than that gets the numbers around the range from
@@ -300,11 +302,26 @@ int sm_fd_room(int n);
 void sm_lift_begin(void);
 int sm_lift_end_fd(int fd);
 void sm_lift_end(void);
-/** The library's open or dup of expr, lifted (a statement expression) */
+/** The soft RLIMIT_NOFILE is raised to the reserved range's end, which lies above the program's
+ *  limit when its hard limit leaves room (shim/real.c): 1 until sm_fd_lower(), or 0 (no range
+ *  there, nothing raised). For one library open the kernel refused with EMFILE: it is made
+ *  again above the program's numbers, so a program that holds every number it may have does
+ *  not make the library's calls fail. Async-signal-safe. */
+int sm_fd_raise(void);
+void sm_fd_lower(void);
+/** The library's open or dup of expr, lifted (a statement expression); made again in the range
+ *  when every number of the program's is taken (expr is evaluated twice then) */
 #define SM_LIB_FD(expr)                                                                            \
     ({                                                                                             \
         sm_lift_begin();                                                                           \
-        sm_lift_end_fd(expr);                                                                      \
+        int sm_lfd_ = (expr);                                                                      \
+        if (sm_lfd_ < 0 && errno == EMFILE && sm_fd_raise()) {                                     \
+            sm_lfd_ = (expr);                                                                      \
+            int sm_lerr_ = errno;                                                                  \
+            sm_fd_lower();                                                                         \
+            errno = sm_lerr_;                                                                      \
+        }                                                                                          \
+        sm_lift_end_fd(sm_lfd_);                                                                   \
     })
 /** A descriptor the library holds for a moment only (opened, used and closed inside one call: a
  *  header read, a directory opened to ask the kernel its name, a line appended) stays at the

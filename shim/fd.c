@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 /* ---- descriptors open for writing under the prefix ------------------------------------------ */
@@ -368,8 +369,11 @@ int sm_fd_replacing(int old, int nfd)
     if (SM_UNLIKELY(sm_fd_is_own(old)))
         return -EBADF;
     for (int tries = 0; SM_UNLIKELY(sm_fd_is_own(nfd)) && old != nfd; tries++) {
-        if (SM_REAL(fcntl)(old, F_GETFD) < 0)
-            return -EBADF; /* the dup2 would fail: nothing is moved for it */
+        struct rlimit rl;
+        if (SM_REAL(fcntl)(old, F_GETFD) < 0 ||
+            (getrlimit(RLIMIT_NOFILE, &rl) == 0 && (rlim_t)nfd >= rl.rlim_cur))
+            return -EBADF; /* the dup2 would fail (nfd above the limit: the range may lie there):
+                            * nothing is moved for it */
         int rc = smh_csock_yield(nfd);
         const char *how = "its connection was given up";
         if (rc == -EAGAIN && tries < 1000) {

@@ -198,6 +198,23 @@ static int fd_top;                   /* the range's end (the limit), set before 
 #define MOVABLE_MAX 4
 static int *movable[MOVABLE_MAX]; /* holders of descriptors that may be moved */
 
+/* The range lies above the program's soft limit (fd_above): RLIMIT_NOFILE bounds the numbers
+ * the kernel gives, not the numbers that exist, so a descriptor at or above the soft limit stays
+ * valid. When the soft limit is below SM_FD_TOP and the hard limit leaves room, the range is
+ * [soft, soft + SM_FD_RESERVE) and no descriptor of the library's takes a number the program
+ * could have: it meets EMFILE exactly where a real directory gives it (the range below the
+ * limit took numbers it had: an open at its last free one failed, and with every number taken
+ * the tree fd could not be opened at all, so even a stat under the prefix failed with EMFILE).
+ * The kernel gives a number there only while the soft limit is above it: each move into the
+ * range (and a library open the kernel refused with EMFILE) raises the soft limit to the
+ * range's end for that one call, then puts the program's value back (fd_raise, fd_lower).
+ * Where the hard limit is the soft one (bash's `ulimit -n` sets both), or the soft limit is
+ * SM_FD_TOP or more, the range is the top numbers below the limit, as it was. */
+static int fd_above;
+static unsigned fd_raisers; /* calls inside a raised limit, in every thread */
+/* the program's soft limit while fd_raise holds it raised, else RLIM_INFINITY */
+static rlim_t fd_prog_soft = RLIM_INFINITY;
+
 static int fd_base_get(void)
 {
     int b = __atomic_load_n(&fd_base, __ATOMIC_ACQUIRE);
@@ -205,13 +222,94 @@ static int fd_base_get(void)
         return b;
     struct rlimit rl;
     long top = SM_FD_TOP;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)SM_FD_TOP)
+    int got = getrlimit(RLIMIT_NOFILE, &rl) == 0;
+    if (got && rl.rlim_cur < (rlim_t)SM_FD_TOP)
         top = (long)rl.rlim_cur;
-    /* with fewer than 4 reserves' worth of numbers there is no range to spare */
-    b = top >= 4 * SM_FD_RESERVE ? (int)(top - SM_FD_RESERVE) : (int)top;
+    if (got && rl.rlim_cur < (rlim_t)SM_FD_TOP &&
+        (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= rl.rlim_cur + SM_FD_RESERVE)) {
+        b = (int)top;
+        top += SM_FD_RESERVE;
+        __atomic_store_n(&fd_above, 1, __ATOMIC_RELAXED);
+    } else {
+        /* with fewer than 4 reserves' worth of numbers there is no range to spare */
+        b = top >= 4 * SM_FD_RESERVE ? (int)(top - SM_FD_RESERVE) : (int)top;
+    }
     __atomic_store_n(&fd_top, (int)top, __ATOMIC_RELAXED);
     __atomic_store_n(&fd_base, b, __ATOMIC_RELEASE);
     return b;
+}
+
+static long nofile(const struct rlimit *set, struct rlimit *get)
+{
+    return SM_REAL(syscall)(SYS_prlimit64, 0, RLIMIT_NOFILE, set, get);
+}
+
+/* The soft limit is at least the range's end until fd_lower: 1 (then call fd_lower), 0 when the
+ * range is not above it or the limit cannot be raised. Async-signal-safe, no lock: the first of
+ * the overlapping calls of every thread saves the program's value, the last puts it back. */
+static int fd_raise(void)
+{
+    (void)fd_base_get();
+    if (!__atomic_load_n(&fd_above, __ATOMIC_RELAXED))
+        return 0;
+    int saved = errno;
+    __atomic_add_fetch(&fd_raisers, 1, __ATOMIC_SEQ_CST);
+    rlim_t top = (rlim_t)__atomic_load_n(&fd_top, __ATOMIC_RELAXED);
+    struct rlimit cur, up;
+    int ok = nofile(NULL, &cur) == 0;
+    if (ok && cur.rlim_cur < top) {
+        __atomic_store_n(&fd_prog_soft, cur.rlim_cur, __ATOMIC_SEQ_CST);
+        up.rlim_cur = top;
+        up.rlim_max = cur.rlim_max;
+        ok = cur.rlim_max >= top && nofile(&up, NULL) == 0;
+    }
+    if (!ok)
+        __atomic_sub_fetch(&fd_raisers, 1, __ATOMIC_SEQ_CST);
+    errno = saved;
+    return ok;
+}
+
+static void fd_lower(void)
+{
+    if (__atomic_sub_fetch(&fd_raisers, 1, __ATOMIC_SEQ_CST) != 0)
+        return;
+    int saved = errno;
+    rlim_t top = (rlim_t)__atomic_load_n(&fd_top, __ATOMIC_RELAXED);
+    struct rlimit back, was;
+    rlim_t prog = __atomic_exchange_n(&fd_prog_soft, RLIM_INFINITY, __ATOMIC_SEQ_CST);
+    if (prog != RLIM_INFINITY && nofile(NULL, &back) == 0 && back.rlim_cur == top) {
+        back.rlim_cur = prog;
+        /* the program's own setrlimit meanwhile (was: not the raised value) is the one kept */
+        if (nofile(&back, &was) == 0 && was.rlim_cur != top)
+            (void)nofile(&was, NULL);
+    }
+    errno = saved;
+}
+
+/* fcntl(fd, F_DUPFD_CLOEXEC, from), from in the range: raised for the call when the range lies
+ * above the limit (once more when another thread's fd_lower came between) */
+static int dup_up(int fd, int from)
+{
+    for (int i = 0;; i++) {
+        int up = fd_raise();
+        int nfd = SM_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, from);
+        int e = errno;
+        if (up)
+            fd_lower();
+        errno = e;
+        if (nfd >= 0 || e != EINVAL || !up || i > 0)
+            return nfd;
+    }
+}
+
+int sm_fd_raise(void)
+{
+    return fd_raise();
+}
+
+void sm_fd_lower(void)
+{
+    fd_lower();
 }
 
 static void fd_mark(int fd, int on)
@@ -513,6 +611,12 @@ static void gate_fork_parent(void)
 
 static void gate_fork_child(void)
 {
+    /* a fork inside another thread's raised call: the child, whose limit is the raised one, puts
+     * the program's back */
+    if (__atomic_load_n(&fd_raisers, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&fd_raisers, 1, __ATOMIC_RELAXED);
+        fd_lower();
+    }
     /* this thread is the child's only one: its own counts are all there are */
     my_hosts = 0;
     __atomic_store_n(&gate_hosts, 0, __ATOMIC_SEQ_CST);
@@ -552,7 +656,7 @@ int sm_fd_lift(int fd)
     int base = fd_base_get();
     if (fd < base) {
         int saved = errno;
-        int nfd = SM_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, base);
+        int nfd = dup_up(fd, base);
         if (nfd >= 0) {
             SM_REAL(close)(fd);
             fd = nfd;
@@ -585,7 +689,7 @@ void sm_fd_before_threads(void)
     if (base < top) { /* else no range is reserved */
         int p = SM_REAL(openat)(AT_FDCWD, "/", O_PATH | O_CLOEXEC, 0);
         if (p >= 0) {
-            int hi = SM_REAL(fcntl)(p, F_DUPFD_CLOEXEC, top - 1);
+            int hi = dup_up(p, top - 1);
             if (hi >= 0)
                 SM_REAL(close)(hi);
             SM_REAL(close)(p);
@@ -625,7 +729,7 @@ int sm_fd_vacate(int fd)
         int *h = __atomic_load_n(&movable[i], __ATOMIC_ACQUIRE);
         if (!h || __atomic_load_n(h, __ATOMIC_ACQUIRE) != fd)
             continue;
-        int nfd = SM_REAL(fcntl)(fd, F_DUPFD_CLOEXEC, fd_base_get());
+        int nfd = dup_up(fd, fd_base_get());
         if (nfd < 0)
             return -EBUSY; /* every number above the base is taken: it cannot move now */
         fd_mark(nfd, 1);
@@ -661,7 +765,7 @@ int sm_fd_room(int n)
         return 0;
     }
     for (; k < n && k < 8; k++)
-        if ((got[k] = SM_REAL(fcntl)(ph, F_DUPFD_CLOEXEC, base)) < 0) {
+        if ((got[k] = dup_up(ph, base)) < 0) {
             ok = 0;
             break;
         }
@@ -773,8 +877,7 @@ void *sm_dlopen_own(const char *name, int flags, char *err, size_t errlen)
 
 int sm_lib_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
-    sm_lift_begin();
-    return sm_lift_end_fd(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));
+    return SM_LIB_FD(SM_REAL(openat)(dirfd, path, flags | O_CLOEXEC, mode));
 }
 
 int sm_lib_close(int fd)

@@ -44,7 +44,9 @@ grep -q "descriptor .*, the shim's" "$SMSHIM_CACHE/log" ||
     fail "the log passes did not reach the shim's descriptors: $(head -c 600 "$SMSHIM_CACHE/log")"
 
 # 3. the same with the sync thread at work (it holds the environment too, and pushes meanwhile):
-#    every write reaches the server
+#    every write reaches the server (the limit pinned: the shim's numbers below it, where the
+#    program's dups reach them; part 2 sets its own)
+pin_fd_limit
 start_server
 shim mkdir -p /sm/synced
 out=$(shim "$B/tests/fdhostile" lmdb /sm/synced "$T/outside-synced" 2>&1) || fail "synced: $out"

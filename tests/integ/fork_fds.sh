@@ -4,6 +4,7 @@
 # its own file there, and the child and its parent both go on recording (and pushing).
 . "$(dirname "$0")/../lib/common.sh"
 CLI="$B/smshim"
+pin_fd_limit
 recorded() { # recorded FILE...: each is listed by smshim status --list
     "$CLI" status --cache "$SMSHIM_CACHE" --list >"$T/list" || fail "status --list failed"
     for f in "$@"; do grep -q " $f\$" "$T/list" || fail "$f is not recorded: $(cat "$T/list")"; done

@@ -8,6 +8,7 @@
 # of privileges, where the child reaches the tree through the one its parent hands on).
 # tests/prog/spawnacts.c.
 . "$(dirname "$0")/../lib/common.sh"
+pin_fd_limit
 stray=()
 for f in /sa-out.txt /sa-o.txt; do [ -e "$f" ] || stray+=("$f"); done
 mkdir -p "$T/real" "$T/out-real" "$T/out-shim"

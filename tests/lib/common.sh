@@ -36,6 +36,11 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 shim() { LD_PRELOAD="$PRELOAD" "$@"; }
 need() { for c in "$@"; do command -v "$c" >/dev/null || skip "$c is not installed"; done; }
 
+# pin_fd_limit: the hard descriptor limit becomes the soft one, so that the shim's descriptors
+# lie below the limit, at numbers the program can name (close, dup2 onto them); with room above
+# the soft limit they lie there, out of its reach (tests/integ/fd_limit.sh)
+pin_fd_limit() { ulimit -n "$(ulimit -Sn)" || fail "cannot set the descriptor limit"; }
+
 # manifest DIR: one line per entry below DIR: type, path, size, mode, sha256 or link target
 manifest() { "$PY" "$SRC/tests/lib/manifest.py" "$1"; }
 
