@@ -91,12 +91,21 @@ void sm_fsize_release(void)
 
 /* ---- the program changes a limit: read it again at the next call -------------------------- */
 
-/* prlimit64 as the kernel takes it: 0 or -errno. A raw call, uninstrumented: a sanitizer's
- * runtime sets its limits through setrlimit while it starts, before its shadow memory (and
- * before the shim's table of libc's functions) is there. Under syscall user dispatch the call is
- * trapped and answered through sm_limits_raw like any raw one. */
+/* prlimit64 as the kernel takes it: 0 or -errno. Through libc's syscall() once the shim's table
+ * holds it: syscall user dispatch traps every system call made outside libc, and this one is
+ * made inside the dispatch's own answer to a trapped setrlimit or prlimit (and under the
+ * wrappers of libc's), so from the shim's code it trapped again, for ever (a segfault: every
+ * program armed for dispatch that set a limit; Go raises its descriptor limit at start whenever
+ * the soft one is below the hard one). Before the table is there, a raw instruction,
+ * uninstrumented: a sanitizer's runtime sets its limits through setrlimit while it starts,
+ * before its shadow memory (and the shim's table) exist, and no dispatch is armed yet. */
 SM_NOSAN static long raw_prlimit(long pid, long res, long nlim, long olim)
 {
+    __typeof__(syscall) *sys = __atomic_load_n(&sm_real_tab.syscall, __ATOMIC_ACQUIRE);
+    if (sys) {
+        long r = sys(SYS_prlimit64, pid, res, nlim, olim);
+        return r == -1 ? -(long)errno : r;
+    }
 #if defined(__x86_64__)
     long r;
     register long r10 __asm__("r10") = olim;
