@@ -82,7 +82,7 @@ $(B)/obj/shimcache/%.o: cache/%.c
 
 $(LIB): $(SHIM_OBJ) $(SCACHE_OBJ) $(HYD_OBJ)
 	$(call say,LD,$@)
-	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,now -Wl,--as-needed
+	$(Q)$(CC) -shared -o $@ $^ $(LDFLAGS) -Wl,-z,defs -Wl,-z,lazy -Wl,--as-needed
 
 $(AUDIT): shim/audit.c
 	$(call say,LD,$@)

@@ -109,8 +109,12 @@ extern struct sm_real_tab sm_real_tab;
  * they and what they call, resolving this table included, are never instrumented. */
 #define SM_NOSAN __attribute__((no_sanitize("thread", "address", "undefined")))
 
-/** Resolve every entry now (arming syscall dispatch: a trapped call must never reach dlsym). */
+/** Resolve every entry now, and bind this object's own imports (arming syscall dispatch: a
+ *  trapped call must never reach dlsym or the loader's lazy resolver). */
 void sm_real_init(void);
+/** Bind every import of this object the loader left to its lazy resolver (real.c); returns how
+ *  many could not be found (they stay lazy). 0 at once for an object linked with -z now. */
+int sm_real_bind_imports(void);
 /** Resolve one entry on first use; returns it (NULL when libc lacks it). */
 void *sm_real_resolve(void **slot, const char *name);
 /* Each entry is resolved on first use (a process pays only for the functions it calls). On

@@ -5,6 +5,8 @@
 #include "sm_real.h"
 
 #include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -45,9 +47,111 @@ SM_NOSAN static void real_resolve(void)
 }
 #pragma GCC diagnostic pop
 
+/* ---- binding this object's own imports now ---------------------------------------------------
+ * The library is linked for lazy binding (-z lazy): a process that never calls one of its
+ * imports never pays the loader's lookup for it, which at start was most of what the library
+ * added to a process (about 60k instructions for its hundred imports). The loader's resolver
+ * binds each on its first call instead; it takes no lock and makes no system call, but it saves
+ * the whole vector state on the stack. Where that first call may run inside a SIGSYS handler of
+ * syscall user dispatch (every trapped call), the imports are bound when arming instead
+ * (sm_real_init), each to what the loader would bind it to: the symbol of that name and version
+ * in the global scope (dlvsym(RTLD_DEFAULT)), IFUNCs resolved. Objects linked with -z now (the
+ * CLI built so, an old build) have nothing left to bind; their table may be read-only. */
+extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
+
+#if defined(__x86_64__)
+#define SM_JUMP_SLOT R_X86_64_JUMP_SLOT
+#elif defined(__aarch64__)
+#define SM_JUMP_SLOT R_AARCH64_JUMP_SLOT
+#else
+#define SM_JUMP_SLOT (-1L)
+#endif
+
+/* ld.so relocates some entries of a loaded object's dynamic section in place, not others */
+static uintptr_t dyn_addr(uintptr_t base, uintptr_t v)
+{
+    return v && v < base ? v + base : v;
+}
+
+/* the name of version index `ndx` in the object's needed versions (NULL: none or not found) */
+static const char *need_name(uintptr_t need, long num, const char *str, unsigned ndx)
+{
+    for (long i = 0; need && i < num && i < 256; i++) {
+        const ElfW(Verneed) *vn = (const ElfW(Verneed) *)need;
+        uintptr_t a = need + vn->vn_aux;
+        for (unsigned j = 0; j < vn->vn_cnt && j < 256; j++) {
+            const ElfW(Vernaux) *va = (const ElfW(Vernaux) *)a;
+            if ((va->vna_other & 0x7fff) == ndx)
+                return str + va->vna_name;
+            if (!va->vna_next)
+                break;
+            a += va->vna_next;
+        }
+        if (!vn->vn_next)
+            break;
+        need += vn->vn_next;
+    }
+    return NULL;
+}
+
+int sm_real_bind_imports(void)
+{
+    uintptr_t base = (uintptr_t)&__ehdr_start;
+    uintptr_t jmprel = 0, symtab = 0, strtab = 0, versym = 0, verneed = 0;
+    size_t relsz = 0;
+    long neednum = 0;
+    for (const ElfW(Dyn) *d = _DYNAMIC; d->d_tag != DT_NULL; d++) {
+        switch (d->d_tag) {
+        case DT_JMPREL: jmprel = d->d_un.d_ptr; break;
+        case DT_PLTRELSZ: relsz = d->d_un.d_val; break;
+        case DT_SYMTAB: symtab = d->d_un.d_ptr; break;
+        case DT_STRTAB: strtab = d->d_un.d_ptr; break;
+        case DT_VERSYM: versym = d->d_un.d_ptr; break;
+        case DT_VERNEED: verneed = d->d_un.d_ptr; break;
+        case DT_VERNEEDNUM: neednum = (long)d->d_un.d_val; break;
+        case DT_FLAGS:
+            if (d->d_un.d_val & DF_BIND_NOW)
+                return 0;
+            break;
+        case DT_FLAGS_1:
+            if (d->d_un.d_val & DF_1_NOW)
+                return 0;
+            break;
+        default: break;
+        }
+    }
+    jmprel = dyn_addr(base, jmprel);
+    symtab = dyn_addr(base, symtab);
+    strtab = dyn_addr(base, strtab);
+    versym = dyn_addr(base, versym);
+    verneed = dyn_addr(base, verneed);
+    if (!jmprel || !symtab || !strtab)
+        return 0;
+    int unbound = 0;
+    for (size_t off = 0; off + sizeof(ElfW(Rela)) <= relsz; off += sizeof(ElfW(Rela))) {
+        const ElfW(Rela) *r = (const ElfW(Rela) *)(jmprel + off);
+        if (ELF64_R_TYPE(r->r_info) != SM_JUMP_SLOT)
+            continue;
+        size_t si = ELF64_R_SYM(r->r_info);
+        const ElfW(Sym) *sym = (const ElfW(Sym) *)symtab + si;
+        const char *name = (const char *)strtab + sym->st_name;
+        unsigned ndx = versym ? ((const ElfW(Half) *)versym)[si] & 0x7fff : 0;
+        const char *ver = ndx > 1 ? need_name(verneed, neednum, (const char *)strtab, ndx) : NULL;
+        void *p = ver ? dlvsym(RTLD_DEFAULT, name, ver) : dlsym(RTLD_DEFAULT, name);
+        if (!p) {
+            unbound++; /* left to the loader's resolver */
+            continue;
+        }
+        __atomic_store_n((void **)(base + r->r_offset), p, __ATOMIC_RELEASE);
+    }
+    return unbound;
+}
+
 void sm_real_init(void)
 {
     pthread_once(&real_once, real_resolve);
+    (void)sm_real_bind_imports();
 }
 
 /* Two threads may resolve the same entry at once: both store the same pointer. */
