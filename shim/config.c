@@ -386,14 +386,21 @@ void sm_config_load(void)
     config_start(1);
 }
 
-__attribute__((constructor)) static void sm_ctor(void)
+/* glibc passes a constructor argc, argv and envp; argv lies above every frame of the main
+ * thread (the constructor runs on it when the library is preloaded). */
+__attribute__((constructor)) static void sm_ctor(int argc, char **argv, char **envp)
 {
+    (void)argc;
+    (void)envp;
     env_capture();
     if (!sm_env_get("UV_USE_IO_URING"))
         uv_env_set();
     config_start(0);
-    if (sm_cfg.enabled)
+    if (sm_cfg.enabled) {
         sm_fault_init(); /* a bad path pointer gives EFAULT (fault.c) */
+        if (argv)
+            sm_stack_note_main((uintptr_t)argv); /* the shim's work knows its stack (stack.c) */
+    }
     if (sm_sud_init)
         sm_sud_init();
     if (sm_dl_names_init && sm_cfg.enabled)

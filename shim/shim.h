@@ -236,13 +236,18 @@ void sm_keybuf_put(char *p);
 
 /* ---- room for the shim's work (stack.c) ---------------------------------------------------- */
 
-#define SM_ROOM_NEED  (80 * 1024)   /* below this much stack left, the work moves */
-#define SM_ROOM_STACK (256 * 1024)  /* the size of a stack of the shim's */
-#define SM_ROOM_WATCH (1024 * 1024) /* threads made with a smaller stack have theirs noted */
-/** The calling thread's stack bottom (an estimate), 0 when not known (stack.c). */
-extern __thread uintptr_t sm_stack_lo;
-/** At a thread's start: its stack is size bytes, its frame near the top. */
-void sm_stack_note(size_t size);
+#define SM_ROOM_NEED  (80 * 1024)  /* below this much stack left, the work moves */
+#define SM_ROOM_STACK (256 * 1024) /* the size of a stack of the shim's */
+/** The calling thread's own stack, [sm_stack_lo, sm_stack_hi) (lo an estimate); hi 0 when not
+ *  known (stack.c). */
+extern __thread uintptr_t sm_stack_lo, sm_stack_hi;
+/** At a thread's start: its stack is size bytes, top lies above every frame it will have. */
+void sm_stack_note(uintptr_t top, size_t size);
+/** The main thread (the constructor): top lies above every frame; the bottom is read later. */
+void sm_stack_note_main(uintptr_t top);
+/** Is the calling thread armed for syscall user dispatch? (sud.c; weak: the unit tests' runner
+ *  has no sud.c) */
+int sm_sud_thread_armed(void) __attribute__((weak));
 /** Define ret name params as an entry into the shim's work that runs on a stack of the shim's
  *  when the calling thread's has too little left (stack.c): `SM_ROOMY(int, f, (int a)) {...}`.
  *  Integer and pointer arguments (at most six in registers and four on the stack) and results

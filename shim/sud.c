@@ -92,6 +92,11 @@ const char *sm_sud_env(void)
 static __thread volatile char sud_selector = SYSCALL_DISPATCH_FILTER_BLOCK;
 __thread int sud_armed; /* this thread is armed */
 
+int sm_sud_thread_armed(void)
+{
+    return sud_armed;
+}
+
 static uintptr_t region_start, region_len; /* libc's executable mapping */
 uintptr_t sud_restorer;                    /* libc's __restore_rt: mov $15,%rax; syscall */
 long (*sud_real_syscall)(long, ...);       /* libc's syscall(), in the region */
@@ -355,16 +360,16 @@ SM_START void sm_sud_init(void)
 struct sud_start {
     void *(*fn)(void *);
     void *arg;
-    size_t small; /* the thread's stack size when below SM_ROOM_WATCH (stack.c), else 0 */
-    int arm;      /* arm it for syscall user dispatch */
+    size_t size; /* the thread's stack size (stack.c), 0 when not known */
+    int arm;     /* arm it for syscall user dispatch */
 };
 
 SUD_NOSAN static void *sud_thread_start(void *p)
 {
     struct sud_start s = *(struct sud_start *)p;
     free(p);
-    if (s.small)
-        sm_stack_note(s.small); /* the shim's work moves to a stack of its own when short */
+    if (s.size) /* every frame the thread has lies below this one's */
+        sm_stack_note((uintptr_t)__builtin_frame_address(0) + 16, s.size);
     if (s.arm) {
         sigset_t m;
         sigemptyset(&m);
@@ -379,8 +384,8 @@ SUD_NOSAN static void *sud_thread_start(void *p)
     return s.fn(s.arg);
 }
 
-/* The stack size a thread made with attr gets, when below SM_ROOM_WATCH; else 0. */
-static size_t small_stack(const pthread_attr_t *attr)
+/* The stack size a thread made with attr gets, 0 when not known. */
+static size_t stack_size(const pthread_attr_t *attr)
 {
     size_t size = 0;
     pthread_attr_t d;
@@ -395,7 +400,7 @@ static size_t small_stack(const pthread_attr_t *attr)
         if (rc != 0)
             return 0;
     }
-    return size < SM_ROOM_WATCH ? size : 0;
+    return size;
 }
 
 SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
@@ -404,20 +409,20 @@ SUD_NOSAN SM_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr,
     if (SM_UNLIKELY(sm_in_lib)) /* a thread libcurl starts from the sync thread: the library's */
         return sm_thread_starting() ? SM_REAL(pthread_create)(t, attr, fn, arg)
                                     : sm_thread_start_passed(t, attr, fn, arg);
-    size_t small = 0;
+    size_t size = 0;
     if (SM_LIKELY(sm_cfg.enabled)) {
-        sm_fd_before_threads(); /* while the process has one thread: cheap */
-        small = small_stack(attr);
+        sm_fd_before_threads();  /* while the process has one thread: cheap */
+        size = stack_size(attr); /* its stack is known to the shim's work (stack.c) */
     }
     int arm = __atomic_load_n(&sm_sud_on, __ATOMIC_ACQUIRE);
-    if (SM_LIKELY(!arm) && SM_LIKELY(!small))
+    if (SM_LIKELY(!arm) && SM_UNLIKELY(!size))
         return SM_REAL(pthread_create)(t, attr, fn, arg);
     struct sud_start *s = malloc(sizeof *s);
     if (!s)
         return EAGAIN;
     s->fn = fn;
     s->arg = arg;
-    s->small = small;
+    s->size = size;
     s->arm = arm;
     int rc = SM_REAL(pthread_create)(t, attr, sud_thread_start, s);
     if (rc != 0)
