@@ -1,6 +1,7 @@
 /* http_url.c: where the API key may go: https, http to a loopback host, or anywhere when
  * SMSHIM_ALLOW_INSECURE=1 (read once at start-up); a URL's kind is read strictly. */
 #include "http_int.h"
+#include "../include/sm_real.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -12,12 +13,12 @@ static int allow_insecure; /* SMSHIM_ALLOW_INSECURE=1, read once at start-up */
 
 /* Read at load time, before the host's main runs: through environ itself (a host may export its
  * own getenv), and never later from a thread while the host may be changing its environment. */
-__attribute__((constructor)) static void smh_http_env(void)
+__attribute__((constructor)) SM_START static void smh_http_env(void)
 {
     static const char name[] = "SMSHIM_ALLOW_INSECURE=";
-    for (char **e = environ; e && *e; e++)
-        if (strncmp(*e, name, sizeof name - 1) == 0)
-            allow_insecure = strcmp(*e + sizeof name - 1, "1") == 0;
+    for (char **e = environ; e && *e; e++) /* no libc call: every process runs this */
+        if ((*e)[0] == 'S' && sm_s_ncmp(*e, name, sizeof name - 1) == 0)
+            allow_insecure = sm_s_eq(*e + sizeof name - 1, "1");
 }
 
 /* Is the host part of an http:// URL's authority a loopback address? Strict: anything that is

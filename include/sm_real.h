@@ -53,6 +53,38 @@
  * (the start of .text): a few pages, paged in together, instead of one fault in each module. */
 #define SM_START __attribute__((section(".text.startup")))
 
+/* String work for the code every process runs at start (SM_START): no libc call, since each
+ * import's first call costs the loader's lookup (about 700 instructions) in every process, and no
+ * loop the compiler would turn back into one (memcpy, memmove). */
+#define SM_NOLIBC __attribute__((noinline, unused, optimize("no-tree-loop-distribute-patterns")))
+SM_START SM_NOLIBC static size_t sm_s_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+SM_START SM_NOLIBC static int sm_s_ncmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i] || !a[i])
+            return (unsigned char)a[i] - (unsigned char)b[i];
+    return 0;
+}
+SM_START SM_NOLIBC static int sm_s_eq(const char *a, const char *b)
+{
+    size_t i = 0;
+    while (a[i] && a[i] == b[i])
+        i++;
+    return a[i] == b[i];
+}
+/* n bytes from s to d, front to back (d may overlap s from below, as an in-place rewrite does) */
+SM_START SM_NOLIBC static void sm_s_move(char *d, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = s[i];
+}
+
 /* Every libc function the library calls for real and also exports. One entry per name, in the
  * style of SQLite's aSyscall table: the list is the single place a real function is named. */
 /* clang-format off */

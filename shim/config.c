@@ -133,7 +133,7 @@ SM_START static void env_capture(void)
 SM_START const char *sm_env_get(const char *name)
 {
     for (size_t i = 0; i < ENV_N; i++)
-        if (strcmp(env_names[i], name) == 0)
+        if (sm_s_eq(env_names[i], name))
             return boot.val[i];
     return NULL;
 }

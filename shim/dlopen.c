@@ -178,18 +178,29 @@ static void dl_rename(void)
 }
 
 /* Could a name at start be one in the tree? (no system call: the tree's canonical path is
- * decided only when a name may be in it) */
-static int dl_maybe_tree(struct dl_phdr_info *i, size_t size, void *arg)
+ * decided only when a name may be in it; no libc call: every process runs this) */
+SM_START static int dl_maybe_tree(const char *n)
 {
-    (void)size;
-    (void)arg;
-    return i->dlpi_name && strstr(i->dlpi_name, "/tree/") != NULL;
+    static const char mark[] = "/tree/";
+    for (; n && *n; n++) {
+        size_t k = 0;
+        while (k < sizeof mark - 1 && n[k] == mark[k])
+            k++;
+        if (k == sizeof mark - 1)
+            return 1;
+    }
+    return 0;
 }
 
-void sm_dl_names_init(void)
+/* At start the loader's list of objects is read without its lock (dl_iterate_phdr's): no other
+ * thread can load or unload one before the constructors have run. */
+SM_START void sm_dl_names_init(void)
 {
-    if (dl_iterate_phdr(dl_maybe_tree, NULL))
-        dl_rename();
+    for (struct link_map *m = _r_debug.r_map; m; m = m->l_next)
+        if (dl_maybe_tree(m->l_name)) {
+            dl_rename();
+            return;
+        }
 }
 
 static __attribute__((noinline)) void *dlopen_virtual(const char *path, int flags)

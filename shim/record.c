@@ -356,16 +356,16 @@ void sm_note_rename(const char *from, const char *to, int is_dir)
  * is queued stays queued for the next process. */
 SM_START static void sm_exit_hook(void)
 {
-    int saved = errno;
     /* settings never decided: no change was recorded, no sync thread started (and exit decides
      * nothing: a process that never touched the prefix leaves as it came) */
     const struct sm_where *w = __atomic_load_n(&sm_cfg.w, __ATOMIC_ACQUIRE);
     if ((w->key[0] || w->creds[0]) && !sm_in_lib) {
+        int saved = errno;
         int was = sm_lib_enter();
         smh_at_exit();
         sm_lib_leave(was);
+        errno = saved;
     }
-    errno = saved;
 }
 
 SM_EXPORT SM_START void exit(int status)

@@ -119,7 +119,7 @@ SM_START static int norm_abs(const char *in, char *out, size_t size)
         if (n + 1 + len + 1 > size)
             return -1;
         out[n++] = '/';
-        memmove(out + n, s, len);
+        sm_s_move(out + n, s, len);
         n += len;
     }
     if (n == 0)
@@ -158,10 +158,10 @@ static void canon_cache(char *path, size_t size, char found[PATH_MAX])
 /* Is the normalised path p the directory d or below it? */
 SM_START static int path_within(const char *p, const char *d)
 {
-    size_t n = strlen(d);
+    size_t n = sm_s_len(d);
     if (n == 1)
         return 1; /* "/" */
-    return strncmp(p, d, n) == 0 && (p[n] == '\0' || p[n] == '/');
+    return sm_s_ncmp(p, d, n) == 0 && (p[n] == '\0' || p[n] == '/');
 }
 
 /* The system trees a prefix must not hide: the prefix's first component. */
@@ -172,10 +172,10 @@ SM_START static int system_tree(const char *prefix)
     size_t n = 0;
     while (c[n] && c[n] != '/') /* no strcspn: the constructor calls this (no libc code paged in) */
         n++;
-    if (n >= 3 && strncmp(c, "lib", 3) == 0)
+    if (n >= 3 && sm_s_ncmp(c, "lib", 3) == 0)
         return 1; /* /lib, /lib64, /libx32, ... */
     for (size_t i = 0; i < sizeof trees / sizeof trees[0]; i++)
-        if (strlen(trees[i]) == n && strncmp(c, trees[i], n) == 0)
+        if (sm_s_len(trees[i]) == n && sm_s_ncmp(c, trees[i], n) == 0)
             return 1;
     return 0;
 }
@@ -259,7 +259,7 @@ SM_START int sm_settings_prefix(const char *(*get)(const char *), char *prefix, 
     if (norm_abs(v, prefix, size) != 0)
         return refuse_to(why, wsize, "%s=%s is not an absolute path (or is too long)",
                          SMSHIM_ENV_PREFIX, v);
-    if (strcmp(prefix, "/") == 0)
+    if (sm_s_eq(prefix, "/"))
         return refuse_to(why, wsize, "the prefix / would take over every path");
     if (system_tree(prefix))
         return refuse_to(why, wsize, "the prefix %s would hide a system directory", prefix);
@@ -282,12 +282,12 @@ SM_START int sm_settings_cache_lexical(const char *(*get)(const char *), const c
         return 1; /* the fallback: its checks ask the file system */
     }
     /* base + tail, normalised in place */
-    size_t bl = strlen(base), tl = strlen(tail);
+    size_t bl = sm_s_len(base), tl = sm_s_len(tail);
     if (bl + tl + 1 > size)
         return refuse_to(why, wsize, "the cache directory's path is too long");
-    memcpy(cache, base, bl);
-    memcpy(cache + bl, tail, tl + 1);
-    if (norm_abs(cache, cache, size) != 0 || strlen(cache) + sizeof("/" SMSHIM_TREE_DIR) > size)
+    sm_s_move(cache, base, bl);
+    sm_s_move(cache + bl, tail, tl + 1);
+    if (norm_abs(cache, cache, size) != 0 || sm_s_len(cache) + sizeof("/" SMSHIM_TREE_DIR) > size)
         return refuse_to(why, wsize, "the cache directory's path is too long");
     if (path_within(cache, prefix))
         return refuse_to(why, wsize, "the prefix %s contains the cache %s", prefix, cache);

@@ -179,16 +179,14 @@ static int seg_cb(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /* Bun's executable (and every `bun build --compile` program, which is a copy of it) defines
- * symbol versions named BUN_<version> (BUN_1.2) for the N-API and V8 symbols it exports. */
-SM_START static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data)
+ * symbol versions named BUN_<version> (BUN_1.2) for the N-API and V8 symbols it exports. The
+ * executable is the loader's first object; at start its list is read without the loader's lock
+ * (no other thread can change it before the constructors have run), and with no libc call. */
+SM_START static int is_bun_image(void)
 {
-    (void)size;
-    int *found = data;
-    const ElfW(Dyn) *dyn = NULL;
-    for (int i = 0; i < info->dlpi_phnum; i++)
-        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
-            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    uintptr_t strtab = 0, verdef = 0;
+    const struct link_map *m = _r_debug.r_map;
+    const ElfW(Dyn) *dyn = m ? m->l_ld : NULL;
+    uintptr_t base = m ? m->l_addr : 0, strtab = 0, verdef = 0;
     long num = 0;
     for (; dyn && dyn->d_tag != DT_NULL; dyn++) {
         if (dyn->d_tag == DT_STRTAB)
@@ -199,67 +197,61 @@ SM_START static int verdef_cb(struct dl_phdr_info *info, size_t size, void *data
             num = (long)dyn->d_un.d_val;
     }
     /* ld.so relocates some of these entries in place, not others */
-    if (strtab && strtab < info->dlpi_addr)
-        strtab += info->dlpi_addr;
-    if (verdef && verdef < info->dlpi_addr)
-        verdef += info->dlpi_addr;
+    if (strtab && strtab < base)
+        strtab += base;
+    if (verdef && verdef < base)
+        verdef += base;
     for (long i = 0; strtab && verdef && i < num && i < 64; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         if (vd->vd_cnt > 0) {
             const ElfW(Verdaux) *aux = (const ElfW(Verdaux) *)(verdef + vd->vd_aux);
-            if (strncmp((const char *)strtab + aux->vda_name, "BUN_", 4) == 0)
-                *found = 1;
+            if (sm_s_ncmp((const char *)strtab + aux->vda_name, "BUN_", 4) == 0)
+                return 1;
         }
         if (!vd->vd_next)
             break;
         verdef += vd->vd_next;
     }
-    return 1; /* the first object is the executable: stop there */
+    return 0;
 }
 
-/* A Go executable carries a note named "Go" of type 4 (the build ID, .note.go.buildid). */
-SM_START static int gonote_cb(struct dl_phdr_info *info, size_t size, void *data)
+/* A Go executable carries a note named "Go" of type 4 (the build ID, .note.go.buildid). Its
+ * program headers are the kernel's AT_PHDR, its load bias the loader's first object's. */
+SM_START static int is_go(void)
 {
-    (void)size;
-    int *found = data;
-    for (int i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type != PT_NOTE)
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)getauxval(AT_PHDR);
+    unsigned long n = getauxval(AT_PHNUM);
+    uintptr_t bias = _r_debug.r_map ? _r_debug.r_map->l_addr : 0;
+    for (unsigned long i = 0; ph && i < n; i++) {
+        if (ph[i].p_type != PT_NOTE)
             continue;
-        const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
-        const unsigned char *end = p + ph->p_memsz;
+        const unsigned char *p = (const unsigned char *)(bias + ph[i].p_vaddr);
+        const unsigned char *end = p + ph[i].p_memsz;
         while (p + 12 <= end) {
-            const ElfW(Nhdr) *n = (const ElfW(Nhdr) *)p;
-            size_t nsz = (n->n_namesz + 3) & ~3u, dsz = (n->n_descsz + 3) & ~3u;
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t nsz = (nh->n_namesz + 3) & ~3u, dsz = (nh->n_descsz + 3) & ~3u;
             if (p + 12 + nsz + dsz > end)
                 break;
-            if (n->n_type == 4 && (n->n_namesz == 3 || n->n_namesz == 4) &&
-                memcmp(p + 12, "Go", 3) == 0)
-                *found = 1;
+            if (nh->n_type == 4 && (nh->n_namesz == 3 || nh->n_namesz == 4) && p[12] == 'G' &&
+                p[13] == 'o' && p[14] == '\0')
+                return 1;
             p += 12 + nsz + dsz;
         }
     }
-    return 1; /* the executable only */
-}
-
-SM_START static int is_go(void)
-{
-    int found = 0;
-    dl_iterate_phdr(gonote_cb, &found);
-    return found;
+    return 0;
 }
 
 SM_START static int is_bun(void)
 {
-    int found = 0;
-    dl_iterate_phdr(verdef_cb, &found);
-    if (found)
+    if (is_bun_image())
         return 1;
     const char *fn = (const char *)getauxval(AT_EXECFN);
     if (fn) {
-        const char *b = strrchr(fn, '/');
-        b = b ? b + 1 : fn;
-        if (strcmp(b, "bun") == 0)
+        const char *b = fn;
+        for (const char *c = fn; *c; c++)
+            if (*c == '/')
+                b = c + 1;
+        if (sm_s_eq(b, "bun"))
             return 1;
     }
     return 0;
@@ -283,9 +275,9 @@ SM_START void sm_sud_init(void)
     const char *why;
     if (v)
         snprintf(sud_env, sizeof sud_env, "%s=%s", SMSHIM_ENV_SUD, v);
-    if (v && strcmp(v, "0") == 0)
+    if (v && sm_s_eq(v, "0"))
         return;
-    if (v && strcmp(v, "1") == 0)
+    if (v && sm_s_eq(v, "1"))
         why = "SMSHIM_SUD=1";
     else if (is_bun())
         why = "Bun detected";

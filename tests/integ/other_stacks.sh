@@ -35,3 +35,20 @@ for where in main thread; do
         fail "alt stack with a timer ($where thread): $(cat "$T/timer.out")"
 done
 echo "ok - 200 timer signals nested on an 8 KiB alternate stack during the calls, main thread and another"
+
+# the main thread's own stack under `ulimit -s 32` (its bottom is read from RLIMIT_STACK): a shell
+# creates, reads, renames, lists and removes files under the prefix as on a real directory
+script='echo hi > "$1/x" && cat "$1/x" && mkdir "$1/d" && mv "$1/x" "$1/d/y" && ls -R "$1" && rm -r "$1/d" && ls -A "$1"'
+mkdir -p "$T/real-ulimit"
+(ulimit -s 32 && sh -c "$script" sh "$T/real-ulimit") >"$T/ul.real" 2>&1 || fail "ulimit -s 32 without the shim: $(cat "$T/ul.real")"
+shim mkdir -p /sm/os/ulimit
+# changes another process left in the journal: the shell's first call folds them into LMDB (the
+# deepest work, liblmdb loaded) on that small stack
+shim sh -c 'for i in 1 2 3 4 5 6 7 8; do echo $i > /sm/os/ulimit/p$i; rm /sm/os/ulimit/p$i; done'
+rc=0
+(ulimit -s 32 && shim sh -c "$script" sh /sm/os/ulimit) >"$T/ul.shim" 2>&1 || rc=$?
+sed -i "s#$T/real-ulimit#DIR#g" "$T/ul.real"
+sed -i "s#/sm/os/ulimit#DIR#g" "$T/ul.shim"
+[ "$rc" = 0 ] || fail "ulimit -s 32: exit $rc: $(cat "$T/ul.shim")"
+diff "$T/ul.real" "$T/ul.shim" || fail "ulimit -s 32: the output differs (< real, > shim)"
+echo "ok - the main thread under ulimit -s 32: files made, read, moved, listed and removed as on a real directory"
