@@ -4,6 +4,7 @@
 # from a coroutine on a small makecontext stack, in the main thread and in a second one. The
 # shim's work takes up to about 50 KB of stack; on such a stack it runs on one of its own.
 . "$(dirname "$0")/../lib/common.sh"
+[ -z "${SMSHIM_SAN:-}" ] || skip "a sanitizer runtime takes a thread's signal stack as its own (it unmaps it at the thread's exit) and its frames need more stack than these have"
 shim mkdir -p /sm/os
 for how in alt context; do
     for size in 8192 16384 32768; do
