@@ -44,9 +44,10 @@ int main(int argc, char **argv)
     if (put_named_env(argv[1], "p0.txt") != 0)
         return 1;
     struct timespec ms = {0, 10 * 1000 * 1000};
-    while (getenv("FORKDUP_SOCKETS") && (shims(fds, 64, &nsock), nsock == 0))
-        nanosleep(&ms, NULL);   /* the sync thread connects */
-    n = shims(fds, 64, &nsock); /* the numbers the child inherits */
+    /* the numbers the child inherits: with FORKDUP_SOCKETS, those of a scan that saw the sync
+     * thread's socket (a second scan could come after the thread closed it: "0 sockets") */
+    while ((n = shims(fds, 64, &nsock)), getenv("FORKDUP_SOCKETS") && nsock == 0)
+        nanosleep(&ms, NULL); /* the sync thread connects */
     /* FORKDUP_RAW: the fork libc never sees (no atfork handler runs for it) */
     pid_t pid = getenv("FORKDUP_RAW") ? (pid_t)syscall(SYS_fork) : fork();
     if (pid < 0)
