@@ -85,6 +85,29 @@ SM_START SM_NOLIBC static void sm_s_move(char *d, const char *s, size_t n)
         d[i] = s[i];
 }
 
+#if defined(__x86_64__)
+/** A system call made by the instruction itself, in the library's text: -errno on failure. For
+ *  code that runs before libc's syscall() is resolved, or in signal handlers, and never on a
+ *  thread armed for syscall user dispatch (where it would trap). */
+static inline long sm_raw_syscall4(long nr, long a1, long a2, long a3, long a4)
+{
+    long r;
+    register long r10 __asm__("r10") = a4;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "0"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+#endif
+
+/** An address entry (d_ptr) of a loaded object's dynamic section: ld.so relocates some of them
+ *  in place and leaves others as offsets from the object's base. */
+static inline uintptr_t sm_dyn_addr(uintptr_t base, uintptr_t v)
+{
+    return v && v < base ? v + base : v;
+}
+
 /* Every libc function the library calls for real and also exports. One entry per name, in the
  * style of SQLite's aSyscall table: the list is the single place a real function is named. */
 /* clang-format off */

@@ -107,13 +107,7 @@ SM_NOSAN static long raw_prlimit(long pid, long res, long nlim, long olim)
         return r == -1 ? -(long)errno : r;
     }
 #if defined(__x86_64__)
-    long r;
-    register long r10 __asm__("r10") = olim;
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "0"((long)SYS_prlimit64), "D"(pid), "S"(res), "d"(nlim), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return r;
+    return sm_raw_syscall4(SYS_prlimit64, pid, res, nlim, olim);
 #else
     long r = SM_REAL(syscall)(SYS_prlimit64, pid, res, nlim, olim);
     return r == -1 ? -(long)errno : r;

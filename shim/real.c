@@ -68,12 +68,6 @@ extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
 #define SM_JUMP_SLOT (-1L)
 #endif
 
-/* ld.so relocates some entries of a loaded object's dynamic section in place, not others */
-static uintptr_t dyn_addr(uintptr_t base, uintptr_t v)
-{
-    return v && v < base ? v + base : v;
-}
-
 /* the name of version index `ndx` in the object's needed versions (NULL: none or not found) */
 static const char *need_name(uintptr_t need, long num, const char *str, unsigned ndx)
 {
@@ -121,11 +115,11 @@ int sm_real_bind_imports(void)
         default: break;
         }
     }
-    jmprel = dyn_addr(base, jmprel);
-    symtab = dyn_addr(base, symtab);
-    strtab = dyn_addr(base, strtab);
-    versym = dyn_addr(base, versym);
-    verneed = dyn_addr(base, verneed);
+    jmprel = sm_dyn_addr(base, jmprel);
+    symtab = sm_dyn_addr(base, symtab);
+    strtab = sm_dyn_addr(base, strtab);
+    versym = sm_dyn_addr(base, versym);
+    verneed = sm_dyn_addr(base, verneed);
     if (!jmprel || !symtab || !strtab)
         return 0;
     int unbound = 0;

@@ -96,19 +96,6 @@ SM_NOSAN static uintptr_t main_lo(uintptr_t top)
     return top > lim ? top - lim : 1;
 }
 
-/* A raw call: this runs in signal handlers, before any table is resolved (not trapped: the
- * thread is not armed for syscall user dispatch when it makes one). */
-SM_NOSAN static long room_sys(long nr, long a1, long a2, long a3, long a4)
-{
-    long r;
-    register long r10 __asm__("r10") = a4;
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "0"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
-                     : "rcx", "r11", "memory");
-    return r;
-}
-
 /* Work moved off an alternate signal stack: the kernel places the next signal's frame at the top
  * of that stack whenever the stack pointer is not on it, which would overwrite the frames of the
  * handler the work was called from. So the asynchronous signals are blocked from before the move
@@ -118,11 +105,13 @@ SM_NOSAN static long room_sys(long nr, long a1, long a2, long a3, long a4)
 static __thread uintptr_t room_masked_top;
 static __thread uint64_t room_mask;
 
-/* Is the thread on its alternate signal stack now? (the kernel's answer, from the stack pointer) */
+/* Is the thread on its alternate signal stack now? (the kernel's answer, from the stack pointer).
+ * The system calls here are raw: they run in signal handlers, and only on a thread that is not
+ * armed for syscall user dispatch. */
 SM_NOSAN static int on_altstack(void)
 {
     stack_t ss;
-    return room_sys(SYS_sigaltstack, 0, (long)&ss, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK);
+    return sm_raw_syscall4(SYS_sigaltstack, 0, (long)&ss, 0, 0) == 0 && (ss.ss_flags & SS_ONSTACK);
 }
 
 #define SYNC_SIGS                                                                                  \
@@ -151,11 +140,11 @@ SM_NOSAN uintptr_t sm_room_enter(uintptr_t sp)
     if (own || !on_altstack())
         return room_take();
     uint64_t all = ~SYNC_SIGS, old;
-    if (room_sys(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8) != 0)
+    if (sm_raw_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, 8) != 0)
         return 0;
     uintptr_t top = room_take();
     if (!top) {
-        room_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+        sm_raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
         return 0;
     }
     room_mask = old;
@@ -181,7 +170,7 @@ SM_NOSAN void sm_room_give(uintptr_t top)
     if (i == ROOM_POOL)
         munmap(p, SM_ROOM_STACK + 4096);
     if (masked) /* what came meanwhile is delivered now, nested on the alternate stack */
-        room_sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
+        sm_raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
 }
 
 #define STR_(x) #x

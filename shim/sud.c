@@ -196,11 +196,8 @@ SM_START static int is_bun_image(void)
         else if (dyn->d_tag == DT_VERDEFNUM)
             num = (long)dyn->d_un.d_val;
     }
-    /* ld.so relocates some of these entries in place, not others */
-    if (strtab && strtab < base)
-        strtab += base;
-    if (verdef && verdef < base)
-        verdef += base;
+    strtab = sm_dyn_addr(base, strtab);
+    verdef = sm_dyn_addr(base, verdef);
     for (long i = 0; strtab && verdef && i < num && i < 64; i++) {
         const ElfW(Verdef) *vd = (const ElfW(Verdef) *)verdef;
         if (vd->vd_cnt > 0) {
