@@ -61,10 +61,11 @@ SM_ROOMY(int, sm_look_more, (const char *p, int dots, int cwd_rel))
     return dots && has_dots(p) ? sm_w()->ok : 0; /* a "." or ".." can land anywhere */
 }
 
+/* The tree fd: opened by the first call that needs it and never closed (moved only, by a dup2
+ * onto its number). No lock: a signal handler may need it while its own thread is opening it,
+ * and must then get it as on a real directory (it fails with EAGAIN under a lock). Every caller
+ * that finds none opens one and offers it; the first offer wins, the others close theirs. */
 int sm_treefd_value = -1;
-/* error-checking: a signal handler's call that comes while its own thread opens the tree gets
- * EDEADLK from the lock, not a wait for ever (the call then fails with EAGAIN) */
-static pthread_mutex_t tree_mu = PTHREAD_ERRORCHECK_MUTEX_INITIALIZER_NP;
 
 /* ---- links that may leave the tree -------------------------------------------------------------
  * The kernel follows the tree's symlinks itself. A relative target that climbs above the tree's
@@ -94,8 +95,10 @@ static void links_open(void)
         m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     sm_fsize_end(h);
     sm_lib_close(fd);
-    if (m != MAP_FAILED)
-        links_map = m;
+    volatile unsigned char *none = NULL; /* a handler or another thread may have mapped it */
+    if (m != MAP_FAILED && !__atomic_compare_exchange_n(&links_map, &none, m, 0, __ATOMIC_ACQ_REL,
+                                                        __ATOMIC_ACQUIRE))
+        munmap(m, 4096);
 }
 
 static int links_maybe(void)
@@ -136,30 +139,26 @@ int sm_tree_fd(void)
     int fd = __atomic_load_n(&sm_treefd_value, __ATOMIC_ACQUIRE);
     if (SM_LIKELY(fd >= 0))
         return fd;
-    if (pthread_mutex_lock(&tree_mu) != 0)
-        return -EAGAIN; /* a signal handler inside this thread's own opening */
-    fd = sm_treefd_value;
-    if (fd < 0) {
-        int rc = sm_layout_ensure();
-        if (rc == 0) {
-            /* one of the shim's own descriptors (sm_real.h): out of the host's range, CLOEXEC
-             * (an exec'd child opens its own), moved away when the host dup2s onto it */
-            fd = sm_lib_openat(AT_FDCWD, sm_w()->tree, O_PATH | O_DIRECTORY, 0);
-            if (fd >= 0) {
-                sm_fd_movable(&sm_treefd_value);
-                links_open();
-            } else {
-                rc = -errno;
-            }
-        }
-        if (rc < 0) {
-            sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_w()->tree, strerror(-rc));
-            fd = rc;
-        } else {
-            __atomic_store_n(&sm_treefd_value, fd, __ATOMIC_RELEASE);
-        }
+    int rc = sm_layout_ensure();
+    if (rc == 0) {
+        /* one of the shim's own descriptors (sm_real.h): out of the host's range, CLOEXEC (an
+         * exec'd child opens its own), moved away when the host dup2s onto it */
+        fd = sm_lib_openat(AT_FDCWD, sm_w()->tree, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0)
+            rc = -errno;
     }
-    pthread_mutex_unlock(&tree_mu);
+    if (rc < 0) {
+        sm_log(SM_LOG_ERROR, "cannot open cache tree %s: %s", sm_w()->tree, strerror(-rc));
+        return rc;
+    }
+    int none = -1;
+    sm_fd_movable(&sm_treefd_value); /* idempotent: the holder, whichever offer wins */
+    if (!__atomic_compare_exchange_n(&sm_treefd_value, &none, fd, 0, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        sm_lib_close(fd); /* another call's (or an interrupting handler's) offer came first */
+        return none;
+    }
+    links_open();
     return fd;
 }
 
